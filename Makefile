@@ -1,0 +1,36 @@
+# The README's two commands are `make demo` and `make test`; both install what they need first.
+SHELL := /bin/bash
+GO    ?= go
+OUT   ?= out
+# Models and evaluation data live beside the checkout, never in it.
+SHARED ?= $(abspath ../shared)
+export SNOWLIGHT_MODELS ?= $(if $(wildcard $(SHARED)/models),$(SHARED)/models,)
+export SNOWLIGHT_EVAL   ?= $(if $(wildcard $(SHARED)/eval),$(SHARED)/eval,)
+export SNOWLIGHT_TESTVIDEOS ?= $(abspath $(OUT)/testvideos)
+# Packages whose goroutines meet: their tests always run under the race detector.
+RACE_PKGS := ./ingest/...
+
+.PHONY: setup build demo test test-unit test-race testvideos bench clean
+
+setup:
+	@./scripts/setup.sh
+
+build: setup
+	$(GO) build -o bin/snowlight ./cmd/snowlight
+
+testvideos: build
+	./bin/snowlight testvideos --out $(SNOWLIGHT_TESTVIDEOS)
+
+demo: build testvideos
+	./bin/snowlight demo
+
+test: build testvideos
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v -E '/(ingest)(/|$$)')
+	$(GO) test -race -count=1 -timeout 30m $(RACE_PKGS)
+
+bench: build testvideos
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./...
+
+clean:
+	rm -rf bin $(OUT)
