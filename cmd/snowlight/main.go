@@ -30,7 +30,8 @@ type env struct {
 // commands lists the subcommands. Each lives in its own file, named after it.
 func commands() map[string]command {
 	return map[string]command{
-		"version": {"print the version", runVersion},
+		"version":    {"print the version", runVersion},
+		"testvideos": {"generate the camera-like test streams from real footage", runTestvideos},
 	}
 }
 
