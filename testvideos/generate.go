@@ -47,7 +47,9 @@ type Stream struct {
 }
 
 // Duration is the length of one play-through.
-func (s Stream) Duration() time.Duration { return time.Duration(s.Frames) * time.Second / time.Duration(s.FPS) }
+func (s Stream) Duration() time.Duration {
+	return time.Duration(s.Frames) * time.Second / time.Duration(s.FPS)
+}
 
 // File is the base name of the generated file.
 func (s Stream) File() string { return s.Name + ".mp4" }

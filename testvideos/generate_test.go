@@ -51,7 +51,7 @@ func TestGeneratedStreamsAreCameraLike(t *testing.T) {
 				t.Fatalf("ffprobe packets %s: %v", p, err)
 			}
 			lines := strings.Fields(string(flags))
-						if len(lines) != s.Frames {
+			if len(lines) != s.Frames {
 				t.Errorf("%s: %d frames, want %d", s.Name, len(lines), s.Frames)
 			}
 			for i, f := range lines {
