@@ -1,0 +1,274 @@
+// Package config reads the one YAML file that describes a deployment: cameras and their topology, patrol
+// units and areas, watch-list categories, storage, retention, listeners. Every value is validated at load
+// time with a message that names the field, and credentials never print.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is a whole deployment.
+type Config struct {
+	Listen    string `yaml:"listen"`     // console and API, e.g. 127.0.0.1:8080
+	OpsListen string `yaml:"ops_listen"` // if set, /metrics and /healthz are served only here
+	DataDir   string `yaml:"data_dir"`   // database, local object store, spool
+	Models    string `yaml:"models"`     // model directory; empty: classical detectors, no face recognition
+
+	Storage   Storage   `yaml:"storage"`
+	Cameras   []Camera  `yaml:"cameras"`
+	Areas     []Area    `yaml:"areas"`
+	Patrols   []Patrol  `yaml:"patrols"`
+	Watchlist Watchlist `yaml:"watchlist"`
+	Alerts    Alerts    `yaml:"alerts"`
+	Retention Retention `yaml:"retention"`
+	Topology  Topology  `yaml:"topology"`
+}
+
+// LatLon is a WGS84 position in degrees.
+type LatLon struct {
+	Lat float64 `yaml:"lat" json:"lat"`
+	Lon float64 `yaml:"lon" json:"lon"`
+}
+
+// Camera is one RTSP camera.
+type Camera struct {
+	ID        string `yaml:"id"`
+	Name      string `yaml:"name"`
+	URL       string `yaml:"url"` // rtsp:// or rtsps://; credentials in it are moved to Username/Password
+	Username  string `yaml:"username"`
+	Password  Secret `yaml:"password"`
+	Transport string `yaml:"transport"` // tcp (default) or udp
+	Position  LatLon `yaml:"position"`
+	Area      string `yaml:"area"`
+	// DetectFPS is how many frames per second go to the detectors.
+	DetectFPS  float64     `yaml:"detect_fps"`
+	Zones      []ImageZone `yaml:"zones"`
+	Neighbours []Neighbour `yaml:"neighbours"`
+}
+
+// ImageZone is a polygon in image coordinates (pixels) with a rule, e.g. loitering.
+type ImageZone struct {
+	ID      string        `yaml:"id"`
+	Polygon [][2]float64  `yaml:"polygon"`
+	Dwell   time.Duration `yaml:"dwell"` // loitering threshold
+}
+
+// Neighbour is a camera a person can reach next, with the plausible transit time.
+type Neighbour struct {
+	Camera     string        `yaml:"camera"`
+	MinTransit time.Duration `yaml:"min"`
+	MaxTransit time.Duration `yaml:"max"`
+}
+
+// Topology tunes cross-camera stitching.
+type Topology struct {
+	// Learn lets confident matches widen or narrow the configured transit windows.
+	Learn bool `yaml:"learn"`
+}
+
+// Area is a unit of the management grid: street, district or city, each with a parent up to the city.
+type Area struct {
+	ID     string `yaml:"id"`
+	Name   string `yaml:"name"`
+	Level  string `yaml:"level"` // street, district, city
+	Parent string `yaml:"parent"`
+	// Supervisor receives escalations when no unit in the area acknowledges.
+	Supervisor Receiver `yaml:"supervisor"`
+}
+
+// Receiver is somebody notifications go to by webhook.
+type Receiver struct {
+	Name    string `yaml:"name"`
+	Webhook string `yaml:"webhook"` // http(s) URL of the receiving app
+	Secret  Secret `yaml:"secret"`  // HMAC key for the signature
+}
+
+// Patrol is a street patrol unit.
+type Patrol struct {
+	ID       string   `yaml:"id"`
+	Name     string   `yaml:"name"`
+	Area     string   `yaml:"area"`
+	Position LatLon   `yaml:"position"`
+	Receiver Receiver `yaml:"receiver"`
+}
+
+// Watchlist sets the matching policy per category.
+type Watchlist struct {
+	Categories map[string]Category `yaml:"categories"`
+}
+
+// Category is a kind of watch-list entry (at_risk, missing, suspect).
+type Category struct {
+	// Threshold is the cosine similarity a face must reach; Margin the lead it needs over the second identity.
+	Threshold float64 `yaml:"threshold"`
+	Margin    float64 `yaml:"margin"`
+	// MaxExpiry caps how long an entry of this category may stay on the list.
+	MaxExpiry time.Duration `yaml:"max_expiry"`
+}
+
+// Alerts tunes the alert engine.
+type Alerts struct {
+	Cooldown         time.Duration `yaml:"cooldown"`          // repeated triggers fold into the open alert
+	TwoPersonConfirm bool          `yaml:"two_person_confirm"` // biometric alerts need two different confirmers
+	AckTimeout       time.Duration `yaml:"ack_timeout"`        // before the next unit is tried
+	PreRoll          time.Duration `yaml:"pre_roll"`
+	PostRoll         time.Duration `yaml:"post_roll"`
+	OfflineAfter     time.Duration `yaml:"offline_after"` // a camera without frames this long raises an alert
+}
+
+// Retention says how long each kind of data is kept.
+type Retention struct {
+	Unlisted time.Duration `yaml:"unlisted"` // sightings and snapshots of people on no list
+	Alerts   time.Duration `yaml:"alerts"`   // alert evidence and clips
+	Audit    time.Duration `yaml:"audit"`    // 0 keeps the audit log forever
+	Interval time.Duration `yaml:"interval"` // how often the retention job runs
+}
+
+// Storage selects the object store for clips and snapshots.
+type Storage struct {
+	Kind  string `yaml:"kind"` // local (default) or minio
+	MinIO MinIO  `yaml:"minio"`
+	// SpoolMaxBytes bounds the local spool that holds objects while MinIO is unreachable.
+	SpoolMaxBytes int64 `yaml:"spool_max_bytes"`
+}
+
+// MinIO is an S3-compatible object store.
+type MinIO struct {
+	Endpoint  string `yaml:"endpoint"` // host:port
+	Bucket    string `yaml:"bucket"`
+	AccessKey string `yaml:"access_key"`
+	SecretKey Secret `yaml:"secret_key"`
+	Secure    bool   `yaml:"secure"`
+}
+
+// MaxFileSize bounds the configuration file: a config is kilobytes, not gigabytes.
+const MaxFileSize = 4 << 20
+
+// Load reads, resolves secrets in and validates the file at path.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	c, err := Parse(f, os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes YAML from r, fills defaults, resolves secret references through getenv and validates.
+// Unknown keys are errors: a misspelt key must not silently fall back to a default.
+func Parse(r io.Reader, getenv func(string) string) (*Config, error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxFileSize {
+		return nil, fmt.Errorf("larger than %d bytes", MaxFileSize)
+	}
+	c := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	c.applyDefaults()
+	if err := c.resolveSecrets(getenv); err != nil {
+		return nil, err
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Default returns the configuration used when none is given: everything local, no cameras.
+func Default() *Config {
+	c := &Config{}
+	c.applyDefaults()
+	return c
+}
+
+func (c *Config) applyDefaults() {
+	setDefault(&c.Listen, "127.0.0.1:8080")
+	setDefault(&c.DataDir, "data")
+	setDefault(&c.Storage.Kind, "local")
+	if c.Storage.SpoolMaxBytes == 0 {
+		c.Storage.SpoolMaxBytes = 2 << 30
+	}
+	for i := range c.Cameras {
+		cam := &c.Cameras[i]
+		setDefault(&cam.Transport, "tcp")
+		if cam.DetectFPS == 0 {
+			cam.DetectFPS = 5
+		}
+	}
+	if c.Watchlist.Categories == nil {
+		c.Watchlist.Categories = map[string]Category{}
+	}
+	// Thresholds measured in docs/ACCURACY.md; a suspect needs the strictest evidence because a wrong
+	// name there sends a patrol after an innocent person.
+	for name, def := range map[string]Category{
+		"at_risk": {Threshold: 0.45, Margin: 0.08, MaxExpiry: 90 * 24 * time.Hour},
+		"missing": {Threshold: 0.45, Margin: 0.08, MaxExpiry: 90 * 24 * time.Hour},
+		"suspect": {Threshold: 0.50, Margin: 0.10, MaxExpiry: 30 * 24 * time.Hour},
+	} {
+		if _, ok := c.Watchlist.Categories[name]; !ok {
+			c.Watchlist.Categories[name] = def
+		}
+	}
+	a := &c.Alerts
+	setDuration(&a.Cooldown, 10*time.Minute)
+	setDuration(&a.AckTimeout, 60*time.Second)
+	setDuration(&a.PreRoll, 5*time.Second)
+	setDuration(&a.PostRoll, 10*time.Second)
+	setDuration(&a.OfflineAfter, 30*time.Second)
+	r := &c.Retention
+	setDuration(&r.Unlisted, 72*time.Hour)
+	setDuration(&r.Alerts, 90*24*time.Hour)
+	setDuration(&r.Interval, time.Hour)
+}
+
+func setDefault(s *string, v string) {
+	if *s == "" {
+		*s = v
+	}
+}
+
+func setDuration(d *time.Duration, v time.Duration) {
+	if *d == 0 {
+		*d = v
+	}
+}
+
+func (c *Config) resolveSecrets(getenv func(string) string) error {
+	type ref struct {
+		field string
+		s     *Secret
+	}
+	refs := []ref{{"storage.minio.secret_key", &c.Storage.MinIO.SecretKey}}
+	for i := range c.Cameras {
+		refs = append(refs, ref{fmt.Sprintf("cameras[%d].password", i), &c.Cameras[i].Password})
+	}
+	for i := range c.Areas {
+		refs = append(refs, ref{fmt.Sprintf("areas[%d].supervisor.secret", i), &c.Areas[i].Supervisor.Secret})
+	}
+	for i := range c.Patrols {
+		refs = append(refs, ref{fmt.Sprintf("patrols[%d].receiver.secret", i), &c.Patrols[i].Receiver.Secret})
+	}
+	for _, r := range refs {
+		if err := resolveSecret(r.s, getenv); err != nil {
+			return fmt.Errorf("%s: %w", r.field, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,153 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+const canary = "Canary-Pa55word-7f3a"
+
+const valid = `
+listen: 127.0.0.1:9090
+areas:
+  - {id: city, level: city}
+  - {id: riverside, level: district, parent: city}
+  - {id: market-st, level: street, parent: riverside}
+cameras:
+  - id: cam-1
+    url: rtsp://admin:` + canary + `@10.0.0.5:554/stream1
+    position: {lat: 52.52, lon: 13.40}
+    area: market-st
+    zones:
+      - {id: door, polygon: [[0,0],[100,0],[100,100]], dwell: 2m}
+    neighbours:
+      - {camera: cam-2, min: 10s, max: 2m}
+  - id: cam-2
+    url: rtsps://10.0.0.6/live
+    username: viewer
+    password: env:CAM2_PASSWORD
+    transport: udp
+    position: {lat: 52.521, lon: 13.401}
+patrols:
+  - id: unit-7
+    area: market-st
+    position: {lat: 52.5, lon: 13.4}
+    receiver: {webhook: "https://patrol.example/hook", secret: "file:SECRETFILE"}
+watchlist:
+  categories:
+    suspect: {threshold: 0.55, margin: 0.1}
+`
+
+func parse(t *testing.T, y string) (*Config, error) {
+	t.Helper()
+	secretFile := filepath.Join(t.TempDir(), "hook.secret")
+	if err := os.WriteFile(secretFile, []byte("hook-"+canary+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	y = strings.ReplaceAll(y, "SECRETFILE", secretFile)
+	env := map[string]string{"CAM2_PASSWORD": "cam2-" + canary}
+	return Parse(strings.NewReader(y), func(k string) string { return env[k] })
+}
+
+func TestValidConfig(t *testing.T) {
+	c, err := parse(t, valid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cam := c.Cameras[0]
+	if cam.URL != "rtsp://10.0.0.5:554/stream1" || cam.Username != "admin" || cam.Password.Reveal() != canary {
+		t.Errorf("credentials not split from the URL: %q %q", cam.URL, cam.Username)
+	}
+	if got := cam.URLWithCredentials(); got != "rtsp://admin:"+canary+"@10.0.0.5:554/stream1" {
+		t.Errorf("URLWithCredentials = %q", got)
+	}
+	if c.Cameras[1].Password.Reveal() != "cam2-"+canary || c.Patrols[0].Receiver.Secret.Reveal() != "hook-"+canary {
+		t.Error("secret references not resolved")
+	}
+	if c.Cameras[0].Transport != "tcp" || c.Cameras[0].DetectFPS != 5 || c.Alerts.PreRoll != 5*time.Second {
+		t.Error("defaults not applied")
+	}
+	if c.Watchlist.Categories["suspect"].Threshold != 0.55 || c.Watchlist.Categories["at_risk"].Threshold == 0 {
+		t.Error("categories not merged with defaults")
+	}
+	if c.Cameras[0].Zones[0].Dwell != 2*time.Minute || c.Cameras[0].Neighbours[0].MaxTransit != 2*time.Minute {
+		t.Error("durations not decoded")
+	}
+	// Nothing that prints or serialises the config may carry a credential.
+	y, _ := yaml.Marshal(c)
+	j, _ := json.Marshal(c)
+	for name, s := range map[string]string{"yaml": string(y), "json": string(j), "%v": fmt.Sprintf("%v", c),
+		"%+v": fmt.Sprintf("%+v", *c), "%#v": fmt.Sprintf("%#v", *c)} {
+		if strings.Contains(s, canary) {
+			t.Errorf("%s output leaks a credential", name)
+		}
+	}
+}
+
+func TestInvalidConfig(t *testing.T) {
+	tests := []struct {
+		name, from, to, want string
+	}{
+		{"http camera url", "rtsps://10.0.0.6/live", "http://169.254.169.254/latest", `cameras[1].url: scheme "http"`},
+		{"file camera url", "rtsps://10.0.0.6/live", "file:///etc/passwd", `cameras[1].url: scheme "file"`},
+		{"traversal id", "id: cam-1", "id: ../../etc", `cameras[0].id: "../../etc" must be`},
+		{"duplicate id", "id: cam-2", "id: cam-1", `cameras[1].id: duplicate id "cam-1"`},
+		{"unknown neighbour", "camera: cam-2", "camera: cam-9", `cameras[0].neighbours[0].camera: unknown camera "cam-9"`},
+		{"inverted window", "min: 10s, max: 2m", "min: 5m, max: 2m", "cameras[0].neighbours[0]: transit window"},
+		{"latitude", "lat: 52.52,", "lat: 152.52,", "cameras[0].position"},
+		{"nan", "lat: 52.52,", "lat: .nan,", "cameras[0].position"},
+		{"threshold", "threshold: 0.55", "threshold: 1.5", "watchlist.categories.suspect.threshold"},
+		{"unknown key", "listen:", "lisen:", "field lisen not found"},
+		{"missing env", "env:CAM2_PASSWORD", "env:NOPE", "cameras[1].password: environment variable NOPE is not set"},
+		{"unsigned webhook", `secret: "file:SECRETFILE"`, `secret: ""`, "patrols[0].receiver.secret: required"},
+		{"webhook with creds", "https://patrol.example/hook", "https://u:p@patrol.example/hook", "patrols[0].receiver.webhook"},
+		{"area cycle", "{id: city, level: city}", "{id: city, level: city, parent: market-st}", "its own ancestor"},
+		{"huge polygon coordinate", "[100,100]]", "[100,1e300]]", "zones[0].polygon[2]"},
+		{"transport", "transport: udp", "transport: carrier-pigeon", "cameras[1].transport"},
+		{"detect fps", "area: market-st\n    zones", "area: market-st\n    detect_fps: 100000\n    zones", "cameras[0].detect_fps"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(valid, tc.from) {
+				t.Fatalf("test edits %q, which the valid config lacks", tc.from)
+			}
+			_, err := parse(t, strings.Replace(valid, tc.from, tc.to, 1))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), canary) {
+				t.Fatalf("error leaks a credential: %v", err)
+			}
+		})
+	}
+}
+
+func TestOversizedFileRefused(t *testing.T) {
+	_, err := Parse(strings.NewReader(strings.Repeat("#", MaxFileSize+1)), os.Getenv)
+	if err == nil {
+		t.Fatal("oversized config accepted")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(valid)
+	f.Add("cameras: [{id: a, url: 'rtsp://h/x', position: {lat: 1, lon: 2}}]")
+	f.Fuzz(func(t *testing.T, y string) {
+		c, err := Parse(strings.NewReader(y), func(string) string { return "" })
+		if err != nil {
+			return
+		}
+		for _, cam := range c.Cameras {
+			if !strings.HasPrefix(cam.URL, "rtsp://") && !strings.HasPrefix(cam.URL, "rtsps://") {
+				t.Fatalf("accepted camera URL %q", cam.URL)
+			}
+		}
+	})
+}

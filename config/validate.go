@@ -1,0 +1,250 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"regexp"
+	"time"
+)
+
+// idPattern limits identifiers to characters that are safe in URLs, object keys, file names and logs.
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// bucketPattern is S3's bucket naming rule, simplified: lower case, digits, dots and hyphens.
+var bucketPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+
+// fieldErrors collects every problem, so a user fixes the file in one pass.
+type fieldErrors []error
+
+func (e *fieldErrors) add(field, format string, args ...any) {
+	*e = append(*e, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+}
+
+func (c *Config) validate() error {
+	var errs fieldErrors
+	for _, l := range []struct{ field, addr string }{{"listen", c.Listen}, {"ops_listen", c.OpsListen}} {
+		if l.addr == "" && l.field == "ops_listen" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(l.addr); err != nil {
+			errs.add(l.field, "%q is not host:port", l.addr)
+		}
+	}
+	c.validateStorage(&errs)
+	areas := c.validateAreas(&errs)
+	cams := map[string]bool{}
+	for i := range c.Cameras {
+		c.validateCamera(&errs, i, cams, areas)
+	}
+	for i, cam := range c.Cameras {
+		for j, n := range cam.Neighbours {
+			f := fmt.Sprintf("cameras[%d].neighbours[%d]", i, j)
+			switch {
+			case !cams[n.Camera]:
+				errs.add(f+".camera", "unknown camera %q", n.Camera)
+			case n.Camera == cam.ID:
+				errs.add(f+".camera", "a camera cannot be its own neighbour")
+			}
+			if n.MinTransit < 0 || n.MaxTransit <= 0 || n.MinTransit > n.MaxTransit || n.MaxTransit > 24*time.Hour {
+				errs.add(f, "transit window min %v max %v: need 0 <= min <= max <= 24h and max > 0", n.MinTransit, n.MaxTransit)
+			}
+		}
+	}
+	patrols := map[string]bool{}
+	for i, p := range c.Patrols {
+		f := fmt.Sprintf("patrols[%d]", i)
+		checkID(&errs, f+".id", p.ID, patrols)
+		if p.Area != "" && !areas[p.Area] {
+			errs.add(f+".area", "unknown area %q", p.Area)
+		}
+		checkLatLon(&errs, f+".position", p.Position)
+		checkReceiver(&errs, f+".receiver", p.Receiver)
+	}
+	for name, cat := range c.Watchlist.Categories {
+		f := "watchlist.categories." + name
+		if !idPattern.MatchString(name) {
+			errs.add(f, "category name must match %s", idPattern)
+		}
+		if !(cat.Threshold > 0 && cat.Threshold < 1) {
+			errs.add(f+".threshold", "%v is not a cosine similarity in (0, 1)", cat.Threshold)
+		}
+		if !(cat.Margin >= 0 && cat.Margin < 1) {
+			errs.add(f+".margin", "%v is not in [0, 1)", cat.Margin)
+		}
+		if cat.MaxExpiry < 0 {
+			errs.add(f+".max_expiry", "negative")
+		}
+	}
+	a := c.Alerts
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+		max   time.Duration
+	}{
+		{"alerts.cooldown", a.Cooldown, 24 * time.Hour},
+		{"alerts.ack_timeout", a.AckTimeout, time.Hour},
+		{"alerts.pre_roll", a.PreRoll, 60 * time.Second},
+		{"alerts.post_roll", a.PostRoll, 120 * time.Second},
+		{"alerts.offline_after", a.OfflineAfter, time.Hour},
+		{"retention.unlisted", c.Retention.Unlisted, 10 * 365 * 24 * time.Hour},
+		{"retention.alerts", c.Retention.Alerts, 10 * 365 * 24 * time.Hour},
+		{"retention.interval", c.Retention.Interval, 7 * 24 * time.Hour},
+	} {
+		if d.v <= 0 || d.v > d.max {
+			errs.add(d.field, "%v is outside (0, %v]", d.v, d.max)
+		}
+	}
+	if c.Retention.Audit < 0 {
+		errs.add("retention.audit", "negative")
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) validateStorage(errs *fieldErrors) {
+	switch c.Storage.Kind {
+	case "local":
+	case "minio":
+		m := c.Storage.MinIO
+		if _, _, err := net.SplitHostPort(m.Endpoint); err != nil {
+			errs.add("storage.minio.endpoint", "%q is not host:port", m.Endpoint)
+		}
+		if !bucketPattern.MatchString(m.Bucket) {
+			errs.add("storage.minio.bucket", "%q is not a valid bucket name", m.Bucket)
+		}
+		if m.AccessKey == "" || m.SecretKey.IsZero() {
+			errs.add("storage.minio", "access_key and secret_key are required")
+		}
+	default:
+		errs.add("storage.kind", "%q is not local or minio", c.Storage.Kind)
+	}
+	if c.Storage.SpoolMaxBytes < 0 {
+		errs.add("storage.spool_max_bytes", "negative")
+	}
+}
+
+func (c *Config) validateAreas(errs *fieldErrors) map[string]bool {
+	areas := map[string]bool{}
+	for i, a := range c.Areas {
+		f := fmt.Sprintf("areas[%d]", i)
+		checkID(errs, f+".id", a.ID, areas)
+		switch a.Level {
+		case "street", "district", "city":
+		default:
+			errs.add(f+".level", "%q is not street, district or city", a.Level)
+		}
+		if a.Supervisor.Webhook != "" {
+			checkReceiver(errs, f+".supervisor", a.Supervisor)
+		}
+	}
+	for i, a := range c.Areas {
+		if a.Parent != "" && !areas[a.Parent] {
+			errs.add(fmt.Sprintf("areas[%d].parent", i), "unknown area %q", a.Parent)
+		}
+	}
+	// Parents must lead to a root: escalation walks up this chain.
+	parent := map[string]string{}
+	for _, a := range c.Areas {
+		parent[a.ID] = a.Parent
+	}
+	for i, a := range c.Areas {
+		seen := map[string]bool{}
+		for id := a.ID; id != ""; id = parent[id] {
+			if seen[id] {
+				errs.add(fmt.Sprintf("areas[%d].parent", i), "area %q is its own ancestor", a.ID)
+				break
+			}
+			seen[id] = true
+		}
+	}
+	return areas
+}
+
+func (c *Config) validateCamera(errs *fieldErrors, i int, ids, areas map[string]bool) {
+	cam := &c.Cameras[i]
+	f := fmt.Sprintf("cameras[%d]", i)
+	checkID(errs, f+".id", cam.ID, ids)
+	u, err := url.Parse(cam.URL)
+	switch {
+	case err != nil:
+		errs.add(f+".url", "not a URL") // the parse error would echo credentials
+	case u.Scheme != "rtsp" && u.Scheme != "rtsps":
+		// Only RTSP: the server must never be talked into fetching http://, file:// or other URLs.
+		errs.add(f+".url", "scheme %q is not rtsp or rtsps", u.Scheme)
+	case u.Host == "":
+		errs.add(f+".url", "no host")
+	default:
+		if u.User != nil {
+			if cam.Username != "" || !cam.Password.IsZero() {
+				errs.add(f+".url", "credentials both in the URL and in username/password")
+			}
+			cam.Username = u.User.Username()
+			p, _ := u.User.Password()
+			cam.Password = NewSecret(p)
+			u.User = nil
+			cam.URL = u.String()
+		}
+	}
+	switch cam.Transport {
+	case "tcp", "udp":
+	default:
+		errs.add(f+".transport", "%q is not tcp or udp", cam.Transport)
+	}
+	checkLatLon(errs, f+".position", cam.Position)
+	if cam.Area != "" && !areas[cam.Area] {
+		errs.add(f+".area", "unknown area %q", cam.Area)
+	}
+	if !(cam.DetectFPS > 0 && cam.DetectFPS <= 60) {
+		errs.add(f+".detect_fps", "%v is outside (0, 60]", cam.DetectFPS)
+	}
+	zones := map[string]bool{}
+	for j, z := range cam.Zones {
+		zf := fmt.Sprintf("%s.zones[%d]", f, j)
+		checkID(errs, zf+".id", z.ID, zones)
+		if len(z.Polygon) < 3 || len(z.Polygon) > 256 {
+			errs.add(zf+".polygon", "needs 3 to 256 points, has %d", len(z.Polygon))
+		}
+		for k, p := range z.Polygon {
+			if !finite(p[0]) || !finite(p[1]) || p[0] < 0 || p[1] < 0 || p[0] > 16384 || p[1] > 16384 {
+				errs.add(fmt.Sprintf("%s.polygon[%d]", zf, k), "%v is not a pixel position", p)
+			}
+		}
+		if z.Dwell < 0 || z.Dwell > 24*time.Hour {
+			errs.add(zf+".dwell", "%v is outside [0, 24h]", z.Dwell)
+		}
+	}
+}
+
+func checkID(errs *fieldErrors, field, id string, seen map[string]bool) {
+	if !idPattern.MatchString(id) {
+		errs.add(field, "%q must be 1-64 lower-case letters, digits, '-' or '_'", id)
+		return
+	}
+	if seen[id] {
+		errs.add(field, "duplicate id %q", id)
+	}
+	seen[id] = true
+}
+
+func checkLatLon(errs *fieldErrors, field string, p LatLon) {
+	if !finite(p.Lat) || !finite(p.Lon) || p.Lat < -90 || p.Lat > 90 || p.Lon < -180 || p.Lon > 180 {
+		errs.add(field, "(%v, %v) is not a latitude/longitude", p.Lat, p.Lon)
+	}
+}
+
+func checkReceiver(errs *fieldErrors, field string, r Receiver) {
+	if r.Webhook == "" {
+		return
+	}
+	u, err := url.Parse(r.Webhook)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		errs.add(field+".webhook", "must be an http(s) URL without credentials")
+	}
+	if r.Secret.IsZero() {
+		errs.add(field+".secret", "required with a webhook: receivers verify the signature with it")
+	}
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
