@@ -115,7 +115,7 @@ type Category struct {
 
 // Alerts tunes the alert engine.
 type Alerts struct {
-	Cooldown         time.Duration `yaml:"cooldown"`          // repeated triggers fold into the open alert
+	Cooldown         time.Duration `yaml:"cooldown"`           // repeated triggers fold into the open alert
 	TwoPersonConfirm bool          `yaml:"two_person_confirm"` // biometric alerts need two different confirmers
 	AckTimeout       time.Duration `yaml:"ack_timeout"`        // before the next unit is tried
 	PreRoll          time.Duration `yaml:"pre_roll"`
