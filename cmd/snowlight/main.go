@@ -31,6 +31,8 @@ type env struct {
 func commands() map[string]command {
 	return map[string]command{
 		"version":    {"print the version", runVersion},
+		"camsim":     {"serve video files as RTSP cameras, with fault injection", runCamsim},
+		"scenario":   {"render multi-camera test scenarios with ground truth", runScenario},
 		"testvideos": {"generate the camera-like test streams from real footage", runTestvideos},
 	}
 }
