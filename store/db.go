@@ -32,7 +32,10 @@ type component struct {
 // components lists every domain's schema. Add a component's migrations in its own file and list it here;
 // never edit a migration that has shipped, append a new one.
 func components() []component {
-	return []component{}
+	return []component{
+		usersComponent(),
+		auditComponent(),
+	}
 }
 
 // Open opens (creating if needed) the database at path and brings every component's schema up to date.
