@@ -1,0 +1,53 @@
+package tracks
+
+// Detection is one person found in one frame, the tracker's input. Only Box and Score are required.
+// The perception stage fills the rest when it ran the face and appearance models on this person.
+type Detection struct {
+	Box   Box
+	Score float64
+	// Face is the person's face when one was found inside the box.
+	Face *Face
+	// Appearance is the person's whole-body re-identification embedding (OSNet), L2-normalised.
+	Appearance []float32
+	// Crops, when set, encodes JPEG crops of this detection from its frame. The tracker calls it only
+	// during Update and only when this detection is the best view of its track so far, so the caller
+	// pays for encoding a handful of times per track rather than every frame.
+	Crops CropSource
+}
+
+// Face is a face found inside a person detection.
+type Face struct {
+	Box   Box
+	Score float64 // detector confidence
+	// Quality ranks views of the same person's face (higher is better: larger, sharper, frontal).
+	// Zero lets the tracker rank by Score times the face's size.
+	Quality float64
+	// Embedding is the face recognition embedding, L2-normalised; nil when none was computed.
+	Embedding []float32
+	// Matches are the watch-list candidates for this face, best first.
+	Matches []FaceMatch
+}
+
+// FaceMatch is one watch-list candidate for a face.
+type FaceMatch struct {
+	PersonID   string  `json:"person_id"`
+	Similarity float64 `json:"similarity"` // cosine similarity of the embeddings
+	// Threshold is the similarity at which the person's watch list accepts a match.
+	Threshold float64 `json:"threshold"`
+}
+
+// CropSource encodes crops of a detection's frame; see Detection.Crops.
+type CropSource interface {
+	FaceJPEG() ([]byte, error)
+	BodyJPEG() ([]byte, error)
+}
+
+// quality ranks full-body views: a confident, large detection is the most useful snapshot.
+func (d *Detection) quality() float64 { return d.Score * sqrtArea(d.Box) }
+
+func (f *Face) quality() float64 {
+	if f.Quality > 0 {
+		return f.Quality
+	}
+	return f.Score * sqrtArea(f.Box)
+}

@@ -1,0 +1,116 @@
+package tracks
+
+import (
+	"testing"
+	"time"
+)
+
+// frame is one face: candidate person -> similarity, all against a list threshold of 0.5.
+type frame map[string]float64
+
+func faceOf(f frame) *Face {
+	face := &Face{Score: 0.9, Embedding: []float32{1}}
+	for id, sim := range f {
+		face.Matches = append(face.Matches, FaceMatch{PersonID: id, Similarity: sim, Threshold: 0.5})
+	}
+	return face
+}
+
+func TestIdentityEvidence(t *testing.T) {
+	vote := DefaultIdentityConfig()
+	vote.Method = Vote
+	tests := []struct {
+		name    string
+		cfg     IdentityConfig
+		frames  []frame
+		want    string
+		decided int // frame index at which the identity was first decided, -1 for none
+	}{
+		{"two clear matches", DefaultIdentityConfig(), []frame{{"ann": 0.7}, {"ann": 0.68}}, "ann", 1},
+		{"one strong frame is not enough", DefaultIdentityConfig(), []frame{{"ann": 0.95}}, "", -1},
+		// 25 x 0.02 = 0.5 per frame: six frames reach 3.
+		{"marginal matches add up", DefaultIdentityConfig(), []frame{{"ann": 0.52}, {"ann": 0.52}, {"ann": 0.52}, {"ann": 0.52}, {"ann": 0.52}, {"ann": 0.52}}, "ann", 5},
+		{"below threshold never", DefaultIdentityConfig(), []frame{{"ann": 0.49}, {"ann": 0.45}, {"ann": 0.48}, {"ann": 0.4}}, "", -1},
+		// Unrecognised faces (matching nobody) count against: two clear matches after three
+		// unrecognised frames give 5 - 3 = 2 < 3; a third match decides.
+		{"unrecognised frames count against", DefaultIdentityConfig(), []frame{{}, {}, {}, {"ann": 0.7}, {"ann": 0.7}, {"ann": 0.7}}, "ann", 5},
+		// Alternating best matches: each frame that prefers the other person cannot add.
+		{"two people compete", DefaultIdentityConfig(), []frame{{"ann": 0.6, "bob": 0.55}, {"ann": 0.55, "bob": 0.6}, {"ann": 0.6, "bob": 0.55}, {"ann": 0.55, "bob": 0.6}}, "", -1},
+		{"clear winner over a lookalike", DefaultIdentityConfig(), []frame{{"ann": 0.7, "bob": 0.52}, {"ann": 0.72, "bob": 0.51}}, "ann", 1},
+		// Evidence that turns: the identity lapses when later frames contradict it.
+		{"identity lapses", DefaultIdentityConfig(), []frame{{"ann": 0.7}, {"ann": 0.7}, {"bob": 0.7}, {"bob": 0.7}, {"bob": 0.7}}, "bob", 4},
+		{"vote majority", vote, []frame{{"ann": 0.6}, {"ann": 0.55}, {}, {"ann": 0.51}}, "ann", 1},
+		{"vote minority", vote, []frame{{"ann": 0.6}, {}, {}, {}, {"ann": 0.6}}, "", -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEvidence(tt.cfg)
+			decided := -1
+			for i, f := range tt.frames {
+				e.add(t0.Add(time.Duration(i)*time.Second), faceOf(f))
+				if e.PersonID != "" && decided < 0 {
+					decided = i
+				}
+				if e.PersonID == "" {
+					decided = -1
+				}
+			}
+			if e.PersonID != tt.want {
+				t.Fatalf("identity %q, want %q (candidates %+v)", e.PersonID, tt.want, e.Candidates)
+			}
+			if tt.want != "" && !e.Decided.Equal(t0.Add(time.Duration(tt.decided)*time.Second)) {
+				t.Errorf("decided at %v, want frame %d", e.Decided, tt.decided)
+			}
+			if e.FaceFrames != len(tt.frames) {
+				t.Errorf("face frames %d, want %d", e.FaceFrames, len(tt.frames))
+			}
+		})
+	}
+}
+
+func TestEvidenceKeepsStrongestFrames(t *testing.T) {
+	cfg := DefaultIdentityConfig()
+	cfg.MaxEvidence = 3
+	e := newEvidence(cfg)
+	for i, sim := range []float64{0.6, 0.9, 0.7, 0.8, 0.65} {
+		e.add(t0.Add(time.Duration(i)*time.Second), faceOf(frame{"ann": sim}))
+	}
+	c := e.Candidates[0]
+	if len(c.Frames) != 3 || c.Frames[0].Similarity != 0.9 || c.Frames[2].Similarity != 0.7 {
+		t.Fatalf("kept %+v, want the three most similar", c.Frames)
+	}
+	if c.Above != 5 || c.Listed != 5 || c.Best != 5 {
+		t.Errorf("counts above %d listed %d best %d, want 5 each", c.Above, c.Listed, c.Best)
+	}
+	// A face without embedding or matches is not a face frame.
+	e.add(t0, &Face{Score: 0.5})
+	e.add(t0, nil)
+	if e.FaceFrames != 5 {
+		t.Errorf("face frames %d, want 5", e.FaceFrames)
+	}
+}
+
+func TestTrackTakesIdentity(t *testing.T) {
+	tr := newTestTracker(t, nil)
+	var got []Track
+	for f := 0; f < 4; f++ {
+		var face *Face
+		if f >= 2 {
+			face = faceOf(frame{"ann": 0.7})
+		}
+		got = tr.Update(at(f, 10), []Detection{{Box: Box{X: 10, Y: 10, W: 40, H: 100}, Score: 0.9, Face: face}})
+		if f < 3 && got[0].PersonID != "" {
+			t.Fatalf("identity %q after %d face frames", got[0].PersonID, f-1)
+		}
+	}
+	if got[0].PersonID != "ann" {
+		t.Fatalf("identity %q after two clear matches", got[0].PersonID)
+	}
+	s := tr.Finish()[0]
+	if s.PersonID() != "ann" || len(s.Evidence.Candidates) != 1 || len(s.Evidence.Candidates[0].Frames) != 2 {
+		t.Fatalf("sighting evidence %+v", s.Evidence)
+	}
+	if !s.Evidence.Decided.Equal(at(3, 10)) {
+		t.Errorf("decided %v, want %v", s.Evidence.Decided, at(3, 10))
+	}
+}

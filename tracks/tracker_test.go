@@ -1,0 +1,408 @@
+package tracks
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)
+
+func at(frame int, fps float64) time.Time {
+	return t0.Add(time.Duration(float64(frame) / fps * float64(time.Second)))
+}
+
+func newTestTracker(t *testing.T, mod func(*Config)) *Tracker {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Camera = "cam-1"
+	if mod != nil {
+		mod(&cfg)
+	}
+	tr, err := NewTracker(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func walker(x0, vx float64) func(sec float64) Box {
+	return func(sec float64) Box { return Box{X: x0 + vx*sec, Y: 100, W: 50, H: 120} }
+}
+
+func ids(ts []Track) []uint64 {
+	out := make([]uint64, len(ts))
+	for i, t := range ts {
+		out[i] = t.ID
+	}
+	return out
+}
+
+func TestLifecycle(t *testing.T) {
+	tr := newTestTracker(t, func(c *Config) { c.LostMaxAge = 500 * time.Millisecond })
+	const fps = 10.0
+	a := walker(100, 30)
+	// Frame 0: nobody. A person appears at frame 1: tentative, not reported.
+	if got := tr.Update(at(0, fps), nil); len(got) != 0 {
+		t.Fatalf("reported %v on an empty frame", got)
+	}
+	if got := tr.Update(at(1, fps), []Detection{{Box: a(0.1), Score: 0.9}}); len(got) != 0 {
+		t.Fatalf("tentative track reported: %v", got)
+	}
+	if all := tr.Tracks(); len(all) != 1 || all[0].State != Tentative {
+		t.Fatalf("tracks %+v, want one tentative", all)
+	}
+	// Second hit confirms.
+	got := tr.Update(at(2, fps), []Detection{{Box: a(0.2), Score: 0.9}})
+	if len(got) != 1 || got[0].State != Confirmed || got[0].Detection != 0 {
+		t.Fatalf("after two hits: %+v", got)
+	}
+	id := got[0].ID
+	for f := 3; f <= 5; f++ {
+		got = tr.Update(at(f, fps), []Detection{{Box: a(float64(f) / fps), Score: 0.9}})
+		if !reflect.DeepEqual(ids(got), []uint64{id}) {
+			t.Fatalf("frame %d: ids %v, want [%d]", f, ids(got), id)
+		}
+	}
+	// Missed for 0.3 s: lost, not reported, then found again with the same id.
+	for f := 6; f <= 8; f++ {
+		if got = tr.Update(at(f, fps), nil); len(got) != 0 {
+			t.Fatalf("lost track reported at frame %d", f)
+		}
+	}
+	if all := tr.Tracks(); len(all) != 1 || all[0].State != Lost {
+		t.Fatalf("tracks %+v, want one lost", all)
+	}
+	got = tr.Update(at(9, fps), []Detection{{Box: a(0.9), Score: 0.9}})
+	if !reflect.DeepEqual(ids(got), []uint64{id}) {
+		t.Fatalf("after the gap: ids %v, want [%d]", ids(got), id)
+	}
+	if s := tr.Sightings(); len(s) != 0 {
+		t.Fatalf("sighting before the track ended: %+v", s)
+	}
+	// Gone for longer than LostMaxAge: removed, one final sighting from first to last detection.
+	for f := 10; f <= 16; f++ {
+		tr.Update(at(f, fps), nil)
+	}
+	if all := tr.Tracks(); len(all) != 0 {
+		t.Fatalf("tracks left: %+v", all)
+	}
+	s := tr.Sightings()
+	if len(s) != 1 {
+		t.Fatalf("%d sightings, want 1", len(s))
+	}
+	if !s[0].Enter.Equal(at(1, fps)) || !s[0].Exit.Equal(at(9, fps)) || !s[0].Final || s[0].Camera != "cam-1" {
+		t.Errorf("sighting %s %v..%v final %v", s[0].Camera, s[0].Enter, s[0].Exit, s[0].Final)
+	}
+	if len(s[0].Boxes) != 6 { // frames 1-5 and 9
+		t.Errorf("%d boxes, want 6", len(s[0].Boxes))
+	}
+	if len(tr.Sightings()) != 0 {
+		t.Error("Sightings returned the same sighting twice")
+	}
+}
+
+func TestTentativeNeverBecomesSighting(t *testing.T) {
+	tr := newTestTracker(t, nil)
+	tr.Update(at(0, 10), nil)
+	tr.Update(at(1, 10), []Detection{{Box: Box{X: 10, Y: 10, W: 40, H: 100}, Score: 0.9}})
+	tr.Update(at(2, 10), nil)
+	if all := tr.Tracks(); len(all) != 0 {
+		t.Fatalf("tentative track survived a miss: %+v", all)
+	}
+	if s := tr.Finish(); len(s) != 0 {
+		t.Fatalf("sightings from a tentative track: %+v", s)
+	}
+}
+
+func TestFirstFrameConfirmsAtOnce(t *testing.T) {
+	tr := newTestTracker(t, nil)
+	got := tr.Update(at(0, 10), []Detection{{Box: Box{X: 10, Y: 10, W: 40, H: 100}, Score: 0.9}})
+	if len(got) != 1 {
+		t.Fatalf("people in view at start not reported: %+v", got)
+	}
+}
+
+func TestScoreBands(t *testing.T) {
+	tr := newTestTracker(t, nil)
+	a := walker(100, 20)
+	tr.Update(at(0, 10), []Detection{{Box: a(0), Score: 0.9}})
+	// A low-score detection (an occluded person) continues the confirmed track...
+	got := tr.Update(at(1, 10), []Detection{{Box: a(0.1), Score: 0.3}})
+	if len(got) != 1 || got[0].Score != 0.3 {
+		t.Fatalf("low detection did not continue the track: %+v", got)
+	}
+	// ...but never starts one, and one below LowScore is ignored.
+	got = tr.Update(at(2, 10), []Detection{{Box: a(0.2), Score: 0.9}, {Box: Box{X: 400, Y: 100, W: 50, H: 120}, Score: 0.4}, {Box: Box{X: 600, Y: 100, W: 50, H: 120}, Score: 0.05}})
+	if len(tr.Tracks()) != 1 || len(got) != 1 {
+		t.Fatalf("weak detections started tracks: %+v", tr.Tracks())
+	}
+}
+
+func TestBadDetectionsIgnored(t *testing.T) {
+	tr := newTestTracker(t, nil)
+	nan := math.NaN()
+	dets := []Detection{
+		{Box: Box{X: nan, Y: 0, W: 10, H: 10}, Score: 0.9},
+		{Box: Box{X: 0, Y: 0, W: 0, H: 10}, Score: 0.9},
+		{Box: Box{X: 0, Y: 0, W: 10, H: math.Inf(1)}, Score: 0.9},
+		{Box: Box{X: 0, Y: 0, W: 10, H: 10}, Score: nan},
+		{Box: Box{X: 100, Y: 0, W: 40, H: 100}, Score: 0.9},
+	}
+	got := tr.Update(at(0, 10), dets)
+	if len(got) != 1 || got[0].Detection != 4 {
+		t.Fatalf("got %+v, want only detection 4", got)
+	}
+	// Time going backwards is treated as no time passing.
+	got = tr.Update(at(-5, 10), []Detection{{Box: Box{X: 100, Y: 0, W: 40, H: 100}, Score: 0.9}})
+	if len(got) != 1 {
+		t.Fatalf("update with an earlier time lost the track: %+v", got)
+	}
+}
+
+// TestSkippedFramesByWallTime checks that a camera whose detector runs on every fifth frame keeps a
+// fast walker's identity because prediction steps by wall time: the person moves more than a box
+// width between detections.
+func TestSkippedFramesByWallTime(t *testing.T) {
+	const fps = 25.0
+	a := walker(0, 150)     // 150 px/s, 6 px per frame
+	b := walker(1200, -150) // coming the other way
+	for _, every := range []int{1, 5, 10} {
+		t.Run(fmt.Sprintf("every %d frames", every), func(t *testing.T) {
+			tr := newTestTracker(t, nil)
+			seen := map[uint64]int{}
+			for f := 0; f <= 100; f += every {
+				sec := float64(f) / fps
+				got := tr.Update(at(f, fps), []Detection{{Box: a(sec), Score: 0.9}, {Box: b(sec), Score: 0.9}})
+				for _, g := range got {
+					seen[g.ID]++
+				}
+			}
+			if len(seen) != 2 {
+				t.Fatalf("%d identities for two walkers: %v", len(seen), seen)
+			}
+		})
+	}
+}
+
+// TestCrossingKeepsIdentities has two people walk past each other in opposite directions with the
+// nearer one occluding the other for a few frames.
+func TestCrossingKeepsIdentities(t *testing.T) {
+	const fps = 25.0
+	a := func(s float64) Box { return Box{X: 100 + 80*s, Y: 100, W: 60, H: 160} }
+	b := func(s float64) Box { return Box{X: 500 - 80*s, Y: 104, W: 56, H: 150} }
+	tr := newTestTracker(t, nil)
+	first := map[string]uint64{}
+	for f := 0; f <= 150; f++ {
+		s := float64(f) / fps
+		dets := []Detection{{Box: a(s), Score: 0.95}}
+		ba, bb := a(s), b(s)
+		occluded := ba.IoU(bb) > 0.3
+		if !occluded {
+			dets = append(dets, Detection{Box: bb, Score: 0.9})
+		}
+		for _, g := range tr.Update(at(f, fps), dets) {
+			who := "b"
+			if g.Detection == 0 {
+				who = "a"
+			}
+			if id, ok := first[who]; !ok {
+				first[who] = g.ID
+			} else if id != g.ID {
+				t.Fatalf("frame %d: %s changed id %d -> %d", f, who, id, g.ID)
+			}
+		}
+	}
+	if len(first) != 2 || first["a"] == first["b"] {
+		t.Fatalf("identities %v", first)
+	}
+}
+
+type fakeCrops struct {
+	face, body *int
+	err        error
+}
+
+func (c fakeCrops) FaceJPEG() ([]byte, error) {
+	*c.face++
+	return []byte(fmt.Sprint("face", *c.face)), c.err
+}
+func (c fakeCrops) BodyJPEG() ([]byte, error) {
+	*c.body++
+	return []byte(fmt.Sprint("body", *c.body)), c.err
+}
+
+func TestSightingContents(t *testing.T) {
+	tr := newTestTracker(t, func(c *Config) { c.MaxBoxes = 8 })
+	var faceCalls, bodyCalls int
+	crops := fakeCrops{face: &faceCalls, body: &bodyCalls}
+	r := rand.New(rand.NewPCG(7, 8))
+	id := unit(r, 16)
+	app := unit(r, 32)
+	const frames = 40
+	bestFaceFrame := 25
+	for f := 0; f < frames; f++ {
+		box := Box{X: 100 + float64(f), Y: 100, W: 50, H: 120}
+		face := &Face{Box: Box{X: box.X + 15, Y: 105, W: 20, H: 20}, Score: 0.8, Embedding: noisy(r, id, 0.1)}
+		if f == bestFaceFrame {
+			face.Score = 0.99
+			face.Box.W, face.Box.H = 30, 30
+		}
+		score := 0.9
+		if f == 10 {
+			score = 0.99
+		}
+		tr.Update(at(f, 25), []Detection{{Box: box, Score: score, Face: face, Appearance: noisy(r, app, 0.1), Crops: crops}})
+	}
+	ss := tr.Finish()
+	if len(ss) != 1 {
+		t.Fatalf("%d sightings", len(ss))
+	}
+	s := ss[0]
+	if len(s.Boxes) > 8 || len(s.Boxes) < 4 {
+		t.Errorf("%d boxes kept, want 4..8", len(s.Boxes))
+	}
+	if !s.Boxes[0].Time.Equal(s.Enter) {
+		t.Errorf("first box at %v, enter %v", s.Boxes[0].Time, s.Enter)
+	}
+	if s.Face == nil || !s.Face.Time.Equal(at(bestFaceFrame, 25)) {
+		t.Errorf("best face %+v, want the one at frame %d", s.Face, bestFaceFrame)
+	}
+	if s.Body == nil || !s.Body.Time.Equal(at(10, 25)) || len(s.Body.JPEG) == 0 {
+		t.Errorf("best body %+v, want frame 10 with bytes", s.Body)
+	}
+	// Crops are encoded only when the view improves, never per frame.
+	if faceCalls > 10 || bodyCalls > 10 {
+		t.Errorf("encoded %d face and %d body crops over %d frames", faceCalls, bodyCalls, frames)
+	}
+	if c := cosine(s.FaceEmbedding, id); c < 0.95 {
+		t.Errorf("face embedding similarity to the identity %.3f", c)
+	}
+	if c := cosine(s.AppearanceEmbedding, app); c < 0.95 {
+		t.Errorf("appearance embedding similarity %.3f", c)
+	}
+	// Sightings are plain values: JSON keeps everything.
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Sighting
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, s) {
+		t.Errorf("JSON round trip changed the sighting:\n%+v\n%+v", back, s)
+	}
+}
+
+func TestCropErrorsAreLoggedNotFatal(t *testing.T) {
+	tr := newTestTracker(t, nil)
+	var n1, n2 int
+	crops := fakeCrops{face: &n1, body: &n2, err: errors.New("encoder down")}
+	for f := 0; f < 3; f++ {
+		tr.Update(at(f, 10), []Detection{{Box: Box{X: 10, Y: 10, W: 40, H: 100}, Score: 0.9, Face: &Face{Box: Box{X: 20, Y: 15, W: 15, H: 15}, Score: 0.9}, Crops: crops}})
+	}
+	s := tr.Finish()
+	if len(s) != 1 || s[0].Body == nil || s[0].Face == nil {
+		t.Fatalf("sighting lost with failing crops: %+v", s)
+	}
+}
+
+func TestLiveSighting(t *testing.T) {
+	tr := newTestTracker(t, nil)
+	var id uint64
+	for f := 0; f < 5; f++ {
+		got := tr.Update(at(f, 10), []Detection{{Box: Box{X: 10 + float64(f), Y: 10, W: 40, H: 100}, Score: 0.9}})
+		id = got[0].ID
+	}
+	s, ok := tr.Live(id)
+	if !ok || s.Final || len(s.Boxes) != 5 {
+		t.Fatalf("live sighting %+v ok %v", s, ok)
+	}
+	s.Boxes[0].Score = -1 // the copy is the caller's
+	s2, _ := tr.Live(id)
+	if s2.Boxes[0].Score == -1 {
+		t.Error("live sighting shares memory with the tracker")
+	}
+	if _, ok := tr.Live(999); ok {
+		t.Error("unknown track has a live sighting")
+	}
+}
+
+func TestAppearanceResolvesAmbiguity(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	appA, appB := unit(r, 64), unit(r, 64)
+	run := func(useApp bool) uint64 {
+		tr := newTestTracker(t, func(c *Config) { c.Appearance = useApp; c.MatchIoU = 0.3 })
+		var idA uint64
+		for f := 0; f < 5; f++ {
+			got := tr.Update(at(f, 10), []Detection{{Box: Box{X: 100, Y: 100, W: 50, H: 120}, Score: 0.9, Appearance: appA}})
+			idA = got[0].ID
+		}
+		// Two candidates overlap the track; the one overlapping more is someone else.
+		got := tr.Update(at(5, 10), []Detection{
+			{Box: Box{X: 105, Y: 100, W: 50, H: 120}, Score: 0.9, Appearance: appB},
+			{Box: Box{X: 115, Y: 100, W: 50, H: 120}, Score: 0.9, Appearance: appA},
+		})
+		for _, g := range got {
+			if g.ID == idA {
+				return uint64(g.Detection)
+			}
+		}
+		return 99
+	}
+	if d := run(false); d != 0 {
+		t.Fatalf("without appearance the track took detection %d, want the closer box 0", d)
+	}
+	if d := run(true); d != 1 {
+		t.Fatalf("with appearance the track took detection %d, want 1 (same appearance)", d)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*Config)
+	}{
+		{"IoU above 1", func(c *Config) { c.MatchIoU = 1.5 }},
+		{"bands inverted", func(c *Config) { c.LowScore = 0.9; c.HighScore = 0.5 }},
+		{"no hits", func(c *Config) { c.ConfirmHits = 0 }},
+		{"negative age", func(c *Config) { c.LostMaxAge = -time.Second }},
+		{"no frame interval", func(c *Config) { c.FrameInterval = 0 }},
+		{"tiny box budget", func(c *Config) { c.MaxBoxes = 1 }},
+		{"negative buffer", func(c *Config) { c.RecoverBuffer = -1 }},
+		{"identity", func(c *Config) { c.Identity.MinFrames = 0 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			tt.mod(&cfg)
+			if _, err := NewTracker(cfg); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
+
+func unit(r *rand.Rand, n int) []float32 {
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = r.NormFloat64()
+	}
+	return normalise(v)
+}
+
+// noisy returns v plus Gaussian noise of the given relative size, normalised.
+func noisy(r *rand.Rand, v []float32, sigma float64) []float32 {
+	out := make([]float64, len(v))
+	s := sigma / math.Sqrt(float64(len(v)))
+	for i, x := range v {
+		out[i] = float64(x) + r.NormFloat64()*s
+	}
+	return normalise(out)
+}
