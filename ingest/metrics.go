@@ -15,7 +15,7 @@ type Metrics struct {
 	workers map[*Worker]struct{}
 
 	received, decoded, dropped, bytes, reconnects, decodeErrs, lost, jumps *prometheus.Desc
-	decodeSecs, lastAge, state, ringSecs, ringBytes                         *prometheus.Desc
+	decodeSecs, lastAge, state, ringSecs, ringBytes                        *prometheus.Desc
 }
 
 // NewMetrics registers the ingest metrics with reg.

@@ -11,6 +11,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 )
 
@@ -23,6 +24,7 @@ type session struct {
 	client *gortsplib.Client
 	medi   *description.Media
 	dp     *depacketizer
+	srs    senderReports
 	queue  chan AccessUnit // to the decoder; nil in DecodeNone mode
 	first  bool            // the worker's first session
 	// Touched only by the RTP callback.
@@ -91,7 +93,9 @@ func (w *Worker) runSession(ctx context.Context) (online bool, err error) {
 	w.clockMu.Lock()
 	w.clock.newSession(forma.ClockRate())
 	w.clockMu.Unlock()
+	s.srs.rate = int64(forma.ClockRate())
 	s.client.OnPacketRTP(s.medi, forma, s.onPacket)
+	s.client.OnPacketRTCP(s.medi, func(pkt rtcp.Packet) { s.srs.observe(pkt) })
 	if _, err := s.client.Play(nil); err != nil {
 		s.client.Close()
 		s.closeQueue(&wg)
@@ -194,7 +198,7 @@ func (s *session) onPacket(pkt *rtp.Packet) {
 		return
 	}
 	s.gotKey = true
-	ntp, ntpOK := s.client.PacketNTP(s.medi, pkt)
+	ntp, ntpOK := s.srs.wall(pkt.SSRC, pkt.Timestamp)
 	w.clockMu.Lock()
 	st := w.clock.stamp(pkt.Timestamp, arrival, ntp, ntpOK)
 	w.clockMu.Unlock()

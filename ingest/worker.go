@@ -81,10 +81,10 @@ type Worker struct {
 // counters are updated on the hot path without locks.
 type counters struct {
 	received, decoded, bytes, reconnects, decodeErrs, lost, jumps atomic.Uint64
-	dropQueue, dropConsumer, dropNoKey                             atomic.Uint64
-	afterReconnect                                                 atomic.Uint64
-	decodeNanos                                                    atomic.Int64
-	lastFrame                                                      atomic.Int64 // unix nanos of the last access unit
+	dropQueue, dropConsumer, dropNoKey                            atomic.Uint64
+	afterReconnect                                                atomic.Uint64
+	decodeNanos                                                   atomic.Int64
+	lastFrame                                                     atomic.Int64 // unix nanos of the last access unit
 }
 
 // streamInfo is what the worker learned about the stream, guarded by Worker.mu.

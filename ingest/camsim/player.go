@@ -9,6 +9,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
 	"snowlight/ingest/av"
@@ -16,6 +17,18 @@ import (
 
 // clockRate is the RTP clock of H.264 and H.265 video.
 const clockRate = 90000
+
+// senderReportInterval is how often a simulated camera sends RTCP sender reports (gortsplib's own,
+// every 10 s, come on top).
+const senderReportInterval = 2 * time.Second
+
+// ntpTime encodes t as a 64-bit NTP timestamp (seconds since 1900 in the high word).
+func ntpTime(t time.Time) uint64 {
+	ns := uint64(t.UnixNano()) + 2208988800*uint64(time.Second)
+	secs := ns / uint64(time.Second)
+	frac := (ns % uint64(time.Second)) << 32 / uint64(time.Second)
+	return secs<<32 | frac
+}
 
 // path is one simulated camera.
 type path struct {
@@ -32,6 +45,7 @@ type path struct {
 	faultsAt  time.Time // when the schedule was set: periods count from here
 	stallTill time.Time
 	restart   *time.Duration // pending restart with this timestamp jump
+	jump      time.Duration  // pending timestamp jump without a restart
 	st        Stats
 }
 
@@ -159,6 +173,12 @@ func (p *path) requestRestart(jump time.Duration) {
 	p.mu.Unlock()
 }
 
+func (p *path) requestJump(d time.Duration) {
+	p.mu.Lock()
+	p.jump += d
+	p.mu.Unlock()
+}
+
 func (p *path) stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -228,6 +248,8 @@ func (p *path) run(ctx context.Context) {
 		tsJump     time.Duration // sum of timestamp jumps from restarts
 		index      uint64
 		sc         schedule
+		lastSR     time.Time
+		srStream   *gortsplib.ServerStream
 		timer      = time.NewTimer(0)
 	)
 	defer timer.Stop()
@@ -251,6 +273,11 @@ func (p *path) run(ctx context.Context) {
 			stalled := now.Before(p.stallTill)
 			restart := p.restart
 			p.restart = nil
+			if p.jump != 0 {
+				tsJump += p.jump
+				p.jump = 0
+				srStream = nil // announce the new timeline at once
+			}
 			loss := p.faults.LossPercent
 			st := p.stream
 			p.mu.Unlock()
@@ -283,6 +310,14 @@ func (p *path) run(ctx context.Context) {
 				rp.Timestamp = rtpTime
 				if err := st.WritePacketRTPWithNTP(medi, rp, wall); err == nil {
 					sent++
+				}
+			}
+			// Sender reports every few seconds and at once on a new stream, as cameras send them, so
+			// receivers can anchor wall time soon after they connect.
+			if st != srStream || now.Sub(lastSR) >= senderReportInterval {
+				sr := &rtcp.SenderReport{SSRC: streamSSRC(st), NTPTime: ntpTime(wall), RTPTime: rtpTime}
+				if err := st.WritePacketRTCP(medi, sr); err == nil {
+					lastSR, srStream = now, st
 				}
 			}
 			index++

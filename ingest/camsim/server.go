@@ -136,6 +136,9 @@ func (s *Server) Start(ctx context.Context) error {
 	s.srv = &gortsplib.Server{
 		Handler:     &handler{s: s},
 		RTSPAddress: s.opts.Addr,
+		// gortsplib v4.16.2 writes the NTP fraction in nanoseconds (gortsplib#869); the players send
+		// RFC 3550 reports themselves.
+		DisableRTCPSenderReports: true,
 		Listen: func(network, address string) (net.Listener, error) {
 			l, err := net.Listen(network, address)
 			ln = l
@@ -292,6 +295,17 @@ func (s *Server) Restart(name string, jump time.Duration) error {
 		return err
 	}
 	p.requestRestart(jump)
+	return nil
+}
+
+// JumpTimestamps moves a path's RTP timestamps by d from the next frame on, without a restart: the
+// same SSRC and sequence numbers, a discontinuous media clock (as from a camera whose clock was reset).
+func (s *Server) JumpTimestamps(name string, d time.Duration) error {
+	p, err := s.path(name)
+	if err != nil {
+		return err
+	}
+	p.requestJump(d)
 	return nil
 }
 
