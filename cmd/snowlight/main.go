@@ -34,6 +34,7 @@ func commands() map[string]command {
 		"camsim":     {"serve video files as RTSP cameras, with fault injection", runCamsim},
 		"scenario":   {"render multi-camera test scenarios with ground truth", runScenario},
 		"testvideos": {"generate the camera-like test streams from real footage", runTestvideos},
+		"mot":        {"score (eval) or run (track) multi-object tracking on MOTChallenge files", runMot},
 	}
 }
 
