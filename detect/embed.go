@@ -1,0 +1,94 @@
+package detect
+
+import (
+	"fmt"
+	"image"
+	"sync"
+
+	"gocv.io/x/gocv"
+
+	"snowlight/models"
+)
+
+// Embedder runs an embedding network on one crop at a time (OpenCV 4.6 gives wrong vectors for batches
+// larger than one) and returns an L2-normalised vector. Not safe for concurrent use; a mutex keeps calls
+// single-flight.
+type Embedder struct {
+	mu    sync.Mutex
+	net   gocv.Net
+	model models.Model
+}
+
+// NewFaceEmbedder loads and verifies MobileFaceNet from the models directory.
+func NewFaceEmbedder(dir string) (*Embedder, error) { return newEmbedder(dir, models.FaceEmbedder) }
+
+// NewAppearanceEmbedder loads and verifies OSNet x0.25 (person re-identification) from the models
+// directory.
+func NewAppearanceEmbedder(dir string) (*Embedder, error) { return newEmbedder(dir, models.PersonReID) }
+
+func newEmbedder(dir string, name models.Name) (*Embedder, error) {
+	net, m, err := loadNet(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	return &Embedder{net: net, model: m}, nil
+}
+
+// Close frees the network.
+func (e *Embedder) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.net.Close()
+}
+
+// Model is the manifest entry of the network; its SHA256 identifies the embedding space, so stored
+// embeddings from another model are never compared with these.
+func (e *Embedder) Model() models.Model { return e.model }
+
+// Embed resizes the BGR crop to the network input (for faces: pass an aligned 112x112 crop), normalises it
+// as the model was trained and returns the unit-length embedding.
+func (e *Embedder) Embed(crop gocv.Mat) ([]float32, error) {
+	if crop.Empty() || crop.Channels() != 3 {
+		return nil, fmt.Errorf("embed %s: need a non-empty 3-channel BGR crop, got %dx%d with %d channels",
+			e.model.Name, crop.Cols(), crop.Rows(), crop.Channels())
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	blob, err := normalizedBlob(crop, e.model.Input)
+	if err != nil {
+		return nil, fmt.Errorf("embed %s: %w", e.model.Name, err)
+	}
+	defer blob.Close()
+	e.net.SetInput(blob, e.model.Input.Name)
+	out := e.net.Forward("")
+	defer out.Close()
+	data, err := out.DataPtrFloat32()
+	if err != nil {
+		return nil, fmt.Errorf("embed %s: output: %w", e.model.Name, err)
+	}
+	return l2normalize(append([]float32(nil), data...)), nil
+}
+
+// EmbedFace aligns the face in img by its landmarks and embeds it.
+func (e *Embedder) EmbedFace(img gocv.Mat, f Face) ([]float32, error) {
+	if !f.HasLandmarks {
+		return nil, fmt.Errorf("embed face at %v: no landmarks to align by", f.Box)
+	}
+	aligned, err := AlignFace(img, f.Landmarks)
+	if err != nil {
+		return nil, err
+	}
+	defer aligned.Close()
+	return e.Embed(aligned)
+}
+
+// EmbedPerson embeds the appearance of the person inside box (clipped to the image).
+func (e *Embedder) EmbedPerson(img gocv.Mat, box Box) ([]float32, error) {
+	r := box.Clip(img.Cols(), img.Rows()).Rect().Intersect(image.Rect(0, 0, img.Cols(), img.Rows()))
+	if r.Dx() < 4 || r.Dy() < 4 {
+		return nil, fmt.Errorf("embed person at %v: box too small inside the %dx%d image", box, img.Cols(), img.Rows())
+	}
+	crop := img.Region(r)
+	defer crop.Close()
+	return e.Embed(crop)
+}

@@ -1,0 +1,62 @@
+package detect
+
+import "time"
+
+// Person is one detected person.
+type Person struct {
+	Box   Box     `json:"box"`
+	Score float32 `json:"score"`
+	// Appearance is the L2-normalised OSNet embedding of the person's crop, for cross-camera association;
+	// empty when no re-identification model is loaded or appearance embedding is off.
+	Appearance []float32 `json:"appearance,omitempty"`
+}
+
+// Face is one detected face.
+type Face struct {
+	Box   Box     `json:"box"`
+	Score float32 `json:"score"`
+	// Landmarks are right eye (on the image's left), left eye, nose tip, right and left mouth corner, the
+	// order of the ArcFace alignment template. Valid only when HasLandmarks is true (the cascade fallback
+	// finds boxes only).
+	Landmarks    [5]Point `json:"landmarks"`
+	HasLandmarks bool     `json:"has_landmarks"`
+	// Embedding is the L2-normalised MobileFaceNet vector of the aligned face; empty when recognition is off.
+	Embedding []float32 `json:"embedding,omitempty"`
+	// Match is the watch-list identity this face was accepted as, nil when unknown.
+	Match *Match `json:"match,omitempty"`
+	// Nearest is the most similar enrolled identity even when it was rejected (below threshold or too close
+	// to a second identity): evidence for a human, never a name.
+	Nearest *Match `json:"nearest,omitempty"`
+}
+
+// Match is a comparison of one face with the watch list.
+type Match struct {
+	PersonID   string   `json:"person_id"`
+	Name       string   `json:"name"`
+	Category   Category `json:"category"`
+	Similarity float32  `json:"similarity"` // cosine similarity to the best enrolment embedding of this person
+	Margin     float32  `json:"margin"`     // Similarity minus the best similarity of any other person
+}
+
+// Result is what the pipeline found in one frame.
+type Result struct {
+	Time time.Time `json:"time"`
+	// Skipped is true when the motion gate saw nothing moving and the detectors did not run.
+	Skipped bool `json:"skipped"`
+	// FullPass is true when the detectors ran on the whole frame (periodic pass, first frame, or motion
+	// everywhere) rather than only on moving regions.
+	FullPass bool     `json:"full_pass"`
+	Regions  []Box    `json:"regions,omitempty"` // moving regions the gate reported
+	Persons  []Person `json:"persons"`
+	Faces    []Face   `json:"faces"`
+	Timing   Timing   `json:"timing"`
+}
+
+// Timing is the wall time each stage took on this frame.
+type Timing struct {
+	Gate       time.Duration `json:"gate"`
+	Persons    time.Duration `json:"persons"`
+	Faces      time.Duration `json:"faces"`
+	Embed      time.Duration `json:"embed"`
+	Appearance time.Duration `json:"appearance"`
+}

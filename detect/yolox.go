@@ -1,0 +1,180 @@
+package detect
+
+import (
+	"fmt"
+	"image"
+	"math"
+	"sync"
+
+	"gocv.io/x/gocv"
+
+	"snowlight/models"
+)
+
+// YOLOXConfig tunes the YOLOX person detector.
+type YOLOXConfig struct {
+	ScoreThreshold float32 // obj*cls below this is dropped
+	NMSThreshold   float32
+	// Tiles > 1 also runs the network on a Tiles x Tiles grid of overlapping tiles when the image is larger
+	// than TileAbove pixels on its long side. YOLOX sees 416 pixels: on a 1080p frame a distant pedestrian
+	// shrinks to a few pixels, and tiles give them back their size at (Tiles^2 + 1) times the cost.
+	Tiles     int
+	TileAbove int
+}
+
+// DefaultYOLOXConfig is the configuration the accuracy figures in docs/ACCURACY.md were measured with.
+func DefaultYOLOXConfig() YOLOXConfig {
+	return YOLOXConfig{ScoreThreshold: 0.3, NMSThreshold: 0.45, Tiles: 1, TileAbove: 1000}
+}
+
+// YOLOX is the YOLOX-nano 416 COCO detector keeping class 0 (person). Not safe for concurrent use; a mutex
+// keeps calls single-flight.
+type YOLOX struct {
+	mu     sync.Mutex
+	net    gocv.Net
+	cfg    YOLOXConfig
+	size   int       // network input side
+	canvas gocv.Mat  // size x size letterbox canvas, reused
+	grid   []gridRef // per output row: cell and stride
+}
+
+type gridRef struct{ gx, gy, stride float32 }
+
+const yoloxClasses = 80
+
+// NewYOLOX loads and verifies the person detector from the models directory.
+func NewYOLOX(dir string, cfg YOLOXConfig) (*YOLOX, error) {
+	net, m, err := loadNet(dir, models.PersonDetector)
+	if err != nil {
+		return nil, err
+	}
+	size := m.Input.Width
+	y := &YOLOX{net: net, cfg: cfg, size: size,
+		canvas: gocv.NewMatWithSizeFromScalar(gocv.NewScalar(114, 114, 114, 0), size, size, gocv.MatTypeCV8UC3)}
+	for _, s := range []int{8, 16, 32} {
+		n := size / s
+		for gy := 0; gy < n; gy++ {
+			for gx := 0; gx < n; gx++ {
+				y.grid = append(y.grid, gridRef{float32(gx), float32(gy), float32(s)})
+			}
+		}
+	}
+	return y, nil
+}
+
+// Close frees the network and buffers.
+func (y *YOLOX) Close() error {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	y.canvas.Close()
+	return y.net.Close()
+}
+
+// Kind names the detector for logs and metrics.
+func (y *YOLOX) Kind() string { return "yolox-nano" }
+
+// DetectPersons finds people in a BGR image.
+func (y *YOLOX) DetectPersons(img gocv.Mat) ([]Person, error) {
+	if img.Empty() || img.Channels() != 3 {
+		return nil, fmt.Errorf("yolox: need a non-empty 3-channel BGR image, got %dx%d with %d channels",
+			img.Cols(), img.Rows(), img.Channels())
+	}
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	all, err := y.detect(img)
+	if err != nil || y.cfg.Tiles <= 1 || max(img.Cols(), img.Rows()) <= y.cfg.TileAbove {
+		return all, err
+	}
+	w, h, n := img.Cols(), img.Rows(), y.cfg.Tiles
+	tw, th := w*6/(5*n), h*6/(5*n) // 20% overlap, so a person smaller than that is whole in some tile
+	for r := 0; r < n; r++ {
+		for c := 0; c < n; c++ {
+			x0, y0 := c*(w-tw)/(n-1), r*(h-th)/(n-1)
+			tile := image.Rect(x0, y0, x0+tw, y0+th)
+			roi := img.Region(tile)
+			found, err := y.detect(roi)
+			roi.Close()
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range found {
+				// A box cut by an inner tile edge is a fragment; the neighbouring tile or the full pass has
+				// the whole person.
+				b := p.Box
+				if (b.X <= 1 && x0 > 0) || (b.Y <= 1 && y0 > 0) ||
+					(b.X+b.W >= float32(tw-1) && x0+tw < w) || (b.Y+b.H >= float32(th-1) && y0+th < h) {
+					continue
+				}
+				p.Box = b.Translate(float32(x0), float32(y0))
+				all = append(all, p)
+			}
+		}
+	}
+	boxes := make([]Box, len(all))
+	scores := make([]float32, len(all))
+	for i, p := range all {
+		boxes[i], scores[i] = p.Box, p.Score
+	}
+	keep := nms(boxes, scores, y.cfg.NMSThreshold)
+	out := make([]Person, 0, len(keep))
+	for _, i := range keep {
+		out = append(out, all[i])
+	}
+	return out, nil
+}
+
+// detect runs the network once on img (letterboxed to the input size).
+func (y *YOLOX) detect(img gocv.Mat) ([]Person, error) {
+
+	// Letterbox: scale to fit, paste at the top-left of a grey canvas (as YOLOX was trained).
+	r := min(float64(y.size)/float64(img.Rows()), float64(y.size)/float64(img.Cols()))
+	w := max(1, int(float64(img.Cols())*r))
+	h := max(1, int(float64(img.Rows())*r))
+	y.canvas.SetTo(gocv.NewScalar(114, 114, 114, 0))
+	roi := y.canvas.Region(image.Rect(0, 0, w, h))
+	gocv.Resize(img, &roi, image.Pt(w, h), 0, 0, gocv.InterpolationLinear)
+	roi.Close()
+
+	blob := gocv.BlobFromImage(y.canvas, 1, image.Pt(y.size, y.size), gocv.NewScalar(0, 0, 0, 0), false, false)
+	defer blob.Close()
+	y.net.SetInput(blob, "images")
+	out := y.net.Forward("output")
+	defer out.Close()
+	data, err := out.DataPtrFloat32()
+	if err != nil {
+		return nil, fmt.Errorf("yolox: output: %w", err)
+	}
+	return decodeYOLOX(data, y.grid, float32(r), y.cfg, img.Cols(), img.Rows())
+}
+
+func decodeYOLOX(data []float32, grid []gridRef, r float32, cfg YOLOXConfig, w, h int) ([]Person, error) {
+	const stride = 5 + yoloxClasses
+	if len(data) != len(grid)*stride {
+		return nil, fmt.Errorf("yolox: output has %d values, want %d rows of %d", len(data), len(grid), stride)
+	}
+	var boxes []Box
+	var scores []float32
+	for i, g := range grid {
+		row := data[i*stride : (i+1)*stride]
+		score := row[4] * row[5] // objectness x person class
+		if score < cfg.ScoreThreshold {
+			continue
+		}
+		cx := (row[0] + g.gx) * g.stride
+		cy := (row[1] + g.gy) * g.stride
+		bw := float32(math.Exp(float64(row[2]))) * g.stride
+		bh := float32(math.Exp(float64(row[3]))) * g.stride
+		b := Box{(cx - bw/2) / r, (cy - bh/2) / r, bw / r, bh / r}.Clip(w, h)
+		if b.Area() == 0 {
+			continue
+		}
+		boxes = append(boxes, b)
+		scores = append(scores, score)
+	}
+	keep := nms(boxes, scores, cfg.NMSThreshold)
+	out := make([]Person, 0, len(keep))
+	for _, i := range keep {
+		out = append(out, Person{Box: boxes[i], Score: scores[i]})
+	}
+	return out, nil
+}
