@@ -174,7 +174,7 @@ func (c *Cascade) DetectFaces(img gocv.Mat) ([]Face, error) {
 	}
 	out := make([]Face, 0, len(dets))
 	for _, d := range dets {
-		out = append(out, Face{Box: d.box.scale(1 / scale).Clip(img.Cols(), img.Rows()), Score: d.score})
+		out = append(out, Face{Box: d.box.scale(1/scale).Clip(img.Cols(), img.Rows()), Score: d.score})
 	}
 	return out, nil
 }

@@ -75,7 +75,9 @@ func decodePNMChecked(data []byte, lim Limits) (image.Image, Info, error) {
 	return rgb, info, nil
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' }
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
 
 // pnmInt reads one decimal header value starting at p, skipping whitespace and # comments.
 func pnmInt(data []byte, p int) (int, int, error) {
