@@ -113,9 +113,10 @@ func (l *Log) Verify(ctx context.Context, anchor Head) (Report, error) {
 	anchorSeen := anchor.ID == 0
 	for {
 		es, err := l.store.AuditEntries(ctx, Filter{After: rep.Head.ID, Limit: MaxPage})
-		if ce, ok := errors.AsType[*CorruptError](err); ok {
-			rep.Broken, rep.Problem = ce.ID, ce.Error()
-			return rep, nil
+		ce, corrupt := errors.AsType[*CorruptError](err)
+		if corrupt {
+			// Check what precedes the undecodable entry, so the report names the first break.
+			es, err = l.store.AuditEntries(ctx, Filter{After: rep.Head.ID, Before: ce.ID, Limit: MaxPage})
 		}
 		if err != nil {
 			return rep, fmt.Errorf("verify audit chain after entry %d: %w", rep.Head.ID, err)
@@ -134,6 +135,10 @@ func (l *Log) Verify(ctx context.Context, anchor Head) (Report, error) {
 			}
 			rep.Checked++
 			rep.Head = Head{ID: e.ID, Hash: e.Hash}
+		}
+		if corrupt {
+			rep.Broken, rep.Problem = ce.ID, ce.Error()
+			return rep, nil
 		}
 		if len(es) < MaxPage {
 			break

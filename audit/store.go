@@ -20,6 +20,7 @@ type Store interface {
 // Filter selects entries. Zero fields match everything; Limit 0 means the default page size.
 type Filter struct {
 	After    int64 // entries with id > After
+	Before   int64 // entries with id < Before, when not 0
 	Limit    int
 	Actor    string
 	Action   string

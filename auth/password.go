@@ -40,13 +40,13 @@ func CheckPassword(name, password string) error {
 	n := utf8.RuneCountInString(password)
 	switch {
 	case n < MinPasswordLen:
-		return fmt.Errorf("password too short: use at least %d characters", MinPasswordLen)
+		return invalidf("password too short: use at least %d characters", MinPasswordLen)
 	case len(password) > MaxPasswordLen:
-		return fmt.Errorf("password too long: use at most %d bytes", MaxPasswordLen)
+		return invalidf("password too long: use at most %d bytes", MaxPasswordLen)
 	case !utf8.ValidString(password):
-		return errors.New("password is not valid UTF-8")
+		return invalidf("password is not valid UTF-8")
 	case strings.EqualFold(password, name):
-		return errors.New("password must not be the user name")
+		return invalidf("password must not be the user name")
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"fmt"
 	"strings"
 )
 
@@ -42,5 +41,5 @@ func ParseRole(s string) (Role, error) {
 	for _, k := range Roles() {
 		names = append(names, string(k))
 	}
-	return "", fmt.Errorf("unknown role %q: use one of %s", s, strings.Join(names, ", "))
+	return "", invalidf("unknown role %q: use one of %s", s, strings.Join(names, ", "))
 }

@@ -443,3 +443,30 @@ func (s *Service) acquire(ctx context.Context) error {
 }
 
 func (s *Service) release() { <-s.hashSlots }
+
+// ChangePassword lets a user replace their own password. The current password is checked like a login
+// and counts against the same limits; afterwards all the user's sessions and tokens end.
+func (s *Service) ChangePassword(ctx context.Context, p Principal, client netip.Addr, current, next string) error {
+	if err := CheckPassword(p.User.Name, next); err != nil {
+		return err
+	}
+	now := s.now()
+	userKey, cKey := "u:"+p.User.Name, clientKey(client)
+	if d := max(s.users.locked(userKey, now), s.clients.locked(cKey, now)); d > 0 {
+		return &LockedError{RetryAfter: d}
+	}
+	_, hash, err := s.store.UserByName(ctx, p.User.Name)
+	if err != nil {
+		return fmt.Errorf("change password of %s: %w", p.User.Name, err)
+	}
+	ok, _, _, err := s.verify(ctx, hash, current)
+	if err != nil {
+		return fmt.Errorf("change password of %s: %w", p.User.Name, err)
+	}
+	if !ok {
+		lockedUser := s.users.fail(userKey, now)
+		lockedClient := cKey != "" && s.clients.fail(cKey, now)
+		return &LoginFailure{Reason: "wrong current password", Locked: lockedUser || lockedClient}
+	}
+	return s.SetPassword(ctx, p.User.ID, next)
+}

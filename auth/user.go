@@ -6,7 +6,6 @@ package auth
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 )
@@ -43,7 +42,7 @@ func (s Scope) Validate() error {
 	}{{"cameras", s.Cameras}, {"areas", s.Areas}, {"persons", s.Persons}} {
 		for _, id := range list.ids {
 			if id == "" || len(id) > 128 {
-				return fmt.Errorf("scope %s: ids must be 1 to 128 characters, got %q", list.name, id)
+				return invalidf("scope %s: ids must be 1 to 128 characters, got %q", list.name, id)
 			}
 		}
 	}
@@ -106,7 +105,7 @@ type Store interface {
 func NormalizeName(name string) (string, error) {
 	n := []byte(name)
 	if len(n) == 0 || len(n) > 64 {
-		return "", fmt.Errorf("user name must be 1 to 64 characters")
+		return "", invalidf("user name must be 1 to 64 characters")
 	}
 	for i, c := range n {
 		if 'A' <= c && c <= 'Z' {
@@ -115,7 +114,7 @@ func NormalizeName(name string) (string, error) {
 		}
 		ok := 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || i > 0 && (c == '.' || c == '_' || c == '-')
 		if !ok {
-			return "", fmt.Errorf("user name %q: use letters, digits, '.', '_' and '-', starting with a letter or digit", name)
+			return "", invalidf("user name %q: use letters, digits, '.', '_' and '-', starting with a letter or digit", name)
 		}
 	}
 	return string(n), nil

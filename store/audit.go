@@ -79,6 +79,9 @@ func (db *DB) AuditEntries(ctx context.Context, f audit.Filter) ([]audit.Entry, 
 			where, args = append(where, c.col+" = ?"), append(args, c.v)
 		}
 	}
+	if f.Before != 0 {
+		where, args = append(where, "id < ?"), append(args, f.Before)
+	}
 	if !f.From.IsZero() {
 		where, args = append(where, "time_ns >= ?"), append(args, f.From.UnixNano())
 	}
