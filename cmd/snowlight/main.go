@@ -32,8 +32,11 @@ func commands() map[string]command {
 	return map[string]command{
 		"version":    {"print the version", runVersion},
 		"camsim":     {"serve video files as RTSP cameras, with fault injection", runCamsim},
+		"probe":      {"connect to a camera, decode, and report codec, size, fps, GOP and errors", runProbe},
 		"scenario":   {"render multi-camera test scenarios with ground truth", runScenario},
 		"testvideos": {"generate the camera-like test streams from real footage", runTestvideos},
+		"user":       {"add, list, disable users and set their passwords", runUser},
+		"audit":      {"verify the audit log's hash chain", runAudit},
 		"mot":        {"score (eval) or run (track) multi-object tracking on MOTChallenge files", runMot},
 	}
 }
