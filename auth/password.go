@@ -21,7 +21,7 @@ type Argon2Params struct {
 }
 
 // DefaultArgon2 follows RFC 9106's second recommended option scaled to a shared server: 64 MiB, 2 passes,
-// 2 lanes (about 60-100 ms on one core of the reference machine, see docs/BENCHMARKS.md). Service bounds
+// 2 lanes (about 0.2 s per login on the 2-core reference machine, see docs/BENCHMARKS.md). Service bounds
 // how many hashes run at once so a burst of logins cannot exhaust memory.
 func DefaultArgon2() Argon2Params { return Argon2Params{Time: 2, MemoryKiB: 64 * 1024, Threads: 2} }
 
