@@ -1,0 +1,190 @@
+package clip
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"snowlight/ingest"
+	"snowlight/ingest/av"
+)
+
+const vtest = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
+
+// fill encodes real footage with x264 args and pushes it into a ring as a 25 fps camera that started at t0.
+func fill(t *testing.T, codec []string, frames int, t0 time.Time) *ingest.Ring {
+	t.Helper()
+	if _, err := os.Stat(vtest); err != nil {
+		t.Skip("vtest.avi missing: run scripts/setup.sh")
+	}
+	path := filepath.Join(t.TempDir(), "cam.mkv")
+	args := append([]string{"-hide_banner", "-loglevel", "error", "-i", vtest, "-frames:v", strconv.Itoa(frames),
+		"-vf", "scale=320:240,fps=25", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0"}, codec...)
+	if out, err := exec.Command("ffmpeg", append(args, path)...).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	dm, err := av.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dm.Close()
+	ring := ingest.NewRing(time.Minute, 64<<20)
+	for {
+		p, err := dm.Read()
+		if errors.Is(err, io.EOF) {
+			return ring
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ring.Push(dm.Info().Codec, dm.Info().ParamSets, ingest.AccessUnit{
+			Camera: "cam-1", Time: t0.Add(p.PTS), PTS: p.PTS, NALUs: p.AU, Keyframe: p.Keyframe,
+		})
+	}
+}
+
+type probe struct {
+	Streams []struct {
+		CodecName string `json:"codec_name"`
+		NbFrames  string `json:"nb_frames"`
+		Duration  string `json:"duration"`
+	} `json:"streams"`
+	Frames []struct {
+		KeyFrame int `json:"key_frame"`
+	} `json:"frames"`
+}
+
+func ffprobe(t *testing.T, path string) probe {
+	t.Helper()
+	out, err := exec.Command("ffprobe", "-v", "error", "-of", "json", "-show_entries", "stream=codec_name,nb_frames,duration",
+		"-show_entries", "frame=key_frame", "-read_intervals", "%+#1", path).Output()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v", path, err)
+	}
+	var p probe
+	if err := json.Unmarshal(out, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCutIsValidMP4(t *testing.T) {
+	tests := []struct {
+		name, codec string
+		args        []string
+	}{
+		{"h264 camera-like", "h264", []string{"-c:v", "libx264", "-profile:v", "main", "-bf", "0"}},
+		{"h264 with b-frames", "h264", []string{"-c:v", "libx264", "-bf", "3"}},
+		{"h265", "hevc", []string{"-c:v", "libx265", "-x265-params", "log-level=error:keyint=25:min-keyint=25:scenecut=0:open-gop=0"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t0 := time.Date(2026, 11, 26, 8, 5, 0, 0, time.UTC)
+			ring := fill(t, tc.args, 250, t0) // 10 s
+			at := t0.Add(4200 * time.Millisecond)
+			b, info, err := Cut(context.Background(), ring, "cam-1", at, 2*time.Second, 3*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "clip.mp4")
+			if err := os.WriteFile(path, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			p := ffprobe(t, path)
+			if len(p.Streams) != 1 || p.Streams[0].CodecName != tc.codec {
+				t.Fatalf("ffprobe streams %+v, want one %s stream", p.Streams, tc.codec)
+			}
+			if len(p.Frames) == 0 || p.Frames[0].KeyFrame != 1 {
+				t.Fatalf("first frame is not a keyframe: %+v", p.Frames)
+			}
+			dur, _ := strconv.ParseFloat(p.Streams[0].Duration, 64)
+			// Starts at the keyframe at or before at-pre (2.0 s), ends at at+post (7.2 s).
+			if dur < 5.2-0.05 || dur > 5.2+1.05 {
+				t.Errorf("duration %.2f s, want pre+post (5.2 s) within the 1 s GOP", dur)
+			}
+			if !info.Start.Equal(t0.Add(2*time.Second)) || info.End.Before(at.Add(3*time.Second)) {
+				t.Errorf("clip covers %v..%v", info.Start.Sub(t0), info.End.Sub(t0))
+			}
+			// Every picture decodes cleanly through libavcodec.
+			dm, err := av.OpenFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dm.Close()
+			dec, err := av.NewDecoder(av.DecoderOptions{Codec: dm.Info().Codec})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dec.Close()
+			n := 0
+			for {
+				pkt, err := dm.Read()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := dec.Send(pkt.AU, int64(pkt.PTS)); err != nil {
+					t.Fatal(err)
+				}
+				for {
+					pi, err := dec.Receive()
+					if err != nil {
+						break
+					}
+					if pi.Corrupt {
+						t.Fatalf("picture %d corrupt", n)
+					}
+					n++
+				}
+			}
+			_ = dec.Drain()
+			for {
+				if _, err := dec.Receive(); err != nil {
+					break
+				}
+				n++
+			}
+			if n != info.Frames {
+				t.Errorf("decoded %d pictures, clip has %d", n, info.Frames)
+			}
+		})
+	}
+}
+
+// A camera that dies during the post-roll gives the clip it has, promptly.
+func TestCutCameraStopped(t *testing.T) {
+	t0 := time.Now().Add(-10 * time.Second)
+	ring := fill(t, []string{"-c:v", "libx264", "-bf", "0"}, 100, t0) // 4 s, then silence
+	_, info, err := Cut(context.Background(), ring, "cam-1", t0.Add(3*time.Second), time.Second, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.End.After(t0.Add(4*time.Second)) || info.Frames < 25 {
+		t.Errorf("clip %+v", info)
+	}
+}
+
+func TestCutErrors(t *testing.T) {
+	t0 := time.Now().Add(-time.Hour)
+	ring := fill(t, []string{"-c:v", "libx264", "-bf", "0"}, 50, t0)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := Cut(ctx, ring, "cam-1", time.Now(), time.Second, time.Second); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+	if _, _, err := Cut(context.Background(), ring, "cam-1", t0.Add(-time.Hour), time.Second, time.Second); !errors.Is(err, ingest.ErrNotBuffered) {
+		t.Errorf("before the ring: %v", err)
+	}
+	if _, _, err := Mux(ingest.Clip{Codec: ingest.H264}); err == nil {
+		t.Error("empty clip muxed")
+	}
+}
