@@ -93,7 +93,7 @@ func (r *Ring) evict(now time.Time) {
 }
 
 // Window returns the access units from the last keyframe at or before from through the last access unit
-// at or before to. When the ring does not reach back to from, the clip starts at the oldest keyframe.
+// (in decode order) shown at or before to. When the ring does not reach back to from, the clip starts at the oldest keyframe.
 func (r *Ring) Window(from, to time.Time) (Clip, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -116,12 +116,15 @@ func (r *Ring) Window(from, to time.Time) (Clip, error) {
 		if clip.AUs == nil {
 			clip.ParamSets = g.params
 		}
-		for _, au := range g.aus {
-			if au.Time.After(to) {
-				break
+		// Up to the last access unit shown by to, in decode order: with B-frames that includes a later
+		// reference picture the B-frames before to need.
+		last := -1
+		for j, au := range g.aus {
+			if !au.Time.After(to) {
+				last = j
 			}
-			clip.AUs = append(clip.AUs, au)
 		}
+		clip.AUs = append(clip.AUs, g.aus[:last+1]...)
 	}
 	if len(clip.AUs) == 0 || clip.End().Before(from) {
 		return Clip{}, ErrNotBuffered
