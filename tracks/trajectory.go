@@ -28,6 +28,8 @@ type LinkParts struct {
 	Identity   float64 `json:"identity"`
 
 	TransitSeconds float64 `json:"transit_seconds"`
+	// Hops is the number of topology edges the transit spans (2 or more: cameras passed unseen).
+	Hops int `json:"hops,omitempty"`
 	// Similarities are NaN-free: HasFace/HasAppearance say whether they were measured.
 	FaceSimilarity       float64 `json:"face_similarity,omitempty"`
 	HasFace              bool    `json:"has_face"`
@@ -68,6 +70,32 @@ type Step struct {
 	Link *Link `json:"link,omitempty"`
 }
 
+// Trajectory is one person's path through the camera network: their sightings in time order, each
+// with the link that joined it to the one before.
+type Trajectory struct {
+	// ID is the global person id: the id of the first sighting.
+	ID string `json:"id"`
+	// PersonID is the watch-list identity most of the identified steps carry, "" when none is.
+	PersonID string `json:"person_id,omitempty"`
+	Steps    []Step `json:"steps"`
+}
+
+// MajorityPerson returns the identity most steps carry ("" when none), ties to the earliest.
+func MajorityPerson(steps []Step) string {
+	count := map[string]int{}
+	best, n := "", 0
+	for _, s := range steps {
+		if s.PersonID == "" {
+			continue
+		}
+		count[s.PersonID]++
+		if c := count[s.PersonID]; c > n {
+			best, n = s.PersonID, c
+		}
+	}
+	return best
+}
+
 // Archive keeps sightings and their links and answers the investigator's questions. The store
 // package implements it on SQLite; results are ordered by enter time.
 type Archive interface {
@@ -77,11 +105,11 @@ type Archive interface {
 	SaveSighting(ctx context.Context, s Sighting) error
 	// ApplyDecisions records the stitcher's decisions in order.
 	ApplyDecisions(ctx context.Context, ds []Decision) error
-	// PersonTrajectory returns every step, between from and to, of the trajectories in which the
-	// watch-list person was identified.
-	PersonTrajectory(ctx context.Context, personID string, from, to time.Time) ([]Step, error)
+	// PersonTrajectory returns the trajectories in which the watch-list person was identified,
+	// with their steps between from and to.
+	PersonTrajectory(ctx context.Context, personID string, from, to time.Time) ([]Trajectory, error)
 	// Follow starts from one sighting and follows its links backward and forward, within from..to.
-	Follow(ctx context.Context, sightingID string, from, to time.Time) ([]Step, error)
+	Follow(ctx context.Context, sightingID string, from, to time.Time) (Trajectory, error)
 	// AtCamera returns what one camera saw between from and to, at most limit steps.
 	AtCamera(ctx context.Context, camera string, from, to time.Time, limit int) ([]Step, error)
 }
