@@ -208,7 +208,7 @@ func FuzzDepacketizeDecode(f *testing.F) {
 	}
 	f.Add(seed(packetize(f, [][][]byte{{hugeSPS(1024, 1024), {0x68, 0xce, 0x3c, 0x80}, {0x65, 0x88, 0x84, 0x00}}})))
 	f.Add([]byte{3, 0x7c, 0x85, 0xff, 2, 0x7c, 0x45}) // FU-A start and end
-	f.Add([]byte{5, 0x78, 0x00, 0x01, 0x67, 0x00})     // STAP-A with a short unit
+	f.Add([]byte{5, 0x78, 0x00, 0x01, 0x67, 0x00})    // STAP-A with a short unit
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := newPipeline(t)
 		defer p.close()

@@ -33,6 +33,7 @@ func commands() map[string]command {
 		"version":    {"print the version", runVersion},
 		"camsim":     {"serve video files as RTSP cameras, with fault injection", runCamsim},
 		"probe":      {"connect to a camera, decode, and report codec, size, fps, GOP and errors", runProbe},
+		"bench":      {"measure a stage against its alternatives (bench ingest)", runBench},
 		"scenario":   {"render multi-camera test scenarios with ground truth", runScenario},
 		"testvideos": {"generate the camera-like test streams from real footage", runTestvideos},
 		"user":       {"add, list, disable users and set their passwords", runUser},

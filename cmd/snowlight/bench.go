@@ -1,0 +1,36 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// benchmarks lists the `snowlight bench` targets, one file each (bench_<name>.go).
+func benchmarks() map[string]command {
+	return map[string]command{
+		"ingest": {"CPU per frame of ingest vs ffmpeg vs OpenCV VideoCapture on simulated 720p cameras", runBenchIngest},
+	}
+}
+
+func runBench(ctx context.Context, e *env, args []string) error {
+	bs := benchmarks()
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		names := make([]string, 0, len(bs))
+		for n := range bs {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		fmt.Fprintln(e.stderr, "usage: snowlight bench <target> [flags]\n\ntargets:")
+		for _, n := range names {
+			fmt.Fprintf(e.stderr, "  %-10s %s\n", n, bs[n].summary)
+		}
+		return errUsage
+	}
+	b, ok := bs[args[0]]
+	if !ok {
+		return fmt.Errorf("unknown benchmark %q", args[0])
+	}
+	return b.run(ctx, e, args[1:])
+}
