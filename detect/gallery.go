@@ -1,0 +1,81 @@
+package detect
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// photoExts are the file extensions a gallery folder's photos may have.
+var photoExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".gif": true, ".pgm": true, ".ppm": true}
+
+// LoadGalleryDir enrols a gallery laid out as one folder per person (DIR/<person>/*.jpg|png|...): the
+// person's name is the folder name, and every photo must hold exactly one usable face. Investigators use
+// it to search footage for a few people without touching the watch list.
+func LoadGalleryDir(ctx context.Context, p *Pipeline, dir string, cat Category, rules EnrolmentRules) ([]Identity, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read gallery %s: %w", dir, err)
+	}
+	var ids []Identity
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		folder := filepath.Join(dir, e.Name())
+		files, err := os.ReadDir(folder)
+		if err != nil {
+			return nil, fmt.Errorf("read gallery %s: %w", folder, err)
+		}
+		var photos []PhotoInput
+		for _, f := range files {
+			if f.IsDir() || !photoExts[strings.ToLower(filepath.Ext(f.Name()))] {
+				continue
+			}
+			path := filepath.Join(folder, f.Name())
+			st, err := f.Info()
+			if err != nil {
+				return nil, fmt.Errorf("read gallery photo %s: %w", path, err)
+			}
+			if st.Size() > int64(rules.Limits.MaxBytes) {
+				return nil, fmt.Errorf("gallery photo %s: %d bytes, limit %d", path, st.Size(), rules.Limits.MaxBytes)
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return nil, fmt.Errorf("read gallery photo %s: %w", path, err)
+			}
+			photos = append(photos, PhotoInput{Name: path, Data: data})
+		}
+		if len(photos) == 0 {
+			return nil, fmt.Errorf("gallery folder %s holds no photos (.jpg, .png, .pgm)", folder)
+		}
+		id, err := p.Enrol(ctx, e.Name(), cat, photos, rules)
+		if err != nil {
+			return nil, err
+		}
+		id.ID = galleryID(e.Name())
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("gallery %s has no person folders (expected DIR/<person>/*.jpg)", dir)
+	}
+	sort.Slice(ids, func(a, b int) bool { return ids[a].Name < ids[b].Name })
+	return ids, nil
+}
+
+// galleryID derives a stable id from a folder name, so repeated runs name people the same way.
+func galleryID(name string) string {
+	var b strings.Builder
+	b.WriteString("g-")
+	for _, r := range strings.ToLower(name) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	return b.String()
+}
