@@ -100,7 +100,7 @@ func TestAuditAPI(t *testing.T) {
 		}
 	}
 	aud := e.Token(t, auth.Auditor)
-	r := e.Do(t, "GET", "/api/v1/audit?actor=ivy&limit=3", aud, "")
+	r := e.Do(t, "GET", "/api/v1/audit?actor=ivy&case=C-1&limit=3", aud, "")
 	wantStatus(t, r, http.StatusOK)
 	var page struct {
 		Entries []audit.Entry
@@ -122,7 +122,7 @@ func TestAuditAPI(t *testing.T) {
 	// Reading the log is itself recorded.
 	r = e.Do(t, "GET", "/api/v1/audit?action=audit.read", aud, "")
 	decode(t, r, &page)
-	if len(page.Entries) < 3 || page.Entries[0].Actor != "t-auditor" || page.Entries[0].Details["query"] != "actor=ivy&limit=3" {
+	if len(page.Entries) < 3 || page.Entries[0].Actor != "t-auditor" || page.Entries[0].Details["query"] != "actor=ivy&case=C-1&limit=3" {
 		t.Fatalf("audit reads %s", r.Body)
 	}
 	r = e.Do(t, "GET", "/api/v1/audit/verify", aud, "")

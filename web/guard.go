@@ -83,7 +83,7 @@ func (s *Server) guard(rt Route, info RouteInfo) http.Handler {
 		}
 		if pol.Audit != AuditNone {
 			rec := audit.Record{Actor: p.User.Name, Role: string(p.User.Role), Action: action, Target: r.URL.Path,
-				Case: c.Number, Reason: c.Reason, Details: s.requestDetails(r)}
+				Case: c.Number, Reason: c.Reason, Details: s.requestDetails(r, pol.Audit == AuditCase)}
 			if _, err := s.audit.Append(ctx, rec); err != nil {
 				// Fail closed: an identity-revealing action that cannot be recorded does not happen.
 				Fail(w, r, err)
@@ -126,12 +126,15 @@ func caseOf(r *http.Request) (audit.Case, error) {
 	return audit.ParseCase(num, reason)
 }
 
-// requestDetails is what an automatic audit entry records about the request besides path and case.
-func (s *Server) requestDetails(r *http.Request) map[string]string {
+// requestDetails is what an automatic audit entry records about the request besides its path. On
+// AuditCase routes the case and reason have their own fields and leave the query.
+func (s *Server) requestDetails(r *http.Request, caseRoute bool) map[string]string {
 	d := map[string]string{"method": r.Method, "client": s.clientAddr(r).String()}
 	q := r.URL.Query()
-	q.Del("case")
-	q.Del("reason")
+	if caseRoute {
+		q.Del("case")
+		q.Del("reason")
+	}
 	if len(q) > 0 {
 		d["query"] = q.Encode()
 	}
