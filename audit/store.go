@@ -35,5 +35,7 @@ type CorruptError struct {
 	Err error
 }
 
-func (e *CorruptError) Error() string { return fmt.Sprintf("audit entry %d is corrupt: %v", e.ID, e.Err) }
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("audit entry %d is corrupt: %v", e.ID, e.Err)
+}
 func (e *CorruptError) Unwrap() error { return e.Err }

@@ -331,7 +331,9 @@ func TestAddUserValidates(t *testing.T) {
 }
 
 func TestScopes(t *testing.T) {
-	p := func(r auth.Role, sc auth.Scope) auth.Principal { return auth.Principal{User: auth.User{Role: r, Scope: sc}} }
+	p := func(r auth.Role, sc auth.Scope) auth.Principal {
+		return auth.Principal{User: auth.User{Role: r, Scope: sc}}
+	}
 	for _, c := range []struct {
 		p            auth.Principal
 		camera, area string
