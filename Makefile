@@ -10,7 +10,7 @@ export SNOWLIGHT_TESTVIDEOS ?= $(abspath $(OUT)/testvideos)
 # Packages whose goroutines meet: their tests always run under the race detector.
 RACE_PKGS := ./ingest/... ./auth/... ./audit/... ./web/...
 
-.PHONY: setup build demo test test-unit test-race testvideos bench clean
+.PHONY: setup build demo test test-unit test-race testvideos bench bench-ingest clean
 
 setup:
 	@./scripts/setup.sh
@@ -31,6 +31,10 @@ test: build testvideos
 
 bench: build testvideos
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./...
+
+# Ingest vs ffmpeg vs OpenCV VideoCapture on simulated 720p cameras (docs/BENCHMARKS.md, "Ingest").
+bench-ingest: build testvideos
+	./bin/snowlight bench ingest --cameras 4 --duration 20s
 
 clean:
 	rm -rf bin $(OUT)
