@@ -113,25 +113,23 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		return append([]string{o.Exe, "bench", "ingest", "--client", kind, "--duration", o.Duration.String()}, urls...)
 	}
 	runs := []struct {
-		name string
-		cmds [][]string
+		name    string
+		cameras int
+		cmds    [][]string
 	}{
-		{"(a) snowlight ingest", [][]string{child(ClientPipeline, urls)}},
-		{"(b) ffmpeg -pix_fmt bgr24", ffmpegCmds(urls, secs)},
-		{"(c) gocv VideoCapture", [][]string{child(ClientVideoCapture, urls)}},
-		{"snowlight ingest, keyframes only", [][]string{child(ClientKeyframes, urls)}},
-		{"snowlight ingest, 1 camera", [][]string{child(ClientPipeline, urls[:1])}},
+		{"(a) snowlight ingest", o.Cameras, [][]string{child(ClientPipeline, urls)}},
+		{"(b) ffmpeg -pix_fmt bgr24", o.Cameras, ffmpegCmds(urls, secs)},
+		{"(c) gocv VideoCapture", o.Cameras, [][]string{child(ClientVideoCapture, urls)}},
+		{"snowlight ingest, keyframes only", o.Cameras, [][]string{child(ClientKeyframes, urls)}},
+		{"snowlight ingest, 1 camera", 1, [][]string{child(ClientPipeline, urls[:1])}},
 	}
 	for _, r := range runs {
-		o.Log.Info("measuring", "reader", r.name, "cameras", len(r.cmds[0])-6, "for", o.Duration)
+		o.Log.Info("measuring", "reader", r.name, "cameras", r.cameras, "for", o.Duration)
 		res, err := measure(ctx, r.name, r.cmds)
 		if err != nil {
 			return rep, fmt.Errorf("%s: %w", r.name, err)
 		}
-		res.Cameras = o.Cameras
-		if strings.HasSuffix(r.name, "1 camera") {
-			res.Cameras = 1
-		}
+		res.Cameras = r.cameras
 		res.finish()
 		rep.Results = append(rep.Results, res)
 	}
