@@ -35,6 +35,8 @@ func components() []component {
 	return []component{
 		usersComponent(),
 		auditComponent(),
+		sightingsComponent(),
+		watchlistComponent(),
 	}
 }
 
