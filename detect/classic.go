@@ -37,7 +37,7 @@ type HOGConfig struct {
 	// WorkSide is the long side frames are resized to, up or down: the detector's window is 64x128, so
 	// people under ~130 pixels tall are found only after upscaling, and a 1080p frame costs ~0.8 s.
 	WorkSide int
-	MinScore     float32 // detections with a grouped SVM weight below this are dropped
+	MinScore float32 // detections with a grouped SVM weight below this are dropped
 }
 
 // DefaultHOGConfig trades some recall for a cost a camera worker can afford.
