@@ -39,6 +39,7 @@ func commands() map[string]command {
 		"user":       {"add, list, disable users and set their passwords", runUser},
 		"audit":      {"verify the audit log's hash chain", runAudit},
 		"mot":        {"score (eval) or run (track) multi-object tracking on MOTChallenge files", runMot},
+		"trajectory": {"follow a person or a sighting through the cameras, or list what a camera saw", runTrajectory},
 	}
 }
 
