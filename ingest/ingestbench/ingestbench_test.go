@@ -61,3 +61,21 @@ func TestReadersDecodeFromCamsim(t *testing.T) {
 		t.Errorf("ffmpeg measurement %+v", res)
 	}
 }
+
+func TestKeyframeFloor(t *testing.T) {
+	paths, err := testvideos.Ensure(context.Background(), testvideos.Quiet)
+	if errors.Is(err, testvideos.ErrNoSource) {
+		t.Skipf("test videos unavailable: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpu, bytes, err := keyframeFloor(paths[testvideos.Quiet])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One picture in 25 is a keyframe; it costs more than an average picture but less than all of them.
+	if cpu <= 0.04 || cpu >= 1 || bytes <= 0.04 || bytes >= 1 {
+		t.Errorf("keyframe share: cpu %.3f, bytes %.3f", cpu, bytes)
+	}
+}
