@@ -61,10 +61,11 @@ type EnrolmentPhoto struct {
 
 // Policy decides when the nearest identity is accepted as a name.
 type Policy struct {
-	// Threshold is the minimum cosine similarity per category.
+	// Threshold is, per category, the minimum cosine similarity.
 	Threshold map[Category]float32
-	// MinMargin is how far the best identity must be ahead of the second best; closer calls are unknown.
-	MinMargin float32
+	// Margin is, per category, how far the best identity must be ahead of the second best; closer calls
+	// are unknown.
+	Margin map[Category]float32
 }
 
 // DefaultPolicy holds the thresholds chosen from measured data; docs/ACCURACY.md gives the false-match
@@ -76,7 +77,7 @@ func DefaultPolicy() Policy {
 			Missing: 0.50, // FMR 4.8e-5
 			Suspect: 0.55, // no impostor pair of 103,631 reaches it: a patrol stops the wrong person
 		},
-		MinMargin: 0.08,
+		Margin: map[Category]float32{AtRisk: 0.08, Missing: 0.08, Suspect: 0.10},
 	}
 }
 
@@ -88,8 +89,10 @@ func (p Policy) Validate() error {
 			return fmt.Errorf("watch-list policy: threshold for %s must be in (0,1], got %v", c, t)
 		}
 	}
-	if p.MinMargin < 0 || p.MinMargin >= 1 {
-		return fmt.Errorf("watch-list policy: margin must be in [0,1), got %v", p.MinMargin)
+	for _, c := range Categories() {
+		if m := p.Margin[c]; m < 0 || m >= 1 {
+			return fmt.Errorf("watch-list policy: margin for %s must be in [0,1), got %v", c, m)
+		}
 	}
 	return nil
 }
@@ -176,7 +179,8 @@ func (m *Matcher) Match(emb []float32) (accepted, nearest *Match) {
 	}
 	nearest = &Match{PersonID: best.Identity.ID, Name: best.Identity.Name, Category: best.Identity.Category,
 		Similarity: best.Similarity, Margin: margin}
-	if best.Similarity >= m.policy.Threshold[best.Identity.Category] && margin >= m.policy.MinMargin {
+	cat := best.Identity.Category
+	if best.Similarity >= m.policy.Threshold[cat] && margin >= m.policy.Margin[cat] {
 		a := *nearest
 		return &a, nearest
 	}

@@ -1,0 +1,99 @@
+package detect
+
+import (
+	"fmt"
+	"image"
+	"math"
+	"testing"
+
+	"gocv.io/x/gocv"
+)
+
+func TestBoxIoUAndNMS(t *testing.T) {
+	a := Box{0, 0, 10, 10}
+	tests := []struct {
+		b    Box
+		want float32
+	}{
+		{Box{0, 0, 10, 10}, 1},
+		{Box{5, 0, 10, 10}, 50.0 / 150},
+		{Box{10, 10, 5, 5}, 0},
+		{Box{2, 2, 4, 4}, 16.0 / 100},
+		{Box{0, 0, 0, 0}, 0},
+	}
+	for _, tc := range tests {
+		if got := a.IoU(tc.b); math.Abs(float64(got-tc.want)) > 1e-6 {
+			t.Errorf("IoU(%v, %v) = %v, want %v", a, tc.b, got, tc.want)
+		}
+	}
+	boxes := []Box{{0, 0, 10, 10}, {1, 1, 10, 10}, {50, 50, 10, 10}, {0, 0, 10, 11}}
+	keep := nms(boxes, []float32{0.5, 0.9, 0.3, 0.1}, 0.45)
+	if fmt.Sprint(keep) != "[1 2]" {
+		t.Errorf("nms kept %v, want [1 2]", keep)
+	}
+}
+
+func TestSimilarityTransform(t *testing.T) {
+	// Landmarks that are the template rotated by 30 degrees, scaled by 2 and shifted must map back
+	// exactly onto the template.
+	var src [5]Point
+	c, s := math.Cos(math.Pi/6), math.Sin(math.Pi/6)
+	for i, p := range arcfaceTemplate {
+		x, y := float64(p.X), float64(p.Y)
+		src[i] = Point{float32(2*(c*x-s*y) + 100), float32(2*(s*x+c*y) + 40)}
+	}
+	m := similarity(src, arcfaceTemplate)
+	for i, p := range src {
+		x := m[0]*float64(p.X) + m[1]*float64(p.Y) + m[2]
+		y := m[3]*float64(p.X) + m[4]*float64(p.Y) + m[5]
+		if math.Abs(x-float64(arcfaceTemplate[i].X)) > 1e-3 || math.Abs(y-float64(arcfaceTemplate[i].Y)) > 1e-3 {
+			t.Errorf("landmark %d maps to (%.3f, %.3f), want %v", i, x, y, arcfaceTemplate[i])
+		}
+	}
+	if _, err := AlignFace(gocv.NewMat(), [5]Point{{float32(math.NaN()), 0}}); err == nil {
+		t.Error("NaN landmark accepted")
+	}
+}
+
+// TestYuNetPriorsFitTheNetwork runs the real network at awkward sizes: the priors laid out in Go must
+// match the number of outputs OpenCV produces for every input size.
+func TestYuNetPriorsFitTheNetwork(t *testing.T) {
+	y, err := NewYuNet(modelsDir(t), DefaultYuNetConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer y.Close()
+	for _, sz := range []image.Point{{640, 480}, {641, 481}, {333, 257}, {100, 77}, {1279, 719}, {64, 64}} {
+		img := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(90, 120, 150, 0), sz.Y, sz.X, gocv.MatTypeCV8UC3)
+		faces, err := y.DetectFaces(img)
+		img.Close()
+		if err != nil {
+			t.Errorf("%v: %v", sz, err)
+		} else if len(faces) != 0 {
+			t.Errorf("%v: %d faces in a flat image", sz, len(faces))
+		}
+	}
+	if _, err := y.DetectFaces(gocv.NewMat()); err == nil {
+		t.Error("empty image accepted")
+	}
+}
+
+func TestDecodeYuNetRejectsMismatchedOutputs(t *testing.T) {
+	ps := yunetPriors(160, 120)
+	if _, err := decodeYuNet(ps, make([]float32, 14), make([]float32, 2), make([]float32, 1), 160, 120, 0.5); err == nil {
+		t.Error("outputs of the wrong length accepted")
+	}
+	// One prior with a perfect score and zero offsets decodes to the prior's own box.
+	loc := make([]float32, 14*len(ps))
+	conf := make([]float32, 2*len(ps))
+	iou := make([]float32, len(ps))
+	conf[1], iou[0] = 1, 1
+	faces, err := decodeYuNet(ps, loc, conf, iou, 160, 120, 0.5)
+	if err != nil || len(faces) != 1 {
+		t.Fatalf("%v, %d faces", err, len(faces))
+	}
+	// First prior: cell (0,0) at stride 8, min size 10: centre (4,4), 10x10.
+	if f := faces[0]; f.Box != (Box{-1, -1, 10, 10}) || f.Score != 1 || f.Landmarks[0] != (Point{4, 4}) {
+		t.Errorf("decoded %+v", f)
+	}
+}
