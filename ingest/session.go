@@ -190,6 +190,9 @@ func (s *session) onPacket(pkt *rtp.Packet) {
 		return
 	}
 	w.c.received.Add(1)
+	// Any complete access unit keeps the watchdog quiet, also before the first keyframe of a camera with
+	// a GOP longer than the stall timeout.
+	w.c.lastFrame.Store(arrival.UnixNano())
 	if !s.first {
 		w.c.afterReconnect.Add(1)
 	}
@@ -202,7 +205,6 @@ func (s *session) onPacket(pkt *rtp.Packet) {
 	w.clockMu.Lock()
 	st := w.clock.stamp(pkt.Timestamp, arrival, ntp, ntpOK)
 	w.clockMu.Unlock()
-	w.c.lastFrame.Store(arrival.UnixNano())
 	if st.Jump {
 		w.c.jumps.Add(1)
 		w.logger().Warn("RTP timestamp jump; media time rebased", "pts", st.PTS)

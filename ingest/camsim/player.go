@@ -187,13 +187,17 @@ func (p *path) stats() Stats {
 
 // schedule applies the periodic faults due at now, once per period.
 type schedule struct {
-	drop, stall, restart int64 // last period index acted on
+	at                   time.Time // the schedule the indexes refer to
+	drop, stall, restart int64     // last period index acted on
 }
 
 func (p *path) periodic(now time.Time, sc *schedule) {
 	p.mu.Lock()
 	f, at := p.faults, p.faultsAt
 	p.mu.Unlock()
+	if !at.Equal(sc.at) {
+		*sc = schedule{at: at}
+	}
 	due := func(every time.Duration, last *int64) bool {
 		if every <= 0 {
 			return false

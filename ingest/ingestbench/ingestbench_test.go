@@ -38,6 +38,7 @@ func TestReadersDecodeFromCamsim(t *testing.T) {
 	}{
 		{ClientPipeline, 30},
 		{ClientKeyframes, 1},
+		{ClientSampled, 6},
 		{ClientVideoCapture, 10},
 	} {
 		t.Run(tc.kind, func(t *testing.T) {

@@ -1,0 +1,36 @@
+package ingest
+
+import (
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"snowlight/ingest/camsim"
+	"snowlight/testvideos"
+)
+
+// An H.265 camera: camsim serves an HEVC stream, the worker depacketizes and decodes it.
+func TestWorkerDecodesH265(t *testing.T) {
+	src := testVideo(t, testvideos.VTest)
+	out := filepath.Join(t.TempDir(), "hevc.mp4")
+	b, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", src, "-t", "3",
+		"-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=25:min-keyint=25:bframes=0:log-level=error",
+		"-threads", "1", "-an", out).CombinedOutput()
+	if err != nil {
+		t.Skipf("no libx265 to make an H.265 stream: %v: %s", err, b)
+	}
+	srv := startCamsim(t, camsim.Options{}, map[string]string{"hevc": out})
+	r := runWorker(t, Config{Camera: "h", URL: srv.URL("hevc")})
+	waitFor(t, 20*time.Second, "30 H.265 frames", func() bool { f, _ := r.snapshot(); return len(f) >= 30 })
+	frames, _ := r.snapshot()
+	checkMonotonic(t, frames)
+	s := r.w.Status()
+	if s.Codec != "H265" || s.Width != 768 || s.Height != 576 || s.DecodeErrors != 0 {
+		t.Errorf("status %+v", s)
+	}
+	clip, err := r.w.Ring().Window(frames[0].Time, frames[len(frames)-1].Time)
+	if err != nil || clip.Codec != H265 || len(clip.ParamSets) != 3 {
+		t.Errorf("ring clip: codec %v, %d parameter sets (want VPS, SPS, PPS), err %v", clip.Codec, len(clip.ParamSets), err)
+	}
+}
