@@ -26,11 +26,13 @@ func FrameTime(frame int, fps float64) time.Time {
 }
 
 // PublicDetectionsConfig is the tracker configured for the MOTChallenge public Faster R-CNN
-// detections that SORT's repository ships (scores already cut at about 0.5, so ByteTrack's "low"
-// band sits higher), as measured on TUD-Stadtmitte in docs/ACCURACY.md.
+// detections that SORT's repository ships: their scores are already cut at about 0.5, so ByteTrack's
+// high band starts at 0.8 and only clear views start tracks or recover lost ones (buffered-IoU
+// recovery on). Measured on TUD-Stadtmitte in docs/ACCURACY.md.
 func PublicDetectionsConfig() tracks.Config {
 	cfg := tracks.DefaultConfig()
 	cfg.HighScore, cfg.NewTrackScore = 0.8, 0.9
+	cfg.RecoverBuffer, cfg.RecoverIoU = 0.2, 0.2
 	return cfg
 }
 
