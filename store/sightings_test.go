@@ -29,9 +29,9 @@ func openTestDB(t *testing.T) *DB {
 func sighting(id, cam string, enter, exit time.Duration, person string) tracks.Sighting {
 	s := tracks.Sighting{
 		ID: id, Camera: cam, TrackID: 7, Enter: st0.Add(enter), Exit: st0.Add(exit), Final: true,
-		Boxes: []tracks.TimedBox{{Time: st0.Add(enter), Box: tracks.Box{X: 1, Y: 2, W: 30, H: 80}, Score: 0.9}},
-		Body:  &tracks.Snapshot{Time: st0.Add(enter), Box: tracks.Box{X: 10, Y: 20, W: 40, H: 100}, Quality: 3, Ref: "body/" + id + ".jpg"},
-		Face:  &tracks.Snapshot{Time: st0.Add(enter), Box: tracks.Box{X: 20, Y: 25, W: 12, H: 12}, Quality: 2, Ref: "face/" + id + ".jpg"},
+		Boxes:               []tracks.TimedBox{{Time: st0.Add(enter), Box: tracks.Box{X: 1, Y: 2, W: 30, H: 80}, Score: 0.9}},
+		Body:                &tracks.Snapshot{Time: st0.Add(enter), Box: tracks.Box{X: 10, Y: 20, W: 40, H: 100}, Quality: 3, Ref: "body/" + id + ".jpg"},
+		Face:                &tracks.Snapshot{Time: st0.Add(enter), Box: tracks.Box{X: 20, Y: 25, W: 12, H: 12}, Quality: 2, Ref: "face/" + id + ".jpg"},
 		FaceEmbedding:       []float32{0.6, 0.8},
 		AppearanceEmbedding: []float32{1, 0, 0},
 	}
@@ -277,8 +277,8 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 			WHERE s.trajectory = ? AND s.enter_ns >= ? AND s.enter_ns <= ? AND s.exit_ns >= ? ORDER BY s.enter_ns, s.rid`, []any{1, 0, 1, 0}},
 		"camera": {`SELECT ` + stepColumns + ` FROM sightings s ` + stepJoins + `
 			WHERE s.camera = ? AND s.enter_ns >= ? AND s.enter_ns <= ? AND s.exit_ns >= ? ORDER BY s.enter_ns, s.rid LIMIT ?`, []any{"A", 0, 1, 0, 10}},
-		"links back":    {`SELECT from_rid FROM links WHERE to_rid = ?`, []any{1}},
-		"links forward": {`SELECT to_rid FROM links WHERE from_rid = ?`, []any{1}},
+		"links back":     {`SELECT from_rid FROM links WHERE to_rid = ?`, []any{1}},
+		"links forward":  {`SELECT to_rid FROM links WHERE from_rid = ?`, []any{1}},
 		"sighting by id": {`SELECT rid FROM sightings WHERE id = ?`, []any{"a1"}},
 	}
 	for name, q := range queries {
