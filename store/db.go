@@ -35,6 +35,7 @@ func components() []component {
 	return []component{
 		usersComponent(),
 		auditComponent(),
+		outboxComponent(),
 		sightingsComponent(),
 		watchlistComponent(),
 	}

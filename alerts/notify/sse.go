@@ -1,0 +1,244 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Event is one entry of a console stream. IDs increase; a client that reconnects with the last ID it
+// saw (the Last-Event-ID header browsers send by themselves) gets everything after it.
+type Event struct {
+	ID   int64
+	Type string // the SSE event name
+	Data []byte // one JSON document
+}
+
+// HubOptions configure a Hub.
+type HubOptions struct {
+	// Buffer is how many events may wait for one client [256]. A client that falls further behind is
+	// disconnected rather than allowed to slow anyone down; it reconnects and catches up by replay.
+	Buffer int
+	// Heartbeat is the interval of keep-alive comments that stop proxies closing idle streams [15 s].
+	Heartbeat time.Duration
+	// WriteTimeout bounds one write to a client [10 s].
+	WriteTimeout time.Duration
+	Logger       *slog.Logger
+	Registerer   prometheus.Registerer
+}
+
+// Hub fans events out to Server-Sent Events clients.
+type Hub struct {
+	o   HubOptions
+	log *slog.Logger
+
+	mu      sync.Mutex
+	clients map[*client]struct{}
+
+	connected prometheus.Gauge
+	dropped   prometheus.Counter
+}
+
+type client struct {
+	ch   chan Event
+	gone chan struct{} // closed when the hub drops the client
+}
+
+// NewHub returns an empty hub.
+func NewHub(o HubOptions) (*Hub, error) {
+	if o.Buffer <= 0 {
+		o.Buffer = 256
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 15 * time.Second
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &Hub{o: o, log: log.With("component", "sse"), clients: map[*client]struct{}{},
+		connected: prometheus.NewGauge(prometheus.GaugeOpts{Name: "snowlight_sse_clients", Help: "Connected event-stream clients."}),
+		dropped:   prometheus.NewCounter(prometheus.CounterOpts{Name: "snowlight_sse_dropped_total", Help: "Event-stream clients disconnected for falling behind."}),
+	}
+	if o.Registerer != nil {
+		for _, c := range []prometheus.Collector{h.connected, h.dropped} {
+			if err := o.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("register SSE metrics: %w", err)
+			}
+		}
+	}
+	return h, nil
+}
+
+// Publish hands events to every client without waiting for any of them.
+func (h *Hub) Publish(events ...Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.clients {
+		for _, e := range events {
+			select {
+			case c.ch <- e:
+			default:
+				delete(h.clients, c)
+				close(c.gone)
+				h.connected.Dec()
+				h.dropped.Inc()
+				h.log.Warn("event-stream client too slow; disconnected (it will resume from its last event)", "buffer", h.o.Buffer)
+			}
+			if _, still := h.clients[c]; !still {
+				break
+			}
+		}
+	}
+}
+
+// Clients is the number of connected clients.
+func (h *Hub) Clients() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.clients)
+}
+
+func (h *Hub) subscribe() *client {
+	c := &client{ch: make(chan Event, h.o.Buffer), gone: make(chan struct{})}
+	h.mu.Lock()
+	h.clients[c] = struct{}{}
+	h.mu.Unlock()
+	h.connected.Inc()
+	return c
+}
+
+func (h *Hub) unsubscribe(c *client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.clients[c]; ok {
+		delete(h.clients, c)
+		h.connected.Dec()
+	}
+}
+
+// Replay returns up to limit events with IDs greater than after, in ID order (the durable log the
+// stream resumes from: for alerts, the alert event table).
+type Replay func(ctx context.Context, after int64, limit int) ([]Event, error)
+
+// StreamOptions adapt one stream to its viewer.
+type StreamOptions struct {
+	Replay Replay
+	// Filter, if set, decides which events this viewer may see (a guardian sees only their person).
+	Filter func(Event) bool
+}
+
+// ErrDropped ends the stream of a client that fell too far behind.
+var ErrDropped = errors.New("event-stream client fell behind and was disconnected")
+
+// Serve streams events to one client until it leaves, the request's context ends or the hub drops it.
+// A Last-Event-ID header (or last_event_id query parameter, for clients that cannot set headers)
+// replays what the client missed before live events.
+func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, o StreamOptions) error {
+	rc := http.NewResponseController(w)
+	var last int64 = -1
+	if s := r.Header.Get("Last-Event-ID"); s != "" {
+		last, _ = strconv.ParseInt(s, 10, 64)
+	} else if s := r.URL.Query().Get("last_event_id"); s != "" {
+		last, _ = strconv.ParseInt(s, 10, 64)
+	}
+	c := h.subscribe() // before replaying, so nothing published meanwhile is missed
+	defer h.unsubscribe(c)
+
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(b []byte) error {
+		rc.SetWriteDeadline(time.Now().Add(h.o.WriteTimeout))
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	if err := send([]byte("retry: 2000\n\n")); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	emit := func(e Event) error {
+		if e.ID <= last {
+			return nil
+		}
+		last = e.ID
+		if o.Filter != nil && !o.Filter(e) {
+			return nil
+		}
+		buf.Reset()
+		writeEvent(&buf, e)
+		return send(buf.Bytes())
+	}
+	if last >= 0 && o.Replay != nil {
+		for {
+			evs, err := o.Replay(r.Context(), last, 500)
+			if err != nil {
+				return fmt.Errorf("replay events after %d: %w", last, err)
+			}
+			for _, e := range evs {
+				if err := emit(e); err != nil {
+					return err
+				}
+			}
+			if len(evs) < 500 {
+				break
+			}
+		}
+	}
+	beat := time.NewTicker(h.o.Heartbeat)
+	defer beat.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-c.gone:
+			return ErrDropped
+		case e := <-c.ch:
+			if err := emit(e); err != nil {
+				return err
+			}
+		case <-beat.C:
+			if err := send([]byte(": ping\n\n")); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// writeEvent encodes one event; a data line per line of data, as the SSE format requires.
+func writeEvent(b *bytes.Buffer, e Event) {
+	fmt.Fprintf(b, "id: %d\n", e.ID)
+	if e.Type != "" {
+		fmt.Fprintf(b, "event: %s\n", sanitizeLine(e.Type))
+	}
+	for line := range bytes.SplitSeq(e.Data, []byte("\n")) {
+		b.WriteString("data: ")
+		b.Write(bytes.TrimSuffix(line, []byte("\r")))
+		b.WriteByte('\n')
+	}
+	b.WriteByte('\n')
+}
+
+func sanitizeLine(s string) string {
+	return string(bytes.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, []byte(s)))
+}

@@ -1,0 +1,252 @@
+package notify_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"snowlight/alerts/notify"
+	"snowlight/store"
+)
+
+func openStore(t *testing.T) *store.DB {
+	t.Helper()
+	db, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "snowlight.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+var secret = bytes.Repeat([]byte("webhook-secret!"), 3)
+
+// receiver is a webhook endpoint as a patrol or guardian app would run it: it verifies signatures and
+// acts once per idempotency key. failFirst makes its first requests fail, as a receiver being deployed
+// or restarted would.
+type receiver struct {
+	failFirst atomic.Int64
+	requests  atomic.Int64
+	mu        sync.Mutex
+	seen      map[string]int    // accepted deliveries per idempotency key
+	bodies    map[string]string // key -> body
+	badSig    int
+}
+
+func newReceiver() *receiver { return &receiver{seen: map[string]int{}, bodies: map[string]string{}} }
+
+func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rc.requests.Add(1)
+	body, _ := io.ReadAll(r.Body)
+	if err := notify.Verify(secret, body, r.Header.Get(notify.SignatureHeader), time.Now(), 5*time.Minute); err != nil {
+		rc.mu.Lock()
+		rc.badSig++
+		rc.mu.Unlock()
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	if rc.failFirst.Add(-1) >= 0 {
+		http.Error(w, "deploying", http.StatusServiceUnavailable)
+		return
+	}
+	key := r.Header.Get(notify.IdempotencyKeyHeader)
+	rc.mu.Lock()
+	rc.seen[key]++
+	rc.bodies[key] = string(body)
+	rc.mu.Unlock()
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func (rc *receiver) counts() map[string]int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range rc.seen {
+		out[k] = v
+	}
+	return out
+}
+
+// TestWebhookReceiverFailsThenRecovers: one receiver answers 503 to its first requests; the worker
+// retries it with backoff while the other receiver gets its messages at once, and in the end each
+// message has reached its receiver exactly once, signed, and is marked delivered.
+func TestWebhookReceiverFailsThenRecovers(t *testing.T) {
+	ctx := t.Context()
+	db := openStore(t)
+	flaky, steady := newReceiver(), newReceiver()
+	flaky.failFirst.Store(4)
+	fsrv, ssrv := httptest.NewServer(flaky), httptest.NewServer(steady)
+	defer fsrv.Close()
+	defer ssrv.Close()
+	recv := notify.StaticReceivers{"patrol-7": {URL: fsrv.URL + "/hook", Secret: secret}, "guardian-1": {URL: ssrv.URL, Secret: secret}}
+	for id, e := range recv {
+		if err := notify.ValidateEndpoint(e); err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	w, err := notify.NewWorker(db, recv, notify.WorkerOptions{MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Idle: 50 * time.Millisecond, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	var msgs []notify.Message
+	for i := range 3 {
+		for _, r := range []string{"patrol-7", "guardian-1"} {
+			msgs = append(msgs, notify.Message{Receiver: r, Key: fmt.Sprintf("A%d/%s", i, r), Topic: "dispatch.request",
+				Payload: fmt.Appendf(nil, `{"alert":"A%d"}`, i), Created: now})
+		}
+	}
+	if err := db.EnqueueOutbox(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.EnqueueOutbox(ctx, msgs[0]); err != nil { // queueing again is a no-op
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { w.Run(runCtx); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(flaky.counts())+len(steady.counts()) < len(msgs) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // a few more passes: nothing may be sent again
+	stop()
+	<-done
+
+	for _, rc := range []*receiver{flaky, steady} {
+		c := rc.counts()
+		if len(c) != 3 {
+			t.Errorf("receiver got %d distinct messages, want 3: %v", len(c), c)
+		}
+		for k, n := range c {
+			if n != 1 {
+				t.Errorf("%s accepted %d times", k, n)
+			}
+		}
+		if rc.badSig != 0 {
+			t.Errorf("%d requests with bad signatures", rc.badSig)
+		}
+	}
+	if n := flaky.requests.Load(); n < 4+3 {
+		t.Errorf("flaky receiver saw %d requests, want at least 7 (4 failures, 3 deliveries)", n)
+	}
+	all, err := db.OutboxMessages(ctx, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(msgs) {
+		t.Fatalf("outbox holds %d messages, want %d", len(all), len(msgs))
+	}
+	retried := 0
+	for _, m := range all {
+		if m.Delivered.IsZero() {
+			t.Errorf("%s not marked delivered", m.Key)
+		}
+		if m.Receiver == "patrol-7" && m.Attempts > 1 {
+			retried++
+		}
+	}
+	if retried == 0 {
+		t.Error("no message records its failed attempts")
+	}
+	if next, ok, _ := db.NextOutboxDue(ctx); ok {
+		t.Errorf("messages still pending (next %v)", next)
+	}
+}
+
+// TestWebhookGivesUpAfterMaxAge drives the worker with a clock: a receiver that never recovers is
+// retried with growing waits and abandoned after MaxAge with the last error recorded.
+func TestWebhookGivesUpAfterMaxAge(t *testing.T) {
+	ctx := t.Context()
+	db := openStore(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	clock := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	reg := prometheus.NewRegistry()
+	w, err := notify.NewWorker(db, notify.StaticReceivers{"g": {URL: srv.URL, Secret: secret}}, notify.WorkerOptions{
+		Now: func() time.Time { return clock }, MinBackoff: time.Second, MaxBackoff: time.Minute, MaxAge: time.Hour, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := clock
+	if err := db.EnqueueOutbox(ctx, notify.Message{Receiver: "g", Key: "k1", Topic: "guardian.notice", Payload: []byte(`{}`), Created: clock}); err != nil {
+		t.Fatal(err)
+	}
+	var waits []time.Duration
+	for range 100 {
+		if _, err := w.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		next, ok, err := db.NextOutboxDue(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		waits = append(waits, next.Sub(clock))
+		clock = next
+	}
+	msgs, _ := db.OutboxMessages(ctx, "g", 10)
+	m := msgs[0]
+	if m.Failed.IsZero() || !m.Delivered.IsZero() {
+		t.Fatalf("message not abandoned: %+v", m)
+	}
+	if age := m.Failed.Sub(start); age < time.Hour || age > time.Hour+time.Minute {
+		t.Errorf("abandoned after %v, want about MaxAge (1h)", age)
+	}
+	if !strings.Contains(m.LastError, "503") {
+		t.Errorf("last error %q does not say what the receiver answered", m.LastError)
+	}
+	// Waits grow from about MinBackoff to MaxBackoff (each jittered into [d/2, d]).
+	if len(waits) < 5 || waits[0] > time.Second || waits[len(waits)-1] < 30*time.Second || waits[len(waits)-1] > time.Minute {
+		t.Errorf("backoff waits %v", waits)
+	}
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == "snowlight_notify_failed_total" && mf.GetMetric()[0].GetCounter().GetValue() != 1 {
+			t.Error("abandoned message not counted")
+		}
+	}
+}
+
+func TestMessageValidation(t *testing.T) {
+	db := openStore(t)
+	bad := []notify.Message{
+		{Key: "k", Topic: "t"},
+		{Receiver: "r", Topic: "t"},
+		{Receiver: "r", Key: "k"},
+		{Receiver: "r", Key: strings.Repeat("k", 201), Topic: "t"},
+	}
+	for _, m := range bad {
+		if err := db.EnqueueOutbox(t.Context(), m); err == nil {
+			t.Errorf("queued invalid message %+v", m)
+		}
+	}
+	for _, e := range []notify.Endpoint{
+		{URL: "ftp://x/y", Secret: secret},
+		{URL: "https://user:pw@x/y", Secret: secret},
+		{URL: "https://x/y", Secret: []byte("short")},
+		{URL: "/relative", Secret: secret},
+	} {
+		if err := notify.ValidateEndpoint(e); err == nil {
+			t.Errorf("endpoint %q accepted", e.URL)
+		} else if strings.Contains(err.Error(), "pw") {
+			t.Errorf("error leaks the URL's password: %v", err)
+		}
+	}
+}
