@@ -422,6 +422,9 @@ func (c *Camera) Process(ctx context.Context, frame gocv.Mat, t time.Time) (Resu
 	}
 	res.Regions = d.Regions
 	res.Timing.Gate = gateTime
+	// Remember where people were, and keep looking there for Hold after motion stops. Only motion starts
+	// the hold: a full pass finding someone standing still must not keep the detectors busy until the next
+	// full pass, which finds them anyway.
 	c.recent = c.recent[:0]
 	for _, pr := range res.Persons {
 		c.recent = append(c.recent, pr.Box)
@@ -429,14 +432,20 @@ func (c *Camera) Process(ctx context.Context, frame gocv.Mat, t time.Time) (Resu
 	for _, f := range res.Faces {
 		c.recent = append(c.recent, f.Box)
 	}
-	if len(c.recent) > 0 {
+	if len(d.Regions) > 0 {
 		c.until = t.Add(c.cfg.Hold)
 	}
 	return res, nil
 }
 
+// minROI is the smallest side of a region of interest: the person detector's input. A smaller crop would
+// be upscaled into the network, and a detector shown people larger than in the full frame answers
+// differently from the full pass it stands in for.
+const minROI = 416
+
 // regionOfInterest is the bounding rectangle of the boxes, each grown by half its size on every side (a
-// moving arm must bring the whole person into view) and at least 32 pixels, clipped to the frame.
+// moving arm must bring the whole person into view) and at least 32 pixels, then widened to minROI and
+// clipped to the frame.
 func regionOfInterest(boxes []Box, w, h int) image.Rectangle {
 	var r image.Rectangle
 	for _, b := range boxes {
@@ -444,5 +453,19 @@ func regionOfInterest(boxes []Box, w, h int) image.Rectangle {
 		g := Box{b.X - mx, b.Y - my, b.W + 2*mx, b.H + 2*my}.Rect()
 		r = r.Union(g)
 	}
-	return r.Intersect(image.Rect(0, 0, w, h))
+	r = r.Intersect(image.Rect(0, 0, w, h))
+	widen := func(lo, hi, limit int) (int, int) {
+		if hi-lo >= minROI || limit <= minROI {
+			if limit <= minROI {
+				return 0, limit
+			}
+			return lo, hi
+		}
+		c := (lo + hi) / 2
+		lo = min(max(c-minROI/2, 0), limit-minROI)
+		return lo, lo + minROI
+	}
+	r.Min.X, r.Max.X = widen(r.Min.X, r.Max.X, w)
+	r.Min.Y, r.Max.Y = widen(r.Min.Y, r.Max.Y, h)
+	return r
 }

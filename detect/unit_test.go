@@ -97,3 +97,25 @@ func TestDecodeYuNetRejectsMismatchedOutputs(t *testing.T) {
 		t.Errorf("decoded %+v", f)
 	}
 }
+
+func TestRegionOfInterest(t *testing.T) {
+	tests := []struct {
+		name  string
+		boxes []Box
+		w, h  int
+		want  image.Rectangle
+	}{
+		{"small box widened to the network input", []Box{{100, 100, 20, 40}}, 1280, 720, image.Rect(0, 0, 416, 416)},
+		{"widened around its centre", []Box{{600, 300, 20, 40}}, 1280, 720, image.Rect(402, 112, 818, 528)},
+		{"frame smaller than the minimum", []Box{{10, 10, 5, 5}}, 320, 240, image.Rect(0, 0, 320, 240)},
+		{"large union kept", []Box{{0, 0, 100, 100}, {700, 500, 100, 100}}, 1280, 720, image.Rect(0, 0, 850, 650)},
+		{"pushed inside at the border", []Box{{1250, 690, 20, 20}}, 1280, 720, image.Rect(864, 304, 1280, 720)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := regionOfInterest(tc.boxes, tc.w, tc.h); got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
