@@ -25,6 +25,12 @@ type Config struct {
 	// on boxes widened by this fraction of their size on every side (Cascaded Buffered IoU), against
 	// both the prediction and the last observed box; RecoverIoU gates it. 0 disables it.
 	RecoverBuffer, RecoverIoU float64
+	// GateSigma widens both boxes of every pair, before their IoU is taken, by this many standard
+	// deviations of the track's velocity times the reference intervals by which the step since the
+	// previous update exceeds one: a young track is
+	// unsure of its person's speed, which matters at low detection rates and is negligible at full
+	// frame rate.
+	GateSigma float64
 	// FuseScore weighs the first association's IoU by the detection score, as ByteTrack does.
 	FuseScore bool
 
@@ -63,7 +69,7 @@ func DefaultConfig() Config {
 	return Config{
 		HighScore: 0.5, LowScore: 0.1, NewTrackScore: 0.6,
 		MatchIoU: 0.5, LowMatchIoU: 0.5, TentativeMatchIoU: 0.3,
-		RecoverBuffer: 0, RecoverIoU: 0.2,
+		RecoverBuffer: 0, RecoverIoU: 0.2, GateSigma: 1,
 		FuseScore:   true,
 		ConfirmHits: 2, TentativeMaxAge: 0, LostMaxAge: time.Second,
 		FrameInterval:     time.Second / 30,
@@ -92,8 +98,8 @@ func (c Config) validate() error {
 		}
 	}
 	switch {
-	case c.RecoverBuffer < 0:
-		return fmt.Errorf("tracker: RecoverBuffer %v is negative", c.RecoverBuffer)
+	case c.RecoverBuffer < 0 || c.GateSigma < 0:
+		return fmt.Errorf("tracker: negative box buffer")
 	case c.LowScore > c.HighScore:
 		return fmt.Errorf("tracker: LowScore %v above HighScore %v", c.LowScore, c.HighScore)
 	case c.ConfirmHits < 1:

@@ -66,6 +66,7 @@ type Tracker struct {
 	tracks  []*track // every track not yet removed, in creation order
 	updates int
 	last    time.Time
+	step    float64 // reference intervals since the previous update
 	ended   []Sighting
 }
 
@@ -106,6 +107,10 @@ func (tr *Tracker) Update(now time.Time, dets []Detection) []Track {
 		now = tr.last
 	}
 	first := tr.updates == 0
+	tr.step = 0
+	if !first {
+		tr.step = float64(now.Sub(tr.last)) / float64(tr.cfg.FrameInterval)
+	}
 	tr.updates++
 	tr.last = now
 	for _, t := range tr.tracks {
@@ -141,7 +146,7 @@ func (tr *Tracker) Update(now time.Time, dets []Detection) []Track {
 	}
 
 	// 1. Confirmed and lost tracks with the confident detections.
-	cost := tr.costs(pool, dets, high, tr.cfg.FuseScore, tr.cfg.Appearance)
+	cost := tr.costs(pool, dets, high, tr.cfg.FuseScore, tr.cfg.Appearance, 0)
 	uTracks, uHigh := tr.match(now, pool, dets, high, cost, 1-tr.cfg.MatchIoU)
 
 	// 2. Tracks that were confirmed until now with the weak detections: occluded people score low.
@@ -151,7 +156,7 @@ func (tr *Tracker) Update(now time.Time, dets []Detection) []Track {
 			stillTracked = append(stillTracked, t)
 		}
 	}
-	cost = tr.costs(stillTracked, dets, low, false, false)
+	cost = tr.costs(stillTracked, dets, low, false, false, 0)
 	uTracks, _ = tr.match(now, stillTracked, dets, low, cost, 1-tr.cfg.LowMatchIoU)
 	for _, t := range uTracks {
 		t.state = Lost
@@ -159,7 +164,7 @@ func (tr *Tracker) Update(now time.Time, dets []Detection) []Track {
 	}
 
 	// 3. Tentative tracks with the confident detections left over.
-	cost = tr.costs(tentative, dets, uHigh, tr.cfg.FuseScore, false)
+	cost = tr.costs(tentative, dets, uHigh, tr.cfg.FuseScore, false, 0)
 	uTentative, uHigh := tr.match(now, tentative, dets, uHigh, cost, 1-tr.cfg.TentativeMatchIoU)
 	for _, t := range uTentative {
 		if now.Sub(t.lastSeen) > tr.cfg.TentativeMaxAge {
@@ -278,16 +283,25 @@ func (t *track) confirm() {
 }
 
 // costs returns the association cost of tracks against the detections idx: 1 - IoU, optionally
-// weighted by detection score and lowered by appearance similarity.
-func (tr *Tracker) costs(tracks []*track, dets []Detection, idx []int, fuseScore, appearance bool) [][]float64 {
+// weighted by detection score and lowered by appearance similarity. Both boxes of a pair are first
+// widened by GateSigma standard deviations of the track's velocity times the reference intervals the
+// step since the previous update exceeds one by (and by buf of their size when buf > 0): a young
+// track does not know its person's speed yet, and a camera detecting a few times a second sees people
+// move by more than half a box between detections.
+func (tr *Tracker) costs(tracks []*track, dets []Detection, idx []int, fuseScore, appearance bool, buf float64) [][]float64 {
 	cost := make([][]float64, len(tracks))
 	flat := make([]float64, len(tracks)*len(idx))
 	for r, t := range tracks {
 		cost[r] = flat[r*len(idx) : (r+1)*len(idx)]
-		tb := t.kf.box()
+		// ByteTrack's gates are calibrated for one reference interval between detections; what the
+		// unknown velocity adds over the extra intervals of a slower camera widens them.
+		extra := max(0, tr.step-1)
+		mx := tr.cfg.GateSigma * math.Sqrt(max(0, t.kf.cov[4][4])) * extra
+		my := tr.cfg.GateSigma * math.Sqrt(max(0, t.kf.cov[5][5])) * extra
+		tb := widen(t.kf.box(), mx, my, buf)
 		for c, i := range idx {
 			d := &dets[i]
-			iou := tb.IoU(d.Box)
+			iou := tb.IoU(widen(d.Box, mx, my, buf))
 			dist := 1 - iou
 			if fuseScore {
 				dist = 1 - iou*d.Score
@@ -317,6 +331,13 @@ func (tr *Tracker) recoverCosts(tracks []*track, dets []Detection, idx []int) []
 		}
 	}
 	return cost
+}
+
+// widen grows a box by mx, my pixels and by f of its size on every side.
+func widen(b Box, mx, my, f float64) Box {
+	mx += f * b.W
+	my += f * b.H
+	return Box{X: b.X - mx, Y: b.Y - my, W: b.W + 2*mx, H: b.H + 2*my}
 }
 
 func buffer(b Box, f float64) Box {
