@@ -59,10 +59,11 @@ type pose struct {
 
 // drawn is what a figure covered in one frame, in frame pixels (not clipped to the frame).
 type drawn struct {
-	box    image.Rectangle // pixels at least half covered by the figure
-	region image.Rectangle // every pixel the figure may have changed
-	face   rectF
-	empty  bool // the figure lies entirely outside the frame
+	box     image.Rectangle // pixels at least half covered by the figure
+	covered int             // how many pixels that is, including those outside the frame
+	region  image.Rectangle // every pixel the figure may have changed
+	face    rectF
+	empty   bool // the figure lies entirely outside the frame
 }
 
 func newFigure(src *portrait, p *PersonSpec) (*figure, error) {
@@ -116,13 +117,15 @@ const polyShift = 3
 const (
 	faceTopBelowHead  = 0.3  // hair above the face box
 	shoulderBelowFace = 1.45 // face top to shoulder line
-	shoulderHalfWidth = 1.3
+	shoulderHalfWidth = 1.2
 	legShare          = 0.47 // legs are this share of the height ...
 	minTorso          = 1.2  // ... unless that would leave less torso than this
 )
 
-// draw composites the figure onto frame (BGR, fw x fh) and reports what it covered.
-func (f *figure) draw(frame []byte, fw, fh int, p pose) (drawn, error) {
+// draw composites the figure onto frame (BGR, fw x fh) and reports what it covered. It writes label into
+// labels (one byte per frame pixel) wherever it covers a pixel at least half, so after everyone is drawn
+// the labels say who is seen where.
+func (f *figure) draw(frame []byte, fw, fh int, p pose, labels []byte, label byte) (drawn, error) {
 	F, H := p.face, p.height
 	faceH := max(8, int(math.Round(F)))
 	sw := shoulderHalfWidth * F
@@ -225,8 +228,8 @@ func (f *figure) draw(frame []byte, fw, fh int, p pose) (drawn, error) {
 	if err != nil {
 		return drawn{}, err
 	}
-	box := f.composite(frame, fw, fh, rx, ry, hx, hy, F, layers)
-	return drawn{box: box, face: face, region: image.Rect(rx, ry, rx+rw, ry+rh)}, nil
+	box, covered := f.composite(frame, fw, fh, rx, ry, hx, hy, F, layers, labels, label)
+	return drawn{box: box, covered: covered, face: face, region: image.Rect(rx, ry, rx+rw, ry+rh)}, nil
 }
 
 // softBlur is a wide Gaussian blur of a mask computed at a quarter of its resolution.
@@ -284,12 +287,13 @@ func (f *figure) maskData() (maskLayers, error) {
 }
 
 // composite blends the layers over the frame inside the mask region (rx, ry, f.w, f.h) and returns the
-// bounding box of the pixels the figure covers at least half, shadow excluded.
-func (f *figure) composite(frame []byte, fw, fh, rx, ry, hx, hy int, F float64, l maskLayers) image.Rectangle {
+// bounding box and the number of the pixels the figure covers at least half, shadow excluded.
+func (f *figure) composite(frame []byte, fw, fh, rx, ry, hx, hy int, F float64, l maskLayers, labels []byte, label byte) (image.Rectangle, int) {
 	head := f.head
 	cell := float32(math.Max(2, 0.12*F))
 	stripe := math.Max(2, 0.28*F)
 	minX, minY, maxX, maxY := math.MaxInt, math.MaxInt, math.MinInt, math.MinInt
+	covered := 0
 	for y := 0; y < f.h; y++ {
 		Y := ry + y
 		hyRow := Y - hy
@@ -343,6 +347,10 @@ func (f *figure) composite(frame []byte, fw, fh, rx, ry, hx, hy int, F float64, 
 			if cover >= 0.5 {
 				minX, maxX = min(minX, X), max(maxX, X)
 				minY, maxY = min(minY, Y), max(maxY, Y)
+				covered++
+				if inFrame {
+					labels[Y*fw+X] = label
+				}
 			}
 			if inFrame {
 				j := (Y*fw + X) * 3
@@ -351,9 +359,9 @@ func (f *figure) composite(frame []byte, fw, fh, rx, ry, hx, hy int, F float64, 
 		}
 	}
 	if minX > maxX {
-		return image.Rectangle{}
+		return image.Rectangle{}, 0
 	}
-	return image.Rect(minX, minY, maxX+1, maxY+1)
+	return image.Rect(minX, minY, maxX+1, maxY+1), covered
 }
 
 // blend puts colour col (times shade) over c with opacity a and accumulates the coverage.

@@ -251,6 +251,7 @@ func renderCamera(ctx context.Context, spec *Spec, ci int, cast *cast, outDir st
 	ct := &CameraTruth{ID: c.ID, File: file, Width: c.Width, Height: c.Height, FPS: c.FPS, Position: c.Position,
 		Neighbours: c.Neighbours, BackgroundPeople: bg.plate == nil && c.Background.Video != ""}
 	frame := make([]byte, c.Width*c.Height*3)
+	labels := make([]byte, c.Width*c.Height) // who is seen at each pixel: index in active + 1
 	if bg.plate != nil {
 		copy(frame, bg.plate)
 	}
@@ -282,9 +283,13 @@ func renderCamera(ctx context.Context, spec *Spec, ci int, cast *cast, outDir st
 		}
 		// Painter's order: whoever stands lower in the image is nearer the camera and drawn last.
 		sort.SliceStable(active, func(a, b int) bool { return active[a].p.y < active[b].p.y })
+		if len(active) > 254 {
+			return nil, fmt.Errorf("camera %s: %d people in one frame, at most 254", c.ID, len(active))
+		}
+		clear(labels)
 		for i := range active {
 			a := &active[i]
-			d, err := a.w.fig.draw(frame, c.Width, c.Height, a.p)
+			d, err := a.w.fig.draw(frame, c.Width, c.Height, a.p, labels, byte(i+1))
 			if err != nil {
 				return nil, fmt.Errorf("camera %s: walk %d: %w", c.ID, a.w.idx, err)
 			}
@@ -302,16 +307,10 @@ func renderCamera(ctx context.Context, spec *Spec, ci int, cast *cast, outDir st
 			if box.Empty() {
 				continue
 			}
-			var front []image.Rectangle
-			for _, b := range active[i+1:] {
-				if !b.d.empty && !b.d.box.Empty() {
-					front = append(front, b.d.box)
-				}
-			}
 			o := ObjectTruth{
 				Person: a.w.spec.Person, ID: a.w.person + 1, Walk: a.w.idx, Box: xywh(box),
-				Visible:     visibleShare(rectF{float64(a.d.box.Min.X), float64(a.d.box.Min.Y), float64(a.d.box.Dx()), float64(a.d.box.Dy())}, frameRect, front),
-				FaceVisible: visibleShare(a.d.face, frameRect, front),
+				Visible:     seenShare(labels, c.Width, box, byte(i+1), float64(a.d.covered)),
+				FaceVisible: faceSeenShare(labels, c.Width, frameRect, a.d.face, byte(i+1)),
 			}
 			fr := image.Rect(int(math.Round(a.d.face.X)), int(math.Round(a.d.face.Y)),
 				int(math.Round(a.d.face.X+a.d.face.W)), int(math.Round(a.d.face.Y+a.d.face.H))).Intersect(frameRect)
@@ -340,35 +339,39 @@ func renderCamera(ctx context.Context, spec *Spec, ci int, cast *cast, outDir st
 
 func xywh(r image.Rectangle) [4]int { return [4]int{r.Min.X, r.Min.Y, r.Dx(), r.Dy()} }
 
-// visibleShare samples box on a grid and returns the share of samples inside the frame and outside every
-// box in front.
-func visibleShare(box rectF, frame image.Rectangle, front []image.Rectangle) float64 {
-	const n = 16
-	if box.W <= 0 || box.H <= 0 {
+// seenShare is the share of a figure's covered pixels (covered, including any outside the frame) that
+// still show it after everyone is drawn: label marks them in labels within box.
+func seenShare(labels []byte, w int, box image.Rectangle, label byte, covered float64) float64 {
+	if covered <= 0 {
 		return 0
 	}
 	seen := 0
-	for i := range n {
-		y := box.Y + (float64(i)+0.5)*box.H/n
-		for j := range n {
-			x := box.X + (float64(j)+0.5)*box.W/n
-			pt := image.Pt(int(math.Floor(x)), int(math.Floor(y)))
-			if !pt.In(frame) {
-				continue
-			}
-			hidden := false
-			for _, f := range front {
-				if pt.In(f) {
-					hidden = true
-					break
-				}
-			}
-			if !hidden {
+	for y := box.Min.Y; y < box.Max.Y; y++ {
+		for _, l := range labels[y*w+box.Min.X : y*w+box.Max.X] {
+			if l == label {
 				seen++
 			}
 		}
 	}
-	return math.Round(float64(seen)/(n*n)*1000) / 1000
+	return math.Round(float64(seen)/covered*1000) / 1000
+}
+
+// faceSeenShare is the share of the face box (unclipped) that is in the frame and shows this figure.
+func faceSeenShare(labels []byte, w int, frame image.Rectangle, face rectF, label byte) float64 {
+	r := image.Rect(int(math.Round(face.X)), int(math.Round(face.Y)), int(math.Round(face.X+face.W)), int(math.Round(face.Y+face.H)))
+	if r.Empty() {
+		return 0
+	}
+	in := r.Intersect(frame)
+	seen := 0
+	for y := in.Min.Y; y < in.Max.Y; y++ {
+		for _, l := range labels[y*w+in.Min.X : y*w+in.Max.X] {
+			if l == label {
+				seen++
+			}
+		}
+	}
+	return math.Round(float64(seen)/float64(r.Dx()*r.Dy())*1000) / 1000
 }
 
 // passes turns a camera's frames into one pass per walk that was visible at all.

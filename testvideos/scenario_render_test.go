@@ -338,7 +338,7 @@ walks:
 		if want := 2 * math.Pi * gaitCadence * c.phaseT; math.Abs(p.phase-want) > 1e-6 {
 			t.Errorf("case %d (t=%v): gait phase %v, want %v (the legs stop while standing)", i, c.t, p.phase, want)
 		}
-		if want := p.height / 6; math.Abs(p.face-want) > 1 { // the default face height is rounded to a pixel
+		if want := p.height / 7.5; math.Abs(p.face-want) > 1 { // the default face height is rounded to a pixel
 			t.Errorf("case %d: face %v, want %v (face scales with height)", i, p.face, want)
 		}
 	}

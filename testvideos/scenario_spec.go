@@ -182,7 +182,8 @@ type ClothesSpec struct {
 // feet) or [x, y, h] (with the person's height there, for perspective); the person moves at constant
 // speed along it unless Times gives the seconds after Start at which each waypoint is reached (repeat a
 // waypoint to make the person stand). Height is the person's height in pixels where a waypoint does not
-// say; Face the height of the face box at that height (default Height/6).
+// say; Face the height of the face box at that height (default Height/7.5; real adults are nearer 1/8,
+// and larger faces make the body look childlike to a person detector).
 type WalkSpec struct {
 	Person string      `yaml:"person" json:"person"`
 	Camera string      `yaml:"camera" json:"camera"`
@@ -221,7 +222,7 @@ const (
 	defaultHeight     = 720
 	defaultFPS        = 10
 	defaultStart      = "2024-05-01T08:00:00Z"
-	defaultFaceRatio  = 1.0 / 6
+	defaultFaceRatio  = 1.0 / 7.5
 	maxSpecBytes      = 1 << 20
 	maxFrameDimension = 3840
 )

@@ -77,11 +77,11 @@ func TestParseSpecFillsDefaultsAndResolvesPaths(t *testing.T) {
 	if b.Width != 640 || b.FPS != 15 {
 		t.Errorf("camera b: got width %d fps %d", b.Width, b.FPS)
 	}
-	if w := s.Walks[0]; w.Face != 67 { // height 400 / 6, rounded
-		t.Errorf("default face: got %v, want 67", w.Face)
+	if w := s.Walks[0]; w.Face != 53 { // height 400 / 7.5, rounded
+		t.Errorf("default face: got %v, want 53", w.Face)
 	}
-	if w := s.Walks[1]; w.Face != 33 { // the first waypoint's height, 200 / 6
-		t.Errorf("face from waypoint height: got %v, want 33", w.Face)
+	if w := s.Walks[1]; w.Face != 27 { // the first waypoint's height, 200 / 7.5
+		t.Errorf("face from waypoint height: got %v, want 27", w.Face)
 	}
 	if got := s.EnrolPhotos("p1"); len(got) != 1 || !filepath.IsAbs(got[0]) || filepath.Base(got[0]) != "enrol.jpg" {
 		t.Errorf("enrol photos: %v", got)

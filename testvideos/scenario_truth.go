@@ -47,9 +47,9 @@ type FrameTruth struct {
 	Objects []ObjectTruth `json:"objects"`
 }
 
-// ObjectTruth is one person in one frame. Boxes are [x, y, w, h] in pixels, clipped to the frame.
-// Visible and FaceVisible are the shares of the person's and the face's box that are inside the frame
-// and not behind a person nearer the camera (measured on boxes, so approximate for overlaps).
+// ObjectTruth is one person in one frame. Boxes are [x, y, w, h] in pixels, clipped to the frame; the
+// person box holds the pixels the figure covers at least half. Visible is the share of those pixels that
+// are inside the frame and not hidden by someone nearer the camera; FaceVisible the same for the face box.
 type ObjectTruth struct {
 	Person      string  `json:"person"`
 	ID          int     `json:"id"` // the person's number, the same on every camera (MOTChallenge id)
