@@ -272,9 +272,9 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		q    string
 		args []any
 	}{
-		"person": {`SELECT trajectory FROM trajectory_persons WHERE person_id = ?`, []any{"ann"}},
-		"trajectory steps": {`SELECT ` + stepColumns + ` FROM sightings s ` + stepJoins + `
-			WHERE s.trajectory = ? AND s.enter_ns >= ? AND s.enter_ns <= ? AND s.exit_ns >= ? ORDER BY s.enter_ns, s.rid`, []any{1, 0, 1, 0}},
+		"person": {`SELECT ` + stepColumns + ` FROM trajectory_persons tp JOIN sightings s ON s.trajectory = tp.trajectory ` + stepJoins + `
+			WHERE tp.person_id = ? AND s.enter_ns >= ? AND s.enter_ns <= ? AND s.exit_ns >= ?
+			ORDER BY tp.trajectory, s.enter_ns, s.rid`, []any{"ann", 0, 1, 0}},
 		"camera": {`SELECT ` + stepColumns + ` FROM sightings s ` + stepJoins + `
 			WHERE s.camera = ? AND s.enter_ns >= ? AND s.enter_ns <= ? AND s.exit_ns >= ? ORDER BY s.enter_ns, s.rid LIMIT ?`, []any{"A", 0, 1, 0, 10}},
 		"links back":     {`SELECT from_rid FROM links WHERE to_rid = ?`, []any{1}},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"snowlight/tracks"
@@ -77,44 +78,32 @@ func (db *DB) PersonTrajectory(ctx context.Context, personID string, from, to ti
 	if err != nil {
 		return nil, fmt.Errorf("trajectory of %s: %w", personID, err)
 	}
-	trajs, err := db.R.QueryContext(ctx, `SELECT trajectory FROM trajectory_persons WHERE person_id = ? ORDER BY trajectory`, personID)
-	if err != nil {
-		return nil, fmt.Errorf("trajectory of %s: %w", personID, err)
-	}
-	var ids []int64
-	for trajs.Next() {
-		var id int64
-		if err := trajs.Scan(&id); err != nil {
-			trajs.Close()
-			return nil, fmt.Errorf("trajectory of %s: %w", personID, err)
-		}
-		ids = append(ids, id)
-	}
-	trajs.Close()
-	if err := trajs.Err(); err != nil {
-		return nil, fmt.Errorf("trajectory of %s: %w", personID, err)
-	}
 	maxDur, err := db.maxDuration(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("trajectory of %s: %w", personID, err)
 	}
-	var out []tracks.Trajectory
-	for _, id := range ids {
-		rows, err := db.R.QueryContext(ctx, `SELECT `+stepColumns+` FROM sightings s `+stepJoins+`
-			WHERE s.trajectory = ? AND s.enter_ns >= ? AND s.enter_ns <= ? AND s.exit_ns >= ?
-			ORDER BY s.enter_ns, s.rid`, id, satSub(lo, maxDur), hi, lo)
-		if err != nil {
-			return nil, fmt.Errorf("trajectory of %s: %w", personID, err)
-		}
-		steps, err := scanSteps(rows)
-		if err != nil {
-			return nil, fmt.Errorf("trajectory of %s: %w", personID, err)
-		}
-		if len(steps) == 0 {
-			continue
-		}
-		out = append(out, tracks.Trajectory{ID: steps[0].Trajectory, PersonID: personID, Steps: steps})
+	// One pass: the person's trajectories by primary key, each one's steps in the window by the
+	// (trajectory, enter) index.
+	rows, err := db.R.QueryContext(ctx, `SELECT `+stepColumns+` FROM trajectory_persons tp
+		JOIN sightings s ON s.trajectory = tp.trajectory `+stepJoins+`
+		WHERE tp.person_id = ? AND s.enter_ns >= ? AND s.enter_ns <= ? AND s.exit_ns >= ?
+		ORDER BY tp.trajectory, s.enter_ns, s.rid`, personID, satSub(lo, maxDur), hi, lo)
+	if err != nil {
+		return nil, fmt.Errorf("trajectory of %s: %w", personID, err)
 	}
+	steps, err := scanSteps(rows)
+	if err != nil {
+		return nil, fmt.Errorf("trajectory of %s: %w", personID, err)
+	}
+	var out []tracks.Trajectory
+	for _, st := range steps {
+		if n := len(out); n == 0 || out[n-1].ID != st.Trajectory {
+			out = append(out, tracks.Trajectory{ID: st.Trajectory, PersonID: personID})
+		}
+		out[len(out)-1].Steps = append(out[len(out)-1].Steps, st)
+	}
+	// Earliest trajectory first.
+	slices.SortStableFunc(out, func(a, b tracks.Trajectory) int { return a.Steps[0].Enter.Compare(b.Steps[0].Enter) })
 	return out, nil
 }
 
