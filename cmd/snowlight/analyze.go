@@ -1,0 +1,354 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"snowlight/detect"
+	"snowlight/models"
+)
+
+// repeated is a flag that may be given several times.
+type repeated []string
+
+var _ flag.Value = (*repeated)(nil)
+
+func (r *repeated) String() string     { return strings.Join(*r, ",") }
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
+
+// runAnalyze finds people and faces in footage or photos an investigator was handed and names the faces
+// that belong to people in a gallery folder.
+func runAnalyze(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "analyze", "[--gallery DIR] [--models DIR] [--json] [--fps N] (--video FILE | --image FILE...)")
+	gallery := fs.String("gallery", "", "folder of people to look for: DIR/<person name>/*.jpg|png")
+	category := fs.String("category", string(detect.Missing), "watch-list category (and so threshold) for the gallery: at-risk, missing or suspect")
+	modelsDir := fs.String("models", "", "models directory (default $"+models.EnvDir+"); without one, classical detectors and no recognition")
+	asJSON := fs.Bool("json", false, "one JSON object per line, per frame or image")
+	video := fs.String("video", "", "video file to analyse")
+	var images repeated
+	fs.Var(&images, "image", "photo to analyse (repeatable; further photos may follow as arguments)")
+	fps := fs.Float64("fps", 0, "analyse this many frames per second of video (default: every frame)")
+	gate := fs.Bool("gate", false, "skip frames without motion (faster on quiet footage; a full pass every 2 s)")
+	progress := fs.String("progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if len(images) > 0 {
+		images = append(images, fs.Args()...)
+	} else if fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	if (*video == "") == (len(images) == 0) || *fps < 0 {
+		fs.Usage()
+		return errUsage
+	}
+	cat, err := detect.ParseCategory(*category)
+	if err != nil {
+		return err
+	}
+
+	cfg := detect.DefaultConfig(models.ResolveDir(*modelsDir))
+	cfg.Appearance = false
+	cfg.Log = e.log
+	p, err := detect.NewPipeline(cfg)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if *gallery != "" {
+		if !p.Recognition() {
+			return fmt.Errorf("--gallery needs the face models to recognise anyone: run `make models` and pass "+
+				"--models DIR or set %s", models.EnvDir)
+		}
+		ids, err := detect.LoadGalleryDir(ctx, p, *gallery, cat, detect.DefaultEnrolmentRules())
+		if err != nil {
+			return err
+		}
+		m, err := detect.NewMatcher(ids, cfg.Policy, p.EmbeddingModel(), time.Now())
+		if err != nil {
+			return err
+		}
+		p.SetWatchList(m)
+		var names []string
+		for _, id := range ids {
+			names = append(names, fmt.Sprintf("%s (%d photos)", id.Name, len(id.Photos)))
+		}
+		e.log.Info("gallery enrolled", "dir", *gallery, "people", strings.Join(names, ", "), "category", cat,
+			"threshold", cfg.Policy.Threshold[cat])
+	}
+
+	a := &analysis{e: e, json: *asJSON, sightings: map[string]*sighting{}}
+	if *video != "" {
+		src, err := openVideo(*video, e.log)
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		return a.video(ctx, p, src, *video, *fps, *gate, showProgress(*progress, e.stderr))
+	}
+	return a.images(ctx, p, images)
+}
+
+// analysis accumulates output and a summary.
+type analysis struct {
+	e         *env
+	json      bool
+	frames    int
+	persons   int
+	faces     int
+	sightings map[string]*sighting // by identity name
+}
+
+type sighting struct {
+	frames      int
+	first, last float64 // seconds (video) or -1 (images)
+	best        float32
+	where       []string // images
+}
+
+type jsonPerson struct {
+	Box   [4]float64 `json:"box"`
+	Score float64    `json:"score"`
+}
+
+type jsonFace struct {
+	Box        [4]float64 `json:"box"`
+	Score      float64    `json:"score"`
+	Identity   string     `json:"identity"`
+	Similarity float64    `json:"similarity"`
+}
+
+type frameRecord struct {
+	Frame   int          `json:"frame"`
+	T       float64      `json:"t"`
+	Persons []jsonPerson `json:"persons"`
+	Faces   []jsonFace   `json:"faces"`
+}
+
+type imageRecord struct {
+	Image   string       `json:"image"`
+	Persons []jsonPerson `json:"persons"`
+	Faces   []jsonFace   `json:"faces"`
+}
+
+func round(v float32, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(float64(v)*p) / p
+}
+
+func jsonBox(b detect.Box) [4]float64 {
+	return [4]float64{round(b.X, 1), round(b.Y, 1), round(b.W, 1), round(b.H, 1)}
+}
+
+// convert turns a result into output records and updates the summary; at is the time in seconds (video)
+// or negative (image), where names the image.
+func (a *analysis) convert(res detect.Result, at float64, where string) ([]jsonPerson, []jsonFace) {
+	persons := make([]jsonPerson, 0, len(res.Persons))
+	for _, pr := range res.Persons {
+		persons = append(persons, jsonPerson{jsonBox(pr.Box), round(pr.Score, 3)})
+	}
+	faces := make([]jsonFace, 0, len(res.Faces))
+	for _, f := range res.Faces {
+		jf := jsonFace{Box: jsonBox(f.Box), Score: round(f.Score, 3)}
+		if f.Nearest != nil {
+			jf.Similarity = round(f.Nearest.Similarity, 3)
+		}
+		if f.Match != nil {
+			jf.Identity, jf.Similarity = f.Match.Name, round(f.Match.Similarity, 3)
+			s := a.sightings[f.Match.Name]
+			if s == nil {
+				s = &sighting{first: at}
+				a.sightings[f.Match.Name] = s
+			}
+			s.frames++
+			s.last = at
+			s.best = max(s.best, f.Match.Similarity)
+			if where != "" {
+				s.where = append(s.where, where)
+			}
+		}
+		faces = append(faces, jf)
+	}
+	a.frames++
+	a.persons += len(persons)
+	a.faces += len(faces)
+	return persons, faces
+}
+
+func (a *analysis) images(ctx context.Context, p *detect.Pipeline, paths []string) error {
+	enc := json.NewEncoder(a.e.stdout)
+	rules := detect.DefaultEnrolmentRules()
+	for _, path := range paths {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		img, _, err := detect.ReadPhoto(path, rules.Limits)
+		if err != nil {
+			return err
+		}
+		res, err := p.DetectPhoto(ctx, img)
+		img.Close()
+		if err != nil {
+			return fmt.Errorf("analyse %s: %w", path, err)
+		}
+		persons, faces := a.convert(res, -1, path)
+		if a.json {
+			if err := enc.Encode(imageRecord{Image: path, Persons: persons, Faces: faces}); err != nil {
+				return err
+			}
+			continue
+		}
+		var names []string
+		for _, f := range faces {
+			if f.Identity != "" {
+				names = append(names, fmt.Sprintf("%s (%.2f)", f.Identity, f.Similarity))
+			} else {
+				names = append(names, "unknown")
+			}
+		}
+		fmt.Fprintf(a.e.stdout, "%s: %d person(s), %d face(s)", path, len(persons), len(faces))
+		if len(names) > 0 {
+			fmt.Fprintf(a.e.stdout, ": %s", strings.Join(names, ", "))
+		}
+		fmt.Fprintln(a.e.stdout)
+	}
+	return nil
+}
+
+func (a *analysis) video(ctx context.Context, p *detect.Pipeline, src videoSource, path string, fps float64,
+	gated bool, bar io.Writer) error {
+	a.e.log.Info("analysing video", "file", path, "stream", src.Describe(), "fps", fps, "gate", gated)
+	var cam *detect.Camera
+	if gated {
+		gcfg := detect.DefaultGateConfig()
+		cam = p.NewCamera(path, &gcfg)
+		defer cam.Close()
+	}
+	enc := json.NewEncoder(a.e.stdout)
+	total := src.Frames()
+	began := time.Now()
+	var due time.Duration
+	want := func(n int, t time.Duration) bool {
+		if fps <= 0 {
+			return true
+		}
+		if t+time.Millisecond < due { // a millisecond of slack for rounded timestamps
+			return false
+		}
+		due += time.Duration(float64(time.Second) / fps)
+		if due <= t {
+			due = t + time.Duration(float64(time.Second)/fps)
+		}
+		return true
+	}
+	// Wall time anchored at the start of analysis: the gate only needs time to advance as the video does.
+	anchor := time.Now()
+	lastBar := time.Time{}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, t, img, err := src.Next(want)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("analyse %s: %w", path, err)
+		}
+		var res detect.Result
+		if cam != nil {
+			res, err = cam.Process(ctx, img, anchor.Add(t))
+		} else {
+			res, err = p.Detect(ctx, img, anchor.Add(t))
+		}
+		img.Close()
+		if err != nil {
+			return fmt.Errorf("analyse %s frame %d: %w", path, n, err)
+		}
+		persons, faces := a.convert(res, t.Seconds(), "")
+		if a.json {
+			rec := frameRecord{Frame: n, T: math.Round(t.Seconds()*1000) / 1000, Persons: persons, Faces: faces}
+			if err := enc.Encode(rec); err != nil {
+				return err
+			}
+		}
+		if bar != nil && time.Since(lastBar) > 250*time.Millisecond {
+			lastBar = time.Now()
+			drawProgress(bar, n, total, a.frames, time.Since(began))
+		}
+	}
+	if bar != nil {
+		drawProgress(bar, total, total, a.frames, time.Since(began))
+		fmt.Fprintln(bar)
+	}
+	a.e.log.Info("video analysed", "file", path, "frames", a.frames, "seconds", time.Since(began).Round(time.Millisecond),
+		"persons", a.persons, "faces", a.faces, "identified", len(a.sightings))
+	if !a.json {
+		a.summary()
+	}
+	return nil
+}
+
+func (a *analysis) summary() {
+	fmt.Fprintf(a.e.stdout, "analysed %d frames: %d person detections, %d faces\n", a.frames, a.persons, a.faces)
+	if len(a.sightings) == 0 {
+		fmt.Fprintln(a.e.stdout, "nobody from the gallery identified")
+		return
+	}
+	names := make([]string, 0, len(a.sightings))
+	for n := range a.sightings {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	tw := tabwriter.NewWriter(a.e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "IDENTITY\tFRAMES\tFIRST\tLAST\tBEST SIMILARITY")
+	for _, n := range names {
+		s := a.sightings[n]
+		fmt.Fprintf(tw, "%s\t%d\t%.1fs\t%.1fs\t%.3f\n", n, s.frames, s.first, s.last, s.best)
+	}
+	tw.Flush()
+}
+
+// showProgress decides where the progress bar goes: stderr when it is a terminal (auto) or when asked.
+func showProgress(mode string, stderr io.Writer) io.Writer {
+	switch mode {
+	case "always":
+		return stderr
+	case "never":
+		return nil
+	}
+	if f, ok := stderr.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			return stderr
+		}
+	}
+	return nil
+}
+
+func drawProgress(w io.Writer, n, total, analysed int, elapsed time.Duration) {
+	rate := float64(analysed) / max(elapsed.Seconds(), 1e-3)
+	if total <= 0 {
+		fmt.Fprintf(w, "\rframe %d, %d analysed, %.1f frames/s", n, analysed, rate)
+		return
+	}
+	frac := min(float64(n)/float64(total), 1)
+	const width = 30
+	done := int(frac * width)
+	eta := time.Duration(0)
+	if frac > 0 {
+		eta = time.Duration(float64(elapsed) * (1 - frac) / frac).Round(time.Second)
+	}
+	fmt.Fprintf(w, "\r[%s%s] %3.0f%% frame %d/%d, %.1f frames/s, %s left ", strings.Repeat("#", done),
+		strings.Repeat(".", width-done), 100*frac, n, total, rate, eta)
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"snowlight/testvideos"
+)
+
+// perceptionData returns the models and evaluation directories, skipping when they are absent.
+func perceptionData(t *testing.T) (modelsDir, evalDir string) {
+	t.Helper()
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	find := func(env, name string) string {
+		if d := os.Getenv(env); d != "" {
+			return d
+		}
+		d := filepath.Join(root, "..", "shared", name)
+		if _, err := os.Stat(d); err != nil {
+			t.Skipf("%s not available (set %s or provide ../shared/%s)", name, env, name)
+		}
+		return d
+	}
+	return find("SNOWLIGHT_MODELS", "models"), find("SNOWLIGHT_EVAL", "eval")
+}
+
+// boxIoU is the intersection over union of two [x,y,w,h] boxes.
+func boxIoU(a [4]float64, b [4]int) float64 {
+	x0, y0 := max(a[0], float64(b[0])), max(a[1], float64(b[1]))
+	x1, y1 := min(a[0]+a[2], float64(b[0]+b[2])), min(a[1]+a[3], float64(b[1]+b[3]))
+	if x1 <= x0 || y1 <= y0 {
+		return 0
+	}
+	inter := (x1 - x0) * (y1 - y0)
+	return inter / (a[2]*a[3] + float64(b[2]*b[3]) - inter)
+}
+
+// TestAnalyzeScenarioVideo runs `snowlight analyze` on the rendered perception scenario (two enrolled
+// people and a stranger walking through a real street) with a gallery folder of enrolment photos that
+// differ from the rendered ones: every enrolled person must be named, at their own face, and nobody may
+// ever get a wrong name; the stranger stays unknown.
+func TestAnalyzeScenarioVideo(t *testing.T) {
+	models, _ := perceptionData(t)
+	spec, err := testvideos.BuiltinScenario("perception")
+	if err != nil {
+		t.Skipf("perception scenario unavailable: %v", err)
+	}
+	r, err := testvideos.RenderCached(t.Context(), spec, "", testvideos.RenderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gallery := t.TempDir()
+	names := map[string]string{} // person id -> gallery name
+	for _, p := range r.Truth.Persons {
+		if !p.Enrolled {
+			continue
+		}
+		dir := filepath.Join(gallery, p.Name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, src := range p.Enrol {
+			if err := os.Symlink(src, filepath.Join(dir, filepath.Base(src))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		names[p.ID] = p.Name
+	}
+	if len(names) < 2 {
+		t.Fatalf("scenario has %d enrolled people", len(names))
+	}
+	cam := r.Truth.Cameras[0]
+	truth := map[int][]testvideos.ObjectTruth{}
+	for _, f := range cam.Frames {
+		truth[f.Frame] = f.Objects
+	}
+
+	code, out, errOut := runCmd(t, "analyze", "--json", "--fps", "2", "--models", models, "--gallery", gallery,
+		"--video", filepath.Join(r.Dir, cam.File))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	named := map[string]int{}
+	var frames, faces int
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var rec frameRecord
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("line is not a frame record: %v\n%s", err, sc.Text())
+		}
+		frames++
+		if rec.Frame < 1 || rec.Persons == nil || rec.Faces == nil {
+			t.Fatalf("malformed record %s", sc.Text())
+		}
+		for _, f := range rec.Faces {
+			faces++
+			// Whose face is it? The truth face box it overlaps most.
+			who, best := "", 0.0
+			for _, o := range truth[rec.Frame] {
+				if o.Face != nil {
+					if iou := boxIoU(f.Box, *o.Face); iou > best {
+						who, best = o.Person, iou
+					}
+				}
+			}
+			if f.Identity == "" {
+				continue
+			}
+			if best < 0.3 || names[who] != f.Identity {
+				t.Errorf("frame %d t=%.1f: face at %v named %q but it is %q (IoU %.2f)", rec.Frame, rec.T, f.Box,
+					f.Identity, who, best)
+				continue
+			}
+			named[who]++
+		}
+	}
+	t.Logf("analyze: %d frames, %d faces; named frames per person: %v", frames, faces, named)
+	if frames < 45 {
+		t.Errorf("only %d frames analysed for a 24 s video at 2 fps", frames)
+	}
+	for id, name := range names {
+		if named[id] < 3 {
+			t.Errorf("%s (%s) named in %d frames, want at least 3", name, id, named[id])
+		}
+	}
+}
+
+func TestAnalyzeImagesAndUsage(t *testing.T) {
+	models, eval := perceptionData(t)
+	train := filepath.Join(eval, "faces", "face_recognition", "examples", "knn_examples", "train")
+	ex := filepath.Join(eval, "faces", "face_recognition", "examples")
+	code, out, errOut := runCmd(t, "analyze", "--json", "--models", models, "--gallery", train,
+		"--image", filepath.Join(ex, "two_people.jpg"), filepath.Join(ex, "lin-manuel-miranda.png"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want one line per image, got:\n%s", out)
+	}
+	var two, lin imageRecord
+	if err := json.Unmarshal([]byte(lines[0]), &two); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &lin); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, f := range two.Faces {
+		got[f.Identity] = true
+	}
+	if len(two.Faces) != 2 || !got["obama"] || !got["biden"] || !strings.HasSuffix(two.Image, "two_people.jpg") {
+		t.Errorf("two_people.jpg: %+v", two)
+	}
+	if len(lin.Faces) != 1 || lin.Faces[0].Identity != "" {
+		t.Errorf("Lin-Manuel Miranda is not in the gallery but got %+v", lin.Faces)
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"neither video nor image", []string{"analyze"}, 2, "usage"},
+		{"both", []string{"analyze", "--video", "x.mp4", "--image", "y.jpg"}, 2, "usage"},
+		{"missing video", []string{"analyze", "--models", models, "--video", "/nonexistent.mp4"}, 1, "nonexistent.mp4"},
+		{"gallery without models", []string{"analyze", "--models", "", "--gallery", train, "--image", "y.jpg"}, 1, "needs the face models"},
+		{"bad category", []string{"analyze", "--category", "vip", "--image", "y.jpg"}, 1, "unknown watch-list category"},
+		{"bad gallery photo", []string{"analyze", "--models", models, "--gallery", filepath.Join(eval, "faces", "face-api", "examples"), "--image", "y.jpg"}, 1, "bbt"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "gallery without models" {
+				t.Setenv("SNOWLIGHT_MODELS", "")
+			}
+			code, _, errOut := runCmd(t, tc.args...)
+			if code != tc.code || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d (want %d), stderr %q does not contain %q", code, tc.code, errOut, tc.want)
+			}
+		})
+	}
+}
