@@ -167,10 +167,10 @@ func (t *sortTrack) box() Box {
 }
 
 // sortQ is the reference's process noise: identity with Q[4:,4:] *= 0.01 and Q[-1,-1] *= 0.01.
-var sortQ = [7]float64{1, 1, 1, 1, 0.01, 0.01, 0.0001}
+func sortQ() [7]float64 { return [7]float64{1, 1, 1, 1, 0.01, 0.01, 0.0001} }
 
 // sortR is the reference's measurement noise: identity with R[2:,2:] *= 10.
-var sortR = [4]float64{1, 1, 10, 10}
+func sortR() [4]float64 { return [4]float64{1, 1, 10, 10} }
 
 func (t *sortTrack) predict() {
 	if t.x[6]+t.x[2] <= 0 {
@@ -188,8 +188,9 @@ func (t *sortTrack) predict() {
 		f[i][i+4] = 1
 	}
 	t.p = mul7(mul7(f, t.p), transpose7(f))
+	q := sortQ()
 	for i := range 7 {
-		t.p[i][i] += sortQ[i]
+		t.p[i][i] += q[i]
 	}
 	if t.timeSinceUpdate > 0 {
 		t.hitStreak = 0
@@ -205,12 +206,13 @@ func (t *sortTrack) update(now time.Time, d *Detection, i int) {
 	t.lastSeen, t.score, t.det = now, d.Score, i
 
 	z := sortMeasurement(d.Box)
+	rn := sortR()
 	var s [4][4]float64
 	for r := range 4 {
 		for c := range 4 {
 			s[r][c] = t.p[r][c]
 		}
-		s[r][r] += sortR[r]
+		s[r][r] += rn[r]
 	}
 	si, ok := invert4(s)
 	if !ok {
@@ -245,7 +247,7 @@ func (t *sortTrack) update(now time.Time, d *Detection, i int) {
 	for r := range 7 {
 		for c := range 7 {
 			for l := range 4 {
-				p[r][c] += k[r][l] * sortR[l] * k[c][l]
+				p[r][c] += k[r][l] * rn[l] * k[c][l]
 			}
 		}
 	}

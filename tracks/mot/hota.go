@@ -6,14 +6,16 @@ import (
 	"snowlight/tracks/assign"
 )
 
-// hotaAlphas are the localisation thresholds HOTA averages over: 0.05, 0.10, ..., 0.95.
-var hotaAlphas = func() [19]float64 {
-	var a [19]float64
+// numAlphas is how many localisation thresholds HOTA averages over: 0.05, 0.10, ..., 0.95.
+const numAlphas = 19
+
+func hotaAlphas() [numAlphas]float64 {
+	var a [numAlphas]float64
 	for i := range a {
 		a[i] = 0.05 * float64(i+1)
 	}
 	return a
-}()
+}
 
 // hotaAccumulator keeps every frame's similarity matrix: HOTA matches frames with a score that depends
 // on the whole sequence (the global alignment of each id pair), so it needs two passes.
@@ -106,14 +108,15 @@ func (h *hotaAccumulator) result() HOTA {
 		}
 	}
 
-	var tp, fn, fp, loc [len(hotaAlphas)]float64
-	matches := make([]map[[2]int]float64, len(hotaAlphas))
+	alphas := hotaAlphas()
+	var tp, fn, fp, loc [numAlphas]float64
+	matches := make([]map[[2]int]float64, numAlphas)
 	for a := range matches {
 		matches[a] = map[[2]int]float64{}
 	}
 	for _, f := range h.frames {
 		if len(f.gt) == 0 || len(f.hyp) == 0 {
-			for a := range hotaAlphas {
+			for a := range alphas {
 				fp[a] += float64(len(f.hyp))
 				fn[a] += float64(len(f.gt))
 			}
@@ -131,7 +134,7 @@ func (h *hotaAccumulator) result() HOTA {
 			}
 		}
 		pairs := assign.WithLimit(cost, 0)
-		for a, alpha := range hotaAlphas {
+		for a, alpha := range alphas {
 			n := 0
 			for i, j := range pairs {
 				if j == assign.Unassigned || f.sim[i][j] < alpha-eps {
@@ -148,8 +151,8 @@ func (h *hotaAccumulator) result() HOTA {
 	}
 
 	var out HOTA
-	k := float64(len(hotaAlphas))
-	for a := range hotaAlphas {
+	k := float64(numAlphas)
+	for a := range alphas {
 		var assA, assRe, assPr float64
 		for p, c := range matches[a] {
 			g, t := gtCount[p[0]], hypCount[p[1]]

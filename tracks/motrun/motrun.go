@@ -17,11 +17,10 @@ type Updater interface {
 	Update(t time.Time, dets []tracks.Detection) []tracks.Track
 }
 
-// epoch is the wall time of frame 1; any fixed instant does.
-var epoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// FrameTime is the wall time of a frame number at fps frames per second.
+// FrameTime is the wall time of a frame number at fps frames per second; frame 1 is at a fixed
+// instant (any does).
 func FrameTime(frame int, fps float64) time.Time {
+	epoch := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	return epoch.Add(time.Duration(math.Round(float64(frame-1) / fps * float64(time.Second))))
 }
 
