@@ -1,0 +1,368 @@
+package web_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"snowlight/auth"
+	"snowlight/web"
+)
+
+type alertList struct{ Alerts []web.AlertView }
+
+func listIDs(t *testing.T, p *product, token string) []string {
+	t.Helper()
+	r := p.Do(t, "GET", "/api/v1/alerts", token, "")
+	wantStatus(t, r, http.StatusOK)
+	var l alertList
+	decode(t, r, &l)
+	var ids []string
+	for _, a := range l.Alerts {
+		ids = append(ids, a.ID)
+	}
+	return ids
+}
+
+func TestAlertLifecycleThroughTheAPI(t *testing.T) {
+	p := newProduct(t, nil, nil)
+	op := p.Token(t, auth.Operator)
+	patrol := p.Token(t, auth.Patrol)
+
+	// Most urgent first: the critical alert before the high one.
+	if got := listIDs(t, p, op); !slices.Equal(got, []string{"a-anna", "a-bob"}) {
+		t.Fatalf("operator sees %v", got)
+	}
+	// A patrol sees only what is dispatched to its unit: nothing yet.
+	if got := listIDs(t, p, patrol); len(got) != 0 {
+		t.Fatalf("patrol sees %v before any dispatch", got)
+	}
+	wantStatus(t, p.Do(t, "GET", "/api/v1/alerts/a-anna", patrol, ""), http.StatusNotFound)
+
+	// A biometric match cannot be dispatched before a person confirms it.
+	r := p.Do(t, "POST", "/api/v1/alerts/a-anna/dispatch", op, "")
+	wantStatus(t, r, http.StatusConflict)
+	if !contains(string(r.Body), "confirmed by a person") {
+		t.Fatalf("refusal says %s", r.Body)
+	}
+	r = p.Do(t, "POST", "/api/v1/alerts/a-anna/confirm", op, `{"note":"faces match"}`)
+	wantStatus(t, r, http.StatusOK)
+	var v web.AlertView
+	decode(t, r, &v)
+	if v.Status != web.StatusConfirmed || v.Confirmations != 1 {
+		t.Fatalf("after confirm: %+v", v)
+	}
+	wantStatus(t, p.Do(t, "POST", "/api/v1/alerts/a-anna/confirm", op, ""), http.StatusConflict)
+
+	// Dispatch goes to the nearest available unit, whose patrol now sees and works the alert.
+	r = p.Do(t, "POST", "/api/v1/alerts/a-anna/dispatch", op, "")
+	wantStatus(t, r, http.StatusOK)
+	decode(t, r, &v)
+	if v.Status != web.StatusDispatched || v.Patrol != "u-near" {
+		t.Fatalf("after dispatch: %+v", v)
+	}
+	if got := listIDs(t, p, patrol); !slices.Equal(got, []string{"a-anna"}) {
+		t.Fatalf("patrol sees %v after dispatch", got)
+	}
+	for _, step := range []struct{ action, status string }{{"ack", web.StatusAcked}, {"on_scene", web.StatusOnScene}, {"resolve", web.StatusResolved}} {
+		r = p.Do(t, "POST", "/api/v1/alerts/a-anna/"+step.action, patrol, "")
+		wantStatus(t, r, http.StatusOK)
+		decode(t, r, &v)
+		if v.Status != step.status {
+			t.Fatalf("%s: status %s", step.action, v.Status)
+		}
+	}
+	// A patrol cannot dismiss, and cannot act on an alert of another unit.
+	wantStatus(t, p.Do(t, "POST", "/api/v1/alerts/a-bob/dismiss", patrol, ""), http.StatusForbidden)
+	wantStatus(t, p.Do(t, "POST", "/api/v1/alerts/a-bob/ack", patrol, ""), http.StatusNotFound)
+
+	// Two-person confirmation: the same person twice is refused, a second person completes it.
+	wantStatus(t, p.Do(t, "POST", "/api/v1/alerts/a-bob/confirm", op, ""), http.StatusOK)
+	r = p.Do(t, "POST", "/api/v1/alerts/a-bob/confirm", op, "")
+	wantStatus(t, r, http.StatusConflict)
+	if !contains(string(r.Body), "different person") {
+		t.Fatalf("second confirmation by the same person: %s", r.Body)
+	}
+	r = p.Do(t, "POST", "/api/v1/alerts/a-bob/confirm", p.Token(t, auth.Investigator), "")
+	wantStatus(t, r, http.StatusOK)
+	decode(t, r, &v)
+	if v.Status != web.StatusConfirmed || v.Confirmations != 2 {
+		t.Fatalf("after two confirmations: %+v", v)
+	}
+	for _, c := range []struct{ body, want string }{
+		{`{"patrol":"u-near","note":"x"}`, "unit"}, // patrol only on dispatch: this is dismiss
+		{`{"note":"` + strings.Repeat("n", 2001) + `"}`, "too long"},
+		{`{"notes":"x"}`, "unknown field"},
+	} {
+		r := p.Do(t, "POST", "/api/v1/alerts/a-bob/dismiss", op, c.body)
+		if r.StatusCode != http.StatusBadRequest || !contains(string(r.Body), c.want) {
+			t.Errorf("%s: %d %s", c.body, r.StatusCode, r.Body)
+		}
+	}
+	wantStatus(t, p.Do(t, "POST", "/api/v1/alerts/nope/confirm", op, ""), http.StatusNotFound)
+
+	// Every step is in the audit log with who did it.
+	var got []string
+	for _, e := range auditActions(t, p.Env, "t-operator") {
+		if strings.HasPrefix(e.Action, "alert.") {
+			got = append(got, e.Action+" "+e.Target+" "+e.Details["to"])
+		}
+	}
+	want := []string{"alert.confirm a-anna confirmed", "alert.dispatch a-anna dispatched", "alert.confirm a-bob open"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("operator's audited steps %q, want %q", got, want)
+	}
+	var history []string
+	d := alertDetail(t, p, op, "a-anna")
+	for _, h := range d.History {
+		history = append(history, h.Status+" by "+h.Actor)
+	}
+	if !slices.Equal(history, []string{"open by system", "confirmed by t-operator", "dispatched by t-operator", "acknowledged by t-patrol",
+		"on_scene by t-patrol", "resolved by t-patrol"}) {
+		t.Fatalf("history %q", history)
+	}
+}
+
+func alertDetail(t *testing.T, p *product, token, id string) web.AlertDetail {
+	t.Helper()
+	r := p.Do(t, "GET", "/api/v1/alerts/"+id, token, "")
+	wantStatus(t, r, http.StatusOK)
+	var d web.AlertDetail
+	decode(t, r, &d)
+	return d
+}
+
+func TestAlertDetailEvidence(t *testing.T) {
+	p := newProduct(t, nil, nil)
+	op := p.Token(t, auth.Operator)
+	d := alertDetail(t, p, op, "a-anna")
+	if len(d.EnrolmentPhotos) != 1 || d.EnrolmentPhotos[0].URL != "/api/v1/persons/p-anna/photos/0" {
+		t.Fatalf("enrolment photos %+v", d.EnrolmentPhotos)
+	}
+	if len(d.Crops) != 1 || !strings.HasPrefix(d.Crops[0].Image.URL, web.ObjectsPath+"/face/") || d.Crops[0].Similarity != 0.64 {
+		t.Fatalf("crops %+v", d.Crops)
+	}
+	if !strings.HasPrefix(d.Snapshot.URL, web.ObjectsPath+"/snapshot/") || d.Clip.State != web.ClipPreparing {
+		t.Fatalf("snapshot %+v clip %+v", d.Snapshot, d.Clip)
+	}
+	// Keys stay on the server: only links leave it.
+	r := p.Do(t, "GET", "/api/v1/alerts/a-anna", op, "")
+	if contains(string(r.Body), `"key"`) {
+		t.Fatalf("object key in the answer: %s", r.Body)
+	}
+	// The snapshot link serves the stored bytes.
+	r = p.Do(t, "GET", d.Snapshot.URL, "", "")
+	wantStatus(t, r, http.StatusOK)
+	if string(r.Body) != string(p.Snap) || r.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("snapshot: %d bytes, %s", len(r.Body), r.Header.Get("Content-Type"))
+	}
+	// The enrolment photo is served to those who may see the person.
+	r = p.Do(t, "GET", d.EnrolmentPhotos[0].URL, op, "")
+	wantStatus(t, r, http.StatusOK)
+	if r.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("photo type %s", r.Header.Get("Content-Type"))
+	}
+	// Opening an alert is recorded.
+	found := false
+	for _, e := range auditActions(t, p.Env, "t-operator") {
+		found = found || e.Action == "alerts.get" && e.Target == "/api/v1/alerts/a-anna"
+	}
+	if !found {
+		t.Fatal("alert view not audited")
+	}
+}
+
+func TestGuardiansSeeOnlyTheirPerson(t *testing.T) {
+	p := newProduct(t, nil, guardScope)
+	anna := p.Token(t, auth.Guardian) // guards p-anna
+	_, pw := p.AddUser(t, "bobs-guardian", auth.Guardian, auth.Scope{Persons: []string{"p-bob"}})
+	bob := p.Login(t, "bobs-guardian", pw)
+
+	if got := listIDs(t, p, anna); !slices.Equal(got, []string{"a-anna"}) {
+		t.Fatalf("anna's guardian sees %v", got)
+	}
+	if got := listIDs(t, p, bob); !slices.Equal(got, []string{"a-bob"}) {
+		t.Fatalf("bob's guardian sees %v", got)
+	}
+	r := p.Do(t, "GET", "/api/v1/alerts/a-bob", anna, "")
+	wantStatus(t, r, http.StatusNotFound)
+	if contains(string(r.Body), "Bob") {
+		t.Fatalf("refusal reveals the person: %s", r.Body)
+	}
+	// A guardian's view of their own alert leaves out others' evidence and the units.
+	d := alertDetail(t, p, anna, "a-anna")
+	if len(d.Crops) != 0 || d.PatrolUnit != nil || len(d.EnrolmentPhotos) != 0 || d.Snapshot.URL == "" {
+		t.Fatalf("guardian detail %+v", d)
+	}
+	wantStatus(t, p.Do(t, "GET", "/api/v1/persons/p-bob/photos/0", anna, ""), http.StatusForbidden)
+	wantStatus(t, p.Do(t, "GET", "/api/v1/persons/p-anna/photos/0", anna, ""), http.StatusOK)
+	wantStatus(t, p.Do(t, "GET", "/api/v1/persons/p-anna/trajectory", anna, ""), http.StatusForbidden)
+	wantStatus(t, p.Do(t, "POST", "/api/v1/alerts/a-anna/confirm", anna, ""), http.StatusForbidden)
+
+	var g struct{ Persons []web.GuardedPerson }
+	r = p.Do(t, "GET", "/api/v1/guardian", anna, "")
+	wantStatus(t, r, http.StatusOK)
+	decode(t, r, &g)
+	if len(g.Persons) != 1 || g.Persons[0].ID != "p-anna" || len(g.Persons[0].Alerts) != 1 || g.Persons[0].Alerts[0].ID != "a-anna" {
+		t.Fatalf("guardian view %s", r.Body)
+	}
+	l := g.Persons[0].Latest
+	if l == nil || l.ID != "s2" || l.Camera != "cam-2" || l.Snapshot.URL == "" || l.Face.URL != "" || l.Score != 0 {
+		t.Fatalf("latest location %+v", l)
+	}
+	for _, leak := range []string{"Bob", "p-bob", "Jon K", "u-near"} {
+		if contains(string(r.Body), leak) {
+			t.Fatalf("guardian view holds %q: %s", leak, r.Body)
+		}
+	}
+	r = p.Do(t, "GET", "/api/v1/guardian", bob, "")
+	g.Persons = nil
+	decode(t, r, &g)
+	if len(g.Persons) != 1 || g.Persons[0].ID != "p-bob" || g.Persons[0].Latest != nil {
+		t.Fatalf("bob's guardian view %s", r.Body)
+	}
+}
+
+// sse reads one server-sent events stream.
+type sse struct {
+	resp *http.Response
+	sc   *bufio.Scanner
+}
+
+type sseEvent struct {
+	id, typ string
+	alert   web.AlertView
+}
+
+func openStream(t *testing.T, p *product, ctx context.Context, token, lastID string) *sse {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, "GET", p.HTTP.URL+"/api/v1/alerts/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := p.HTTP.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	return &sse{resp: resp, sc: bufio.NewScanner(resp.Body)}
+}
+
+// next returns the next event, skipping comments and the retry line.
+func (s *sse) next(t *testing.T) sseEvent {
+	t.Helper()
+	var ev sseEvent
+	for s.sc.Scan() {
+		line := s.sc.Text()
+		switch {
+		case line == "" && ev.id != "":
+			return ev
+		case strings.HasPrefix(line, "id: "):
+			ev.id = line[4:]
+		case strings.HasPrefix(line, "event: "):
+			ev.typ = line[7:]
+		case strings.HasPrefix(line, "data: "):
+			if err := json.Unmarshal([]byte(line[6:]), &ev.alert); err != nil {
+				t.Fatalf("event data %q: %v", line, err)
+			}
+		}
+	}
+	t.Fatalf("stream ended: %v", s.sc.Err())
+	return ev
+}
+
+func TestAlertStreamLiveResumeAndScope(t *testing.T) {
+	p := newProduct(t, nil, guardScope)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	op := openStream(t, p, ctx, p.Token(t, auth.Operator), "")
+	guard := openStream(t, p, ctx, p.Token(t, auth.Guardian), "")
+	waitFor(t, func() bool { return p.W.Alerts.Subscribers() == 2 })
+
+	p.W.Alerts.Raise(web.AlertDetail{AlertView: web.AlertView{ID: "a-3", Rule: "watchlist_hit", Severity: "high", Camera: "cam-1", PersonID: "p-bob"}})
+	p.W.Alerts.Raise(web.AlertDetail{AlertView: web.AlertView{ID: "a-4", Rule: "safe_zone_exit", Severity: "critical", Camera: "cam-2", PersonID: "p-anna",
+		Snapshot: web.Media{Key: p.SnapKey}}})
+	e1, e2 := op.next(t), op.next(t)
+	if e1.alert.ID != "a-3" || e1.typ != "alert" || e2.alert.ID != "a-4" {
+		t.Fatalf("operator got %+v then %+v", e1, e2)
+	}
+	if !strings.HasPrefix(e2.alert.Snapshot.URL, web.ObjectsPath) {
+		t.Fatalf("event snapshot not linked: %+v", e2.alert.Snapshot)
+	}
+	// The guardian of p-anna never hears of p-bob's alert.
+	if g := guard.next(t); g.alert.ID != "a-4" {
+		t.Fatalf("guardian got %+v first", g)
+	}
+	// A client that reconnects with its last id gets what it missed, then live events.
+	if _, err := p.W.Alerts.Act(ctx, web.AlertAction{ID: "a-3", Action: web.ActDismiss, Actor: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	again := openStream(t, p, ctx, p.Token(t, auth.Operator), e1.id)
+	r1, r2 := again.next(t), again.next(t)
+	if r1.id != e2.id || r2.alert.ID != "a-3" || r2.typ != "update" || r2.alert.Status != web.StatusDismissed {
+		t.Fatalf("resumed with %+v then %+v", r1, r2)
+	}
+	if r := p.Do(t, "GET", "/api/v1/alerts/stream", p.Token(t, auth.Operator), "", "Last-Event-ID", "x"); r.StatusCode != http.StatusBadRequest {
+		t.Fatalf("bad Last-Event-ID: %d", r.StatusCode)
+	}
+	// Streams end with their requests: no subscription is left behind.
+	cancel()
+	waitFor(t, func() bool { return p.W.Alerts.Subscribers() == 0 })
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestPatrolsAPI(t *testing.T) {
+	p := newProduct(t, nil, nil)
+	admin, patrol := p.Token(t, auth.Admin), p.Token(t, auth.Patrol)
+	r := p.Do(t, "POST", "/api/v1/patrols", admin, `{"id":"u-3","name":"Bike 3","area":"north","position":{"lat":52.02,"lon":4.36},"account":"rider"}`)
+	wantStatus(t, r, http.StatusCreated)
+	for _, c := range []struct{ body, want string }{
+		{`{"id":"u-3","name":"again"}`, "exists"},
+		{`{"id":"a b","name":"x"}`, "id"},
+		{`{"id":"u-4"}`, "name"},
+		{`{"id":"u-4","name":"x","status":"asleep"}`, "status"},
+		{`{"id":"u-4","name":"x","position":{"lat":91,"lon":0}}`, "lat"},
+	} {
+		r := p.Do(t, "POST", "/api/v1/patrols", admin, c.body)
+		if r.StatusCode < 400 || r.StatusCode >= 500 || !contains(string(r.Body), c.want) {
+			t.Errorf("%s: %d %s", c.body, r.StatusCode, r.Body)
+		}
+	}
+	// A patrol reports its own unit's position, not another's.
+	r = p.Do(t, "POST", "/api/v1/patrols/u-near/position", patrol, `{"position":{"lat":52.012,"lon":4.351},"status":"busy"}`)
+	wantStatus(t, r, http.StatusOK)
+	var u web.PatrolView
+	decode(t, r, &u)
+	if u.Status != "busy" || u.Position.Lat != 52.012 || !u.Updated.Equal(t0) {
+		t.Fatalf("after report: %+v", u)
+	}
+	wantStatus(t, p.Do(t, "POST", "/api/v1/patrols/u-far/position", patrol, `{"position":{"lat":52.0,"lon":4.3}}`), http.StatusForbidden)
+	wantStatus(t, p.Do(t, "POST", "/api/v1/patrols/u-far/position", admin, `{"position":{"lat":52.0,"lon":4.3}}`), http.StatusOK)
+	wantStatus(t, p.Do(t, "POST", "/api/v1/patrols/u-none/position", admin, `{"position":{"lat":52.0,"lon":4.3}}`), http.StatusNotFound)
+	wantStatus(t, p.Do(t, "POST", "/api/v1/patrols/u-far/position", admin, `{"position":{"lat":0,"lon":0}}`), http.StatusBadRequest)
+	var l struct{ Patrols []web.PatrolView }
+	r = p.Do(t, "GET", "/api/v1/patrols", p.Token(t, auth.Operator), "")
+	decode(t, r, &l)
+	if len(l.Patrols) != 3 {
+		t.Fatalf("patrols %s", r.Body)
+	}
+}

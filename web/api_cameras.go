@@ -1,0 +1,118 @@
+package web
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+
+	"snowlight/auth"
+	"snowlight/live"
+)
+
+func (a *api) cameraRoutes() []Route {
+	watchers := roles(auth.Admin, auth.Operator, auth.Investigator)
+	inScope := CameraInPath("id", a.o.Cameras.Area)
+	return []Route{
+		{Pattern: "GET /api/v1/cameras", Name: "cameras.list", Policy: Policy{Roles: watchers}, Handler: http.HandlerFunc(a.listCameras)},
+		// WHEP (RFC 9725): the SDP offer in, the answer out, the session's URL in Location for DELETE.
+		{Pattern: "POST /api/v1/cameras/{id}/whep", Name: "cameras.whep", Policy: Policy{Roles: watchers, Scope: inScope},
+			Handler: http.HandlerFunc(a.whepOffer), MaxBodyBytes: maxOffer},
+		{Pattern: "DELETE /api/v1/cameras/{id}/whep/{session}", Name: "cameras.whep.close", Policy: Policy{Roles: watchers, Scope: inScope},
+			Handler: http.HandlerFunc(a.whepClose)},
+	}
+}
+
+// maxOffer bounds an SDP offer; browsers send a few kilobytes.
+const maxOffer = 64 << 10
+
+// listCameras answers GET /api/v1/cameras with the cameras the caller may watch and their health.
+func (a *api) listCameras(w http.ResponseWriter, r *http.Request) {
+	cams, err := a.o.Cameras.List(r.Context())
+	if err != nil {
+		failService(w, r, err)
+		return
+	}
+	p := principal(r)
+	out := make([]CameraView, 0, len(cams))
+	for _, c := range cams {
+		area := c.Area
+		if area == "" {
+			area = a.o.Cameras.Area(c.ID)
+		}
+		if p.CanSeeCamera(c.ID, area) {
+			c.Live = c.Live && a.o.Live != nil
+			out = append(out, c)
+		}
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"cameras": out})
+}
+
+func (a *api) whepOffer(w http.ResponseWriter, r *http.Request) {
+	cam, ok := pathID(w, r, "id")
+	if !ok {
+		return
+	}
+	if a.o.Live == nil {
+		WriteError(w, http.StatusServiceUnavailable, "live view is not enabled on this server")
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
+		WriteError(w, http.StatusUnsupportedMediaType, "send the WHEP offer as Content-Type: application/sdp")
+		return
+	}
+	offer, err := io.ReadAll(r.Body)
+	if err != nil {
+		Fail(w, r, decodeError(err))
+		return
+	}
+	answer, id, err := a.o.Live.Offer(r.Context(), cam, string(offer))
+	switch {
+	case errors.Is(err, live.ErrNoCamera):
+		WriteError(w, http.StatusNotFound, "no camera "+cam+" on this server")
+		return
+	case errors.Is(err, live.ErrNoVideo):
+		w.Header().Set("Retry-After", "5")
+		WriteError(w, http.StatusServiceUnavailable, "camera "+cam+" has sent no video yet: it may be offline; try again shortly")
+		return
+	case errors.Is(err, live.ErrTooMany):
+		w.Header().Set("Retry-After", "10")
+		WriteError(w, http.StatusServiceUnavailable, "too many live viewers: close a live view or try again later")
+		return
+	case errors.Is(err, live.ErrBadOffer):
+		WriteError(w, http.StatusBadRequest, "the browser's SDP offer was refused: it must offer to receive H.264 video")
+		return
+	case err != nil:
+		failService(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/sdp")
+	w.Header().Set("Location", "/api/v1/cameras/"+url.PathEscape(cam)+"/whep/"+url.PathEscape(id))
+	w.WriteHeader(http.StatusCreated)
+	io.WriteString(w, answer)
+}
+
+func (a *api) whepClose(w http.ResponseWriter, r *http.Request) {
+	cam, ok := pathID(w, r, "id")
+	if !ok {
+		return
+	}
+	sess, ok := pathID(w, r, "session")
+	if !ok {
+		return
+	}
+	if a.o.Live == nil {
+		WriteError(w, http.StatusServiceUnavailable, "live view is not enabled on this server")
+		return
+	}
+	if err := a.o.Live.Close(cam, sess); err != nil {
+		if errors.Is(err, live.ErrNoSession) {
+			WriteError(w, http.StatusNotFound, "no such live session (it may have ended already)")
+			return
+		}
+		failService(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

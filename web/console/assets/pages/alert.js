@@ -1,0 +1,130 @@
+// Alert detail: the evidence side by side, the clip, the map and the lifecycle, for the human who
+// decides.
+import { api, hasRole } from '../api.js';
+import { h, clear, toast, fmtTime, ago, categoryText, statusText, ruleText, pct } from '../ui.js';
+import { VectorMap } from '../map.js';
+import { actionButtons, evidenceLine } from './wall.js';
+
+export async function render(main, { args, stream }) {
+  const id = args[0] || '';
+  const head = h('div', { id: 'alert-head' });
+  const actions = h('div', { class: 'actions row', id: 'alert-actions' });
+  const evidence = h('div', { class: 'panel', id: 'alert-evidence' });
+  const clipBox = h('div', { class: 'panel', id: 'alert-clip' });
+  const map = new VectorMap({ height: 420 });
+  const mapBox = h('div', { class: 'panel' }, h('h2', null, 'Map'), map.svg, h('p', { class: 'muted', id: 'map-legend' },
+    '◆ camera (red: offline, ring: this alert) · ● patrol unit (green available, orange busy, grey offline) · numbered: recent path'));
+  const history = h('div', { class: 'panel', id: 'alert-history' });
+  const sightings = h('div', { class: 'panel', id: 'alert-sightings' });
+  main.append(h('p', null, h('a', { href: '#/wall' }, '← all alerts')), head, actions,
+    h('div', { class: 'row' }, h('div', { class: 'col' }, evidence, clipBox), h('div', { class: 'col' }, mapBox, history)), sightings);
+
+  let d = null;
+  let clipShown = '';
+  let units = [];
+  let clipTimer = 0;
+  const unitSelect = h('select', { id: 'dispatch-unit' });
+
+  const load = async () => {
+    try {
+      d = await api('GET', `/api/v1/alerts/${encodeURIComponent(id)}`);
+    } catch (x) {
+      clear(head).append(h('p', { class: 'error-text', id: 'alert-error' }, x.message));
+      return;
+    }
+    if (hasRole('admin', 'operator', 'investigator', 'patrol')) {
+      try { units = (await api('GET', '/api/v1/patrols')).patrols; } catch { units = []; }
+    }
+    draw();
+  };
+
+  const draw = () => {
+    clear(head).append(
+      h('h1', null, d.title || ruleText[d.rule] || d.rule),
+      h('div', null, h('span', { class: ['status', d.status], id: 'alert-status', dataset: { status: d.status } }, statusText[d.status] || d.status),
+        ' ', h('span', { class: 'pill' }, d.severity), ' ',
+        d.person_name ? `${d.person_name}${d.category ? ' (' + (categoryText[d.category] || d.category) + ')' : ''} · ` : '',
+        `${d.camera_name || d.camera}${d.area ? ' · ' + d.area : ''} · ${fmtTime(d.created)} (${ago(d.created)})`,
+        d.patrol ? ` · assigned to unit ${d.patrol}` : ''),
+      evidenceLine(d));
+
+    clear(unitSelect).append(h('option', { value: '' }, 'nearest available unit'),
+      ...units.filter((u) => u.status === 'available').map((u) => h('option', { value: u.id }, `${u.name} (${u.area || 'no area'})`)));
+    const btns = actionButtons(d, () => load(), (action) => (action === 'dispatch' && unitSelect.value ? { patrol: unitSelect.value } : {}));
+    clear(actions).append(...btns);
+    if (btns.some((b) => b.dataset.action === 'dispatch')) actions.append(h('label', null, 'unit ', unitSelect));
+
+    clear(evidence).append(h('h2', null, 'Evidence'));
+    if (d.biometric) {
+      evidence.append(h('div', { class: 'notice' },
+        'A face match is evidence, not proof. Compare the enrolment photo with the captured faces before confirming; ',
+        'dismiss if they are not the same person (this teaches the matcher).'));
+    }
+    const ev = h('div', { class: 'evidence' });
+    for (const p of d.enrolment_photos || []) {
+      ev.append(h('figure', null, h('img', { src: p.url, alt: 'enrolment photo', class: 'enrolment' }), h('figcaption', null, 'enrolment photo')));
+    }
+    if ((d.enrolment_photos || []).length && (d.crops || []).length) ev.append(h('span', { class: 'vs' }, 'vs'));
+    for (const c of d.crops || []) {
+      ev.append(h('figure', null,
+        c.image.url ? h('img', { src: c.image.url, alt: 'captured face', class: 'crop' }) : h('div', { class: 'muted' }, c.image.pending ? 'uploading…' : 'missing'),
+        h('figcaption', null, h('span', { class: 'score' }, `similarity ${pct(c.similarity)}`), h('br'), `${c.camera} · ${fmtTime(c.time)}`)));
+    }
+    if (d.snapshot && d.snapshot.url) ev.append(h('figure', null, h('img', { src: d.snapshot.url, alt: 'snapshot', class: 'snapshot' }), h('figcaption', null, 'scene snapshot')));
+    if (!ev.childNodes.length) ev.append(h('p', { class: 'muted' }, 'No pictures for this alert.'));
+    evidence.append(ev);
+
+    drawClip();
+
+    const cams = [];
+    if (d.position) cams.push({ id: d.camera, name: d.camera_name || d.camera, position: d.position });
+    const mapUnits = units.length ? units : (d.patrol_unit ? [d.patrol_unit] : []);
+    map.render({ cameras: cams, units: mapUnits, path: d.path || [], highlightCamera: d.camera, highlightUnit: d.patrol });
+
+    clear(history).append(h('h2', null, 'Lifecycle'),
+      h('table', { id: 'history-table' }, h('tr', null, h('th', null, 'when'), h('th', null, 'status'), h('th', null, 'who'), h('th', null, 'note')),
+        (d.history || []).map((s) => h('tr', null, h('td', null, fmtTime(s.at)), h('td', null, statusText[s.status] || s.status),
+          h('td', null, s.actor), h('td', null, s.note || '')))),
+      (d.notices || []).length ? h('ul', null, d.notices.map((n) => h('li', null, n))) : null);
+
+    clear(sightings).append(h('h2', null, 'Sightings'));
+    const all = [...(d.sightings || [])];
+    if (!all.length) sightings.append(h('p', { class: 'muted' }, 'No sightings attached.'));
+    for (const s of all) {
+      sightings.append(h('div', { class: 'sighting' },
+        s.snapshot.url ? h('img', { src: s.snapshot.url, alt: 'sighting snapshot' }) : h('div', { class: 'muted' }, 'no snapshot'),
+        h('div', null, h('div', null, s.camera_name || s.camera), h('div', { class: 'muted' }, `${fmtTime(s.enter)} – ${fmtTime(s.exit)}`),
+          s.score ? h('div', { class: 'score' }, `identity evidence ${pct(s.score)}`) : null)));
+    }
+  };
+
+  const drawClip = () => {
+    const c = d.clip || { state: 'none' };
+    const key = `${c.state}|${c.url ? c.url.split('?')[0] : ''}`;
+    if (key === clipShown) return;
+    clipShown = key;
+    clearTimeout(clipTimer);
+    clear(clipBox).append(h('h2', null, 'Clip'));
+    if (c.state === 'ready' && c.url) {
+      const v = h('video', { id: 'clip', src: c.url, controls: true, muted: true, autoplay: true, playsinline: true, preload: 'auto' });
+      v.addEventListener('error', () => clipBox.append(h('p', { class: 'error-text' }, 'The clip could not be played: its link may have expired; reload the page.')));
+      clipBox.append(v, h('p', { class: 'muted' }, `${fmtTime(c.start)} – ${fmtTime(c.end)}`));
+    } else if (c.state === 'preparing') {
+      clipBox.append(h('p', { id: 'clip-preparing' }, 'The clip is being prepared (the post-roll is still recording or the upload is pending). It appears here by itself.'));
+      clipTimer = setTimeout(load, 3000);
+    } else if (c.state === 'failed') {
+      clipBox.append(h('p', { class: 'error-text' }, 'The clip could not be stored; the snapshot and sightings remain.'));
+    } else {
+      clipBox.append(h('p', { class: 'muted' }, 'No clip for this alert.'));
+    }
+  };
+
+  await load();
+  let pending = 0;
+  const off = stream.listen((type, a) => {
+    if (a.id !== id) return;
+    clearTimeout(pending);
+    pending = setTimeout(load, 150);
+  });
+  return () => { off(); clearTimeout(clipTimer); clearTimeout(pending); };
+}
