@@ -36,6 +36,7 @@ func components() []component {
 		usersComponent(),
 		auditComponent(),
 		outboxComponent(),
+		alertsComponent(),
 		patrolsComponent(),
 		sightingsComponent(),
 		watchlistComponent(),
