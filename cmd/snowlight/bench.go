@@ -10,7 +10,8 @@ import (
 // benchmarks lists the `snowlight bench` targets, one file each (bench_<name>.go).
 func benchmarks() map[string]command {
 	return map[string]command{
-		"ingest": {"CPU per frame of ingest vs ffmpeg vs OpenCV VideoCapture on simulated 720p cameras", runBenchIngest},
+		"ingest":     {"CPU per frame of ingest vs ffmpeg vs OpenCV VideoCapture on simulated 720p cameras", runBenchIngest},
+		"perception": {"ms per stage, CPU per camera-second gated vs ungated, Go vs OpenCV's own YuNet/YOLOX", runBenchPerception},
 	}
 }
 

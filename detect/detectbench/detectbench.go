@@ -1,0 +1,552 @@
+// Package detectbench measures what perception costs on real footage: milliseconds per frame for each
+// stage, CPU per camera-second of the whole perception stage at a detection rate (5 fps) with and without
+// the motion gate on a busy street (vtest) and a quiet scene, the gate's effect on recall, and the Go
+// path's YuNet and YOLOX against OpenCV's own implementation of the same models timed on the same frames
+// by a small C++ program built with g++ for the run.
+//
+// Frames are decoded before any measurement, so the figures are perception only; CPU is the process's
+// user+system time (OpenCV's worker threads included).
+package detectbench
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"image"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"snowlight/detect"
+	"snowlight/models"
+)
+
+//go:embed ref/reference.cpp
+var referenceSource []byte
+
+// Options configure Run.
+type Options struct {
+	ModelsDir string
+	Busy      string        // a busy street video (vtest)
+	Quiet     string        // a quiet scene video
+	FPS       float64       // detection rate
+	Duration  time.Duration // of each video used
+	// RefFrames frames of the busy video are timed RefRounds times by both the Go path and the C++
+	// reference; RefRounds 0 skips the comparison.
+	RefFrames, RefRounds int
+	Log                  *slog.Logger `json:"-"`
+}
+
+// DefaultOptions measures 20 s of each video at 5 detection fps and compares on 10 frames x 5 rounds.
+func DefaultOptions() Options {
+	return Options{FPS: 5, Duration: 20 * time.Second, RefFrames: 10, RefRounds: 5}
+}
+
+// Stage is the cost of one stage.
+type Stage struct {
+	Name  string  `json:"name"`
+	Input string  `json:"input"`
+	Ms    float64 `json:"ms"` // median per call
+	Calls int     `json:"calls"`
+}
+
+// Scene is the whole perception stage on one video in one mode.
+type Scene struct {
+	Scene         string  `json:"scene"`
+	Gated         bool    `json:"gated"`
+	Frames        int     `json:"frames"`
+	DetectorRuns  int     `json:"detector_runs"`
+	VideoSeconds  float64 `json:"video_seconds"`
+	CPUSeconds    float64 `json:"cpu_seconds"`
+	CPUPerCamSec  float64 `json:"cpu_ms_per_camera_second"`
+	Persons       int     `json:"persons"`
+	RecallUngated float64 `json:"recall_vs_ungated,omitempty"` // gated only
+}
+
+// Reference compares a Go detector with OpenCV's own on the same frames.
+type Reference struct {
+	Model    string  `json:"model"`
+	Input    string  `json:"input"`
+	GoMs     float64 `json:"go_ms"`
+	OpenCVMs float64 `json:"opencv_ms"`
+	Overhead float64 `json:"overhead"` // GoMs/OpenCVMs - 1
+	GoFound  int     `json:"go_found"`
+	CVFound  int     `json:"opencv_found"`
+}
+
+// Report is the outcome of Run.
+type Report struct {
+	Date      time.Time   `json:"date"`
+	Machine   string      `json:"machine"`
+	Options   Options     `json:"options"`
+	Stages    []Stage     `json:"stages"`
+	Scenes    []Scene     `json:"scenes"`
+	Reference []Reference `json:"reference,omitempty"`
+	RefError  string      `json:"reference_error,omitempty"`
+}
+
+type frame struct {
+	at  time.Duration
+	img gocv.Mat
+}
+
+// Run measures; it takes a few minutes on two cores.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	rep := &Report{Date: time.Now().UTC(), Machine: machine(), Options: o}
+	rep.Options.Log = nil
+	busy, err := decodeSampled(o.Busy, o.FPS, o.Duration)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFrames(busy)
+	quiet, err := decodeSampled(o.Quiet, o.FPS, o.Duration)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFrames(quiet)
+
+	cfg := detect.DefaultConfig(o.ModelsDir)
+	cfg.Log = o.Log
+	p, err := detect.NewPipeline(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+
+	o.Log.Info("bench perception: whole stage, busy scene")
+	ungated, reference, err := scene(ctx, p, "vtest (busy street)", busy, o.FPS, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	gcfg := detect.DefaultGateConfig()
+	gated, _, err := scene(ctx, p, "vtest (busy street)", busy, o.FPS, &gcfg, reference.boxes)
+	if err != nil {
+		return nil, err
+	}
+	o.Log.Info("bench perception: whole stage, quiet scene")
+	qUngated, _, err := scene(ctx, p, "quiet scene", quiet, o.FPS, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	qGated, _, err := scene(ctx, p, "quiet scene", quiet, o.FPS, &gcfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	rep.Scenes = []Scene{ungated, gated, qUngated, qGated}
+	rep.Stages = append(rep.Stages, reference.stages...)
+
+	o.Log.Info("bench perception: isolated stages")
+	more, err := isolatedStages(ctx, o.ModelsDir, busy)
+	if err != nil {
+		return nil, err
+	}
+	rep.Stages = append(rep.Stages, more...)
+
+	if o.RefRounds > 0 {
+		o.Log.Info("bench perception: Go vs OpenCV reference")
+		n := min(o.RefFrames, len(busy))
+		refs, err := compareReference(ctx, o, busy[:n])
+		if err != nil {
+			rep.RefError = err.Error()
+			o.Log.Warn("reference comparison failed", "err", err)
+		}
+		rep.Reference = refs
+	}
+	return rep, nil
+}
+
+func machine() string {
+	cpu := runtime.GOARCH
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				if i := strings.Index(l, ":"); i > 0 {
+					cpu = strings.TrimSpace(l[i+1:])
+				}
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d cores, OpenCV %s", cpu, runtime.NumCPU(), gocv.OpenCVVersion())
+}
+
+// decodeSampled decodes up to limit of the video at about fps frames per second.
+func decodeSampled(path string, fps float64, limit time.Duration) ([]frame, error) {
+	vc, err := gocv.VideoCaptureFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer vc.Close()
+	src := vc.Get(gocv.VideoCaptureFPS)
+	if src <= 0 {
+		return nil, fmt.Errorf("%s: unknown frame rate", path)
+	}
+	step := max(1, int(src/fps+0.5))
+	img := gocv.NewMat()
+	defer img.Close()
+	var out []frame
+	for n := 0; vc.Read(&img); n++ {
+		at := time.Duration(float64(n) / src * float64(time.Second))
+		if at >= limit {
+			break
+		}
+		if n%step == 0 {
+			out = append(out, frame{at, img.Clone()})
+		}
+	}
+	if len(out) == 0 {
+		closeFrames(out)
+		return nil, fmt.Errorf("%s: no frames decoded", path)
+	}
+	return out, nil
+}
+
+func closeFrames(fs []frame) {
+	for _, f := range fs {
+		f.img.Close()
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func median(ds []time.Duration) float64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(a, b int) bool { return s[a] < s[b] })
+	return float64(s[len(s)/2]) / float64(time.Millisecond)
+}
+
+// ungatedOutput is what the ungated pass leaves for the gated one and for the stage table.
+type ungatedOutput struct {
+	boxes  [][]detect.Box
+	stages []Stage
+}
+
+// scene runs the pipeline over the frames, gated when gcfg is set, and charges it the process CPU.
+func scene(ctx context.Context, p *detect.Pipeline, name string, frames []frame, fps float64,
+	gcfg *detect.GateConfig, ref [][]detect.Box) (Scene, ungatedOutput, error) {
+	cam := p.NewCamera(name, gcfg)
+	defer cam.Close()
+	start := time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
+	s := Scene{Scene: name, Gated: gcfg != nil, Frames: len(frames), VideoSeconds: float64(len(frames)) / fps}
+	var out ungatedOutput
+	var tPersons, tFaces, tEmbed, tApp, tGate []time.Duration
+	var faces, persons int
+	var embedTotal, appTotal time.Duration
+	var matched, refTotal int
+	before := cpuTime()
+	for i, f := range frames {
+		res, err := cam.Process(ctx, f.img, start.Add(f.at))
+		if err != nil {
+			return s, out, err
+		}
+		if !res.Skipped {
+			s.DetectorRuns++
+		}
+		s.Persons += len(res.Persons)
+		var boxes []detect.Box
+		for _, pr := range res.Persons {
+			boxes = append(boxes, pr.Box)
+		}
+		if ref != nil {
+			matched += matchBoxes(ref[i], boxes)
+			refTotal += len(ref[i])
+		}
+		out.boxes = append(out.boxes, boxes)
+		tGate = append(tGate, res.Timing.Gate)
+		tPersons = append(tPersons, res.Timing.Persons)
+		tFaces = append(tFaces, res.Timing.Faces)
+		tEmbed = append(tEmbed, res.Timing.Embed)
+		tApp = append(tApp, res.Timing.Appearance)
+		for _, fc := range res.Faces {
+			if fc.Embedding != nil {
+				faces++
+			}
+		}
+		persons += len(res.Persons)
+		embedTotal += res.Timing.Embed
+		appTotal += res.Timing.Appearance
+	}
+	s.CPUSeconds = (cpuTime() - before).Seconds()
+	s.CPUPerCamSec = 1000 * s.CPUSeconds / s.VideoSeconds
+	if ref != nil {
+		s.RecallUngated = float64(matched) / float64(max(refTotal, 1))
+	}
+	if gcfg == nil {
+		w, h := frames[0].img.Cols(), frames[0].img.Rows()
+		in := fmt.Sprintf("%dx%d frame", w, h)
+		out.stages = []Stage{
+			{"person detection (YOLOX-nano 416)", in, median(tPersons), len(frames)},
+			{"face detection (YuNet + verification)", in, median(tFaces), len(frames)},
+			{"face align + embed (MobileFaceNet), per face", "112x112", perCall(embedTotal, faces), faces},
+			{"appearance (OSNet x0.25), per person", "128x256 crop", perCall(appTotal, persons), persons},
+			{"face align + embed, per frame", in, median(tEmbed), len(frames)},
+			{"appearance, per frame", in, median(tApp), len(frames)},
+		}
+	}
+	return s, out, nil
+}
+
+func perCall(total time.Duration, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return float64(total) / float64(n) / float64(time.Millisecond)
+}
+
+// matchBoxes counts reference boxes with a found box at IoU >= 0.5 (greedy, best first).
+func matchBoxes(ref, found []detect.Box) int {
+	used := make([]bool, len(found))
+	n := 0
+	for _, r := range ref {
+		best, bi := float32(0.5), -1
+		for j, f := range found {
+			if iou := r.IoU(f); !used[j] && iou >= best {
+				best, bi = iou, j
+			}
+		}
+		if bi >= 0 {
+			used[bi] = true
+			n++
+		}
+	}
+	return n
+}
+
+// isolatedStages times the gate and the fallback detectors alone, and YuNet at 640x480 (the size the
+// models README quotes).
+func isolatedStages(ctx context.Context, modelsDir string, frames []frame) ([]Stage, error) {
+	in := fmt.Sprintf("%dx%d frame", frames[0].img.Cols(), frames[0].img.Rows())
+	var out []Stage
+	time1 := func(name, input string, fn func(gocv.Mat) error, fs []gocv.Mat) error {
+		var ds []time.Duration
+		for _, f := range fs {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			t0 := time.Now()
+			if err := fn(f); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			ds = append(ds, time.Since(t0))
+		}
+		out = append(out, Stage{name, input, median(ds), len(ds)})
+		return nil
+	}
+	var mats, small []gocv.Mat
+	for _, f := range frames {
+		mats = append(mats, f.img)
+		s := gocv.NewMat()
+		gocv.Resize(f.img, &s, image.Pt(640, 480), 0, 0, gocv.InterpolationArea)
+		small = append(small, s)
+	}
+	defer func() {
+		for _, s := range small {
+			s.Close()
+		}
+	}()
+	g := detect.NewGate(detect.DefaultGateConfig())
+	defer g.Close()
+	i := 0
+	if err := time1("motion gate (160 px frame differencing)", in, func(m gocv.Mat) error {
+		i++
+		_, err := g.Check(m, time.Unix(int64(i), 0))
+		return err
+	}, mats); err != nil {
+		return nil, err
+	}
+	ycfg := detect.DefaultYuNetConfig()
+	ycfg.VerifyBelow = 0
+	yn, err := detect.NewYuNet(modelsDir, ycfg)
+	if err != nil {
+		return nil, err
+	}
+	defer yn.Close()
+	if err := time1("face detection (YuNet alone)", "640x480 frame", func(m gocv.Mat) error {
+		_, err := yn.DetectFaces(m)
+		return err
+	}, small); err != nil {
+		return nil, err
+	}
+	hog := detect.NewHOG(detect.DefaultHOGConfig())
+	defer hog.Close()
+	if err := time1("fallback person detection (HOG, upscaled to 1152)", in, func(m gocv.Mat) error {
+		_, err := hog.DetectPersons(m)
+		return err
+	}, mats[:min(len(mats), 20)]); err != nil {
+		return nil, err
+	}
+	cas, err := detect.NewCascade(detect.DefaultConfig("").FaceCascade)
+	if err != nil {
+		return nil, err
+	}
+	defer cas.Close()
+	if err := time1("fallback face detection (Haar cascade)", in, func(m gocv.Mat) error {
+		_, err := cas.DetectFaces(m)
+		return err
+	}, mats[:min(len(mats), 20)]); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// compareReference times YuNet and YOLOX in Go and in OpenCV's C++ on the same frames, alternating the two
+// twice so that load from elsewhere on the machine falls on both; each side keeps its better run.
+func compareReference(ctx context.Context, o Options, frames []frame) ([]Reference, error) {
+	dir, err := os.MkdirTemp("", "detectbench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	src := filepath.Join(dir, "reference.cpp")
+	exe := filepath.Join(dir, "reference")
+	if err := os.WriteFile(src, referenceSource, 0o644); err != nil {
+		return nil, err
+	}
+	flags, err := exec.CommandContext(ctx, "pkg-config", "--cflags", "--libs", "opencv4").Output()
+	if err != nil {
+		return nil, fmt.Errorf("pkg-config opencv4: %w", err)
+	}
+	args := append([]string{"-O2", "-std=c++17", "-o", exe, src}, strings.Fields(string(flags))...)
+	if msg, err := exec.CommandContext(ctx, "g++", args...).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build the C++ reference: %v: %s", err, msg)
+	}
+	var paths []string
+	var imgs []gocv.Mat
+	for i, f := range frames {
+		p := filepath.Join(dir, fmt.Sprintf("frame%03d.png", i))
+		if !gocv.IMWrite(p, f.img) {
+			return nil, fmt.Errorf("write %s", p)
+		}
+		paths = append(paths, p)
+		imgs = append(imgs, f.img)
+	}
+	yunetPath := filepath.Join(o.ModelsDir, mustFile(models.FaceDetector))
+	yoloxPath := filepath.Join(o.ModelsDir, mustFile(models.PersonDetector))
+
+	ycfg := detect.DefaultYuNetConfig()
+	ycfg.VerifyBelow = 0 // the same work as cv::FaceDetectorYN
+	yn, err := detect.NewYuNet(o.ModelsDir, ycfg)
+	if err != nil {
+		return nil, err
+	}
+	defer yn.Close()
+	yx, err := detect.NewYOLOX(o.ModelsDir, detect.DefaultYOLOXConfig())
+	if err != nil {
+		return nil, err
+	}
+	defer yx.Close()
+
+	type result struct {
+		YuNet   float64 `json:"yunet_ms"`
+		YOLOX   float64 `json:"yolox_ms"`
+		Faces   int     `json:"faces"`
+		Persons int     `json:"persons"`
+	}
+	bestCV, bestGo := result{YuNet: 1e9, YOLOX: 1e9}, result{YuNet: 1e9, YOLOX: 1e9}
+	for rep := 0; rep < 2; rep++ {
+		cmd := exec.CommandContext(ctx, exe, append([]string{yunetPath, yoloxPath, fmt.Sprint(o.RefRounds)}, paths...)...)
+		outb, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("run the C++ reference: %w", err)
+		}
+		var cv result
+		if err := json.Unmarshal(outb, &cv); err != nil {
+			return nil, fmt.Errorf("C++ reference output %q: %w", outb, err)
+		}
+		bestCV.YuNet, bestCV.YOLOX = min(bestCV.YuNet, cv.YuNet), min(bestCV.YOLOX, cv.YOLOX)
+		bestCV.Faces, bestCV.Persons = cv.Faces, cv.Persons
+
+		var tyn, tyx []time.Duration
+		var faces, persons int
+		for r := -1; r < o.RefRounds; r++ { // round -1 warms up, as in the C++
+			for _, m := range imgs {
+				t0 := time.Now()
+				fs, err := yn.DetectFaces(m)
+				a := time.Since(t0)
+				if err != nil {
+					return nil, err
+				}
+				t0 = time.Now()
+				ps, err := yx.DetectPersons(m)
+				b := time.Since(t0)
+				if err != nil {
+					return nil, err
+				}
+				if r >= 0 {
+					tyn, tyx = append(tyn, a), append(tyx, b)
+					faces += len(fs)
+					persons += len(ps)
+				}
+			}
+		}
+		bestGo.YuNet, bestGo.YOLOX = min(bestGo.YuNet, median(tyn)), min(bestGo.YOLOX, median(tyx))
+		bestGo.Faces, bestGo.Persons = faces, persons
+	}
+	in := fmt.Sprintf("%dx%d, %d frames x %d rounds", imgs[0].Cols(), imgs[0].Rows(), len(imgs), o.RefRounds)
+	return []Reference{
+		{"YuNet (Go decode vs cv::FaceDetectorYN)", in, bestGo.YuNet, bestCV.YuNet, bestGo.YuNet/bestCV.YuNet - 1, bestGo.Faces, bestCV.Faces},
+		{"YOLOX-nano (Go vs C++ letterbox+forward+decode+NMS)", in, bestGo.YOLOX, bestCV.YOLOX, bestGo.YOLOX/bestCV.YOLOX - 1, bestGo.Persons, bestCV.Persons},
+	}, nil
+}
+
+func mustFile(n models.Name) string {
+	m, _ := models.Lookup(n)
+	return m.File
+}
+
+// Markdown renders the report as the tables of docs/BENCHMARKS.md.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Measured %s on %s; %.0f detection fps, %s of each video.\n\n", r.Date.Format("2006-01-02"),
+		r.Machine, r.Options.FPS, r.Options.Duration)
+	b.WriteString("| perception stage, whole | gated | frames | detector runs | CPU ms per camera-second | persons | recall vs ungated |\n")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
+	for _, s := range r.Scenes {
+		rec := "-"
+		if s.Gated && s.RecallUngated > 0 {
+			rec = fmt.Sprintf("%.3f", s.RecallUngated)
+		}
+		fmt.Fprintf(&b, "| %s | %v | %d | %d | %.0f | %d | %s |\n", s.Scene, s.Gated, s.Frames, s.DetectorRuns,
+			s.CPUPerCamSec, s.Persons, rec)
+	}
+	if len(r.Scenes) == 4 && r.Scenes[3].CPUPerCamSec > 0 {
+		fmt.Fprintf(&b, "\nGating cuts the quiet scene's CPU %.1fx and the busy street's %.2fx.\n",
+			r.Scenes[2].CPUPerCamSec/r.Scenes[3].CPUPerCamSec, r.Scenes[0].CPUPerCamSec/r.Scenes[1].CPUPerCamSec)
+	}
+	b.WriteString("\n| stage | input | ms (median) | calls |\n|---|---|---|---|\n")
+	for _, s := range r.Stages {
+		fmt.Fprintf(&b, "| %s | %s | %.1f | %d |\n", s.Name, s.Input, s.Ms, s.Calls)
+	}
+	if len(r.Reference) > 0 {
+		b.WriteString("\n| model | frames | Go ms | OpenCV ms | Go overhead | found (Go / OpenCV) |\n|---|---|---|---|---|---|\n")
+		for _, x := range r.Reference {
+			fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f | %+.1f%% | %d / %d |\n", x.Model, x.Input, x.GoMs, x.OpenCVMs,
+				100*x.Overhead, x.GoFound, x.CVFound)
+		}
+	}
+	if r.RefError != "" {
+		fmt.Fprintf(&b, "\nReference comparison failed: %s\n", r.RefError)
+	}
+	return b.String()
+}

@@ -1,0 +1,69 @@
+package detectbench
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func dataDir(t *testing.T, env, name string) string {
+	if d := os.Getenv(env); d != "" {
+		return d
+	}
+	d, _ := filepath.Abs(filepath.Join("..", "..", "..", "shared", name))
+	if _, err := os.Stat(d); err != nil {
+		t.Skipf("%s not available (set %s or provide ../shared/%s)", name, env, name)
+	}
+	return d
+}
+
+// TestRunSmall runs the whole benchmark on two seconds of each video and one round of the C++ reference:
+// every figure is produced from real work (the reference builds with g++ and finds what Go finds).
+func TestRunSmall(t *testing.T) {
+	busy := "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
+	if _, err := os.Stat(busy); err != nil {
+		t.Skip("vtest.avi not available (opencv-doc)")
+	}
+	if _, err := exec.LookPath("g++"); err != nil {
+		t.Skip("g++ not installed")
+	}
+	// The busy video serves as its own "quiet" scene here: only the plumbing is under test.
+	o := Options{ModelsDir: dataDir(t, "SNOWLIGHT_MODELS", "models"), Busy: busy, Quiet: busy, FPS: 5,
+		Duration: 2 * time.Second, RefFrames: 2, RefRounds: 1}
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.RefError != "" {
+		t.Fatalf("reference: %s", rep.RefError)
+	}
+	if len(rep.Scenes) != 4 || len(rep.Stages) < 8 || len(rep.Reference) != 2 {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, s := range rep.Scenes {
+		if s.Frames != 10 || s.CPUPerCamSec <= 0 || s.Persons == 0 {
+			t.Errorf("scene %+v", s)
+		}
+	}
+	for _, s := range rep.Stages {
+		if s.Ms <= 0 && !strings.Contains(s.Name, "per face") && !strings.Contains(s.Name, "embed, per frame") {
+			t.Errorf("stage %+v", s)
+		}
+	}
+	for _, r := range rep.Reference {
+		if r.GoMs <= 0 || r.OpenCVMs <= 0 || r.GoFound != r.CVFound {
+			t.Errorf("reference %+v: Go and OpenCV must find the same on the same frames", r)
+		}
+	}
+	md := rep.Markdown()
+	for _, w := range []string{"CPU ms per camera-second", "YuNet", "YOLOX", "Go overhead"} {
+		if !strings.Contains(md, w) {
+			t.Errorf("markdown lacks %q:\n%s", w, md)
+		}
+	}
+	t.Logf("\n%s", md)
+}
