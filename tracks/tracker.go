@@ -167,6 +167,7 @@ func (tr *Tracker) Update(now time.Time, dets []Detection) []Track {
 	cost = tr.costs(tentative, dets, uHigh, tr.cfg.FuseScore, false, 0)
 	uTentative, uHigh := tr.match(now, tentative, dets, uHigh, cost, 1-tr.cfg.TentativeMatchIoU)
 	for _, t := range uTentative {
+		t.streak = 0 // confirmation needs consecutive matches
 		if now.Sub(t.lastSeen) > tr.cfg.TentativeMaxAge {
 			t.state = Removed
 		}
