@@ -180,8 +180,13 @@ func TestPersonDetectionFallbackMOT17(t *testing.T) {
 	}
 }
 
+// readVideoFramesB returns one vtest frame for a benchmark.
+func readVideoFramesB(b *testing.B, n int) gocv.Mat {
+	return readVideoFrames(b, vtestPath(b), n)[n]
+}
+
 // readVideoFrames decodes the listed 0-based frame indices of a video.
-func readVideoFrames(t *testing.T, path string, want ...int) map[int]gocv.Mat {
+func readVideoFrames(t testing.TB, path string, want ...int) map[int]gocv.Mat {
 	t.Helper()
 	vc, err := gocv.VideoCaptureFile(path)
 	if err != nil {
