@@ -414,6 +414,19 @@ func (e *Engine) guardianNotices(ctx context.Context, a Alert) ([]notify.Message
 
 // Dispatch sends the nearest available unit. A biometric alert must be confirmed first.
 func (e *Engine) Dispatch(ctx context.Context, id, user string) (Alert, error) {
+	return e.dispatch(ctx, id, user, "")
+}
+
+// DispatchUnit sends the unit the operator chose (it must be available); if it does not acknowledge,
+// escalation continues with the nearest others and the supervisors as for Dispatch.
+func (e *Engine) DispatchUnit(ctx context.Context, id, user, unit string) (Alert, error) {
+	if unit == "" {
+		return Alert{}, fmt.Errorf("%w: no unit chosen", ErrInvalid)
+	}
+	return e.dispatch(ctx, id, user, unit)
+}
+
+func (e *Engine) dispatch(ctx context.Context, id, user, unit string) (Alert, error) {
 	if err := needUser(user, "dispatch"); err != nil {
 		return Alert{}, err
 	}
@@ -436,8 +449,21 @@ func (e *Engine) Dispatch(ctx context.Context, id, user string) (Alert, error) {
 			return step{}, transitionErr(a, "dispatch")
 		}
 		targets, err := e.patrols.Plan(ctx, dispatch.Incident{Position: a.Place.Position, Area: a.Place.Area}, e.o.Plan)
-		if err != nil {
+		if err != nil && !(unit != "" && errors.Is(err, dispatch.ErrNobody)) {
 			return step{}, err
+		}
+		if unit != "" {
+			u, err := e.patrols.Unit(ctx, unit)
+			if err != nil {
+				return step{}, err
+			}
+			if u.Status != dispatch.Available {
+				return step{}, fmt.Errorf("%w: unit %s is %s", ErrInvalid, unit, u.Status)
+			}
+			chosen := dispatch.Target{Kind: dispatch.UnitTarget, ID: u.ID, Name: u.Name, Receiver: u.Receiver, Distance: dispatch.Distance(a.Place.Position, u.Position)}
+			targets = append([]dispatch.Target{chosen}, slices.DeleteFunc(targets, func(t dispatch.Target) bool {
+				return t.Kind == dispatch.UnitTarget && t.ID == unit
+			})...)
 		}
 		asg, err := dispatch.NewAssignment(targets, now, e.o.AckTimeout)
 		if err != nil {

@@ -364,3 +364,30 @@ func TestStreamEvents(t *testing.T) {
 		t.Fatalf("replay after %d: %+v", f.published[1].ID, replayed)
 	}
 }
+
+func TestDispatchChosenUnit(t *testing.T) {
+	f := newFixture(t, "", func(o *alerts.Options) { o.TwoPersonRule = false })
+	f.addUnit(t, "u1", 100)
+	f.addUnit(t, "u2", 500)
+	f.addUnit(t, "u3", 50)
+	ctx := t.Context()
+	f.reg.SetStatus(ctx, "u3", dispatch.Busy)
+	a, _, _ := f.eng.Raise(ctx, alerts.Trigger{Kind: alerts.Loitering, At: f.clock.Now(), Place: camElm})
+	if _, err := f.eng.DispatchUnit(ctx, a.ID, "olga", "u3"); !errors.Is(err, alerts.ErrInvalid) {
+		t.Fatalf("dispatch to a busy unit: %v", err)
+	}
+	if _, err := f.eng.DispatchUnit(ctx, a.ID, "olga", "ghost"); !errors.Is(err, dispatch.ErrUnknownUnit) {
+		t.Fatalf("dispatch to an unknown unit: %v", err)
+	}
+	a, err := f.eng.DispatchUnit(ctx, a.ID, "olga", "u2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, tg := range a.Dispatch.Targets {
+		ids = append(ids, tg.ID)
+	}
+	if got := strings.Join(ids, " "); got != "u2 u1 elm-st north city" {
+		t.Fatalf("targets %s", got)
+	}
+}

@@ -142,19 +142,102 @@ type StreamOptions struct {
 // ErrDropped ends the stream of a client that fell too far behind.
 var ErrDropped = errors.New("event-stream client fell behind and was disconnected")
 
+// Subscribe returns the events after ID after: first those Replay returns (when after >= 0), then
+// live ones, each once and in order. The channel closes when ctx ends or the subscriber falls more
+// than Buffer events behind; the subscriber then resumes with the last ID it saw. Err reports why it
+// closed (nil when ctx ended).
+func (h *Hub) Subscribe(ctx context.Context, after int64, replay Replay) *Subscription {
+	c := h.subscribe() // before replaying, so nothing published meanwhile is missed
+	ch := make(chan Event)
+	s := &Subscription{C: ch}
+	go func() {
+		defer close(ch)
+		defer h.unsubscribe(c)
+		last := after
+		emit := func(e Event) bool {
+			if e.ID <= last {
+				return true
+			}
+			last = e.ID
+			select {
+			case ch <- e:
+				return true
+			case <-ctx.Done():
+				return false
+			case <-c.gone:
+				s.setErr(ErrDropped)
+				return false
+			}
+		}
+		if after >= 0 && replay != nil {
+			for {
+				evs, err := replay(ctx, last, 500)
+				if err != nil {
+					s.setErr(fmt.Errorf("replay events after %d: %w", last, err))
+					return
+				}
+				for _, e := range evs {
+					if !emit(e) {
+						return
+					}
+				}
+				if len(evs) < 500 {
+					break
+				}
+			}
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-c.gone:
+				s.setErr(ErrDropped)
+				return
+			case e := <-c.ch:
+				if !emit(e) {
+					return
+				}
+			}
+		}
+	}()
+	return s
+}
+
+// Subscription is a stream of events from Subscribe.
+type Subscription struct {
+	C   <-chan Event
+	mu  sync.Mutex
+	err error
+}
+
+// Err says why C closed: nil if the context ended, ErrDropped if the subscriber fell behind, or a
+// replay error. Read it after C is closed.
+func (s *Subscription) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+func (s *Subscription) setErr(err error) {
+	s.mu.Lock()
+	s.err = err
+	s.mu.Unlock()
+}
+
 // Serve streams events to one client until it leaves, the request's context ends or the hub drops it.
 // A Last-Event-ID header (or last_event_id query parameter, for clients that cannot set headers)
 // replays what the client missed before live events.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, o StreamOptions) error {
 	rc := http.NewResponseController(w)
-	var last int64 = -1
+	var after int64 = -1
 	if s := r.Header.Get("Last-Event-ID"); s != "" {
-		last, _ = strconv.ParseInt(s, 10, 64)
+		after, _ = strconv.ParseInt(s, 10, 64)
 	} else if s := r.URL.Query().Get("last_event_id"); s != "" {
-		last, _ = strconv.ParseInt(s, 10, 64)
+		after, _ = strconv.ParseInt(s, 10, 64)
 	}
-	c := h.subscribe() // before replaying, so nothing published meanwhile is missed
-	defer h.unsubscribe(c)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	sub := h.Subscribe(ctx, after, o.Replay)
 
 	hd := w.Header()
 	hd.Set("Content-Type", "text/event-stream")
@@ -172,44 +255,20 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, o StreamOptions) err
 		return err
 	}
 	var buf bytes.Buffer
-	emit := func(e Event) error {
-		if e.ID <= last {
-			return nil
-		}
-		last = e.ID
-		if o.Filter != nil && !o.Filter(e) {
-			return nil
-		}
-		buf.Reset()
-		writeEvent(&buf, e)
-		return send(buf.Bytes())
-	}
-	if last >= 0 && o.Replay != nil {
-		for {
-			evs, err := o.Replay(r.Context(), last, 500)
-			if err != nil {
-				return fmt.Errorf("replay events after %d: %w", last, err)
-			}
-			for _, e := range evs {
-				if err := emit(e); err != nil {
-					return err
-				}
-			}
-			if len(evs) < 500 {
-				break
-			}
-		}
-	}
 	beat := time.NewTicker(h.o.Heartbeat)
 	defer beat.Stop()
 	for {
 		select {
-		case <-r.Context().Done():
-			return nil
-		case <-c.gone:
-			return ErrDropped
-		case e := <-c.ch:
-			if err := emit(e); err != nil {
+		case e, ok := <-sub.C:
+			if !ok {
+				return sub.Err()
+			}
+			if o.Filter != nil && !o.Filter(e) {
+				continue
+			}
+			buf.Reset()
+			writeEvent(&buf, e)
+			if err := send(buf.Bytes()); err != nil {
 				return err
 			}
 		case <-beat.C:

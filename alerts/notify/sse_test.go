@@ -218,3 +218,43 @@ func TestSlowClientDroppedNotBlocking(t *testing.T) {
 		t.Fatal("stuck client's stream did not end")
 	}
 }
+
+// TestSubscribe covers the channel form of a stream (for handlers that encode events themselves):
+// replay then live without gaps or repeats, and ErrDropped for a subscriber that stops reading.
+func TestSubscribe(t *testing.T) {
+	hub, err := notify.NewHub(notify.HubOptions{Buffer: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &eventLog{}
+	for i := range 5 {
+		log.append(hub, "alert", fmt.Sprintf(`{"n":%d}`, i))
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	sub := hub.Subscribe(ctx, 2, log.replay)
+	waitClients(t, hub, 1)
+	log.append(hub, "alert", `{"n":5}`)
+	var ids []int64
+	for e := range sub.C {
+		ids = append(ids, e.ID)
+		if len(ids) == 4 {
+			cancel()
+		}
+	}
+	if fmt.Sprint(ids) != "[3 4 5 6]" || sub.Err() != nil {
+		t.Fatalf("ids %v, err %v", ids, sub.Err())
+	}
+
+	stalled := hub.Subscribe(t.Context(), -1, nil)
+	waitClients(t, hub, 1)
+	for i := range 20 {
+		log.append(hub, "alert", fmt.Sprintf(`{"n":%d}`, 100+i))
+	}
+	time.Sleep(10 * time.Millisecond)
+	for range stalled.C { // drain what was in flight; the channel must close
+	}
+	if !errors.Is(stalled.Err(), notify.ErrDropped) {
+		t.Fatalf("stalled subscriber: %v, want ErrDropped", stalled.Err())
+	}
+}
