@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"snowlight/ingest/av"
 	"snowlight/ingest/camsim"
 	"snowlight/testvideos"
 )
@@ -93,8 +95,61 @@ func TestWorkerDecodesCamsim(t *testing.T) {
 			if ring.GOPs < 2 || ring.Bytes == 0 {
 				t.Errorf("ring %+v", ring)
 			}
+			// A clip from the ring and a live subscription both start at a keyframe that carries its
+			// parameter sets, and decode on their own without an error.
+			clip, err := r.w.Ring().Window(frames[30].Time, frames[55].Time)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := decodeStandalone(t, clip.AUs); got != len(clip.AUs) {
+				t.Errorf("clip of %d access units decoded to %d pictures", len(clip.AUs), got)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			var live []AccessUnit
+			for au := range r.w.Ring().Subscribe(ctx, 50) {
+				live = append(live, au)
+				if len(live) == 40 {
+					cancel()
+					break
+				}
+			}
+			cancel()
+			if got := decodeStandalone(t, live); got != len(live) {
+				t.Errorf("subscription of %d access units decoded to %d pictures", len(live), got)
+			}
 		})
 	}
+}
+
+// decodeStandalone decodes access units with a fresh decoder, as a clip builder or a viewer would, and
+// counts the pictures; any error fails the test.
+func decodeStandalone(t *testing.T, aus []AccessUnit) int {
+	t.Helper()
+	if len(aus) == 0 || !aus[0].Keyframe {
+		t.Fatal("does not start at a keyframe")
+	}
+	dec, err := av.NewDecoder(av.DecoderOptions{Codec: H264})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	n := 0
+	for i, au := range aus {
+		if err := dec.Send(au.NALUs, int64(i)); err != nil {
+			t.Fatalf("access unit %d: %v", i, err)
+		}
+		for {
+			pic, err := dec.Receive()
+			if err != nil {
+				break
+			}
+			if pic.Corrupt {
+				t.Errorf("picture %d decoded with errors", pic.PTS)
+			}
+			n++
+		}
+	}
+	return n
 }
 
 // metricValue finds one camera's sample of a metric in a registry.
@@ -243,6 +298,7 @@ func TestWorkerRebasesTimestampJumps(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "jump event", func() bool { return r.count(EventTimestampJump) >= 1 })
 	before, _ := r.snapshot()
+	oldSSRC := mustStats(t, srv).SSRC
 	if err := srv.Restart("cam", 7*time.Hour); err != nil {
 		t.Fatal(err)
 	}
@@ -263,6 +319,18 @@ func TestWorkerRebasesTimestampJumps(t *testing.T) {
 	if s := r.w.Status(); s.TimestampJumps < 1 {
 		t.Errorf("timestamp jumps %d", s.TimestampJumps)
 	}
+	if st := mustStats(t, srv); st.SSRC == oldSSRC || st.Restarts != 1 {
+		t.Errorf("restart kept SSRC %08x (restarts %d)", st.SSRC, st.Restarts)
+	}
+}
+
+func mustStats(t *testing.T, srv *camsim.Server) camsim.Stats {
+	t.Helper()
+	st, err := srv.Stats("cam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // Wrong credentials: one clear error, no retry storm, and the password appears in no log line, event,
