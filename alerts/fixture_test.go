@@ -65,7 +65,7 @@ func metresNorth(d float64) dispatch.LatLon {
 	return dispatch.LatLon{Lat: elmPos.Lat + d/111195, Lon: elmPos.Lon}
 }
 
-func newFixture(t *testing.T, path string, adjust func(*alerts.Options)) *fixture {
+func newFixture(t testing.TB, path string, adjust func(*alerts.Options)) *fixture {
 	t.Helper()
 	if path == "" {
 		path = filepath.Join(t.TempDir(), "snowlight.db")
