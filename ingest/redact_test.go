@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -24,4 +25,31 @@ func TestRedact(t *testing.T) {
 	if strings.Contains(err.Error(), "canary") || !errors.Is(err, base) {
 		t.Fatalf("redactError: %q (chain kept: %v)", err, errors.Is(err, base))
 	}
+}
+
+// Whatever the credentials, Redact leaves no trace of the password in a URL or in text quoting it.
+func FuzzRedact(f *testing.F) {
+	f.Add("admin", "s3cret", "cam.local:554", "/stream1")
+	f.Add("a@b", "p:w/@?#", "10.0.0.1", "/x y")
+	f.Add("", "onlypass", "h", "")
+	f.Fuzz(func(t *testing.T, user, pass, host, path string) {
+		if len(pass) < 4 {
+			return
+		}
+		u := &url.URL{Scheme: "rtsp", User: url.UserPassword(user, pass), Host: host, Path: path}
+		s := u.String()
+		rest := strings.Replace(s, u.User.String()+"@", "", 1)
+		if strings.Contains(rest, pass) || strings.Contains(rest, url.QueryEscape(pass)) {
+			return // the password also appears outside the credentials
+		}
+		for _, in := range []string{s, "describe " + s + ": EOF"} {
+			out := Redact(in)
+			if strings.Contains(out, pass) {
+				t.Fatalf("Redact(%q) = %q keeps the password", in, out)
+			}
+			if esc := u.User.String(); strings.Contains(out, esc) {
+				t.Fatalf("Redact(%q) = %q keeps the user info", in, out)
+			}
+		}
+	})
 }
