@@ -3,7 +3,6 @@ package ingest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -307,5 +306,3 @@ func isUnauthorized(err error) bool {
 }
 
 func (w *Worker) logger() *slog.Logger { return w.cfg.Log }
-
-var _ = fmt.Sprintf
