@@ -8,7 +8,7 @@ export SNOWLIGHT_MODELS ?= $(if $(wildcard $(SHARED)/models),$(SHARED)/models,)
 export SNOWLIGHT_EVAL   ?= $(if $(wildcard $(SHARED)/eval),$(SHARED)/eval,)
 export SNOWLIGHT_TESTVIDEOS ?= $(abspath $(OUT)/testvideos)
 # Packages whose goroutines meet: their tests always run under the race detector.
-RACE_PKGS := ./ingest/... ./auth/... ./audit/... ./web/... ./tracks/... ./store/... ./alerts/... ./objstore/...
+RACE_PKGS := ./ingest/... ./live/... ./auth/... ./audit/... ./web/... ./tracks/... ./store/... ./alerts/... ./objstore/...
 
 .PHONY: setup build demo test test-unit test-race testvideos bench bench-ingest clean
 
@@ -26,7 +26,7 @@ demo: build testvideos
 
 test: build testvideos
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v -E '/(ingest|auth|audit|web|tracks|store|alerts|objstore)(/|$$)')
+	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v -E '/(ingest|live|auth|audit|web|tracks|store|alerts|objstore)(/|$$)')
 	$(GO) test -race -count=1 -timeout 30m $(RACE_PKGS)
 
 bench: build testvideos
