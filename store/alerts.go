@@ -44,6 +44,14 @@ CREATE TABLE alert_events (
 	snapshot TEXT NOT NULL
 );
 CREATE INDEX alert_events_alert ON alert_events(alert_id, seq);
+`, `
+DROP INDEX alerts_last_seen;
+DROP INDEX alerts_status;
+DROP INDEX alerts_person;
+CREATE INDEX alerts_last_seen ON alerts(last_seen_ns, id);
+CREATE INDEX alerts_status ON alerts(status, last_seen_ns, id);
+CREATE INDEX alerts_person ON alerts(person_id, last_seen_ns, id);
+CREATE INDEX alerts_camera ON alerts(camera, last_seen_ns, id);
 `}}
 }
 

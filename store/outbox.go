@@ -28,6 +28,8 @@ CREATE TABLE outbox (
 	UNIQUE (receiver, key)
 );
 CREATE INDEX outbox_due ON outbox(next_attempt_ns) WHERE delivered_ns IS NULL AND failed_ns IS NULL;
+`, `
+CREATE INDEX outbox_pending ON outbox(id) WHERE delivered_ns IS NULL AND failed_ns IS NULL;
 `}}
 }
 
@@ -145,7 +147,11 @@ func (db *DB) updateOutbox(ctx context.Context, id int64, q string, args ...any)
 
 // OutboxMessages implements notify.Outbox; receiver "" lists all.
 func (db *DB) OutboxMessages(ctx context.Context, receiver string, limit int) ([]notify.Message, error) {
-	rows, err := db.R.QueryContext(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE ? = '' OR receiver = ? ORDER BY id DESC LIMIT ?`, receiver, receiver, limit)
+	q, args := `SELECT `+outboxColumns+` FROM outbox ORDER BY id DESC LIMIT ?`, []any{limit}
+	if receiver != "" {
+		q, args = `SELECT `+outboxColumns+` FROM outbox WHERE receiver = ? ORDER BY id DESC LIMIT ?`, []any{receiver, limit}
+	}
+	rows, err := db.R.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list notifications: %w", err)
 	}
