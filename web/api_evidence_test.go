@@ -290,6 +290,6 @@ func TestCamerasAndWHEP(t *testing.T) {
 		t.Fatalf("camera outside the operator's area: %d", code)
 	}
 	wantStatus(t, p.Do(t, "DELETE", hdr.Get("Location"), op, ""), http.StatusNoContent)
-	wantStatus(t, p.Do(t, "DELETE", hdr.Get("Location"), op, ""), http.StatusNotFound)
 	waitFor(t, func() bool { return ls.Viewers("cam-1") == 0 })
+	wantStatus(t, p.Do(t, "DELETE", hdr.Get("Location"), op, ""), http.StatusNotFound)
 }

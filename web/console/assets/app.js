@@ -1,6 +1,6 @@
 // The console's shell: session, navigation by role, the page router (location hash), and the alert
 // stream that every page shares so a new critical alert is noticed wherever the operator is.
-import { api, setSession, currentUser, onSessionExpired } from './api.js';
+import { api, setSession, currentUser, onSessionExpired, csrfToken } from './api.js';
 import { h, clear, toast } from './ui.js';
 import * as login from './pages/login.js';
 import * as wall from './pages/wall.js';
@@ -49,6 +49,9 @@ class AlertStream {
       try { a = JSON.parse(e.data); } catch { return; }
       for (const fn of this.listeners) fn(type, a);
       if (type === 'alert' && a.severity === 'critical') this.cue(a);
+      // Someone has taken the alert on: the banner has done its job.
+      const b = document.getElementById('banner');
+      if (type === 'update' && b.dataset.alert === a.id && a.status !== 'open') b.hidden = true;
     };
     this.es.addEventListener('alert', on('alert'));
     this.es.addEventListener('update', on('update'));
@@ -83,8 +86,11 @@ class AlertStream {
 
   cue(a) {
     const b = document.getElementById('banner');
-    clear(b).append(`New critical alert: ${a.title || a.rule}${a.person_name ? ' — ' + a.person_name : ''} at ${a.camera_name || a.camera}. Click to open.`);
+    const close = h('button', { type: 'button', class: 'close small', title: 'hide' }, '×');
+    close.addEventListener('click', (e) => { e.stopPropagation(); b.hidden = true; });
+    clear(b).append(close, `New critical alert: ${a.title || a.rule}${a.person_name ? ' — ' + a.person_name : ''} at ${a.camera_name || a.camera}. Click to open.`);
     b.hidden = false;
+    b.dataset.alert = a.id;
     b.onclick = () => { b.hidden = true; location.hash = `#/alert/${encodeURIComponent(a.id)}`; };
     // Restart the flashing for each new alert.
     b.style.animation = 'none'; void b.offsetWidth; b.style.animation = '';
@@ -181,6 +187,8 @@ async function boot() {
   document.getElementById('banner').hidden = true;
   window.addEventListener('hashchange', route);
   window.addEventListener('focus', () => { document.title = 'Snowlight console'; });
+  // Without the CSRF cookie there is no session to resume: show the login at once rather than ask.
+  if (!csrfToken()) { route(); return; }
   try {
     const me = await api('GET', '/api/v1/me');
     loggedIn(me.user, me.csrf);

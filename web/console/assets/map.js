@@ -76,17 +76,6 @@ export class VectorMap {
       }
     }
 
-    const pathPts = path.filter((p) => p.position);
-    if (pathPts.length > 1) {
-      svg.append(s('polyline', { class: 'path', points: pathPts.map((p) => this.project(p.position).join(',')).join(' '),
-        fill: 'none', stroke: '#4fb3f6', 'stroke-width': 3, 'stroke-linejoin': 'round', 'stroke-opacity': 0.9 }));
-    }
-    pathPts.forEach((p, i) => {
-      const [x, y] = this.project(p.position);
-      svg.append(s('circle', { class: 'path-point', cx: x, cy: y, r: 11, fill: '#4fb3f6', stroke: '#0b131b', 'stroke-width': 2 }));
-      svg.append(s('text', { x, y: y + 4, 'text-anchor': 'middle', fill: '#04121d', 'font-weight': 700 }, String(i + 1)));
-    });
-
     for (const c of cameras) {
       if (!c.position) continue;
       const [x, y] = this.project(c.position);
@@ -105,6 +94,17 @@ export class VectorMap {
       svg.append(s('circle', { class: 'unit', cx: x, cy: y, r: 8, fill: col, stroke: '#0b131b', 'stroke-width': 2 }));
       svg.append(s('text', { x: x + 12, y: y - 8, fill: col }, `${u.name || u.id} (${u.status})`));
     }
+
+    const pathPts = path.filter((p) => p.position);
+    if (pathPts.length > 1) {
+      svg.append(s('polyline', { class: 'path', points: pathPts.map((p) => this.project(p.position).join(',')).join(' '),
+        fill: 'none', stroke: '#4fb3f6', 'stroke-width': 3, 'stroke-linejoin': 'round', 'stroke-opacity': 0.9 }));
+    }
+    pathPts.forEach((p, i) => {
+      const [x, y] = this.project(p.position);
+      svg.append(s('circle', { class: 'path-point', cx: x, cy: y, r: 11, fill: '#4fb3f6', stroke: '#0b131b', 'stroke-width': 2 }));
+      svg.append(s('text', { x, y: y + 4, 'text-anchor': 'middle', fill: '#04121d', 'font-weight': 700 }, String(i + 1)));
+    });
 
     for (const m of marks) {
       if (!m.position) continue;

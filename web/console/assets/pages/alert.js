@@ -1,7 +1,7 @@
 // Alert detail: the evidence side by side, the clip, the map and the lifecycle, for the human who
 // decides.
 import { api, hasRole } from '../api.js';
-import { h, clear, toast, fmtTime, ago, categoryText, statusText, ruleText, pct } from '../ui.js';
+import { h, clear, fmtTime, ago, categoryText, statusText, ruleText, pct } from '../ui.js';
 import { VectorMap } from '../map.js';
 import { actionButtons, evidenceLine } from './wall.js';
 
@@ -22,6 +22,7 @@ export async function render(main, { args, stream }) {
   let d = null;
   let clipShown = '';
   let units = [];
+  let cameras = [];
   let clipTimer = 0;
   const unitSelect = h('select', { id: 'dispatch-unit' });
 
@@ -35,6 +36,9 @@ export async function render(main, { args, stream }) {
     if (hasRole('admin', 'operator', 'investigator', 'patrol')) {
       try { units = (await api('GET', '/api/v1/patrols')).patrols; } catch { units = []; }
     }
+    if (hasRole('admin', 'operator', 'investigator') && !cameras.length) {
+      try { cameras = (await api('GET', '/api/v1/cameras')).cameras; } catch { cameras = []; }
+    }
     draw();
   };
 
@@ -46,7 +50,7 @@ export async function render(main, { args, stream }) {
         d.person_name ? `${d.person_name}${d.category ? ' (' + (categoryText[d.category] || d.category) + ')' : ''} · ` : '',
         `${d.camera_name || d.camera}${d.area ? ' · ' + d.area : ''} · ${fmtTime(d.created)} (${ago(d.created)})`,
         d.patrol ? ` · assigned to unit ${d.patrol}` : ''),
-      evidenceLine(d));
+      ...evidenceLine(d));
 
     clear(unitSelect).append(h('option', { value: '' }, 'nearest available unit'),
       ...units.filter((u) => u.status === 'available').map((u) => h('option', { value: u.id }, `${u.name} (${u.area || 'no area'})`)));
@@ -76,8 +80,8 @@ export async function render(main, { args, stream }) {
 
     drawClip();
 
-    const cams = [];
-    if (d.position) cams.push({ id: d.camera, name: d.camera_name || d.camera, position: d.position });
+    const cams = cameras.filter((c) => c.position);
+    if (d.position && !cams.some((c) => c.id === d.camera)) cams.push({ id: d.camera, name: d.camera_name || d.camera, position: d.position });
     const mapUnits = units.length ? units : (d.patrol_unit ? [d.patrol_unit] : []);
     map.render({ cameras: cams, units: mapUnits, path: d.path || [], highlightCamera: d.camera, highlightUnit: d.patrol });
 

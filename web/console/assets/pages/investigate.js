@@ -105,8 +105,10 @@ function show(box, t, cameras) {
   map.render({ cameras: cameras.map((c) => ({ ...c, online: true })).filter((c) => c.position), path: ss.filter((s) => s.position) });
   box.append(h('div', { class: 'panel' }, map.svg, h('p', { class: 'muted' }, `Numbered points follow the order of the sightings; ${seen.size} camera(s) involved.`)));
 
-  // Timeline across the window of the query.
-  const t0 = new Date(t.from).getTime(), t1 = new Date(t.to).getTime();
+  // Timeline across the sightings, with a margin, so short passes stay visible in a long window.
+  const first = new Date(ss[0].enter).getTime(), last = Math.max(...ss.map((s) => new Date(s.exit).getTime()));
+  const margin = Math.max(60e3, (last - first) * 0.05);
+  const t0 = first - margin, t1 = last + margin;
   const tl = h('div', { class: 'timeline', id: 'inv-timeline' });
   ss.forEach((s, i) => {
     const a = Math.max(0, (new Date(s.enter).getTime() - t0) / (t1 - t0)), b = Math.min(1, (new Date(s.exit).getTime() - t0) / (t1 - t0));
@@ -115,7 +117,7 @@ function show(box, t, cameras) {
     seg.style.width = `${Math.max(0.3, (b - a) * 100).toFixed(2)}%`;
     tl.append(seg);
   });
-  box.append(h('div', { class: 'row muted' }, h('span', { class: 'col' }, fmtTime(t.from)), h('span', null, fmtTime(t.to))), tl);
+  box.append(h('div', { class: 'row muted' }, h('span', { class: 'col' }, fmtTime(t0)), h('span', null, fmtTime(t1))), tl);
 
   const list = h('div', { class: 'panel', id: 'inv-list-result' });
   ss.forEach((s, i) => {
