@@ -33,6 +33,9 @@ type figure struct {
 	masks [numLayers]gocv.Mat // coverage of each layer
 	shade [numLayers]gocv.Mat // blurred coverage, for the shaded layers
 	small gocv.Mat            // scratch for softBlur
+
+	tex     []float32 // weave noise for the mask region
+	texCell float32
 }
 
 // The layers of a figure, back to front. Each has its own mask; the clothed ones are shaded from their
@@ -146,8 +149,10 @@ func (f *figure) draw(frame []byte, fw, fh int, p pose, labels []byte, label byt
 	margin := sw + 0.75*F
 	rx := int(math.Floor(p.x - margin))
 	ry := int(math.Floor(p.y + yTop - 0.2*F))
-	rw := int(math.Ceil(p.x+margin)) - rx
-	rh := int(math.Ceil(p.y+0.15*F)) - ry
+	// The size depends on the figure's size only, not on where it stands, so the masks and the weave are
+	// reused from frame to frame.
+	rw := int(math.Ceil(2*margin)) + 2
+	rh := int(math.Ceil(H+0.35*F)) + 2
 	// Where the portrait goes: face centred over the feet, face top below the head top.
 	hx := int(math.Round(p.x - f.head.face.X - f.head.face.W/2))
 	hy := int(math.Round(p.y + faceTop - f.head.face.Y))
@@ -290,7 +295,7 @@ func (f *figure) maskData() (maskLayers, error) {
 // bounding box and the number of the pixels the figure covers at least half, shadow excluded.
 func (f *figure) composite(frame []byte, fw, fh, rx, ry, hx, hy int, F float64, l maskLayers, labels []byte, label byte) (image.Rectangle, int) {
 	head := f.head
-	cell := float32(math.Max(2, 0.12*F))
+	tex := f.weave(float32(math.Max(2, 0.12*F)))
 	stripe := math.Max(2, 0.28*F)
 	minX, minY, maxX, maxY := math.MaxInt, math.MaxInt, math.MinInt, math.MinInt
 	covered := 0
@@ -320,7 +325,7 @@ func (f *figure) composite(frame []byte, fw, fh, rx, ry, hx, hy int, F float64, 
 				c[0], c[1], c[2] = c[0]*k, c[1]*k, c[2]*k
 			}
 			if a := m[layerLegs][i]; a != 0 {
-				shade := (0.55 + 0.45*float32(l.shade[layerLegs][i])/255) * light * f.texture(x, y, cell, 0.1)
+				shade := (0.55 + 0.45*float32(l.shade[layerLegs][i])/255) * light * (1 + 0.1*(tex[i]-0.5))
 				c, cover = blend(c, f.bottom, shade, float32(a)/255, cover)
 			}
 			if a := m[layerShoes][i]; a != 0 {
@@ -332,7 +337,7 @@ func (f *figure) composite(frame []byte, fw, fh, rx, ry, hx, hy int, F float64, 
 					if f.patterned(x, y, stripe) {
 						col = [3]float32{col[0] * 0.55, col[1] * 0.55, col[2] * 0.55}
 					}
-					shade := (0.5 + 0.5*float32(l.shade[layer][i])/255) * light * f.texture(x, y, cell, 0.12)
+					shade := (0.5 + 0.5*float32(l.shade[layer][i])/255) * light * (1 + 0.12*(tex[i]-0.5))
 					c, cover = blend(c, col, shade, float32(a)/255, cover)
 				}
 			}
@@ -372,18 +377,28 @@ func blend(c, col [3]float32, shade, a, cover float32) ([3]float32, float32) {
 	return c, cover + a*(1-cover)
 }
 
-// texture is a cloth-like brightness factor around 1: smooth value noise fixed to the figure, so folds
-// and weave move with the person.
-func (f *figure) texture(x, y int, cell, amount float32) float32 {
-	fx, fy := float32(x)/cell, float32(y)/cell
-	ix, iy := int32(fx), int32(fy)
-	tx, ty := fx-float32(ix), fy-float32(iy)
-	a := noise2(ix, iy, f.seed)
-	b := noise2(ix+1, iy, f.seed)
-	c := noise2(ix, iy+1, f.seed)
-	d := noise2(ix+1, iy+1, f.seed)
-	v := a + (b-a)*tx + (c-a)*ty + (a-b-c+d)*tx*ty
-	return 1 + amount*(v-0.5)
+// weave returns smooth value noise in [0, 1] for every pixel of the mask region, fixed to the figure so
+// folds and weave move with the person. It is recomputed only when the region's size or the noise scale
+// changes, which happens when the person's height changes by a pixel.
+func (f *figure) weave(cell float32) []float32 {
+	if len(f.tex) == f.w*f.h && f.texCell == cell {
+		return f.tex
+	}
+	f.tex = f.tex[:0]
+	for y := 0; y < f.h; y++ {
+		for x := 0; x < f.w; x++ {
+			fx, fy := float32(x)/cell, float32(y)/cell
+			ix, iy := int32(fx), int32(fy)
+			tx, ty := fx-float32(ix), fy-float32(iy)
+			a := noise2(ix, iy, f.seed)
+			b := noise2(ix+1, iy, f.seed)
+			c := noise2(ix, iy+1, f.seed)
+			d := noise2(ix+1, iy+1, f.seed)
+			f.tex = append(f.tex, a+(b-a)*tx+(c-a)*ty+(a-b-c+d)*tx*ty)
+		}
+	}
+	f.texCell = cell
+	return f.tex
 }
 
 func (f *figure) patterned(x, y int, period float64) bool {

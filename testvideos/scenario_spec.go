@@ -28,7 +28,6 @@ type Spec struct {
 	Walks    []WalkSpec   `yaml:"walks" json:"walks"`
 	Zones    []ZoneSpec   `yaml:"zones,omitempty" json:"zones,omitempty"`
 	Patrols  []PatrolSpec `yaml:"patrols,omitempty" json:"patrols,omitempty"`
-	Notes    string       `yaml:"notes,omitempty" json:"notes,omitempty"`
 	dir      string       // the spec file's directory: relative paths resolve against it
 	lookup   func(string) (string, bool)
 	resolved resolvedPaths // absolute paths after ${VAR} expansion, filled by Validate
