@@ -99,7 +99,7 @@ func TestScenarioPeopleAreFoundAndRecognised(t *testing.T) {
 	for _, c := range []struct {
 		name  string
 		every int // detect on every n-th frame
-	}{{"perception", 3}, {"city5", 15}, {"demo", 15}} {
+	}{{"perception", 4}, {"city5", 25}, {"demo", 25}} {
 		t.Run(c.name, func(t *testing.T) {
 			if c.name != "perception" && testing.Short() {
 				t.Skip("-short: only the perception scenario")

@@ -24,6 +24,8 @@ func runScenario(ctx context.Context, e *env, args []string) error {
 		return runScenarioRender(ctx, e, args[1:])
 	case "check":
 		return runScenarioCheck(e, args[1:])
+	case "cache":
+		return runScenarioCache(ctx, e, args[1:])
 	case "list":
 		for _, n := range testvideos.BuiltinScenarios() {
 			fmt.Fprintln(e.stdout, n)
@@ -38,10 +40,13 @@ func runScenario(ctx context.Context, e *env, args []string) error {
 
 func scenarioUsage(e *env) {
 	fmt.Fprint(e.stderr, `usage: snowlight scenario render --spec FILE.yaml|NAME --out DIR
+       snowlight scenario cache [FILE.yaml|NAME ...]
        snowlight scenario check --spec FILE.yaml|NAME
        snowlight scenario list
 
 render writes DIR/<camera>.mp4 (H.264) per camera, DIR/truth.json and DIR/<camera>.gt.txt (MOTChallenge).
+cache renders into the cache the tests and the demo read ($SNOWLIGHT_TESTVIDEOS/scenarios), unless an
+earlier run already did, and prints each scenario's directory; without arguments, every built-in one.
 NAME is one of the scenarios built into the binary (see list).
 `)
 }
@@ -100,5 +105,28 @@ func runScenarioCheck(e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "%s: %d cameras, %d persons, %d walks: valid\n", s.Name, len(s.Cameras), len(s.Persons), len(s.Walks))
+	return nil
+}
+
+func runScenarioCache(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "scenario cache", "[FILE.yaml|NAME ...]")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	specs := fs.Args()
+	if len(specs) == 0 {
+		specs = testvideos.BuiltinScenarios()
+	}
+	for _, name := range specs {
+		s, err := loadScenarioSpec(name)
+		if err != nil {
+			return err
+		}
+		r, err := testvideos.RenderCached(ctx, s, "", testvideos.RenderOptions{Log: e.log})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s\t%s\n", s.Name, r.Dir)
+	}
 	return nil
 }

@@ -48,6 +48,23 @@ walks:
 			t.Errorf("%s: %v", f, err)
 		}
 	}
+
+	// cache renders into $SNOWLIGHT_TESTVIDEOS/scenarios once and prints where.
+	t.Setenv("SNOWLIGHT_TESTVIDEOS", filepath.Join(dir, "cache"))
+	first, stderr, code := runCLI(t, "scenario", "cache", spec)
+	if code != 0 {
+		t.Fatalf("cache: exit %d: %s", code, stderr)
+	}
+	name, cached, ok := strings.Cut(strings.TrimSpace(first), "\t")
+	if !ok || name != "one" || !strings.HasPrefix(cached, filepath.Join(dir, "cache", "scenarios", "one-")) {
+		t.Fatalf("cache printed %q", first)
+	}
+	if _, err := testvideos.ReadTruth(cached); err != nil {
+		t.Error(err)
+	}
+	if again, _, _ := runCLI(t, "scenario", "cache", spec); again != first {
+		t.Errorf("second cache run printed %q, want %q", again, first)
+	}
 }
 
 func TestScenarioCommandErrors(t *testing.T) {
@@ -73,6 +90,9 @@ func TestScenarioCommandErrors(t *testing.T) {
 		if code != c.code || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, code, stderr, c.code, c.want)
 		}
+	}
+	if _, stderr, code := runCLI(t, "scenario", "cache", "atlantis"); code != 1 || !strings.Contains(stderr, `scenario "atlantis"`) {
+		t.Errorf("cache of an unknown scenario: exit %d, %q", code, stderr)
 	}
 	stdout, _, code := runCLI(t, "scenario", "list")
 	if code != 0 || stdout != "city5\ndemo\nperception\n" {
