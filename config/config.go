@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -51,6 +52,20 @@ type Camera struct {
 	DetectFPS  float64     `yaml:"detect_fps"`
 	Zones      []ImageZone `yaml:"zones"`
 	Neighbours []Neighbour `yaml:"neighbours"`
+	// Recording is a recorded video of this camera, which `snowlight replay` plays through the
+	// pipeline instead of connecting to the camera. A camera with a recording needs no URL.
+	Recording *Recording `yaml:"recording"`
+}
+
+// Recording is a camera's recorded video (H.264 or H.265 in any container libavformat reads).
+type Recording struct {
+	// File is the video; a relative path is relative to the configuration file's directory.
+	File string `yaml:"file"`
+	// StartText is the wall-clock time of the video's media time zero in RFC 3339, as written in the
+	// file; validation parses it into Start. A frame's wall time is Start plus its PTS: cameras'
+	// recordings line up in time through it.
+	StartText string    `yaml:"start"`
+	Start     time.Time `yaml:"-"`
 }
 
 // ImageZone is a polygon in image coordinates (pixels) with a rule, e.g. loitering.
@@ -161,6 +176,11 @@ func Load(path string) (*Config, error) {
 	c, err := Parse(f, os.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	for i := range c.Cameras {
+		if r := c.Cameras[i].Recording; r != nil && !filepath.IsAbs(r.File) {
+			r.File = filepath.Join(filepath.Dir(path), r.File)
+		}
 	}
 	return c, nil
 }

@@ -151,3 +151,60 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A camera replayed from a recording needs no URL; its recording needs a file and a start time, and a
+// relative file is found beside the configuration file.
+func TestRecordingCamera(t *testing.T) {
+	const rec = `
+cameras:
+  - id: c1
+    position: {lat: 50.879, lon: 4.7}
+    detect_fps: 4
+    recording: {file: c1.mp4, start: 2024-05-01T08:00:00Z}
+    neighbours: [{camera: c2, min: 3s, max: 30s}]
+  - id: c2
+    url: rtsp://10.0.0.7/live
+    position: {lat: 50.879, lon: 4.7003}
+    recording: {file: /videos/c2.mkv, start: "2024-05-01T08:00:02.5Z"}
+`
+	dir := t.TempDir()
+	path := filepath.Join(dir, "replay.yaml")
+	if err := os.WriteFile(path, []byte(rec), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Recording{
+		{File: filepath.Join(dir, "c1.mp4"), Start: time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)},
+		{File: "/videos/c2.mkv", Start: time.Date(2024, 5, 1, 8, 0, 2, 5e8, time.UTC)},
+	}
+	for i, w := range want {
+		r := c.Cameras[i].Recording
+		if r == nil || r.File != w.File || !r.Start.Equal(w.Start) {
+			t.Errorf("camera %d recording %+v, want %+v", i, r, w)
+		}
+	}
+	if c.Cameras[0].URL != "" || c.Cameras[0].DetectFPS != 4 || c.Cameras[1].DetectFPS != 5 {
+		t.Errorf("cameras %+v", c.Cameras)
+	}
+
+	for _, tc := range []struct{ name, from, to, want string }{
+		{"no start", "start: 2024-05-01T08:00:00Z}", "}", `cameras[0].recording.start: "" is not`},
+		{"no file", "file: c1.mp4, ", "", "cameras[0].recording.file: required"},
+		{"bad start", "start: 2024-05-01T08:00:00Z}", "start: yesterday}", `cameras[0].recording.start: "yesterday" is not`},
+		{"neither url nor recording", "    recording: {file: c1.mp4, start: 2024-05-01T08:00:00Z}\n", "", `cameras[0].url: scheme ""`},
+		{"unknown key", "recording: {file:", "recording: {path: x, file:", "field path not found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(rec, tc.from) {
+				t.Fatalf("test edits %q, which the config lacks", tc.from)
+			}
+			_, err := parse(t, strings.Replace(rec, tc.from, tc.to, 1))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}

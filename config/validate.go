@@ -166,8 +166,20 @@ func (c *Config) validateCamera(errs *fieldErrors, i int, ids, areas map[string]
 	cam := &c.Cameras[i]
 	f := fmt.Sprintf("cameras[%d]", i)
 	checkID(errs, f+".id", cam.ID, ids)
+	if r := cam.Recording; r != nil {
+		if r.File == "" {
+			errs.add(f+".recording.file", "required")
+		}
+		t, err := time.Parse(time.RFC3339Nano, r.StartText)
+		if err != nil {
+			errs.add(f+".recording.start", "%q is not the wall time of the video's start in RFC 3339, e.g. 2024-05-01T08:00:00Z", r.StartText)
+		}
+		r.Start = t
+	}
 	u, err := url.Parse(cam.URL)
 	switch {
+	case cam.URL == "" && cam.Recording != nil:
+		// A recorded camera replayed from its file.
 	case err != nil:
 		errs.add(f+".url", "not a URL") // the parse error would echo credentials
 	case u.Scheme != "rtsp" && u.Scheme != "rtsps":
