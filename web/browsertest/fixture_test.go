@@ -92,7 +92,7 @@ func newFixture(t testing.TB) *fixture {
 		web.CameraView{ID: "cam-harbour", Name: "Harbour Gate", Area: "north", Position: &posHarbour, State: "offline", LastFrame: now.Add(-17 * time.Minute)},
 		web.CameraView{ID: "cam-school", Name: "School Lane", Area: "south", Position: &posSchool, State: "offline"},
 	)
-	f.Ring = camera(t, ctx, "cam-market")
+	f.Ring = camera(t, ctx, "cam-market", "scale=384:288,fps=25", "")
 	w.Cameras.SetRing("cam-market", f.Ring)
 	w.Patrols.Add(
 		web.PatrolView{ID: "unit-1", Name: "Street patrol 1", Status: web.PatrolAvailable, Area: "north", Position: &web.LatLon{Lat: 31.2312, Lon: 121.4745}, Updated: now},
@@ -261,12 +261,17 @@ func faces(t testing.TB, snapshot string) ([]byte, [][]byte) {
 }
 
 // camera plays a real H.264 file into a ring in real time, looping, as an ingest worker would, until
-// ctx ends.
-func camera(t testing.TB, ctx context.Context, id string) *ingest.Ring {
+// ctx ends. vf is the ffmpeg filter that sets size and rate (25 fps); bitrate, when set, is the
+// encoder's target (e.g. "2M"), else x264's default quality.
+func camera(t testing.TB, ctx context.Context, id, vf, bitrate string) *ingest.Ring {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), id+".mp4")
-	ffmpeg(t, "-i", vtest, "-frames:v", "100", "-vf", "scale=384:288,fps=25", "-c:v", "libx264", "-profile:v", "main", "-bf", "0",
-		"-g", "25", "-keyint_min", "25", "-sc_threshold", "0", path)
+	args := []string{"-i", vtest, "-frames:v", "100", "-vf", vf, "-c:v", "libx264", "-profile:v", "main", "-bf", "0",
+		"-g", "25", "-keyint_min", "25", "-sc_threshold", "0"}
+	if bitrate != "" {
+		args = append(args, "-b:v", bitrate, "-maxrate", bitrate, "-bufsize", bitrate)
+	}
+	ffmpeg(t, append(args, path)...)
 	dm, err := av.OpenFile(path)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,281 @@
+package browsertest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/pion/webrtc/v3"
+)
+
+// BenchmarkWHEPFirstFrame measures, in Chromium, the time from posting the WHEP offer to the first
+// decoded frame of a camera that is already running (the ring holds a GOP and a bit). Run with
+// -benchtime 20x.
+func BenchmarkWHEPFirstFrame(b *testing.B) {
+	f := newFixture(b)
+	br := StartBrowser(b, b.TempDir())
+	tab := br.NewTab(b)
+	if err := tab.Login(f.URL, f.Accounts["operator"]); err != nil {
+		b.Fatal(err)
+	}
+	const js = `(async () => {
+		const { WhepPlayer } = await import('/assets/whep.js');
+		const v = document.createElement('video');
+		v.muted = true; v.autoplay = true;
+		document.body.append(v);
+		const p = new WhepPlayer('cam-market', v);
+		await p.start();
+		const t0 = performance.now();
+		while (!p.firstFrameMs) {
+			if (performance.now() - t0 > 10000) throw new Error('no frame within 10 s');
+			await new Promise((r) => setTimeout(r, 5));
+		}
+		const ms = p.firstFrameMs;
+		p.stop(); v.remove();
+		return ms;
+	})()`
+	var ms []float64
+	b.ResetTimer()
+	for range b.N {
+		v, err := Eval[float64](tab, 20*time.Second, js)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ms = append(ms, v)
+	}
+	b.StopTimer()
+	slices.Sort(ms)
+	b.ReportMetric(ms[len(ms)/2], "p50-ms")
+	b.ReportMetric(ms[(len(ms)*95+99)/100-1], "p95-ms")
+	b.ReportMetric(ms[len(ms)-1], "max-ms")
+}
+
+// BenchmarkConsoleFirstLoad measures the console's first load with an empty cache (a new browser
+// context each time): time to the load event and to the login form, bytes over the wire, requests.
+func BenchmarkConsoleFirstLoad(b *testing.B) {
+	f := newFixture(b)
+	br := StartBrowser(b, b.TempDir())
+	var load, ready, wire, body, reqs []float64
+	b.ResetTimer()
+	for range b.N {
+		tab := br.NewTab(b)
+		if err := tab.Do(20*time.Second, chromedp.Navigate(f.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#login-form"))); err != nil {
+			b.Fatal(err)
+		}
+		s, err := Eval[string](tab, 10*time.Second, `(() => {
+			const nav = performance.getEntriesByType('navigation')[0];
+			const res = performance.getEntriesByType('resource');
+			const all = [nav, ...res];
+			return JSON.stringify({
+				load: nav.loadEventEnd, ready: performance.now(),
+				wire: all.reduce((s, e) => s + e.transferSize, 0),
+				body: all.reduce((s, e) => s + e.decodedBodySize, 0),
+				reqs: all.length });
+		})()`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var m struct{ Load, Ready, Wire, Body, Reqs float64 }
+		if err := json.Unmarshal([]byte(s), &m); err != nil {
+			b.Fatal(err)
+		}
+		load, ready, wire, body, reqs = append(load, m.Load), append(ready, m.Ready), append(wire, m.Wire), append(body, m.Body), append(reqs, m.Reqs)
+		tab.cancel()
+	}
+	b.StopTimer()
+	med := func(x []float64) float64 { slices.Sort(x); return x[len(x)/2] }
+	b.ReportMetric(med(load), "load-ms")
+	b.ReportMetric(med(ready), "form-ms")
+	b.ReportMetric(med(wire), "wire-bytes")
+	b.ReportMetric(med(body), "decoded-bytes")
+	b.ReportMetric(med(reqs), "requests")
+}
+
+// BenchmarkLiveViewerCPU measures what each additional WebRTC viewer of one camera costs the server:
+// the server (this process: HTTP, live view, a 1280x720 25 fps 2 Mbit/s camera feeding its ring) runs
+// while a child process holds 0, 1, 4 and 16 pion receivers of that camera, and this process's CPU
+// time is measured over a window at each step. Run with -benchtime 1x.
+func BenchmarkLiveViewerCPU(b *testing.B) {
+	f := newFixture(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f.World.Cameras.SetRing("cam-hd", camera(b, ctx, "cam-hd", "scale=1280:720,fps=25", "2M"))
+	token := login(b, f.URL, f.Accounts["operator"])
+	const window = 10 * time.Second
+	time.Sleep(2 * time.Second)
+	share := map[int]float64{0: cpuShare(window)}
+	b.Logf("0 viewers: %.2f%% of a core", 100*share[0])
+	for _, n := range []int{1, 4, 16} {
+		stop := viewers(b, f.URL+"/api/v1/cameras/cam-hd/whep", token, n)
+		time.Sleep(2 * time.Second) // past the burst of the newest GOP and the DTLS handshakes
+		share[n] = cpuShare(window)
+		stop()
+		b.Logf("%d viewers: %.2f%% of a core", n, 100*share[n])
+		b.ReportMetric(100*share[n], fmt.Sprintf("%%core-%d-viewers", n))
+	}
+	b.ReportMetric(100*share[0], "%core-0-viewers")
+	b.ReportMetric(100*(share[16]-share[1])/15, "%core/added-viewer")
+}
+
+// cpuShare is the CPU this process uses over d, as a fraction of one core.
+func cpuShare(d time.Duration) float64 {
+	t0, c0 := time.Now(), cpuTime()
+	time.Sleep(d)
+	return float64(cpuTime()-c0) / float64(time.Since(t0))
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func login(b testing.TB, base string, a Account) string {
+	b.Helper()
+	body, _ := json.Marshal(map[string]string{"user": a.User, "password": a.Password})
+	resp, err := http.Post(base+"/api/v1/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct{ Token string }
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || r.Token == "" {
+		b.Fatalf("login: %d %v", resp.StatusCode, err)
+	}
+	return r.Token
+}
+
+// viewers starts a child process (this test binary, TestViewerChild) holding n receivers, waits until
+// all receive video, and returns a func that stops it.
+func viewers(b testing.TB, whep, token string, n int) func() {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestViewerChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "SNOWLIGHT_VIEWER_URL="+whep, "SNOWLIGHT_VIEWER_TOKEN="+token,
+		"SNOWLIGHT_VIEWER_N="+strconv.Itoa(n))
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	ready := make(chan error, 1)
+	go func() {
+		var said []string
+		for sc.Scan() {
+			if sc.Text() == "viewers ready" {
+				ready <- nil
+				io.Copy(io.Discard, out)
+				return
+			}
+			said = append(said, sc.Text())
+		}
+		ready <- fmt.Errorf("viewer process ended before its viewers were ready: %q", said)
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			b.Fatal(err)
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		b.Fatal("viewers not ready within 60 s")
+	}
+	return func() {
+		stdin.Close() // the child stops when its stdin closes
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+}
+
+// TestViewerChild is the viewer process of BenchmarkLiveViewerCPU: n pion receivers of one camera that
+// count the RTP they get without decoding it (the viewers' cost is not what is measured). It does
+// nothing in a normal test run.
+func TestViewerChild(t *testing.T) {
+	url, token := os.Getenv("SNOWLIGHT_VIEWER_URL"), os.Getenv("SNOWLIGHT_VIEWER_TOKEN")
+	n, _ := strconv.Atoi(os.Getenv("SNOWLIGHT_VIEWER_N"))
+	if url == "" || n <= 0 {
+		t.Skip("viewer process of BenchmarkLiveViewerCPU")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var packets atomic.Int64
+	var pcs []*webrtc.PeerConnection
+	defer func() {
+		for _, pc := range pcs {
+			pc.Close()
+		}
+	}()
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	api := webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me))
+	for range n {
+		pc, err := api.NewPeerConnection(webrtc.Configuration{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pcs = append(pcs, pc)
+		if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+		pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+			buf := make([]byte, 1500)
+			for ctx.Err() == nil {
+				if _, _, err := tr.Read(buf); err != nil {
+					return
+				}
+				packets.Add(1)
+			}
+		})
+		offer, err := pc.CreateOffer(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gathered := webrtc.GatheringCompletePromise(pc)
+		pc.SetLocalDescription(offer)
+		<-gathered
+		req, _ := http.NewRequest("POST", url, bytes.NewReader([]byte(pc.LocalDescription().SDP)))
+		req.Header.Set("Content-Type", "application/sdp")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("WHEP: %d %s", resp.StatusCode, answer)
+		}
+		if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(answer)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for packets.Load() < int64(50*n) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	fmt.Println("viewers ready")
+	io.Copy(io.Discard, os.Stdin)
+}
