@@ -1,3 +1,4 @@
+#include <opencv2/core/utility.hpp>
 #include <opencv2/objdetect.hpp>
 #include <vector>
 
@@ -52,4 +53,10 @@ int sl_cascade_detect(void* c, void* m, double scale, int min_neighbors, int min
 	} catch (...) {
 		return -1;
 	}
+}
+
+int sl_set_num_threads(int n) {
+	int old = cv::getNumThreads();
+	cv::setNumThreads(n);
+	return old;
 }

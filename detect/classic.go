@@ -24,6 +24,12 @@ import (
 // The classical detectors need no download: their models ship with OpenCV (HOG's SVM is compiled in, the
 // cascades come with Debian's opencv-data). They are the fallback when no models directory is configured.
 
+// SetOpenCVThreads sets how many threads OpenCV uses inside one call (a DNN forward pass, a resize) and
+// returns the previous setting; 1 (or 0) runs each call sequentially, a negative n restores OpenCV's
+// default (all cores). With many cameras per machine, one thread per call and one pipeline per core uses
+// the cores better than threads contending inside each call. The setting is process-wide.
+func SetOpenCVThreads(n int) int { return int(C.sl_set_num_threads(C.int(n))) }
+
 // CascadeDir is where Debian's opencv-data installs the Haar and LBP cascades.
 const CascadeDir = "/usr/share/opencv4"
 

@@ -23,6 +23,9 @@ void sl_cascade_free(void* c);
 // Runs the cascade on the grey cv::Mat m; score is the number of neighbouring raw detections merged.
 int sl_cascade_detect(void* c, void* m, double scale, int min_neighbors, int min_size, sl_det* out, int max);
 
+// OpenCV's worker-thread count for parallel regions (DNN layers, resizes): sets it and returns the old one.
+int sl_set_num_threads(int n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -41,7 +41,7 @@ func TestRunSmall(t *testing.T) {
 	if rep.RefError != "" {
 		t.Fatalf("reference: %s", rep.RefError)
 	}
-	if len(rep.Scenes) != 4 || len(rep.Stages) < 8 || len(rep.Reference) != 2 {
+	if len(rep.Scenes) != 4 || len(rep.Stages) < 9 || len(rep.Reference) != 2 {
 		t.Fatalf("report %+v", rep)
 	}
 	for _, s := range rep.Scenes {
@@ -50,7 +50,7 @@ func TestRunSmall(t *testing.T) {
 		}
 	}
 	for _, s := range rep.Stages {
-		if s.Ms <= 0 && !strings.Contains(s.Name, "per face") && !strings.Contains(s.Name, "embed, per frame") {
+		if s.Ms <= 0 && !strings.Contains(s.Name, "none") {
 			t.Errorf("stage %+v", s)
 		}
 	}

@@ -2,8 +2,10 @@
 // cv::FaceDetectorYN (OpenCV's implementation of the pre- and post-processing snowlight does in Go) and
 // YOLOX-nano through cv::dnn with the same letterbox, decode and NMS. Built and run by detectbench.
 //
-// usage: reference YUNET.onnx YOLOX.onnx ROUNDS FRAME.png...
-// prints one JSON object: per-call milliseconds (median) and what was found, for a sanity check.
+// usage: reference YUNET.onnx YOLOX.onnx ROUNDS THREADS FRAME.png...
+// Each round runs YuNet over every frame, then YOLOX over every frame, charging each the process CPU time
+// (getrusage) and the wall time. Prints one JSON object: per-frame milliseconds (median over rounds) and
+// what was found, for a sanity check against the Go side.
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -17,6 +19,8 @@
 #include <cstdlib>
 #include <vector>
 
+#include <sys/resource.h>
+
 static double median(std::vector<double> v) {
 	std::sort(v.begin(), v.end());
 	return v.empty() ? 0 : v[v.size() / 2];
@@ -24,6 +28,12 @@ static double median(std::vector<double> v) {
 
 static double ms_since(std::chrono::steady_clock::time_point t0) {
 	return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+static double cpu_ms() {
+	rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
 
 static int yolox_persons(cv::dnn::Net& net, const cv::Mat& img) {
@@ -60,13 +70,14 @@ static int yolox_persons(cv::dnn::Net& net, const cv::Mat& img) {
 }
 
 int main(int argc, char** argv) {
-	if (argc < 5) {
-		std::fprintf(stderr, "usage: %s YUNET.onnx YOLOX.onnx ROUNDS FRAME.png...\n", argv[0]);
+	if (argc < 6) {
+		std::fprintf(stderr, "usage: %s YUNET.onnx YOLOX.onnx ROUNDS THREADS FRAME.png...\n", argv[0]);
 		return 2;
 	}
 	int rounds = std::atoi(argv[3]);
+	cv::setNumThreads(std::atoi(argv[4]));
 	std::vector<cv::Mat> frames;
-	for (int i = 4; i < argc; i++) {
+	for (int i = 5; i < argc; i++) {
 		cv::Mat m = cv::imread(argv[i], cv::IMREAD_COLOR);
 		if (m.empty()) {
 			std::fprintf(stderr, "cannot read %s\n", argv[i]);
@@ -77,27 +88,36 @@ int main(int argc, char** argv) {
 	cv::Ptr<cv::FaceDetectorYN> yn = cv::FaceDetectorYN::create(argv[1], "", frames[0].size(), 0.7f, 0.3f, 5000);
 	cv::dnn::Net yolox = cv::dnn::readNetFromONNX(argv[2]);
 
-	std::vector<double> tyn, tyx;
+	std::vector<double> ync, ynw, yxc, yxw;
 	long faces = 0, persons = 0;
 	cv::Mat out;
+	const double n = double(frames.size());
 	for (int r = -1; r < rounds; r++) { // round -1 warms up
+		double c0 = cpu_ms();
+		auto t0 = std::chrono::steady_clock::now();
+		long f1 = 0, p1 = 0;
 		for (const cv::Mat& f : frames) {
-			auto t0 = std::chrono::steady_clock::now();
 			yn->setInputSize(f.size());
 			yn->detect(f, out);
-			double a = ms_since(t0);
-			t0 = std::chrono::steady_clock::now();
-			int n = yolox_persons(yolox, f);
-			double b = ms_since(t0);
-			if (r >= 0) {
-				tyn.push_back(a);
-				tyx.push_back(b);
-				faces += out.rows;
-				persons += n;
-			}
+			f1 += out.rows;
+		}
+		double c1 = cpu_ms(), w1 = ms_since(t0);
+		t0 = std::chrono::steady_clock::now();
+		for (const cv::Mat& f : frames) {
+			p1 += yolox_persons(yolox, f);
+		}
+		double c2 = cpu_ms(), w2 = ms_since(t0);
+		if (r >= 0) {
+			ync.push_back((c1 - c0) / n);
+			ynw.push_back(w1 / n);
+			yxc.push_back((c2 - c1) / n);
+			yxw.push_back(w2 / n);
+			faces += f1;
+			persons += p1;
 		}
 	}
-	std::printf("{\"yunet_ms\": %.3f, \"yolox_ms\": %.3f, \"faces\": %ld, \"persons\": %ld, \"threads\": %d}\n",
-		median(tyn), median(tyx), faces, persons, cv::getNumThreads());
+	std::printf("{\"yunet_cpu_ms\": %.3f, \"yunet_wall_ms\": %.3f, \"yolox_cpu_ms\": %.3f, \"yolox_wall_ms\": %.3f, "
+		"\"faces\": %ld, \"persons\": %ld, \"threads\": %d}\n",
+		median(ync), median(ynw), median(yxc), median(yxw), faces, persons, cv::getNumThreads());
 	return 0;
 }
