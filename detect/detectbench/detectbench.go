@@ -43,7 +43,7 @@ type Options struct {
 	// RefFrames frames of the busy video are timed RefRounds times by both the Go path and the C++
 	// reference with OpenCV limited to RefThreads threads; RefRounds 0 skips the comparison.
 	RefFrames, RefRounds, RefThreads int
-	Log                  *slog.Logger `json:"-"`
+	Log                              *slog.Logger `json:"-"`
 }
 
 // DefaultOptions measures 20 s of each video at 5 detection fps and compares on 10 frames x 5 rounds.
