@@ -4,13 +4,15 @@ GO    ?= go
 OUT   ?= out
 # Models and evaluation data live beside the checkout, never in it.
 SHARED ?= $(abspath ../shared)
-export SNOWLIGHT_MODELS ?= $(if $(wildcard $(SHARED)/models),$(SHARED)/models,)
+# Where `make models` downloads the weights when no models directory exists yet.
+MODELS_CACHE ?= $(HOME)/.cache/snowlight/models
+export SNOWLIGHT_MODELS ?= $(if $(wildcard $(SHARED)/models),$(SHARED)/models,$(if $(wildcard $(MODELS_CACHE)/*.onnx),$(MODELS_CACHE),))
 export SNOWLIGHT_EVAL   ?= $(if $(wildcard $(SHARED)/eval),$(SHARED)/eval,)
 export SNOWLIGHT_TESTVIDEOS ?= $(abspath $(OUT)/testvideos)
 # Packages whose goroutines meet: their tests always run under the race detector.
 RACE_PKGS := ./ingest/... ./live/... ./auth/... ./audit/... ./web/... ./tracks/... ./store/... ./alerts/... ./objstore/...
 
-.PHONY: setup build demo test test-unit test-race testvideos bench bench-ingest test-browser bench-console clean
+.PHONY: setup build demo test test-unit test-race testvideos models bench bench-ingest bench-perception test-browser bench-console clean
 
 setup:
 	@./scripts/setup.sh
@@ -28,9 +30,21 @@ test: build testvideos
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v -E '/(ingest|live|auth|audit|web|tracks|store|alerts|objstore)(/|$$)')
 	$(GO) test -race -count=1 -timeout 30m $(RACE_PKGS)
+	$(GO) test -race -count=1 -run 'Concurrent|Matcher' ./detect/
+	$(GO) test -tags matprofile -count=1 -run TestNoMatLeaks ./detect/
 
 bench: build testvideos
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./...
+
+# Downloads the model weights from their upstream repositories and verifies their sha256 (a verified copy
+# already present is kept). Offline it says so and explains --models / SNOWLIGHT_MODELS.
+models: build
+	./bin/snowlight models fetch --dir $(or $(SNOWLIGHT_MODELS),$(MODELS_CACHE))
+
+# Perception: ms per stage, CPU per camera-second gated vs ungated, Go vs OpenCV's C++ for YuNet and
+# YOLOX (docs/BENCHMARKS.md, "Perception").
+bench-perception: build testvideos
+	./bin/snowlight bench perception
 
 # Ingest vs ffmpeg vs OpenCV VideoCapture on simulated 720p cameras (docs/BENCHMARKS.md, "Ingest").
 bench-ingest: build testvideos
