@@ -48,7 +48,7 @@ var (
 	guardScope = map[auth.Role]auth.Scope{auth.Guardian: {Persons: []string{"p-anna"}}}
 )
 
-func newProduct(t *testing.T, mod func(*web.APIOptions), scopes map[auth.Role]auth.Scope) *product {
+func newProduct(t testing.TB, mod func(*web.APIOptions), scopes map[auth.Role]auth.Scope) *product {
 	t.Helper()
 	clock := webtest.NewClock(t0)
 	w, err := fake.NewWorld(t.TempDir(), clock.Now)

@@ -37,8 +37,10 @@ func TestConsole(t *testing.T) {
 //	SNOWLIGHT_CONSOLE_PERSON     a person with a trajectory in the last 24 h
 //	SNOWLIGHT_CONSOLE_ALERT_CMD  a shell command that raises an alert for the person in $PERSON and
 //	                             prints its id
+//	SNOWLIGHT_CONSOLE_PHOTO      optional: a face photo, to test enrolment
 func targetFromEnv(getenv func(string) string) (Target, error) {
-	tg := Target{BaseURL: getenv("SNOWLIGHT_CONSOLE_URL"), Camera: getenv("SNOWLIGHT_CONSOLE_CAMERA"), Person: getenv("SNOWLIGHT_CONSOLE_PERSON")}
+	tg := Target{BaseURL: getenv("SNOWLIGHT_CONSOLE_URL"), Camera: getenv("SNOWLIGHT_CONSOLE_CAMERA"), Person: getenv("SNOWLIGHT_CONSOLE_PERSON"),
+		EnrolPhoto: getenv("SNOWLIGHT_CONSOLE_PHOTO")}
 	acct := func(name, v string) (Account, error) {
 		u, p, ok := strings.Cut(v, ":")
 		if !ok || u == "" || p == "" {

@@ -35,6 +35,7 @@ type fixture struct {
 	Live     *live.Server
 	Ring     *ingest.Ring
 	Accounts map[string]Account
+	photo    string // a face photo file, for enrolment
 	clip     web.Media
 	snap     web.Media
 	crops    []web.Media
@@ -78,6 +79,10 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	enrol, crops := faces(t, snapPath)
+	f.photo = filepath.Join(dir, "enrol-face.png")
+	if err := os.WriteFile(f.photo, enrol, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for i, c := range crops {
 		m, err := w.Put(ctx, "face", fmt.Sprint("png", i), "image/png", c)
 		if err != nil {
@@ -219,6 +224,7 @@ func (f *fixture) target(shots string) Target {
 		Camera:     "cam-market",
 		Person:     "p-lin",
 		RaiseAlert: f.raise,
+		EnrolPhoto: f.photo,
 		Shots:      shots,
 	}
 }

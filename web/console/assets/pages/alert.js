@@ -115,7 +115,8 @@ export async function render(main, { args, stream }) {
       clipBox.append(v, h('p', { class: 'muted' }, `${fmtTime(c.start)} – ${fmtTime(c.end)}`));
     } else if (c.state === 'preparing') {
       clipBox.append(h('p', { id: 'clip-preparing' }, 'The clip is being prepared (the post-roll is still recording or the upload is pending). It appears here by itself.'));
-      clipTimer = setTimeout(load, 3000);
+      // The alert's update event brings the clip; this is only a fallback (each load is audited).
+      clipTimer = setTimeout(load, 15000);
     } else if (c.state === 'failed') {
       clipBox.append(h('p', { class: 'error-text' }, 'The clip could not be stored; the snapshot and sightings remain.'));
     } else {
