@@ -186,6 +186,8 @@ async function boot() {
   });
   document.getElementById('banner').hidden = true;
   window.addEventListener('hashchange', route);
+  // Leaving the console ends its live sessions on the server at once rather than at their timeout.
+  window.addEventListener('pagehide', () => { if (cleanup) { try { cleanup(); } catch { /* gone */ } cleanup = null; } });
   window.addEventListener('focus', () => { document.title = 'Snowlight console'; });
   // Without the CSRF cookie there is no session to resume: show the login at once rather than ask.
   if (!csrfToken()) { route(); return; }

@@ -69,7 +69,7 @@ export class WhepPlayer {
   stop() {
     this.closed = true;
     if (this.location) {
-      fetch(this.location, { method: 'DELETE', credentials: 'same-origin', headers: { 'X-CSRF-Token': csrfToken() } }).catch(() => {});
+      fetch(this.location, { method: 'DELETE', credentials: 'same-origin', keepalive: true, headers: { 'X-CSRF-Token': csrfToken() } }).catch(() => {});
       this.location = '';
     }
     if (this.pc) this.pc.close();
