@@ -14,7 +14,7 @@ import (
 
 // scenarioRendererVersion changes whenever the renderer draws differently, so cached renders from an older
 // renderer are not reused.
-const scenarioRendererVersion = "scenario-renderer/3"
+const scenarioRendererVersion = "scenario-renderer/5"
 
 // SpecHash identifies what a render of spec contains: the spec itself, the renderer version, and the
 // content of every file it reads.

@@ -64,6 +64,8 @@ type pose struct {
 type drawn struct {
 	box     image.Rectangle // pixels at least half covered by the figure
 	covered int             // how many pixels that is, including those outside the frame
+	faceBox image.Rectangle // face rounded to whole pixels
+	faceCov int             // pixels of faceBox the figure covers at least half (the photo may leave corners out)
 	region  image.Rectangle // every pixel the figure may have changed
 	face    rectF
 	empty   bool // the figure lies entirely outside the frame
@@ -233,8 +235,9 @@ func (f *figure) draw(frame []byte, fw, fh int, p pose, labels []byte, label byt
 	if err != nil {
 		return drawn{}, err
 	}
-	box, covered := f.composite(frame, fw, fh, rx, ry, hx, hy, F, layers, labels, label)
-	return drawn{box: box, covered: covered, face: face, region: image.Rect(rx, ry, rx+rw, ry+rh)}, nil
+	fb := image.Rect(int(math.Round(face.X)), int(math.Round(face.Y)), int(math.Round(face.X+face.W)), int(math.Round(face.Y+face.H)))
+	box, covered, faceCov := f.composite(frame, fw, fh, rx, ry, hx, hy, F, layers, labels, label, fb)
+	return drawn{box: box, covered: covered, face: face, faceBox: fb, faceCov: faceCov, region: image.Rect(rx, ry, rx+rw, ry+rh)}, nil
 }
 
 // softBlur is a wide Gaussian blur of a mask computed at a quarter of its resolution.
@@ -292,13 +295,14 @@ func (f *figure) maskData() (maskLayers, error) {
 }
 
 // composite blends the layers over the frame inside the mask region (rx, ry, f.w, f.h) and returns the
-// bounding box and the number of the pixels the figure covers at least half, shadow excluded.
-func (f *figure) composite(frame []byte, fw, fh, rx, ry, hx, hy int, F float64, l maskLayers, labels []byte, label byte) (image.Rectangle, int) {
+// bounding box and the number of the pixels the figure covers at least half, shadow excluded, and how
+// many of those lie in faceBox.
+func (f *figure) composite(frame []byte, fw, fh, rx, ry, hx, hy int, F float64, l maskLayers, labels []byte, label byte, faceBox image.Rectangle) (image.Rectangle, int, int) {
 	head := f.head
 	tex := f.weave(float32(math.Max(2, 0.12*F)))
 	stripe := math.Max(2, 0.28*F)
 	minX, minY, maxX, maxY := math.MaxInt, math.MaxInt, math.MinInt, math.MinInt
-	covered := 0
+	covered, faceCov := 0, 0
 	for y := 0; y < f.h; y++ {
 		Y := ry + y
 		hyRow := Y - hy
@@ -353,6 +357,9 @@ func (f *figure) composite(frame []byte, fw, fh, rx, ry, hx, hy int, F float64, 
 				minX, maxX = min(minX, X), max(maxX, X)
 				minY, maxY = min(minY, Y), max(maxY, Y)
 				covered++
+				if X >= faceBox.Min.X && X < faceBox.Max.X && Y >= faceBox.Min.Y && Y < faceBox.Max.Y {
+					faceCov++
+				}
 				if inFrame {
 					labels[Y*fw+X] = label
 				}
@@ -364,9 +371,9 @@ func (f *figure) composite(frame []byte, fw, fh, rx, ry, hx, hy int, F float64, 
 		}
 	}
 	if minX > maxX {
-		return image.Rectangle{}, 0
+		return image.Rectangle{}, 0, 0
 	}
-	return image.Rect(minX, minY, maxX+1, maxY+1), covered
+	return image.Rect(minX, minY, maxX+1, maxY+1), covered, faceCov
 }
 
 // blend puts colour col (times shade) over c with opacity a and accumulates the coverage.
@@ -435,8 +442,9 @@ func toF32(c [3]float64) [3]float32 { return [3]float32{float32(c[0]), float32(c
 
 // paletteColour picks a clothing colour for a person whose photo shows no clothes.
 func paletteColour(seed uint32) [3]float32 {
-	palette := [][3]float32{{140, 60, 30}, {40, 40, 150}, {50, 110, 50}, {120, 120, 120}, {30, 90, 160}, {110, 40, 100}}
-	return palette[seed%uint32(len(palette))]
+	palette := []string{"#2b3a67", "#6e2632", "#4f5a2e", "#2f5d62", "#7a5c3a", "#4b3b5c", "#8a6d3b", "#3d4f6e"}
+	c, _ := parseHexColour(palette[seed%uint32(len(palette))])
+	return c
 }
 
 // parseHexColour reads "#rrggbb" into BGR.

@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"gocv.io/x/gocv"
 )
@@ -20,6 +21,8 @@ import (
 type portrait struct {
 	path string
 	img  gocv.Mat // BGR crop of the photo around the head and shoulders
+	fg   gocv.Mat // the person, not the photo's background (0/255, img's size), when segmented
+	cut  bool     // fg is set
 	face rectF    // the face box in img's pixels
 	skin [3]float64
 	top  [3]float64 // colour of the clothes at the shoulders; ok false when the photo shows none
@@ -184,15 +187,28 @@ func loadPortrait(path string, face []int, ff *faceFinder) (*portrait, error) {
 	p.skin, _ = meanColour(p.img, rectF{f.X + 0.3*f.W, f.Y + 0.45*f.H, 0.4 * f.W, 0.25 * f.H})
 	// The clothes colour is the commonest colour across the top of the chest: a jacket or shirt, rarely
 	// the photo's background.
-	p.top, p.ok = modeColour(p.img, rectF{f.X - 0.8*f.W, f.Y + 1.6*f.H, 2.6 * f.W, 0.6 * f.H})
+	if err := p.segment(); err != nil {
+		p.close()
+		return nil, err
+	}
+	var fg *gocv.Mat
+	if p.cut {
+		fg = &p.fg
+	}
+	p.top, p.ok = modeColour(p.img, fg, rectF{f.X - 0.8*f.W, f.Y + 1.6*f.H, 2.6 * f.W, 0.6 * f.H})
 	return p, nil
 }
 
-func (p *portrait) close() { p.img.Close() }
+func (p *portrait) close() {
+	p.img.Close()
+	if p.cut {
+		p.fg.Close()
+	}
+}
 
-// modeColour returns the mean of the commonest coarse colour in r (clipped to the image); false when too
-// little of r is in the image to say.
-func modeColour(img gocv.Mat, r rectF) ([3]float64, bool) {
+// modeColour returns the mean of the commonest coarse colour in r (clipped to the image), counting only
+// pixels fg marks as the person when fg is given; false when too little of r shows the person to say.
+func modeColour(img gocv.Mat, fg *gocv.Mat, r rectF) ([3]float64, bool) {
 	ir := image.Rect(int(r.X), int(r.Y), int(r.X+r.W), int(r.Y+r.H))
 	in := ir.Intersect(image.Rect(0, 0, img.Cols(), img.Rows()))
 	if in.Dx()*in.Dy()*4 < ir.Dx()*ir.Dy() {
@@ -202,11 +218,22 @@ func modeColour(img gocv.Mat, r rectF) ([3]float64, bool) {
 	if err != nil {
 		return [3]float64{}, false
 	}
+	var mask []byte
+	if fg != nil {
+		if mask, err = fg.DataPtrUint8(); err != nil {
+			return [3]float64{}, false
+		}
+	}
+	total := 0
 	var count [512]int
 	var sum [512][3]float64
 	w := img.Cols()
 	for y := in.Min.Y; y < in.Max.Y; y++ {
 		for x := in.Min.X; x < in.Max.X; x++ {
+			if mask != nil && mask[y*w+x] < 128 {
+				continue
+			}
+			total++
 			i := (y*w + x) * 3
 			b, g, rr := data[i], data[i+1], data[i+2]
 			k := int(b>>5)<<6 | int(g>>5)<<3 | int(rr>>5)
@@ -215,6 +242,9 @@ func modeColour(img gocv.Mat, r rectF) ([3]float64, bool) {
 			sum[k][1] += float64(g)
 			sum[k][2] += float64(rr)
 		}
+	}
+	if total*4 < ir.Dx()*ir.Dy() {
+		return [3]float64{}, false
 	}
 	best := 0
 	for k := range count {
@@ -271,20 +301,16 @@ func (p *portrait) scaled(faceH int, shoulderHalf float64) (*scaledPortrait, err
 
 	mask := gocv.NewMatWithSize(h, w, gocv.MatTypeCV8UC1)
 	defer mask.Close()
-	fw, fh := face.W, face.H
-	cx := face.X + fw/2
-	pt := func(ux, uy float64) image.Point { // ux relative to the face centre, uy to the face top
-		return image.Pt(int(math.Round(cx+ux*fw)), int(math.Round(face.Y+uy*fh)))
+	fh := face.H
+	drawHeadAndShoulders(&mask, face, shoulderHalf/face.W, 1, 255, gocv.LineAA)
+	if p.cut {
+		// Where GrabCut found the photo's background inside the shape (a flag behind the head, a wall
+		// beside the neck), cut it away too.
+		fg := gocv.NewMat()
+		defer fg.Close()
+		gocv.Resize(p.fg, &fg, image.Pt(w, h), 0, 0, gocv.InterpolationLinear)
+		gocv.BitwiseAnd(mask, fg, &mask)
 	}
-	white := color.RGBA{255, 255, 255, 0}
-	gocv.EllipseWithParams(&mask, pt(0, 0.42), image.Pt(int(0.64*fw), int(0.8*fh)), 0, 0, 360, white, -1, gocv.LineAA, 0)
-	sh := shoulderHalf / fw
-	body := gocv.NewPointsVectorFromPoints([][]image.Point{{
-		pt(-0.36, 0.85), pt(-0.42, 1.12), pt(-sh+0.35, 1.33), pt(-sh+0.05, 1.55), pt(-sh, 1.8), pt(-sh, maskFadeBottom+0.2),
-		pt(sh, maskFadeBottom+0.2), pt(sh, 1.8), pt(sh-0.05, 1.55), pt(sh-0.35, 1.33), pt(0.42, 1.12), pt(0.36, 0.85),
-	}})
-	gocv.FillPolyWithParams(&mask, body, white, gocv.LineAA, 0, image.Point{})
-	body.Close()
 	sigma := math.Max(0.8, 0.05*fh)
 	gocv.GaussianBlur(mask, &mask, image.Point{}, sigma, sigma, gocv.BorderConstant)
 
@@ -313,6 +339,104 @@ func (p *portrait) scaled(faceH int, shoulderHalf float64) (*scaledPortrait, err
 		}
 	}
 	return sp, nil
+}
+
+// drawHeadAndShoulders fills the shape of a head and shoulders around face into m with value v: an
+// ellipse for the head, a neck, and shoulders reaching sh face widths either side of the face centre,
+// down to below maskFadeBottom. grow scales the shape about the face centre.
+func drawHeadAndShoulders(m *gocv.Mat, face rectF, sh, grow float64, v uint8, line gocv.LineType) {
+	fw, fh := face.W*grow, face.H*grow
+	cx, cy := face.X+face.W/2, face.Y+face.H/2
+	pt := func(ux, uy float64) image.Point { // ux from the face centre, uy from the face top, in face units
+		return image.Pt(int(math.Round(cx+ux*fw)), int(math.Round(cy+(uy-0.5)*fh)))
+	}
+	c := color.RGBA{B: v, G: v, R: v}
+	gocv.EllipseWithParams(m, pt(0, 0.42), image.Pt(int(0.64*fw), int(0.8*fh)), 0, 0, 360, c, -1, line, 0)
+	body := gocv.NewPointsVectorFromPoints([][]image.Point{{
+		pt(-0.36, 0.85), pt(-0.42, 1.12), pt(-sh+0.35, 1.33), pt(-sh+0.05, 1.55), pt(-sh, 1.8), pt(-sh, maskFadeBottom+0.2),
+		pt(sh, maskFadeBottom+0.2), pt(sh, 1.8), pt(sh-0.05, 1.55), pt(sh-0.35, 1.33), pt(0.42, 1.12), pt(0.36, 0.85),
+	}})
+	gocv.FillPolyWithParams(m, body, c, line, 0, image.Point{})
+	body.Close()
+}
+
+// GrabCut labels.
+const (
+	gcBackground         = 0
+	gcForeground         = 1
+	gcProbableBackground = 2
+	gcProbableForeground = 3
+)
+
+// segmentSide is the face height GrabCut works at: enough to follow hair and collars, and fast.
+const segmentSide = 110
+
+// segment separates the person from the photo's own background with GrabCut, seeded by the head-and-
+// shoulders shape: outside a grown copy of it is background, inside it probably the person, the middle of
+// the face and the neck surely so. The result (0 or 255 at the crop's resolution) is kept in p.fg; when
+// GrabCut keeps implausibly little of the shape, p.cut stays false and the shape alone is used.
+func (p *portrait) segment() error {
+	s := math.Min(1, segmentSide/p.face.H)
+	w, h := max(8, int(math.Round(float64(p.img.Cols())*s))), max(8, int(math.Round(float64(p.img.Rows())*s)))
+	work := gocv.NewMat()
+	defer work.Close()
+	gocv.Resize(p.img, &work, image.Pt(w, h), 0, 0, gocv.InterpolationArea)
+	face := p.face.scale(s)
+	sh := shoulderHalfWidth * face.H / face.W
+
+	labels := gocv.NewMatWithSize(h, w, gocv.MatTypeCV8UC1)
+	defer labels.Close()
+	drawHeadAndShoulders(&labels, face, sh, 1.25, gcProbableBackground, gocv.Line8)
+	drawHeadAndShoulders(&labels, face, sh, 1, gcProbableForeground, gocv.Line8)
+	fg := color.RGBA{B: gcForeground}
+	gocv.EllipseWithParams(&labels, image.Pt(int(face.X+face.W/2), int(face.Y+0.5*face.H)),
+		image.Pt(int(0.35*face.W), int(0.45*face.H)), 0, 0, 360, fg, -1, gocv.Line8, 0)
+	gocv.Rectangle(&labels, image.Rect(int(face.X+0.38*face.W), int(face.Y+0.9*face.H), int(face.X+0.62*face.W), int(face.Y+1.3*face.H)), fg, -1)
+	prior := countNonZero(labels)
+
+	bgd, fgd := gocv.NewMat(), gocv.NewMat()
+	defer bgd.Close()
+	defer fgd.Close()
+	// GrabCut seeds its colour models with k-means++ from OpenCV's per-thread generator: seed it on the
+	// thread that runs GrabCut, or two renders of one spec could cut differently.
+	runtime.LockOSThread()
+	gocv.SetRNGSeed(0x5ce7a)
+	gocv.GrabCut(work, &labels, image.Rectangle{}, &bgd, &fgd, 4, gocv.GCInitWithMask)
+	runtime.UnlockOSThread()
+
+	data, err := labels.DataPtrUint8()
+	if err != nil {
+		return fmt.Errorf("segment portrait %s: %w", p.path, err)
+	}
+	kept := 0
+	for i, v := range data {
+		if v == gcForeground || v == gcProbableForeground {
+			data[i] = 255
+			kept++
+		} else {
+			data[i] = 0
+		}
+	}
+	if prior == 0 || float64(kept) < 0.35*float64(prior) {
+		return nil // a poor cut would eat the person: use the shape alone
+	}
+	p.fg, p.cut = gocv.NewMat(), true
+	gocv.Resize(labels, &p.fg, image.Pt(p.img.Cols(), p.img.Rows()), 0, 0, gocv.InterpolationLinear)
+	return nil
+}
+
+func countNonZero(m gocv.Mat) int {
+	data, err := m.DataPtrUint8()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, v := range data {
+		if v != 0 {
+			n++
+		}
+	}
+	return n
 }
 
 func readLimited(path string, limit int64) ([]byte, error) {

@@ -310,10 +310,9 @@ func renderCamera(ctx context.Context, spec *Spec, ci int, cast *cast, outDir st
 			o := ObjectTruth{
 				Person: a.w.spec.Person, ID: a.w.person + 1, Walk: a.w.idx, Box: xywh(box),
 				Visible:     seenShare(labels, c.Width, box, byte(i+1), float64(a.d.covered)),
-				FaceVisible: faceSeenShare(labels, c.Width, frameRect, a.d.face, byte(i+1)),
+				FaceVisible: seenShare(labels, c.Width, a.d.faceBox.Intersect(frameRect), byte(i+1), float64(a.d.faceCov)),
 			}
-			fr := image.Rect(int(math.Round(a.d.face.X)), int(math.Round(a.d.face.Y)),
-				int(math.Round(a.d.face.X+a.d.face.W)), int(math.Round(a.d.face.Y+a.d.face.H))).Intersect(frameRect)
+			fr := a.d.faceBox.Intersect(frameRect)
 			if !fr.Empty() {
 				f := xywh(fr)
 				o.Face = &f
@@ -354,24 +353,6 @@ func seenShare(labels []byte, w int, box image.Rectangle, label byte, covered fl
 		}
 	}
 	return math.Round(float64(seen)/covered*1000) / 1000
-}
-
-// faceSeenShare is the share of the face box (unclipped) that is in the frame and shows this figure.
-func faceSeenShare(labels []byte, w int, frame image.Rectangle, face rectF, label byte) float64 {
-	r := image.Rect(int(math.Round(face.X)), int(math.Round(face.Y)), int(math.Round(face.X+face.W)), int(math.Round(face.Y+face.H)))
-	if r.Empty() {
-		return 0
-	}
-	in := r.Intersect(frame)
-	seen := 0
-	for y := in.Min.Y; y < in.Max.Y; y++ {
-		for _, l := range labels[y*w+in.Min.X : y*w+in.Max.X] {
-			if l == label {
-				seen++
-			}
-		}
-	}
-	return math.Round(float64(seen)/float64(r.Dx()*r.Dy())*1000) / 1000
 }
 
 // passes turns a camera's frames into one pass per walk that was visible at all.

@@ -49,7 +49,8 @@ type FrameTruth struct {
 
 // ObjectTruth is one person in one frame. Boxes are [x, y, w, h] in pixels, clipped to the frame; the
 // person box holds the pixels the figure covers at least half. Visible is the share of those pixels that
-// are inside the frame and not hidden by someone nearer the camera; FaceVisible the same for the face box.
+// are inside the frame and not hidden by someone nearer the camera; FaceVisible the same for the figure's
+// pixels within the face box.
 type ObjectTruth struct {
 	Person      string  `json:"person"`
 	ID          int     `json:"id"` // the person's number, the same on every camera (MOTChallenge id)
