@@ -124,6 +124,9 @@ type Cascade struct {
 	Scale        float64
 	MinNeighbors int
 	MinSize      int
+	// MaxSide downscales larger images first (DetectFaces only): a cascade's cost grows with the pixel
+	// count, and at 640 px a face of 24 px is still found.
+	MaxSide int
 }
 
 // NewCascade loads a cascade XML file.
@@ -137,7 +140,7 @@ func NewCascade(path string) (*Cascade, error) {
 	if p == nil {
 		return nil, fmt.Errorf("load cascade %s: OpenCV cannot read it", path)
 	}
-	return &Cascade{p: p, path: path, Scale: 1.1, MinNeighbors: 4, MinSize: 24}, nil
+	return &Cascade{p: p, path: path, Scale: 1.1, MinNeighbors: 4, MinSize: 24, MaxSide: 640}, nil
 }
 
 // Close frees the cascade.
@@ -170,7 +173,7 @@ func (c *Cascade) DetectFaces(img gocv.Mat) ([]Face, error) {
 	if img.Empty() {
 		return nil, errors.New("cascade: empty image")
 	}
-	in, scale, closeIn := downscale(img, 1280)
+	in, scale, closeIn := downscale(img, c.MaxSide)
 	defer closeIn()
 	grey := gocv.NewMat()
 	defer grey.Close()
