@@ -154,6 +154,12 @@ func (st *Stitcher) sourceCameras(q *node) []string {
 }
 
 func (st *Stitcher) link(p, q *node) {
+	// Links run forward in time (by entry, then id). The transit slack lets sightings whose views
+	// overlap link in either direction; without an order two of them could continue each other and
+	// a trajectory would loop.
+	if q.enter.Before(p.enter) || q.enter.Equal(p.enter) && q.id <= p.id {
+		return
+	}
 	parts, score, ok := st.cfg.score(st.topo, &p.summary, &q.summary)
 	if !ok || score < st.cfg.Threshold {
 		return

@@ -1,0 +1,57 @@
+package stitch
+
+import (
+	"testing"
+	"time"
+
+	"snowlight/tracks"
+)
+
+// Two short sightings of one face on neighbouring cameras whose views overlap in time: the transit
+// slack lets either continue the other, but links run forward in time, so they form a trajectory of
+// two and never a loop (which hung the stitcher on the replayed city5 scenario).
+func TestOverlappingSightingsDoNotLoop(t *testing.T) {
+	topo, err := NewTopology([]Camera{
+		{ID: "A", Lat: 50, Lon: 4, Neighbours: []Neighbour{{Camera: "B", Min: 3 * time.Second, Max: 30 * time.Second}}},
+		{ID: "B", Lat: 50, Lon: 4.0003, Neighbours: []Neighbour{{Camera: "A", Min: 3 * time.Second, Max: 30 * time.Second}}},
+	}, DefaultLearning())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := New(DefaultConfig(), topo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	face := norm(newPeople(1).gauss(128, 1))
+	sec := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	done := make(chan []tracks.Decision, 1)
+	go func() {
+		var all []tracks.Decision
+		for _, s := range []tracks.Sighting{
+			{ID: "p", Camera: "A", Enter: sec(5), Exit: sec(7), FaceEmbedding: face, Final: true},
+			{ID: "q", Camera: "B", Enter: sec(4), Exit: sec(8), FaceEmbedding: face, Final: true},
+		} {
+			ds, err := st.Add(s)
+			if err != nil {
+				t.Error(err)
+			}
+			all = append(all, ds...)
+		}
+		done <- all
+	}()
+	select {
+	case ds := <-done:
+		last := map[string]tracks.Decision{}
+		for _, d := range ds {
+			last[d.Sighting] = d
+		}
+		if last["p"].Link != nil && last["q"].Link != nil {
+			t.Errorf("p and q continue each other: %+v", last)
+		}
+		if last["p"].Trajectory != last["q"].Trajectory || last["q"].Trajectory != "q" {
+			t.Errorf("decisions %+v, want one trajectory q -> p", last)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Add did not return: the links loop")
+	}
+}
