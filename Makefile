@@ -22,6 +22,7 @@ build: setup
 
 testvideos: build
 	./bin/snowlight testvideos --out $(SNOWLIGHT_TESTVIDEOS)
+	./bin/snowlight scenario cache
 
 demo: build testvideos
 	./bin/snowlight demo
