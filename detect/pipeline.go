@@ -47,6 +47,8 @@ type Config struct {
 	MinRecognitionFace float32
 	Policy             Policy
 	Log                *slog.Logger
+	// Metrics, when set, records every frame a Camera processes.
+	Metrics *Metrics
 }
 
 // DefaultConfig is the configuration the figures in docs/ACCURACY.md were measured with.
@@ -393,6 +395,14 @@ func (c *Camera) Close() error {
 // gate: frames without motion (and without recent detections) skip the detectors, frames with motion in a
 // small part of the picture run them on that part only.
 func (c *Camera) Process(ctx context.Context, frame gocv.Mat, t time.Time) (Result, error) {
+	res, err := c.process(ctx, frame, t)
+	if err == nil {
+		c.p.cfg.Metrics.Observe(c.ID, res)
+	}
+	return res, err
+}
+
+func (c *Camera) process(ctx context.Context, frame gocv.Mat, t time.Time) (Result, error) {
 	if c.gate == nil {
 		return c.p.Detect(ctx, frame, t)
 	}

@@ -7,9 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"gocv.io/x/gocv"
 )
 
@@ -192,5 +195,47 @@ func TestPipelineConcurrentCameras(t *testing.T) {
 	got := map[string]bool{<-counts: true, <-counts: true}
 	if !got["0:4"] || !got["100:7"] {
 		t.Errorf("per-camera person counts %v, want 0:4 and 100:7", got)
+	}
+}
+
+// TestMetrics: a camera's frames show up in the Prometheus metrics by outcome, without identities.
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig(modelsDir(t))
+	cfg.Appearance, cfg.Metrics = false, m
+	p, err := NewPipeline(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	frames := readVideoFrames(t, vtestPath(t), 0)
+	gcfg := DefaultGateConfig()
+	cam := p.NewCamera("cam-1", &gcfg)
+	defer cam.Close()
+	t0 := time.Unix(1000, 0)
+	for i := 0; i < 3; i++ { // the first frame is a full pass, the same frame again has no motion
+		if _, err := cam.Process(context.Background(), frames[0], t0.Add(time.Duration(i)*200*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := `
+# HELP snowlight_detect_frames_total Frames given to perception, by outcome: skipped (no motion), regions, full.
+# TYPE snowlight_detect_frames_total counter
+snowlight_detect_frames_total{camera="cam-1",outcome="full"} 1
+snowlight_detect_frames_total{camera="cam-1",outcome="skipped"} 2
+# HELP snowlight_detect_persons_total Person detections.
+# TYPE snowlight_detect_persons_total counter
+snowlight_detect_persons_total{camera="cam-1"} 4
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "snowlight_detect_frames_total",
+		"snowlight_detect_persons_total"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(m.stage); n == 0 {
+		t.Error("no stage timings recorded")
 	}
 }
