@@ -1,0 +1,486 @@
+// Package rules turns what the pipeline sees into alert triggers: a watch-list person identified
+// (watchlist_hit), an at-risk person seen outside their safe zone (safe_zone_exit), a track dwelling
+// in an image zone (loitering), a camera unreachable (camera_offline) or tampered with
+// (camera_tampered). Which triggers alert is configurable per kind, watch-list category, camera,
+// image zone and schedule (see Rule). The triggers go to the alert engine, which folds repeats
+// about the same person or camera into the open alert.
+package rules
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"snowlight/alerts"
+	"snowlight/alerts/dispatch"
+	"snowlight/config"
+	"snowlight/detect"
+	"snowlight/detect/tamper"
+	"snowlight/ingest"
+	"snowlight/tracks"
+)
+
+// Person is what the rules need to know about a watch-list entry.
+type Person struct {
+	ID       string
+	Name     string
+	Category detect.Category
+	// Expires is when the entry stops being searched for; zero is never. An expired entry never
+	// alerts, whatever the matcher still says.
+	Expires time.Time
+	// SafeZone is the polygon (lat/lon, at least 3 points) an at-risk person should stay inside;
+	// empty when they have none.
+	SafeZone []dispatch.LatLon
+}
+
+// Expired reports whether the entry has expired at t.
+func (p *Person) Expired(t time.Time) bool { return !p.Expires.IsZero() && !t.Before(p.Expires) }
+
+// Persons looks up watch-list entries; the store implements it.
+type Persons interface {
+	// WatchlistPerson returns the entry with the id; ok is false when there is none.
+	WatchlistPerson(ctx context.Context, id string) (p Person, ok bool, err error)
+}
+
+// Alerter receives triggers; *alerts.Engine implements it.
+type Alerter interface {
+	Raise(ctx context.Context, t alerts.Trigger) (alerts.Alert, bool, error)
+	CameraBack(ctx context.Context, camera string, at time.Time) (int, error)
+	Alerts(ctx context.Context, q alerts.Query) ([]alerts.Alert, error)
+	Resolve(ctx context.Context, id, user, note string) (alerts.Alert, error)
+}
+
+// Options configure an Engine. Zero values take the defaults in brackets.
+type Options struct {
+	Alerts  Alerter // required
+	Persons Persons // required
+	// Cameras give positions (for safe zones), names and areas (for the alert's place) and image
+	// zones with their dwell times (loitering; a zone with no dwell time has no loitering rule).
+	Cameras []config.Camera
+	// Rules decide which triggers alert; see Rule. Without rules every trigger alerts.
+	Rules []Rule
+	// Location is the time zone of schedules that name none [UTC].
+	Location *time.Location
+	// HitWithSafeZone also raises watch-list hits for persons who have a safe zone. By default
+	// only leaving the zone alerts for them: an at-risk person seen at home is no news.
+	HitWithSafeZone bool
+	// LoiterGrace is how long a track may step out of a zone without ending its stay [5 s].
+	LoiterGrace time.Duration
+	// Refresh is how often, in sighting time, a live sighting that keeps triggering (a better face
+	// crop was stored) refreshes its alert's evidence [10 s]. A sighting triggers once when it first
+	// qualifies and once more when it ends.
+	Refresh time.Duration
+	Now     func() time.Time
+	Logger  *slog.Logger
+}
+
+// camera is a configured camera as the rules use it.
+type camera struct {
+	config.Camera
+}
+
+func (c *camera) zone(id string) *config.ImageZone {
+	for i := range c.Zones {
+		if c.Zones[i].ID == id {
+			return &c.Zones[i]
+		}
+	}
+	return nil
+}
+
+func (c *camera) position() dispatch.LatLon {
+	return dispatch.LatLon{Lat: c.Position.Lat, Lon: c.Position.Lon}
+}
+
+// Engine applies the rules. Its methods are safe for concurrent use. Each call may write to the
+// store (through the Alerter), so call it from the pipeline's center or an event loop, not from a
+// camera's ingest callback.
+type Engine struct {
+	o      Options
+	cams   map[string]*camera
+	policy policy
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	fired    map[string]*sightingMemory // by sighting id
+	pruned   time.Time
+	problems map[string]ingest.Event // by camera: the last trouble before it went offline
+}
+
+// sightingMemory is what a live sighting already triggered, so the updates of one pass through
+// a camera do not flood the alert with repeats.
+type sightingMemory struct {
+	touched time.Time // clock time of the last update
+	fired   map[string]firing
+}
+
+type firing struct {
+	signature string
+	at        time.Time // sighting time
+}
+
+// forget is how long a sighting that never ended (its edge went away) is remembered.
+const forget = time.Hour
+
+// New checks the options and returns an engine.
+func New(o Options) (*Engine, error) {
+	if o.Alerts == nil || o.Persons == nil {
+		return nil, errors.New("rules: Alerts and Persons are required")
+	}
+	if o.Location == nil {
+		o.Location = time.UTC
+	}
+	if o.LoiterGrace == 0 {
+		o.LoiterGrace = 5 * time.Second
+	}
+	if o.Refresh == 0 {
+		o.Refresh = 10 * time.Second
+	}
+	if o.LoiterGrace < 0 || o.Refresh < 0 {
+		return nil, errors.New("rules: negative LoiterGrace or Refresh")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{o: o, cams: map[string]*camera{}, log: log.With("component", "alert-rules"),
+		fired: map[string]*sightingMemory{}, problems: map[string]ingest.Event{}}
+	for _, c := range o.Cameras {
+		if _, dup := e.cams[c.ID]; dup {
+			return nil, fmt.Errorf("rules: camera %q listed twice", c.ID)
+		}
+		e.cams[c.ID] = &camera{c}
+	}
+	e.policy = make(policy, len(o.Rules))
+	for i, r := range o.Rules {
+		r.Categories = slices.Clone(r.Categories)
+		for j, c := range r.Categories {
+			r.Categories[j] = NormalCategory(string(c))
+		}
+		if r.Schedule.Location == nil {
+			r.Schedule.Location = o.Location
+		}
+		e.policy[i] = r
+	}
+	if err := validateRules(e.policy, e.cams); err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	return e, nil
+}
+
+func (e *Engine) place(camID, zone string) alerts.Place {
+	p := alerts.Place{Camera: camID, Zone: zone}
+	if c := e.cams[camID]; c != nil {
+		p.CameraName, p.Position, p.Area = c.Name, c.position(), c.Area
+	}
+	return p
+}
+
+// Sighting applies the rules to a sighting, live (Final false) or final, and raises what it
+// triggers. It returns the alerts raised or folded into. A live sighting triggers each rule once
+// when it first qualifies, again when its evidence improved (at most every Options.Refresh), and
+// once more when it ends.
+func (e *Engine) Sighting(ctx context.Context, s tracks.Sighting) ([]alerts.Alert, error) {
+	if s.ID == "" || s.Camera == "" {
+		return nil, fmt.Errorf("rules: sighting %q without id or camera", s.ID)
+	}
+	trigs, err := e.Triggers(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	var out []alerts.Alert
+	var errs []error
+	for _, t := range trigs {
+		key, sig := triggerKey(t), signature(t, s.Final)
+		if !e.due(s, key, sig, t.At) {
+			continue
+		}
+		a, created, err := e.o.Alerts.Raise(ctx, t)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("raise %s for sighting %s: %w", t.Kind, s.ID, err))
+			continue
+		}
+		e.remember(s, key, sig, t.At)
+		e.log.Info("rule triggered", "kind", t.Kind, "alert", a.ID, "new", created, "camera", s.Camera, "sighting", s.ID, "final", s.Final)
+		out = append(out, a)
+	}
+	e.mu.Lock()
+	if s.Final {
+		delete(e.fired, s.ID)
+	}
+	e.prune()
+	e.mu.Unlock()
+	return out, errors.Join(errs...)
+}
+
+func triggerKey(t alerts.Trigger) string { return string(t.Kind) + "/" + t.Place.Zone }
+
+// signature changes when a trigger has something new to add to its alert.
+func signature(t alerts.Trigger, final bool) string {
+	return fmt.Sprint(t.Evidence.FaceCrops, "|", t.Evidence.Snapshot, "|", final)
+}
+
+func (e *Engine) due(s tracks.Sighting, key, sig string, at time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	m := e.fired[s.ID]
+	if m == nil {
+		return true
+	}
+	f, ok := m.fired[key]
+	switch {
+	case !ok:
+		return true
+	case f.signature == sig:
+		return false
+	case s.Final:
+		return true
+	}
+	return at.Sub(f.at) >= e.o.Refresh
+}
+
+func (e *Engine) remember(s tracks.Sighting, key, sig string, at time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	m := e.fired[s.ID]
+	if m == nil {
+		m = &sightingMemory{fired: map[string]firing{}}
+		e.fired[s.ID] = m
+	}
+	m.touched = e.o.Now()
+	m.fired[key] = firing{signature: sig, at: at}
+}
+
+// prune forgets sightings that stopped updating without ending; e.mu is held.
+func (e *Engine) prune() {
+	now := e.o.Now()
+	if now.Sub(e.pruned) < time.Minute {
+		return
+	}
+	e.pruned = now
+	for id, m := range e.fired {
+		if now.Sub(m.touched) > forget {
+			delete(e.fired, id)
+		}
+	}
+}
+
+// Triggers returns what a sighting triggers under the rules, without raising anything or
+// remembering it.
+func (e *Engine) Triggers(ctx context.Context, s tracks.Sighting) ([]alerts.Trigger, error) {
+	at := s.Exit
+	if at.IsZero() {
+		at = s.Enter
+	}
+	cam := e.cams[s.Camera]
+	var out []alerts.Trigger
+	if pid := s.PersonID(); pid != "" {
+		p, ok, err := e.o.Persons.WatchlistPerson(ctx, pid)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("rules: look up person %s of sighting %s: %w", pid, s.ID, err)
+		case !ok:
+			e.log.Warn("sighting names a person who is not on the watch list", "person", pid, "sighting", s.ID)
+		case p.Expired(e.o.Now()) || p.Expired(at):
+			e.log.Info("watch-list entry expired: no alert", "person", pid, "expired", p.Expires, "sighting", s.ID)
+		default:
+			out = append(out, e.personTriggers(&p, s, cam, at)...)
+		}
+	}
+	if cam != nil {
+		out = append(out, e.loiterTriggers(s, cam)...)
+	}
+	return out, nil
+}
+
+// personTriggers are the watch-list hit and the safe-zone exit of a sighting of listed person p.
+func (e *Engine) personTriggers(p *Person, s tracks.Sighting, cam *camera, at time.Time) []alerts.Trigger {
+	who := &alerts.Person{ID: p.ID, Name: p.Name, Category: p.Category}
+	place := e.place(s.Camera, "")
+	ev, match := evidence(s, p.ID)
+	sc := scope{category: p.Category, camera: s.Camera, at: at}
+	var out []alerts.Trigger
+	if len(p.SafeZone) >= 3 && cam != nil {
+		pos := cam.position()
+		if !InZone(p.SafeZone, pos) {
+			sc.kind = alerts.SafeZoneExit
+			if ok, _ := e.policy.allows(sc); ok {
+				d, nearest := ZoneDistance(p.SafeZone, pos)
+				out = append(out, alerts.Trigger{Kind: alerts.SafeZoneExit, At: at, Person: who, Place: place, Evidence: ev,
+					Detail: fmt.Sprintf("%s (%s) seen at %s, %.0f m outside the safe zone (nearest point of the zone %.5f, %.5f)",
+						p.Name, p.Category, placeName(place), d, nearest.Lat, nearest.Lon)})
+			}
+		}
+		if !e.o.HitWithSafeZone {
+			return out
+		}
+	}
+	sc.kind = alerts.WatchlistHit
+	if ok, _ := e.policy.allows(sc); ok {
+		out = append(out, alerts.Trigger{Kind: alerts.WatchlistHit, At: at, Person: who, Place: place, Evidence: ev,
+			Detail: fmt.Sprintf("%s (%s) identified at %s: %s", p.Name, p.Category, placeName(place), match)})
+	}
+	return out
+}
+
+// evidence builds what the human who confirms sees: the sighting, its face crop with the best
+// similarity to the person, and its full-body snapshot; and a sentence about the face evidence.
+func evidence(s tracks.Sighting, personID string) (alerts.Evidence, string) {
+	ev := alerts.Evidence{Sightings: []string{s.ID}}
+	var best, threshold float64
+	above := 0
+	for _, c := range s.Evidence.Candidates {
+		if c.PersonID != personID {
+			continue
+		}
+		above = c.Above
+		for _, f := range c.Frames {
+			if f.Similarity > best {
+				best, threshold = f.Similarity, f.Threshold
+			}
+		}
+	}
+	if s.Face != nil && s.Face.Ref != "" {
+		ev.FaceCrops, ev.Scores = []string{s.Face.Ref}, []float32{float32(best)}
+	}
+	if s.Body != nil && s.Body.Ref != "" {
+		ev.Snapshot = s.Body.Ref
+	}
+	return ev, fmt.Sprintf("best face similarity %.2f (threshold %.2f), %d of %d face frames at or above it",
+		best, threshold, above, s.Evidence.FaceFrames)
+}
+
+func placeName(p alerts.Place) string {
+	if p.CameraName != "" {
+		return p.CameraName
+	}
+	return p.Camera
+}
+
+// loiterTriggers are the loitering triggers of a sighting: one per zone of its camera whose dwell
+// time the track's longest stay exceeded.
+func (e *Engine) loiterTriggers(s tracks.Sighting, cam *camera) []alerts.Trigger {
+	var out []alerts.Trigger
+	for _, z := range cam.Zones {
+		if z.Dwell <= 0 {
+			continue
+		}
+		st, ok := longestStay(Stays(s.Boxes, z.Polygon, e.o.LoiterGrace))
+		if !ok || st.Duration() < z.Dwell {
+			continue
+		}
+		if ok, _ := e.policy.allows(scope{kind: alerts.Loitering, camera: cam.ID, zone: z.ID, at: st.To}); !ok {
+			continue
+		}
+		place := e.place(cam.ID, z.ID)
+		ev := alerts.Evidence{Sightings: []string{s.ID}}
+		if s.Body != nil && s.Body.Ref != "" {
+			ev.Snapshot = s.Body.Ref
+		}
+		out = append(out, alerts.Trigger{Kind: alerts.Loitering, At: st.To, Place: place, Evidence: ev,
+			Detail: fmt.Sprintf("a person (track %d) in zone %s at %s for %v since %s (dwell limit %v)",
+				s.TrackID, z.ID, placeName(place), st.Duration().Round(time.Second), st.From.UTC().Format(time.TimeOnly), z.Dwell)})
+	}
+	return out
+}
+
+// CameraEvent acts on an ingest worker's event: offline raises camera_offline, online resolves the
+// camera's offline alerts; the trouble before an outage (disconnects, stalls, rejected credentials)
+// goes into the offline alert's detail.
+func (e *Engine) CameraEvent(ctx context.Context, ev ingest.Event) error {
+	if ev.Camera == "" {
+		return errors.New("rules: camera event without a camera")
+	}
+	switch ev.Kind {
+	case ingest.EventOnline:
+		e.mu.Lock()
+		delete(e.problems, ev.Camera)
+		e.mu.Unlock()
+		n, err := e.o.Alerts.CameraBack(ctx, ev.Camera, ev.Time)
+		if err != nil {
+			return fmt.Errorf("rules: camera %s online: %w", ev.Camera, err)
+		}
+		if n > 0 {
+			e.log.Info("camera back online: offline alerts resolved", "camera", ev.Camera, "resolved", n)
+		}
+		return nil
+	case ingest.EventDisconnected, ingest.EventStalled, ingest.EventUnauthorized:
+		e.mu.Lock()
+		e.problems[ev.Camera] = ev
+		e.mu.Unlock()
+		return nil
+	case ingest.EventOffline:
+	default:
+		return nil
+	}
+	if ok, _ := e.policy.allows(scope{kind: alerts.CameraOffline, camera: ev.Camera, at: ev.Time}); !ok {
+		return nil
+	}
+	e.mu.Lock()
+	last, had := e.problems[ev.Camera]
+	e.mu.Unlock()
+	detail := "camera offline: no video"
+	switch {
+	case had && last.Kind == ingest.EventUnauthorized:
+		detail = "camera offline: it rejects the configured credentials"
+	case ev.Err != nil:
+		detail = "camera offline: " + ev.Err.Error() // ingest redacts credentials from its errors
+	case had && last.Err != nil:
+		detail = fmt.Sprintf("camera offline: %s (%v)", last.Kind, last.Err)
+	}
+	if _, _, err := e.o.Alerts.Raise(ctx, alerts.Trigger{Kind: alerts.CameraOffline, At: ev.Time, Place: e.place(ev.Camera, ""), Detail: detail}); err != nil {
+		return fmt.Errorf("rules: camera %s offline: %w", ev.Camera, err)
+	}
+	return nil
+}
+
+// Tamper acts on a camera's tamper detector: when it changes to covered, defocused or moved, a
+// camera_tampered alert is raised (a change of kind folds into it); when the picture is back to
+// normal, the camera's open tamper alerts are resolved. Results that change nothing are ignored,
+// so every result may be passed.
+func (e *Engine) Tamper(ctx context.Context, cameraID string, r tamper.Result) error {
+	if !r.Changed {
+		return nil
+	}
+	if !r.State.Tampered() {
+		open, err := e.o.Alerts.Alerts(ctx, alerts.Query{Kinds: []alerts.Kind{alerts.CameraTampered}, Camera: cameraID,
+			Statuses: []alerts.Status{alerts.Open, alerts.Confirmed, alerts.Dispatched, alerts.OnScene}})
+		if err != nil {
+			return fmt.Errorf("rules: camera %s picture normal: %w", cameraID, err)
+		}
+		for _, a := range open {
+			if _, err := e.o.Alerts.Resolve(ctx, a.ID, alerts.System, "picture normal again at "+r.Time.UTC().Format(time.RFC3339)); err != nil {
+				return fmt.Errorf("rules: camera %s picture normal: %w", cameraID, err)
+			}
+		}
+		return nil
+	}
+	if ok, _ := e.policy.allows(scope{kind: alerts.CameraTampered, camera: cameraID, at: r.Time}); !ok {
+		return nil
+	}
+	if _, _, err := e.o.Alerts.Raise(ctx, alerts.Trigger{Kind: alerts.CameraTampered, At: r.Time,
+		Place: e.place(cameraID, ""), Detail: tamperDetail(r)}); err != nil {
+		return fmt.Errorf("rules: camera %s %s: %w", cameraID, r.State, err)
+	}
+	return nil
+}
+
+func tamperDetail(r tamper.Result) string {
+	m, b := r.Measures, r.Baseline
+	switch r.State {
+	case tamper.Covered:
+		return fmt.Sprintf("picture covered: contrast %.1f grey levels (normally %.1f)", m.Contrast, b.Contrast)
+	case tamper.Defocused:
+		return fmt.Sprintf("picture defocused: sharpness %.2f (normally %.2f)", m.Sharpness, b.Sharpness)
+	case tamper.Moved:
+		return fmt.Sprintf("camera moved: the scene's structure correlates %.2f with its usual view", m.Correlation)
+	}
+	return "picture " + string(r.State)
+}
