@@ -28,7 +28,7 @@ type noAlerts struct{}
 func (noAlerts) Raise(context.Context, alerts.Trigger) (alerts.Alert, bool, error) {
 	return alerts.Alert{}, false, nil
 }
-func (noAlerts) CameraBack(context.Context, string, time.Time) (int, error) { return 0, nil }
+func (noAlerts) CameraBack(context.Context, string, time.Time) (int, error)   { return 0, nil }
 func (noAlerts) Alerts(context.Context, alerts.Query) ([]alerts.Alert, error) { return nil, nil }
 func (noAlerts) Resolve(context.Context, string, string, string) (alerts.Alert, error) {
 	return alerts.Alert{}, nil

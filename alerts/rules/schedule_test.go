@@ -56,7 +56,7 @@ func TestScheduleActive(t *testing.T) {
 		// Time zones: the window is read on the zone's wall clock, whatever zone t is given in.
 		{"22:00-06:00 @Europe/Vienna", time.Date(2025, 3, 7, 21, 30, 0, 0, time.UTC), true}, // 22:30 in Vienna (CET)
 		{"22:00-06:00 @Europe/Vienna", time.Date(2025, 3, 7, 20, 30, 0, 0, time.UTC), false},
-		{"22:00-06:00 @Europe/Vienna", at(ny, 7, 16, 30), true}, // 16:30 in New York is 22:30 in Vienna
+		{"22:00-06:00 @Europe/Vienna", at(ny, 7, 16, 30), true},                             // 16:30 in New York is 22:30 in Vienna
 		{"22:00-06:00 @Europe/Vienna", time.Date(2025, 3, 8, 5, 30, 0, 0, time.UTC), false}, // 06:30 in Vienna
 		// Days follow the zone too: 23:30 UTC on Friday is Saturday 00:30 in Vienna.
 		{"Sat 00:00-01:00 @Europe/Vienna", time.Date(2025, 3, 7, 23, 30, 0, 0, time.UTC), true},
