@@ -280,6 +280,11 @@ func (e *Engine) Triggers(ctx context.Context, s tracks.Sighting) ([]alerts.Trig
 		at = s.Enter
 	}
 	cam := e.cams[s.Camera]
+	if cam == nil {
+		// Person rules still apply (the alert then has no position); zones and safe zones need
+		// the camera's configuration.
+		e.log.Warn("sighting from a camera the rules do not know", "camera", s.Camera, "sighting", s.ID)
+	}
 	var out []alerts.Trigger
 	if pid := s.PersonID(); pid != "" {
 		p, ok, err := e.o.Persons.WatchlistPerson(ctx, pid)
