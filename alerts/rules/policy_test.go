@@ -1,0 +1,75 @@
+package rules
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"snowlight/alerts"
+	"snowlight/detect"
+)
+
+// TestRulesFromYAML: rules read from a deployment's YAML as an operator writes them.
+func TestRulesFromYAML(t *testing.T) {
+	const doc = `
+- kind: loitering
+  cameras: [cam-school]
+  schedule: "22:00-06:00 @Europe/Vienna"
+- kind: watchlist_hit
+  categories: [suspect]
+  cameras: [cam-home]
+- kind: watchlist_hit
+  categories: [suspect]
+  off: true
+- cameras: [cam-far]
+  schedule: "Mon-Fri 08:00-18:00"
+`
+	var rs []Rule
+	dec := yaml.NewDecoder(strings.NewReader(doc))
+	dec.KnownFields(true)
+	if err := dec.Decode(&rs); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Options{Alerts: noAlerts{}, Persons: watchlist, Cameras: cameras, Rules: rs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := e.policy
+	if len(p) != 4 || p[0].Kind != alerts.Loitering || p[0].Schedule.Location.String() != "Europe/Vienna" || len(p[0].Schedule.Windows) != 1 ||
+		p[1].Categories[0] != detect.Suspect || !p[2].Off || p[3].Kind != "" || p[3].Schedule.Location != time.UTC {
+		t.Fatalf("rules %+v", p)
+	}
+	// 23:00 in Vienna on Saturday 1 March 2025 is 22:00 UTC.
+	night := time.Date(2025, 3, 1, 22, 0, 0, 0, time.UTC)
+	tests := []struct {
+		s    scope
+		want bool
+		rule int
+	}{
+		{scope{kind: alerts.Loitering, camera: "cam-school", zone: "gate", at: night}, true, 0},
+		{scope{kind: alerts.Loitering, camera: "cam-school", zone: "gate", at: t0}, false, 0},
+		{scope{kind: alerts.Loitering, camera: "cam-atm", zone: "atm", at: t0}, true, -1},
+		{scope{kind: alerts.WatchlistHit, category: detect.Suspect, camera: "cam-home", at: t0}, true, 1},
+		{scope{kind: alerts.WatchlistHit, category: detect.Suspect, camera: "cam-atm", at: t0}, false, 2},
+		{scope{kind: alerts.WatchlistHit, category: detect.Missing, camera: "cam-atm", at: t0}, true, -1},
+		// Any kind at cam-far, office hours only: 1 March 2025 is a Saturday.
+		{scope{kind: alerts.CameraOffline, camera: "cam-far", at: t0}, false, 3},
+		{scope{kind: alerts.CameraOffline, camera: "cam-far", at: t0.Add(48 * time.Hour)}, true, 3},
+	}
+	for _, tc := range tests {
+		if got, rule := p.allows(tc.s); got != tc.want || rule != tc.rule {
+			t.Errorf("%+v: allows %v by rule %d, want %v by rule %d", tc.s, got, rule, tc.want, tc.rule)
+		}
+	}
+
+	for _, bad := range []string{"- kind: loitering\n  schedule: \"25:00-26:00\"\n", "- kind: loitering\n  when: night\n"} {
+		var rs []Rule
+		dec := yaml.NewDecoder(strings.NewReader(bad))
+		dec.KnownFields(true)
+		if err := dec.Decode(&rs); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
