@@ -171,10 +171,15 @@ func (d *Detector) State() State { return d.state }
 // Reset forgets the baseline and the state: the detector learns the scene afresh from the next
 // frame. Call it when an operator accepts a camera's new view (after it was moved on purpose).
 func (d *Detector) Reset() {
-	d.ready, d.learned, d.learnFrom = false, 0, time.Time{}
+	d.relearn()
 	d.state, d.since = OK, time.Time{}
-	d.toAlarm, d.toClear, d.toOther = run{}, run{}, run{}
 	d.hadFrame = false
+}
+
+// relearn forgets the baseline and any run in progress, keeping the state.
+func (d *Detector) relearn() {
+	d.ready, d.learned, d.learnFrom = false, 0, time.Time{}
+	d.toAlarm, d.toClear, d.toOther = run{}, run{}, run{}
 }
 
 // Close frees the detector's Mats. It is safe to call more than once.
@@ -196,9 +201,7 @@ func (d *Detector) Update(frame gocv.Mat, t time.Time) (Result, error) {
 	}
 	if d.hadFrame && prevSize != d.sh.srcSize {
 		// A new resolution is a new picture: learn it afresh, keeping any alarm.
-		st, since := d.state, d.since
-		d.Reset()
-		d.state, d.since = st, since
+		d.relearn()
 	}
 	lw, lh := layoutSize(size.X, size.Y)
 	if lw*lh != len(d.band) {

@@ -478,3 +478,39 @@ func TestConfigValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestResetAcceptsNewView: a camera turned on purpose alarms as moved until an operator accepts the
+// new view (Reset); then the new view is learned and is normal.
+func TestResetAcceptsNewView(t *testing.T) {
+	cfg := testConfig()
+	vc := video(t, "vtest.avi")
+	d, err := tamper.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	frame, work := gocv.NewMat(), gocv.NewMat()
+	defer frame.Close()
+	defer work.Close()
+	turn := shifted(120, 50)
+	start := time.Unix(1_700_000_000, 0)
+	for i := 0; i < 300 && vc.Read(&frame); i++ {
+		img := frame
+		if i >= 100 {
+			img = turn(0, frame, &work)
+		}
+		if i == 200 {
+			if d.State() != tamper.Moved {
+				t.Fatalf("before the reset: %s, want moved", d.State())
+			}
+			d.Reset()
+		}
+		r, err := d.Update(img, start.Add(time.Duration(i)*time.Second/fps))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i >= 200 && r.State != tamper.OK {
+			t.Fatalf("frame %d, after the reset: %s", i, r.State)
+		}
+	}
+}
