@@ -40,6 +40,7 @@ func commands() map[string]command {
 		"audit":      {"verify the audit log's hash chain", runAudit},
 		"mot":        {"score (eval) or run (track) multi-object tracking on MOTChallenge files", runMot},
 		"trajectory": {"follow a person or a sighting through the cameras, or list what a camera saw", runTrajectory},
+		"replay":     {"play recorded cameras through detection, tracking and stitching into the database", runReplay},
 		"analyze":    {"find people and faces in a video or photos and name those in a gallery", runAnalyze},
 		"enroll":     {"add a person to the watch list from photos; list or remove entries", runEnroll},
 		"models":     {"list, verify or download (fetch) the model weights", runModels},

@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"snowlight/config"
+	"snowlight/detect"
+	"snowlight/models"
+	"snowlight/objstore"
+	"snowlight/pipeline"
+	"snowlight/store"
+	"snowlight/tracks/stitch"
+)
+
+// runReplay plays recorded cameras through the whole pipeline (decode at the detection rate, detect,
+// track, stitch, store) with their real relative timing, as fast as the machine allows.
+func runReplay(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "replay", "--config FILE.yaml --db FILE [--objects DIR] [--gallery DIR [--category C] | --watchlist DIR] [--models DIR] [--workers N]")
+	cfgPath := fs.String("config", "", "deployment configuration; cameras[].recording gives each camera's file and start time")
+	dbPath := fs.String("db", "", "the snowlight database (SQLite) the sightings and trajectories go to; created if missing")
+	objects := fs.String("objects", "", "directory for snapshot JPEGs (default: MinIO when the configuration's storage is minio, else objects/ beside the database)")
+	gallery := fs.String("gallery", "", "watch list from a folder of people: DIR/<person name>/*.jpg|png")
+	category := fs.String("category", string(detect.Missing), "watch-list category (and so threshold) of the --gallery people: at-risk, missing or suspect")
+	watchlist := fs.String("watchlist", "", "watch list from a directory `snowlight enroll` wrote (default: the database's watch list)")
+	modelsDir := fs.String("models", "", "models directory (default $"+models.EnvDir+"); without one, classical detectors and no recognition")
+	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "detectors run in parallel (one per core is fastest)")
+	gate := fs.Bool("gate", true, "motion gate: frames where nothing moves skip the detectors, as live")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cfgPath == "" || *dbPath == "" || fs.NArg() > 0 || *workers < 1 || *gallery != "" && *watchlist != "" {
+		fs.Usage()
+		return errUsage
+	}
+	cat, err := detect.ParseCategory(*category)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	recs, err := pipeline.Recordings(cfg)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", *cfgPath, err)
+	}
+	policy, err := pipeline.Policy(cfg)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", *cfgPath, err)
+	}
+	topo, err := pipeline.Topology(cfg)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", *cfgPath, err)
+	}
+	stitcher, err := stitch.New(stitch.DefaultConfig(), topo)
+	if err != nil {
+		return err
+	}
+
+	db, err := store.Open(ctx, *dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var pos []store.CameraPosition
+	for _, c := range cfg.Cameras {
+		pos = append(pos, store.CameraPosition{ID: c.ID, Lat: c.Position.Lat, Lon: c.Position.Lon})
+	}
+	if err := db.SetCameras(ctx, pos); err != nil {
+		return err
+	}
+	objs, where, err := replayObjects(ctx, cfg, *objects, *dbPath)
+	if err != nil {
+		return err
+	}
+
+	dcfg := detect.DefaultConfig(models.ResolveDir(*modelsDir))
+	dcfg.Policy = policy
+	dcfg.Log = e.log
+	var dets []*detect.Pipeline
+	defer func() {
+		for _, d := range dets {
+			d.Close()
+		}
+	}()
+	for range min(*workers, len(recs)) {
+		d, err := detect.NewPipeline(dcfg)
+		if err != nil {
+			return err
+		}
+		dets = append(dets, d)
+		dcfg.Log = nil // said once is enough
+	}
+	ids, source, err := replayWatchList(ctx, e, dets[0], db, *gallery, cat, *watchlist)
+	if err != nil {
+		return err
+	}
+	var matcher *detect.Matcher
+	if len(ids) > 0 {
+		if matcher, err = detect.NewMatcher(ids, policy, dets[0].EmbeddingModel(), time.Now()); err != nil {
+			return err
+		}
+	}
+	names := map[string]string{}
+	for _, id := range ids {
+		names[id.ID] = id.Name
+	}
+	e.log.Info("replay starting", "cameras", len(recs), "detectors", len(dets), "watch_list", source,
+		"people", len(ids), "objects", where, "db", *dbPath)
+
+	opts := pipeline.ReplayOptions{
+		Recordings: recs,
+		Detectors:  dets,
+		Edge: pipeline.EdgeConfig{
+			Tracker:   pipeline.TrackerConfig(),
+			Policy:    policy,
+			WatchList: func() *detect.Matcher { return matcher },
+			Log:       e.log,
+		},
+		Center: pipeline.CenterConfig{Store: db, Objects: objs, Stitcher: stitcher, Log: e.log},
+		Log:    e.log,
+	}
+	if *gate {
+		g := pipeline.GateConfig()
+		opts.Gate = &g
+	}
+	cpu0 := cpuTime()
+	st, err := pipeline.Replay(ctx, opts)
+	if err != nil {
+		return err
+	}
+	printReplay(e.stdout, st, cpuTime()-cpu0, names)
+	return nil
+}
+
+// replayObjects picks where snapshots go: --objects, else MinIO when the configuration says so, else
+// a directory beside the database.
+func replayObjects(ctx context.Context, cfg *config.Config, dir, dbPath string) (objstore.Store, string, error) {
+	if dir == "" && cfg.Storage.Kind == "minio" {
+		m := cfg.Storage.MinIO
+		s, err := objstore.OpenMinIO(ctx, objstore.MinIOConfig{Endpoint: m.Endpoint, AccessKey: m.AccessKey,
+			SecretKey: m.SecretKey.Reveal(), Secure: m.Secure, Bucket: m.Bucket})
+		if err != nil {
+			return nil, "", err
+		}
+		return s, "minio://" + m.Endpoint + "/" + m.Bucket, nil
+	}
+	if dir == "" {
+		dir = filepath.Join(filepath.Dir(dbPath), "objects")
+	}
+	s, err := objstore.OpenDir(dir, objstore.DirOptions{})
+	if err != nil {
+		return nil, "", err
+	}
+	return s, dir, nil
+}
+
+// replayWatchList loads the people to look for: a gallery folder, a watch-list directory, or the
+// database's watch list.
+func replayWatchList(ctx context.Context, e *env, p *detect.Pipeline, db *store.DB, gallery string, cat detect.Category, dir string) ([]detect.Identity, string, error) {
+	needModels := func(what string) error {
+		return fmt.Errorf("%s needs the face models to recognise anyone: run `make models` and pass --models DIR or set %s",
+			what, models.EnvDir)
+	}
+	switch {
+	case gallery != "":
+		if !p.Recognition() {
+			return nil, "", needModels("--gallery")
+		}
+		ids, err := detect.LoadGalleryDir(ctx, p, gallery, cat, detect.DefaultEnrolmentRules())
+		return ids, "gallery " + gallery, err
+	case dir != "":
+		if !p.Recognition() {
+			return nil, "", needModels("--watchlist")
+		}
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return nil, "", fmt.Errorf("watch list %s: not a directory", dir)
+		}
+		ws, err := detect.NewDirStore(dir)
+		if err != nil {
+			return nil, "", err
+		}
+		ids, err := ws.List(ctx)
+		return ids, "watch list " + dir, err
+	}
+	persons, err := db.ActivePersons(ctx, time.Now())
+	if err != nil {
+		return nil, "", err
+	}
+	if len(persons) > 0 && !p.Recognition() {
+		return nil, "", needModels("the database's watch list")
+	}
+	var ids []detect.Identity
+	for _, ps := range persons {
+		c, err := detect.ParseCategory(ps.Category)
+		if err != nil {
+			return nil, "", fmt.Errorf("watch-list person %s: %w", ps.ID, err)
+		}
+		if ps.Threshold > 0 {
+			e.log.Warn("a per-person threshold is not applied by replay; the category's is", "person", ps.ID,
+				"threshold", ps.Threshold, "category", c)
+		}
+		ids = append(ids, detect.Identity{ID: ps.ID, Name: ps.Name, Category: c, Embeddings: ps.Embeddings,
+			EmbeddingModel: ps.EmbeddingModel, EnrolledAt: ps.Enrolled, Expires: ps.Expires})
+	}
+	return ids, "database", nil
+}
+
+// cpuTime is the process's user plus system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func printReplay(w io.Writer, st pipeline.ReplayStats, cpu time.Duration, names map[string]string) {
+	var ided []string
+	for _, id := range st.Identified {
+		if n := names[id]; n != "" && n != id {
+			id = fmt.Sprintf("%s (%s)", n, id)
+		}
+		ided = append(ided, id)
+	}
+	if len(ided) == 0 {
+		ided = []string{"nobody"}
+	}
+	fmt.Fprintf(w, "replayed %d cameras: %d frames sampled, %d through the detectors, in %v (CPU %v)\n",
+		len(st.Cameras), st.Frames(), detectedFrames(st), st.Elapsed.Round(time.Millisecond), cpu.Round(time.Millisecond))
+	fmt.Fprintf(w, "sightings %d, trajectories %d (%d of them joining several sightings by %d links)\n",
+		st.Center.Sightings, st.Trajectories, st.Linked, st.Links)
+	fmt.Fprintf(w, "identified: %s\n", strings.Join(ided, ", "))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CAMERA\tFRAMES\tDETECTED\tSKIPPED\tSIGHTINGS\tNOTE")
+	for _, c := range st.Cameras {
+		note := ""
+		if c.Source.BrokenOff != nil {
+			note = "file breaks off: " + c.Source.BrokenOff.Error()
+		} else if c.Source.Damaged > 0 {
+			note = fmt.Sprintf("%d damaged pictures skipped", c.Source.Damaged)
+		}
+		if c.Edge.Errors > 0 {
+			note = strings.TrimPrefix(note+fmt.Sprintf("; %d frames failed in the detectors", c.Edge.Errors), "; ")
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\n", c.Camera, c.Source.Frames, c.Edge.Detected, c.Edge.Skipped, c.Edge.Ended, dash(note))
+	}
+	tw.Flush()
+}
+
+func detectedFrames(st pipeline.ReplayStats) int {
+	n := 0
+	for _, c := range st.Cameras {
+		n += c.Edge.Detected
+	}
+	return n
+}

@@ -1,0 +1,51 @@
+package pipeline
+
+import (
+	"fmt"
+	"image"
+
+	"gocv.io/x/gocv"
+
+	"snowlight/tracks"
+)
+
+// frameCrops encodes JPEG crops of one detection from the frame it was found in. The tracker calls it
+// only during Update, while the frame is still open, and only when the view beats the track's best.
+type frameCrops struct {
+	frame   gocv.Mat
+	body    tracks.Box
+	face    *tracks.Box
+	quality int
+}
+
+// Margins around the boxes: a face crop a human can judge shows the whole head; a body crop a little
+// of what surrounds the person.
+const (
+	faceMargin = 0.3
+	bodyMargin = 0.05
+)
+
+func (c frameCrops) BodyJPEG() ([]byte, error) { return c.encode(c.body, bodyMargin) }
+
+func (c frameCrops) FaceJPEG() ([]byte, error) {
+	if c.face == nil {
+		return nil, nil
+	}
+	return c.encode(*c.face, faceMargin)
+}
+
+func (c frameCrops) encode(b tracks.Box, margin float64) ([]byte, error) {
+	r := image.Rect(int(b.X-margin*b.W), int(b.Y-margin*b.H), int(b.X+(1+margin)*b.W+0.5), int(b.Y+(1+margin)*b.H+0.5)).
+		Intersect(image.Rect(0, 0, c.frame.Cols(), c.frame.Rows()))
+	if r.Dx() < 2 || r.Dy() < 2 {
+		return nil, fmt.Errorf("crop %v lies outside the %dx%d frame", b, c.frame.Cols(), c.frame.Rows())
+	}
+	region := c.frame.Region(r)
+	defer region.Close()
+	buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, region, []int{gocv.IMWriteJpegQuality, c.quality})
+	if err != nil {
+		return nil, fmt.Errorf("encode crop: %w", err)
+	}
+	defer buf.Close()
+	return append([]byte(nil), buf.GetBytes()...), nil
+}

@@ -1,0 +1,16 @@
+// Package pipeline joins the stages: per camera, frames -> detect.Camera -> tracks.Tracker -> sighting
+// events (the edge); for the whole deployment, sighting events -> object store -> store -> stitcher ->
+// trajectory decisions (the center).
+//
+// The edge and the center meet only through SightingEvent, a plain value that the in-process runners
+// pass over a channel and a distributed deployment can carry over a message bus unchanged. The edge
+// runs one goroutine per camera and announces a track as soon as its identity evidence passes the
+// watch list's rule, not only when the person leaves the picture, so alerts can follow within a second
+// of the first frame that showed the face. The center is serial: one stitcher sees the sightings of
+// every camera in order, and what it decides is reported to an Event callback for the alert engine.
+//
+// Two runners drive the same Edge and Center: Live over ingest workers (RTSP cameras) and Replay over
+// recorded files, which decodes each camera at its detection rate, gives every frame the wall time
+// "recording start + PTS", runs the cameras in parallel and hands their sightings to the center in
+// wall-time order, so a replay decides what the live system would have decided.
+package pipeline

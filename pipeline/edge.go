@@ -1,0 +1,240 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"snowlight/detect"
+	"snowlight/ingest"
+	"snowlight/tracks"
+)
+
+// EdgeConfig is what every camera's edge shares.
+type EdgeConfig struct {
+	// Tracker configures each camera's tracker (its Camera field is set per edge). Its score bands
+	// must suit the detector: see TrackerConfig.
+	Tracker tracks.Config
+	// Policy gives each watch-list category its threshold.
+	Policy detect.Policy
+	// WatchList returns the current watch list, nil when there is none. With it every face is ranked
+	// against every identity; without it the detector's nearest identity (set when the detect
+	// pipeline has a watch list) is the only candidate. Called once per frame; must be safe for
+	// concurrent use.
+	WatchList func() *detect.Matcher
+	// Candidates is how many of the most similar identities each face passes to its track [3].
+	Candidates int
+	// JPEGQuality of snapshot crops [85].
+	JPEGQuality int
+	Metrics     *Metrics
+	Log         *slog.Logger
+}
+
+// TrackerConfig returns the tracker settings for the detect package's person detector (YOLOX-nano,
+// which reports people from score 0.3) at a few detections a second. ByteTrack's bands are kept: a
+// detection from 0.5 continues any track and from 0.6 starts one, while partial views (someone
+// entering, or half hidden behind another) between 0.3 and 0.5 may only continue a track; the
+// detector's small false detections score in that band too, so they never start one. OSNet
+// embeddings add BoT-SORT's appearance cost, which keeps walkers apart where their boxes cross.
+func TrackerConfig() tracks.Config {
+	c := tracks.DefaultConfig()
+	c.HighScore, c.LowScore, c.NewTrackScore = 0.5, 0.3, 0.6
+	c.Appearance = true
+	return c
+}
+
+// GateConfig returns the motion gate settings for the edge: the detect package's defaults, except
+// that moving regions covering more than a fifth of the frame get a full pass. A person near the
+// camera fills that much, and the person detector run on a crop around them now and then returns
+// only their upper body, which makes the track's box jump and the tracker lose them; the crop saves
+// little at that size anyway. Empty frames, the bulk of the saving, are still skipped.
+func GateConfig() detect.GateConfig {
+	g := detect.DefaultGateConfig()
+	g.FullAbove = 0.2
+	return g
+}
+
+func (c *EdgeConfig) setDefaults() {
+	if c.Candidates <= 0 {
+		c.Candidates = 3
+	}
+	if c.JPEGQuality <= 0 || c.JPEGQuality > 100 {
+		c.JPEGQuality = 85
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Edge is one camera's side of the pipeline: it runs each frame through the camera's detector and
+// tracker and reports sightings. Not safe for concurrent use: one goroutine feeds it the camera's
+// frames in order.
+type Edge struct {
+	camera  string
+	cfg     EdgeConfig
+	det     *detect.Camera
+	tracker *tracks.Tracker
+	log     *slog.Logger
+	// announced is the identity last reported for each live track that has been reported at all.
+	announced map[uint64]string
+	last      ingest.Frame // time of the latest frame processed, for Finish
+	stats     EdgeStats
+}
+
+// EdgeStats counts an edge's work.
+type EdgeStats struct {
+	Frames   int // frames given to Process
+	Detected int // of which the detectors ran on
+	Skipped  int // of which the motion gate skipped
+	Errors   int // of which failed in the detectors
+	Started  int // sighting events by kind
+	Updated  int
+	Ended    int
+}
+
+// NewEdge makes the edge of one camera around its detector (a detect.Camera on a shared or own
+// detect.Pipeline; the Edge does not close it).
+func NewEdge(camera string, det *detect.Camera, cfg EdgeConfig) (*Edge, error) {
+	if camera == "" || det == nil {
+		return nil, errors.New("edge: camera id and detector are required")
+	}
+	cfg.setDefaults()
+	if err := cfg.Policy.Validate(); err != nil {
+		return nil, fmt.Errorf("edge %s: %w", camera, err)
+	}
+	tc := cfg.Tracker
+	tc.Camera = camera
+	if tc.Logger == nil {
+		tc.Logger = cfg.Log
+	}
+	tr, err := tracks.NewTracker(tc)
+	if err != nil {
+		return nil, fmt.Errorf("edge %s: %w", camera, err)
+	}
+	return &Edge{camera: camera, cfg: cfg, det: det, tracker: tr, log: cfg.Log.With("camera", camera),
+		announced: map[uint64]string{}}, nil
+}
+
+// Camera is the camera's id.
+func (e *Edge) Camera() string { return e.camera }
+
+// Stats returns the counts so far.
+func (e *Edge) Stats() EdgeStats { return e.stats }
+
+// Process runs one frame through detection and tracking and returns the sighting events it caused:
+// a track confirmed (SightingStarted), a track's identity changing (SightingUpdated: at once, not when
+// the person leaves), tracks ended (SightingEnded). The caller keeps ownership of the frame. A frame
+// the motion gate skips leaves the tracks as they are: nothing moved, so they are where they were.
+func (e *Edge) Process(ctx context.Context, f ingest.Frame) ([]SightingEvent, error) {
+	e.stats.Frames++
+	res, err := e.det.Process(ctx, f.Mat, f.Time)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.stats.Errors++
+			e.cfg.Metrics.frame(e.camera, "error")
+		}
+		return nil, fmt.Errorf("camera %s frame %d: %w", e.camera, f.Seq, err)
+	}
+	if res.Skipped {
+		e.stats.Skipped++
+		e.cfg.Metrics.frame(e.camera, "skipped")
+		return nil, nil
+	}
+	e.stats.Detected++
+	e.cfg.Metrics.frame(e.camera, "detected")
+	var matcher *detect.Matcher
+	if e.cfg.WatchList != nil {
+		matcher = e.cfg.WatchList()
+	}
+	dets := toDetections(res, ranker{policy: e.cfg.Policy, matcher: matcher, keep: e.cfg.Candidates})
+	for i := range dets {
+		c := frameCrops{frame: f.Mat, body: dets[i].Box, quality: e.cfg.JPEGQuality}
+		if dets[i].Face != nil {
+			c.face = &dets[i].Face.Box
+		}
+		dets[i].Crops = c
+	}
+	e.last = ingest.Frame{Camera: f.Camera, Seq: f.Seq, Time: f.Time, PTS: f.PTS}
+	var events []SightingEvent
+	for _, t := range e.tracker.Update(f.Time, dets) {
+		was, reported := e.announced[t.ID]
+		kind := SightingStarted
+		switch {
+		case !reported:
+		case was != t.PersonID:
+			kind = SightingUpdated
+		default:
+			continue
+		}
+		s, ok := e.tracker.Live(t.ID)
+		if !ok {
+			continue
+		}
+		e.announced[t.ID] = t.PersonID
+		events = append(events, e.event(kind, f, s))
+	}
+	for _, s := range e.tracker.Sightings() {
+		events = append(events, e.ended(f, s))
+	}
+	return events, nil
+}
+
+// Finish ends every track (the stream is over) and returns their final sightings.
+func (e *Edge) Finish() []SightingEvent {
+	var events []SightingEvent
+	for _, s := range e.tracker.Finish() {
+		events = append(events, e.ended(e.last, s))
+	}
+	return events
+}
+
+func (e *Edge) ended(f ingest.Frame, s tracks.Sighting) SightingEvent {
+	delete(e.announced, s.TrackID)
+	return e.event(SightingEnded, f, s)
+}
+
+func (e *Edge) event(kind Kind, f ingest.Frame, s tracks.Sighting) SightingEvent {
+	switch kind {
+	case SightingStarted:
+		e.stats.Started++
+	case SightingUpdated:
+		e.stats.Updated++
+	case SightingEnded:
+		e.stats.Ended++
+	}
+	e.cfg.Metrics.sighting(e.camera, kind)
+	at := f.Time
+	if at.IsZero() { // Finish before any frame: nothing was tracked, but keep the event valid
+		at = s.Exit
+	}
+	return SightingEvent{Kind: kind, Camera: e.camera, Frame: at, Sighting: s}
+}
+
+// Run processes frames until the channel closes (its producer closes it when ctx ends), closing each
+// frame, then ends every track; emit receives the events in order. A frame the detectors fail on is
+// logged and skipped: one bad picture must not stop a camera. Once ctx is cancelled the remaining
+// frames are only closed.
+func (e *Edge) Run(ctx context.Context, frames <-chan ingest.Frame, emit func(SightingEvent)) error {
+	for f := range frames {
+		if ctx.Err() != nil {
+			f.Close()
+			continue
+		}
+		events, err := e.Process(ctx, f)
+		f.Close()
+		if err != nil {
+			if ctx.Err() == nil {
+				e.log.Warn("frame skipped", "seq", f.Seq, "err", err)
+			}
+			continue
+		}
+		for _, ev := range events {
+			emit(ev)
+		}
+	}
+	for _, ev := range e.Finish() {
+		emit(ev)
+	}
+	return ctx.Err()
+}

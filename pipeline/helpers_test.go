@@ -1,0 +1,191 @@
+package pipeline_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"snowlight/config"
+	"snowlight/detect"
+	"snowlight/objstore"
+	"snowlight/pipeline"
+	"snowlight/store"
+	"snowlight/testvideos"
+	"snowlight/tracks/stitch"
+)
+
+// repoRoot is the directory holding go.mod.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// sharedDir is $env, else ../shared/<sub> beside the repository; the test skips when neither exists.
+func sharedDir(t testing.TB, env, sub string) string {
+	t.Helper()
+	dir := os.Getenv(env)
+	if dir == "" {
+		dir = filepath.Join(filepath.Dir(repoRoot(t)), "shared", sub)
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		t.Skipf("%s not available (set %s or provide ../shared/%s)", sub, env, sub)
+	}
+	return dir
+}
+
+// scenario renders a built-in scenario once (cached by spec hash, shared with other packages' tests).
+func scenario(t testing.TB, name string) (*testvideos.Spec, *testvideos.Rendered) {
+	t.Helper()
+	sharedDir(t, "SNOWLIGHT_EVAL", "eval") // the photos the scenario composites
+	if os.Getenv("SNOWLIGHT_EVAL") == "" {
+		t.Setenv("SNOWLIGHT_EVAL", sharedDir(t, "SNOWLIGHT_EVAL", "eval"))
+	}
+	spec, err := testvideos.BuiltinScenario(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := testvideos.RenderCached(context.Background(), spec, "", testvideos.RenderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec, r
+}
+
+// writeConfig writes a deployment configuration for the rendered scenario's cameras (all of them
+// when cams is empty): positions, neighbours and transit windows from the truth, each camera's video
+// as its recording, detected at fps.
+func writeConfig(t testing.TB, r *testvideos.Rendered, fps float64, cams ...string) string {
+	t.Helper()
+	want := map[string]bool{}
+	for _, c := range cams {
+		want[c] = true
+	}
+	var b strings.Builder
+	b.WriteString("cameras:\n")
+	for _, c := range r.Truth.Cameras {
+		if len(cams) > 0 && !want[c.ID] {
+			continue
+		}
+		fmt.Fprintf(&b, "  - id: %s\n    detect_fps: %g\n", c.ID, fps)
+		if c.Position != nil {
+			fmt.Fprintf(&b, "    position: {lat: %.6f, lon: %.6f}\n", c.Position.Lat, c.Position.Lon)
+		}
+		fmt.Fprintf(&b, "    recording: {file: %q, start: %s}\n", r.VideoPath(c.ID), r.Truth.Start.Format(time.RFC3339Nano))
+		var ns []string
+		for _, n := range c.Neighbours {
+			if len(cams) == 0 || want[n.Camera] {
+				ns = append(ns, fmt.Sprintf("{camera: %s, min: %gs, max: %gs}", n.Camera, n.Transit[0], n.Transit[1]))
+			}
+		}
+		if len(ns) > 0 {
+			fmt.Fprintf(&b, "    neighbours: [%s]\n", strings.Join(ns, ", "))
+		}
+	}
+	path := filepath.Join(t.TempDir(), "replay.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// detectors loads n perception pipelines with appearance embedding on.
+func detectors(t testing.TB, n int) []*detect.Pipeline {
+	t.Helper()
+	models := sharedDir(t, "SNOWLIGHT_MODELS", "models")
+	var out []*detect.Pipeline
+	for range n {
+		p, err := detect.NewPipeline(detect.DefaultConfig(models))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		out = append(out, p)
+	}
+	return out
+}
+
+// enrol puts the scenario's enrolled people on a watch list from their enrolment photos (never the
+// rendered ones), each under their truth id and category.
+func enrol(t testing.TB, p *detect.Pipeline, spec *testvideos.Spec, policy detect.Policy) *detect.Matcher {
+	t.Helper()
+	var ids []detect.Identity
+	for _, person := range spec.Persons {
+		var photos []detect.PhotoInput
+		for _, path := range spec.EnrolPhotos(person.ID) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			photos = append(photos, detect.PhotoInput{Name: path, Data: data})
+		}
+		if len(photos) == 0 {
+			continue
+		}
+		id, err := p.Enrol(context.Background(), person.Name, detect.Category(person.Category), photos, detect.DefaultEnrolmentRules())
+		if err != nil {
+			t.Fatal(err)
+		}
+		id.ID = person.ID
+		ids = append(ids, id)
+	}
+	m, err := detect.NewMatcher(ids, policy, p.EmbeddingModel(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// center is a center over a fresh SQLite store and local object directory.
+type center struct {
+	db      *store.DB
+	objects *objstore.Dir
+	cfg     pipeline.CenterConfig
+}
+
+func newCenter(t testing.TB, cfg *config.Config) *center {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := store.Open(ctx, filepath.Join(dir, "snowlight.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	var pos []store.CameraPosition
+	for _, c := range cfg.Cameras {
+		pos = append(pos, store.CameraPosition{ID: c.ID, Lat: c.Position.Lat, Lon: c.Position.Lon})
+	}
+	if err := db.SetCameras(ctx, pos); err != nil {
+		t.Fatal(err)
+	}
+	objects, err := objstore.OpenDir(filepath.Join(dir, "objects"), objstore.DirOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo, err := pipeline.Topology(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := stitch.New(stitch.DefaultConfig(), topo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &center{db: db, objects: objects, cfg: pipeline.CenterConfig{Store: db, Objects: objects, Stitcher: st}}
+}

@@ -1,0 +1,94 @@
+package pipeline_test
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"snowlight/config"
+	"snowlight/detect"
+	"snowlight/pipeline"
+)
+
+// replayScenario replays the rendered scenario's cameras (all of them when cams is empty) through the
+// whole pipeline, with the scenario's enrolled people on the watch list, and scores the stored
+// trajectories against the truth.
+func replayScenario(t *testing.T, name string, fps float64, cams ...string) (*scoreReport, pipeline.ReplayStats) {
+	t.Helper()
+	spec, r := scenario(t, name)
+	cfg, err := config.Load(writeConfig(t, r, fps, cams...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := pipeline.Recordings(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, err := pipeline.Policy(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dets := detectors(t, min(runtime.GOMAXPROCS(0), len(recs)))
+	watch := enrol(t, dets[0], spec, policy)
+	c := newCenter(t, cfg)
+	gate := pipeline.GateConfig()
+	stats, err := pipeline.Replay(context.Background(), pipeline.ReplayOptions{
+		Recordings: recs,
+		Detectors:  dets,
+		Gate:       &gate,
+		Edge: pipeline.EdgeConfig{
+			Tracker:   pipeline.TrackerConfig(),
+			Policy:    policy,
+			WatchList: func() *detect.Matcher { return watch },
+		},
+		Center: c.cfg,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return score(t, c.db, r.Truth), stats
+}
+
+// TestCity5Trajectories replays the six-camera city5 scenario (crossing paths, a person who vanishes
+// for a camera and reappears, unknown people, real passers-by in one background) and checks the
+// trajectories against truth.json: at least 95% of the true links found, at least 98% of the stored
+// links right, every enrolled person named, and nobody named wrongly.
+func TestCity5Trajectories(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the six-camera replay takes minutes")
+	}
+	fps := 3.0
+	if v := os.Getenv("SNOWLIGHT_REPLAY_FPS"); v != "" {
+		var err error
+		if fps, err = strconv.ParseFloat(v, 64); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, stats := replayScenario(t, "city5", fps)
+	t.Logf("replay at %g fps: %d frames, %d detected, elapsed %v\n%s", fps, stats.Frames(), detected(stats), stats.Elapsed, rep)
+	if rep.recall() < 0.95 {
+		t.Errorf("link recall %.3f, want at least 0.95", rep.recall())
+	}
+	if rep.precision() < 0.98 {
+		t.Errorf("link precision %.3f, want at least 0.98", rep.precision())
+	}
+	_, r := scenario(t, "city5")
+	for _, p := range r.Truth.Persons {
+		if p.Enrolled && !rep.identified[p.ID] {
+			t.Errorf("%s (enrolled) was never named", p.ID)
+		}
+	}
+	for _, w := range rep.wrongNames {
+		t.Error(w)
+	}
+}
+
+func detected(s pipeline.ReplayStats) int {
+	n := 0
+	for _, c := range s.Cameras {
+		n += c.Edge.Detected
+	}
+	return n
+}
