@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+	"time"
 
 	"snowlight/config"
 	"snowlight/detect"
@@ -33,6 +34,14 @@ func replayScenario(t *testing.T, name string, fps float64, cams ...string) (*sc
 	dets := detectors(t, min(runtime.GOMAXPROCS(0), len(recs)))
 	watch := enrol(t, dets[0], spec, policy)
 	c := newCenter(t, cfg)
+	// The center must see every camera's events in wall-time order, as live.
+	var last time.Time
+	c.cfg.OnEvent = func(e pipeline.Event) {
+		if e.Frame.Before(last) {
+			t.Errorf("%s event of frame %v after one of frame %v", e.Kind, e.Frame, last)
+		}
+		last = e.Frame
+	}
 	gate := pipeline.GateConfig()
 	stats, err := pipeline.Replay(context.Background(), pipeline.ReplayOptions{
 		Recordings: recs,
@@ -48,7 +57,7 @@ func replayScenario(t *testing.T, name string, fps float64, cams ...string) (*sc
 	if err != nil {
 		t.Fatal(err)
 	}
-	return score(t, c.db, r.Truth), stats
+	return score(t, c.db, r.Truth, cams...), stats
 }
 
 // TestCity5Trajectories replays the six-camera city5 scenario (crossing paths, a person who vanishes
@@ -58,6 +67,9 @@ func replayScenario(t *testing.T, name string, fps float64, cams ...string) (*sc
 func TestCity5Trajectories(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the six-camera replay takes minutes")
+	}
+	if raceDetector {
+		t.Skip("-race: the six-camera replay runs without the race detector in make test")
 	}
 	fps := 3.0
 	if v := os.Getenv("SNOWLIGHT_REPLAY_FPS"); v != "" {
@@ -91,4 +103,30 @@ func detected(s pipeline.ReplayStats) int {
 		n += c.Edge.Detected
 	}
 	return n
+}
+
+// TestReplayTwoCameras is the small replay that runs under the race detector: c4 and c5 at 2 fps.
+// Kit walks c4 -> c5, Biden c5 -> c4, Tom c4 -> c5 (unknown); Obama and Rose pass c4 only.
+func TestReplayTwoCameras(t *testing.T) {
+	rep, stats := replayScenario(t, "city5", 2, "c4", "c5")
+	t.Logf("%d frames, %d detected, elapsed %v\n%s", stats.Frames(), detected(stats), stats.Elapsed, rep)
+	if rep.trueLinks != 3 || rep.found != 3 || rep.correct != rep.foundLinks {
+		t.Errorf("found %d of %d true links, %d of %d stored links right, want all", rep.found, rep.trueLinks, rep.correct, rep.foundLinks)
+	}
+	for _, p := range []string{"kit", "biden", "obama", "rose"} {
+		if !rep.identified[p] {
+			t.Errorf("%s was never named", p)
+		}
+	}
+	for _, w := range rep.wrongNames {
+		t.Error(w)
+	}
+	if stats.Trajectories != len(rep.sightings)-3 || stats.Linked != 3 || stats.Links != 3 {
+		t.Errorf("stats: %d trajectories, %d linked, %d links; want %d, 3, 3", stats.Trajectories, stats.Linked, stats.Links, len(rep.sightings)-3)
+	}
+	for _, c := range stats.Cameras {
+		if c.Source.Frames != 124 || c.Edge.Frames != 124 || c.Edge.Detected+c.Edge.Skipped != 124 || c.Edge.Errors > 0 {
+			t.Errorf("camera %s: %+v", c.Camera, c)
+		}
+	}
 }

@@ -83,8 +83,25 @@ func dash(s string) string {
 // correct when both ends show the same person, the earlier pass first (or two pieces of one pass);
 // a link between two sightings that follow nobody listed, on cameras whose background video has
 // passers-by of its own, cannot be judged and is reported apart.
-func score(t *testing.T, db *store.DB, truth *testvideos.Truth) *scoreReport {
+//
+// Only the cameras replayed count (all when cams is empty): passes elsewhere are not in the truth.
+func score(t *testing.T, db *store.DB, truth *testvideos.Truth, cams ...string) *scoreReport {
 	t.Helper()
+	if len(cams) > 0 {
+		sub := *truth
+		sub.Cameras, sub.Passes = nil, nil
+		for _, c := range truth.Cameras {
+			if slices.Contains(cams, c.ID) {
+				sub.Cameras = append(sub.Cameras, c)
+			}
+		}
+		for _, p := range truth.Passes {
+			if slices.Contains(cams, p.Camera) {
+				sub.Passes = append(sub.Passes, p)
+			}
+		}
+		truth = &sub
+	}
 	ctx := context.Background()
 	r := &scoreReport{start: truth.Start, identified: map[string]bool{}}
 	for _, c := range truth.Cameras {

@@ -1,0 +1,116 @@
+package pipeline
+
+import (
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"snowlight/detect"
+	"snowlight/tracks"
+)
+
+func TestPairFaces(t *testing.T) {
+	person := func(x, y, w, h float32) detect.Person { return detect.Person{Box: detect.Box{X: x, Y: y, W: w, H: h}, Score: 0.9} }
+	face := func(x, y, s float32) detect.Face { return detect.Face{Box: detect.Box{X: x, Y: y, W: s, H: s}, Score: 0.9} }
+	tests := []struct {
+		name    string
+		persons []detect.Person
+		faces   []detect.Face
+		want    []int
+	}{
+		{"face at the head", []detect.Person{person(100, 100, 100, 300)}, []detect.Face{face(130, 110, 40)}, []int{0}},
+		{"face at the feet", []detect.Person{person(100, 100, 100, 300)}, []detect.Face{face(130, 340, 40)}, []int{-1}},
+		{"face beside the body", []detect.Person{person(100, 100, 100, 300)}, []detect.Face{face(260, 110, 40)}, []int{-1}},
+		{"face above the box", []detect.Person{person(100, 100, 100, 300)}, []detect.Face{face(130, 40, 40)}, []int{-1}},
+		{"face wider than the body", []detect.Person{person(100, 100, 30, 300)}, []detect.Face{face(95, 100, 40)}, []int{-1}},
+		{"no persons", nil, []detect.Face{face(130, 110, 40)}, []int{-1}},
+		// Two people overlapping: each face goes to the body it sits on top of, whichever comes first.
+		{"overlapping people", []detect.Person{person(100, 100, 120, 360), person(160, 120, 120, 340)},
+			[]detect.Face{face(200, 128, 40), face(140, 108, 40)}, []int{1, 0}},
+		// One body, two faces at its head: the better placed one wins, the other stays unpaired.
+		{"two faces one body", []detect.Person{person(100, 100, 100, 300)},
+			[]detect.Face{face(150, 130, 40), face(130, 115, 40)}, []int{-1, 0}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := pairFaces(tc.persons, tc.faces); !slices.Equal(got, tc.want) {
+				t.Errorf("pairFaces = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func unit(v ...float32) []float32 {
+	var n float64
+	for _, x := range v {
+		n += float64(x) * float64(x)
+	}
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(float64(x) / math.Sqrt(n))
+	}
+	return out
+}
+
+// Faces become candidates with their category's threshold: ranked against the whole watch list when
+// the edge has it (the runner-up too, so a face between two people counts against both), else the
+// detector's nearest identity only.
+func TestCandidates(t *testing.T) {
+	policy := detect.DefaultPolicy()
+	ids := []detect.Identity{
+		{ID: "ann", Name: "Ann", Category: detect.Suspect, Embeddings: [][]float32{unit(1, 0, 0)}},
+		{ID: "bob", Name: "Bob", Category: detect.AtRisk, Embeddings: [][]float32{unit(0, 1, 0)}},
+		{ID: "cy", Name: "Cy", Category: detect.Missing, Embeddings: [][]float32{unit(0, 0, 1)}},
+	}
+	m, err := detect.NewMatcher(ids, policy, "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &detect.Face{Embedding: unit(0.9, 0.4, 0.1), Nearest: &detect.Match{PersonID: "ann", Category: detect.Suspect, Similarity: 0.9}}
+	got := ranker{policy: policy, matcher: m, keep: 2}.candidates(f)
+	if len(got) != 2 || got[0].PersonID != "ann" || got[1].PersonID != "bob" {
+		t.Fatalf("candidates %+v, want ann then bob", got)
+	}
+	if got[0].Threshold != float64(policy.Threshold[detect.Suspect]) || got[1].Threshold != float64(policy.Threshold[detect.AtRisk]) {
+		t.Errorf("thresholds %+v, want the categories'", got)
+	}
+	if math.Abs(got[0].Similarity-0.9/math.Sqrt(0.98)) > 1e-5 {
+		t.Errorf("similarity %v", got[0].Similarity)
+	}
+	got = ranker{policy: policy, keep: 3}.candidates(f)
+	if len(got) != 1 || got[0].PersonID != "ann" || got[0].Similarity != float64(float32(0.9)) {
+		t.Errorf("without a matcher: %+v, want the nearest identity", got)
+	}
+	if got := (ranker{policy: policy, keep: 3}).candidates(&detect.Face{}); got != nil {
+		t.Errorf("a face without a match or embedding: %+v", got)
+	}
+}
+
+func TestToDetections(t *testing.T) {
+	res := detect.Result{
+		Persons: []detect.Person{
+			{Box: detect.Box{X: 100, Y: 100, W: 100, H: 300}, Score: 0.8, Appearance: unit(1, 2)},
+			{Box: detect.Box{X: 400, Y: 100, W: 100, H: 300}, Score: 0.4},
+		},
+		Faces: []detect.Face{
+			{Box: detect.Box{X: 130, Y: 110, W: 40, H: 40}, Score: 0.95, Embedding: unit(1, 0),
+				Nearest: &detect.Match{PersonID: "ann", Category: detect.Missing, Similarity: 0.3}},
+			{Box: detect.Box{X: 900, Y: 110, W: 40, H: 40}, Score: 0.95},
+		},
+	}
+	dets := toDetections(res, ranker{policy: detect.DefaultPolicy(), keep: 3})
+	if len(dets) != 2 {
+		t.Fatalf("%d detections, want one per person", len(dets))
+	}
+	d := dets[0]
+	if d.Box != (tracks.Box{X: 100, Y: 100, W: 100, H: 300}) || math.Abs(d.Score-0.8) > 1e-6 || len(d.Appearance) != 2 {
+		t.Errorf("detection %+v", d)
+	}
+	if d.Face == nil || d.Face.Box.X != 130 || len(d.Face.Embedding) != 2 || len(d.Face.Matches) != 1 || d.Face.Matches[0].Threshold != 0.5 {
+		t.Errorf("face %+v", d.Face)
+	}
+	if dets[1].Face != nil {
+		t.Errorf("the second person got a face: %+v", dets[1].Face)
+	}
+}

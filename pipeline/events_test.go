@@ -1,0 +1,117 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"snowlight/tracks"
+)
+
+var t0 = time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)
+
+func sightingEvent(kind Kind) SightingEvent {
+	s := tracks.Sighting{
+		ID: tracks.SightingID("c1", t0, 7), Camera: "c1", TrackID: 7, Enter: t0, Exit: t0.Add(3 * time.Second),
+		Boxes:         []tracks.TimedBox{{Time: t0, Box: tracks.Box{X: 1, Y: 2, W: 30, H: 90}, Score: 0.8}},
+		Face:          &tracks.Snapshot{Time: t0, Box: tracks.Box{X: 5, Y: 3, W: 12, H: 12}, Quality: 2, JPEG: []byte{0xff, 0xd8, 0xff}},
+		FaceEmbedding: []float32{0.6, 0.8},
+		Evidence: tracks.Evidence{FaceFrames: 3, PersonID: "ann", Decided: t0.Add(time.Second),
+			Candidates: []tracks.Candidate{{PersonID: "ann", Score: 4, Listed: 3, Above: 3, Best: 3}}},
+		Final: kind == SightingEnded,
+	}
+	return SightingEvent{Kind: kind, Camera: "c1", Frame: t0.Add(3 * time.Second), Sighting: s}
+}
+
+func TestSightingEventValidate(t *testing.T) {
+	tests := []struct {
+		name  string
+		edit  func(e *SightingEvent)
+		error string
+	}{
+		{"started", func(e *SightingEvent) {}, ""},
+		{"ended", func(e *SightingEvent) { e.Kind, e.Sighting.Final = SightingEnded, true }, ""},
+		{"unknown kind", func(e *SightingEvent) { e.Kind = "gone" }, `unknown kind "gone"`},
+		{"interim marked final", func(e *SightingEvent) { e.Sighting.Final = true }, "carries a final sighting"},
+		{"final marked interim", func(e *SightingEvent) { e.Kind = SightingEnded }, "carries an interim sighting"},
+		{"no id", func(e *SightingEvent) { e.Sighting.ID = "" }, "sighting id"},
+		{"camera mismatch", func(e *SightingEvent) { e.Camera = "c2" }, `camera "c2", sighting's camera "c1"`},
+		{"no frame time", func(e *SightingEvent) { e.Frame = time.Time{} }, "no frame time"},
+		{"exit before enter", func(e *SightingEvent) { e.Sighting.Exit = t0.Add(-time.Second) }, "exit"},
+		{"nan embedding", func(e *SightingEvent) { e.Sighting.FaceEmbedding[0] = float32(math.NaN()) }, "embedding holds NaN"},
+		{"huge snapshot", func(e *SightingEvent) { e.Sighting.Face.JPEG = make([]byte, maxSnapshotBytes+1) }, "snapshot of"},
+		{"too many boxes", func(e *SightingEvent) { e.Sighting.Boxes = make([]tracks.TimedBox, maxBoxes+1) }, "boxes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := sightingEvent(SightingStarted)
+			tc.edit(&e)
+			err := e.Validate()
+			switch {
+			case tc.error == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.error != "" && (err == nil || !strings.Contains(err.Error(), tc.error)):
+				t.Fatalf("error %v, want it to mention %q", err, tc.error)
+			}
+		})
+	}
+}
+
+// An event survives the trip through JSON unchanged, as it would over a message bus.
+func TestSightingEventRoundTrip(t *testing.T) {
+	for _, kind := range []Kind{SightingStarted, SightingUpdated, SightingEnded} {
+		e := sightingEvent(kind)
+		data, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecodeSightingEvent(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, _ := json.Marshal(got)
+		if string(again) != string(data) {
+			t.Errorf("%s: round trip changed the event:\n%s\n%s", kind, data, again)
+		}
+	}
+	for _, bad := range []string{
+		``, `{}`, `[]`, `{"kind":"sighting_started"} {}`, `{"kind":"sighting_started","extra":1}`,
+		`{"kind":"sighting_started","camera":"c1","frame":"2024-05-01T08:00:00Z","sighting":{"id":"x","camera":"c1"}}`,
+	} {
+		if _, err := DecodeSightingEvent([]byte(bad)); err == nil {
+			t.Errorf("decoded %q", bad)
+		}
+	}
+	if _, err := DecodeSightingEvent(make([]byte, MaxEventBytes+1)); err == nil {
+		t.Error("decoded an oversized message")
+	}
+}
+
+// FuzzDecodeSightingEvent: whatever arrives, decoding returns a valid event or an error, never
+// panics, and what it accepts encodes and decodes again to the same event.
+func FuzzDecodeSightingEvent(f *testing.F) {
+	for _, kind := range []Kind{SightingStarted, SightingEnded} {
+		data, _ := json.Marshal(sightingEvent(kind))
+		f.Add(data)
+	}
+	f.Add([]byte(`{"kind":"sighting_updated","camera":"c","frame":"2024-05-01T08:00:00Z","sighting":{"id":"c-1-1","camera":"c","enter":"2024-05-01T08:00:00Z","exit":"2024-05-01T08:00:00Z","boxes":null,"evidence":{"face_frames":0}}}`))
+	f.Add([]byte(`{"kind":"sighting_ended","sighting":{"face_embedding":[1e39]}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := DecodeSightingEvent(data)
+		if err != nil {
+			return
+		}
+		if err := e.Validate(); err != nil {
+			t.Fatalf("accepted an invalid event: %v", err)
+		}
+		again, err := json.Marshal(e)
+		if err != nil {
+			t.Fatalf("accepted event does not encode: %v", err)
+		}
+		if _, err := DecodeSightingEvent(again); err != nil {
+			t.Fatalf("re-encoded event refused: %v\n%s", err, again)
+		}
+	})
+}

@@ -1,0 +1,192 @@
+package pipeline_test
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"snowlight/config"
+	"snowlight/detect"
+	"snowlight/ingest"
+	"snowlight/ingest/camsim"
+	"snowlight/pipeline"
+	"snowlight/testvideos"
+)
+
+// TestLiveCameras runs the same pipeline on RTSP: camsim plays two rendered cameras of city5 in real
+// time, ingest workers decode them at the detection rate, and the edges and center store what they
+// see. Obama crosses c1 (2-10 s), Lin crosses c2 (1-9 s). Obama's identity must be reported while he
+// is still in view, long before his track ends; the delay from the first frame that showed his face
+// (as camsim sent it) to that report is logged (the alert benchmark measures it end to end).
+func TestLiveCameras(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: plays 13 s of two cameras in real time")
+	}
+	spec, r := scenario(t, "city5")
+	const fps = 4.0
+	cfg, err := config.Load(writeConfig(t, r, fps, "c1", "c2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, err := pipeline.Policy(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dets := detectors(t, 2)
+	watch := enrol(t, dets[0], spec, policy)
+
+	// When camsim sent each picture of c1: the latency clock starts there.
+	var mu sync.Mutex
+	sent := map[uint64]time.Time{}
+	sim := camsim.New(camsim.Options{Addr: "127.0.0.1:0", UDPAddr: "off", Log: slog.New(slog.DiscardHandler),
+		OnFrame: func(f camsim.FrameSent) {
+			if f.Path == "c1" && f.Loop == 0 {
+				mu.Lock()
+				sent[f.Index] = time.Now()
+				mu.Unlock()
+			}
+		}})
+	for _, cam := range []string{"c1", "c2"} {
+		if err := sim.AddFile(cam, r.VideoPath(cam)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sim.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+
+	reg := prometheus.NewRegistry()
+	metrics, err := pipeline.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCenter(t, cfg)
+	type seen struct {
+		ev pipeline.Event
+		at time.Time
+	}
+	var events []seen
+	c.cfg.OnEvent = func(e pipeline.Event) { events = append(events, seen{e, time.Now()}) } // the center's goroutine
+	c.cfg.Metrics = metrics
+	center, err := pipeline.NewCenter(c.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edgeCfg := pipeline.EdgeConfig{Tracker: pipeline.TrackerConfig(), Policy: policy, Metrics: metrics,
+		WatchList: func() *detect.Matcher { return watch }}
+	var cams []pipeline.LiveCamera
+	for i, id := range []string{"c1", "c2"} {
+		w, err := ingest.NewWorker(ingest.Config{Camera: id, URL: sim.URL(id), Decode: ingest.DecodeSampled, SampleFPS: fps})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gate := pipeline.GateConfig()
+		det := dets[i].NewCamera(id, &gate)
+		t.Cleanup(func() { det.Close() })
+		edge, err := pipeline.NewEdge(id, det, edgeCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cams = append(cams, pipeline.LiveCamera{Worker: w, Edge: edge})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 13*time.Second)
+	defer cancel()
+	if err := pipeline.RunLive(ctx, pipeline.LiveOptions{Cameras: cams, Center: center, Metrics: metrics}); err != context.DeadlineExceeded {
+		t.Fatalf("RunLive: %v, want the deadline", err)
+	}
+
+	// Obama: named while in view, then a final sighting; Lin: a final sighting without a name.
+	var named *seen
+	finals := map[string][]pipeline.Event{}
+	for i, s := range events {
+		if s.ev.Sighting == nil {
+			continue
+		}
+		if s.ev.Sighting.Final {
+			finals[s.ev.Camera] = append(finals[s.ev.Camera], s.ev)
+		} else if named == nil && s.ev.Sighting.PersonID() == "obama" {
+			named = &events[i]
+		}
+		if p := s.ev.Sighting.PersonID(); p != "" && p != "obama" {
+			t.Errorf("%s on %s was named %s", s.ev.Sighting.ID, s.ev.Camera, p)
+		}
+	}
+	if named == nil {
+		t.Fatalf("obama was never named while in view; events %d, finals %v", len(events), finals)
+	}
+	var obamaFinal *pipeline.Event
+	for i, f := range finals["c1"] {
+		if f.Sighting.PersonID() == "obama" {
+			obamaFinal = &finals["c1"][i]
+		}
+	}
+	if obamaFinal == nil {
+		t.Fatalf("no final sighting of obama on c1: %+v", finals["c1"])
+	}
+	if !named.ev.Frame.Before(obamaFinal.Sighting.Exit) {
+		t.Errorf("obama named at frame %v, not before his track ended at %v", named.ev.Frame, obamaFinal.Sighting.Exit)
+	}
+	if i := slices.IndexFunc(finals["c2"], func(e pipeline.Event) bool { return e.Sighting.Exit.Sub(e.Sighting.Enter) > 3*time.Second }); i < 0 {
+		t.Errorf("no sighting of lin on c2: %+v", finals["c2"])
+	}
+	// The store has both, as final sightings with their snapshots in the object store.
+	for _, f := range []pipeline.Event{*obamaFinal} {
+		s, err := c.db.Sighting(context.Background(), f.Sighting.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !s.Final || s.Face == nil || s.Face.Ref == "" || s.Body == nil || s.Body.Ref == "" {
+			t.Errorf("stored sighting %+v lacks its snapshots", s)
+		}
+		if _, err := c.objects.Stat(context.Background(), s.Face.Ref); err != nil {
+			t.Errorf("face snapshot: %v", err)
+		}
+	}
+
+	// Latency, from the first frame camsim sent with Obama's whole face in view.
+	if k, ok := firstFace(r.Truth.Camera("c1"), "obama"); ok {
+		mu.Lock()
+		at, ok := sent[uint64(k-1)]
+		mu.Unlock()
+		if ok {
+			t.Logf("obama's face fully in view from frame %d; named %v after camsim sent it (the deciding frame came %v after it)",
+				k, named.at.Sub(at).Round(time.Millisecond), named.ev.Frame.Sub(at).Round(time.Millisecond))
+		}
+	}
+	if n := histogramCount(t, reg, "snowlight_pipeline_identity_latency_seconds"); n < 1 {
+		t.Errorf("identity latency observed %d times", n)
+	}
+}
+
+// firstFace is the number of the first frame that shows the person's whole face.
+func firstFace(c *testvideos.CameraTruth, person string) (int, bool) {
+	for _, fr := range c.Frames {
+		for _, o := range fr.Objects {
+			if o.Person == person && o.Face != nil && o.FaceVisible >= 0.95 {
+				return fr.Frame, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// histogramCount is the number of observations of a histogram in reg.
+func histogramCount(t *testing.T, reg *prometheus.Registry, name string) uint64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
+			return mf.GetMetric()[0].GetHistogram().GetSampleCount()
+		}
+	}
+	return 0
+}
