@@ -11,8 +11,12 @@ import (
 )
 
 func TestPairFaces(t *testing.T) {
-	person := func(x, y, w, h float32) detect.Person { return detect.Person{Box: detect.Box{X: x, Y: y, W: w, H: h}, Score: 0.9} }
-	face := func(x, y, s float32) detect.Face { return detect.Face{Box: detect.Box{X: x, Y: y, W: s, H: s}, Score: 0.9} }
+	person := func(x, y, w, h float32) detect.Person {
+		return detect.Person{Box: detect.Box{X: x, Y: y, W: w, H: h}, Score: 0.9}
+	}
+	face := func(x, y, s float32) detect.Face {
+		return detect.Face{Box: detect.Box{X: x, Y: y, W: s, H: s}, Score: 0.9}
+	}
 	tests := []struct {
 		name    string
 		persons []detect.Person
