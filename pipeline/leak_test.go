@@ -1,0 +1,55 @@
+//go:build matprofile
+
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"gocv.io/x/gocv"
+
+	"snowlight/detect"
+	"snowlight/pipeline"
+)
+
+// TestNoMatLeaks replays a camera through the whole edge (decoded frames, detector, JPEG crops of the
+// best views) and checks that every gocv Mat it made is closed again. Run with:
+// go test -tags matprofile -run TestNoMatLeaks ./pipeline/
+func TestNoMatLeaks(t *testing.T) {
+	spec, r := scenario(t, "city5")
+	cfg := twoCameras(t)
+	cfg.Cameras[0].Recording.File = r.VideoPath("c4")
+	cfg.Cameras[1].Recording.File = r.VideoPath("c5")
+	cfg.Cameras[0].DetectFPS, cfg.Cameras[1].DetectFPS = 1, 1
+	recs, err := pipeline.Recordings(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := gocv.MatProfile.Count()
+	p, err := detect.NewPipeline(detect.DefaultConfig(sharedDir(t, "SNOWLIGHT_MODELS", "models")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dets := []*detect.Pipeline{p}
+	watch := enrol(t, p, spec, detect.DefaultPolicy())
+	c := newCenter(t, cfg)
+	gate := pipeline.GateConfig()
+	st, err := pipeline.Replay(context.Background(), pipeline.ReplayOptions{
+		Recordings: recs, Detectors: dets, Gate: &gate, Center: c.cfg,
+		Edge: pipeline.EdgeConfig{Tracker: pipeline.TrackerConfig(), Policy: detect.DefaultPolicy(),
+			WatchList: func() *detect.Matcher { return watch }},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Center.Snapshots == 0 {
+		t.Fatal("no snapshots encoded: the crop path did not run")
+	}
+	p.Close()
+	if after := gocv.MatProfile.Count(); after != before {
+		var b bytes.Buffer
+		gocv.MatProfile.WriteTo(&b, 1)
+		t.Errorf("%d Mats before, %d after:\n%s", before, after, b.String())
+	}
+}
