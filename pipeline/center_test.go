@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -181,4 +182,27 @@ func TestCenterRefuses(t *testing.T) {
 	if _, err := pipeline.NewCenter(pipeline.CenterConfig{Store: c.db}); err == nil {
 		t.Error("a center without object store and stitcher")
 	}
+}
+
+// lineOfCameras is a street of n cameras c0..c(n-1), each a neighbour of the next both ways, a
+// person taking 10 to 30 s from one to the next.
+func lineOfCameras(t testing.TB, n int) *config.Config {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("cameras:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  - {id: c%d, position: {lat: 50.879, lon: %.5f}, recording: {file: c%d.mp4, start: 2024-05-01T08:00:00Z}, neighbours: [", i, 4.7+0.0003*float64(i), i)
+		var ns []string
+		for _, j := range []int{i - 1, i + 1} {
+			if j >= 0 && j < n {
+				ns = append(ns, fmt.Sprintf("{camera: c%d, min: 10s, max: 30s}", j))
+			}
+		}
+		b.WriteString(strings.Join(ns, ", ") + "]}\n")
+	}
+	cfg, err := config.Parse(strings.NewReader(b.String()), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
