@@ -40,6 +40,8 @@ func components() []component {
 		patrolsComponent(),
 		sightingsComponent(),
 		watchlistComponent(),
+		caseholdsComponent(),
+		retentionComponent(),
 	}
 }
 
