@@ -145,7 +145,7 @@ func (r Report) details() map[string]string {
 func (r Report) WriteText(w io.Writer) {
 	verb := "deleted"
 	if r.DryRun {
-		verb = "would delete"
+		verb = "to delete"
 	}
 	fmt.Fprintf(w, "retention run %s (%s)\n", r.Started.UTC().Format(time.RFC3339), r.Finished.Sub(r.Started).Round(time.Millisecond))
 	d := r.Deleted

@@ -38,6 +38,7 @@ func commands() map[string]command {
 		"testvideos": {"generate the camera-like test streams from real footage", runTestvideos},
 		"user":       {"add, list, disable users and set their passwords", runUser},
 		"audit":      {"verify the audit log's hash chain", runAudit},
+		"retention":  {"delete what the retention periods no longer allow (run); place and release case holds", runRetention},
 		"mot":        {"score (eval) or run (track) multi-object tracking on MOTChallenge files", runMot},
 		"trajectory": {"follow a person or a sighting through the cameras, or list what a camera saw", runTrajectory},
 		"replay":     {"play recorded cameras through detection, tracking and stitching into the database", runReplay},
