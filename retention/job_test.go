@@ -62,7 +62,7 @@ func newScenario(t *testing.T, w *world) *scenario {
 	s.link("tr-a", "tr-b")
 	// A trajectory losing its first sighting is renamed after the next one.
 	s.sighting("rr-a", 80*time.Hour, "", "", s.obj("body", false))
-	s.sighting("rr-b", 2*time.Hour, "", "", s.obj("body", true))
+	s.sighting("rr-b", 30*time.Hour, "", "", s.obj("body", true))
 	s.link("rr-a", "rr-b")
 	// ... unless it is still growing: the stitcher names it after its first sighting.
 	s.sighting("lv-a", 80*time.Hour, "", "", s.obj("body", true))

@@ -22,7 +22,9 @@ type Policy struct {
 	// expiry) stays as the record that it existed.
 	ExpiredGrace time.Duration
 	// LiveTrajectory protects a trajectory's first sighting while the trajectory gained a sighting
-	// this recently: its id names the trajectory for the stitcher [1h].
+	// this recently: its id names the trajectory, and the stitcher's decisions name it until the
+	// stitcher forgets the trajectory's last sighting. It must exceed the stitcher's memory (its
+	// longest transit window times its hops, plus the revision time) [24h].
 	LiveTrajectory time.Duration
 	// Notifications keeps delivered or abandoned notifications (alert notices) [Alerts].
 	Notifications time.Duration
@@ -33,7 +35,7 @@ const (
 	DefaultUnlisted       = 72 * time.Hour
 	DefaultAlerts         = 90 * 24 * time.Hour
 	DefaultExpiredGrace   = 7 * 24 * time.Hour
-	DefaultLiveTrajectory = time.Hour
+	DefaultLiveTrajectory = 24 * time.Hour
 )
 
 // FromConfig takes the periods the configuration sets; the rest keep their defaults.
