@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -18,14 +19,18 @@ import (
 	"snowlight/objstore"
 	"snowlight/pipeline"
 	"snowlight/store"
+	"snowlight/testvideos"
 	"snowlight/tracks/stitch"
 )
 
 // runReplay plays recorded cameras through the whole pipeline (decode at the detection rate, detect,
 // track, stitch, store) with their real relative timing, as fast as the machine allows.
 func runReplay(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "replay", "--config FILE.yaml --db FILE [--objects DIR] [--gallery DIR [--category C] | --watchlist DIR] [--models DIR] [--workers N]")
+	fs := newFlagSet(e, "replay", "(--config FILE.yaml | --scenario DIR [--fps F]) --db FILE [--cameras ID,...] [--objects DIR] [--gallery DIR [--category C] | --watchlist DIR] [--models DIR] [--workers N]")
 	cfgPath := fs.String("config", "", "deployment configuration; cameras[].recording gives each camera's file and start time")
+	scenarioDir := fs.String("scenario", "", "a rendered scenario (truth.json and a video per camera) instead of --config; its enrolled people are the watch list unless --gallery or --watchlist says otherwise")
+	fps := fs.Float64("fps", 3, "with --scenario: detections per second on every camera")
+	only := fs.String("cameras", "", "replay only these cameras (comma-separated ids)")
 	dbPath := fs.String("db", "", "the snowlight database (SQLite) the sightings and trajectories go to; created if missing")
 	objects := fs.String("objects", "", "directory for snapshot JPEGs (default: MinIO when the configuration's storage is minio, else objects/ beside the database)")
 	gallery := fs.String("gallery", "", "watch list from a folder of people: DIR/<person name>/*.jpg|png")
@@ -37,7 +42,8 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *cfgPath == "" || *dbPath == "" || fs.NArg() > 0 || *workers < 1 || *gallery != "" && *watchlist != "" {
+	if (*cfgPath == "") == (*scenarioDir == "") || *dbPath == "" || fs.NArg() > 0 || *workers < 1 || *gallery != "" && *watchlist != "" ||
+		!(*fps > 0 && *fps <= 60) {
 		fs.Usage()
 		return errUsage
 	}
@@ -45,13 +51,25 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(*cfgPath)
+	var cfg *config.Config
+	var truth *testvideos.Truth
+	if *scenarioDir != "" {
+		cfg, truth, err = scenarioConfig(*scenarioDir, *fps)
+		*cfgPath = *scenarioDir
+	} else {
+		cfg, err = config.Load(*cfgPath)
+	}
 	if err != nil {
 		return err
 	}
 	recs, err := pipeline.Recordings(cfg)
 	if err != nil {
 		return fmt.Errorf("config %s: %w", *cfgPath, err)
+	}
+	if *only != "" {
+		if recs, err = selectRecordings(recs, strings.Split(*only, ",")); err != nil {
+			return err
+		}
 	}
 	policy, err := pipeline.Policy(cfg)
 	if err != nil {
@@ -100,7 +118,17 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 		dets = append(dets, d)
 		dcfg.Log = nil // said once is enough
 	}
-	ids, source, err := replayWatchList(ctx, e, dets[0], db, *gallery, cat, *watchlist)
+	var ids []detect.Identity
+	var source string
+	if truth != nil && *gallery == "" && *watchlist == "" {
+		if !dets[0].Recognition() {
+			return fmt.Errorf("the scenario's watch list needs the face models: run `make models` and pass --models DIR or set %s", models.EnvDir)
+		}
+		ids, err = scenarioWatchList(ctx, dets[0], truth)
+		source = "scenario " + *scenarioDir
+	} else {
+		ids, source, err = replayWatchList(ctx, e, dets[0], db, *gallery, cat, *watchlist)
+	}
 	if err != nil {
 		return err
 	}
@@ -140,6 +168,19 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 	}
 	printReplay(e.stdout, st, cpuTime()-cpu0, names)
 	return nil
+}
+
+// selectRecordings keeps the recordings of the named cameras.
+func selectRecordings(recs []pipeline.Recording, ids []string) ([]pipeline.Recording, error) {
+	var out []pipeline.Recording
+	for _, id := range ids {
+		i := slices.IndexFunc(recs, func(r pipeline.Recording) bool { return r.Camera == id })
+		if i < 0 {
+			return nil, fmt.Errorf("--cameras: no recording of camera %q", id)
+		}
+		out = append(out, recs[i])
+	}
+	return out, nil
 }
 
 // replayObjects picks where snapshots go: --objects, else MinIO when the configuration says so, else

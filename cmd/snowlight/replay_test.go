@@ -106,3 +106,40 @@ func TestReplayCommandErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayScenario replays a rendered scenario directly (--scenario): its enrolled people, with their
+// own categories, are the watch list; --cameras picks two of its six cameras.
+func TestReplayScenario(t *testing.T) {
+	models, _ := perceptionData(t)
+	spec, err := testvideos.BuiltinScenario("city5")
+	if err != nil {
+		t.Skipf("city5 scenario unavailable: %v", err)
+	}
+	r, err := testvideos.RenderCached(t.Context(), spec, "", testvideos.RenderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(t.TempDir(), "city5.db")
+	out, errs, code := runCLI(t, "replay", "--scenario", r.Dir, "--cameras", "c5,c4", "--fps", "1", "--db", db, "--models", models)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"replayed 2 cameras: 124 frames sampled", "3 links",
+		"identified: Joe Biden (biden), Kit Harington (kit), Barack Obama (obama), Rose Leslie (rose)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	out, errs, code = runCLI(t, "trajectory", "--db", db, "--person", "biden")
+	if code != 0 || !strings.Contains(out, "(biden), 2 sightings") {
+		t.Errorf("biden's trajectory: exit %d %s\n%s", code, errs, out)
+	}
+	_, errs, code = runCLI(t, "replay", "--scenario", r.Dir, "--cameras", "c4,c9", "--db", db, "--models", models)
+	if code != 1 || !strings.Contains(errs, `no recording of camera "c9"`) {
+		t.Errorf("unknown camera: exit %d, %s", code, errs)
+	}
+	_, errs, code = runCLI(t, "replay", "--scenario", r.Dir, "--config", "x.yaml", "--db", db)
+	if code != 2 {
+		t.Errorf("--scenario with --config: exit %d, %s", code, errs)
+	}
+}
