@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"snowlight/detect"
 	"snowlight/ingest"
@@ -27,6 +28,11 @@ type EdgeConfig struct {
 	Candidates int
 	// JPEGQuality of snapshot crops [85].
 	JPEGQuality int
+	// UpdateEvery re-reports a track still in view when this much wall time has passed since it was
+	// last reported, so rules that need the person's whereabouts while they are there (loitering in
+	// an image zone) can act [1 s]. Negative reports a track only when it starts, when its identity
+	// changes and when it ends.
+	UpdateEvery time.Duration
 	Metrics     *Metrics
 	Log         *slog.Logger
 }
@@ -59,6 +65,9 @@ func (c *EdgeConfig) setDefaults() {
 	if c.Candidates <= 0 {
 		c.Candidates = 3
 	}
+	if c.UpdateEvery == 0 {
+		c.UpdateEvery = time.Second
+	}
 	if c.JPEGQuality <= 0 || c.JPEGQuality > 100 {
 		c.JPEGQuality = 85
 	}
@@ -76,10 +85,15 @@ type Edge struct {
 	det     *detect.Camera
 	tracker *tracks.Tracker
 	log     *slog.Logger
-	// announced is the identity last reported for each live track that has been reported at all.
-	announced map[uint64]string
-	last      ingest.Frame // time of the latest frame processed, for Finish
-	stats     EdgeStats
+	// reported is what was last reported of each live track that has been reported at all.
+	reported map[uint64]report
+	last     ingest.Frame // time of the latest frame processed, for Finish
+	stats    EdgeStats
+}
+
+type report struct {
+	person string
+	at     time.Time
 }
 
 // EdgeStats counts an edge's work.
@@ -113,7 +127,7 @@ func NewEdge(camera string, det *detect.Camera, cfg EdgeConfig) (*Edge, error) {
 		return nil, fmt.Errorf("edge %s: %w", camera, err)
 	}
 	return &Edge{camera: camera, cfg: cfg, det: det, tracker: tr, log: cfg.Log.With("camera", camera),
-		announced: map[uint64]string{}}, nil
+		reported: map[uint64]report{}}, nil
 }
 
 // Camera is the camera's id.
@@ -124,7 +138,8 @@ func (e *Edge) Stats() EdgeStats { return e.stats }
 
 // Process runs one frame through detection and tracking and returns the sighting events it caused:
 // a track confirmed (SightingStarted), a track's identity changing (SightingUpdated: at once, not when
-// the person leaves), tracks ended (SightingEnded). The caller keeps ownership of the frame. A frame
+// the person leaves) or UpdateEvery passing while it is in view (SightingUpdated), tracks ended
+// (SightingEnded). The caller keeps ownership of the frame. A frame
 // the motion gate skips leaves the tracks as they are: nothing moved, so they are where they were.
 func (e *Edge) Process(ctx context.Context, f ingest.Frame) ([]SightingEvent, error) {
 	e.stats.Frames++
@@ -158,11 +173,13 @@ func (e *Edge) Process(ctx context.Context, f ingest.Frame) ([]SightingEvent, er
 	e.last = ingest.Frame{Camera: f.Camera, Seq: f.Seq, Time: f.Time, PTS: f.PTS}
 	var events []SightingEvent
 	for _, t := range e.tracker.Update(f.Time, dets) {
-		was, reported := e.announced[t.ID]
+		last, reported := e.reported[t.ID]
 		kind := SightingStarted
 		switch {
 		case !reported:
-		case was != t.PersonID:
+		case last.person != t.PersonID:
+			kind = SightingUpdated
+		case e.cfg.UpdateEvery > 0 && f.Time.Sub(last.at) >= e.cfg.UpdateEvery:
 			kind = SightingUpdated
 		default:
 			continue
@@ -171,7 +188,7 @@ func (e *Edge) Process(ctx context.Context, f ingest.Frame) ([]SightingEvent, er
 		if !ok {
 			continue
 		}
-		e.announced[t.ID] = t.PersonID
+		e.reported[t.ID] = report{person: t.PersonID, at: f.Time}
 		events = append(events, e.event(kind, f, s))
 	}
 	for _, s := range e.tracker.Sightings() {
@@ -190,7 +207,7 @@ func (e *Edge) Finish() []SightingEvent {
 }
 
 func (e *Edge) ended(f ingest.Frame, s tracks.Sighting) SightingEvent {
-	delete(e.announced, s.TrackID)
+	delete(e.reported, s.TrackID)
 	return e.event(SightingEnded, f, s)
 }
 

@@ -21,7 +21,8 @@ const (
 	// carry an identity.
 	SightingStarted Kind = "sighting_started"
 	// SightingUpdated: the identity the track's face evidence supports changed while the person is
-	// still in view (a name was reached, or lapsed as contrary evidence came in). Interim.
+	// still in view (a name was reached, or lapsed as contrary evidence came in), or the edge's
+	// UpdateEvery passed since the track was last reported. Interim.
 	SightingUpdated Kind = "sighting_updated"
 	// SightingEnded: the track ended; the sighting is final.
 	SightingEnded Kind = "sighting_ended"

@@ -128,5 +128,10 @@ func TestReplayTwoCameras(t *testing.T) {
 		if c.Source.Frames != 124 || c.Edge.Frames != 124 || c.Edge.Detected+c.Edge.Skipped != 124 || c.Edge.Errors > 0 {
 			t.Errorf("camera %s: %+v", c.Camera, c)
 		}
+		// Every track reported as it started is reported as it ended, and re-reported every second
+		// or so while in view (each pass lasts about 6 s).
+		if c.Edge.Started != c.Edge.Ended || c.Edge.Updated < 3*c.Edge.Started {
+			t.Errorf("camera %s: %d started, %d updated, %d ended", c.Camera, c.Edge.Started, c.Edge.Updated, c.Edge.Ended)
+		}
 	}
 }
