@@ -82,6 +82,7 @@ func RunLive(ctx context.Context, o LiveOptions) error {
 		time.AfterFunc(o.FlushTimeout, cancelFlush)
 	})
 	defer stop()
+	named := map[string]string{} // the identity last stored for each live sighting
 	for ev := range events {
 		handleCtx := ctx
 		if ctx.Err() != nil {
@@ -91,8 +92,15 @@ func RunLive(ctx context.Context, o LiveOptions) error {
 			log.Error("sighting event not stored", "camera", ev.Camera, "sighting", ev.Sighting.ID, "kind", ev.Kind, "err", err)
 			continue
 		}
-		if ev.Kind != SightingEnded && ev.Sighting.PersonID() != "" {
-			o.Metrics.identityLatency(o.Now().Sub(ev.Frame))
+		// Latency counts from the frame that gave a track its name, once per name.
+		id, p := ev.Sighting.ID, ev.Sighting.PersonID()
+		if ev.Kind == SightingEnded {
+			delete(named, id)
+		} else if p != named[id] {
+			named[id] = p
+			if p != "" {
+				o.Metrics.identityLatency(o.Now().Sub(ev.Frame))
+			}
 		}
 	}
 	return ctx.Err()
