@@ -87,7 +87,7 @@ type Edge struct {
 	log     *slog.Logger
 	// reported is what was last reported of each live track that has been reported at all.
 	reported map[uint64]report
-	last     ingest.Frame // time of the latest frame processed, for Finish
+	last     time.Time // of the latest frame the detectors ran on, for Finish
 	stats    EdgeStats
 }
 
@@ -139,8 +139,8 @@ func (e *Edge) Stats() EdgeStats { return e.stats }
 // Process runs one frame through detection and tracking and returns the sighting events it caused:
 // a track confirmed (SightingStarted), a track's identity changing (SightingUpdated: at once, not when
 // the person leaves) or UpdateEvery passing while it is in view (SightingUpdated), tracks ended
-// (SightingEnded). The caller keeps ownership of the frame. A frame
-// the motion gate skips leaves the tracks as they are: nothing moved, so they are where they were.
+// (SightingEnded). The caller keeps ownership of the frame. A frame the motion gate skips leaves the
+// tracks as they are: nothing moved, so they are where they were.
 func (e *Edge) Process(ctx context.Context, f ingest.Frame) ([]SightingEvent, error) {
 	e.stats.Frames++
 	res, err := e.det.Process(ctx, f.Mat, f.Time)
@@ -170,7 +170,7 @@ func (e *Edge) Process(ctx context.Context, f ingest.Frame) ([]SightingEvent, er
 		}
 		dets[i].Crops = c
 	}
-	e.last = ingest.Frame{Camera: f.Camera, Seq: f.Seq, Time: f.Time, PTS: f.PTS}
+	e.last = f.Time
 	var events []SightingEvent
 	for _, t := range e.tracker.Update(f.Time, dets) {
 		last, reported := e.reported[t.ID]
@@ -189,10 +189,10 @@ func (e *Edge) Process(ctx context.Context, f ingest.Frame) ([]SightingEvent, er
 			continue
 		}
 		e.reported[t.ID] = report{person: t.PersonID, at: f.Time}
-		events = append(events, e.event(kind, f, s))
+		events = append(events, e.event(kind, f.Time, s))
 	}
 	for _, s := range e.tracker.Sightings() {
-		events = append(events, e.ended(f, s))
+		events = append(events, e.ended(f.Time, s))
 	}
 	return events, nil
 }
@@ -206,12 +206,12 @@ func (e *Edge) Finish() []SightingEvent {
 	return events
 }
 
-func (e *Edge) ended(f ingest.Frame, s tracks.Sighting) SightingEvent {
+func (e *Edge) ended(at time.Time, s tracks.Sighting) SightingEvent {
 	delete(e.reported, s.TrackID)
-	return e.event(SightingEnded, f, s)
+	return e.event(SightingEnded, at, s)
 }
 
-func (e *Edge) event(kind Kind, f ingest.Frame, s tracks.Sighting) SightingEvent {
+func (e *Edge) event(kind Kind, at time.Time, s tracks.Sighting) SightingEvent {
 	switch kind {
 	case SightingStarted:
 		e.stats.Started++
@@ -221,7 +221,6 @@ func (e *Edge) event(kind Kind, f ingest.Frame, s tracks.Sighting) SightingEvent
 		e.stats.Ended++
 	}
 	e.cfg.Metrics.sighting(e.camera, kind)
-	at := f.Time
 	if at.IsZero() { // Finish before any frame: nothing was tracked, but keep the event valid
 		at = s.Exit
 	}
