@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"image"
 	"io"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"gocv.io/x/gocv"
 
 	"snowlight/ingest"
 	"snowlight/ingest/av"
@@ -186,5 +189,49 @@ func TestCutErrors(t *testing.T) {
 	}
 	if _, _, err := Mux(ingest.Clip{Codec: ingest.H264}); err == nil {
 		t.Error("empty clip muxed")
+	}
+}
+
+func TestSnapshotDrawsOnThePictureAtTheTime(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 8, 5, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"camera-like", []string{"-c:v", "libx264", "-bf", "0"}},
+		{"b-frames", []string{"-c:v", "libx264", "-bf", "3"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ring := fill(t, tc.args, 100, t0)
+			at := t0.Add(2600 * time.Millisecond) // frame 65
+			c, err := ring.Window(at.Add(-time.Second), at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			box := image.Rect(50, 60, 150, 200)
+			jpg, shown, err := Snapshot(c, at, []Mark{{Box: box, Label: "suspect 0.71"}}, 85)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !shown.Equal(at) {
+				t.Errorf("snapshot shows %v, want the picture at %v", shown.Sub(t0), at.Sub(t0))
+			}
+			img, err := gocv.IMDecode(jpg, gocv.IMReadColor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer img.Close()
+			if img.Cols() != 320 || img.Rows() != 240 {
+				t.Fatalf("snapshot %dx%d", img.Cols(), img.Rows())
+			}
+			// The box's edge is drawn in the mark colour (BGR 32,64,255), JPEG loss allowed.
+			v := img.GetVecbAt(box.Min.Y+(box.Dy()/2), box.Min.X)
+			if v[2] < 200 || v[0] > 100 {
+				t.Errorf("box edge pixel %v is not the mark colour", v)
+			}
+		})
+	}
+	if _, _, err := Snapshot(ingest.Clip{Codec: ingest.H264}, t0, nil, 85); err == nil {
+		t.Error("snapshot of nothing succeeded")
 	}
 }
