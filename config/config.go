@@ -22,14 +22,15 @@ type Config struct {
 	DataDir   string `yaml:"data_dir"`   // database, local object store, spool
 	Models    string `yaml:"models"`     // model directory; empty: classical detectors, no face recognition
 
-	Storage   Storage   `yaml:"storage"`
-	Cameras   []Camera  `yaml:"cameras"`
-	Areas     []Area    `yaml:"areas"`
-	Patrols   []Patrol  `yaml:"patrols"`
-	Watchlist Watchlist `yaml:"watchlist"`
-	Alerts    Alerts    `yaml:"alerts"`
-	Retention Retention `yaml:"retention"`
-	Topology  Topology  `yaml:"topology"`
+	Storage   Storage    `yaml:"storage"`
+	Cameras   []Camera   `yaml:"cameras"`
+	Areas     []Area     `yaml:"areas"`
+	Patrols   []Patrol   `yaml:"patrols"`
+	Guardians []Guardian `yaml:"guardians"`
+	Watchlist Watchlist  `yaml:"watchlist"`
+	Alerts    Alerts     `yaml:"alerts"`
+	Retention Retention  `yaml:"retention"`
+	Topology  Topology   `yaml:"topology"`
 }
 
 // LatLon is a WGS84 position in degrees.
@@ -111,6 +112,15 @@ type Patrol struct {
 	Name     string   `yaml:"name"`
 	Area     string   `yaml:"area"`
 	Position LatLon   `yaml:"position"`
+	Receiver Receiver `yaml:"receiver"`
+}
+
+// Guardian is someone told when a person they look after (an at-risk or missing person on the watch
+// list) is seen: they get only notices about those persons.
+type Guardian struct {
+	ID       string   `yaml:"id"`
+	Name     string   `yaml:"name"`
+	Persons  []string `yaml:"persons"` // watch-list person ids
 	Receiver Receiver `yaml:"receiver"`
 }
 
@@ -284,6 +294,9 @@ func (c *Config) resolveSecrets(getenv func(string) string) error {
 	}
 	for i := range c.Patrols {
 		refs = append(refs, ref{fmt.Sprintf("patrols[%d].receiver.secret", i), &c.Patrols[i].Receiver.Secret})
+	}
+	for i := range c.Guardians {
+		refs = append(refs, ref{fmt.Sprintf("guardians[%d].receiver.secret", i), &c.Guardians[i].Receiver.Secret})
 	}
 	for _, r := range refs {
 		if err := resolveSecret(r.s, getenv); err != nil {

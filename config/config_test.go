@@ -40,6 +40,10 @@ patrols:
     area: market-st
     position: {lat: 52.5, lon: 13.4}
     receiver: {webhook: "https://patrol.example/hook", secret: "file:SECRETFILE"}
+guardians:
+  - id: daughter
+    persons: [p-1]
+    receiver: {webhook: "https://family.example/hook", secret: "0123456789abcdef0123456789abcdef"}
 watchlist:
   categories:
     suspect: {threshold: 0.55, margin: 0.1}
@@ -48,7 +52,7 @@ watchlist:
 func parse(t *testing.T, y string) (*Config, error) {
 	t.Helper()
 	secretFile := filepath.Join(t.TempDir(), "hook.secret")
-	if err := os.WriteFile(secretFile, []byte("hook-"+canary+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(secretFile, []byte("hook-"+canary+"-0123456789abcdef\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	y = strings.ReplaceAll(y, "SECRETFILE", secretFile)
@@ -68,7 +72,7 @@ func TestValidConfig(t *testing.T) {
 	if got := cam.URLWithCredentials(); got != "rtsp://admin:"+canary+"@10.0.0.5:554/stream1" {
 		t.Errorf("URLWithCredentials = %q", got)
 	}
-	if c.Cameras[1].Password.Reveal() != "cam2-"+canary || c.Patrols[0].Receiver.Secret.Reveal() != "hook-"+canary {
+	if c.Cameras[1].Password.Reveal() != "cam2-"+canary || c.Patrols[0].Receiver.Secret.Reveal() != "hook-"+canary+"-0123456789abcdef" {
 		t.Error("secret references not resolved")
 	}
 	if c.Cameras[0].Transport != "tcp" || c.Cameras[0].DetectFPS != 5 || c.Alerts.PreRoll != 5*time.Second {
@@ -106,11 +110,13 @@ func TestInvalidConfig(t *testing.T) {
 		{"threshold", "threshold: 0.55", "threshold: 1.5", "watchlist.categories.suspect.threshold"},
 		{"unknown key", "listen:", "lisen:", "field lisen not found"},
 		{"missing env", "env:CAM2_PASSWORD", "env:NOPE", "cameras[1].password: environment variable NOPE is not set"},
-		{"unsigned webhook", `secret: "file:SECRETFILE"`, `secret: ""`, "patrols[0].receiver.secret: required"},
+		{"unsigned webhook", `secret: "file:SECRETFILE"`, `secret: ""`, "patrols[0].receiver.secret: at least 32 characters"},
 		{"webhook with creds", "https://patrol.example/hook", "https://u:p@patrol.example/hook", "patrols[0].receiver.webhook"},
 		{"area cycle", "{id: city, level: city}", "{id: city, level: city, parent: market-st}", "its own ancestor"},
 		{"huge polygon coordinate", "[100,100]]", "[100,1e300]]", "zones[0].polygon[2]"},
 		{"transport", "transport: udp", "transport: carrier-pigeon", "cameras[1].transport"},
+		{"guardian without persons", "persons: [p-1]", "persons: []", "guardians[0].persons"},
+		{"short webhook secret", "0123456789abcdef0123456789abcdef", "short", "guardians[0].receiver.secret"},
 		{"detect fps", "area: market-st\n    zones", "area: market-st\n    detect_fps: 100000\n    zones", "cameras[0].detect_fps"},
 	}
 	for _, tc := range tests {

@@ -63,6 +63,18 @@ func (c *Config) validate() error {
 		checkLatLon(&errs, f+".position", p.Position)
 		checkReceiver(&errs, f+".receiver", p.Receiver)
 	}
+	guardians := map[string]bool{}
+	for i, g := range c.Guardians {
+		f := fmt.Sprintf("guardians[%d]", i)
+		checkID(&errs, f+".id", g.ID, guardians)
+		if len(g.Persons) == 0 {
+			errs.add(f+".persons", "a guardian looks after at least one watch-list person")
+		}
+		if g.Receiver.Webhook == "" {
+			errs.add(f+".receiver.webhook", "required: it is how the guardian is told")
+		}
+		checkReceiver(&errs, f+".receiver", g.Receiver)
+	}
 	for name, cat := range c.Watchlist.Categories {
 		f := "watchlist.categories." + name
 		if !idPattern.MatchString(name) {
@@ -254,8 +266,8 @@ func checkReceiver(errs *fieldErrors, field string, r Receiver) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
 		errs.add(field+".webhook", "must be an http(s) URL without credentials")
 	}
-	if r.Secret.IsZero() {
-		errs.add(field+".secret", "required with a webhook: receivers verify the signature with it")
+	if len(r.Secret.Reveal()) < 32 {
+		errs.add(field+".secret", "at least 32 characters required with a webhook: receivers verify the signature with it")
 	}
 }
 
