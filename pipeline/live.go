@@ -15,6 +15,25 @@ import (
 type LiveCamera struct {
 	Worker *ingest.Worker
 	Edge   *Edge
+	// Inspect, when set, sees every frame before the edge does (e.g. a tamper check); it must not keep
+	// the frame or close it.
+	Inspect func(ingest.Frame)
+}
+
+// frames is what the camera's edge reads: the worker's frames, through Inspect when there is one.
+func (c LiveCamera) frames() <-chan ingest.Frame {
+	if c.Inspect == nil {
+		return c.Worker.Frames()
+	}
+	out := make(chan ingest.Frame)
+	go func() {
+		defer close(out)
+		for f := range c.Worker.Frames() {
+			c.Inspect(f)
+			out <- f
+		}
+	}()
+	return out
 }
 
 // LiveOptions configure RunLive.
@@ -67,7 +86,7 @@ func RunLive(ctx context.Context, o LiveOptions) error {
 			defer wg.Done()
 			// The worker closes Frames when it stops; the edge then ends its tracks. Events are sent
 			// even after ctx ends: the final sightings must reach the center.
-			c.Edge.Run(ctx, c.Worker.Frames(), func(ev SightingEvent) { events <- ev })
+			c.Edge.Run(ctx, c.frames(), func(ev SightingEvent) { events <- ev })
 		}()
 	}
 	go func() {
