@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	_ "time/tzdata" // time zones validate and resolve even on a host without a zone database
 )
 
 // Config is a whole deployment.
@@ -21,6 +23,9 @@ type Config struct {
 	OpsListen string `yaml:"ops_listen"` // if set, /metrics and /healthz are served only here
 	DataDir   string `yaml:"data_dir"`   // database, local object store, spool
 	Models    string `yaml:"models"`     // model directory; empty: classical detectors, no face recognition
+	// TimeZone is where the deployment is (an IANA name such as Europe/Vienna): alert rule schedules that
+	// name no zone use it. UTC when empty.
+	TimeZone string `yaml:"time_zone"`
 
 	Storage   Storage    `yaml:"storage"`
 	Cameras   []Camera   `yaml:"cameras"`
@@ -146,6 +151,21 @@ type Alerts struct {
 	PreRoll          time.Duration `yaml:"pre_roll"`
 	PostRoll         time.Duration `yaml:"post_roll"`
 	OfflineAfter     time.Duration `yaml:"offline_after"` // a camera without frames this long raises an alert
+	// Rules decide which triggers alert, per kind, category, camera, zone and schedule; the alert rules
+	// package reads them (see its Rule type). Every trigger alerts when there are none.
+	Rules yaml.Node `yaml:"rules"`
+}
+
+// Location is the deployment's time zone.
+func (c *Config) Location() *time.Location {
+	if c.TimeZone == "" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(c.TimeZone)
+	if err != nil { // validated at load time
+		return time.UTC
+	}
+	return loc
 }
 
 // Retention says how long each kind of data is kept.

@@ -16,6 +16,10 @@ const canary = "Canary-Pa55word-7f3a"
 
 const valid = `
 listen: 127.0.0.1:9090
+time_zone: Europe/Berlin
+alerts:
+  rules:
+    - {kind: loitering, cameras: [cam-1], schedule: "22:00-06:00"}
 areas:
   - {id: city, level: city}
   - {id: riverside, level: district, parent: city}
@@ -81,6 +85,9 @@ func TestValidConfig(t *testing.T) {
 	if c.Watchlist.Categories["suspect"].Threshold != 0.55 || c.Watchlist.Categories["at_risk"].Threshold == 0 {
 		t.Error("categories not merged with defaults")
 	}
+	if c.Location().String() != "Europe/Berlin" || len(c.Alerts.Rules.Content) != 1 {
+		t.Error("time zone or alert rules not read")
+	}
 	if c.Cameras[0].Zones[0].Dwell != 2*time.Minute || c.Cameras[0].Neighbours[0].MaxTransit != 2*time.Minute {
 		t.Error("durations not decoded")
 	}
@@ -115,6 +122,9 @@ func TestInvalidConfig(t *testing.T) {
 		{"area cycle", "{id: city, level: city}", "{id: city, level: city, parent: market-st}", "its own ancestor"},
 		{"huge polygon coordinate", "[100,100]]", "[100,1e300]]", "zones[0].polygon[2]"},
 		{"transport", "transport: udp", "transport: carrier-pigeon", "cameras[1].transport"},
+		{"time zone", "time_zone: Europe/Berlin", "time_zone: Mars/Olympus_Mons", "time_zone"},
+		{"rules not a list", `  rules:
+    - {kind: loitering, cameras: [cam-1], schedule: "22:00-06:00"}`, "  rules: {kind: loitering}", "alerts.rules"},
 		{"guardian without persons", "persons: [p-1]", "persons: []", "guardians[0].persons"},
 		{"short webhook secret", "0123456789abcdef0123456789abcdef", "short", "guardians[0].receiver.secret"},
 		{"detect fps", "area: market-st\n    zones", "area: market-st\n    detect_fps: 100000\n    zones", "cameras[0].detect_fps"},

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"regexp"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // idPattern limits identifiers to characters that are safe in URLs, object keys, file names and logs.
@@ -32,6 +34,14 @@ func (c *Config) validate() error {
 		if _, _, err := net.SplitHostPort(l.addr); err != nil {
 			errs.add(l.field, "%q is not host:port", l.addr)
 		}
+	}
+	if c.TimeZone != "" {
+		if _, err := time.LoadLocation(c.TimeZone); err != nil || len(c.TimeZone) > 64 {
+			errs.add("time_zone", "%q is not an IANA time zone such as Europe/Vienna", c.TimeZone)
+		}
+	}
+	if r := c.Alerts.Rules; r.Kind != 0 && r.Kind != yaml.SequenceNode {
+		errs.add("alerts.rules", "must be a list of rules")
 	}
 	c.validateStorage(&errs)
 	areas := c.validateAreas(&errs)
