@@ -1,0 +1,137 @@
+package watchlist
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Matcher compares face embeddings with a fixed watch list. It is immutable, so safe for concurrent use;
+// a changed watch list means a new Matcher.
+type Matcher struct {
+	persons []Person
+	policy  Policy
+}
+
+// NewMatcher builds a matcher over the entries active at now: expired ones are left out. An active
+// entry whose embeddings come from another model than modelSHA (when modelSHA is set), that has no
+// embeddings or whose category is unknown fails the whole matcher, naming it: silently dropping someone
+// from a watch list is worse than refusing to start.
+func NewMatcher(persons []Person, policy Policy, modelSHA string, now time.Time) (*Matcher, error) {
+	if err := policy.Validate(); err != nil {
+		return nil, err
+	}
+	m := &Matcher{policy: policy}
+	for _, p := range persons {
+		if !p.Category.Valid() {
+			return nil, fmt.Errorf("watch list entry %s (%s): %w", p.ID, p.Name, categoryError(p.Category))
+		}
+		// Expired entries first: their embeddings may already have been purged.
+		if p.Expired(now) {
+			continue
+		}
+		if modelSHA != "" && p.EmbeddingModel != modelSHA {
+			return nil, fmt.Errorf("watch list entry %s (%s) was enrolled with embedding model %s, the loaded "+
+				"model is %s: re-enrol it", p.ID, p.Name, short(p.EmbeddingModel), short(modelSHA))
+		}
+		if len(p.Embeddings) == 0 {
+			return nil, fmt.Errorf("watch list entry %s (%s) has no embeddings", p.ID, p.Name)
+		}
+		if !(p.Threshold >= 0 && p.Threshold <= 1) {
+			return nil, fmt.Errorf("watch list entry %s (%s): threshold %v outside [0, 1]", p.ID, p.Name, p.Threshold)
+		}
+		m.persons = append(m.persons, p)
+	}
+	return m, nil
+}
+
+// categoryError says what is wrong with an invalid category: unknown, or spelt another way than the
+// canonical one (a struct built in code rather than decoded).
+func categoryError(c Category) error {
+	v, err := ParseCategory(string(c))
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("category %q must be spelt %q", c, v)
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	if sha == "" {
+		return "(none)"
+	}
+	return sha
+}
+
+// Len is the number of active entries.
+func (m *Matcher) Len() int { return len(m.persons) }
+
+// Policy is the policy the matcher applies.
+func (m *Matcher) Policy() Policy { return m.policy }
+
+// Candidate is one person's similarity to a probe, with the threshold a match to them must reach.
+type Candidate struct {
+	Person     *Person
+	Similarity float32
+	Threshold  float32
+}
+
+// Rank returns every person's best similarity to emb, most similar first.
+func (m *Matcher) Rank(emb []float32) []Candidate {
+	out := make([]Candidate, 0, len(m.persons))
+	for i := range m.persons {
+		p := &m.persons[i]
+		best := float32(-2)
+		for _, e := range p.Embeddings {
+			best = max(best, Cosine(emb, e))
+		}
+		out = append(out, Candidate{Person: p, Similarity: best, Threshold: m.policy.ThresholdFor(p)})
+	}
+	sort.SliceStable(out, func(a, b int) bool { return out[a].Similarity > out[b].Similarity })
+	return out
+}
+
+// Match is a comparison of one face with the watch list.
+type Match struct {
+	PersonID   string   `json:"person_id"`
+	Name       string   `json:"name"`
+	Category   Category `json:"category"`
+	Similarity float32  `json:"similarity"` // cosine similarity to the best enrolment embedding of this person
+	Margin     float32  `json:"margin"`     // Similarity minus the best similarity of any other person
+	Threshold  float32  `json:"threshold"`  // the similarity a match to this person must reach
+}
+
+// Match compares emb with the watch list. nearest is the most similar person (nil for an empty list);
+// accepted is the same person when the similarity reaches their threshold and leads the second best by
+// at least their category's margin, else nil.
+func (m *Matcher) Match(emb []float32) (accepted, nearest *Match) {
+	ranked := m.Rank(emb)
+	if len(ranked) == 0 {
+		return nil, nil
+	}
+	best := ranked[0]
+	margin := best.Similarity + 1 // no competitor: the margin is to "nobody" at similarity -1
+	if len(ranked) > 1 {
+		margin = best.Similarity - ranked[1].Similarity
+	}
+	p := best.Person
+	nearest = &Match{PersonID: p.ID, Name: p.Name, Category: p.Category, Similarity: best.Similarity, Margin: margin,
+		Threshold: best.Threshold}
+	if best.Similarity >= best.Threshold && margin >= m.policy.Margin[p.Category] {
+		a := *nearest
+		return &a, nearest
+	}
+	return nil, nearest
+}
+
+// Cosine is the cosine similarity of two L2-normalised vectors (their dot product).
+func Cosine(a, b []float32) float32 {
+	n := min(len(a), len(b))
+	var s float32
+	for i := 0; i < n; i++ {
+		s += a[i] * b[i]
+	}
+	return s
+}

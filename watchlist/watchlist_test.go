@@ -1,0 +1,334 @@
+package watchlist_test
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"snowlight/watchlist"
+)
+
+var t0 = time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC)
+
+// unit returns v scaled to length 1, as the face embedder's vectors are.
+func unit(v ...float32) []float32 {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(float64(x) / math.Sqrt(s))
+	}
+	return out
+}
+
+func person(id, name string, cat watchlist.Category, embs ...[]float32) watchlist.Person {
+	return watchlist.Person{ID: id, Name: name, Category: cat, Embeddings: embs, Enrolled: t0}
+}
+
+func TestParseCategory(t *testing.T) {
+	tests := []struct {
+		in   string
+		want watchlist.Category
+		err  bool
+	}{
+		{"at_risk", watchlist.AtRisk, false},
+		{"at-risk", watchlist.AtRisk, false},
+		{" At-Risk ", watchlist.AtRisk, false},
+		{"missing", watchlist.Missing, false},
+		{"SUSPECT", watchlist.Suspect, false},
+		{"", "", true},
+		{"vip", "", true},
+		{"at risk", "", true},
+		{"at__risk", "", true},
+	}
+	for _, tc := range tests {
+		got, err := watchlist.ParseCategory(tc.in)
+		if got != tc.want || (err != nil) != tc.err {
+			t.Errorf("ParseCategory(%q) = %q, %v", tc.in, got, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "unknown watch-list category") {
+			t.Errorf("ParseCategory(%q) error %q does not say what is wrong", tc.in, err)
+		}
+	}
+	for _, c := range watchlist.Categories() {
+		if !c.Valid() || strings.ContainsAny(string(c), "- ") {
+			t.Errorf("category %q is not identifier-safe", c)
+		}
+	}
+}
+
+// Decoding normalises the spellings people and older data use, and refuses unknown names.
+func TestCategoryDecoding(t *testing.T) {
+	var j struct {
+		C  watchlist.Category   `json:"c"`
+		Cs []watchlist.Category `json:"cs"`
+	}
+	if err := json.Unmarshal([]byte(`{"c":"at-risk","cs":["missing","Suspect"]}`), &j); err != nil {
+		t.Fatal(err)
+	}
+	if j.C != watchlist.AtRisk || j.Cs[0] != watchlist.Missing || j.Cs[1] != watchlist.Suspect {
+		t.Errorf("JSON: %+v", j)
+	}
+	if err := json.Unmarshal([]byte(`{"c":"vip"}`), &j); err == nil || !strings.Contains(err.Error(), "vip") {
+		t.Errorf("JSON accepted vip: %v", err)
+	}
+	if err := json.Unmarshal([]byte(`{"c":""}`), &j); err != nil || j.C != "" {
+		t.Errorf("empty category: %q %v", j.C, err)
+	}
+	out, _ := json.Marshal(struct{ C watchlist.Category }{watchlist.AtRisk})
+	if string(out) != `{"C":"at_risk"}` {
+		t.Errorf("encoded as %s", out)
+	}
+
+	var y struct {
+		Categories []watchlist.Category `yaml:"categories"`
+	}
+	if err := yaml.Unmarshal([]byte("categories: [at-risk, suspect]\n"), &y); err != nil {
+		t.Fatal(err)
+	}
+	if len(y.Categories) != 2 || y.Categories[0] != watchlist.AtRisk {
+		t.Errorf("YAML: %+v", y)
+	}
+	if err := yaml.Unmarshal([]byte("categories: [vip]\n"), &y); err == nil {
+		t.Error("YAML accepted vip")
+	}
+}
+
+func FuzzParseCategory(f *testing.F) {
+	for _, s := range []string{"at_risk", "at-risk", "Missing", " suspect", "", "vip", "at_risk\x00", "ÅT-RISK"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := watchlist.ParseCategory(s)
+		if err != nil {
+			if c != "" {
+				t.Fatalf("error %v with category %q", err, c)
+			}
+			return
+		}
+		if !c.Valid() {
+			t.Fatalf("ParseCategory(%q) = %q, not a valid category", s, c)
+		}
+		if again, err := watchlist.ParseCategory(string(c)); err != nil || again != c {
+			t.Fatalf("not idempotent: %q -> %q -> %q, %v", s, c, again, err)
+		}
+	})
+}
+
+func TestMatcher(t *testing.T) {
+	strict := person("d", "Dan", watchlist.Missing, unit(0, 0, 1, 0.2))
+	strict.Threshold = 0.99
+	persons := []watchlist.Person{
+		person("a", "Alice", watchlist.Missing, unit(1, 0, 0, 0), unit(0.9, 0.1, 0, 0)),
+		person("b", "Bob", watchlist.Suspect, unit(0, 1, 0, 0)),
+		person("c", "Carol", watchlist.AtRisk, unit(0.6, 0.8, 0, 0)),
+		strict,
+	}
+	m, err := watchlist.NewMatcher(persons, watchlist.DefaultPolicy(), "", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		probe     []float32
+		accepted  string // "" = unknown
+		nearest   string
+		threshold float32
+	}{
+		{"clear match, best of two embeddings", unit(1, 0.02, 0, 0), "Alice", "Alice", 0.50},
+		{"suspect above its stricter threshold", unit(0.05, 1, 0.3, 0), "Bob", "Bob", 0.55},
+		{"suspect below 0.55 stays unknown", unit(0, 0.5, 0, 0.8), "", "Bob", 0.55},
+		{"too close to two persons", unit(1.6, 0.8, 0, 0), "", "Alice", 0.50},
+		{"nobody similar", unit(0, 0, -1, 1), "", "Alice", 0.50},
+		{"a person's own threshold replaces the category's", unit(0, 0, 1, 0), "", "Dan", 0.99},
+		{"and is reached", unit(0, 0, 1, 0.2), "Dan", "Dan", 0.99},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, n := m.Match(tc.probe)
+			got := ""
+			if a != nil {
+				got = a.Name
+			}
+			if got != tc.accepted || n == nil || n.Name != tc.nearest || n.Threshold != tc.threshold {
+				t.Errorf("accepted %q nearest %+v, want %q / %q at threshold %v", got, n, tc.accepted, tc.nearest, tc.threshold)
+			}
+			if a != nil && (a.Similarity != n.Similarity || a.Margin <= 0 || a.Similarity < a.Threshold) {
+				t.Errorf("inconsistent match %+v vs nearest %+v", a, n)
+			}
+		})
+	}
+	r := m.Rank(unit(1, 0, 0, 0))
+	if len(r) != 4 || r[0].Person.ID != "a" || r[0].Similarity < r[1].Similarity || r[1].Similarity < r[2].Similarity {
+		t.Errorf("rank %+v", r)
+	}
+	if a, n := (&watchlist.Matcher{}).Match(unit(1, 0)); a != nil || n != nil {
+		t.Error("empty watch list matched something")
+	}
+}
+
+func TestNewMatcherRefuses(t *testing.T) {
+	good := person("a", "Alice", watchlist.Missing, unit(1, 0))
+	good.EmbeddingModel = "sha-a"
+	expired := good
+	expired.ID, expired.Expires = "x", t0.Add(-time.Hour)
+	// An expired entry is left out before anything else is checked: retention may have purged it.
+	purged := expired
+	purged.ID, purged.Embeddings, purged.EmbeddingModel = "y", nil, "sha-old"
+	if m, err := watchlist.NewMatcher([]watchlist.Person{good, expired, purged}, watchlist.DefaultPolicy(), "sha-a", t0); err != nil || m.Len() != 1 {
+		t.Fatalf("expired entries should be left out: %v", err)
+	}
+	with := func(f func(*watchlist.Person)) []watchlist.Person { p := good; f(&p); return []watchlist.Person{p} }
+	tests := []struct {
+		name    string
+		persons []watchlist.Person
+		pol     func(*watchlist.Policy)
+		want    string
+	}{
+		{"other model", with(func(p *watchlist.Person) { p.EmbeddingModel = "sha-b" }), nil, "re-enrol"},
+		{"no embeddings", with(func(p *watchlist.Person) { p.Embeddings = nil }), nil, "no embeddings"},
+		{"unknown category", with(func(p *watchlist.Person) { p.Category = "vip" }), nil, "unknown watch-list category"},
+		{"old spelling in code", with(func(p *watchlist.Person) { p.Category = "at-risk" }), nil, `must be spelt "at_risk"`},
+		{"bad own threshold", with(func(p *watchlist.Person) { p.Threshold = 2 }), nil, "threshold 2"},
+		{"bad threshold", nil, func(p *watchlist.Policy) { p.Threshold[watchlist.Suspect] = 1.5 }, "threshold for suspect"},
+		{"bad margin", nil, func(p *watchlist.Policy) { p.Margin[watchlist.AtRisk] = -1 }, "margin for at_risk"},
+		{"missing category", nil, func(p *watchlist.Policy) { delete(p.Threshold, watchlist.Missing) }, "threshold for missing"},
+		{"no expiry limit", nil, func(p *watchlist.Policy) { p.MaxExpiry[watchlist.Suspect] = 0 }, "longest expiry for suspect"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pol := watchlist.DefaultPolicy()
+			if tc.pol != nil {
+				tc.pol(&pol)
+			}
+			_, err := watchlist.NewMatcher(tc.persons, pol, "sha-a", t0)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// The matcher is shared by every camera's goroutine (go test -race).
+func TestMatcherConcurrent(t *testing.T) {
+	var persons []watchlist.Person
+	for i := range 50 {
+		persons = append(persons, person(watchlist.NewID(), "P", watchlist.Missing, unit(float32(i), 1, float32(50-i))))
+	}
+	m, err := watchlist.NewMatcher(persons, watchlist.DefaultPolicy(), "", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := m.Match(unit(10, 1, 40))
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 200 {
+				if a, n := m.Match(unit(10, 1, 40)); n == nil || (a == nil) != (want == nil) || n.PersonID != persons[10].ID {
+					t.Errorf("concurrent match %+v %+v", a, n)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestDefaultPolicy(t *testing.T) {
+	p := watchlist.DefaultPolicy()
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	// The stricter the consequence of a wrong name, the higher the bar.
+	if !(p.Threshold[watchlist.AtRisk] < p.Threshold[watchlist.Missing] && p.Threshold[watchlist.Missing] < p.Threshold[watchlist.Suspect]) {
+		t.Errorf("thresholds out of order: %v", p.Threshold)
+	}
+	// Each call returns maps of its own: a caller's override must not change the defaults.
+	p.Threshold[watchlist.Suspect] = 0.9
+	if watchlist.DefaultPolicy().Threshold[watchlist.Suspect] == 0.9 {
+		t.Error("DefaultPolicy shares its maps")
+	}
+}
+
+func TestCheckEntry(t *testing.T) {
+	pol := watchlist.DefaultPolicy()
+	ok := person("a", "Alice", watchlist.Suspect, unit(1, 0))
+	ok.LegalBasis, ok.ApprovedBy, ok.Expires = "warrant 7/25", "judge Li", t0.Add(30*24*time.Hour)
+	if err := pol.CheckEntry(&ok, t0); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		f    func(*watchlist.Person)
+		want string
+	}{
+		{"no legal basis", func(p *watchlist.Person) { p.LegalBasis = "" }, "legal basis"},
+		{"no approval", func(p *watchlist.Person) { p.ApprovedBy = "" }, "approved"},
+		{"no expiry", func(p *watchlist.Person) { p.Expires = time.Time{} }, "at most 30 days for suspect"},
+		{"past expiry", func(p *watchlist.Person) { p.Expires = t0.Add(-time.Minute) }, "not in the future"},
+		{"too long for a suspect", func(p *watchlist.Person) { p.Expires = t0.Add(31 * 24 * time.Hour) }, "more than 30 days"},
+	}
+	for _, tc := range tests {
+		p := ok
+		tc.f(&p)
+		if err := pol.CheckEntry(&p, t0); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	missing := ok
+	missing.Category, missing.Expires = watchlist.Missing, t0.Add(90*24*time.Hour)
+	if err := pol.CheckEntry(&missing, t0); err != nil {
+		t.Errorf("90 days for a missing person: %v", err)
+	}
+}
+
+func TestPersonValidate(t *testing.T) {
+	good := person("p-1", "Ann", watchlist.AtRisk, unit(1, 0), unit(0, 1))
+	good.Photos = []watchlist.Photo{{Source: "a.jpg"}, {Source: "b.jpg"}}
+	good.SafeZone = []watchlist.LatLon{{52.5, 13.4}, {52.6, 13.4}, {52.6, 13.5}}
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		f    func(*watchlist.Person)
+		want string
+	}{
+		{"bad id", func(p *watchlist.Person) { p.ID = "../x" }, "id"},
+		{"no name", func(p *watchlist.Person) { p.Name = "" }, "name"},
+		{"unknown category", func(p *watchlist.Person) { p.Category = "vip" }, "category"},
+		{"threshold", func(p *watchlist.Person) { p.Threshold = 1.5 }, "threshold"},
+		{"NaN threshold", func(p *watchlist.Person) { p.Threshold = float32(math.NaN()) }, "threshold"},
+		{"no embeddings", func(p *watchlist.Person) { p.Embeddings, p.Photos = nil, nil }, "no embeddings"},
+		{"photos and embeddings", func(p *watchlist.Person) { p.Photos = p.Photos[:1] }, "1 photos for 2 embeddings"},
+		{"ragged embeddings", func(p *watchlist.Person) { p.Embeddings = [][]float32{{1, 0}, {1}} }, "embedding 1"},
+		{"NaN embedding", func(p *watchlist.Person) { p.Embeddings = [][]float32{{1, 0}, {float32(math.NaN()), 0}} }, "not finite"},
+		{"no enrolment time", func(p *watchlist.Person) { p.Enrolled = time.Time{} }, "enrolment time"},
+		{"two-point zone", func(p *watchlist.Person) { p.SafeZone = p.SafeZone[:2] }, "at least 3 points"},
+		{"zone off the globe", func(p *watchlist.Person) { p.SafeZone[1].Lat = 95 }, "latitude"},
+	}
+	for _, tc := range tests {
+		p := good
+		p.SafeZone = append([]watchlist.LatLon(nil), good.SafeZone...)
+		p.Photos = append([]watchlist.Photo(nil), good.Photos...)
+		tc.f(&p)
+		if err := p.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	if a, b := watchlist.NewID(), watchlist.NewID(); a == b || !strings.HasPrefix(a, "p-") || len(a) != 14 {
+		t.Errorf("ids %q %q", a, b)
+	}
+	exp := good
+	exp.Expires = t0.Add(time.Hour)
+	if exp.Expired(t0) || !exp.Expired(t0.Add(time.Hour)) || good.Expired(t0.Add(1e6*time.Hour)) {
+		t.Error("Expired")
+	}
+}
