@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"snowlight/alerts/dispatch"
-	"snowlight/detect"
+	"snowlight/watchlist"
 )
 
 // Kind is the rule that raised an alert.
@@ -81,9 +81,9 @@ const (
 
 // Person is the watch-list identity an alert is about.
 type Person struct {
-	ID       string          `json:"id"`
-	Name     string          `json:"name"`
-	Category detect.Category `json:"category"`
+	ID       string             `json:"id"`
+	Name     string             `json:"name"`
+	Category watchlist.Category `json:"category"`
 }
 
 // Place is where the alert was triggered: a camera, its position and grid area.

@@ -14,7 +14,7 @@ import (
 
 	"snowlight/alerts"
 	"snowlight/alerts/notify"
-	"snowlight/detect"
+	"snowlight/watchlist"
 )
 
 // percentiles reports p50 and p95 of ds in milliseconds.
@@ -74,7 +74,7 @@ func BenchmarkRaiseToStream(b *testing.B) {
 	var toStream, toWebhook []time.Duration
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		p := &alerts.Person{ID: fmt.Sprintf("p%d", i), Name: "Person", Category: detect.AtRisk}
+		p := &alerts.Person{ID: fmt.Sprintf("p%d", i), Name: "Person", Category: watchlist.AtRisk}
 		start := time.Now()
 		a, _, err := eng.Raise(ctx, alerts.Trigger{Kind: alerts.WatchlistHit, At: start, Person: p, Place: camElm,
 			Evidence: alerts.Evidence{Sightings: []string{"s"}, FaceCrops: []string{"face/x.jpg"}, Scores: []float32{0.7}}})

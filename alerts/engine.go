@@ -14,7 +14,7 @@ import (
 
 	"snowlight/alerts/dispatch"
 	"snowlight/alerts/notify"
-	"snowlight/detect"
+	"snowlight/watchlist"
 )
 
 // Store persists alerts, their events and the notifications their changes cause; the store package
@@ -91,9 +91,9 @@ type Options struct {
 	AckTimeout time.Duration
 	Plan       dispatch.PlanOptions
 	// Guardians are notified when an alert about their person is confirmed, for persons in
-	// GuardianCategories [at-risk, missing].
+	// GuardianCategories [at_risk, missing].
 	Guardians          Guardians
-	GuardianCategories []detect.Category
+	GuardianCategories []watchlist.Category
 	// Links build the URLs put in notifications [BaseURL + /alerts/{id} and /api/v1/alerts/{id}/snapshot].
 	BaseURL string
 	Links   Links
@@ -136,7 +136,7 @@ func NewEngine(store Store, patrols *dispatch.Registry, o Options) (*Engine, err
 		o.AckTimeout = 60 * time.Second
 	}
 	if o.GuardianCategories == nil {
-		o.GuardianCategories = []detect.Category{detect.AtRisk, detect.Missing}
+		o.GuardianCategories = []watchlist.Category{watchlist.AtRisk, watchlist.Missing}
 	}
 	if o.Guardians == nil {
 		o.Guardians = GuardianMap{}
@@ -208,7 +208,7 @@ func (t Trigger) validate() error {
 
 func priorityOf(t Trigger) Priority {
 	switch {
-	case t.Person != nil && t.Person.Category == detect.Suspect:
+	case t.Person != nil && t.Person.Category == watchlist.Suspect:
 		return Critical
 	case t.Person != nil:
 		return High

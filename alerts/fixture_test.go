@@ -11,8 +11,8 @@ import (
 	"snowlight/alerts"
 	"snowlight/alerts/dispatch"
 	"snowlight/alerts/notify"
-	"snowlight/detect"
 	"snowlight/store"
+	"snowlight/watchlist"
 )
 
 // clock is a settable time source shared by the engine and the patrol registry.
@@ -55,9 +55,9 @@ var (
 		"north":  {ID: "north", Level: dispatch.District, Parent: "city", Supervisor: "North duty officer", Receiver: "cmd-north"},
 		"elm-st": {ID: "elm-st", Level: dispatch.Street, Parent: "north", Supervisor: "Elm Street centre", Receiver: "cmd-elm"},
 	}
-	mia  = &alerts.Person{ID: "p-mia", Name: "Mia Berg", Category: detect.AtRisk}
-	otto = &alerts.Person{ID: "p-otto", Name: "Otto Lind", Category: detect.AtRisk}
-	rex  = &alerts.Person{ID: "p-rex", Name: "Rex Noor", Category: detect.Suspect}
+	mia  = &alerts.Person{ID: "p-mia", Name: "Mia Berg", Category: watchlist.AtRisk}
+	otto = &alerts.Person{ID: "p-otto", Name: "Otto Lind", Category: watchlist.AtRisk}
+	rex  = &alerts.Person{ID: "p-rex", Name: "Rex Noor", Category: watchlist.Suspect}
 )
 
 // metresNorth is a position d metres north of the Elm Street camera.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -21,12 +22,12 @@ import (
 	"snowlight/alerts"
 	"snowlight/alerts/notify"
 	"snowlight/audit"
-	"snowlight/detect"
 	"snowlight/objstore"
 	"snowlight/objstore/miniotest"
 	"snowlight/retention"
 	"snowlight/store"
 	"snowlight/tracks"
+	"snowlight/watchlist"
 )
 
 // t0 is "now" for the retention runs.
@@ -179,18 +180,27 @@ func (w *world) link(from, to string) {
 	}
 }
 
+// person enrols an entry with one photo per argument: a reference to where the image is kept (an
+// object key, or a plain file name as older entries have), or "" for an image the database keeps.
 func (w *world) person(id string, expires time.Time, photos ...string) {
 	w.t.Helper()
-	p := store.Person{ID: id, Name: "Person " + id, Category: "suspect", Enrolled: t0.Add(-200 * 24 * time.Hour),
-		LegalBasis: "warrant 17/2025", Approver: "judge", Expires: expires}
-	for i := range photos {
+	p := watchlist.Person{ID: id, Name: "Person " + id, Category: watchlist.Suspect, Enrolled: t0.Add(-200 * 24 * time.Hour),
+		LegalBasis: "warrant 17/2025", ApprovedBy: "judge", Expires: expires}
+	var images [][]byte
+	for i, ref := range photos {
 		p.Embeddings = append(p.Embeddings, []float32{float32(i + 1), 0.5})
+		p.Photos = append(p.Photos, watchlist.Photo{Source: fmt.Sprintf("photo-%d.jpg", i+1), Ref: ref})
+		var img []byte
+		if ref == "" {
+			w.seed++
+			img = jpegBytes(w.t, w.seed)
+		}
+		images = append(images, img)
 	}
-	p.Photos = photos
 	if len(photos) == 0 {
 		p.Embeddings = [][]float32{{1, 0}}
 	}
-	if err := w.db.SavePerson(w.ctx, p); err != nil {
+	if err := w.db.Watchlist().Add(w.ctx, p, images); err != nil {
 		w.t.Fatal(err)
 	}
 }
@@ -206,7 +216,7 @@ func (w *world) alert(ago time.Duration, person string, sightings []string, face
 		Evidence: alerts.Evidence{Sightings: sightings, FaceCrops: faceCrops}}
 	if person != "" {
 		tr.Kind = alerts.WatchlistHit
-		tr.Person = &alerts.Person{ID: person, Name: "Person " + person, Category: detect.Suspect}
+		tr.Person = &alerts.Person{ID: person, Name: "Person " + person, Category: watchlist.Suspect}
 		for range faceCrops {
 			tr.Evidence.Scores = append(tr.Evidence.Scores, 0.7)
 		}

@@ -406,7 +406,7 @@ func (r *runner) watchlist(ctx context.Context) error {
 					e.Purged = true
 					r.rep.Deleted.Embeddings += n
 					if _, err := r.j.o.Audit.Append(ctx, audit.Record{Actor: r.j.o.Actor, Role: "system", Action: "watchlist.purge",
-						Target: "person/" + e.ID, Details: map[string]string{"category": e.Category, "expired": e.Expired.UTC().Format(time.RFC3339),
+						Target: "person/" + e.ID, Details: map[string]string{"category": string(e.Category), "expired": e.Expired.UTC().Format(time.RFC3339),
 							"embeddings": fmt.Sprint(n), "photos": fmt.Sprint(e.Photos)}}); err != nil {
 						return fmt.Errorf("retention: record purge of %s: %w", e.ID, err)
 					}

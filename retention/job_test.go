@@ -14,6 +14,7 @@ import (
 	"snowlight/audit"
 	"snowlight/objstore"
 	"snowlight/retention"
+	"snowlight/watchlist"
 )
 
 const day = 24 * time.Hour
@@ -40,11 +41,13 @@ func (s *scenario) obj(kind string, stays bool) string {
 
 func newScenario(t *testing.T, w *world) *scenario {
 	s := &scenario{world: w}
-	// Watch list: ann is active, bob expired a month ago (past the grace period), carl two days
-	// ago (within it). carl's photo reference is a file name, not an object.
+	// Watch list: ann is active, bob and dora expired a month ago (past the grace period), carl two
+	// days ago (within it). bob's photos are in the object store, dora's in the database; carl's
+	// photo reference is a file name, not an object.
 	s.person("ann", t0.Add(30*day), s.obj("photo", true))
 	s.person("bob", t0.Add(-30*day), s.obj("photo", false), s.obj("photo", false))
 	s.person("carl", t0.Add(-2*day), "photo-1.jpg")
+	s.person("dora", t0.Add(-30*day), "", "")
 
 	// Unlisted people: older than 72 h go, newer stay. Two sightings share a body snapshot.
 	s.sighting("u-old", 80*time.Hour, "", s.obj("face", false), s.obj("body", false))
@@ -143,7 +146,7 @@ func TestRetention(t *testing.T) {
 			if err != nil {
 				t.Fatalf("run: %v (%v)", err, rep.Failures)
 			}
-			wantDeleted := retention.Counts{UnlistedSightings: 4, ListedSightings: 2, Alerts: 1, Embeddings: 2, Notifications: 1}
+			wantDeleted := retention.Counts{UnlistedSightings: 4, ListedSightings: 2, Alerts: 1, Embeddings: 4, Notifications: 1}
 			if rep.Deleted != wantDeleted {
 				t.Errorf("deleted %+v, want %+v", rep.Deleted, wantDeleted)
 			}
@@ -191,15 +194,21 @@ func TestRetention(t *testing.T) {
 					t.Errorf("event %d of the deleted alert is still there", ev.Seq)
 				}
 			}
-			bob, err := s.db.Person(ctx, "bob")
-			if err != nil || len(bob.Embeddings) != 0 || bob.LegalBasis == "" {
-				t.Errorf("bob after purge: %d embeddings, legal basis %q (%v)", len(bob.Embeddings), bob.LegalBasis, err)
+			wl := s.db.Watchlist()
+			for _, id := range []string{"bob", "dora"} {
+				p, err := wl.Get(ctx, id)
+				if err != nil || len(p.Embeddings) != 0 || len(p.Photos) != 0 || p.LegalBasis == "" {
+					t.Errorf("%s after purge: %d embeddings, %d photos, legal basis %q (%v)", id, len(p.Embeddings), len(p.Photos), p.LegalBasis, err)
+				}
 			}
-			if carl, err := s.db.Person(ctx, "carl"); err != nil || len(carl.Embeddings) != 1 {
-				t.Errorf("carl within the grace period lost embeddings (%v)", err)
+			if _, err := wl.Photo(ctx, "dora", 0); !errors.Is(err, watchlist.ErrNotFound) {
+				t.Errorf("dora's photo after purge: %v", err)
 			}
-			if len(rep.Expired) != 2 || !rep.Expired[0].Purged || rep.Expired[0].ID != "bob" || rep.Expired[1].Purged ||
-				!rep.Expired[1].PurgeAt.Equal(t0.Add(5*day)) {
+			if carl, err := wl.Get(ctx, "carl"); err != nil || len(carl.Embeddings) != 1 || len(carl.Photos) != 1 {
+				t.Errorf("carl within the grace period lost embeddings or photos (%v)", err)
+			}
+			if len(rep.Expired) != 3 || !rep.Expired[0].Purged || rep.Expired[0].ID != "bob" || rep.Expired[1].Purged ||
+				!rep.Expired[1].PurgeAt.Equal(t0.Add(5*day)) || !rep.Expired[2].Purged || rep.Expired[2].Photos != 2 {
 				t.Errorf("expired entries %+v", rep.Expired)
 			}
 
@@ -250,7 +259,7 @@ func TestRetention(t *testing.T) {
 				t.Errorf("runs metric %v", v)
 			}
 			acts := s.auditActions()
-			if acts["retention.run"] != 1 || acts["watchlist.purge"] != 1 || acts["case.hold"] != 3 {
+			if acts["retention.run"] != 1 || acts["watchlist.purge"] != 2 || acts["case.hold"] != 3 {
 				t.Errorf("audit actions %v", acts)
 			}
 			es, _ := s.audit.List(ctx, audit.Filter{Action: "retention.run"})

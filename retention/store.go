@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"snowlight/objstore"
+	"snowlight/watchlist"
 )
 
 // Errors the stores and the services return; test with errors.Is.
@@ -136,15 +137,16 @@ func (r SightingRow) Cursor() SightingCursor {
 
 // ExpiredEntry is a watch-list entry past its expiry that still holds biometric data.
 type ExpiredEntry struct {
-	ID         string    `json:"id"`
-	Category   string    `json:"category"`
-	Expired    time.Time `json:"expired"`
-	Embeddings int       `json:"embeddings"`
-	Photos     int       `json:"photos"`
+	ID         string             `json:"id"`
+	Category   watchlist.Category `json:"category"`
+	Expired    time.Time          `json:"expired"`
+	Embeddings int                `json:"embeddings"`
+	Photos     int                `json:"photos"`
 	// PurgeAt is when the grace period ends; Purged says the data was deleted by this run.
 	PurgeAt time.Time `json:"purge_at"`
 	Purged  bool      `json:"purged"`
-	// PhotoKeys are the photos' object keys (for a dry run's accounting).
+	// PhotoKeys are the object keys of the photos kept in the object store (for a dry run's
+	// accounting); photos the database holds go with the entry's embeddings.
 	PhotoKeys []string `json:"-"`
 }
 

@@ -2,25 +2,21 @@ package store
 
 import (
 	"context"
-	"errors"
+	"fmt"
 
-	"snowlight/alerts/dispatch"
-	"snowlight/alerts/rules"
+	"snowlight/watchlist"
 )
 
-// WatchlistPerson gives the alert rules what they need of a watch-list entry (rules.Persons): its
-// category, expiry and safe zone. The rules keep no table of their own.
-func (db *DB) WatchlistPerson(ctx context.Context, id string) (rules.Person, bool, error) {
-	p, err := db.Person(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return rules.Person{}, false, nil
-	}
+// WatchlistPerson gives the alert rules (rules.Persons) a watch-list entry without its biometric data:
+// the rules need its category, expiry and safe zone, never its face. The rules keep no table of their
+// own.
+func (db *DB) WatchlistPerson(ctx context.Context, id string) (watchlist.Person, bool, error) {
+	ps, err := db.Watchlist().query(ctx, false, `WHERE id = ?`, id)
 	if err != nil {
-		return rules.Person{}, false, err
+		return watchlist.Person{}, false, fmt.Errorf("watch-list entry %s: %w", id, err)
 	}
-	out := rules.Person{ID: p.ID, Name: p.Name, Category: rules.NormalCategory(p.Category), Expires: p.Expires}
-	for _, pt := range p.SafeZone {
-		out.SafeZone = append(out.SafeZone, dispatch.LatLon{Lat: pt.Lat, Lon: pt.Lon})
+	if len(ps) == 0 {
+		return watchlist.Person{}, false, nil
 	}
-	return out, true, nil
+	return ps[0], true, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"snowlight/alerts"
 	"snowlight/retention"
+	"snowlight/watchlist"
 )
 
 // retentionComponent is the retention job's bookkeeping: retention_pending holds the object keys of
@@ -362,37 +363,48 @@ func (db *DB) AlertSightings(ctx context.Context) (map[string]int, error) {
 	return out, rows.Err()
 }
 
-// ExpiredEntries implements retention.Store.
+// ExpiredEntries implements retention.Store: entries expired at now that still hold embeddings or
+// photos.
 func (db *DB) ExpiredEntries(ctx context.Context, now time.Time) ([]retention.ExpiredEntry, error) {
-	rows, err := db.R.QueryContext(ctx, `SELECT p.id, p.category, p.expires_ns, e.photo FROM persons p
-		JOIN person_embeddings e ON e.person_id = p.id WHERE p.expires_ns <= ? ORDER BY p.id, e.idx`, now.UnixNano())
+	rows, err := db.R.QueryContext(ctx, `SELECT p.id, p.category, p.expires_ns,
+			(SELECT count(*) FROM person_embeddings e WHERE e.person_id = p.id),
+			(SELECT count(*) FROM person_photos f WHERE f.person_id = p.id),
+			(SELECT json_group_array(f.ref) FROM person_photos f WHERE f.person_id = p.id AND f.ref != '')
+		FROM persons p WHERE p.expires_ns <= ?
+			AND (EXISTS (SELECT 1 FROM person_embeddings e WHERE e.person_id = p.id)
+				OR EXISTS (SELECT 1 FROM person_photos f WHERE f.person_id = p.id))
+		ORDER BY p.id`, now.UnixNano())
 	if err != nil {
 		return nil, fmt.Errorf("expired watch-list entries: %w", err)
 	}
 	defer rows.Close()
 	var out []retention.ExpiredEntry
 	for rows.Next() {
-		var id, cat, photo string
+		var e retention.ExpiredEntry
+		var cat, refs string
 		var exp int64
-		if err := rows.Scan(&id, &cat, &exp, &photo); err != nil {
+		if err := rows.Scan(&e.ID, &cat, &exp, &e.Embeddings, &e.Photos, &refs); err != nil {
 			return nil, fmt.Errorf("expired watch-list entries: %w", err)
 		}
-		if n := len(out); n == 0 || out[n-1].ID != id {
-			out = append(out, retention.ExpiredEntry{ID: id, Category: cat, Expired: fromNanos(exp)})
+		// The report names the category as stored; a misspelt one is no reason to keep biometrics.
+		e.Category, e.Expired = watchlist.Category(cat), fromNanos(exp)
+		var keys []string
+		if err := json.Unmarshal([]byte(refs), &keys); err != nil {
+			return nil, fmt.Errorf("expired watch-list entry %s: photo references: %w", e.ID, err)
 		}
-		e := &out[len(out)-1]
-		e.Embeddings++
-		if photo != "" {
-			e.Photos++
-			if retention.IsObjectKey(photo) {
-				e.PhotoKeys = append(e.PhotoKeys, photo)
+		for _, k := range keys {
+			if retention.IsObjectKey(k) {
+				e.PhotoKeys = append(e.PhotoKeys, k)
 			}
 		}
+		out = append(out, e)
 	}
 	return out, rows.Err()
 }
 
-// PurgeEntry implements retention.Store.
+// PurgeEntry implements retention.Store: the entry's embeddings and photos go in one transaction,
+// photos kept in the object store are marked for verified deletion, and the entry itself stays (it
+// is named in the report and the audit log).
 func (db *DB) PurgeEntry(ctx context.Context, id string, expiredBefore, at time.Time) (int, error) {
 	tx, err := db.W.BeginTx(ctx, nil)
 	if err != nil {
@@ -400,37 +412,38 @@ func (db *DB) PurgeEntry(ctx context.Context, id string, expiredBefore, at time.
 	}
 	defer tx.Rollback()
 	// Checked again here: an entry renewed since it was listed keeps its embeddings.
-	rows, err := tx.QueryContext(ctx, `DELETE FROM person_embeddings WHERE person_id = ?1
-		AND EXISTS (SELECT 1 FROM persons WHERE id = ?1 AND expires_ns <= ?2) RETURNING photo`, id, expiredBefore.UnixNano())
+	var expired int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM persons WHERE id = ? AND expires_ns <= ?`,
+		id, expiredBefore.UnixNano()).Scan(&expired); err != nil {
+		return 0, fmt.Errorf("purge watch-list entry %s: %w", id, err)
+	}
+	if expired == 0 {
+		return 0, nil
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM person_embeddings WHERE person_id = ?`, id)
 	if err != nil {
 		return 0, fmt.Errorf("purge watch-list entry %s: %w", id, err)
 	}
-	var photos []string
-	n := 0
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("purge watch-list entry %s: %w", id, err)
-		}
-		n++
-		if p != "" {
-			photos = append(photos, p)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	n, err := res.RowsAffected()
+	if err != nil {
 		return 0, fmt.Errorf("purge watch-list entry %s: %w", id, err)
 	}
-	for _, p := range photos {
-		if err := markObject(ctx, tx, p, "person/"+id, at); err != nil {
+	refs, err := photoRefs(ctx, tx, id)
+	if err != nil {
+		return 0, fmt.Errorf("purge watch-list entry %s: %w", id, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM person_photos WHERE person_id = ?`, id); err != nil {
+		return 0, fmt.Errorf("purge watch-list entry %s: %w", id, err)
+	}
+	for _, r := range refs {
+		if err := markObject(ctx, tx, r, "person/"+id, at); err != nil {
 			return 0, err
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("purge watch-list entry %s: %w", id, err)
 	}
-	return n, nil
+	return int(n), nil
 }
 
 const doneNotifications = `(delivered_ns IS NOT NULL AND delivered_ns < ?1) OR (failed_ns IS NOT NULL AND failed_ns < ?1)`
@@ -510,7 +523,7 @@ func objectReferenceQueries() []struct{ kind, sql string } {
 	return []struct{ kind, sql string }{
 		{"sighting", `SELECT face_ref, id FROM sightings WHERE face_ref != '' AND face_ref IN (SELECT value FROM json_each(?))`},
 		{"sighting", `SELECT body_ref, id FROM sightings WHERE body_ref != '' AND body_ref IN (SELECT value FROM json_each(?))`},
-		{"person", `SELECT photo, person_id FROM person_embeddings WHERE photo IN (SELECT value FROM json_each(?))`},
+		{"person", `SELECT ref, person_id FROM person_photos WHERE ref != '' AND ref IN (SELECT value FROM json_each(?))`},
 		{"alert", `SELECT t.value, a.id FROM alerts a, json_tree(a.data, '$.evidence') t
 			WHERE t.type = 'text' AND t.value IN (SELECT value FROM json_each(?))`},
 	}

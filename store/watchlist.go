@@ -2,16 +2,24 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"time"
+
+	"snowlight/watchlist"
 )
 
-// watchlistComponent holds the people on the watch lists with their enrolment embeddings, and what
-// the law and the alert rules need to know about them.
+// watchlistComponent holds the people on the watch list with their enrolment embeddings and photos,
+// and what the law and the alert rules need to know about them.
+//
+// Version 2 gives the enrolment photos a table of their own (what each photo is, where its face was,
+// and its bytes), so watchlist.Person is stored whole: the photo names that embeddings carried move
+// there as references, the free-form detail column goes, and categories take their canonical
+// spelling (at_risk).
 func watchlistComponent() component {
 	return component{name: "watchlist", migrations: []string{`
 CREATE TABLE persons (
@@ -37,200 +45,246 @@ CREATE TABLE person_embeddings (
 	embedding BLOB NOT NULL,
 	PRIMARY KEY (person_id, idx)
 ) WITHOUT ROWID;
+`, `
+CREATE TABLE person_photos (
+	person_id TEXT NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
+	idx       INTEGER NOT NULL,
+	source    TEXT NOT NULL DEFAULT '',
+	sha256    TEXT NOT NULL DEFAULT '',
+	face_x    REAL NOT NULL DEFAULT 0,
+	face_y    REAL NOT NULL DEFAULT 0,
+	face_w    REAL NOT NULL DEFAULT 0,
+	face_h    REAL NOT NULL DEFAULT 0,
+	score     REAL NOT NULL DEFAULT 0,
+	ref       TEXT NOT NULL DEFAULT '',
+	data      BLOB,
+	PRIMARY KEY (person_id, idx),
+	CHECK ((data IS NULL) = (ref != ''))
+);
+CREATE INDEX person_photos_ref ON person_photos(ref) WHERE ref != '';
+INSERT INTO person_photos(person_id, idx, source, ref)
+	SELECT person_id, idx, photo, photo FROM person_embeddings WHERE photo != '';
+ALTER TABLE person_embeddings DROP COLUMN photo;
+ALTER TABLE persons DROP COLUMN detail;
+UPDATE persons SET category = replace(lower(trim(category)), '-', '_');
 `}}
 }
 
-// Person is one watch-list entry as stored: who, why, until when, and the embeddings to match.
-type Person struct {
-	ID       string
-	Name     string
-	Category string // at-risk, missing, suspect, ...
-	// Threshold overrides the category's similarity threshold for this person; 0 keeps it.
-	Threshold float64
-	// Embeddings are the enrolment face embeddings, one per photo (Photos[i] names the photo of
-	// Embeddings[i] when known); EmbeddingModel identifies the model that produced them.
-	Embeddings     [][]float32
-	Photos         []string
-	EmbeddingModel string
-	Enrolled       time.Time
-	EnrolledBy     string
-	// LegalBasis, Approver and Expires are what the law asks of a watch-list entry; an expired
-	// entry is returned by ActivePersons no more.
-	LegalBasis string
-	Approver   string
-	Expires    time.Time
-	// GuardianContact and SafeZone serve at-risk people: who to notify, and the area (a polygon of
-	// lat/lon points) outside which they should not be.
-	GuardianContact string
-	SafeZone        []LatLon
-	// Detail keeps whatever else enrolment records (photos' faces, hashes), as JSON.
-	Detail json.RawMessage
+// Watchlist is the watch list kept in the database; it implements watchlist.Store.
+//
+// Enrolment photos are kept as blobs in their own table rather than in the object store: they live and
+// die with the entry (added in one transaction with it, purged by retention in the one that purges its
+// embeddings, removed with it by the foreign key), so no object can outlive or go missing from its
+// entry; no lifecycle rule written for evidence can expire them; and they are few and small (a handful
+// of photos per person, each within the enrolment photo limits). A photo kept elsewhere (Photo.Ref, an
+// object-store key) is recorded by reference, and marked for the retention job's verified deletion
+// when its entry goes.
+type Watchlist struct {
+	db *DB
 }
 
-// LatLon is a WGS84 point in degrees.
-type LatLon struct {
-	Lat float64 `json:"lat"`
-	Lon float64 `json:"lon"`
-}
+// Watchlist returns the database's watch list.
+func (db *DB) Watchlist() *Watchlist { return &Watchlist{db: db} }
 
-func (p *Person) validate() error {
-	switch {
-	case p.ID == "" || p.Name == "" || p.Category == "":
-		return errors.New("id, name and category are required")
-	case p.Threshold < 0 || p.Threshold > 1 || math.IsNaN(p.Threshold):
-		return fmt.Errorf("threshold %v outside [0,1]", p.Threshold)
-	case len(p.Photos) > 0 && len(p.Photos) != len(p.Embeddings):
-		return fmt.Errorf("%d photos for %d embeddings", len(p.Photos), len(p.Embeddings))
-	case len(p.SafeZone) == 1 || len(p.SafeZone) == 2:
-		return fmt.Errorf("a safe zone needs at least 3 points, got %d", len(p.SafeZone))
-	case p.Enrolled.IsZero():
-		return errors.New("enrolment time is required")
+// Add implements watchlist.Store.
+func (w *Watchlist) Add(ctx context.Context, p watchlist.Person, photos [][]byte) error {
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("add to the watch list: %w", err)
 	}
-	for i, e := range p.Embeddings {
-		if len(e) == 0 || len(e) != len(p.Embeddings[0]) {
-			return fmt.Errorf("embedding %d has %d values, the first %d", i, len(e), len(p.Embeddings[0]))
+	if len(photos) != len(p.Photos) {
+		return fmt.Errorf("add %s to the watch list: %d photo records, %d images", p.ID, len(p.Photos), len(photos))
+	}
+	p.Photos = append([]watchlist.Photo(nil), p.Photos...)
+	for i, data := range photos {
+		ph := &p.Photos[i]
+		switch {
+		case data == nil && ph.Ref == "":
+			return fmt.Errorf("add %s to the watch list: photo %d (%s) has neither bytes nor a reference", p.ID, i, ph.Source)
+		case data != nil && ph.Ref != "":
+			return fmt.Errorf("add %s to the watch list: photo %d (%s) has bytes and a reference %q", p.ID, i, ph.Source, ph.Ref)
+		case data != nil:
+			sum := sha256.Sum256(data)
+			if h := hex.EncodeToString(sum[:]); ph.SHA256 == "" {
+				ph.SHA256 = h
+			} else if ph.SHA256 != h {
+				return fmt.Errorf("add %s to the watch list: photo %d (%s) has sha256 %s, its record says %s", p.ID, i, ph.Source, h, ph.SHA256)
+			}
 		}
 	}
-	for _, pt := range p.SafeZone {
-		if math.Abs(pt.Lat) > 90 || math.Abs(pt.Lon) > 180 || math.IsNaN(pt.Lat+pt.Lon) {
-			return fmt.Errorf("safe zone point %v,%v is not a latitude/longitude", pt.Lat, pt.Lon)
-		}
-	}
-	if len(p.Detail) > 0 && !json.Valid(p.Detail) {
-		return errors.New("detail is not JSON")
-	}
-	return nil
-}
-
-// SavePerson adds or replaces a watch-list entry and its embeddings.
-func (db *DB) SavePerson(ctx context.Context, p Person) error {
-	if err := p.validate(); err != nil {
-		return fmt.Errorf("save person %s: %w", p.ID, err)
-	}
-	var zone, threshold, expires, detail any
+	var zone, threshold, expires any
 	if len(p.SafeZone) > 0 {
 		b, err := json.Marshal(p.SafeZone)
 		if err != nil {
-			return fmt.Errorf("save person %s: %w", p.ID, err)
+			return fmt.Errorf("add %s to the watch list: %w", p.ID, err)
 		}
 		zone = string(b)
 	}
 	if p.Threshold > 0 {
-		threshold = p.Threshold
+		threshold = float64(p.Threshold)
 	}
 	if !p.Expires.IsZero() {
 		expires = p.Expires.UnixNano()
 	}
-	if len(p.Detail) > 0 {
-		detail = string(p.Detail)
-	}
-	tx, err := db.W.BeginTx(ctx, nil)
+	tx, err := w.db.W.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("save person %s: %w", p.ID, err)
+		return fmt.Errorf("add %s to the watch list: %w", p.ID, err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO persons(id, name, category, threshold, embedding_model, enrolled_ns,
-			enrolled_by, legal_basis, approver, expires_ns, guardian_contact, safe_zone, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT(id) DO UPDATE SET name = excluded.name, category = excluded.category, threshold = excluded.threshold,
-			embedding_model = excluded.embedding_model, enrolled_ns = excluded.enrolled_ns, enrolled_by = excluded.enrolled_by,
-			legal_basis = excluded.legal_basis, approver = excluded.approver, expires_ns = excluded.expires_ns,
-			guardian_contact = excluded.guardian_contact, safe_zone = excluded.safe_zone, detail = excluded.detail`,
-		p.ID, p.Name, p.Category, threshold, p.EmbeddingModel, p.Enrolled.UnixNano(), p.EnrolledBy,
-		p.LegalBasis, p.Approver, expires, p.GuardianContact, zone, detail); err != nil {
-		return fmt.Errorf("save person %s: %w", p.ID, err)
+	var taken int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM persons WHERE id = ?`, p.ID).Scan(&taken); err != nil {
+		return fmt.Errorf("add %s to the watch list: %w", p.ID, err)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM person_embeddings WHERE person_id = ?`, p.ID); err != nil {
-		return fmt.Errorf("save person %s: %w", p.ID, err)
+	if taken > 0 {
+		return fmt.Errorf("add %s to the watch list: %w", p.ID, watchlist.ErrExists)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO persons(id, name, category, threshold, embedding_model, enrolled_ns,
+			enrolled_by, legal_basis, approver, expires_ns, guardian_contact, safe_zone)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.ID, p.Name, string(p.Category), threshold, p.EmbeddingModel, p.Enrolled.UnixNano(), p.EnrolledBy,
+		p.LegalBasis, p.ApprovedBy, expires, p.GuardianContact, zone); err != nil {
+		return fmt.Errorf("add %s to the watch list: %w", p.ID, err)
 	}
 	for i, e := range p.Embeddings {
-		photo := ""
-		if i < len(p.Photos) {
-			photo = p.Photos[i]
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO person_embeddings(person_id, idx, photo, embedding) VALUES (?, ?, ?, ?)`,
-			p.ID, i, photo, encodeVector(e)); err != nil {
-			return fmt.Errorf("save person %s: embedding %d: %w", p.ID, i, err)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO person_embeddings(person_id, idx, embedding) VALUES (?, ?, ?)`,
+			p.ID, i, encodeVector(e)); err != nil {
+			return fmt.Errorf("add %s to the watch list: embedding %d: %w", p.ID, i, err)
 		}
 	}
-	return tx.Commit()
-}
-
-// DeletePerson removes a watch-list entry; its sightings keep the person id they were matched to.
-func (db *DB) DeletePerson(ctx context.Context, id string) error {
-	res, err := db.W.ExecContext(ctx, `DELETE FROM persons WHERE id = ?`, id)
-	if err != nil {
-		return fmt.Errorf("delete person %s: %w", id, err)
+	for i, ph := range p.Photos {
+		var data any
+		if photos[i] != nil {
+			data = photos[i]
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO person_photos(person_id, idx, source, sha256, face_x, face_y, face_w, face_h,
+				score, ref, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			p.ID, i, ph.Source, ph.SHA256, ph.Face.X, ph.Face.Y, ph.Face.W, ph.Face.H, ph.Score, ph.Ref, data); err != nil {
+			return fmt.Errorf("add %s to the watch list: photo %d: %w", p.ID, i, err)
+		}
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("delete person %s: %w", id, ErrNotFound)
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("add %s to the watch list: %w", p.ID, err)
 	}
 	return nil
 }
 
-const personColumns = `id, name, category, threshold, embedding_model, enrolled_ns, enrolled_by, legal_basis, approver,
-	expires_ns, guardian_contact, safe_zone, detail`
-
-// Person returns one watch-list entry.
-func (db *DB) Person(ctx context.Context, id string) (Person, error) {
-	ps, err := db.queryPersons(ctx, `SELECT `+personColumns+` FROM persons WHERE id = ?`, id)
+// Remove implements watchlist.Store. Its sightings keep the person id they were matched to.
+func (w *Watchlist) Remove(ctx context.Context, id string) error {
+	tx, err := w.db.W.BeginTx(ctx, nil)
 	if err != nil {
-		return Person{}, fmt.Errorf("person %s: %w", id, err)
+		return fmt.Errorf("remove %s from the watch list: %w", id, err)
+	}
+	defer tx.Rollback()
+	refs, err := photoRefs(ctx, tx, id)
+	if err != nil {
+		return fmt.Errorf("remove %s from the watch list: %w", id, err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM persons WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("remove %s from the watch list: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("remove %s from the watch list: %w", id, watchlist.ErrNotFound)
+	}
+	now := time.Now()
+	for _, r := range refs {
+		if err := markObject(ctx, tx, r, "person/"+id, now); err != nil {
+			return fmt.Errorf("remove %s from the watch list: %w", id, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("remove %s from the watch list: %w", id, err)
+	}
+	return nil
+}
+
+// photoRefs are the references of an entry's photos kept outside the database.
+func photoRefs(ctx context.Context, tx *sql.Tx, id string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT ref FROM person_photos WHERE person_id = ? AND ref != '' ORDER BY idx`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+const personColumns = `id, name, category, threshold, embedding_model, enrolled_ns, enrolled_by, legal_basis, approver,
+	expires_ns, guardian_contact, safe_zone`
+
+// Get implements watchlist.Store.
+func (w *Watchlist) Get(ctx context.Context, id string) (watchlist.Person, error) {
+	ps, err := w.query(ctx, true, `WHERE id = ?`, id)
+	if err != nil {
+		return watchlist.Person{}, fmt.Errorf("watch-list entry %s: %w", id, err)
 	}
 	if len(ps) == 0 {
-		return Person{}, fmt.Errorf("person %s: %w", id, ErrNotFound)
+		return watchlist.Person{}, fmt.Errorf("watch-list entry %s: %w", id, watchlist.ErrNotFound)
 	}
 	return ps[0], nil
 }
 
-// ActivePersons returns the entries that have not expired at now, by id.
-func (db *DB) ActivePersons(ctx context.Context, now time.Time) ([]Person, error) {
-	ps, err := db.queryPersons(ctx, `SELECT `+personColumns+` FROM persons WHERE expires_ns IS NULL OR expires_ns > ? ORDER BY id`, now.UnixNano())
+// List implements watchlist.Store.
+func (w *Watchlist) List(ctx context.Context) ([]watchlist.Person, error) {
+	ps, err := w.query(ctx, true, `ORDER BY name, id`)
 	if err != nil {
 		return nil, fmt.Errorf("watch list: %w", err)
 	}
 	return ps, nil
 }
 
-// ExpiredPersons returns the entries that expired at or before now, by id, for the report that
-// names them.
-func (db *DB) ExpiredPersons(ctx context.Context, now time.Time) ([]Person, error) {
-	ps, err := db.queryPersons(ctx, `SELECT `+personColumns+` FROM persons WHERE expires_ns <= ? ORDER BY id`, now.UnixNano())
+// Active implements watchlist.Store.
+func (w *Watchlist) Active(ctx context.Context, now time.Time) ([]watchlist.Person, error) {
+	ps, err := w.query(ctx, true, `WHERE expires_ns IS NULL OR expires_ns > ? ORDER BY id`, now.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("watch list: %w", err)
+	}
+	return ps, nil
+}
+
+// Expired implements watchlist.Store.
+func (w *Watchlist) Expired(ctx context.Context, now time.Time) ([]watchlist.Person, error) {
+	ps, err := w.query(ctx, true, `WHERE expires_ns <= ? ORDER BY id`, now.UnixNano())
 	if err != nil {
 		return nil, fmt.Errorf("expired watch-list entries: %w", err)
 	}
 	return ps, nil
 }
 
-func (db *DB) queryPersons(ctx context.Context, q string, args ...any) ([]Person, error) {
-	rows, err := db.R.QueryContext(ctx, q, args...)
+// Photo implements watchlist.Store.
+func (w *Watchlist) Photo(ctx context.Context, id string, i int) ([]byte, error) {
+	var data []byte
+	var ref string
+	err := w.db.R.QueryRowContext(ctx, `SELECT data, ref FROM person_photos WHERE person_id = ? AND idx = ?`, id, i).Scan(&data, &ref)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, fmt.Errorf("photo %d of watch-list entry %s: %w", i, id, watchlist.ErrNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("photo %d of watch-list entry %s: %w", i, id, err)
+	case data == nil:
+		return nil, fmt.Errorf("photo %d of watch-list entry %s is kept outside the database (%s): %w", i, id, ref, watchlist.ErrNotFound)
+	}
+	return data, nil
+}
+
+// query reads the entries a clause selects; with biometrics, their embeddings and photo records too.
+func (w *Watchlist) query(ctx context.Context, biometrics bool, clause string, args ...any) ([]watchlist.Person, error) {
+	rows, err := w.db.R.QueryContext(ctx, `SELECT `+personColumns+` FROM persons `+clause, args...)
 	if err != nil {
 		return nil, err
 	}
-	var out []Person
+	var out []watchlist.Person
 	for rows.Next() {
-		var p Person
-		var threshold sql.NullFloat64
-		var enrolled int64
-		var expires sql.NullInt64
-		var zone, detail sql.NullString
-		if err := rows.Scan(&p.ID, &p.Name, &p.Category, &threshold, &p.EmbeddingModel, &enrolled, &p.EnrolledBy,
-			&p.LegalBasis, &p.Approver, &expires, &p.GuardianContact, &zone, &detail); err != nil {
+		p, err := scanPerson(rows)
+		if err != nil {
 			rows.Close()
 			return nil, err
-		}
-		p.Threshold, p.Enrolled = threshold.Float64, fromNanos(enrolled)
-		if expires.Valid {
-			p.Expires = fromNanos(expires.Int64)
-		}
-		if zone.Valid {
-			if err := json.Unmarshal([]byte(zone.String), &p.SafeZone); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("person %s: safe zone: %w", p.ID, err)
-			}
-		}
-		if detail.Valid {
-			p.Detail = json.RawMessage(detail.String)
 		}
 		out = append(out, p)
 	}
@@ -238,37 +292,90 @@ func (db *DB) queryPersons(ctx context.Context, q string, args ...any) ([]Person
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	if !biometrics || len(out) == 0 {
+		return out, nil
+	}
+	byID := make(map[string]*watchlist.Person, len(out))
+	ids := make([]string, len(out))
 	for i := range out {
-		if err := db.loadEmbeddings(ctx, &out[i]); err != nil {
-			return nil, err
-		}
+		byID[out[i].ID], ids[i] = &out[i], out[i].ID
+	}
+	if err := w.loadEmbeddings(ctx, ids, byID); err != nil {
+		return nil, err
+	}
+	if err := w.loadPhotos(ctx, ids, byID); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
-func (db *DB) loadEmbeddings(ctx context.Context, p *Person) error {
-	rows, err := db.R.QueryContext(ctx, `SELECT photo, embedding FROM person_embeddings WHERE person_id = ? ORDER BY idx`, p.ID)
+func scanPerson(rows *sql.Rows) (watchlist.Person, error) {
+	var p watchlist.Person
+	var cat string
+	var threshold sql.NullFloat64
+	var enrolled int64
+	var expires sql.NullInt64
+	var zone sql.NullString
+	if err := rows.Scan(&p.ID, &p.Name, &cat, &threshold, &p.EmbeddingModel, &enrolled, &p.EnrolledBy,
+		&p.LegalBasis, &p.ApprovedBy, &expires, &p.GuardianContact, &zone); err != nil {
+		return p, err
+	}
+	// An entry that cannot be read fails the read, naming it: silently dropping someone from the
+	// watch list is worse than refusing to start.
+	c, err := watchlist.ParseCategory(cat)
 	if err != nil {
-		return fmt.Errorf("person %s: embeddings: %w", p.ID, err)
+		return p, fmt.Errorf("watch-list entry %s: %w", p.ID, err)
+	}
+	p.Category, p.Threshold, p.Enrolled = c, float32(threshold.Float64), fromNanos(enrolled)
+	if expires.Valid {
+		p.Expires = fromNanos(expires.Int64)
+	}
+	if zone.Valid {
+		if err := json.Unmarshal([]byte(zone.String), &p.SafeZone); err != nil {
+			return p, fmt.Errorf("watch-list entry %s: safe zone: %w", p.ID, err)
+		}
+	}
+	return p, nil
+}
+
+func (w *Watchlist) loadEmbeddings(ctx context.Context, ids []string, byID map[string]*watchlist.Person) error {
+	rows, err := w.db.R.QueryContext(ctx, `SELECT person_id, embedding FROM person_embeddings
+		WHERE person_id IN (SELECT value FROM json_each(?)) ORDER BY person_id, idx`, jsonList(ids))
+	if err != nil {
+		return fmt.Errorf("embeddings: %w", err)
 	}
 	defer rows.Close()
-	anyPhoto := false
 	for rows.Next() {
-		var photo string
+		var id string
 		var b []byte
-		if err := rows.Scan(&photo, &b); err != nil {
-			return fmt.Errorf("person %s: embeddings: %w", p.ID, err)
+		if err := rows.Scan(&id, &b); err != nil {
+			return fmt.Errorf("embeddings: %w", err)
 		}
 		v, err := decodeVector(b)
 		if err != nil {
-			return fmt.Errorf("person %s: %w", p.ID, err)
+			return fmt.Errorf("watch-list entry %s: %w", id, err)
 		}
+		p := byID[id]
 		p.Embeddings = append(p.Embeddings, v)
-		p.Photos = append(p.Photos, photo)
-		anyPhoto = anyPhoto || photo != ""
 	}
-	if !anyPhoto {
-		p.Photos = nil
+	return rows.Err()
+}
+
+func (w *Watchlist) loadPhotos(ctx context.Context, ids []string, byID map[string]*watchlist.Person) error {
+	rows, err := w.db.R.QueryContext(ctx, `SELECT person_id, source, sha256, face_x, face_y, face_w, face_h, score, ref
+		FROM person_photos WHERE person_id IN (SELECT value FROM json_each(?)) ORDER BY person_id, idx`, jsonList(ids))
+	if err != nil {
+		return fmt.Errorf("photos: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var ph watchlist.Photo
+		if err := rows.Scan(&id, &ph.Source, &ph.SHA256, &ph.Face.X, &ph.Face.Y, &ph.Face.W, &ph.Face.H, &ph.Score, &ph.Ref); err != nil {
+			return fmt.Errorf("photos: %w", err)
+		}
+		p := byID[id]
+		p.Photos = append(p.Photos, ph)
 	}
 	return rows.Err()
 }

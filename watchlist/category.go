@@ -41,6 +41,9 @@ func (c Category) Valid() bool {
 	return false
 }
 
+// Label is the category as words for people ("at-risk"), in alert texts and notices.
+func (c Category) Label() string { return strings.ReplaceAll(string(c), "_", "-") }
+
 // UnmarshalText reads a category with ParseCategory, so JSON and YAML written with another spelling
 // (alerts stored as "at-risk", rules typed by hand) decode to the canonical one, and unknown names fail
 // the decoding instead of reaching a comparison that never matches. Empty text is the empty Category:

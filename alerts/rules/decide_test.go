@@ -10,14 +10,14 @@ import (
 	"snowlight/alerts"
 	"snowlight/alerts/dispatch"
 	"snowlight/config"
-	"snowlight/detect"
 	"snowlight/tracks"
+	"snowlight/watchlist"
 )
 
 // personMap is a fixed watch list.
-type personMap map[string]Person
+type personMap map[string]watchlist.Person
 
-func (m personMap) WatchlistPerson(_ context.Context, id string) (Person, bool, error) {
+func (m personMap) WatchlistPerson(_ context.Context, id string) (watchlist.Person, bool, error) {
 	p, ok := m[id]
 	return p, ok, nil
 }
@@ -48,13 +48,13 @@ var (
 			{ID: "bench", Polygon: [][2]float64{{0, 0}, {1280, 0}, {1280, 720}, {0, 720}}},
 		}},
 	}
-	watchlist = personMap{
-		"p-mia":   {ID: "p-mia", Name: "Mia Berg", Category: detect.AtRisk, SafeZone: square},
-		"p-rex":   {ID: "p-rex", Name: "Rex Noor", Category: detect.Suspect, Expires: t0.Add(24 * time.Hour)},
-		"p-kim":   {ID: "p-kim", Name: "Kim Lo", Category: detect.Missing},
-		"p-old":   {ID: "p-old", Name: "Old Entry", Category: detect.Suspect, Expires: t0.Add(-time.Hour)},
-		"p-soon":  {ID: "p-soon", Name: "Soon Gone", Category: detect.Suspect, Expires: t0.Add(30 * time.Second)},
-		"p-nozon": {ID: "p-nozon", Name: "Otto Lind", Category: detect.AtRisk},
+	listed = personMap{
+		"p-mia":   {ID: "p-mia", Name: "Mia Berg", Category: watchlist.AtRisk, SafeZone: zoneOf(square)},
+		"p-rex":   {ID: "p-rex", Name: "Rex Noor", Category: watchlist.Suspect, Expires: t0.Add(24 * time.Hour)},
+		"p-kim":   {ID: "p-kim", Name: "Kim Lo", Category: watchlist.Missing},
+		"p-old":   {ID: "p-old", Name: "Old Entry", Category: watchlist.Suspect, Expires: t0.Add(-time.Hour)},
+		"p-soon":  {ID: "p-soon", Name: "Soon Gone", Category: watchlist.Suspect, Expires: t0.Add(30 * time.Second)},
+		"p-nozon": {ID: "p-nozon", Name: "Otto Lind", Category: watchlist.AtRisk},
 	}
 )
 
@@ -122,25 +122,25 @@ func TestTriggers(t *testing.T) {
 		{"entry expired by the time the sighting ends", sighting("cam-far", "p-soon", time.Minute), nil, false, time.Time{}, nil, false},
 		{"entry expired by now (a late replay)", sighting("cam-far", "p-rex", time.Minute), nil, false, t0.Add(48 * time.Hour), nil, false},
 		{"category silenced", sighting("cam-far", "p-kim", time.Minute),
-			[]Rule{{Kind: alerts.WatchlistHit, Categories: []detect.Category{"missing"}, Off: true}}, false, time.Time{}, nil, false},
+			[]Rule{{Kind: alerts.WatchlistHit, Categories: []watchlist.Category{"missing"}, Off: true}}, false, time.Time{}, nil, false},
 		{"another category's rule does not apply", sighting("cam-far", "p-rex", time.Minute),
-			[]Rule{{Kind: alerts.WatchlistHit, Categories: []detect.Category{"missing"}, Off: true}}, false, time.Time{},
+			[]Rule{{Kind: alerts.WatchlistHit, Categories: []watchlist.Category{"missing"}, Off: true}}, false, time.Time{},
 			[]want{{alerts.WatchlistHit, "", "Rex Noor"}}, false},
 		{"suspects only at cam-home: not at cam-far", sighting("cam-far", "p-rex", time.Minute), []Rule{
-			{Kind: alerts.WatchlistHit, Categories: []detect.Category{"suspect"}, Cameras: []string{"cam-home"}},
-			{Kind: alerts.WatchlistHit, Categories: []detect.Category{"suspect"}, Off: true},
+			{Kind: alerts.WatchlistHit, Categories: []watchlist.Category{"suspect"}, Cameras: []string{"cam-home"}},
+			{Kind: alerts.WatchlistHit, Categories: []watchlist.Category{"suspect"}, Off: true},
 		}, false, time.Time{}, nil, false},
 		{"suspects only at cam-home: at cam-home", sighting("cam-home", "p-rex", time.Minute), []Rule{
-			{Kind: alerts.WatchlistHit, Categories: []detect.Category{"suspect"}, Cameras: []string{"cam-home"}},
-			{Kind: alerts.WatchlistHit, Categories: []detect.Category{"suspect"}, Off: true},
+			{Kind: alerts.WatchlistHit, Categories: []watchlist.Category{"suspect"}, Cameras: []string{"cam-home"}},
+			{Kind: alerts.WatchlistHit, Categories: []watchlist.Category{"suspect"}, Off: true},
 		}, false, time.Time{}, []want{{alerts.WatchlistHit, "", "Home St"}}, false},
 		{"missing persons in office hours only: Saturday", sighting("cam-far", "p-kim", time.Minute),
-			[]Rule{{Kind: alerts.WatchlistHit, Categories: []detect.Category{"at_risk", "missing"}, Schedule: office}}, false, time.Time{}, nil, false},
+			[]Rule{{Kind: alerts.WatchlistHit, Categories: []watchlist.Category{"at_risk", "missing"}, Schedule: office}}, false, time.Time{}, nil, false},
 		{"missing persons in office hours only: Monday", func() tracks.Sighting {
 			s := sighting("cam-far", "p-kim", time.Minute)
 			s.Exit = s.Exit.Add(48 * time.Hour)
 			return s
-		}(), []Rule{{Kind: alerts.WatchlistHit, Categories: []detect.Category{"missing"}, Schedule: office}}, false, t0.Add(48 * time.Hour),
+		}(), []Rule{{Kind: alerts.WatchlistHit, Categories: []watchlist.Category{"missing"}, Schedule: office}}, false, t0.Add(48 * time.Hour),
 			[]want{{alerts.WatchlistHit, "", "Kim Lo"}}, false},
 		{"at-risk person at home: nothing", sighting("cam-home", "p-mia", time.Minute), nil, false, time.Time{}, nil, false},
 		{"at-risk person 1 km outside the safe zone", sighting("cam-far", "p-mia", time.Minute), nil, false, time.Time{},
@@ -175,7 +175,7 @@ func TestTriggers(t *testing.T) {
 			if now.IsZero() {
 				now = t0
 			}
-			e, err := New(Options{Alerts: noAlerts{}, Persons: watchlist, Cameras: cameras, Rules: tc.rules,
+			e, err := New(Options{Alerts: noAlerts{}, Persons: listed, Cameras: cameras, Rules: tc.rules,
 				HitWithSafeZone: tc.hitToo, Now: func() time.Time { return now }})
 			if err != nil {
 				t.Fatal(err)
@@ -216,17 +216,17 @@ func TestRuleValidation(t *testing.T) {
 		want string // "" when valid
 	}{
 		{Rule{Kind: alerts.Loitering, Cameras: []string{"cam-atm"}, Zones: []string{"atm"}}, ""},
-		{Rule{Kind: alerts.WatchlistHit, Categories: []detect.Category{"at_risk", "suspect"}}, ""},
+		{Rule{Kind: alerts.WatchlistHit, Categories: []watchlist.Category{"at_risk", "suspect"}}, ""},
 		{Rule{Cameras: []string{"cam-far"}, Off: true}, ""},
 		{Rule{Kind: "fire"}, "rules[0].kind"},
-		{Rule{Kind: alerts.WatchlistHit, Categories: []detect.Category{"vip"}}, "rules[0].categories[0]"},
-		{Rule{Kind: alerts.Loitering, Categories: []detect.Category{"suspect"}}, "about no listed person"},
+		{Rule{Kind: alerts.WatchlistHit, Categories: []watchlist.Category{"vip"}}, "rules[0].categories[0]"},
+		{Rule{Kind: alerts.Loitering, Categories: []watchlist.Category{"suspect"}}, "about no listed person"},
 		{Rule{Kind: alerts.WatchlistHit, Cameras: []string{"cam-mars"}}, `rules[0].cameras[0]: unknown camera "cam-mars"`},
 		{Rule{Kind: alerts.Loitering, Cameras: []string{"cam-far"}, Zones: []string{"atm"}}, `rules[0].zones[0]: no camera of the rule has a zone "atm"`},
 		{Rule{Kind: alerts.CameraOffline, Zones: []string{"atm"}}, "about no image zone"},
 	}
 	for _, tc := range tests {
-		_, err := New(Options{Alerts: noAlerts{}, Persons: watchlist, Cameras: cameras, Rules: []Rule{tc.rule}})
+		_, err := New(Options{Alerts: noAlerts{}, Persons: listed, Cameras: cameras, Rules: []Rule{tc.rule}})
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%+v: %v", tc.rule, err)
@@ -234,10 +234,18 @@ func TestRuleValidation(t *testing.T) {
 			t.Errorf("%+v: error %v, want one containing %q", tc.rule, err, tc.want)
 		}
 	}
-	if _, err := New(Options{Persons: watchlist}); err == nil {
+	if _, err := New(Options{Persons: listed}); err == nil {
 		t.Error("no alert engine: no error")
 	}
-	if _, err := New(Options{Alerts: noAlerts{}, Persons: watchlist, Cameras: []config.Camera{{ID: "a"}, {ID: "a"}}}); err == nil {
+	if _, err := New(Options{Alerts: noAlerts{}, Persons: listed, Cameras: []config.Camera{{ID: "a"}, {ID: "a"}}}); err == nil {
 		t.Error("duplicate camera: no error")
 	}
+}
+
+func zoneOf(pts []dispatch.LatLon) []watchlist.LatLon {
+	out := make([]watchlist.LatLon, len(pts))
+	for i, p := range pts {
+		out[i] = watchlist.LatLon{Lat: p.Lat, Lon: p.Lon}
+	}
+	return out
 }

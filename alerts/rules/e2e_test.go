@@ -27,6 +27,7 @@ import (
 	"snowlight/objstore"
 	"snowlight/store"
 	"snowlight/tracks"
+	"snowlight/watchlist"
 )
 
 // t0 is 10:00 UTC on Saturday 1 March 2025.
@@ -38,7 +39,7 @@ const mPerDegLat = 6371008.8 * 3.141592653589793 / 180
 // and cam-far2 2 km north of it. cam-atm has a 2-minute loitering zone; cam-school a gate zone
 // whose loitering rule is active only at night (Vienna time).
 var (
-	homeZone = []store.LatLon{{Lat: 48.195, Lon: 16.3625}, {Lat: 48.195, Lon: 16.3775}, {Lat: 48.205, Lon: 16.3775}, {Lat: 48.205, Lon: 16.3625}}
+	homeZone = []watchlist.LatLon{{Lat: 48.195, Lon: 16.3625}, {Lat: 48.195, Lon: 16.3775}, {Lat: 48.205, Lon: 16.3775}, {Lat: 48.205, Lon: 16.3625}}
 	gate     = [][2]float64{{300, 400}, {700, 400}, {700, 720}, {300, 720}}
 	cameras  = []config.Camera{
 		{ID: "cam-home", Name: "Home St", Position: config.LatLon{Lat: 48.2, Lon: 16.37}, Area: "home"},
@@ -104,15 +105,15 @@ func newFixture(t *testing.T, rs ...rules.Rule) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The watch list, as enrolment writes it (category names as the API spells them).
-	for _, p := range []store.Person{
-		{ID: "p-rex", Name: "Rex Noor", Category: "suspect", Expires: t0.Add(30 * 24 * time.Hour)},
-		{ID: "p-mia", Name: "Mia Berg", Category: "at_risk", SafeZone: homeZone, GuardianContact: "guardian-mia"},
-		{ID: "p-old", Name: "Old Entry", Category: "suspect", Expires: t0.Add(-time.Hour)},
+	// The watch list, as enrolment writes it.
+	for _, p := range []watchlist.Person{
+		{ID: "p-rex", Name: "Rex Noor", Category: watchlist.Suspect, Expires: t0.Add(30 * 24 * time.Hour)},
+		{ID: "p-mia", Name: "Mia Berg", Category: watchlist.AtRisk, SafeZone: homeZone, GuardianContact: "guardian-mia"},
+		{ID: "p-old", Name: "Old Entry", Category: watchlist.Suspect, Expires: t0.Add(-time.Hour)},
 	} {
 		p.Enrolled = t0.Add(-24 * time.Hour)
 		p.Embeddings = [][]float32{{0.6, 0.8}}
-		if err := db.SavePerson(ctx, p); err != nil {
+		if err := db.Watchlist().Add(ctx, p, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -369,7 +370,7 @@ func TestSafeZoneExit(t *testing.T) {
 		t.Fatalf("raises %+v: the first must come from a live sighting", raises)
 	}
 	a := f.only(t, alerts.SafeZoneExit)
-	if a.Person == nil || a.Person.ID != "p-mia" || a.Person.Category != "at-risk" || a.Priority != alerts.High ||
+	if a.Person == nil || a.Person.ID != "p-mia" || a.Person.Category != watchlist.AtRisk || a.Priority != alerts.High ||
 		!strings.Contains(a.Detail, "Mia Berg (at-risk) seen at Far Sq, 1000 m outside the safe zone (nearest point of the zone 48.20500, 16.37000)") {
 		t.Fatalf("alert %+v", a)
 	}

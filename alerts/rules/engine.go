@@ -18,32 +18,17 @@ import (
 	"snowlight/alerts"
 	"snowlight/alerts/dispatch"
 	"snowlight/config"
-	"snowlight/detect"
 	"snowlight/detect/tamper"
 	"snowlight/ingest"
 	"snowlight/tracks"
+	"snowlight/watchlist"
 )
 
-// Person is what the rules need to know about a watch-list entry.
-type Person struct {
-	ID       string
-	Name     string
-	Category detect.Category
-	// Expires is when the entry stops being searched for; zero is never. An expired entry never
-	// alerts, whatever the matcher still says.
-	Expires time.Time
-	// SafeZone is the polygon (lat/lon, at least 3 points) an at-risk person should stay inside;
-	// empty when they have none.
-	SafeZone []dispatch.LatLon
-}
-
-// Expired reports whether the entry has expired at t.
-func (p *Person) Expired(t time.Time) bool { return !p.Expires.IsZero() && !t.Before(p.Expires) }
-
-// Persons looks up watch-list entries; the store implements it.
+// Persons looks up watch-list entries; the store implements it. The rules read an entry's category,
+// expiry and safe zone: a store may leave out its embeddings and photos.
 type Persons interface {
 	// WatchlistPerson returns the entry with the id; ok is false when there is none.
-	WatchlistPerson(ctx context.Context, id string) (p Person, ok bool, err error)
+	WatchlistPerson(ctx context.Context, id string) (p watchlist.Person, ok bool, err error)
 }
 
 // Alerter receives triggers; *alerts.Engine implements it.
@@ -162,7 +147,11 @@ func New(o Options) (*Engine, error) {
 	for i, r := range o.Rules {
 		r.Categories = slices.Clone(r.Categories)
 		for j, c := range r.Categories {
-			r.Categories[j] = NormalCategory(string(c))
+			// Rules written in code may use another spelling than decoding gives; unknown names are
+			// left for validateRules to report.
+			if v, err := watchlist.ParseCategory(string(c)); err == nil {
+				r.Categories[j] = v
+			}
 		}
 		if r.Schedule.Location == nil {
 			r.Schedule.Location = o.Location
@@ -306,21 +295,21 @@ func (e *Engine) Triggers(ctx context.Context, s tracks.Sighting) ([]alerts.Trig
 }
 
 // personTriggers are the watch-list hit and the safe-zone exit of a sighting of listed person p.
-func (e *Engine) personTriggers(p *Person, s tracks.Sighting, cam *camera, at time.Time) []alerts.Trigger {
+func (e *Engine) personTriggers(p *watchlist.Person, s tracks.Sighting, cam *camera, at time.Time) []alerts.Trigger {
 	who := &alerts.Person{ID: p.ID, Name: p.Name, Category: p.Category}
 	place := e.place(s.Camera, "")
 	ev, match := evidence(s, p.ID)
 	sc := scope{category: p.Category, camera: s.Camera, at: at}
 	var out []alerts.Trigger
 	if len(p.SafeZone) >= 3 && cam != nil {
-		pos := cam.position()
-		if !InZone(p.SafeZone, pos) {
+		pos, zone := cam.position(), safeZone(p)
+		if !InZone(zone, pos) {
 			sc.kind = alerts.SafeZoneExit
 			if ok, _ := e.policy.allows(sc); ok {
-				d, nearest := ZoneDistance(p.SafeZone, pos)
+				d, nearest := ZoneDistance(zone, pos)
 				out = append(out, alerts.Trigger{Kind: alerts.SafeZoneExit, At: at, Person: who, Place: place, Evidence: ev,
 					Detail: fmt.Sprintf("%s (%s) seen at %s, %.0f m outside the safe zone (nearest point of the zone %.5f, %.5f)",
-						p.Name, p.Category, placeName(place), d, nearest.Lat, nearest.Lon)})
+						p.Name, p.Category.Label(), placeName(place), d, nearest.Lat, nearest.Lon)})
 			}
 		}
 		if !e.o.HitWithSafeZone {
@@ -330,7 +319,7 @@ func (e *Engine) personTriggers(p *Person, s tracks.Sighting, cam *camera, at ti
 	sc.kind = alerts.WatchlistHit
 	if ok, _ := e.policy.allows(sc); ok {
 		out = append(out, alerts.Trigger{Kind: alerts.WatchlistHit, At: at, Person: who, Place: place, Evidence: ev,
-			Detail: fmt.Sprintf("%s (%s) identified at %s: %s", p.Name, p.Category, placeName(place), match)})
+			Detail: fmt.Sprintf("%s (%s) identified at %s: %s", p.Name, p.Category.Label(), placeName(place), match)})
 	}
 	return out
 }

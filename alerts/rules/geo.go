@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"snowlight/alerts/dispatch"
+	"snowlight/watchlist"
 )
 
 // earthRadius is the mean Earth radius in metres (IUGG), the one alerts/dispatch measures with.
@@ -130,4 +131,14 @@ func onSegment(a, b [2]float64, x, y float64) bool {
 	}
 	t := math.Max(0, math.Min(1, ((x-a[0])*dx+(y-a[1])*dy)/l2))
 	return math.Hypot(x-(a[0]+t*dx), y-(a[1]+t*dy)) <= eps
+}
+
+// safeZone is a person's safe zone in the dispatch package's coordinates, which the geometry here
+// and the patrol planner share.
+func safeZone(p *watchlist.Person) []dispatch.LatLon {
+	out := make([]dispatch.LatLon, len(p.SafeZone))
+	for i, pt := range p.SafeZone {
+		out[i] = dispatch.LatLon{Lat: pt.Lat, Lon: pt.Lon}
+	}
+	return out
 }

@@ -4,11 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"snowlight/alerts"
-	"snowlight/detect"
+	"snowlight/watchlist"
 )
 
 // Rule says whether triggers of one kind, in its scope, alert. Rules are read in order and the
@@ -27,9 +26,9 @@ type Rule struct {
 	Kind alerts.Kind `yaml:"kind" json:"kind,omitempty"`
 	// Categories limits the rule to persons of these watch-list categories (rules about a person);
 	// Cameras to these cameras; Zones to these image zones (loitering). Empty matches all.
-	Categories []detect.Category `yaml:"categories" json:"categories,omitempty"`
-	Cameras    []string          `yaml:"cameras" json:"cameras,omitempty"`
-	Zones      []string          `yaml:"zones" json:"zones,omitempty"`
+	Categories []watchlist.Category `yaml:"categories" json:"categories,omitempty"`
+	Cameras    []string             `yaml:"cameras" json:"cameras,omitempty"`
+	Zones      []string             `yaml:"zones" json:"zones,omitempty"`
 	// Schedule is when matching triggers alert; empty is always.
 	Schedule Schedule `yaml:"schedule" json:"schedule"`
 	// Off silences matching triggers.
@@ -39,7 +38,7 @@ type Rule struct {
 // scope is what a trigger is matched on.
 type scope struct {
 	kind     alerts.Kind
-	category detect.Category // "" when the trigger is not about a listed person
+	category watchlist.Category // "" when the trigger is not about a listed person
 	camera   string
 	zone     string
 	at       time.Time
@@ -76,7 +75,8 @@ func validateRules(rules []Rule, cameras map[string]*camera) error {
 			}
 		}
 		for j, c := range r.Categories {
-			if _, err := detect.ParseCategory(string(NormalCategory(string(c)))); err != nil {
+			if !c.Valid() {
+				_, err := watchlist.ParseCategory(string(c))
 				errs = append(errs, fmt.Errorf("%s.categories[%d]: %w", f, j, err))
 			}
 		}
@@ -104,10 +104,4 @@ func validateRules(rules []Rule, cameras map[string]*camera) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// NormalCategory maps a watch-list category as configuration and the API write it ("at_risk") to
-// the detector's name for it ("at-risk"); other names pass unchanged.
-func NormalCategory(s string) detect.Category {
-	return detect.Category(strings.ReplaceAll(strings.ToLower(strings.TrimSpace(s)), "_", "-"))
 }

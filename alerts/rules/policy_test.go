@@ -8,7 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"snowlight/alerts"
-	"snowlight/detect"
+	"snowlight/watchlist"
 )
 
 // TestRulesFromYAML: rules read from a deployment's YAML as an operator writes them.
@@ -21,7 +21,7 @@ func TestRulesFromYAML(t *testing.T) {
   categories: [suspect]
   cameras: [cam-home]
 - kind: watchlist_hit
-  categories: [suspect]
+  categories: [suspect, At-Risk]
   off: true
 - cameras: [cam-far]
   schedule: "Mon-Fri 08:00-18:00"
@@ -32,13 +32,13 @@ func TestRulesFromYAML(t *testing.T) {
 	if err := dec.Decode(&rs); err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(Options{Alerts: noAlerts{}, Persons: watchlist, Cameras: cameras, Rules: rs})
+	e, err := New(Options{Alerts: noAlerts{}, Persons: listed, Cameras: cameras, Rules: rs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := e.policy
 	if len(p) != 4 || p[0].Kind != alerts.Loitering || p[0].Schedule.Location.String() != "Europe/Vienna" || len(p[0].Schedule.Windows) != 1 ||
-		p[1].Categories[0] != detect.Suspect || !p[2].Off || p[3].Kind != "" || p[3].Schedule.Location != time.UTC {
+		p[1].Categories[0] != watchlist.Suspect || !p[2].Off || p[2].Categories[1] != watchlist.AtRisk || p[3].Kind != "" || p[3].Schedule.Location != time.UTC {
 		t.Fatalf("rules %+v", p)
 	}
 	// 23:00 in Vienna on Saturday 1 March 2025 is 22:00 UTC.
@@ -51,9 +51,9 @@ func TestRulesFromYAML(t *testing.T) {
 		{scope{kind: alerts.Loitering, camera: "cam-school", zone: "gate", at: night}, true, 0},
 		{scope{kind: alerts.Loitering, camera: "cam-school", zone: "gate", at: t0}, false, 0},
 		{scope{kind: alerts.Loitering, camera: "cam-atm", zone: "atm", at: t0}, true, -1},
-		{scope{kind: alerts.WatchlistHit, category: detect.Suspect, camera: "cam-home", at: t0}, true, 1},
-		{scope{kind: alerts.WatchlistHit, category: detect.Suspect, camera: "cam-atm", at: t0}, false, 2},
-		{scope{kind: alerts.WatchlistHit, category: detect.Missing, camera: "cam-atm", at: t0}, true, -1},
+		{scope{kind: alerts.WatchlistHit, category: watchlist.Suspect, camera: "cam-home", at: t0}, true, 1},
+		{scope{kind: alerts.WatchlistHit, category: watchlist.Suspect, camera: "cam-atm", at: t0}, false, 2},
+		{scope{kind: alerts.WatchlistHit, category: watchlist.Missing, camera: "cam-atm", at: t0}, true, -1},
 		// Any kind at cam-far, office hours only: 1 March 2025 is a Saturday.
 		{scope{kind: alerts.CameraOffline, camera: "cam-far", at: t0}, false, 3},
 		{scope{kind: alerts.CameraOffline, camera: "cam-far", at: t0.Add(48 * time.Hour)}, true, 3},

@@ -233,7 +233,7 @@ func replayWatchList(ctx context.Context, e *env, p *detect.Pipeline, db *store.
 		ids, err := ws.List(ctx)
 		return ids, "watch list " + dir, err
 	}
-	persons, err := db.ActivePersons(ctx, time.Now())
+	persons, err := db.Watchlist().Active(ctx, time.Now())
 	if err != nil {
 		return nil, "", err
 	}
@@ -242,7 +242,7 @@ func replayWatchList(ctx context.Context, e *env, p *detect.Pipeline, db *store.
 	}
 	var ids []detect.Identity
 	for _, ps := range persons {
-		c, err := detect.ParseCategory(ps.Category)
+		c, err := detect.ParseCategory(ps.Category.Label())
 		if err != nil {
 			return nil, "", fmt.Errorf("watch-list person %s: %w", ps.ID, err)
 		}
