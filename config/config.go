@@ -15,6 +15,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	_ "time/tzdata" // time zones validate and resolve even on a host without a zone database
+
+	"snowlight/watchlist"
 )
 
 // Config is a whole deployment.
@@ -129,18 +131,52 @@ type Guardian struct {
 	Receiver Receiver `yaml:"receiver"`
 }
 
-// Watchlist sets the matching policy per category.
+// Watchlist overrides the watch list's policy per category. The defaults are watchlist.DefaultPolicy()
+// (the thresholds measured in docs/ACCURACY.md); the file only says where a deployment departs from
+// them. Keys are categories: at_risk, missing, suspect ("at-risk" is read as at_risk).
 type Watchlist struct {
 	Categories map[string]Category `yaml:"categories"`
 }
 
-// Category is a kind of watch-list entry (at_risk, missing, suspect).
+// Category overrides one watch-list category; a field left out keeps the default.
 type Category struct {
-	// Threshold is the cosine similarity a face must reach; Margin the lead it needs over the second identity.
-	Threshold float64 `yaml:"threshold"`
-	Margin    float64 `yaml:"margin"`
+	// Threshold is the cosine similarity a face must reach; Margin the lead it needs over the second
+	// person.
+	Threshold *float64 `yaml:"threshold"`
+	Margin    *float64 `yaml:"margin"`
 	// MaxExpiry caps how long an entry of this category may stay on the list.
-	MaxExpiry time.Duration `yaml:"max_expiry"`
+	MaxExpiry *time.Duration `yaml:"max_expiry"`
+}
+
+// Policy is the watch-list policy of the deployment: watchlist.DefaultPolicy() with the file's
+// overrides. The error names the field (a configuration built in code skips Load's validation).
+func (w Watchlist) Policy() (watchlist.Policy, error) {
+	p := watchlist.DefaultPolicy()
+	seen := map[watchlist.Category]string{}
+	for name, o := range w.Categories {
+		f := "watchlist.categories." + name
+		cat, err := watchlist.ParseCategory(name)
+		if err != nil {
+			return watchlist.Policy{}, fmt.Errorf("%s: %w", f, err)
+		}
+		if other, dup := seen[cat]; dup {
+			return watchlist.Policy{}, fmt.Errorf("%s: the same category as watchlist.categories.%s", f, other)
+		}
+		seen[cat] = name
+		if o.Threshold != nil {
+			p.Threshold[cat] = float32(*o.Threshold)
+		}
+		if o.Margin != nil {
+			p.Margin[cat] = float32(*o.Margin)
+		}
+		if o.MaxExpiry != nil {
+			p.MaxExpiry[cat] = *o.MaxExpiry
+		}
+	}
+	if err := p.Validate(); err != nil {
+		return watchlist.Policy{}, err
+	}
+	return p, nil
 }
 
 // Alerts tunes the alert engine.
@@ -260,20 +296,6 @@ func (c *Config) applyDefaults() {
 		setDefault(&cam.Transport, "tcp")
 		if cam.DetectFPS == 0 {
 			cam.DetectFPS = 5
-		}
-	}
-	if c.Watchlist.Categories == nil {
-		c.Watchlist.Categories = map[string]Category{}
-	}
-	// Thresholds measured in docs/ACCURACY.md; a suspect needs the strictest evidence because a wrong
-	// name there sends a patrol after an innocent person.
-	for name, def := range map[string]Category{
-		"at_risk": {Threshold: 0.45, Margin: 0.08, MaxExpiry: 90 * 24 * time.Hour},
-		"missing": {Threshold: 0.45, Margin: 0.08, MaxExpiry: 90 * 24 * time.Hour},
-		"suspect": {Threshold: 0.50, Margin: 0.10, MaxExpiry: 30 * 24 * time.Hour},
-	} {
-		if _, ok := c.Watchlist.Categories[name]; !ok {
-			c.Watchlist.Categories[name] = def
 		}
 	}
 	a := &c.Alerts

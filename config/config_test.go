@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"snowlight/watchlist"
 )
 
 const canary = "Canary-Pa55word-7f3a"
@@ -50,7 +53,8 @@ guardians:
     receiver: {webhook: "https://family.example/hook", secret: "0123456789abcdef0123456789abcdef"}
 watchlist:
   categories:
-    suspect: {threshold: 0.55, margin: 0.1}
+    suspect: {threshold: 0.6, max_expiry: 336h}
+    at-risk: {margin: 0}
 `
 
 func parse(t *testing.T, y string) (*Config, error) {
@@ -82,8 +86,19 @@ func TestValidConfig(t *testing.T) {
 	if c.Cameras[0].Transport != "tcp" || c.Cameras[0].DetectFPS != 5 || c.Alerts.PreRoll != 5*time.Second {
 		t.Error("defaults not applied")
 	}
-	if c.Watchlist.Categories["suspect"].Threshold != 0.55 || c.Watchlist.Categories["at_risk"].Threshold == 0 {
-		t.Error("categories not merged with defaults")
+	// The file overrides what it names; everything else is watchlist.DefaultPolicy's.
+	pol, err := c.Watchlist.Policy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := watchlist.DefaultPolicy()
+	if pol.Threshold[watchlist.Suspect] != 0.6 || pol.MaxExpiry[watchlist.Suspect] != 14*24*time.Hour ||
+		pol.Margin[watchlist.Suspect] != def.Margin[watchlist.Suspect] || pol.Margin[watchlist.AtRisk] != 0 ||
+		pol.Threshold[watchlist.AtRisk] != def.Threshold[watchlist.AtRisk] || pol.Threshold[watchlist.Missing] != def.Threshold[watchlist.Missing] {
+		t.Errorf("policy not the defaults with the file's overrides: %+v", pol)
+	}
+	if p, err := Default().Watchlist.Policy(); err != nil || !reflect.DeepEqual(p, def) {
+		t.Errorf("without a file the policy is not the default: %+v %v", p, err)
 	}
 	if c.Location().String() != "Europe/Berlin" || len(c.Alerts.Rules.Content) != 1 {
 		t.Error("time zone or alert rules not read")
@@ -114,7 +129,10 @@ func TestInvalidConfig(t *testing.T) {
 		{"inverted window", "min: 10s, max: 2m", "min: 5m, max: 2m", "cameras[0].neighbours[0]: transit window"},
 		{"latitude", "lat: 52.52,", "lat: 152.52,", "cameras[0].position"},
 		{"nan", "lat: 52.52,", "lat: .nan,", "cameras[0].position"},
-		{"threshold", "threshold: 0.55", "threshold: 1.5", "watchlist.categories.suspect.threshold"},
+		{"threshold", "threshold: 0.6", "threshold: 1.5", "watchlist.categories.suspect.threshold"},
+		{"negative max expiry", "max_expiry: 336h", "max_expiry: -1h", "watchlist.categories.suspect.max_expiry"},
+		{"unknown category", "at-risk: {margin: 0}", "vip: {margin: 0}", `watchlist.categories.vip: unknown watch-list category "vip"`},
+		{"category twice", "at-risk: {margin: 0}", "at-risk: {margin: 0}\n    at_risk: {margin: 0.1}", "the same category as watchlist.categories.at-risk"},
 		{"unknown key", "listen:", "lisen:", "field lisen not found"},
 		{"missing env", "env:CAM2_PASSWORD", "env:NOPE", "cameras[1].password: environment variable NOPE is not set"},
 		{"unsigned webhook", `secret: "file:SECRETFILE"`, `secret: ""`, "patrols[0].receiver.secret: at least 32 characters"},

@@ -7,9 +7,12 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"sort"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"snowlight/watchlist"
 )
 
 // idPattern limits identifiers to characters that are safe in URLs, object keys, file names and logs.
@@ -85,21 +88,7 @@ func (c *Config) validate() error {
 		}
 		checkReceiver(&errs, f+".receiver", g.Receiver)
 	}
-	for name, cat := range c.Watchlist.Categories {
-		f := "watchlist.categories." + name
-		if !idPattern.MatchString(name) {
-			errs.add(f, "category name must match %s", idPattern)
-		}
-		if !(cat.Threshold > 0 && cat.Threshold < 1) {
-			errs.add(f+".threshold", "%v is not a cosine similarity in (0, 1)", cat.Threshold)
-		}
-		if !(cat.Margin >= 0 && cat.Margin < 1) {
-			errs.add(f+".margin", "%v is not in [0, 1)", cat.Margin)
-		}
-		if cat.MaxExpiry < 0 {
-			errs.add(f+".max_expiry", "negative")
-		}
-	}
+	c.validateWatchlist(&errs)
 	a := c.Alerts
 	for _, d := range []struct {
 		field string
@@ -282,3 +271,35 @@ func checkReceiver(errs *fieldErrors, field string, r Receiver) {
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// validateWatchlist checks each category override, naming the field; Watchlist.Policy then merges
+// them with the defaults.
+func (c *Config) validateWatchlist(errs *fieldErrors) {
+	seen := map[watchlist.Category]string{}
+	names := make([]string, 0, len(c.Watchlist.Categories))
+	for name := range c.Watchlist.Categories {
+		names = append(names, name)
+	}
+	sort.Strings(names) // one message order for one file
+	for _, name := range names {
+		o := c.Watchlist.Categories[name]
+		f := "watchlist.categories." + name
+		cat, err := watchlist.ParseCategory(name)
+		if err != nil {
+			errs.add(f, "%v", err)
+		} else if other, dup := seen[cat]; dup {
+			errs.add(f, "the same category as watchlist.categories.%s", other)
+		} else {
+			seen[cat] = name
+		}
+		if o.Threshold != nil && !(*o.Threshold > 0 && *o.Threshold <= 1) {
+			errs.add(f+".threshold", "%v is not a cosine similarity in (0, 1]", *o.Threshold)
+		}
+		if o.Margin != nil && !(*o.Margin >= 0 && *o.Margin < 1) {
+			errs.add(f+".margin", "%v is not in [0, 1)", *o.Margin)
+		}
+		if o.MaxExpiry != nil && *o.MaxExpiry <= 0 {
+			errs.add(f+".max_expiry", "%v is not positive", *o.MaxExpiry)
+		}
+	}
+}

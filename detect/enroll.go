@@ -2,7 +2,6 @@ package detect
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"snowlight/detect/photo"
+	"snowlight/watchlist"
 )
 
 // EnrolmentRules say what makes a face in an enrolment photo usable. A watch-list name is only as good as
@@ -38,31 +38,32 @@ type PhotoInput struct {
 	Data []byte
 }
 
-// EmbedPhoto decodes a user's photo safely, requires exactly one usable face in it and returns that face
-// and its embedding. The error names the photo.
-func (p *Pipeline) EmbedPhoto(ctx context.Context, in PhotoInput, rules EnrolmentRules) (EnrolmentPhoto, []float32, error) {
+// EmbedPhoto decodes a user's photo safely, requires exactly one usable face in it and returns the
+// photo's record (its hash, the face's box and score) and the face's embedding. The error names the
+// photo.
+func (p *Pipeline) EmbedPhoto(ctx context.Context, in PhotoInput, rules EnrolmentRules) (watchlist.Photo, []float32, error) {
 	if !p.Recognition() {
-		return EnrolmentPhoto{}, nil, fmt.Errorf("enrolment photo %s: face recognition is off (no models "+
+		return watchlist.Photo{}, nil, fmt.Errorf("enrolment photo %s: face recognition is off (no models "+
 			"directory): enrolment needs the face models", in.Name)
 	}
 	img, _, err := DecodePhoto(in.Data, rules.Limits)
 	if err != nil {
-		return EnrolmentPhoto{}, nil, fmt.Errorf("enrolment photo %s: %w", in.Name, err)
+		return watchlist.Photo{}, nil, fmt.Errorf("enrolment photo %s: %w", in.Name, err)
 	}
 	defer img.Close()
 	if err := ctx.Err(); err != nil {
-		return EnrolmentPhoto{}, nil, err
+		return watchlist.Photo{}, nil, err
 	}
 	p.mu.Lock()
 	faces, err := p.stillFaces(img)
 	p.mu.Unlock()
 	if err != nil {
-		return EnrolmentPhoto{}, nil, fmt.Errorf("enrolment photo %s: %w", in.Name, err)
+		return watchlist.Photo{}, nil, fmt.Errorf("enrolment photo %s: %w", in.Name, err)
 	}
 	use := usable(faces, rules)
 	switch {
 	case len(use) == 0:
-		return EnrolmentPhoto{}, nil, fmt.Errorf("enrolment photo %s: %w: found %d face(s), none at least "+
+		return watchlist.Photo{}, nil, fmt.Errorf("enrolment photo %s: %w: found %d face(s), none at least "+
 			"%.0f px tall with detector score >= %.2f; use a sharp, frontal photo of the person",
 			in.Name, ErrNoUsableFace, len(faces), rules.MinFace, rules.MinScore)
 	case len(use) > 1:
@@ -70,13 +71,14 @@ func (p *Pipeline) EmbedPhoto(ctx context.Context, in PhotoInput, rules Enrolmen
 		for _, f := range use {
 			where = append(where, fmt.Sprintf("[%.0f,%.0f %.0fx%.0f]", f.Box.X, f.Box.Y, f.Box.W, f.Box.H))
 		}
-		return EnrolmentPhoto{}, nil, fmt.Errorf("enrolment photo %s: %w: %d usable faces at %s; an "+
+		return watchlist.Photo{}, nil, fmt.Errorf("enrolment photo %s: %w: %d usable faces at %s; an "+
 			"enrolment photo must show exactly one person (crop it)", in.Name, ErrSeveralFaces, len(use),
 			strings.Join(where, " "))
 	}
 	f := use[0]
 	sum := sha256.Sum256(in.Data)
-	return EnrolmentPhoto{Source: in.Name, SHA256: hex.EncodeToString(sum[:]), Face: f.Box, Score: f.Score},
+	face := watchlist.Box{X: f.Box.X, Y: f.Box.Y, W: f.Box.W, H: f.Box.H}
+	return watchlist.Photo{Source: in.Name, SHA256: hex.EncodeToString(sum[:]), Face: face, Score: f.Score},
 		f.Embedding, nil
 }
 
@@ -90,30 +92,32 @@ func usable(faces []Face, rules EnrolmentRules) []Face {
 	return out
 }
 
-// Enrol builds a watch-list identity from photos, each of which must hold exactly one usable face. The
-// first bad photo fails the whole enrolment, so nobody is enrolled from a photo of someone else.
-func (p *Pipeline) Enrol(ctx context.Context, name string, cat Category, photos []PhotoInput, rules EnrolmentRules) (Identity, error) {
+// Enrol builds a watch-list entry from photos, each of which must hold exactly one usable face. The
+// first bad photo fails the whole enrolment, so nobody is enrolled from a photo of someone else. The
+// entry has a fresh id, the enrolment time and the embedder's model; the caller adds who enrolled it,
+// why and until when before storing it.
+func (p *Pipeline) Enrol(ctx context.Context, name string, cat watchlist.Category, photos []PhotoInput, rules EnrolmentRules) (watchlist.Person, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
-		return Identity{}, errors.New("enrol: a name is required")
+		return watchlist.Person{}, errors.New("enrol: a name is required")
 	}
-	if _, err := ParseCategory(string(cat)); err != nil {
-		return Identity{}, fmt.Errorf("enrol %s: %w", name, err)
+	if !cat.Valid() { // callers parse what users typed with watchlist.ParseCategory
+		return watchlist.Person{}, fmt.Errorf("enrol %s: unknown watch-list category %q (want at_risk, missing or suspect)", name, cat)
 	}
 	if len(photos) == 0 {
-		return Identity{}, fmt.Errorf("enrol %s: at least one photo is required", name)
+		return watchlist.Person{}, fmt.Errorf("enrol %s: at least one photo is required", name)
 	}
-	id := Identity{ID: NewIdentityID(), Name: name, Category: cat, EnrolledAt: time.Now().UTC(),
+	person := watchlist.Person{ID: watchlist.NewID(), Name: name, Category: cat, Enrolled: time.Now().UTC(),
 		EmbeddingModel: p.faceEmbSHA()}
 	for _, ph := range photos {
 		rec, emb, err := p.EmbedPhoto(ctx, ph, rules)
 		if err != nil {
-			return Identity{}, fmt.Errorf("enrol %s: %w", name, err)
+			return watchlist.Person{}, fmt.Errorf("enrol %s: %w", name, err)
 		}
-		id.Photos = append(id.Photos, rec)
-		id.Embeddings = append(id.Embeddings, emb)
+		person.Photos = append(person.Photos, rec)
+		person.Embeddings = append(person.Embeddings, emb)
 	}
-	return id, nil
+	return person, nil
 }
 
 func (p *Pipeline) faceEmbSHA() string {
@@ -123,15 +127,6 @@ func (p *Pipeline) faceEmbSHA() string {
 	return p.faceEmb.Model().SHA256
 }
 
-// EmbeddingModel is the sha256 of the face embedder identities must have been enrolled with ("" when
-// recognition is off).
+// EmbeddingModel is the sha256 of the face embedder watch-list entries must have been enrolled with
+// ("" when recognition is off).
 func (p *Pipeline) EmbeddingModel() string { return p.faceEmbSHA() }
-
-// NewIdentityID returns a fresh random identity id such as "p-3f9a1c0b7d2e".
-func NewIdentityID() string {
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // never happens on Linux
-	}
-	return "p-" + hex.EncodeToString(b[:])
-}

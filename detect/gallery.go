@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"snowlight/watchlist"
 )
 
 // photoExts are the file extensions a gallery folder's photos may have.
@@ -15,12 +17,13 @@ var photoExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".gif
 // LoadGalleryDir enrols a gallery laid out as one folder per person (DIR/<person>/*.jpg|png|...): the
 // person's name is the folder name, and every photo must hold exactly one usable face. Investigators use
 // it to search footage for a few people without touching the watch list.
-func LoadGalleryDir(ctx context.Context, p *Pipeline, dir string, cat Category, rules EnrolmentRules) ([]Identity, error) {
+// The entries live only in memory: they carry no legal basis or expiry and are never stored.
+func LoadGalleryDir(ctx context.Context, p *Pipeline, dir string, cat watchlist.Category, rules EnrolmentRules) ([]watchlist.Person, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read gallery %s: %w", dir, err)
 	}
-	var ids []Identity
+	var ids []watchlist.Person
 	for _, e := range entries {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"snowlight/watchlist"
 )
 
 // Identification on real labelled faces. Every figure is logged and recorded in docs/ACCURACY.md; the
@@ -23,14 +25,14 @@ func bbtCrop(eval, name string, k int) string {
 	return filepath.Join(eval, "faces", "face-api", "examples", "images", name, fmt.Sprintf("%s%d.png", name, k))
 }
 
-// identityFrom makes a watch-list identity from embeddings computed in a test.
-func identityFrom(id, name string, cat Category, embs ...[]float32) Identity {
-	return Identity{ID: id, Name: name, Category: cat, Embeddings: embs, EnrolledAt: time.Now()}
+// identityFrom makes a watch-list entry from embeddings computed in a test.
+func identityFrom(id, name string, cat watchlist.Category, embs ...[]float32) watchlist.Person {
+	return watchlist.Person{ID: id, Name: name, Category: cat, Embeddings: embs, Enrolled: time.Now()}
 }
 
-func newMatcher(t *testing.T, ids []Identity) *Matcher {
+func newMatcher(t *testing.T, ids []watchlist.Person) *watchlist.Matcher {
 	t.Helper()
-	m, err := NewMatcher(ids, DefaultPolicy(), "", time.Now())
+	m, err := watchlist.NewMatcher(ids, watchlist.DefaultPolicy(), "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,10 +40,10 @@ func newMatcher(t *testing.T, ids []Identity) *Matcher {
 }
 
 // bbtGallery enrols crop 1 of every face-api character (as the peer's reference run does).
-func bbtGallery(t *testing.T, p *Pipeline, eval string) []Identity {
-	var ids []Identity
+func bbtGallery(t *testing.T, p *Pipeline, eval string) []watchlist.Person {
+	var ids []watchlist.Person
 	for _, n := range bbtNames {
-		ids = append(ids, identityFrom(n, n, Missing, cropEmbedding(t, p, bbtCrop(eval, n, 1))))
+		ids = append(ids, identityFrom(n, n, watchlist.Missing, cropEmbedding(t, p, bbtCrop(eval, n, 1))))
 	}
 	return ids
 }
@@ -109,19 +111,19 @@ func labelledEmbedding(t *testing.T, path string) []float32 {
 
 func TestIdentifyCropsLeaveOneOut(t *testing.T) {
 	eval := evalDir(t)
-	var gallery []Identity
+	var gallery []watchlist.Person
 	for _, n := range bbtNames {
-		gallery = append(gallery, identityFrom(n, n, Missing, labelledEmbedding(t, bbtCrop(eval, n, 1))))
+		gallery = append(gallery, identityFrom(n, n, watchlist.Missing, labelledEmbedding(t, bbtCrop(eval, n, 1))))
 	}
 	m := newMatcher(t, gallery)
 	var rank1, accepted, wrong int
 	for _, n := range bbtNames {
 		for k := 2; k <= 5; k++ {
 			v := labelledEmbedding(t, bbtCrop(eval, n, k))
-			if r := m.Rank(v); r[0].Identity.Name == n {
+			if r := m.Rank(v); r[0].Person.Name == n {
 				rank1++
 			} else {
-				t.Logf("%s%d: nearest is %s (%.3f)", n, k, r[0].Identity.Name, r[0].Similarity)
+				t.Logf("%s%d: nearest is %s (%.3f)", n, k, r[0].Person.Name, r[0].Similarity)
 			}
 			if a, _ := m.Match(v); a != nil {
 				accepted++
@@ -143,25 +145,25 @@ func TestIdentifyCropsLeaveOneOut(t *testing.T) {
 
 func TestIdentifyORL(t *testing.T) {
 	dir := filepath.Join(evalDir(t), "faces", "orl_att_faces")
-	var gallery []Identity
+	var gallery []watchlist.Person
 	probes := map[string][][]float32{}
 	for s := 1; s <= 40; s++ {
 		id := fmt.Sprintf("s%d", s)
 		for k := 1; k <= 10; k++ {
 			v := labelledEmbedding(t, filepath.Join(dir, id, fmt.Sprintf("%d.pgm", k)))
 			if k == 1 {
-				gallery = append(gallery, identityFrom(id, id, Missing, v))
+				gallery = append(gallery, identityFrom(id, id, watchlist.Missing, v))
 			} else {
 				probes[id] = append(probes[id], v)
 			}
 		}
 	}
 	m := newMatcher(t, gallery)
-	thr := DefaultPolicy().Threshold[Missing]
+	thr := watchlist.DefaultPolicy().Threshold[watchlist.Missing]
 	var n, rank1, named, wrong, impostorPairs, falsePairs, openSetFalse int
 	for id, vs := range probes {
 		// The same probes against a gallery without their own identity: any name is a false match.
-		var others []Identity
+		var others []watchlist.Person
 		for _, g := range gallery {
 			if g.ID != id {
 				others = append(others, g)
@@ -170,7 +172,7 @@ func TestIdentifyORL(t *testing.T) {
 		without := newMatcher(t, others)
 		for _, v := range vs {
 			n++
-			if m.Rank(v)[0].Identity.ID == id {
+			if m.Rank(v)[0].Person.ID == id {
 				rank1++
 			}
 			if a, _ := m.Match(v); a != nil {
@@ -212,7 +214,7 @@ func TestIdentifyFaceRecognitionPhotos(t *testing.T) {
 	p := newPipeline(t, false)
 	base := filepath.Join(evalDir(t), "faces", "face_recognition")
 	train := filepath.Join(base, "examples", "knn_examples", "train")
-	ids, err := LoadGalleryDir(context.Background(), p, train, Missing, DefaultEnrolmentRules())
+	ids, err := LoadGalleryDir(context.Background(), p, train, watchlist.Missing, DefaultEnrolmentRules())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,13 +336,13 @@ func allLabelled(t *testing.T) []labelled {
 
 // TestThresholdCalibration measures the similarity of every pair of labelled faces and reports the
 // false-match rate (impostor pairs at or above the threshold) and true-match rate of each category's
-// threshold. These are the numbers the thresholds in DefaultPolicy were chosen from.
+// threshold. These are the numbers the thresholds in watchlist.DefaultPolicy were chosen from.
 func TestThresholdCalibration(t *testing.T) {
 	set := allLabelled(t)
 	var genuine, impostor []float32
 	for i := range set {
 		for j := i + 1; j < len(set); j++ {
-			s := Cosine(set[i].v, set[j].v)
+			s := watchlist.Cosine(set[i].v, set[j].v)
 			if set[i].identity == set[j].identity {
 				genuine = append(genuine, s)
 			} else {
@@ -365,23 +367,23 @@ func TestThresholdCalibration(t *testing.T) {
 		_, tmr := rate(genuine, thr)
 		t.Logf("threshold %.2f: false matches %d/%d (FMR %.2e), true-match rate %.3f", thr, fm, len(impostor), fmr, tmr)
 	}
-	pol := DefaultPolicy()
-	for _, c := range Categories() {
+	pol := watchlist.DefaultPolicy()
+	for _, c := range watchlist.Categories() {
 		fm, fmr := rate(impostor, pol.Threshold[c])
 		_, tmr := rate(genuine, pol.Threshold[c])
 		t.Logf("category %s: threshold %.2f, FMR %.2e (%d pairs), TMR %.3f", c, pol.Threshold[c], fmr, fm, tmr)
 	}
 	// The committed ceilings and floors (docs/ACCURACY.md).
-	if _, fmr := rate(impostor, pol.Threshold[Suspect]); fmr > 2e-5 {
+	if _, fmr := rate(impostor, pol.Threshold[watchlist.Suspect]); fmr > 2e-5 {
 		t.Errorf("suspect threshold FMR %.2e, ceiling 2e-5", fmr)
 	}
-	if _, fmr := rate(impostor, pol.Threshold[Missing]); fmr > 1e-4 {
+	if _, fmr := rate(impostor, pol.Threshold[watchlist.Missing]); fmr > 1e-4 {
 		t.Errorf("missing threshold FMR %.2e, ceiling 1e-4", fmr)
 	}
-	if _, fmr := rate(impostor, pol.Threshold[AtRisk]); fmr > 5e-4 {
+	if _, fmr := rate(impostor, pol.Threshold[watchlist.AtRisk]); fmr > 5e-4 {
 		t.Errorf("at-risk threshold FMR %.2e, ceiling 5e-4", fmr)
 	}
-	if _, tmr := rate(genuine, pol.Threshold[Missing]); tmr < 0.95 {
+	if _, tmr := rate(genuine, pol.Threshold[watchlist.Missing]); tmr < 0.95 {
 		t.Errorf("missing threshold TMR %.3f, floor 0.95", tmr)
 	}
 	if len(impostor) < 100000 {
@@ -401,7 +403,7 @@ func TestPeerVerificationPairs(t *testing.T) {
 		return faces[0].Embedding
 	}
 	obama, obama2, obama3, biden := emb("obama.jpg"), emb("obama2.jpg"), emb("obama3.jpg"), emb("biden.jpg")
-	thr := DefaultPolicy().Threshold[Missing]
+	thr := watchlist.DefaultPolicy().Threshold[watchlist.Missing]
 	tests := []struct {
 		name string
 		a, b []float32
@@ -413,7 +415,7 @@ func TestPeerVerificationPairs(t *testing.T) {
 		{"obama2 vs biden", obama2, biden, false},
 	}
 	for _, tc := range tests {
-		s := Cosine(tc.a, tc.b)
+		s := watchlist.Cosine(tc.a, tc.b)
 		t.Logf("%s: %.3f", tc.name, s)
 		if (s >= thr) != tc.same {
 			t.Errorf("%s: similarity %.3f, threshold %.2f, same=%v", tc.name, s, thr, tc.same)

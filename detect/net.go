@@ -88,12 +88,3 @@ func l2normalize(v []float32) []float32 {
 	return v
 }
 
-// Cosine is the cosine similarity of two L2-normalised vectors (their dot product).
-func Cosine(a, b []float32) float32 {
-	n := min(len(a), len(b))
-	var s float32
-	for i := 0; i < n; i++ {
-		s += a[i] * b[i]
-	}
-	return s
-}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"gocv.io/x/gocv"
+
+	"snowlight/watchlist"
 )
 
 // PersonDetector finds people in a BGR image.
@@ -45,7 +47,6 @@ type Config struct {
 	// MinRecognitionFace is the smallest face height in pixels that is embedded and matched: smaller faces
 	// carry too little detail for a name to be trusted.
 	MinRecognitionFace float32
-	Policy             Policy
 	Log                *slog.Logger
 	// Metrics, when set, records every frame a Camera processes.
 	Metrics *Metrics
@@ -61,7 +62,6 @@ func DefaultConfig(modelsDir string) Config {
 		FaceCascade:        filepath.Join(CascadeDir, "haarcascades", "haarcascade_frontalface_alt2.xml"),
 		Appearance:         true,
 		MinRecognitionFace: 32,
-		Policy:             DefaultPolicy(),
 	}
 }
 
@@ -74,7 +74,7 @@ type Pipeline struct {
 	faces   FaceDetector
 	faceEmb *Embedder // nil: recognition off
 	appEmb  *Embedder // nil: appearance off
-	matcher atomic.Pointer[Matcher]
+	matcher atomic.Pointer[watchlist.Matcher]
 
 	mu sync.Mutex // serialises frames through the nets
 }
@@ -85,9 +85,6 @@ func NewPipeline(cfg Config) (*Pipeline, error) {
 	p := &Pipeline{cfg: cfg, log: cfg.Log}
 	if p.log == nil {
 		p.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if err := cfg.Policy.Validate(); err != nil {
-		return nil, err
 	}
 	if cfg.ModelsDir == "" {
 		p.persons = NewHOG(cfg.HOG)
@@ -159,7 +156,8 @@ func (p *Pipeline) Modes() (persons, faces string) { return p.persons.Kind(), p.
 func (p *Pipeline) FaceEmbedder() *Embedder { return p.faceEmb }
 
 // SetWatchList replaces the matcher; nil clears the watch list. Safe while frames are being processed.
-func (p *Pipeline) SetWatchList(m *Matcher) { p.matcher.Store(m) }
+// The matcher's policy decides which faces are named.
+func (p *Pipeline) SetWatchList(m *watchlist.Matcher) { p.matcher.Store(m) }
 
 // Detect runs every stage on the whole frame.
 func (p *Pipeline) Detect(ctx context.Context, frame gocv.Mat, t time.Time) (Result, error) {

@@ -1,6 +1,10 @@
 package detect
 
-import "time"
+import (
+	"time"
+
+	"snowlight/watchlist"
+)
 
 // Person is one detected person.
 type Person struct {
@@ -22,20 +26,11 @@ type Face struct {
 	HasLandmarks bool     `json:"has_landmarks"`
 	// Embedding is the L2-normalised MobileFaceNet vector of the aligned face; empty when recognition is off.
 	Embedding []float32 `json:"embedding,omitempty"`
-	// Match is the watch-list identity this face was accepted as, nil when unknown.
-	Match *Match `json:"match,omitempty"`
-	// Nearest is the most similar enrolled identity even when it was rejected (below threshold or too close
-	// to a second identity): evidence for a human, never a name.
-	Nearest *Match `json:"nearest,omitempty"`
-}
-
-// Match is a comparison of one face with the watch list.
-type Match struct {
-	PersonID   string   `json:"person_id"`
-	Name       string   `json:"name"`
-	Category   Category `json:"category"`
-	Similarity float32  `json:"similarity"` // cosine similarity to the best enrolment embedding of this person
-	Margin     float32  `json:"margin"`     // Similarity minus the best similarity of any other person
+	// Match is the watch-list person this face was accepted as, nil when unknown.
+	Match *watchlist.Match `json:"match,omitempty"`
+	// Nearest is the most similar enrolled person even when it was rejected (below threshold or too close
+	// to a second person): evidence for a human, never a name.
+	Nearest *watchlist.Match `json:"nearest,omitempty"`
 }
 
 // Result is what the pipeline found in one frame.

@@ -3,10 +3,8 @@ package pipeline
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"snowlight/config"
-	"snowlight/detect"
 	"snowlight/tracks/stitch"
 )
 
@@ -43,22 +41,4 @@ func Recordings(cfg *config.Config) ([]Recording, error) {
 		return nil, errors.New("no camera in the configuration has a recording (cameras[].recording: {file, start})")
 	}
 	return out, nil
-}
-
-// Policy is the watch-list policy the configuration sets: each category's threshold and margin.
-// Categories are spelt with an underscore in the file (at_risk) and a hyphen in the detector
-// (at-risk); categories the detector does not know are refused.
-func Policy(cfg *config.Config) (detect.Policy, error) {
-	p := detect.DefaultPolicy()
-	for name, c := range cfg.Watchlist.Categories {
-		cat, err := detect.ParseCategory(strings.ReplaceAll(name, "_", "-"))
-		if err != nil {
-			return detect.Policy{}, fmt.Errorf("watchlist.categories.%s: %w", name, err)
-		}
-		p.Threshold[cat], p.Margin[cat] = float32(c.Threshold), float32(c.Margin)
-	}
-	if err := p.Validate(); err != nil {
-		return detect.Policy{}, err
-	}
-	return p, nil
 }

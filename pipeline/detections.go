@@ -6,11 +6,12 @@ import (
 
 	"snowlight/detect"
 	"snowlight/tracks"
+	"snowlight/watchlist"
 )
 
 // toDetections maps one frame's perception result onto the tracker's input. Every person box becomes
 // a detection; each face joins the person whose head it sits at, carrying its watch-list candidates
-// with their category's threshold (below-threshold ones too: a face that keeps coming close is
+// with the threshold a match to each must reach (below-threshold ones too: a face that keeps coming close is
 // evidence, and one that resembles someone else is evidence against). A face with no person around
 // it is dropped: the tracker follows people, and a face alone has no box to follow.
 func toDetections(res detect.Result, rank ranker) []tracks.Detection {
@@ -89,11 +90,10 @@ func pairFaces(persons []detect.Person, faces []detect.Face) []int {
 
 // ranker turns a face into watch-list candidates.
 type ranker struct {
-	policy detect.Policy
 	// matcher is the current watch list (nil: none); with it each face is ranked against every
-	// identity, so the track sees the runner-up too. Without it the detector's nearest identity is the
+	// person, so the track sees the runner-up too. Without it the detector's nearest person is the
 	// only candidate.
-	matcher *detect.Matcher
+	matcher *watchlist.Matcher
 	// keep is how many of the most similar identities each face passes on.
 	keep int
 }
@@ -103,14 +103,14 @@ func (r ranker) candidates(f *detect.Face) []tracks.FaceMatch {
 		ranked := r.matcher.Rank(f.Embedding)
 		out := make([]tracks.FaceMatch, 0, min(len(ranked), r.keep))
 		for _, c := range ranked[:min(len(ranked), r.keep)] {
-			out = append(out, tracks.FaceMatch{PersonID: c.Identity.ID, Similarity: float64(c.Similarity),
-				Threshold: float64(r.policy.Threshold[c.Identity.Category])})
+			out = append(out, tracks.FaceMatch{PersonID: c.Person.ID, Similarity: float64(c.Similarity),
+				Threshold: float64(c.Threshold)})
 		}
 		return out
 	}
 	if n := f.Nearest; n != nil {
 		return []tracks.FaceMatch{{PersonID: n.PersonID, Similarity: float64(n.Similarity),
-			Threshold: float64(r.policy.Threshold[n.Category])}}
+			Threshold: float64(n.Threshold)}}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"snowlight/detect"
 	"snowlight/tracks"
+	"snowlight/watchlist"
 )
 
 func TestPairFaces(t *testing.T) {
@@ -57,36 +58,37 @@ func unit(v ...float32) []float32 {
 	return out
 }
 
-// Faces become candidates with their category's threshold: ranked against the whole watch list when
-// the edge has it (the runner-up too, so a face between two people counts against both), else the
-// detector's nearest identity only.
+// Faces become candidates with the threshold a match to each person must reach: ranked against the
+// whole watch list when the edge has it (the runner-up too, so a face between two people counts
+// against both), else the detector's nearest person only.
 func TestCandidates(t *testing.T) {
-	policy := detect.DefaultPolicy()
-	ids := []detect.Identity{
-		{ID: "ann", Name: "Ann", Category: detect.Suspect, Embeddings: [][]float32{unit(1, 0, 0)}},
-		{ID: "bob", Name: "Bob", Category: detect.AtRisk, Embeddings: [][]float32{unit(0, 1, 0)}},
-		{ID: "cy", Name: "Cy", Category: detect.Missing, Embeddings: [][]float32{unit(0, 0, 1)}},
+	policy := watchlist.DefaultPolicy()
+	ids := []watchlist.Person{
+		{ID: "ann", Name: "Ann", Category: watchlist.Suspect, Embeddings: [][]float32{unit(1, 0, 0)}},
+		{ID: "bob", Name: "Bob", Category: watchlist.AtRisk, Embeddings: [][]float32{unit(0, 1, 0)}, Threshold: 0.7},
+		{ID: "cy", Name: "Cy", Category: watchlist.Missing, Embeddings: [][]float32{unit(0, 0, 1)}},
 	}
-	m, err := detect.NewMatcher(ids, policy, "", time.Now())
+	m, err := watchlist.NewMatcher(ids, policy, "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &detect.Face{Embedding: unit(0.9, 0.4, 0.1), Nearest: &detect.Match{PersonID: "ann", Category: detect.Suspect, Similarity: 0.9}}
-	got := ranker{policy: policy, matcher: m, keep: 2}.candidates(f)
+	f := &detect.Face{Embedding: unit(0.9, 0.4, 0.1), Nearest: &watchlist.Match{PersonID: "ann", Category: watchlist.Suspect,
+		Similarity: 0.9, Threshold: 0.55}}
+	got := ranker{matcher: m, keep: 2}.candidates(f)
 	if len(got) != 2 || got[0].PersonID != "ann" || got[1].PersonID != "bob" {
 		t.Fatalf("candidates %+v, want ann then bob", got)
 	}
-	if got[0].Threshold != float64(policy.Threshold[detect.Suspect]) || got[1].Threshold != float64(policy.Threshold[detect.AtRisk]) {
-		t.Errorf("thresholds %+v, want the categories'", got)
+	if got[0].Threshold != float64(policy.Threshold[watchlist.Suspect]) || got[1].Threshold != float64(float32(0.7)) {
+		t.Errorf("thresholds %+v, want the category's for ann, bob's own", got)
 	}
 	if math.Abs(got[0].Similarity-0.9/math.Sqrt(0.98)) > 1e-5 {
 		t.Errorf("similarity %v", got[0].Similarity)
 	}
-	got = ranker{policy: policy, keep: 3}.candidates(f)
-	if len(got) != 1 || got[0].PersonID != "ann" || got[0].Similarity != float64(float32(0.9)) {
+	got = ranker{keep: 3}.candidates(f)
+	if len(got) != 1 || got[0].PersonID != "ann" || got[0].Similarity != float64(float32(0.9)) || got[0].Threshold != float64(float32(0.55)) {
 		t.Errorf("without a matcher: %+v, want the nearest identity", got)
 	}
-	if got := (ranker{policy: policy, keep: 3}).candidates(&detect.Face{}); got != nil {
+	if got := (ranker{keep: 3}).candidates(&detect.Face{}); got != nil {
 		t.Errorf("a face without a match or embedding: %+v", got)
 	}
 }
@@ -99,11 +101,11 @@ func TestToDetections(t *testing.T) {
 		},
 		Faces: []detect.Face{
 			{Box: detect.Box{X: 130, Y: 110, W: 40, H: 40}, Score: 0.95, Embedding: unit(1, 0),
-				Nearest: &detect.Match{PersonID: "ann", Category: detect.Missing, Similarity: 0.3}},
+				Nearest: &watchlist.Match{PersonID: "ann", Category: watchlist.Missing, Similarity: 0.3, Threshold: 0.5}},
 			{Box: detect.Box{X: 900, Y: 110, W: 40, H: 40}, Score: 0.95},
 		},
 	}
-	dets := toDetections(res, ranker{policy: detect.DefaultPolicy(), keep: 3})
+	dets := toDetections(res, ranker{keep: 3})
 	if len(dets) != 2 {
 		t.Fatalf("%d detections, want one per person", len(dets))
 	}

@@ -10,6 +10,7 @@ import (
 	"snowlight/detect"
 	"snowlight/ingest"
 	"snowlight/tracks"
+	"snowlight/watchlist"
 )
 
 // EdgeConfig is what every camera's edge shares.
@@ -17,13 +18,11 @@ type EdgeConfig struct {
 	// Tracker configures each camera's tracker (its Camera field is set per edge). Its score bands
 	// must suit the detector: see TrackerConfig.
 	Tracker tracks.Config
-	// Policy gives each watch-list category its threshold.
-	Policy detect.Policy
 	// WatchList returns the current watch list, nil when there is none. With it every face is ranked
-	// against every identity; without it the detector's nearest identity (set when the detect
-	// pipeline has a watch list) is the only candidate. Called once per frame; must be safe for
-	// concurrent use.
-	WatchList func() *detect.Matcher
+	// against every person, each with the threshold the matcher's policy sets for them; without it
+	// the detector's nearest person (set when the detect pipeline has a watch list) is the only
+	// candidate. Called once per frame; must be safe for concurrent use.
+	WatchList func() *watchlist.Matcher
 	// Candidates is how many of the most similar identities each face passes to its track [3].
 	Candidates int
 	// JPEGQuality of snapshot crops [85].
@@ -114,9 +113,6 @@ func NewEdge(camera string, det *detect.Camera, cfg EdgeConfig) (*Edge, error) {
 		return nil, errors.New("edge: camera id and detector are required")
 	}
 	cfg.setDefaults()
-	if err := cfg.Policy.Validate(); err != nil {
-		return nil, fmt.Errorf("edge %s: %w", camera, err)
-	}
 	tc := cfg.Tracker
 	tc.Camera = camera
 	if tc.Logger == nil {
@@ -158,11 +154,11 @@ func (e *Edge) Process(ctx context.Context, f ingest.Frame) ([]SightingEvent, er
 	}
 	e.stats.Detected++
 	e.cfg.Metrics.frame(e.camera, "detected")
-	var matcher *detect.Matcher
+	var matcher *watchlist.Matcher
 	if e.cfg.WatchList != nil {
 		matcher = e.cfg.WatchList()
 	}
-	dets := toDetections(res, ranker{policy: e.cfg.Policy, matcher: matcher, keep: e.cfg.Candidates})
+	dets := toDetections(res, ranker{matcher: matcher, keep: e.cfg.Candidates})
 	for i := range dets {
 		c := frameCrops{frame: f.Mat, body: dets[i].Box, quality: e.cfg.JPEGQuality}
 		if dets[i].Face != nil {

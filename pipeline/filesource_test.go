@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"snowlight/detect"
 	"snowlight/pipeline"
 )
 
@@ -129,7 +128,7 @@ func TestReplayStopsWhenCancelled(t *testing.T) {
 	}
 	_, err = pipeline.Replay(ctx, pipeline.ReplayOptions{
 		Recordings: recs, Detectors: dets, Center: c.cfg,
-		Edge: pipeline.EdgeConfig{Tracker: pipeline.TrackerConfig(), Policy: detect.DefaultPolicy()},
+		Edge: pipeline.EdgeConfig{Tracker: pipeline.TrackerConfig()},
 	})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("replay returned %v, want it cancelled", err)

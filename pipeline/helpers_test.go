@@ -16,6 +16,7 @@ import (
 	"snowlight/store"
 	"snowlight/testvideos"
 	"snowlight/tracks/stitch"
+	"snowlight/watchlist"
 )
 
 // repoRoot is the directory holding go.mod.
@@ -123,9 +124,9 @@ func detectors(t testing.TB, n int) []*detect.Pipeline {
 
 // enrol puts the scenario's enrolled people on a watch list from their enrolment photos (never the
 // rendered ones), each under their truth id and category.
-func enrol(t testing.TB, p *detect.Pipeline, spec *testvideos.Spec, policy detect.Policy) *detect.Matcher {
+func enrol(t testing.TB, p *detect.Pipeline, spec *testvideos.Spec, policy watchlist.Policy) *watchlist.Matcher {
 	t.Helper()
-	var ids []detect.Identity
+	var ids []watchlist.Person
 	for _, person := range spec.Persons {
 		var photos []detect.PhotoInput
 		for _, path := range spec.EnrolPhotos(person.ID) {
@@ -138,14 +139,18 @@ func enrol(t testing.TB, p *detect.Pipeline, spec *testvideos.Spec, policy detec
 		if len(photos) == 0 {
 			continue
 		}
-		id, err := p.Enrol(context.Background(), person.Name, detect.Category(person.Category), photos, detect.DefaultEnrolmentRules())
+		cat, err := watchlist.ParseCategory(person.Category)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := p.Enrol(context.Background(), person.Name, cat, photos, detect.DefaultEnrolmentRules())
 		if err != nil {
 			t.Fatal(err)
 		}
 		id.ID = person.ID
 		ids = append(ids, id)
 	}
-	m, err := detect.NewMatcher(ids, policy, p.EmbeddingModel(), time.Now())
+	m, err := watchlist.NewMatcher(ids, policy, p.EmbeddingModel(), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"snowlight/detect"
 	"snowlight/pipeline"
+	"snowlight/watchlist"
 )
 
 // TestNoMatLeaks replays a camera through the whole edge (decoded frames, detector, JPEG crops of the
@@ -32,13 +33,13 @@ func TestNoMatLeaks(t *testing.T) {
 		t.Fatal(err)
 	}
 	dets := []*detect.Pipeline{p}
-	watch := enrol(t, p, spec, detect.DefaultPolicy())
+	watch := enrol(t, p, spec, watchlist.DefaultPolicy())
 	c := newCenter(t, cfg)
 	gate := pipeline.GateConfig()
 	st, err := pipeline.Replay(context.Background(), pipeline.ReplayOptions{
 		Recordings: recs, Detectors: dets, Gate: &gate, Center: c.cfg,
-		Edge: pipeline.EdgeConfig{Tracker: pipeline.TrackerConfig(), Policy: detect.DefaultPolicy(),
-			WatchList: func() *detect.Matcher { return watch }},
+		Edge: pipeline.EdgeConfig{Tracker: pipeline.TrackerConfig(),
+			WatchList: func() *watchlist.Matcher { return watch }},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -11,11 +11,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"snowlight/config"
-	"snowlight/detect"
 	"snowlight/ingest"
 	"snowlight/ingest/camsim"
 	"snowlight/pipeline"
 	"snowlight/testvideos"
+	"snowlight/watchlist"
 )
 
 // TestLiveCameras runs the same pipeline on RTSP: camsim plays two rendered cameras of city5 in real
@@ -33,7 +33,7 @@ func TestLiveCameras(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	policy, err := pipeline.Policy(cfg)
+	policy, err := cfg.Watchlist.Policy()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,8 +78,8 @@ func TestLiveCameras(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	edgeCfg := pipeline.EdgeConfig{Tracker: pipeline.TrackerConfig(), Policy: policy, Metrics: metrics,
-		WatchList: func() *detect.Matcher { return watch }}
+	edgeCfg := pipeline.EdgeConfig{Tracker: pipeline.TrackerConfig(), Metrics: metrics,
+		WatchList: func() *watchlist.Matcher { return watch }}
 	var cams []pipeline.LiveCamera
 	for i, id := range []string{"c1", "c2"} {
 		w, err := ingest.NewWorker(ingest.Config{Camera: id, URL: sim.URL(id), Decode: ingest.DecodeSampled, SampleFPS: fps})

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"snowlight/config"
-	"snowlight/detect"
 	"snowlight/pipeline"
+	"snowlight/watchlist"
 )
 
 // replayScenario replays the rendered scenario's cameras (all of them when cams is empty) through the
@@ -27,7 +27,7 @@ func replayScenario(t *testing.T, name string, fps float64, cams ...string) (*sc
 	if err != nil {
 		t.Fatal(err)
 	}
-	policy, err := pipeline.Policy(cfg)
+	policy, err := cfg.Watchlist.Policy()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,8 +49,7 @@ func replayScenario(t *testing.T, name string, fps float64, cams ...string) (*sc
 		Gate:       &gate,
 		Edge: pipeline.EdgeConfig{
 			Tracker:   pipeline.TrackerConfig(),
-			Policy:    policy,
-			WatchList: func() *detect.Matcher { return watch },
+			WatchList: func() *watchlist.Matcher { return watch },
 		},
 		Center: c.cfg,
 	})

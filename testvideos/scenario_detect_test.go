@@ -15,6 +15,7 @@ import (
 
 	"snowlight/detect"
 	"snowlight/ingest/av"
+	"snowlight/watchlist"
 )
 
 // decodeVideo decodes an H.264 file with the project's decoder and calls fn with the frame number (from 1,
@@ -128,7 +129,7 @@ func checkScenarioDetections(t *testing.T, name, models string, every int) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	var ids []detect.Identity
+	var ids []watchlist.Person
 	for _, person := range spec.Persons {
 		var photos []detect.PhotoInput
 		for _, path := range spec.EnrolPhotos(person.ID) {
@@ -141,13 +142,17 @@ func checkScenarioDetections(t *testing.T, name, models string, every int) {
 		if len(photos) == 0 {
 			continue
 		}
-		id, err := p.Enrol(t.Context(), person.ID, detect.Category(person.Category), photos, detect.DefaultEnrolmentRules())
+		cat, err := watchlist.ParseCategory(person.Category)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := p.Enrol(t.Context(), person.ID, cat, photos, detect.DefaultEnrolmentRules())
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, id)
 	}
-	m, err := detect.NewMatcher(ids, detect.DefaultPolicy(), p.EmbeddingModel(), time.Now())
+	m, err := watchlist.NewMatcher(ids, watchlist.DefaultPolicy(), p.EmbeddingModel(), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

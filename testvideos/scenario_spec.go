@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"snowlight/watchlist"
 )
 
 // Spec describes a multi-camera scenario: real backgrounds seen by cameras, real people (from their photos)
@@ -88,13 +90,6 @@ type PersonSpec struct {
 	SafeZone string      `yaml:"safe_zone,omitempty" json:"safe_zone,omitempty"`
 	Clothes  ClothesSpec `yaml:"clothes,omitempty" json:"clothes,omitempty"`
 }
-
-// Watch-list categories a person may carry.
-const (
-	CategoryAtRisk  = "at-risk"
-	CategoryMissing = "missing"
-	CategorySuspect = "suspect"
-)
 
 // PhotoSpec is a photo of a person. Face (x, y, w, h in the photo's pixels) is found with OpenCV's frontal
 // face cascade when not given. In YAML a photo is either a path or {path: ..., face: [x, y, w, h]}.
@@ -527,17 +522,16 @@ func (s *Spec) validatePersons(errs *specErrors) {
 			}
 			s.resolved.enrol[i] = append(s.resolved.enrol[i], path)
 		}
-		switch p.Category {
-		case "":
+		// The category is kept as written (the spec's hash names its renders); consumers read it
+		// with watchlist.ParseCategory.
+		if p.Category == "" {
 			if len(p.Enrol) > 0 {
-				errs.add(f+".category", "an enrolled person needs a category (%s, %s or %s)", CategoryAtRisk, CategoryMissing, CategorySuspect)
+				errs.add(f+".category", "an enrolled person needs a category (at_risk, missing or suspect)")
 			}
-		case CategoryAtRisk, CategoryMissing, CategorySuspect:
-			if len(p.Enrol) == 0 {
-				errs.add(f+".enrol", "a person in category %q must have enrolment photos", p.Category)
-			}
-		default:
-			errs.add(f+".category", "%q: want %s, %s or %s", p.Category, CategoryAtRisk, CategoryMissing, CategorySuspect)
+		} else if _, err := watchlist.ParseCategory(p.Category); err != nil {
+			errs.add(f+".category", "%v", err)
+		} else if len(p.Enrol) == 0 {
+			errs.add(f+".enrol", "a person in category %q must have enrolment photos", p.Category)
 		}
 		if p.SafeZone != "" && !s.hasZone(p.SafeZone) {
 			errs.add(f+".safe_zone", "unknown zone %q", p.SafeZone)

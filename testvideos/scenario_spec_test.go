@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"snowlight/watchlist"
 )
 
 // specFixture writes a valid two-camera spec into a temp dir, with a photo and a background image of its
@@ -224,7 +226,7 @@ func TestBuiltinScenariosAreValid(t *testing.T) {
 	}
 	atRisk := 0
 	for _, p := range demo.Persons {
-		if p.Category == CategoryAtRisk && p.SafeZone != "" {
+		if c, _ := watchlist.ParseCategory(p.Category); c == watchlist.AtRisk && p.SafeZone != "" {
 			atRisk++
 		}
 	}

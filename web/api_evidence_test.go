@@ -146,11 +146,13 @@ func TestEnrolment(t *testing.T) {
 			t.Errorf("%s: %d %s", c.name, status, body)
 		}
 	}
-	status, body := post(fields(nil), map[string][]byte{"front.png": good, "tiny.png": tiny}, true)
+	// The category is read as people type it and answered in its canonical spelling.
+	status, body := post(fields(func(f map[string]string) { f["category"] = "At-Risk" }), map[string][]byte{"front.png": good, "tiny.png": tiny}, true)
 	if status != http.StatusCreated {
 		t.Fatalf("enrol: %d %s", status, body)
 	}
-	for _, want := range []string{`"name":"tiny.png","used":false,"error":"too small`, `"name":"front.png","used":true`, `"photo_urls":["/api/v1/persons/p`} {
+	for _, want := range []string{`"name":"tiny.png","used":false,"error":"too small`, `"name":"front.png","used":true`, `"photo_urls":["/api/v1/persons/p`,
+		`"category":"at_risk"`} {
 		if !contains(body, want) {
 			t.Errorf("enrol answer lacks %s: %s", want, body)
 		}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"snowlight/auth"
+	"snowlight/watchlist"
 )
 
 func (a *api) guardianRoutes() []Route {
@@ -18,12 +19,12 @@ func (a *api) guardianRoutes() []Route {
 // GuardedPerson is what a guardian sees of one person they guard: who, the safe zone, where they were
 // last seen, and their alerts.
 type GuardedPerson struct {
-	ID       string        `json:"id"`
-	Name     string        `json:"name"`
-	Category string        `json:"category"`
-	SafeZone []LatLon      `json:"safe_zone,omitempty"`
-	Latest   *SightingView `json:"latest,omitempty"`
-	Alerts   []AlertView   `json:"alerts"`
+	ID       string             `json:"id"`
+	Name     string             `json:"name"`
+	Category watchlist.Category `json:"category"`
+	SafeZone []LatLon           `json:"safe_zone,omitempty"`
+	Latest   *SightingView      `json:"latest,omitempty"`
+	Alerts   []AlertView        `json:"alerts"`
 }
 
 // guardianView answers GET /api/v1/guardian for the persons in the caller's scope and nobody else.

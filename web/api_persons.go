@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"snowlight/auth"
+	"snowlight/watchlist"
 )
 
 // Limits of an enrolment.
@@ -120,7 +121,7 @@ func (a *api) enrol(w http.ResponseWriter, r *http.Request) {
 			used++
 		}
 	}
-	if err := a.record(r, "watchlist.enrol", res.Person.ID, map[string]string{"name": res.Person.Name, "category": res.Person.Category,
+	if err := a.record(r, "watchlist.enrol", res.Person.ID, map[string]string{"name": res.Person.Name, "category": string(res.Person.Category),
 		"legal_basis": res.Person.LegalBasis, "approved_by": res.Person.ApprovedBy, "expires": res.Person.Expires.UTC().Format(time.RFC3339),
 		"photos": fmt.Sprintf("%d of %d used", used, len(res.Photos))}); err != nil {
 		Fail(w, r, err)
@@ -138,15 +139,17 @@ func (a *api) parseEnrolment(r *http.Request) (Enrolment, error) {
 		}
 		return ""
 	}
-	e := Enrolment{Name: val("name"), Category: val("category"), GuardianContact: val("guardian_contact"),
+	e := Enrolment{Name: val("name"), GuardianContact: val("guardian_contact"),
 		LegalBasis: val("legal_basis"), ApprovedBy: val("approved_by")}
 	bad := func(format string, args ...any) (Enrolment, error) {
 		return Enrolment{}, Errorf(http.StatusBadRequest, format, args...)
 	}
+	var catErr error
+	e.Category, catErr = watchlist.ParseCategory(val("category"))
 	switch {
-	case e.Name == "" || len(e.Name) > 200:
-		return bad("give the person's name (1 to 200 characters)")
-	case e.Category != CategoryAtRisk && e.Category != CategoryMissing && e.Category != CategorySuspect:
+	case e.Name == "" || len(e.Name) > watchlist.MaxNameLength:
+		return bad("give the person's name (1 to %d characters)", watchlist.MaxNameLength)
+	case catErr != nil:
 		return bad("category must be at_risk, missing or suspect")
 	case e.LegalBasis == "" || len(e.LegalBasis) > maxEntryLength:
 		return bad("give the legal basis or authorisation reference for this entry (legal_basis)")

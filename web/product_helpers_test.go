@@ -12,6 +12,7 @@ import (
 
 	"snowlight/audit"
 	"snowlight/auth"
+	"snowlight/watchlist"
 	"snowlight/web"
 	"snowlight/web/fake"
 	"snowlight/web/webtest"
@@ -65,10 +66,10 @@ func newProduct(t testing.TB, mod func(*web.APIOptions), scopes map[auth.Role]au
 		web.PatrolView{ID: "u-far", Name: "Unit 2", Status: web.PatrolAvailable, Area: "south", Position: &web.LatLon{Lat: 52.0500, Lon: 4.4000}},
 	)
 	photo := testPNG(t, 160, 200)
-	w.Watchlist.Add(web.PersonView{ID: "p-anna", Name: "Anna K", Category: web.CategoryAtRisk, GuardianContact: "Jon K +31 6 000",
+	w.Watchlist.Add(web.PersonView{ID: "p-anna", Name: "Anna K", Category: watchlist.AtRisk, GuardianContact: "Jon K +31 6 000",
 		LegalBasis: "guardian consent 2025-11", ApprovedBy: "chief Ng", Expires: t0.AddDate(1, 0, 0),
 		SafeZone: []web.LatLon{{Lat: 52.009, Lon: 4.349}, {Lat: 52.011, Lon: 4.349}, {Lat: 52.011, Lon: 4.352}}}, web.Photo{ContentType: "image/png", Data: photo})
-	w.Watchlist.Add(web.PersonView{ID: "p-bob", Name: "Bob S", Category: web.CategorySuspect, LegalBasis: "warrant 77", ApprovedBy: "judge Li",
+	w.Watchlist.Add(web.PersonView{ID: "p-bob", Name: "Bob S", Category: watchlist.Suspect, LegalBasis: "warrant 77", ApprovedBy: "judge Li",
 		Expires: t0.AddDate(0, 1, 0)}, web.Photo{ContentType: "image/png", Data: photo})
 
 	p := &product{W: w, Clock: clock, Snap: testPNG(t, 320, 240)}
@@ -90,11 +91,11 @@ func newProduct(t testing.TB, mod func(*web.APIOptions), scopes map[auth.Role]au
 			Exit: t0.Add(-29 * time.Minute)},
 	)
 	w.Alerts.Raise(web.AlertDetail{AlertView: web.AlertView{ID: "a-anna", Rule: "safe_zone_exit", Severity: "critical", Title: "At-risk person outside safe zone",
-		Camera: "cam-2", CameraName: "Harbour", Area: "south", Position: &posCam2, PersonID: "p-anna", PersonName: "Anna K", Category: web.CategoryAtRisk,
+		Camera: "cam-2", CameraName: "Harbour", Area: "south", Position: &posCam2, PersonID: "p-anna", PersonName: "Anna K", Category: watchlist.AtRisk,
 		Score: 0.64, Threshold: 0.5, Biometric: true, ConfirmationsRequired: 1, Snapshot: snap, Clip: web.Clip{State: web.ClipPreparing}},
 		Crops: []web.FaceCrop{{Image: crop, Similarity: 0.64, Time: t0, Camera: "cam-2"}}})
 	w.Alerts.Raise(web.AlertDetail{AlertView: web.AlertView{ID: "a-bob", Rule: "watchlist_hit", Severity: "high", Title: "Suspect on watch list",
-		Camera: "cam-1", CameraName: "Market St", Area: "north", Position: &posCam1, PersonID: "p-bob", PersonName: "Bob S", Category: web.CategorySuspect,
+		Camera: "cam-1", CameraName: "Market St", Area: "north", Position: &posCam1, PersonID: "p-bob", PersonName: "Bob S", Category: watchlist.Suspect,
 		Score: 0.81, Threshold: 0.55, Biometric: true, ConfirmationsRequired: 2}})
 
 	la := &lateAudit{}

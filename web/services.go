@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"snowlight/objstore"
+	"snowlight/watchlist"
 )
 
 // The product API reads and changes the domain through the interfaces in this file, in terms of the
@@ -95,9 +96,9 @@ type AlertView struct {
 	Area       string  `json:"area,omitempty"`
 	Position   *LatLon `json:"position,omitempty"` // the camera's
 
-	PersonID   string `json:"person_id,omitempty"`
-	PersonName string `json:"person_name,omitempty"`
-	Category   string `json:"category,omitempty"` // at_risk, missing, suspect
+	PersonID   string             `json:"person_id,omitempty"`
+	PersonName string             `json:"person_name,omitempty"`
+	Category   watchlist.Category `json:"category,omitempty"`
 
 	// Score is the evidence score (the best face similarity for a biometric match) and Threshold the
 	// list's threshold it passed; both 0 for rules without identity evidence.
@@ -291,26 +292,19 @@ type Watchlist interface {
 // ErrNoUsableFace means none of the photos given for enrolment shows one usable face.
 var ErrNoUsableFace = errors.New("none of the photos shows one usable face")
 
-// Watch-list categories.
-const (
-	CategoryAtRisk  = "at_risk"
-	CategoryMissing = "missing"
-	CategorySuspect = "suspect"
-)
-
 // PersonView is a watch-list entry.
 type PersonView struct {
-	ID              string    `json:"id"`
-	Name            string    `json:"name"`
-	Category        string    `json:"category"`
-	GuardianContact string    `json:"guardian_contact,omitempty"`
-	SafeZone        []LatLon  `json:"safe_zone,omitempty"`
-	Expires         time.Time `json:"expires,omitzero"`
-	Expired         bool      `json:"expired"`
-	LegalBasis      string    `json:"legal_basis"`
-	ApprovedBy      string    `json:"approved_by"`
-	EnrolledBy      string    `json:"enrolled_by,omitempty"`
-	Enrolled        time.Time `json:"enrolled,omitzero"`
+	ID              string             `json:"id"`
+	Name            string             `json:"name"`
+	Category        watchlist.Category `json:"category"`
+	GuardianContact string             `json:"guardian_contact,omitempty"`
+	SafeZone        []LatLon           `json:"safe_zone,omitempty"`
+	Expires         time.Time          `json:"expires,omitzero"`
+	Expired         bool               `json:"expired"`
+	LegalBasis      string             `json:"legal_basis"`
+	ApprovedBy      string             `json:"approved_by"`
+	EnrolledBy      string             `json:"enrolled_by,omitempty"`
+	Enrolled        time.Time          `json:"enrolled,omitzero"`
 	// Photos is the number of enrolment photos; PhotoURLs are filled by the handler.
 	Photos    int      `json:"photos"`
 	PhotoURLs []string `json:"photo_urls,omitempty"`
@@ -319,7 +313,7 @@ type PersonView struct {
 // Enrolment is a request to put a person on the watch list.
 type Enrolment struct {
 	Name            string
-	Category        string
+	Category        watchlist.Category
 	GuardianContact string
 	SafeZone        []LatLon
 	Expires         time.Time

@@ -16,6 +16,7 @@ import (
 
 	"snowlight/detect"
 	"snowlight/models"
+	"snowlight/watchlist"
 )
 
 // repeated is a flag that may be given several times.
@@ -31,7 +32,7 @@ func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
 func runAnalyze(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "analyze", "[--gallery DIR] [--models DIR] [--json] [--fps N] (--video FILE | --image FILE...)")
 	gallery := fs.String("gallery", "", "folder of people to look for: DIR/<person name>/*.jpg|png")
-	category := fs.String("category", string(detect.Missing), "watch-list category (and so threshold) for the gallery: at-risk, missing or suspect")
+	category := fs.String("category", string(watchlist.Missing), "watch-list category (and so threshold) for the gallery: at_risk, missing or suspect")
 	modelsDir := fs.String("models", "", "models directory (default $"+models.EnvDir+"); without one, classical detectors and no recognition")
 	asJSON := fs.Bool("json", false, "one JSON object per line, per frame or image")
 	video := fs.String("video", "", "video file to analyse")
@@ -53,7 +54,7 @@ func runAnalyze(ctx context.Context, e *env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	cat, err := detect.ParseCategory(*category)
+	cat, err := watchlist.ParseCategory(*category)
 	if err != nil {
 		return err
 	}
@@ -75,7 +76,8 @@ func runAnalyze(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		m, err := detect.NewMatcher(ids, cfg.Policy, p.EmbeddingModel(), time.Now())
+		policy := watchlist.DefaultPolicy()
+		m, err := watchlist.NewMatcher(ids, policy, p.EmbeddingModel(), time.Now())
 		if err != nil {
 			return err
 		}
@@ -85,7 +87,7 @@ func runAnalyze(ctx context.Context, e *env, args []string) error {
 			names = append(names, fmt.Sprintf("%s (%d photos)", id.Name, len(id.Photos)))
 		}
 		e.log.Info("gallery enrolled", "dir", *gallery, "people", strings.Join(names, ", "), "category", cat,
-			"threshold", cfg.Policy.Threshold[cat])
+			"threshold", policy.Threshold[cat])
 	}
 
 	a := &analysis{e: e, json: *asJSON, sightings: map[string]*sighting{}}

@@ -3,29 +3,22 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"snowlight/audit"
+	"snowlight/config"
 	"snowlight/detect"
 	"snowlight/models"
+	"snowlight/store"
+	"snowlight/watchlist"
 )
 
-// watchlistDir is where the watch list lives unless --watchlist says otherwise: $SNOWLIGHT_WATCHLIST, else
-// data/watchlist (beside the default data directory).
-func watchlistDir(flagValue string) string {
-	if flagValue != "" {
-		return flagValue
-	}
-	if d := os.Getenv("SNOWLIGHT_WATCHLIST"); d != "" {
-		return d
-	}
-	return filepath.Join("data", "watchlist")
-}
-
-// runEnroll adds a person to the watch list from photos, or lists or removes entries.
+// runEnroll adds a person to the database's watch list from photos, or lists or removes entries.
 func runEnroll(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 {
 		switch args[0] {
@@ -35,53 +28,58 @@ func runEnroll(ctx context.Context, e *env, args []string) error {
 			return runEnrollRemove(ctx, e, args[1:])
 		}
 	}
-	fs := newFlagSet(e, "enroll", "--name NAME --category at-risk|missing|suspect [--watchlist DIR] "+
-		"[--models DIR] PHOTO...\n       snowlight enroll list [--watchlist DIR] [--json]\n"+
-		"       snowlight enroll remove [--watchlist DIR] ID")
+	fs := newFlagSet(e, "enroll", "--db FILE --name NAME --category at_risk|missing|suspect --legal-basis TEXT "+
+		"--approved-by NAME [--expires YYYY-MM-DD] [--guardian-contact TEXT] [--config FILE.yaml] [--models DIR] PHOTO...\n"+
+		"       snowlight enroll list --db FILE [--json]\n"+
+		"       snowlight enroll remove --db FILE ID")
+	dbPath := fs.String("db", "", "the snowlight database (SQLite) whose watch list the person joins; created if missing")
 	name := fs.String("name", "", "the person's name")
-	category := fs.String("category", "", "watch-list category: at-risk, missing or suspect")
-	wl := fs.String("watchlist", "", "watch-list directory (default $SNOWLIGHT_WATCHLIST or data/watchlist)")
-	modelsDir := fs.String("models", "", "models directory (default $"+models.EnvDir+")")
+	category := fs.String("category", "", "watch-list category: at_risk, missing or suspect")
 	legal := fs.String("legal-basis", "", "why this person may be searched for (case number, order)")
-	expires := fs.String("expires", "", "date (YYYY-MM-DD) after which the entry no longer matches")
+	approved := fs.String("approved-by", "", "who authorised the entry")
+	expires := fs.String("expires", "", "date (YYYY-MM-DD) from which the entry no longer matches (default and limit: the category's longest listing)")
+	guardian := fs.String("guardian-contact", "", "whom to call about an at-risk or missing person")
+	cfgPath := fs.String("config", "", "deployment configuration whose watch-list policy limits the expiry (default: the built-in policy)")
+	modelsDir := fs.String("models", "", "models directory (default $"+models.EnvDir+")")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *name == "" || *category == "" || fs.NArg() == 0 {
+	if *dbPath == "" || *name == "" || *category == "" || fs.NArg() == 0 {
 		fs.Usage()
 		return errUsage
 	}
-	cat, err := detect.ParseCategory(*category)
+	cat, err := watchlist.ParseCategory(*category)
 	if err != nil {
 		return err
 	}
-	var until time.Time
+	policy := watchlist.DefaultPolicy()
+	if *cfgPath != "" {
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			return err
+		}
+		if policy, err = cfg.Watchlist.Policy(); err != nil {
+			return fmt.Errorf("config %s: %w", *cfgPath, err)
+		}
+	}
+	now := time.Now().UTC()
+	until := now.Add(policy.MaxExpiry[cat])
 	if *expires != "" {
-		if until, err = time.Parse("2006-01-02", *expires); err != nil {
+		if until, err = time.Parse(time.DateOnly, *expires); err != nil {
 			return fmt.Errorf("--expires %q: want YYYY-MM-DD", *expires)
 		}
-		if !until.After(time.Now()) {
-			return fmt.Errorf("--expires %s is in the past", *expires)
-		}
+	}
+	// What the law asks is checked before the models load and the photos are read.
+	draft := watchlist.Person{Name: *name, Category: cat, LegalBasis: strings.TrimSpace(*legal),
+		ApprovedBy: strings.TrimSpace(*approved), Enrolled: now, Expires: until}
+	if err := policy.CheckEntry(&draft, now); err != nil {
+		return err
 	}
 	dir := models.ResolveDir(*modelsDir)
 	if dir == "" {
 		return fmt.Errorf("enrolment needs the face models: run `make models` and pass --models DIR or set %s",
 			models.EnvDir)
 	}
-	store, err := detect.NewDirStore(watchlistDir(*wl))
-	if err != nil {
-		return err
-	}
-	cfg := detect.DefaultConfig(dir)
-	cfg.Appearance = false
-	cfg.Log = e.log
-	p, err := detect.NewPipeline(cfg)
-	if err != nil {
-		return err
-	}
-	defer p.Close()
-
 	rules := detect.DefaultEnrolmentRules()
 	var photos []detect.PhotoInput
 	var raw [][]byte
@@ -100,63 +98,102 @@ func runEnroll(ctx context.Context, e *env, args []string) error {
 		photos = append(photos, detect.PhotoInput{Name: path, Data: data})
 		raw = append(raw, data)
 	}
-	id, err := p.Enrol(ctx, *name, cat, photos, rules)
+	cfg := detect.DefaultConfig(dir)
+	cfg.Appearance = false
+	cfg.Log = e.log
+	p, err := detect.NewPipeline(cfg)
 	if err != nil {
 		return err
 	}
-	id.LegalBasis, id.Expires = *legal, until
-	if u := os.Getenv("USER"); u != "" {
-		id.EnrolledBy = u
-	}
-	if err := store.Add(ctx, id, raw); err != nil {
+	defer p.Close()
+	person, err := p.Enrol(ctx, *name, cat, photos, rules)
+	if err != nil {
 		return err
 	}
-	e.log.Info("enrolled", "id", id.ID, "name", id.Name, "category", id.Category, "photos", len(id.Photos))
-	fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%d photo(s)\n", id.ID, id.Name, id.Category, len(id.Photos))
+	person.LegalBasis, person.ApprovedBy, person.Expires = draft.LegalBasis, draft.ApprovedBy, draft.Expires
+	person.GuardianContact, person.EnrolledBy = strings.TrimSpace(*guardian), cliActor()
+
+	db, err := store.Open(ctx, *dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Watchlist().Add(ctx, person, raw); err != nil {
+		return err
+	}
+	if _, err := audit.New(db, nil).Append(ctx, audit.Record{Actor: cliActor(), Role: "local", Action: "watchlist.enrol",
+		Target: person.ID, Details: map[string]string{"name": person.Name, "category": string(person.Category),
+			"legal_basis": person.LegalBasis, "approved_by": person.ApprovedBy, "expires": person.Expires.Format(time.RFC3339),
+			"photos": fmt.Sprint(len(person.Photos))}}); err != nil {
+		return err
+	}
+	e.log.Info("enrolled", "id", person.ID, "category", person.Category, "photos", len(person.Photos))
+	fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%d photo(s)\texpires %s\n", person.ID, person.Name, person.Category, len(person.Photos),
+		person.Expires.Format(time.DateOnly))
 	return nil
 }
 
+// openWatchlistDB opens an existing database: listing or removing never creates one.
+func openWatchlistDB(ctx context.Context, path string) (*store.DB, error) {
+	if path == "" {
+		return nil, errors.New("give --db FILE: the product's SQLite database")
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("database %s: %w", path, err)
+	}
+	return store.Open(ctx, path)
+}
+
 func runEnrollList(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "enroll list", "[--watchlist DIR] [--json]")
-	wl := fs.String("watchlist", "", "watch-list directory (default $SNOWLIGHT_WATCHLIST or data/watchlist)")
+	fs := newFlagSet(e, "enroll list", "--db FILE [--json]")
+	dbPath := fs.String("db", "", "the snowlight database (SQLite)")
 	asJSON := fs.Bool("json", false, "one JSON object per person (without embeddings)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	store, err := detect.NewDirStore(watchlistDir(*wl))
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	db, err := openWatchlistDB(ctx, *dbPath)
 	if err != nil {
 		return err
 	}
-	ids, err := store.List(ctx)
+	defer db.Close()
+	persons, err := db.Watchlist().List(ctx)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
-		for _, id := range ids {
-			id.Embeddings = nil
-			if err := enc.Encode(id); err != nil {
+		for _, p := range persons {
+			p.Embeddings = nil
+			if err := enc.Encode(p); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
+	now := time.Now()
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tCATEGORY\tPHOTOS\tENROLLED\tEXPIRES")
-	for _, id := range ids {
+	for _, p := range persons {
 		exp := "-"
-		if !id.Expires.IsZero() {
-			exp = id.Expires.Format("2006-01-02")
+		if !p.Expires.IsZero() {
+			exp = p.Expires.Format(time.DateOnly)
+			if p.Expired(now) {
+				exp += " (expired)"
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", id.ID, id.Name, id.Category, len(id.Photos),
-			id.EnrolledAt.Format("2006-01-02 15:04"), exp)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", p.ID, p.Name, p.Category, len(p.Photos),
+			p.Enrolled.Format("2006-01-02 15:04"), exp)
 	}
 	return tw.Flush()
 }
 
 func runEnrollRemove(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "enroll remove", "[--watchlist DIR] ID")
-	wl := fs.String("watchlist", "", "watch-list directory (default $SNOWLIGHT_WATCHLIST or data/watchlist)")
+	fs := newFlagSet(e, "enroll remove", "--db FILE ID")
+	dbPath := fs.String("db", "", "the snowlight database (SQLite)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -164,13 +201,19 @@ func runEnrollRemove(ctx context.Context, e *env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	store, err := detect.NewDirStore(watchlistDir(*wl))
+	db, err := openWatchlistDB(ctx, *dbPath)
 	if err != nil {
 		return err
 	}
-	if err := store.Remove(ctx, fs.Arg(0)); err != nil {
+	defer db.Close()
+	id := fs.Arg(0)
+	if err := db.Watchlist().Remove(ctx, id); err != nil {
 		return err
 	}
-	e.log.Info("removed from the watch list", "id", fs.Arg(0))
+	if _, err := audit.New(db, nil).Append(ctx, audit.Record{Actor: cliActor(), Role: "local", Action: "watchlist.remove",
+		Target: id}); err != nil {
+		return err
+	}
+	e.log.Info("removed from the watch list", "id", id)
 	return nil
 }

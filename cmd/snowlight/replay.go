@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -21,33 +20,32 @@ import (
 	"snowlight/store"
 	"snowlight/testvideos"
 	"snowlight/tracks/stitch"
+	"snowlight/watchlist"
 )
 
 // runReplay plays recorded cameras through the whole pipeline (decode at the detection rate, detect,
 // track, stitch, store) with their real relative timing, as fast as the machine allows.
 func runReplay(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "replay", "(--config FILE.yaml | --scenario DIR [--fps F]) --db FILE [--cameras ID,...] [--objects DIR] [--gallery DIR [--category C] | --watchlist DIR] [--models DIR] [--workers N]")
+	fs := newFlagSet(e, "replay", "(--config FILE.yaml | --scenario DIR [--fps F]) --db FILE [--cameras ID,...] [--objects DIR] [--gallery DIR [--category C]] [--models DIR] [--workers N]")
 	cfgPath := fs.String("config", "", "deployment configuration; cameras[].recording gives each camera's file and start time")
-	scenarioDir := fs.String("scenario", "", "a rendered scenario (truth.json and a video per camera) instead of --config; its enrolled people are the watch list unless --gallery or --watchlist says otherwise")
+	scenarioDir := fs.String("scenario", "", "a rendered scenario (truth.json and a video per camera) instead of --config; its enrolled people are the watch list unless --gallery says otherwise")
 	fps := fs.Float64("fps", 3, "with --scenario: detections per second on every camera")
 	only := fs.String("cameras", "", "replay only these cameras (comma-separated ids)")
 	dbPath := fs.String("db", "", "the snowlight database (SQLite) the sightings and trajectories go to; created if missing")
 	objects := fs.String("objects", "", "directory for snapshot JPEGs (default: MinIO when the configuration's storage is minio, else objects/ beside the database)")
-	gallery := fs.String("gallery", "", "watch list from a folder of people: DIR/<person name>/*.jpg|png")
-	category := fs.String("category", string(detect.Missing), "watch-list category (and so threshold) of the --gallery people: at-risk, missing or suspect")
-	watchlist := fs.String("watchlist", "", "watch list from a directory `snowlight enroll` wrote (default: the database's watch list)")
+	gallery := fs.String("gallery", "", "watch list from a folder of people: DIR/<person name>/*.jpg|png (default: the database's watch list, which `snowlight enroll --db` fills)")
+	category := fs.String("category", string(watchlist.Missing), "watch-list category (and so threshold) of the --gallery people: at_risk, missing or suspect")
 	modelsDir := fs.String("models", "", "models directory (default $"+models.EnvDir+"); without one, classical detectors and no recognition")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "detectors run in parallel (one per core is fastest)")
 	gate := fs.Bool("gate", true, "motion gate: frames where nothing moves skip the detectors, as live")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if (*cfgPath == "") == (*scenarioDir == "") || *dbPath == "" || fs.NArg() > 0 || *workers < 1 || *gallery != "" && *watchlist != "" ||
-		!(*fps > 0 && *fps <= 60) {
+	if (*cfgPath == "") == (*scenarioDir == "") || *dbPath == "" || fs.NArg() > 0 || *workers < 1 || !(*fps > 0 && *fps <= 60) {
 		fs.Usage()
 		return errUsage
 	}
-	cat, err := detect.ParseCategory(*category)
+	cat, err := watchlist.ParseCategory(*category)
 	if err != nil {
 		return err
 	}
@@ -71,7 +69,7 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	policy, err := pipeline.Policy(cfg)
+	policy, err := cfg.Watchlist.Policy()
 	if err != nil {
 		return fmt.Errorf("config %s: %w", *cfgPath, err)
 	}
@@ -102,7 +100,6 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 	}
 
 	dcfg := detect.DefaultConfig(models.ResolveDir(*modelsDir))
-	dcfg.Policy = policy
 	dcfg.Log = e.log
 	var dets []*detect.Pipeline
 	defer func() {
@@ -118,23 +115,23 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 		dets = append(dets, d)
 		dcfg.Log = nil // said once is enough
 	}
-	var ids []detect.Identity
+	var ids []watchlist.Person
 	var source string
-	if truth != nil && *gallery == "" && *watchlist == "" {
+	if truth != nil && *gallery == "" {
 		if !dets[0].Recognition() {
 			return fmt.Errorf("the scenario's watch list needs the face models: run `make models` and pass --models DIR or set %s", models.EnvDir)
 		}
 		ids, err = scenarioWatchList(ctx, dets[0], truth)
 		source = "scenario " + *scenarioDir
 	} else {
-		ids, source, err = replayWatchList(ctx, e, dets[0], db, *gallery, cat, *watchlist)
+		ids, source, err = replayWatchList(ctx, dets[0], db, *gallery, cat)
 	}
 	if err != nil {
 		return err
 	}
-	var matcher *detect.Matcher
+	var matcher *watchlist.Matcher
 	if len(ids) > 0 {
-		if matcher, err = detect.NewMatcher(ids, policy, dets[0].EmbeddingModel(), time.Now()); err != nil {
+		if matcher, err = watchlist.NewMatcher(ids, policy, dets[0].EmbeddingModel(), time.Now()); err != nil {
 			return err
 		}
 	}
@@ -150,8 +147,7 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 		Detectors:  dets,
 		Edge: pipeline.EdgeConfig{
 			Tracker:   pipeline.TrackerConfig(),
-			Policy:    policy,
-			WatchList: func() *detect.Matcher { return matcher },
+			WatchList: func() *watchlist.Matcher { return matcher },
 			Log:       e.log,
 		},
 		Center: pipeline.CenterConfig{Store: db, Objects: objs, Stitcher: stitcher, Log: e.log},
@@ -205,33 +201,19 @@ func replayObjects(ctx context.Context, cfg *config.Config, dir, dbPath string) 
 	return s, dir, nil
 }
 
-// replayWatchList loads the people to look for: a gallery folder, a watch-list directory, or the
-// database's watch list.
-func replayWatchList(ctx context.Context, e *env, p *detect.Pipeline, db *store.DB, gallery string, cat detect.Category, dir string) ([]detect.Identity, string, error) {
+// replayWatchList loads the people to look for: a gallery folder, or else the database's active
+// watch list.
+func replayWatchList(ctx context.Context, p *detect.Pipeline, db *store.DB, gallery string, cat watchlist.Category) ([]watchlist.Person, string, error) {
 	needModels := func(what string) error {
 		return fmt.Errorf("%s needs the face models to recognise anyone: run `make models` and pass --models DIR or set %s",
 			what, models.EnvDir)
 	}
-	switch {
-	case gallery != "":
+	if gallery != "" {
 		if !p.Recognition() {
 			return nil, "", needModels("--gallery")
 		}
 		ids, err := detect.LoadGalleryDir(ctx, p, gallery, cat, detect.DefaultEnrolmentRules())
 		return ids, "gallery " + gallery, err
-	case dir != "":
-		if !p.Recognition() {
-			return nil, "", needModels("--watchlist")
-		}
-		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return nil, "", fmt.Errorf("watch list %s: not a directory", dir)
-		}
-		ws, err := detect.NewDirStore(dir)
-		if err != nil {
-			return nil, "", err
-		}
-		ids, err := ws.List(ctx)
-		return ids, "watch list " + dir, err
 	}
 	persons, err := db.Watchlist().Active(ctx, time.Now())
 	if err != nil {
@@ -240,20 +222,7 @@ func replayWatchList(ctx context.Context, e *env, p *detect.Pipeline, db *store.
 	if len(persons) > 0 && !p.Recognition() {
 		return nil, "", needModels("the database's watch list")
 	}
-	var ids []detect.Identity
-	for _, ps := range persons {
-		c, err := detect.ParseCategory(ps.Category.Label())
-		if err != nil {
-			return nil, "", fmt.Errorf("watch-list person %s: %w", ps.ID, err)
-		}
-		if ps.Threshold > 0 {
-			e.log.Warn("a per-person threshold is not applied by replay; the category's is", "person", ps.ID,
-				"threshold", ps.Threshold, "category", c)
-		}
-		ids = append(ids, detect.Identity{ID: ps.ID, Name: ps.Name, Category: c, Embeddings: ps.Embeddings,
-			EmbeddingModel: ps.EmbeddingModel, EnrolledAt: ps.Enrolled, Expires: ps.Expires})
-	}
-	return ids, "database", nil
+	return persons, "database", nil
 }
 
 // cpuTime is the process's user plus system CPU time so far.

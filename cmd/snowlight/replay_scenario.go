@@ -11,6 +11,7 @@ import (
 	"snowlight/config"
 	"snowlight/detect"
 	"snowlight/testvideos"
+	"snowlight/watchlist"
 )
 
 // scenarioConfig describes a rendered scenario (a directory with truth.json and one video per camera)
@@ -49,13 +50,13 @@ func scenarioConfig(dir string, fps float64) (*config.Config, *testvideos.Truth,
 
 // scenarioWatchList enrols the scenario's enrolled people from their enrolment photos (never the
 // rendered ones), under their scenario ids and categories.
-func scenarioWatchList(ctx context.Context, p *detect.Pipeline, truth *testvideos.Truth) ([]detect.Identity, error) {
-	var ids []detect.Identity
+func scenarioWatchList(ctx context.Context, p *detect.Pipeline, truth *testvideos.Truth) ([]watchlist.Person, error) {
+	var ids []watchlist.Person
 	for _, person := range truth.Persons {
 		if !person.Enrolled {
 			continue
 		}
-		cat, err := detect.ParseCategory(person.Category)
+		cat, err := watchlist.ParseCategory(person.Category)
 		if err != nil {
 			return nil, fmt.Errorf("scenario person %s: %w", person.ID, err)
 		}

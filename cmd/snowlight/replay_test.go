@@ -95,7 +95,7 @@ func TestReplayCommandErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"replay", "--db", "x.db"}, 2, "usage: snowlight replay"},
-		{[]string{"replay", "--config", noRec, "--db", filepath.Join(dir, "a.db"), "--gallery", "g", "--watchlist", "w"}, 2, "usage"},
+		{[]string{"replay", "--config", noRec, "--db", filepath.Join(dir, "a.db"), "--gallery", "g", "--category", "vip"}, 1, "unknown watch-list category"},
 		{[]string{"replay", "--config", noRec, "--db", filepath.Join(dir, "a.db")}, 1, "no camera in the configuration has a recording"},
 		{[]string{"replay", "--config", missing, "--db", filepath.Join(dir, "b.db"), "--models", ""}, 1, "recording of camera a"},
 		{[]string{"replay", "--config", filepath.Join(dir, "none.yaml"), "--db", filepath.Join(dir, "c.db")}, 1, "read config"},

@@ -20,6 +20,7 @@ import (
 	"snowlight/ingest/av"
 	"snowlight/live"
 	"snowlight/store"
+	"snowlight/watchlist"
 	"snowlight/web"
 	"snowlight/web/fake"
 )
@@ -105,10 +106,10 @@ func newFixture(t testing.TB) *fixture {
 		web.PatrolView{ID: "unit-3", Name: "Bike 3", Status: web.PatrolOffline, Area: "north"},
 	)
 	zone := []web.LatLon{{Lat: 31.2290, Lon: 121.4725}, {Lat: 31.2318, Lon: 121.4725}, {Lat: 31.2318, Lon: 121.4760}, {Lat: 31.2290, Lon: 121.4760}}
-	w.Watchlist.Add(web.PersonView{ID: "p-lin", Name: "Lin Wei", Category: web.CategoryAtRisk, GuardianContact: "Lin Hua (son)",
+	w.Watchlist.Add(web.PersonView{ID: "p-lin", Name: "Lin Wei", Category: watchlist.AtRisk, GuardianContact: "Lin Hua (son)",
 		SafeZone: zone, Expires: now.AddDate(0, 6, 0), LegalBasis: "guardian consent form 2025-031", ApprovedBy: "street office director", Enrolled: now.AddDate(0, -1, 0)},
 		web.Photo{ContentType: "image/png", Data: enrol})
-	w.Watchlist.Add(web.PersonView{ID: "p-zhou", Name: "Zhou Min", Category: web.CategoryMissing, GuardianContact: "Zhou Lei",
+	w.Watchlist.Add(web.PersonView{ID: "p-zhou", Name: "Zhou Min", Category: watchlist.Missing, GuardianContact: "Zhou Lei",
 		Expires: now.AddDate(0, 1, 0), LegalBasis: "missing-person report 88", ApprovedBy: "duty officer"},
 		web.Photo{ContentType: "image/png", Data: enrol})
 	w.Trajectories.Add(
