@@ -87,4 +87,3 @@ func l2normalize(v []float32) []float32 {
 	}
 	return v
 }
-

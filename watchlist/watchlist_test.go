@@ -61,6 +61,13 @@ func TestParseCategory(t *testing.T) {
 		if !c.Valid() || strings.ContainsAny(string(c), "- ") {
 			t.Errorf("category %q is not identifier-safe", c)
 		}
+		// The words people read parse back to the category.
+		if back, err := watchlist.ParseCategory(c.Label()); err != nil || back != c {
+			t.Errorf("label %q of %q parses as %q, %v", c.Label(), c, back, err)
+		}
+	}
+	if watchlist.AtRisk.Label() != "at-risk" {
+		t.Errorf("label %q", watchlist.AtRisk.Label())
 	}
 }
 
