@@ -24,7 +24,7 @@ testvideos: build
 	./bin/snowlight testvideos --out $(SNOWLIGHT_TESTVIDEOS)
 	./bin/snowlight scenario cache
 
-demo: build testvideos
+demo: build
 	./bin/snowlight demo
 
 test: build testvideos

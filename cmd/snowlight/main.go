@@ -31,6 +31,8 @@ type env struct {
 func commands() map[string]command {
 	return map[string]command{
 		"version":    {"print the version", runVersion},
+		"serve":      {"run the product on real cameras from a configuration file", runServe},
+		"demo":       {"run the product on simulated cameras playing a rendered scene", runDemo},
 		"camsim":     {"serve video files as RTSP cameras, with fault injection", runCamsim},
 		"probe":      {"connect to a camera, decode, and report codec, size, fps, GOP and errors", runProbe},
 		"bench":      {"measure a stage against its alternatives (bench ingest)", runBench},

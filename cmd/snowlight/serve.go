@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"snowlight/alerts/rules"
+	"snowlight/config"
+	"snowlight/models"
+	"snowlight/server"
+)
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "serve", "--config FILE.yaml [--models DIR]")
+	cfgPath := fs.String("config", "", "the deployment's configuration (cameras, areas, patrols, storage, ...)")
+	modelsDir := fs.String("models", "", "model directory (overrides the config's models and $"+models.EnvDir+")")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cfgPath == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *modelsDir != "" {
+		cfg.Models = *modelsDir
+	} else if cfg.Models == "" {
+		cfg.Models = os.Getenv(models.EnvDir)
+	}
+	rs, err := loadRules(cfg)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(ctx, server.Options{Config: cfg, Rules: rs, Location: cfg.Location(), Log: e.log})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	fmt.Fprintf(e.stdout, "snowlight serving %d cameras; console and API at http://%s/\n", len(cfg.Cameras), srv.Addr())
+	return srv.Run(ctx)
+}
+
+// loadRules reads the alert rules of the configuration; the rules package checks them.
+func loadRules(cfg *config.Config) ([]rules.Rule, error) {
+	if cfg.Alerts.Rules.Kind == 0 {
+		return nil, nil
+	}
+	var rs []rules.Rule
+	if err := cfg.Alerts.Rules.Decode(&rs); err != nil {
+		return nil, fmt.Errorf("alerts.rules: %w", err)
+	}
+	return rs, nil
+}

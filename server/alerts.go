@@ -1,0 +1,153 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	"snowlight/alerts"
+	"snowlight/alerts/dispatch"
+	"snowlight/alerts/notify"
+	"snowlight/alerts/rules"
+	"snowlight/audit"
+	"snowlight/pipeline"
+)
+
+// Receiver names in the outbox: who a notification goes to, resolved to a webhook by receivers().
+func patrolReceiver(id string) string   { return "patrol:" + id }
+func areaReceiver(id string) string     { return "area:" + id }
+func guardianReceiver(id string) string { return "guardian:" + id }
+
+// buildAlerts assembles dispatch, notifications, the alert engine and its rules.
+func (s *Server) buildAlerts(ctx context.Context, o Options) error {
+	cfg := s.cfg
+	areas := dispatch.Areas{}
+	for _, a := range cfg.Areas {
+		da := dispatch.Area{ID: a.ID, Name: a.Name, Level: dispatch.Level(a.Level), Parent: a.Parent, Supervisor: a.Supervisor.Name}
+		if a.Supervisor.Webhook != "" {
+			da.Receiver = areaReceiver(a.ID)
+		}
+		areas[a.ID] = da
+	}
+	var err error
+	if s.patrols, err = dispatch.NewRegistry(s.db, areas, s.now); err != nil {
+		return fmt.Errorf("patrols: %w", err)
+	}
+	for _, p := range cfg.Patrols {
+		u := dispatch.Unit{ID: p.ID, Name: p.Name, Area: p.Area,
+			Position: dispatch.LatLon{Lat: p.Position.Lat, Lon: p.Position.Lon}, Status: dispatch.Available}
+		if p.Receiver.Webhook != "" {
+			u.Receiver = patrolReceiver(p.ID)
+		}
+		if existing, err := s.patrols.Unit(ctx, p.ID); err == nil {
+			// A restart keeps where the unit last reported and what it is doing.
+			u.Position, u.PositionAt, u.Status = existing.Position, existing.PositionAt, existing.Status
+		}
+		if err := s.patrols.Register(ctx, u); err != nil {
+			return fmt.Errorf("patrol %s: %w", p.ID, err)
+		}
+	}
+	if s.hub, err = notify.NewHub(notify.HubOptions{Logger: s.log, Registerer: s.reg}); err != nil {
+		return fmt.Errorf("alert stream: %w", err)
+	}
+	if s.notifier, err = notify.NewWorker(s.db, s.receivers(), notify.WorkerOptions{Now: s.now, Logger: s.log, Registerer: s.reg}); err != nil {
+		return fmt.Errorf("notifications: %w", err)
+	}
+	guardians := alerts.GuardianMap{}
+	for _, g := range cfg.Guardians {
+		for _, p := range g.Persons {
+			guardians[p] = append(guardians[p], guardianReceiver(g.ID))
+		}
+	}
+	s.evidence = newEvidence(s)
+	s.engine, err = alerts.NewEngine(s.db, s.patrols, alerts.Options{
+		Cooldown:      cfg.Alerts.Cooldown,
+		TwoPersonRule: cfg.Alerts.TwoPersonConfirm,
+		AckTimeout:    cfg.Alerts.AckTimeout,
+		Guardians:     guardians,
+		BaseURL:       "http://" + cfg.Listen,
+		OnDismiss:     s.dismissed,
+		Publish:       s.publish,
+		Kick:          s.notifier.Kick,
+		Now:           s.now,
+		Logger:        s.log,
+	})
+	if err != nil {
+		return fmt.Errorf("alert engine: %w", err)
+	}
+	s.rules, err = rules.New(rules.Options{Alerts: s.engine, Persons: s.db, Cameras: cfg.Cameras, Rules: o.Rules,
+		Location: o.Location, Now: s.now, Logger: s.log})
+	if err != nil {
+		return fmt.Errorf("alert rules: %w", err)
+	}
+	return nil
+}
+
+// receivers maps receiver names to the webhooks of the configuration.
+func (s *Server) receivers() notify.StaticReceivers {
+	r := notify.StaticReceivers{}
+	add := func(name, url, secret string) {
+		if url != "" {
+			r[name] = notify.Endpoint{URL: url, Secret: []byte(secret)}
+		}
+	}
+	for _, p := range s.cfg.Patrols {
+		add(patrolReceiver(p.ID), p.Receiver.Webhook, p.Receiver.Secret.Reveal())
+	}
+	for _, a := range s.cfg.Areas {
+		add(areaReceiver(a.ID), a.Supervisor.Webhook, a.Supervisor.Secret.Reveal())
+	}
+	for _, g := range s.cfg.Guardians {
+		add(guardianReceiver(g.ID), g.Receiver.Webhook, g.Receiver.Secret.Reveal())
+	}
+	return r
+}
+
+// publish takes every committed alert event: it goes to the console stream, and a newly raised alert
+// gets its snapshot and clip cut from the camera's ring.
+func (s *Server) publish(events ...notify.Event) {
+	s.hub.Publish(events...)
+	for _, ne := range events {
+		ev, err := alerts.DecodeStreamEvent(ne)
+		if err != nil || ev.Action != alerts.ActRaised || ev.Alert == nil {
+			continue
+		}
+		s.evidence.request(*ev.Alert)
+	}
+}
+
+// dismissed records a biometric alert dismissed as a false match. The dismissal itself is in the
+// alert's history; the audit log records who judged the match false, against the person's entry.
+func (s *Server) dismissed(ctx context.Context, a alerts.Alert) error {
+	if a.Person == nil || a.Closed == nil {
+		return nil
+	}
+	note := a.Closed.Reason
+	_, err := s.audit.Append(ctx, audit.Record{Actor: a.Closed.By, Action: "watchlist.false_match", Target: "person/" + a.Person.ID,
+		Reason: note, Details: map[string]string{"alert": a.ID, "camera": a.Place.Camera}})
+	return err
+}
+
+// runRules turns the center's stored sightings into alerts, in order, until the queue closes.
+func (s *Server) runRules(ctx context.Context) error {
+	for ev := range s.alertWork {
+		if ev.Sighting == nil {
+			continue
+		}
+		if _, err := s.rules.Sighting(ctx, *ev.Sighting); err != nil {
+			s.log.Error("alert rules failed on a sighting", "sighting", ev.Sighting.ID, "err", err)
+		}
+	}
+	return nil
+}
+
+// onCenterEvent runs on the center's goroutine: it hands stored sightings to the rules without waiting.
+func (s *Server) onCenterEvent(ev pipeline.Event) {
+	if ev.Sighting == nil {
+		return
+	}
+	select {
+	case s.alertWork <- ev:
+	default:
+		s.log.Error("alert rules are behind: a sighting was not checked", "sighting", ev.Sighting.ID)
+	}
+}

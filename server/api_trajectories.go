@@ -1,0 +1,117 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"snowlight/store"
+	"snowlight/tracks"
+	"snowlight/web"
+)
+
+// trajectoriesAPI answers where people went, from the store.
+type trajectoriesAPI struct{ s *Server }
+
+func (x trajectoriesAPI) stepView(st tracks.Step) web.SightingView {
+	v := web.SightingView{ID: st.Sighting, Trajectory: st.Trajectory, Camera: st.Camera, Enter: st.Enter, Exit: st.Exit,
+		PersonID: st.PersonID, Snapshot: web.Media{Key: st.BodyRef}, Face: web.Media{Key: st.FaceRef},
+		Clip: web.Clip{State: web.ClipNone}}
+	if c, ok := x.s.cfg.CameraByID(st.Camera); ok {
+		v.CameraName = c.Name
+	}
+	if st.HasPos {
+		v.Position = &web.LatLon{Lat: st.Lat, Lon: st.Lon}
+	}
+	if st.Link != nil {
+		v.Confidence = st.Link.Confidence
+	}
+	return v
+}
+
+// sighting is one stored sighting with the score of the identity it carries.
+func (x trajectoriesAPI) sighting(ctx context.Context, id string) (web.SightingView, error) {
+	s, err := x.s.db.Sighting(ctx, id)
+	if err != nil {
+		return web.SightingView{}, storeErr(err)
+	}
+	st := tracks.Step{Sighting: s.ID, Camera: s.Camera, Enter: s.Enter, Exit: s.Exit, PersonID: s.PersonID()}
+	if s.Face != nil {
+		st.FaceRef = s.Face.Ref
+	}
+	if s.Body != nil {
+		st.BodyRef = s.Body.Ref
+	}
+	if c, ok := x.s.cfg.CameraByID(s.Camera); ok {
+		st.Lat, st.Lon, st.HasPos = c.Position.Lat, c.Position.Lon, true
+	}
+	v := x.stepView(st)
+	for _, c := range s.Evidence.Candidates {
+		if c.PersonID == v.PersonID && len(c.Frames) > 0 {
+			v.Score = float64(c.Frames[0].Similarity)
+		}
+	}
+	return v, nil
+}
+
+func storeErr(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%v: %w", err, web.ErrNotFound)
+	}
+	return err
+}
+
+// view flattens trajectories into one time-ordered path.
+func (x trajectoriesAPI) view(ts []tracks.Trajectory) []web.SightingView {
+	var out []web.SightingView
+	for _, t := range ts {
+		for _, st := range t.Steps {
+			out = append(out, x.stepView(st))
+		}
+	}
+	slices.SortStableFunc(out, func(a, b web.SightingView) int { return a.Enter.Compare(b.Enter) })
+	return out
+}
+
+func (x trajectoriesAPI) PersonTrajectory(ctx context.Context, personID string, from, to time.Time) (web.TrajectoryView, error) {
+	ts, err := x.s.db.PersonTrajectory(ctx, personID, from, to)
+	if err != nil {
+		return web.TrajectoryView{}, storeErr(err)
+	}
+	return web.TrajectoryView{PersonID: personID, From: from, To: to, Sightings: x.view(ts)}, nil
+}
+
+func (x trajectoriesAPI) FromSighting(ctx context.Context, sightingID string, from, to time.Time) (web.TrajectoryView, error) {
+	t, err := x.s.db.Follow(ctx, sightingID, from, to)
+	if err != nil {
+		return web.TrajectoryView{}, storeErr(err)
+	}
+	return web.TrajectoryView{PersonID: t.PersonID, Sighting: sightingID, From: from, To: to,
+		Sightings: x.view([]tracks.Trajectory{t})}, nil
+}
+
+func (x trajectoriesAPI) CameraSightings(ctx context.Context, camera string, from, to time.Time) ([]web.SightingView, error) {
+	steps, err := x.s.db.AtCamera(ctx, camera, from, to, 1000)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	out := make([]web.SightingView, 0, len(steps))
+	for _, st := range steps {
+		out = append(out, x.stepView(st))
+	}
+	return out, nil
+}
+
+// latestWindow is how far back a guardian's "last known location" looks.
+const latestWindow = 7 * 24 * time.Hour
+
+func (x trajectoriesAPI) Latest(ctx context.Context, personID string) (web.SightingView, bool, error) {
+	now := x.s.now()
+	t, err := x.PersonTrajectory(ctx, personID, now.Add(-latestWindow), now)
+	if err != nil || len(t.Sightings) == 0 {
+		return web.SightingView{}, false, err
+	}
+	return t.Sightings[len(t.Sightings)-1], true, nil
+}

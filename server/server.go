@@ -1,0 +1,288 @@
+// Package server assembles a running snowlight from a configuration: camera ingest, the perception
+// pipeline, alerts with dispatch and notifications, storage, retention, and the web API with the console.
+// The stages know nothing of each other's wiring; this package is the one place that does.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"snowlight/alerts"
+	"snowlight/alerts/dispatch"
+	"snowlight/alerts/notify"
+	"snowlight/alerts/rules"
+	"snowlight/audit"
+	"snowlight/auth"
+	"snowlight/config"
+	"snowlight/live"
+	"snowlight/objstore"
+	"snowlight/pipeline"
+	"snowlight/retention"
+	"snowlight/store"
+	"snowlight/web"
+)
+
+// Options configure a Server.
+type Options struct {
+	Config *config.Config
+	// Rules decide which triggers alert (see rules.Rule); every trigger alerts when empty.
+	Rules []rules.Rule
+	// Location is the time zone of rule schedules that name none.
+	Location *time.Location
+	Log      *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Server is one snowlight process: every stage, in memory, sharing one database.
+type Server struct {
+	cfg *config.Config
+	log *slog.Logger
+	now func() time.Time
+	reg *prometheus.Registry
+
+	db       *store.DB
+	objects  objstore.Store
+	spool    *objstore.Spool // nil without MinIO
+	signer   *objstore.Signer
+	auth     *auth.Service
+	audit    *audit.Log
+	patrols  *dispatch.Registry
+	hub      *notify.Hub
+	notifier *notify.Worker
+	engine   *alerts.Engine
+	rules    *rules.Engine
+	live     *live.Server
+	cameras  *cameraSet
+	center   *pipeline.Center
+	pmetrics *pipeline.Metrics
+	evidence *evidence
+	reten    *retention.Job
+	holds    *retention.Holds
+
+	web      *web.Server
+	ln, opsL net.Listener
+
+	watch *watchList
+
+	// alertWork carries the center's stored sightings to the rules, so the center never waits on an
+	// alert's database writes; cameraNotes carries camera state changes (offline, tampered) likewise.
+	alertWork   chan pipeline.Event
+	cameraNotes chan cameraNote
+
+	closeOnce sync.Once
+}
+
+// New opens the database and the object store and builds every stage; nothing runs until Run.
+func New(ctx context.Context, o Options) (*Server, error) {
+	cfg := o.Config
+	if cfg == nil {
+		return nil, errors.New("server: no configuration")
+	}
+	s := &Server{cfg: cfg, log: o.Log, now: o.Now, reg: prometheus.NewRegistry(), alertWork: make(chan pipeline.Event, 1024),
+		cameraNotes: make(chan cameraNote, 256)}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ok := false
+	defer func() {
+		if !ok {
+			s.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	var err error
+	if s.db, err = store.Open(ctx, filepath.Join(cfg.DataDir, "snowlight.db")); err != nil {
+		return nil, err
+	}
+	if err := s.openObjects(ctx); err != nil {
+		return nil, err
+	}
+	if s.auth, err = auth.NewService(auth.Config{Store: s.db, Now: s.now}); err != nil {
+		return nil, fmt.Errorf("accounts: %w", err)
+	}
+	s.audit = audit.New(s.db, s.now)
+	if s.watch, err = newWatchList(ctx, s); err != nil {
+		return nil, err
+	}
+	if err := s.buildAlerts(ctx, o); err != nil {
+		return nil, err
+	}
+	if err := s.buildPipeline(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.buildRetention(); err != nil {
+		return nil, err
+	}
+	if err := s.buildWeb(); err != nil {
+		return nil, err
+	}
+	ok = true
+	return s, nil
+}
+
+// openObjects opens the evidence store: MinIO behind a local spool, or a local directory whose links
+// the web server signs and serves.
+func (s *Server) openObjects(ctx context.Context) error {
+	secret, err := s.secretFile("objects.key")
+	if err != nil {
+		return err
+	}
+	if s.signer, err = objstore.NewSigner(secret, web.ObjectsPath, s.now); err != nil {
+		return fmt.Errorf("object links: %w", err)
+	}
+	st := s.cfg.Storage
+	if st.Kind != "minio" {
+		dir, err := objstore.OpenDir(filepath.Join(s.cfg.DataDir, "objects"), objstore.DirOptions{Signer: s.signer, Now: s.now})
+		if err != nil {
+			return err
+		}
+		s.objects = dir
+		return nil
+	}
+	m, err := objstore.OpenMinIO(ctx, objstore.MinIOConfig{Endpoint: st.MinIO.Endpoint, AccessKey: st.MinIO.AccessKey,
+		SecretKey: st.MinIO.SecretKey.Reveal(), Secure: st.MinIO.Secure, Bucket: st.MinIO.Bucket})
+	if err != nil {
+		return fmt.Errorf("object store: %w", err)
+	}
+	s.spool, err = objstore.NewSpool(m, objstore.SpoolOptions{Dir: filepath.Join(s.cfg.DataDir, "spool"),
+		MaxBytes: st.SpoolMaxBytes, Logger: s.log, Registerer: s.reg})
+	if err != nil {
+		return fmt.Errorf("object spool: %w", err)
+	}
+	s.objects = s.spool
+	s.signer = nil // MinIO signs its own links
+	return nil
+}
+
+// secretFile returns the 32-byte secret kept in the data directory under name, creating it once, so
+// signed links stay valid across restarts.
+func (s *Server) secretFile(name string) ([]byte, error) {
+	path := filepath.Join(s.cfg.DataDir, name)
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) == 32 {
+		return b, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read secret %s: %w", path, err)
+	}
+	b = make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("write secret %s: %w", path, err)
+	}
+	return b, nil
+}
+
+func (s *Server) buildRetention() error {
+	var err error
+	if s.holds, err = retention.NewHolds(s.db, s.audit, s.now); err != nil {
+		return fmt.Errorf("case holds: %w", err)
+	}
+	s.reten, err = retention.New(retention.Options{Store: s.db, Objects: s.objects, Audit: s.audit,
+		Policy: retention.FromConfig(s.cfg.Retention), Registerer: s.reg, Logger: s.log})
+	if err != nil {
+		return fmt.Errorf("retention: %w", err)
+	}
+	return nil
+}
+
+// Addr is the console's and API's listening address.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Auth is the account service, for creating accounts before Run.
+func (s *Server) Auth() *auth.Service { return s.auth }
+
+// Registry is the Prometheus registry /metrics serves.
+func (s *Server) Registry() *prometheus.Registry { return s.reg }
+
+// Run runs every stage until ctx ends, then stops them in order: cameras first, so their last
+// sightings and alerts are stored, then the alert and notification workers, then the web server.
+func (s *Server) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	run := func(name string, f func(context.Context) error, c context.Context) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(c); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, http.ErrServerClosed) {
+				errs <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	// The back half outlives the cameras by a moment, so the cameras' final events are delivered.
+	back, stopBack := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBack()
+	run("notifications", s.notifier.Run, back)
+	run("alert escalation", func(c context.Context) error { return s.engine.Run(c, time.Second) }, back)
+	run("alert rules", s.runRules, back)
+	run("camera rules", s.runCameraNotes, back)
+	run("watch list", s.watch.run, back)
+	run("evidence", s.evidence.run, back)
+	run("retention", func(c context.Context) error { return s.reten.Run(c, s.cfg.Retention.Interval) }, back)
+	if s.spool != nil {
+		run("object spool", s.spool.Run, back)
+	}
+	run("web", func(c context.Context) error { return web.Serve(c, s.ln, s.web.Handler(), s.log) }, back)
+	if s.opsL != nil {
+		run("ops", func(c context.Context) error { return web.Serve(c, s.opsL, s.web.OpsHandler(), s.log) }, back)
+	}
+	camerasDone := make(chan error, 1)
+	go func() { camerasDone <- s.runCameras(ctx) }()
+
+	var first error
+	select {
+	case <-ctx.Done():
+	case first = <-errs:
+	}
+	if err := <-camerasDone; err != nil && !errors.Is(err, context.Canceled) && first == nil {
+		first = err
+	}
+	close(s.alertWork)
+	stopBack()
+	wg.Wait()
+	s.live.Shutdown()
+	return first
+}
+
+// Close releases the database and the object store. Call it after Run returned.
+func (s *Server) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		for _, l := range []net.Listener{s.ln, s.opsL} {
+			if l != nil {
+				l.Close()
+			}
+		}
+		if s.cameras != nil {
+			s.cameras.close()
+		}
+		if s.watch != nil {
+			s.watch.close()
+		}
+		if s.db != nil {
+			err = s.db.Close()
+		}
+	})
+	return err
+}
