@@ -33,8 +33,9 @@ func (s *Server) buildAlerts(ctx context.Context, o Options) error {
 		return fmt.Errorf("patrols: %w", err)
 	}
 	for _, p := range cfg.Patrols {
-		u := dispatch.Unit{ID: p.ID, Name: p.Name, Area: p.Area,
-			Position: dispatch.LatLon{Lat: p.Position.Lat, Lon: p.Position.Lon}, Status: dispatch.Available}
+		// A configured position counts as reported now; units keep it fresh through the API.
+		u := dispatch.Unit{ID: p.ID, Name: p.Name, Area: p.Area, Position: dispatch.LatLon{Lat: p.Position.Lat, Lon: p.Position.Lon},
+			PositionAt: s.now(), Status: dispatch.Available}
 		if p.Receiver.Webhook != "" {
 			u.Receiver = patrolReceiver(p.ID)
 		}

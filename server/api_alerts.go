@@ -11,6 +11,7 @@ import (
 
 	"snowlight/alerts"
 	"snowlight/alerts/dispatch"
+	"snowlight/watchlist"
 	"snowlight/web"
 )
 
@@ -165,9 +166,9 @@ func title(a alerts.Alert) string {
 	}
 	switch a.Kind {
 	case alerts.WatchlistHit:
-		return fmt.Sprintf("%s on the watch list seen: %s", categoryName(string(a.Person.Category)), who)
+		return fmt.Sprintf("%s on the watch list seen: %s", categoryName(a.Person.Category), who)
 	case alerts.SafeZoneExit:
-		return fmt.Sprintf("%s outside the safe zone: %s", categoryName(string(a.Person.Category)), who)
+		return fmt.Sprintf("%s outside the safe zone: %s", categoryName(a.Person.Category), who)
 	case alerts.Loitering:
 		return "Loitering in zone " + a.Place.Zone
 	case alerts.CameraOffline:
@@ -178,12 +179,12 @@ func title(a alerts.Alert) string {
 	return string(a.Kind)
 }
 
-func categoryName(c string) string {
-	c = strings.ReplaceAll(strings.ReplaceAll(c, "_", " "), "-", " ")
-	if c == "" {
+func categoryName(c watchlist.Category) string {
+	l := c.Label()
+	if l == "" {
 		return "Person"
 	}
-	return strings.ToUpper(c[:1]) + c[1:] + " person"
+	return strings.ToUpper(l[:1]) + l[1:] + " person"
 }
 
 func (x alertsAPI) Get(ctx context.Context, id string) (web.AlertDetail, error) {

@@ -22,6 +22,12 @@ func patrolView(u dispatch.Unit, alert string) web.PatrolView {
 	return v
 }
 
+// ReportPosition records where a patrol unit is, as its app would through the API.
+func (s *Server) ReportPosition(ctx context.Context, id string, lat, lon float64) error {
+	_, err := s.patrols.UpdatePosition(ctx, id, dispatch.LatLon{Lat: lat, Lon: lon})
+	return err
+}
+
 func (x patrolsAPI) List(ctx context.Context) ([]web.PatrolView, error) {
 	units, err := x.s.patrols.Units(ctx)
 	if err != nil {

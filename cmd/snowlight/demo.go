@@ -100,6 +100,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "%d cameras play a scene in which an at-risk man leaves his safe zone and a suspect crosses three\n"+
 		"cameras; alerts arrive within a minute or two. Ctrl-C stops the demo.\n\n", len(truth.Cameras))
 	go printStatus(ctx, e, srv)
+	go patrolsReport(ctx, e, srv, truth)
 	return srv.Run(ctx)
 }
 
@@ -214,6 +215,25 @@ func enrolDemo(ctx context.Context, e *env, srv *server.Server, t *testvideos.Tr
 		}
 	}
 	return nil
+}
+
+// patrolsReport stands in for the patrol units' apps, which report where they are: the units stand
+// where the scene places them.
+func patrolsReport(ctx context.Context, e *env, srv *server.Server, t *testvideos.Truth) {
+	tick := time.NewTicker(5 * time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			for _, p := range t.Patrols {
+				if err := srv.ReportPosition(ctx, p.ID, p.Position.Lat, p.Position.Lon); err != nil {
+					e.log.Warn("demo patrol position", "unit", p.ID, "err", err)
+				}
+			}
+		}
+	}
 }
 
 // printStatus prints a status line per camera now and then.
