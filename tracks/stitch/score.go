@@ -13,6 +13,18 @@ import (
 type Config struct {
 	// Prior is the log-odds before any evidence; Threshold the least score of a link.
 	Prior, Threshold float64
+	// A link whose face and identity evidence together add less than StrongEvidence rests on
+	// appearance and timing alone; it needs WeakThreshold (at least Threshold). Clothes are shared
+	// by strangers and change with viewpoint and light, so they must clear a higher bar than a face.
+	StrongEvidence, WeakThreshold float64
+	// ReturnMargin is how much more alike in appearance (cosine) a weak link back to the camera
+	// it left must be than any other sighting either end could be linked with. One camera sees
+	// strangers from one viewpoint in one light, which makes them look more alike to each other
+	// than to anyone elsewhere.
+	ReturnMargin float64
+	// ViewRadius is how far from its position (metres) a camera sees a person: two sightings that
+	// overlap in time on cameras more than twice that apart are two people.
+	ViewRadius float64
 
 	// TransitInside is the evidence of a transit inside the window. Outside it, evidence falls
 	// linearly to TransitInside-4 at the edge of the slack (Slack times the window's width, at
@@ -51,10 +63,15 @@ type Config struct {
 
 // DefaultConfig returns settings for the MobileFaceNet face and OSNet appearance embeddings of the
 // detect package: a transit in the window plus a clearly matching face links, a window alone never
-// does, and appearance alone links only a close match.
+// does, and appearance alone links only a close match over a direct transit. The weak bar (0.75)
+// sits above the most appearance alone can score through a camera that missed the person (prior -1,
+// transit 1 - hop penalty 1, appearance 1.5 = 0.5): clothes alone never bridge an unseen camera. A
+// face counts as evidence from a cosine of about 0.47 (StrongEvidence 1), several standard
+// deviations above two strangers' faces.
 func DefaultConfig() Config {
 	return Config{
 		Prior: -1, Threshold: 0.5,
+		StrongEvidence: 1, WeakThreshold: 0.75, ReturnMargin: 0.1, ViewRadius: 25,
 		TransitInside: 1, Slack: 0.25, SlackMin: 5 * time.Second,
 		FaceSlope: 15, FaceCenter: 0.40, FaceMax: 6,
 		AppearanceSlope: 6, AppearanceCenter: 0.65, AppearanceMax: 1.5,
@@ -80,6 +97,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("stitch: MaxSpeed %v must be positive", c.MaxSpeed)
 	case c.LearnConfidence <= 0 || c.LearnConfidence > 1:
 		return fmt.Errorf("stitch: LearnConfidence %v outside (0,1]", c.LearnConfidence)
+	case !(c.WeakThreshold >= c.Threshold):
+		return fmt.Errorf("stitch: WeakThreshold %v below Threshold %v", c.WeakThreshold, c.Threshold)
+	case !(c.StrongEvidence >= 0) || !(c.ReturnMargin >= 0) || !(c.ViewRadius >= 0):
+		return fmt.Errorf("stitch: StrongEvidence, ReturnMargin and ViewRadius must not be negative")
 	}
 	return nil
 }
@@ -115,18 +136,23 @@ func unit(v []float32) []float32 {
 	return out
 }
 
-// score returns the evidence that q continues p, and false when the pair is impossible.
-func (c *Config) score(topo *Topology, p, q *summary) (tracks.LinkParts, float64, bool) {
+// score returns the evidence that q continues p, or why the pair is impossible.
+func (c *Config) score(topo *Topology, p, q *summary) (tracks.LinkParts, float64, Reason) {
 	var parts tracks.LinkParts
 	if p.id == q.id {
-		return parts, 0, false
+		return parts, 0, Unreachable
 	}
 	transit := q.enter.Sub(p.exit)
 	parts.TransitSeconds = transit.Seconds()
 	parts.Prior = c.Prior
+	if transit < 0 {
+		if r := c.atOnce(topo, p.camera, q.camera); r != "" {
+			return parts, 0, r
+		}
+	}
 	if p.person != "" && q.person != "" {
 		if p.person != q.person {
-			return parts, 0, false
+			return parts, 0, OtherIdentity
 		}
 		parts.Identity = c.IdentityMatch
 	}
@@ -140,7 +166,7 @@ func (c *Config) score(topo *Topology, p, q *summary) (tracks.LinkParts, float64
 		case transit >= lo && transit <= hi:
 			parts.Transit = c.TransitInside
 		case transit < lo-slack || transit > hi+slack:
-			return parts, 0, false
+			return parts, 0, OutsideWindow
 		default:
 			out := lo - transit
 			if transit > hi {
@@ -152,13 +178,13 @@ func (c *Config) score(topo *Topology, p, q *summary) (tracks.LinkParts, float64
 	case topo.learn.Enabled:
 		strong := len(p.face) > 0 && len(p.face) == len(q.face) || parts.Identity > 0
 		if !strong || transit < 0 || transit > c.UnknownMaxTransit {
-			return parts, 0, false
+			return parts, 0, Unreachable
 		}
 		if d := topo.Distance(p.camera, q.camera); math.IsNaN(d) || d > c.MaxSpeed*transit.Seconds() {
-			return parts, 0, false
+			return parts, 0, TooFast
 		}
 	default:
-		return parts, 0, false
+		return parts, 0, Unreachable
 	}
 	if len(p.face) > 0 && len(p.face) == len(q.face) {
 		parts.HasFace = true
@@ -166,10 +192,10 @@ func (c *Config) score(topo *Topology, p, q *summary) (tracks.LinkParts, float64
 		parts.Face = clamp(c.FaceSlope*(parts.FaceSimilarity-c.FaceCenter), c.FaceMax)
 	}
 	// Skip the costlier appearance comparison when even a perfect one could not lift the pair to
-	// a link.
+	// a link: timing or face has already ruled it out, so it is no one's alternative either.
 	sum := parts.Prior + parts.Transit + parts.Face + parts.Identity
 	if sum+c.AppearanceMax < c.Threshold {
-		return parts, sum - c.AppearanceMax, true
+		return parts, sum - c.AppearanceMax, ""
 	}
 	if len(p.app) > 0 && len(p.app) == len(q.app) {
 		parts.HasAppearance = true
@@ -178,7 +204,20 @@ func (c *Config) score(topo *Topology, p, q *summary) (tracks.LinkParts, float64
 	}
 
 	total := parts.Prior + parts.Transit + parts.Face + parts.Appearance + parts.Identity
-	return parts, total, true
+	return parts, total, ""
+}
+
+// weak reports whether a link rests on appearance and timing alone.
+func (c *Config) weak(parts *tracks.LinkParts) bool {
+	return parts.Face+parts.Identity < c.StrongEvidence
+}
+
+// bar is the least score of a link with this evidence.
+func (c *Config) bar(parts *tracks.LinkParts) float64 {
+	if c.weak(parts) {
+		return c.WeakThreshold
+	}
+	return c.Threshold
 }
 
 func clamp(v, limit float64) float64 { return math.Max(-limit, math.Min(limit, v)) }

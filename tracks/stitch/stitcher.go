@@ -23,23 +23,38 @@ type Stitcher struct {
 	// watermark is the latest exit seen (the stitcher's clock); prevWatermark its value before the
 	// current Add; advanced is when decisions were last closed.
 	watermark, prevWatermark, advanced time.Time
+	// reopen collects, during one Add, the earlier sightings whose gated links must be judged again
+	// because a new alternative appeared.
+	reopen []*node
+	seq    uint64 // the last node's sequence number
 }
 
 // node is one sighting in the stitcher's memory.
 type node struct {
 	summary
+	seq        uint64  // numbers nodes in arrival order, from 1
 	in, out    []*cand // candidate links into and out of this sighting
 	pred, succ *cand   // the chosen ones
 	traj       string
 	final      bool // the incoming link can no longer change
+	// altIn and altOut are the sightings most alike in appearance that this one could continue, or
+	// that could continue it: the alternatives a return to the same camera must stand out from.
+	altIn, altOut alts
 }
 
-// cand is a possible link.
+// cand is a possible link: a pair that timing, identity and the cannot-link rules allow and whose
+// score reaches Threshold.
 type cand struct {
 	from, to *node
 	parts    tracks.LinkParts
 	score    float64
+	bar      float64 // the least score of this kind of link
+	weak     bool    // rests on appearance and timing alone
 	decided  time.Time
+	// refused and detail say why the last assignment that weighed the link left it out ("" when it
+	// chose it).
+	refused Reason
+	detail  string
 }
 
 // New returns a stitcher over the topology, which it owns from now on (learning changes it).
@@ -69,6 +84,7 @@ func (st *Stitcher) Add(s tracks.Sighting) ([]tracks.Decision, error) {
 		return nil, fmt.Errorf("stitch: sighting %s: camera %q is not in the topology", s.ID, s.Camera)
 	}
 	before := map[*node]state{}
+	st.reopen = st.reopen[:0]
 	q, ok := st.nodes[s.ID]
 	if ok {
 		if q.camera != s.Camera {
@@ -76,9 +92,15 @@ func (st *Stitcher) Add(s tracks.Sighting) ([]tracks.Decision, error) {
 		}
 		st.snapshot(before, q)
 		st.dropCandidates(q)
+		// Its successor's link was weighed against the old evidence: judge it again.
+		if q.succ != nil && !q.succ.to.final {
+			st.reopen = append(st.reopen, q.succ.to)
+		}
 		q.summary = summarise(s)
+		q.altIn, q.altOut = alts{}, alts{}
 	} else {
-		q = &node{summary: summarise(s), traj: s.ID}
+		st.seq++
+		q = &node{summary: summarise(s), traj: s.ID, seq: st.seq}
 		st.nodes[s.ID] = q
 		st.byCamera[s.Camera] = append(st.byCamera[s.Camera], q)
 	}
@@ -86,8 +108,10 @@ func (st *Stitcher) Add(s tracks.Sighting) ([]tracks.Decision, error) {
 	if s.Exit.After(st.watermark) {
 		st.watermark = s.Exit
 	}
+	st.reopen = append(st.reopen, q)
 	st.candidates(q)
-	st.solve(q, before)
+	st.solve(st.reopen, before)
+	clear(st.reopen)
 	decisions := st.decisions(q, before, ok)
 	st.advance()
 	return decisions, nil
@@ -160,11 +184,27 @@ func (st *Stitcher) link(p, q *node) {
 	if q.enter.Before(p.enter) || q.enter.Equal(p.enter) && q.id <= p.id {
 		return
 	}
-	parts, score, ok := st.cfg.score(st.topo, &p.summary, &q.summary)
-	if !ok || score < st.cfg.Threshold {
+	parts, score, impossible := st.cfg.score(st.topo, &p.summary, &q.summary)
+	if impossible != "" {
 		return
 	}
-	c := &cand{from: p, to: q, parts: parts, score: score}
+	// Every possible pair whose appearance was compared, and whose face does not speak against
+	// it, is an alternative for both ends.
+	if parts.HasAppearance && parts.Face >= 0 {
+		if q.altIn.add(p.seq, parts.AppearanceSimilarity) && slices.ContainsFunc(q.in, (*cand).gated) {
+			st.reopen = append(st.reopen, q)
+		}
+		if p.altOut.add(q.seq, parts.AppearanceSimilarity) && slices.ContainsFunc(p.out, (*cand).gated) {
+			st.reopen = append(st.reopen, p)
+		}
+	}
+	if score < st.cfg.Threshold {
+		return
+	}
+	c := &cand{from: p, to: q, parts: parts, score: score, bar: st.cfg.bar(&parts), weak: st.cfg.weak(&parts)}
+	if score < c.bar {
+		c.refused = WeakEvidence
+	}
 	p.out = append(p.out, c)
 	q.in = append(q.in, c)
 }
@@ -181,81 +221,139 @@ func (st *Stitcher) dropCandidates(q *node) {
 	q.in, q.out = nil, nil
 }
 
-// solve re-assigns the links of the connected group of open decisions around q: the maximum total
-// of score-Threshold in which every sighting has at most one predecessor and one successor.
-func (st *Stitcher) solve(q *node, before map[*node]state) {
+// problem is one assignment: the connected group of open decisions around the sightings that
+// changed.
+type problem struct {
+	froms, tos     []*node
+	fromIdx, toIdx map[*node]int
+	edges          []*cand
+	banned         map[*cand]bool // left out for the cannot-link rules
+}
+
+func (pr *problem) addFrom(n *node) {
+	if _, ok := pr.fromIdx[n]; !ok {
+		pr.fromIdx[n] = len(pr.froms)
+		pr.froms = append(pr.froms, n)
+	}
+}
+
+func (pr *problem) addTo(n *node) {
+	if _, ok := pr.toIdx[n]; !ok {
+		pr.toIdx[n] = len(pr.tos)
+		pr.tos = append(pr.tos, n)
+	}
+}
+
+// solve re-assigns the links of the connected group of open decisions around the seeds: the maximum
+// total of score minus the link's bar in which every sighting has at most one predecessor and one
+// successor and no trajectory holds two sightings that cannot be one person.
+func (st *Stitcher) solve(seeds []*node, before map[*node]state) {
 	// A sighting whose final incoming link comes from p fixes p's successor.
 	fixedOut := func(p *node) bool { return p.succ != nil && p.succ.to.final }
 	open := func(c *cand) bool { return !c.to.final && !fixedOut(c.from) }
 
-	var froms, tos []*node
-	fromIdx, toIdx := map[*node]int{}, map[*node]int{}
-	var edges []*cand
-	seen := map[*node]bool{q: true}
-	queue := []*node{q}
+	pr := &problem{fromIdx: map[*node]int{}, toIdx: map[*node]int{}, banned: map[*cand]bool{}}
+	seen := map[*node]bool{}
+	judged := map[*cand]bool{}
+	var queue []*node
+	visit := func(n *node) {
+		if !seen[n] {
+			seen[n] = true
+			queue = append(queue, n)
+		}
+	}
+	for _, n := range seeds {
+		visit(n)
+	}
 	for len(queue) > 0 {
 		n := queue[0]
 		queue = queue[1:]
 		for _, list := range [][]*cand{n.in, n.out} {
 			for _, c := range list {
-				if !open(c) || bridged(c) {
+				if !open(c) || judged[c] {
 					continue
 				}
-				if _, ok := fromIdx[c.from]; !ok {
-					fromIdx[c.from] = len(froms)
-					froms = append(froms, c.from)
+				judged[c] = true
+				reason, detail := st.eligible(c)
+				if reason == "" && bridged(c) {
+					reason, detail = Bridged, ""
 				}
-				if _, ok := toIdx[c.to]; !ok {
-					toIdx[c.to] = len(tos)
-					tos = append(tos, c.to)
-				}
-				edges = append(edges, c)
-				for _, m := range []*node{c.from, c.to} {
-					if !seen[m] {
-						seen[m] = true
-						queue = append(queue, m)
+				if reason != "" {
+					c.refused, c.detail = reason, detail
+					// A link that was chosen and may no longer be must be taken back.
+					if c.to.pred == c {
+						pr.addTo(c.to)
+						visit(c.to)
 					}
+					continue
 				}
+				pr.addFrom(c.from)
+				pr.addTo(c.to)
+				pr.edges = append(pr.edges, c)
+				visit(c.from)
+				visit(c.to)
 			}
 		}
 	}
 	// Every sighting whose incoming link may change takes part, including those left without any
 	// candidate (their old link, if any, must go).
-	if !q.final {
-		if _, ok := toIdx[q]; !ok {
-			toIdx[q] = len(tos)
-			tos = append(tos, q)
+	for _, n := range seeds {
+		if !n.final {
+			pr.addTo(n)
 		}
 	}
-	cost := make([][]float64, len(froms))
+	chosen := st.assign(pr)
+	for st.repair(pr, chosen) {
+		chosen = st.assign(pr)
+	}
+	for j := range pr.tos {
+		if c := chosen[j]; c != nil {
+			c.refused, c.detail = "", ""
+		}
+	}
+	for _, c := range pr.edges {
+		if !pr.banned[c] && chosen[pr.toIdx[c.to]] != c {
+			c.refused, c.detail = LostToBetter, ""
+		}
+	}
+	st.apply(pr, chosen, before)
+}
+
+// assign returns the best link into each of the problem's sightings (nil for none).
+func (st *Stitcher) assign(pr *problem) []*cand {
+	cost := make([][]float64, len(pr.froms))
 	for i := range cost {
-		cost[i] = make([]float64, len(tos))
+		cost[i] = make([]float64, len(pr.tos))
 		for j := range cost[i] {
 			cost[i][j] = math.NaN()
 		}
 	}
-	for _, c := range edges {
-		i, j := fromIdx[c.from], toIdx[c.to]
-		if v := -(c.score - st.cfg.Threshold); math.IsNaN(cost[i][j]) || v < cost[i][j] {
+	best := map[[2]int]*cand{}
+	for _, c := range pr.edges {
+		if pr.banned[c] {
+			continue
+		}
+		i, j := pr.fromIdx[c.from], pr.toIdx[c.to]
+		if v := -(c.score - c.bar); math.IsNaN(cost[i][j]) || v < cost[i][j] {
 			cost[i][j] = v
+			best[[2]int{i, j}] = c
 		}
 	}
-	chosen := make([]*cand, len(tos))
-	if len(froms) > 0 {
+	chosen := make([]*cand, len(pr.tos))
+	if len(pr.froms) > 0 {
 		for i, j := range assign.WithLimit(cost, 0) {
-			if j == assign.Unassigned {
-				continue
-			}
-			for _, c := range edges {
-				if c.from == froms[i] && c.to == tos[j] {
-					chosen[j] = c
-					break
-				}
+			if j != assign.Unassigned {
+				chosen[j] = best[[2]int{i, j}]
 			}
 		}
 	}
+	return chosen
+}
+
+// apply makes the chosen links the current ones and renames the trajectories that changed.
+func (st *Stitcher) apply(pr *problem, chosen []*cand, before map[*node]state) {
 	// Detach first, then attach, so a link can move between sightings in one pass.
-	for j, r := range tos {
+	for j, r := range pr.tos {
 		if r.pred == chosen[j] {
 			continue
 		}
@@ -266,7 +364,7 @@ func (st *Stitcher) solve(q *node, before map[*node]state) {
 			r.pred = nil
 		}
 	}
-	for j, r := range tos {
+	for j, r := range pr.tos {
 		c := chosen[j]
 		if c == nil || r.pred == c {
 			continue
@@ -306,7 +404,7 @@ func bridged(c *cand) bool {
 			return false
 		}
 		for _, x := range n.out {
-			if x == c || x.to.enter.After(c.to.enter) {
+			if x == c || x.score < x.bar || x.to.enter.After(c.to.enter) {
 				continue
 			}
 			if x.to == c.to || reach(x.to, depth-1) {
@@ -316,7 +414,7 @@ func bridged(c *cand) bool {
 		return false
 	}
 	for _, x := range c.from.out {
-		if x != c && x.to != c.to && !x.to.enter.After(c.to.enter) && reach(x.to, c.parts.Hops-1) {
+		if x != c && x.score >= x.bar && x.to != c.to && !x.to.enter.After(c.to.enter) && reach(x.to, c.parts.Hops-1) {
 			return true
 		}
 	}

@@ -5,8 +5,16 @@
 // The Stitcher scores every plausible pair of sightings with the log-likelihood ratio of "same
 // person" from transit time, face similarity (strong), appearance similarity (weak) and watch-list
 // identity, and keeps a maximum-weight assignment in which each sighting continues at most one
-// trajectory and is continued by at most one sighting. Recent decisions stay open for a while, so a
-// better continuation arriving later can still take a link over; every decision keeps its score.
+// trajectory and is continued by at most one sighting.
+//
+// It refuses the links a careful human would refuse. Two sightings in view at the same time on one
+// camera, or on cameras too far apart for one person to be in both views, are two people: never
+// linked, and never in one trajectory however plausible each link in between (the weakest link
+// between them goes). A link resting on appearance and timing alone must clear a higher bar than
+// one a face or watch-list identity vouches for, and one back to the camera it left must also stand
+// out in appearance from every alternative. Recent decisions stay open for a while, so better
+// evidence arriving later (a better continuation, a lookalike, a conflict) can still change them;
+// every decision keeps its score and evidence, and Explain gives the reasons for the links weighed.
 package stitch
 
 import (
