@@ -13,6 +13,7 @@ import (
 	"snowlight/store"
 	"snowlight/testvideos"
 	"snowlight/tracks"
+	"snowlight/tracks/stitch"
 )
 
 // stored is one final sighting read back from the store, with what the truth says it shows.
@@ -33,8 +34,14 @@ type scoreReport struct {
 	correct               int // found links joining two passes of the same person, in order
 	misses, wrong, notes  []string
 	unjudged              []string
+	unjudgedWeak          []string        // unjudged links resting on appearance and timing alone
 	identified            map[string]bool // enrolled person -> named on one of their sightings
 	wrongNames            []string
+	// For SNOWLIGHT_STITCH_DUMP: the true links as pairs of passes, each pass's rank among its
+	// person's passes, and the cameras with passers-by of their own.
+	truePairs  [][2]int
+	rank       map[int]int
+	background map[string]bool
 }
 
 func (r *scoreReport) recall() float64    { return ratio(r.found, r.trueLinks) }
@@ -148,11 +155,16 @@ func score(t *testing.T, db *store.DB, truth *testvideos.Truth, cams ...string) 
 		}
 	}
 	r.trueLinks = len(truePairs)
+	r.rank = order
+	for p := range truePairs {
+		r.truePairs = append(r.truePairs, [2]int{p.from, p.to})
+	}
 	foundPairs := map[pair]bool{}
 	background := map[string]bool{}
 	for _, c := range truth.Cameras {
 		background[c.ID] = c.BackgroundPeople
 	}
+	r.background = background
 	for _, s := range r.sightings {
 		if s.link == nil {
 			continue
@@ -169,6 +181,10 @@ func score(t *testing.T, db *store.DB, truth *testvideos.Truth, cams ...string) 
 			// Two passers-by of a real background video: the truth does not say who they are.
 			r.foundLinks--
 			r.unjudged = append(r.unjudged, "unjudged link between background passers-by "+desc)
+			if e := s.link.Evidence; e.Face+e.Identity < stitch.DefaultConfig().StrongEvidence {
+				r.unjudgedWeak = append(r.unjudgedWeak, fmt.Sprintf("WEAK LINK between background passers-by %s (score %.2f: face %.2f appearance %.2f)",
+					desc, s.link.Score, e.Face, e.Appearance))
+			}
 		case from.person == "" || from.person != s.person:
 			r.wrong = append(r.wrong, "WRONG LINK "+desc)
 		case order[from.pass] > order[s.pass]:
