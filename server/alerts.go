@@ -116,15 +116,31 @@ func (s *Server) publish(events ...notify.Event) {
 	}
 }
 
-// dismissed records a biometric alert dismissed as a false match. The dismissal itself is in the
-// alert's history; the audit log records who judged the match false, against the person's entry.
+// dismissed feeds a biometric alert dismissed as a false match back into matching: the faces of its
+// sightings become negatives of the person, so the same look-alike is not matched again. The audit log
+// records who judged the match false.
 func (s *Server) dismissed(ctx context.Context, a alerts.Alert) error {
 	if a.Person == nil || a.Closed == nil {
 		return nil
 	}
-	note := a.Closed.Reason
+	var faces [][]float32
+	for _, id := range a.Evidence.Sightings {
+		sg, err := s.db.Sighting(ctx, id)
+		if err != nil {
+			continue // deleted by retention meanwhile
+		}
+		if len(sg.FaceEmbedding) > 0 {
+			faces = append(faces, sg.FaceEmbedding)
+		}
+	}
+	if len(faces) > 0 {
+		if err := s.db.Watchlist().AddNegatives(ctx, a.Person.ID, a.ID, faces); err != nil {
+			return fmt.Errorf("record false match of %s: %w", a.Person.ID, err)
+		}
+		s.watch.touch()
+	}
 	_, err := s.audit.Append(ctx, audit.Record{Actor: a.Closed.By, Action: "watchlist.false_match", Target: "person/" + a.Person.ID,
-		Reason: note, Details: map[string]string{"alert": a.ID, "camera": a.Place.Camera}})
+		Reason: a.Closed.Reason, Details: map[string]string{"alert": a.ID, "camera": a.Place.Camera, "faces": fmt.Sprint(len(faces))}})
 	return err
 }
 

@@ -432,8 +432,11 @@ func (db *DB) PurgeEntry(ctx context.Context, id string, expiredBefore, at time.
 	if err != nil {
 		return 0, fmt.Errorf("purge watch-list entry %s: %w", id, err)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM person_photos WHERE person_id = ?`, id); err != nil {
-		return 0, fmt.Errorf("purge watch-list entry %s: %w", id, err)
+	// Photos and the faces dismissed as false matches are biometric data too: they go with the embeddings.
+	for _, table := range []string{"person_photos", "person_negatives"} {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE person_id = ?`, id); err != nil {
+			return 0, fmt.Errorf("purge watch-list entry %s: %w", id, err)
+		}
 	}
 	for _, r := range refs {
 		if err := markObject(ctx, tx, r, "person/"+id, at); err != nil {

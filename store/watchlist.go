@@ -16,6 +16,8 @@ import (
 // watchlistComponent holds the people on the watch list with their enrolment embeddings and photos,
 // and what the law and the alert rules need to know about them.
 //
+// Version 3 keeps, per person, the faces humans dismissed as false matches of them.
+//
 // Version 2 gives the enrolment photos a table of their own (what each photo is, where its face was,
 // and its bytes), so watchlist.Person is stored whole: the photo names that embeddings carried move
 // there as references, the free-form detail column goes, and categories take their canonical
@@ -67,6 +69,15 @@ INSERT INTO person_photos(person_id, idx, source, ref)
 ALTER TABLE person_embeddings DROP COLUMN photo;
 ALTER TABLE persons DROP COLUMN detail;
 UPDATE persons SET category = replace(lower(trim(category)), '-', '_');
+`, `
+CREATE TABLE person_negatives (
+	person_id TEXT NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
+	alert_id  TEXT NOT NULL,
+	idx       INTEGER NOT NULL,
+	added_ns  INTEGER NOT NULL,
+	embedding BLOB NOT NULL,
+	PRIMARY KEY (person_id, alert_id, idx)
+) WITHOUT ROWID;
 `}}
 }
 
@@ -306,7 +317,57 @@ func (w *Watchlist) query(ctx context.Context, biometrics bool, clause string, a
 	if err := w.loadPhotos(ctx, ids, byID); err != nil {
 		return nil, err
 	}
+	if err := w.loadNegatives(ctx, ids, byID); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// AddNegatives implements watchlist.Store. Recording the same alert twice changes nothing.
+func (w *Watchlist) AddNegatives(ctx context.Context, id, alert string, faces [][]float32) error {
+	tx, err := w.db.W.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("false matches of %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM persons WHERE id = ?`, id).Scan(&n); err != nil {
+		return fmt.Errorf("false matches of %s: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("false matches of %s: %w", id, watchlist.ErrNotFound)
+	}
+	now := time.Now().UnixNano()
+	for i, f := range faces {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO person_negatives(person_id, alert_id, idx, added_ns, embedding)
+			VALUES (?, ?, ?, ?, ?)`, id, alert, i, now, encodeVector(f)); err != nil {
+			return fmt.Errorf("false matches of %s: %w", id, err)
+		}
+	}
+	return tx.Commit()
+}
+
+func (w *Watchlist) loadNegatives(ctx context.Context, ids []string, byID map[string]*watchlist.Person) error {
+	rows, err := w.db.R.QueryContext(ctx, `SELECT person_id, embedding FROM person_negatives
+		WHERE person_id IN (SELECT value FROM json_each(?)) ORDER BY person_id, added_ns, alert_id, idx`, jsonList(ids))
+	if err != nil {
+		return fmt.Errorf("false matches: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var b []byte
+		if err := rows.Scan(&id, &b); err != nil {
+			return fmt.Errorf("false matches: %w", err)
+		}
+		v, err := decodeVector(b)
+		if err != nil {
+			return fmt.Errorf("watch-list entry %s: false match: %w", id, err)
+		}
+		p := byID[id]
+		p.Negatives = append(p.Negatives, v)
+	}
+	return rows.Err()
 }
 
 func scanPerson(rows *sql.Rows) (watchlist.Person, error) {

@@ -235,3 +235,38 @@ func TestWatchListMigratesVersion1(t *testing.T) {
 		t.Errorf("object references %+v %v", refs, err)
 	}
 }
+
+// Faces dismissed as false matches are kept with the person, read with the active list, recorded once
+// per alert, and purged with the person's other biometric data.
+func TestWatchListNegatives(t *testing.T) {
+	db := openTestDB(t)
+	wl := db.Watchlist()
+	ctx := context.Background()
+	p := testPerson("p1")
+	if err := wl.Add(ctx, p, [][]byte{[]byte("a"), []byte("b")}); err != nil {
+		t.Fatal(err)
+	}
+	face := p.Embeddings[0]
+	for range 2 { // the same dismissal delivered twice
+		if err := wl.AddNegatives(ctx, "p1", "al-1", [][]float32{face}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wl.AddNegatives(ctx, "nobody", "al-2", [][]float32{face}); !errors.Is(err, watchlist.ErrNotFound) {
+		t.Fatalf("negatives for an unknown person: %v", err)
+	}
+	active, err := wl.Active(ctx, st0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(active) != 1 || len(active[0].Negatives) != 1 || !reflect.DeepEqual(active[0].Negatives[0], face) {
+		t.Fatalf("active list negatives: %+v", active)
+	}
+	if _, err := db.PurgeEntry(ctx, "p1", p.Expires.Add(time.Hour), p.Expires.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.R.QueryRow(`SELECT count(*) FROM person_negatives`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d negatives left after the purge (%v)", n, err)
+	}
+}

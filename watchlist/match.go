@@ -78,7 +78,9 @@ type Candidate struct {
 	Threshold  float32
 }
 
-// Rank returns every person's best similarity to emb, most similar first.
+// Rank returns every person's best similarity to emb, most similar first. A probe that resembles a
+// face once dismissed as a false match of a person must beat that resemblance by the category's margin:
+// its threshold for the person rises accordingly, so the same look-alike does not send anyone out again.
 func (m *Matcher) Rank(emb []float32) []Candidate {
 	out := make([]Candidate, 0, len(m.persons))
 	for i := range m.persons {
@@ -87,7 +89,11 @@ func (m *Matcher) Rank(emb []float32) []Candidate {
 		for _, e := range p.Embeddings {
 			best = max(best, Cosine(emb, e))
 		}
-		out = append(out, Candidate{Person: p, Similarity: best, Threshold: m.policy.ThresholdFor(p)})
+		th := m.policy.ThresholdFor(p)
+		for _, n := range p.Negatives {
+			th = max(th, min(1, Cosine(emb, n)+m.policy.Margin[p.Category]))
+		}
+		out = append(out, Candidate{Person: p, Similarity: best, Threshold: th})
 	}
 	sort.SliceStable(out, func(a, b int) bool { return out[a].Similarity > out[b].Similarity })
 	return out

@@ -40,6 +40,9 @@ type Person struct {
 	// inside; empty when they have none.
 	GuardianContact string   `json:"guardian_contact,omitempty"`
 	SafeZone        []LatLon `json:"safe_zone,omitempty"`
+	// Negatives are embeddings of faces a human judged not to be this person (a dismissed alert): a
+	// face must resemble the enrolment more than it resembles any of them to be matched to the person.
+	Negatives [][]float32 `json:"negatives,omitempty"`
 }
 
 // Photo records one enrolment photo: where it came from, its hash, and where the face used was.

@@ -22,6 +22,9 @@ type Store interface {
 	Active(ctx context.Context, now time.Time) ([]Person, error)
 	// Expired returns the entries that expired at or before now, by id, for the report that names them.
 	Expired(ctx context.Context, now time.Time) ([]Person, error)
+	// AddNegatives records faces a human judged not to be person id (from alert, a dismissed alert),
+	// so the matcher stops confusing them with the person.
+	AddNegatives(ctx context.Context, id, alert string, faces [][]float32) error
 	// Photo returns the bytes of enrolment photo i of an entry; the error wraps ErrNotFound when there
 	// is no such photo or the Store does not hold its bytes (see Photo.Ref).
 	Photo(ctx context.Context, id string, i int) ([]byte, error)

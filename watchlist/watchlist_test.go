@@ -339,3 +339,36 @@ func TestPersonValidate(t *testing.T) {
 		t.Error("Expired")
 	}
 }
+
+// A face dismissed as a false match of a person raises the bar for faces like it, and only for them.
+func TestMatcherNegatives(t *testing.T) {
+	kit := person("kit", "Kit", watchlist.Suspect, unit(1, 0, 0, 0))
+	lookalike := unit(0.80, 0.60, 0, 0) // cosine 0.80 to the enrolment: a confident match
+	kit.Negatives = [][]float32{lookalike}
+	m, err := watchlist.NewMatcher([]watchlist.Person{kit}, watchlist.DefaultPolicy(), "", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	margin := watchlist.DefaultPolicy().Margin[watchlist.Suspect]
+	tests := []struct {
+		name     string
+		probe    []float32
+		accepted bool
+	}{
+		{"the dismissed face again", lookalike, false},
+		{"a face close to the dismissed one", unit(0.82, 0.57, 0.05, 0), false},
+		{"the person, unlike the look-alike", unit(0.95, -0.2, 0.24, 0), true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			accepted, nearest := m.Match(tc.probe)
+			if (accepted != nil) != tc.accepted {
+				t.Fatalf("accepted %v, want %v (nearest %+v)", accepted != nil, tc.accepted, nearest)
+			}
+			neg := watchlist.Cosine(tc.probe, lookalike)
+			if want := max(watchlist.DefaultPolicy().Threshold[watchlist.Suspect], min(1, neg+margin)); nearest.Threshold != want {
+				t.Errorf("threshold %.3f, want %.3f (similarity to the dismissed face %.3f plus the margin)", nearest.Threshold, want, neg)
+			}
+		})
+	}
+}
