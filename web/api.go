@@ -24,6 +24,7 @@ type APIOptions struct {
 	Cameras      Cameras
 	Watchlist    Watchlist
 	Trajectories Trajectories
+	Holds        Holds
 	Media        MediaStore
 	// Live serves WHEP; the live-view routes answer 503 when nil.
 	Live Live
@@ -56,11 +57,11 @@ type api struct {
 }
 
 // ProductRoutes returns the product's JSON API (alerts, patrols, cameras and live view, watch list,
-// trajectories, guardian view, media links, the OpenAPI document) and the console, for New.
+// trajectories, case holds, guardian view, media links, the OpenAPI document) and the console, for New.
 func ProductRoutes(o APIOptions) ([]Route, error) {
 	var missing []string
 	for name, ok := range map[string]bool{"Alerts": o.Alerts != nil, "Patrols": o.Patrols != nil, "Cameras": o.Cameras != nil,
-		"Watchlist": o.Watchlist != nil, "Trajectories": o.Trajectories != nil, "Media": o.Media != nil, "Audit": o.Audit != nil} {
+		"Watchlist": o.Watchlist != nil, "Trajectories": o.Trajectories != nil, "Holds": o.Holds != nil, "Media": o.Media != nil, "Audit": o.Audit != nil} {
 		if !ok {
 			missing = append(missing, name)
 		}
@@ -91,7 +92,7 @@ func ProductRoutes(o APIOptions) ([]Route, error) {
 	}
 	var routes []Route
 	for _, part := range [][]Route{a.alertRoutes(), a.patrolRoutes(), a.cameraRoutes(), a.personRoutes(),
-		a.trajectoryRoutes(), a.guardianRoutes(), a.mediaRoutes(), a.docRoutes(), consoleRoutes(con)} {
+		a.trajectoryRoutes(), a.holdRoutes(), a.guardianRoutes(), a.mediaRoutes(), a.docRoutes(), consoleRoutes(con)} {
 		routes = append(routes, part...)
 	}
 	return routes, nil

@@ -43,6 +43,7 @@ func TestProductRouteRoleMatrix(t *testing.T) {
 	alertReaders := []auth.Role{auth.Admin, auth.Operator, auth.Investigator, auth.Patrol, auth.Guardian}
 	watchers := []auth.Role{auth.Admin, auth.Operator, auth.Investigator}
 	investigators := []auth.Role{auth.Admin, auth.Investigator}
+	holdReaders := []auth.Role{auth.Admin, auth.Investigator, auth.Auditor}
 	victim, _ := p.AddUser(t, "matrix-victim", auth.Patrol, auth.Scope{})
 	link, err := p.W.Media.PresignGet(context.Background(), p.SnapKey, time.Hour)
 	if err != nil {
@@ -86,6 +87,10 @@ func TestProductRouteRoleMatrix(t *testing.T) {
 		"GET /api/v1/persons/{id}/photos/{n}":        {Allowed: []auth.Role{auth.Admin, auth.Operator, auth.Investigator, auth.Guardian}, Path: "/api/v1/persons/p-anna/photos/0"},
 		"GET /api/v1/persons/{id}/trajectory":        {Allowed: investigators},
 		"GET /api/v1/sightings/{id}/trajectory":      {Allowed: investigators},
+		"POST /api/v1/cases/{case}/holds":            {Allowed: investigators, Body: `{"reason":"route x role matrix check","items":[{"kind":"trajectory","id":"s1"}]}`},
+		"POST /api/v1/cases/{case}/release":          {Allowed: investigators, Body: `{"reason":"route x role matrix check"}`},
+		"GET /api/v1/cases/{case}/holds":             {Allowed: holdReaders},
+		"GET /api/v1/holds":                          {Allowed: holdReaders},
 		"GET /api/v1/guardian":                       {Allowed: []auth.Role{auth.Guardian}},
 		"GET /api/v1/objects/{key...}":               {Public: true, Path: link},
 		"GET /api/v1/openapi.json":                   {Public: true},

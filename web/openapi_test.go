@@ -92,6 +92,7 @@ func TestOpenAPISchemasMatchTheViews(t *testing.T) {
 		"LatLon": web.LatLon{}, "PatrolView": web.PatrolView{}, "PatrolInput": web.PatrolInput{}, "PositionUpdate": web.PositionUpdate{},
 		"CameraView": web.CameraView{}, "PersonView": web.PersonView{}, "PhotoResult": web.PhotoResult{}, "EnrolResult": web.EnrolResult{},
 		"SightingView": web.SightingView{}, "TrajectoryView": web.TrajectoryView{}, "GuardedPerson": web.GuardedPerson{},
+		"HoldItem": web.HoldItem{}, "HoldView": web.HoldView{}, "HoldRelease": web.HoldRelease{},
 	} {
 		s, ok := doc.Components.Schemas[name]
 		if !ok {

@@ -397,3 +397,69 @@ type MediaStore interface {
 	Get(ctx context.Context, key string) (io.ReadCloser, objstore.Info, error)
 	PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error)
 }
+
+// Holds keeps evidence past its retention period for a case: items held are not deleted until the
+// case releases them. The service records each hold and release in the audit log itself (with the
+// actor, the case and the reason), so the routes that call it add no entry of their own.
+type Holds interface {
+	// Hold holds the items for the case; every item must exist (ErrNotFound otherwise, and nothing
+	// is held). Items the case already holds are returned as they are.
+	Hold(ctx context.Context, r HoldRequest) ([]HoldView, error)
+	// Release ends the case's holds of the items, or of everything the case holds when there are
+	// none; ErrNotFound (and nothing released) when the case does not hold one of them.
+	Release(ctx context.Context, r HoldRequest) ([]HoldView, error)
+	// List returns holds by id: of one case when Case is set, active ones unless All.
+	List(ctx context.Context, f HoldFilter) ([]HoldView, error)
+}
+
+// HoldRequest is a hold or a release for a case: Reason says why (at least audit.MinReason
+// characters), Actor and Role who asks.
+type HoldRequest struct {
+	Case, Reason string
+	Items        []HoldItem
+	Actor, Role  string
+}
+
+// Kinds of held items. Holding a trajectory holds each of its sightings (also those it gains later);
+// holding an alert holds its evidence and the sightings it names.
+const (
+	HoldSighting   = "sighting"
+	HoldTrajectory = "trajectory"
+	HoldAlert      = "alert"
+)
+
+// HoldItem names one thing a case holds.
+type HoldItem struct {
+	Kind string `json:"kind"` // sighting, trajectory or alert
+	ID   string `json:"id"`
+}
+
+// HoldView is one held item of a case, and its release once released.
+type HoldView struct {
+	ID   int64    `json:"id"`
+	Case string   `json:"case"`
+	Item HoldItem `json:"item"`
+	// Via names the trajectory hold that listed this sighting ("trajectory/<id>"); empty for an item
+	// held by itself.
+	Via      string       `json:"via,omitempty"`
+	Reason   string       `json:"reason"`
+	By       string       `json:"by"`
+	At       time.Time    `json:"at"`
+	Released *HoldRelease `json:"released,omitempty"`
+}
+
+// HoldRelease says who released a hold, when and why.
+type HoldRelease struct {
+	By     string    `json:"by"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// HoldFilter selects holds: those of Case (all cases when empty), active ones unless All, with ids
+// above After, at most Limit.
+type HoldFilter struct {
+	Case  string
+	All   bool
+	After int64
+	Limit int
+}

@@ -18,6 +18,7 @@ type World struct {
 	Cameras      *Cameras
 	Watchlist    *Watchlist
 	Trajectories *Trajectories
+	Holds        *Holds
 	Media        *objstore.Dir
 	Signer       *objstore.Signer
 }
@@ -40,14 +41,15 @@ func NewWorld(dir string, now func() time.Time) (*World, error) {
 		return nil, err
 	}
 	p := NewPatrols(now)
-	return &World{Now: now, Alerts: NewAlerts(now, p), Patrols: p, Cameras: NewCameras(now), Watchlist: NewWatchlist(now),
-		Trajectories: NewTrajectories(), Media: media, Signer: signer}, nil
+	a, t := NewAlerts(now, p), NewTrajectories()
+	return &World{Now: now, Alerts: a, Patrols: p, Cameras: NewCameras(now), Watchlist: NewWatchlist(now),
+		Trajectories: t, Holds: NewHolds(now, a, t), Media: media, Signer: signer}, nil
 }
 
 // Options fills the service fields of web.APIOptions; the caller adds Audit and Live.
 func (w *World) Options() web.APIOptions {
 	return web.APIOptions{Alerts: w.Alerts, Patrols: w.Patrols, Cameras: w.Cameras, Watchlist: w.Watchlist,
-		Trajectories: w.Trajectories, Media: w.Media, Signer: w.Signer, Now: w.Now}
+		Trajectories: w.Trajectories, Holds: w.Holds, Media: w.Media, Signer: w.Signer, Now: w.Now}
 }
 
 // Put stores evidence and returns a Media naming it.
