@@ -1,8 +1,11 @@
 package detect
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,6 +54,7 @@ func TestEnrolmentPhotos(t *testing.T) {
 		{"two people", read("face_recognition/examples/two_people.jpg"), DefaultEnrolmentRules(), ErrSeveralFaces, "two_people.jpg: more than one face: 2 usable faces"},
 		{"dogs", read("dlib/examples/faces/dogs.jpg"), DefaultEnrolmentRules(), ErrNoUsableFace, "dogs.jpg: no usable face"},
 		{"not an image", PhotoInput{Name: "notes.txt", Data: []byte("hello")}, DefaultEnrolmentRules(), photo.ErrFormat, "notes.txt"},
+		{"too small for the detector", PhotoInput{Name: "tiny.png", Data: tinyPNG(t, 24, 24)}, DefaultEnrolmentRules(), ErrNoUsableFace, "tiny.png: no usable face"},
 		{"over the pixel limit", read("face_recognition/examples/obama.jpg"), EnrolmentRules{MinFace: 40, MinScore: 0.9, Limits: bomb}, photo.ErrTooLarge, "obama.jpg"},
 	}
 	for _, tc := range tests {
@@ -67,6 +71,16 @@ func TestEnrolmentPhotos(t *testing.T) {
 	if !errors.Is(err, ErrSeveralFaces) || !strings.Contains(err.Error(), "two_people.jpg") {
 		t.Errorf("mixed enrolment: %v", err)
 	}
+}
+
+// tinyPNG is a grey picture of w x h pixels, smaller than any face detector's input.
+func tinyPNG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := png.Encode(&b, image.NewGray(image.Rect(0, 0, w, h))); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
 
 // Limits is the default photo limits (a helper for table rows).

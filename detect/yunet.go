@@ -175,8 +175,16 @@ func (y *YuNet) DetectFacesPyramid(img gocv.Mat, minSide int) ([]Face, error) {
 	return kept, nil
 }
 
+// yunetMinSide is the smallest side of a picture YuNet is given. Its pooling stages shrink a side under
+// 63 pixels to nothing, and OpenCV 4.6 then aborts the whole process rather than return an error
+// (measured: 62x200 aborts, 63x63 runs). A picture that small holds no face worth finding.
+const yunetMinSide = 64
+
 func (y *YuNet) detect(img gocv.Mat) ([]Face, error) {
 	w, h := img.Cols(), img.Rows()
+	if w < yunetMinSide || h < yunetMinSide {
+		return nil, nil // too small to hold a face YuNet finds
+	}
 	blob := gocv.BlobFromImage(img, 1, image.Pt(w, h), gocv.NewScalar(0, 0, 0, 0), false, false)
 	defer blob.Close()
 	y.net.SetInput(blob, "input")
