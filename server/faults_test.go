@@ -1,0 +1,404 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"snowlight/auth"
+	"snowlight/objstore"
+	"snowlight/objstore/miniotest"
+	"snowlight/web"
+)
+
+// TestMinIOOutage takes MinIO away while alerts happen: the alerts still reach the console stream while
+// it is down, their snapshots and clips wait in the local spool (the API says "pending"), and once MinIO
+// is back every one of them is uploaded: one clip and one snapshot object per alert in the bucket, none
+// lost, none twice, the spool empty. The outage lasts 15 s (60 s with SNOWLIGHT_LONG=1).
+func TestMinIOOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: plays a rendered scene in real time through the whole product")
+	}
+	outage := 15 * time.Second
+	if long() {
+		outage = 60 * time.Second
+	}
+	models := sharedDir(t, "SNOWLIGHT_MODELS", "models")
+	r := scene(t, "alerts")
+	m := miniotest.Start(t)
+	in := newInbox(t)
+	f := startFeed(t, r, feedOptions{})
+	d := deployment{listen: "127.0.0.1:0", dataDir: t.TempDir(), models: models, feed: f, cameras: []string{"gate"}, fps: 2,
+		minio: m, bucket: "evidence", inbox: in, cooldown: 5 * time.Second, pre: 3 * time.Second, post: 4 * time.Second,
+		offline: 10 * time.Minute}
+	p := startProduct(t, d.config(t, r.Truth), r.Truth)
+	op := login(t, p.base, p.users[auth.Operator])
+	st := op.stream(t)
+
+	// MinIO goes away before the first alert.
+	m.Stop()
+	down := time.Now()
+	var during []web.AlertView
+	spooled := false
+	for time.Since(down) < outage || !spooled {
+		if time.Since(down) > outage+90*time.Second {
+			t.Fatalf("no alert with spooled evidence within %v of MinIO going down (alerts: %d)", time.Since(down), len(during))
+		}
+		select {
+		case ev := <-st.events:
+			if ev.typ != "alert" {
+				continue
+			}
+			if ev.alert.PersonID != "biden" {
+				t.Fatalf("unexpected alert: %+v", ev.alert)
+			}
+			during = append(during, ev.alert)
+			t.Logf("alert %s on the stream %v after MinIO went down", ev.alert.ID, ev.at.Sub(down).Round(time.Millisecond))
+		case err := <-st.err:
+			t.Fatal(err)
+		case <-time.After(500 * time.Millisecond):
+		}
+		for _, a := range during {
+			var det web.AlertDetail
+			op.getJSON(t, "/api/v1/alerts/"+a.ID, &det)
+			if det.Clip.Pending && det.Clip.State == web.ClipPreparing && det.Snapshot.Pending && det.Snapshot.URL == "" {
+				spooled = true
+			}
+		}
+	}
+	if m.Running() {
+		t.Fatal("MinIO came back by itself")
+	}
+	if n := metric(t, p.base, "snowlight_objstore_spool_objects"); n < 2 {
+		t.Errorf("spool holds %v objects while MinIO is down, want at least a clip and a snapshot", n)
+	}
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("MinIO back after %v; %d alerts meanwhile", time.Since(down).Round(time.Second), len(during))
+
+	// Every alert raised during the outage gets its evidence once MinIO is back.
+	for _, a := range during {
+		waitEvidence(t, op, a.ID, 60*time.Second)
+	}
+	// Stop the cameras so the set of alerts is final, let evidence in flight land, then compare the
+	// alerts with the bucket.
+	f.sim.Close()
+	time.Sleep(6 * time.Second)
+	var list struct{ Alerts []web.AlertView }
+	op.getJSON(t, "/api/v1/alerts", &list)
+	for _, a := range list.Alerts {
+		waitEvidence(t, op, a.ID, 60*time.Second)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for metric(t, p.base, "snowlight_objstore_spool_objects") != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("spool still holds %v objects a minute after MinIO came back", metric(t, p.base, "snowlight_objstore_spool_objects"))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if ents, err := os.ReadDir(filepath.Join(d.dataDir, "spool")); err != nil || countFiles(t, filepath.Join(d.dataDir, "spool")) != 0 {
+		t.Errorf("spool directory after the upload: %v entries, %v", len(ents), err)
+	}
+	bucket, err := objstore.OpenMinIO(context.Background(), m.Config("evidence"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, a := range list.Alerts {
+		ids[a.ID] = true
+	}
+	for _, kind := range []string{"clip/", "snapshot/"} {
+		per := map[string]int{}
+		for info, err := range bucket.List(context.Background(), kind) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ids[info.Meta.AlertID] {
+				t.Errorf("bucket object %s belongs to no alert (%q)", info.Key, info.Meta.AlertID)
+			}
+			per[info.Meta.AlertID]++
+		}
+		for id := range ids {
+			if per[id] != 1 {
+				t.Errorf("alert %s has %d %s objects in the bucket, want exactly 1", id, per[id], kind)
+			}
+		}
+	}
+	// The clip of an alert raised while MinIO was down is a whole, playable MP4.
+	var det web.AlertDetail
+	op.getJSON(t, "/api/v1/alerts/"+during[0].ID, &det)
+	if pr := ffprobe(t, download(t, det.Clip.URL)); !pr.firstKey || pr.duration < 3*time.Second {
+		t.Errorf("clip spooled during the outage: %+v", pr)
+	}
+	if n := metric(t, p.base, `snowlight_objstore_uploads_total{result="ok"}`); n < 2 {
+		t.Errorf("uploads after the outage: %v", n)
+	}
+	t.Logf("%d alerts, each with one clip and one snapshot in the bucket", len(list.Alerts))
+}
+
+// waitEvidence waits until an alert's clip and snapshot are readable from the object store.
+func waitEvidence(t *testing.T, op *client, id string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		var det web.AlertDetail
+		op.getJSON(t, "/api/v1/alerts/"+id, &det)
+		if det.Clip.State == web.ClipReady && det.Clip.URL != "" && det.Snapshot.URL != "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alert %s: clip %+v snapshot %+v after %v", id, det.Clip, det.Snapshot, limit)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func countFiles(t *testing.T, dir string) int {
+	n := 0
+	filepath.WalkDir(dir, func(path string, e os.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+// metric reads one sample of the server's /metrics by its name with labels, e.g.
+// `snowlight_objstore_uploads_total{result="ok"}`; 0 when absent.
+func metric(t testing.TB, base, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("metric %s: %v", name, err)
+			}
+			return f
+		}
+	}
+	return 0
+}
+
+// TestKilledBetweenAlertAndDelivery runs `snowlight serve` as a separate process, with its accounts
+// and watch list made by `snowlight user add` and `snowlight enroll`. An alert is confirmed and
+// dispatched; the guardian's and the patrol unit's apps hold the webhooks without answering, and the
+// process is killed with SIGKILL. Restarted on the same data directory, it delivers both again with
+// the same idempotency keys: each receiver acts on each notification exactly once, and the alert is
+// there with its history.
+func TestKilledBetweenAlertAndDelivery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds and runs the snowlight binary on a rendered scene")
+	}
+	models := sharedDir(t, "SNOWLIGHT_MODELS", "models")
+	r := scene(t, "alerts")
+	bin := buildSnowlight(t)
+	in := newInbox(t)
+	f := startFeed(t, r, feedOptions{})
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(data, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(data, "snowlight.db")
+	pw, err := auth.RandomPassword()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pwFile := filepath.Join(dir, "password")
+	if err := os.WriteFile(pwFile, []byte(pw+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runCLI(t, bin, "user", "add", "--db", db, "--name", "duty-op", "--role", "operator", "--cameras", "*", "--password-file", pwFile)
+	biden := r.Truth.Person("biden")
+	out := runCLI(t, bin, append([]string{"enroll", "--db", db, "--name", biden.Name, "--category", "at_risk",
+		"--legal-basis", "missing-person report 2024-117", "--approved-by", "duty judge", "--models", models}, biden.Enrol...)...)
+	id, _, _ := strings.Cut(out, "\t")
+	if id == "" {
+		t.Fatalf("enroll printed no id: %q", out)
+	}
+
+	d := deployment{listen: freeAddr(t), dataDir: data, models: models, feed: f, cameras: []string{"gate"}, fps: 2,
+		inbox: in, ids: map[string]string{"biden": id}, ack: 10 * time.Minute, pre: 3 * time.Second, post: 4 * time.Second,
+		behave: map[string]behaviour{"guardian/biden": {holdFirst: 1}, "patrol/p-near": {holdFirst: 1}}}
+	cfgPath := filepath.Join(dir, "snowlight.yaml")
+	if err := os.WriteFile(cfgPath, []byte(d.yaml(r.Truth)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + d.listen
+
+	first := startServe(t, bin, cfgPath, base)
+	op := login(t, base, account{"duty-op", pw})
+	st := op.stream(t)
+	ev := st.next(t, "an alert", 90*time.Second, func(ev streamEvent) bool { return ev.typ == "alert" })
+	if ev.alert.PersonID != id {
+		t.Fatalf("unexpected alert %+v", ev.alert)
+	}
+	alertID := ev.alert.ID
+	op.act(t, alertID, "confirm", "")
+	if v := op.act(t, alertID, "dispatch", ""); v.Patrol != "p-near" {
+		t.Fatalf("dispatched to %q, want p-near", v.Patrol)
+	}
+	// Both apps have the request in hand and have not answered: now the process dies.
+	held := map[string]delivery{}
+	for len(held) < 2 {
+		select {
+		case dl := <-in.held:
+			held[dl.receiver] = dl
+		case <-time.After(30 * time.Second):
+			t.Fatalf("webhooks held so far: %v; want the guardian's and p-near's", held)
+		}
+	}
+	first.kill(t)
+	in.releaseAll()
+	t.Logf("killed the server holding %s (%s) and %s (%s)", held["guardian/biden"].key, held["guardian/biden"].topic,
+		held["patrol/p-near"].key, held["patrol/p-near"].topic)
+
+	startServe(t, bin, cfgPath, base)
+	for rc, h := range held {
+		in.waitFor(t, rc+" to be delivered again after the restart", 60*time.Second, func() bool {
+			n := 0
+			for _, dl := range in.deliveries(rc) {
+				if dl.key == h.key && dl.status == http.StatusNoContent {
+					n++
+				}
+			}
+			return n >= 2
+		})
+	}
+	time.Sleep(3 * time.Second) // room for a duplicate to show itself
+	if ks := in.keys("guardian/biden", "guardian.notice"); len(ks) != 1 || ks[0] != held["guardian/biden"].key {
+		t.Errorf("guardian notices by key: %v, want only %s", ks, held["guardian/biden"].key)
+	}
+	if ks := in.keys("patrol/p-near", "dispatch.request"); len(ks) != 1 || ks[0] != held["patrol/p-near"].key {
+		t.Errorf("dispatch requests to p-near by key: %v, want only %s", ks, held["patrol/p-near"].key)
+	}
+	in.check(t)
+	op = login(t, base, account{"duty-op", pw})
+	var det web.AlertDetail
+	op.getJSON(t, "/api/v1/alerts/"+alertID, &det)
+	var acts []string
+	for _, h := range det.History {
+		acts = append(acts, h.Action)
+	}
+	if det.Status != "dispatched" || det.Patrol != "p-near" || !strings.Contains(strings.Join(acts, " "), "raised confirmed dispatched") {
+		t.Errorf("after the restart: alert %s status %s patrol %s history %v", alertID, det.Status, det.Patrol, acts)
+	}
+	var list struct{ Alerts []web.AlertView }
+	op.getJSON(t, "/api/v1/alerts", &list)
+	if len(list.Alerts) != 1 {
+		t.Errorf("%d alerts after the restart, want the one (later sightings fold into it): %+v", len(list.Alerts), list.Alerts)
+	}
+	t.Logf("webhooks:\n%s", in.summary())
+}
+
+// buildSnowlight builds the snowlight command into the test's temporary directory.
+func buildSnowlight(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "snowlight")
+	cmd := exec.Command("go", "build", "-o", bin, "snowlight/cmd/snowlight")
+	cmd.Dir = repoRoot(t)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runCLI runs a snowlight subcommand and returns its standard output.
+func runCLI(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("snowlight %s: %v\n%s", args[0], err, stderr.String())
+	}
+	return string(out)
+}
+
+// serveProcess is a running `snowlight serve`.
+type serveProcess struct {
+	cmd  *exec.Cmd
+	logs *syncBuffer
+	done chan struct{}
+}
+
+// startServe starts `snowlight serve --config cfg` and waits until base answers /healthz. The process
+// is stopped (SIGTERM, then SIGKILL) when the test ends.
+func startServe(t *testing.T, bin, cfg, base string) *serveProcess {
+	t.Helper()
+	p := &serveProcess{logs: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, "serve", "--config", cfg)
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	p.cmd.Env = append(os.Environ(), "SNOWLIGHT_LOG=debug")
+	// Dies with the test binary if that is killed.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			p.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-p.done:
+			case <-time.After(30 * time.Second):
+				t.Errorf("snowlight serve did not stop within 30 s of SIGTERM")
+				p.cmd.Process.Kill()
+				<-p.done
+			}
+		}
+		if t.Failed() {
+			t.Logf("snowlight serve (pid %d) log:\n%s", p.cmd.Process.Pid, tail(p.logs.String(), 6000))
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("snowlight serve exited: %v\n%s", p.cmd.ProcessState, tail(p.logs.String(), 4000))
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("snowlight serve not healthy within a minute:\n%s", tail(p.logs.String(), 4000))
+		}
+	}
+}
+
+// kill ends the process with SIGKILL, as a crash or the OOM killer would.
+func (p *serveProcess) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("snowlight serve ended with %v, not by SIGKILL", p.cmd.ProcessState)
+	}
+}
