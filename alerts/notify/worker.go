@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -42,6 +43,11 @@ type Worker struct {
 	o         WorkerOptions
 	log       *slog.Logger
 	kick      chan struct{}
+
+	// busy holds the receivers Run is sending to now; slots bounds them to Parallel.
+	mu    sync.Mutex
+	busy  map[string]bool
+	slots chan struct{}
 
 	delivered, retried, failed prometheus.Counter
 	latency                    prometheus.Histogram
@@ -82,6 +88,7 @@ func NewWorker(outbox Outbox, receivers Receivers, o WorkerOptions) (*Worker, er
 		log = slog.New(slog.DiscardHandler)
 	}
 	w := &Worker{outbox: outbox, receivers: receivers, o: o, log: log.With("component", "notify"), kick: make(chan struct{}, 1),
+		busy: map[string]bool{}, slots: make(chan struct{}, o.Parallel),
 		delivered: prometheus.NewCounter(prometheus.CounterOpts{Name: "snowlight_notify_delivered_total", Help: "Webhook notifications delivered (receiver answered 2xx)."}),
 		retried:   prometheus.NewCounter(prometheus.CounterOpts{Name: "snowlight_notify_retries_total", Help: "Webhook delivery attempts that failed and were scheduled again."}),
 		failed:    prometheus.NewCounter(prometheus.CounterOpts{Name: "snowlight_notify_failed_total", Help: "Webhook notifications abandoned after MaxAge."}),
@@ -106,15 +113,22 @@ func (w *Worker) Kick() {
 	}
 }
 
-// Run delivers messages until ctx ends.
+// Run delivers messages until ctx ends. Each receiver is served by a goroutine of its own that
+// sends its due messages in order; a new pass starts whenever something is queued or a receiver is
+// done, without waiting for the others. A receiver that hangs until the client's timeout, or keeps
+// failing, so delays only its own messages: never a dispatch request to another unit.
 func (w *Worker) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for {
-		if _, err := w.RunOnce(ctx); err != nil && ctx.Err() == nil {
+		if err := w.pass(ctx, &wg); err != nil && ctx.Err() == nil {
 			w.log.Error("outbox pass failed", "err", err)
 		}
 		sleep := w.o.Idle
 		if next, ok, err := w.outbox.NextOutboxDue(ctx); err == nil && ok {
-			sleep = min(sleep, max(next.Sub(w.o.Now()), 0))
+			// A message due already is one a busy receiver is working through: its goroutine kicks
+			// the loop when done, and the short poll covers a batch that did not take every receiver.
+			sleep = min(sleep, max(next.Sub(w.o.Now()), busyPoll))
 		}
 		t := time.NewTimer(sleep)
 		select {
@@ -128,11 +142,56 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 }
 
-// RunOnce makes one pass over the due messages and reports how many were delivered.
-func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+// busyPoll is how often Run looks again while due messages wait for a busy receiver.
+const busyPoll = 250 * time.Millisecond
+
+// pass starts a goroutine for every receiver with due messages that has none running, as far as
+// Parallel allows; the rest wait for a later pass.
+func (w *Worker) pass(ctx context.Context, wg *sync.WaitGroup) error {
+	// A receiver busy while the outbox is read may finish meanwhile: what was read for it can be
+	// stale (delivered since), so it waits for the pass its goroutine kicks when done.
+	w.mu.Lock()
+	wasBusy := maps.Clone(w.busy)
+	w.mu.Unlock()
+	byReceiver, order, err := w.due(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range order {
+		w.mu.Lock()
+		if w.busy[r] || wasBusy[r] {
+			w.mu.Unlock()
+			continue
+		}
+		select {
+		case w.slots <- struct{}{}:
+		default:
+			w.mu.Unlock()
+			return nil
+		}
+		w.busy[r] = true
+		w.mu.Unlock()
+		wg.Go(func() {
+			defer func() {
+				w.mu.Lock()
+				delete(w.busy, r)
+				w.mu.Unlock()
+				<-w.slots
+				w.Kick() // what was queued for r meanwhile
+			}()
+			if _, err := w.sendInOrder(ctx, byReceiver[r]); err != nil && ctx.Err() == nil {
+				w.log.Error("outbox delivery not recorded", "receiver", r, "err", err)
+			}
+		})
+	}
+	return nil
+}
+
+// due reads the due messages grouped by receiver, receivers in the order of their first message.
+func (w *Worker) due(ctx context.Context) (map[string][]Message, []string, error) {
 	msgs, err := w.outbox.DueOutbox(ctx, w.o.Now(), w.o.Batch)
 	if err != nil {
-		return 0, fmt.Errorf("read outbox: %w", err)
+		return nil, nil, fmt.Errorf("read outbox: %w", err)
 	}
 	byReceiver := map[string][]Message{}
 	var order []string
@@ -141,6 +200,32 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 			order = append(order, m.Receiver)
 		}
 		byReceiver[m.Receiver] = append(byReceiver[m.Receiver], m)
+	}
+	return byReceiver, order, nil
+}
+
+// sendInOrder sends one receiver's messages in order, stopping at the first that fails so the rest
+// keep their order for the next attempt. It reports how many were delivered.
+func (w *Worker) sendInOrder(ctx context.Context, msgs []Message) (int, error) {
+	delivered := 0
+	for _, m := range msgs {
+		ok, err := w.attempt(ctx, m)
+		if ok {
+			delivered++
+		}
+		if err != nil || !ok {
+			return delivered, err
+		}
+	}
+	return delivered, nil
+}
+
+// RunOnce makes one pass over the due messages, waits for it to finish and reports how many were
+// delivered.
+func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	byReceiver, order, err := w.due(ctx)
+	if err != nil {
+		return 0, err
 	}
 	var (
 		mu        sync.Mutex
@@ -153,21 +238,13 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			for _, m := range byReceiver[r] {
-				ok, err := w.attempt(ctx, m)
-				mu.Lock()
-				if ok {
-					delivered++
-				}
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-				if !ok {
-					// Keep one receiver's messages in order: the rest wait for the next pass.
-					return
-				}
+			n, err := w.sendInOrder(ctx, byReceiver[r])
+			mu.Lock()
+			delivered += n
+			if err != nil && firstErr == nil {
+				firstErr = err
 			}
+			mu.Unlock()
 		})
 	}
 	wg.Wait()

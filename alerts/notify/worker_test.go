@@ -166,6 +166,55 @@ func TestWebhookReceiverFailsThenRecovers(t *testing.T) {
 	}
 }
 
+// TestHungReceiverDelaysOnlyItself: a guardian's app that takes the request and never answers must not
+// hold up a dispatch request to a patrol unit queued after it; the patrol gets its request while the
+// guardian's is still hanging.
+func TestHungReceiverDelaysOnlyItself(t *testing.T) {
+	ctx := t.Context()
+	db := openStore(t)
+	hung, answered := make(chan struct{}, 1), make(chan struct{})
+	release := make(chan struct{})
+	hsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hung <- struct{}{}
+		<-release
+	}))
+	steady := newReceiver()
+	ssrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		steady.ServeHTTP(w, r)
+		close(answered)
+	}))
+	defer ssrv.Close()
+	defer hsrv.Close()
+	defer close(release)
+	w, err := notify.NewWorker(db, notify.StaticReceivers{"guardian:g": {URL: hsrv.URL, Secret: secret}, "patrol:p": {URL: ssrv.URL, Secret: secret}},
+		notify.WorkerOptions{Client: &http.Client{Timeout: time.Minute}, Idle: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { w.Run(runCtx); close(done) }()
+	defer func() { stop(); <-done }()
+	enqueue := func(m notify.Message) {
+		m.Payload, m.Created = []byte(`{}`), time.Now()
+		if err := db.EnqueueOutbox(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		w.Kick()
+	}
+	enqueue(notify.Message{Receiver: "guardian:g", Key: "a/guardian", Topic: "guardian.notice"})
+	<-hung
+	enqueue(notify.Message{Receiver: "patrol:p", Key: "a/dispatch", Topic: "dispatch.request"})
+	select {
+	case <-answered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the patrol's dispatch request waited for the guardian's hung webhook")
+	}
+	if c := steady.counts(); c["a/dispatch"] != 1 {
+		t.Errorf("patrol received %v", c)
+	}
+}
+
 // TestWebhookGivesUpAfterMaxAge drives the worker with a clock: a receiver that never recovers is
 // retried with growing waits and abandoned after MaxAge with the last error recorded.
 func TestWebhookGivesUpAfterMaxAge(t *testing.T) {
