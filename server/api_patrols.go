@@ -40,8 +40,12 @@ func (x patrolsAPI) List(ctx context.Context) ([]web.PatrolView, error) {
 	}
 	on := map[string]string{}
 	for _, a := range active {
-		if a.Patrol != "" {
+		switch {
+		case a.Patrol != "":
 			on[a.Patrol] = a.ID
+		case a.Dispatch != nil:
+			// Asked and not yet acknowledged: the unit is on its way to deciding, not free.
+			on[a.Dispatch.Asking().ID] = a.ID
 		}
 	}
 	out := make([]web.PatrolView, 0, len(units))

@@ -32,15 +32,19 @@ type Target struct {
 	BaseURL      string  // e.g. http://127.0.0.1:8080
 	Operator     Account // works alerts and watches cameras
 	Investigator Account // runs trajectory queries
-	// Guardians are two guardian accounts of two different persons.
+	// Guardians[0] is a guardian account and the person it guards; Guardians[1].Person is another
+	// person with an alert, which the first guardian must not see (its account is not used).
 	Guardians [2]Guardian
 	// Camera is a camera that is online with H.264 video.
 	Camera string
 	// Person is a watch-list person with a trajectory in the last 24 hours.
 	Person string
-	// RaiseAlert makes the server raise an alert for person (an at-risk or watch-list match with a clip
-	// that is ready) and returns its id.
+	// RaiseAlert makes the server raise an alert for person (an at-risk or watch-list match whose clip
+	// is ready or being prepared) and returns its id; with a real scene it may wait for the scene to.
 	RaiseAlert func(ctx context.Context, person string) (string, error)
+	// NearestUnit, when set, is the patrol unit that dispatching the alert of Guardians[0].Person to
+	// "the nearest available unit" must choose.
+	NearestUnit string
 	// EnrolPhoto is a photo file with one clear face; the watch-list enrolment step is skipped when
 	// empty. The step enrols a test person (removed again at the end) from it and from a photo too small
 	// to hold a usable face, and checks that the console says which photo was not used.
@@ -136,7 +140,12 @@ func Run(t *testing.T, tg Target) Result {
 
 	t.Run("alert detail plays its clip; confirm and dispatch change its status", func(t *testing.T) {
 		must(t, op.Go("#/alert/"+alertID, "alert"))
-		_, err := WaitJS[bool](op, 20*time.Second, `!!document.querySelector('#clip')`)
+		// A real alert's clip is cut once its post-roll is recorded: until then the page says it is
+		// being prepared, and the clip replaces that by itself.
+		if prep, _ := Eval[bool](op, 5*time.Second, `!!document.querySelector('#clip-preparing')`); prep {
+			shot(t, op, "03a-alert-clip-preparing")
+		}
+		_, err := WaitJS[bool](op, 45*time.Second, `!!document.querySelector('#clip')`)
 		must(t, err)
 		// The clip plays: its time advances.
 		_, err = Eval[chromedp.Void](op, 10*time.Second, `document.querySelector('#clip').play().then(() => undefined)`)
@@ -165,6 +174,9 @@ func Run(t *testing.T, tg Target) Result {
 		if !strings.HasPrefix(st, "dispatched ") || strings.TrimSpace(st) == "dispatched" {
 			t.Fatalf("server says %q, want dispatched to a unit", st)
 		}
+		if tg.NearestUnit != "" && st != "dispatched "+tg.NearestUnit {
+			t.Errorf("server says %q, want dispatched to the nearest unit %s", st, tg.NearestUnit)
+		}
 		_, err = WaitJS[bool](op, 10*time.Second, `document.querySelectorAll('#history-table tr').length >= 4`)
 		must(t, err)
 		shot(t, op, "04-alert-dispatched")
@@ -182,12 +194,14 @@ func Run(t *testing.T, tg Target) Result {
 		t.Logf("WHEP offer to first decoded frame: %v", res.FirstFrame.Round(time.Millisecond))
 		n1, err := Eval[int](op, 5*time.Second, fmt.Sprintf(`window.snowlight.players[%s].framesDecoded()`, cam))
 		must(t, err)
-		time.Sleep(time.Second)
+		time.Sleep(2 * time.Second)
 		n2, err := Eval[int](op, 5*time.Second, fmt.Sprintf(`window.snowlight.players[%s].framesDecoded()`, cam))
 		must(t, err)
+		// Cameras run at 10 fps and more: at least 5 new pictures a second is moving video.
 		if n2-n1 < 10 {
-			t.Errorf("decoded %d frames in a second (from %d to %d), want moving video", n2-n1, n1, n2)
+			t.Errorf("decoded %d frames in two seconds (from %d to %d), want moving video", n2-n1, n1, n2)
 		}
+		t.Logf("decoded %d frames in two seconds", n2-n1)
 		w, err := Eval[int](op, 5*time.Second, fmt.Sprintf(`document.querySelector('[data-camera=%s] video').videoWidth`, jsString(tg.Camera)))
 		must(t, err)
 		if w == 0 {
@@ -221,6 +235,28 @@ func Run(t *testing.T, tg Target) Result {
 			t.Errorf("trajectory: %d sightings listed, %d on the map, %d on the timeline", n, pts, segs)
 		}
 		shot(t, inv, "07-investigation")
+
+		// Hold one sighting for the case, then the whole trajectory (which lists each of its sightings),
+		// see them on the case's list, and release everything.
+		active := `document.querySelectorAll('#case-holds tr[data-hold]:not(.released)').length`
+		must(t, inv.Do(10*time.Second, chromedp.Click(chromedp.CSS("#inv-list-result .hold-sighting"))))
+		_, err = WaitJS[bool](inv, 15*time.Second, active+` === 1`)
+		must(t, err)
+		must(t, inv.Do(10*time.Second, chromedp.Click(chromedp.CSS("#inv-hold-trajectory"))))
+		held, err := WaitJS[int](inv, 15*time.Second, fmt.Sprintf(`(() => { const n = %s; return n > %d ? n : 0; })()`, active, n))
+		must(t, err)
+		shot(t, inv, "07b-case-holds")
+		must(t, inv.Do(10*time.Second,
+			chromedp.SendKeys(chromedp.CSS("#hold-release-reason"), "browser test: the case no longer needs it"),
+			chromedp.Click(chromedp.CSS("#hold-release-all"))))
+		_, err = WaitJS[bool](inv, 15*time.Second, fmt.Sprintf(`%s === 0 && document.querySelectorAll('#case-holds tr.released').length === %d`, active, held))
+		must(t, err)
+		left, err := Eval[int](inv, 10*time.Second, `fetch('/api/v1/cases/BT-2025-001/holds').then(r => r.json()).then(d => d.holds.length)`)
+		must(t, err)
+		if left != 0 {
+			t.Errorf("the server says case BT-2025-001 still holds %d items after the release", left)
+		}
+		t.Logf("held %d items for the case (a sighting, then its trajectory with the others) and released them", held)
 		must(t, inv.Go("#/watchlist", "watchlist"))
 		_, err = WaitJS[bool](inv, 10*time.Second, `document.querySelectorAll('#persons tr[data-person]').length > 0`)
 		must(t, err)
@@ -252,6 +288,15 @@ func Run(t *testing.T, tg Target) Result {
 		must(t, err)
 		if persons != 1 {
 			t.Errorf("guardian page shows %d persons", persons)
+		}
+		// The person's latest known location: where, when, and the mark on the map.
+		seen, err := WaitJS[string](g, 10*time.Second, fmt.Sprintf(`(() => { const s = document.querySelector(%s);
+			return s && s.querySelector('.latest') && s.querySelector('svg.map .mark') ? s.querySelector('.latest').textContent : ''; })()`,
+			jsString(fmt.Sprintf(`#guarded [data-person=%s]`, jsString(tg.Guardians[0].Person)))))
+		if err != nil {
+			t.Errorf("guardian page shows no latest location: %v", err)
+		} else {
+			t.Logf("guardian sees: %s", seen)
 		}
 		// The API refuses the other alert too, through the guardian's own session.
 		resp, err := Eval[string](g, 10*time.Second, fmt.Sprintf(`Promise.all([

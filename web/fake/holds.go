@@ -68,9 +68,10 @@ func (h *Holds) resolve(ctx context.Context, it web.HoldItem) (web.HoldItem, []s
 	return it, nil, fmt.Errorf("item kind %q: %w", it.Kind, web.ErrInvalid)
 }
 
-func (h *Holds) active(c string, it web.HoldItem, via string) int {
+// active finds the case's active hold of an item, however it came to be held.
+func (h *Holds) active(c string, it web.HoldItem) int {
 	for i, x := range h.holds {
-		if x.Case == c && x.Item == it && x.Via == via && x.Released == nil {
+		if x.Case == c && x.Item == it && x.Released == nil {
 			return i
 		}
 	}
@@ -94,7 +95,7 @@ func (h *Holds) Hold(ctx context.Context, r web.HoldRequest) ([]web.HoldView, er
 	defer h.mu.Unlock()
 	var out []web.HoldView
 	add := func(it web.HoldItem, via string) {
-		if i := h.active(r.Case, it, via); i >= 0 {
+		if i := h.active(r.Case, it); i >= 0 {
 			out = append(out, h.holds[i])
 			return
 		}
@@ -123,33 +124,43 @@ func (h *Holds) Release(ctx context.Context, r web.HoldRequest) ([]web.HoldView,
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	// A trajectory releases the sightings it listed; any other item its own hold. All or nothing.
+	covers := func(x web.HoldView, it web.HoldItem) bool {
+		if it.Kind == web.HoldTrajectory && x.Via == web.HoldTrajectory+"/"+it.ID {
+			return true
+		}
+		return x.Item == it
+	}
 	var idx []int
-	for i, x := range h.holds {
-		if x.Case != r.Case || x.Released != nil {
-			continue
-		}
-		if len(want) == 0 {
-			idx = append(idx, i)
-			continue
-		}
-		for _, it := range want {
-			if x.Item == it && x.Via == "" || it.Kind == web.HoldTrajectory && x.Via == web.HoldTrajectory+"/"+it.ID {
+	for _, it := range want {
+		n := len(idx)
+		for i, x := range h.holds {
+			if x.Case == r.Case && x.Released == nil && covers(x, it) {
 				idx = append(idx, i)
-				break
+			}
+		}
+		if len(idx) == n {
+			return nil, fmt.Errorf("release of case %s: case %s does not hold %s/%s: %w", r.Case, r.Case, it.Kind, it.ID, web.ErrNotFound)
+		}
+	}
+	if len(want) == 0 {
+		for i, x := range h.holds {
+			if x.Case == r.Case && x.Released == nil {
+				idx = append(idx, i)
 			}
 		}
 	}
-	for _, it := range want {
-		if h.active(r.Case, it, "") < 0 {
-			return nil, fmt.Errorf("release of case %s: the case does not hold %s/%s: %w", r.Case, it.Kind, it.ID, web.ErrNotFound)
-		}
-	}
 	if len(idx) == 0 {
-		return nil, fmt.Errorf("release of case %s: the case holds nothing: %w", r.Case, web.ErrNotFound)
+		return nil, fmt.Errorf("release of case %s: case %s holds nothing: %w", r.Case, r.Case, web.ErrNotFound)
 	}
 	rel := &web.HoldRelease{By: r.Actor, Reason: r.Reason, At: h.now()}
 	out := make([]web.HoldView, 0, len(idx))
+	seen := map[int]bool{}
 	for _, i := range idx {
+		if seen[i] {
+			continue
+		}
+		seen[i] = true
 		h.holds[i].Released = rel
 		out = append(out, h.holds[i])
 	}

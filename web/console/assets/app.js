@@ -1,7 +1,7 @@
 // The console's shell: session, navigation by role, the page router (location hash), and the alert
 // stream that every page shares so a new critical alert is noticed wherever the operator is.
 import { api, setSession, currentUser, onSessionExpired, csrfToken } from './api.js';
-import { h, clear, toast } from './ui.js';
+import { h, clear, toast, zoneName } from './ui.js';
 import * as login from './pages/login.js';
 import * as wall from './pages/wall.js';
 import * as alert from './pages/alert.js';
@@ -88,7 +88,9 @@ class AlertStream {
     const b = document.getElementById('banner');
     const close = h('button', { type: 'button', class: 'close small', title: 'hide' }, '×');
     close.addEventListener('click', (e) => { e.stopPropagation(); b.hidden = true; });
-    clear(b).append(close, `New critical alert: ${a.title || a.rule}${a.person_name ? ' — ' + a.person_name : ''} at ${a.camera_name || a.camera}. Click to open.`);
+    const title = a.title || a.rule;
+    const who = a.person_name && !title.includes(a.person_name) ? ` — ${a.person_name}` : '';
+    clear(b).append(close, `New critical alert: ${title}${who} at ${a.camera_name || a.camera}. Click to open.`);
     b.hidden = false;
     b.dataset.alert = a.id;
     b.onclick = () => { b.hidden = true; location.hash = `#/alert/${encodeURIComponent(a.id)}`; };
@@ -150,6 +152,9 @@ function renderNav(current) {
     nav.append(h('a', { href: `#/${p}`, class: p === current || (current === 'alert' && p === 'wall') ? 'here' : '' }, navText[p]));
   }
   document.getElementById('who').textContent = `${user.name} (${user.role})`;
+  const zone = document.getElementById('zone');
+  zone.textContent = `times in ${zoneName()}`;
+  zone.title = 'Every time in the console is shown in this time zone (the browser\'s).';
 }
 
 function loggedIn(user, csrf) {

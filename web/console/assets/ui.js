@@ -47,11 +47,36 @@ export function toast(msg, kind = 'info') {
   setTimeout(() => t.remove(), kind === 'error' ? 9000 : 4000);
 }
 
-export function fmtTime(t) {
+// Times are shown in the browser's time zone (named once in the header, see zoneName) on a 24-hour
+// clock; today's times without the date, which an operator reads at a glance.
+const clock = { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' };
+
+export function fmtTime(t, now = new Date()) {
   if (!t) return '';
   const d = new Date(t);
   if (isNaN(d)) return '';
-  return d.toLocaleString(undefined, { year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  if (d.toDateString() === now.toDateString()) return d.toLocaleTimeString(undefined, clock);
+  const date = { day: '2-digit', month: 'short' };
+  if (d.getFullYear() !== now.getFullYear()) date.year = 'numeric';
+  return d.toLocaleString(undefined, { ...date, ...clock });
+}
+
+// fmtDate is a day, for expiry dates and the like.
+export function fmtDate(t) {
+  if (!t) return '';
+  const d = new Date(t);
+  if (isNaN(d)) return '';
+  return d.toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: '2-digit' });
+}
+
+// zoneName names the time zone the console's times are in, e.g. "Europe/Brussels (UTC+1)".
+export function zoneName(d = new Date()) {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'local time';
+  const off = -d.getTimezoneOffset();
+  const sign = off < 0 ? '-' : '+';
+  const hh = Math.floor(Math.abs(off) / 60), mm = Math.abs(off) % 60;
+  const utc = off === 0 ? 'UTC' : `UTC${sign}${hh}${mm ? ':' + String(mm).padStart(2, '0') : ''}`;
+  return zone === 'UTC' || zone === 'Etc/UTC' ? 'UTC' : `${zone} (${utc})`;
 }
 
 export function ago(t, now = Date.now()) {

@@ -1,7 +1,7 @@
 // Alert detail: the evidence side by side, the clip, the map and the lifecycle, for the human who
 // decides.
 import { api, hasRole } from '../api.js';
-import { h, clear, fmtTime, ago, categoryText, statusText, ruleText, pct } from '../ui.js';
+import { h, clear, fmtTime, ago, categoryText, statusText, ruleText, pct, secondsText } from '../ui.js';
 import { VectorMap } from '../map.js';
 import { actionButtons, evidenceLine } from './wall.js';
 
@@ -13,7 +13,7 @@ export async function render(main, { args, stream }) {
   const clipBox = h('div', { class: 'panel', id: 'alert-clip' });
   const map = new VectorMap({ height: 420 });
   const mapBox = h('div', { class: 'panel' }, h('h2', null, 'Map'), map.svg, h('p', { class: 'muted', id: 'map-legend' },
-    '◆ camera (red: offline, ring: this alert) · ● patrol unit (green available, orange busy, grey offline) · numbered: recent path'));
+    '◆ camera (red: offline, ring: this alert) · ● patrol unit (green available, orange busy, grey offline; dashed line: the unit sent) · numbered: recent path · arrows at the edge: further away'));
   const history = h('div', { class: 'panel', id: 'alert-history' });
   const sightings = h('div', { class: 'panel', id: 'alert-sightings' });
   main.append(h('p', null, h('a', { href: '#/wall' }, '← all alerts')), head, actions,
@@ -66,15 +66,18 @@ export async function render(main, { args, stream }) {
     }
     const ev = h('div', { class: 'evidence' });
     for (const p of d.enrolment_photos || []) {
-      ev.append(h('figure', null, h('img', { src: p.url, alt: 'enrolment photo', class: 'enrolment' }), h('figcaption', null, 'enrolment photo')));
+      ev.append(h('figure', null, h('img', { src: p.url, alt: 'enrolment photo', class: 'enrolment' }), h('figcaption', null, 'enrolment photo (watch list)')));
     }
     if ((d.enrolment_photos || []).length && (d.crops || []).length) ev.append(h('span', { class: 'vs' }, 'vs'));
     for (const c of d.crops || []) {
       ev.append(h('figure', null,
         c.image.url ? h('img', { src: c.image.url, alt: 'captured face', class: 'crop' }) : h('div', { class: 'muted' }, c.image.pending ? 'uploading…' : 'missing'),
-        h('figcaption', null, h('span', { class: 'score' }, `similarity ${pct(c.similarity)}`), h('br'), `${c.camera} · ${fmtTime(c.time)}`)));
+        h('figcaption', null, h('span', { class: 'score' }, `similarity ${pct(c.similarity)}`), h('br'), `${d.camera === c.camera && d.camera_name ? d.camera_name : c.camera} · ${fmtTime(c.time)}`)));
     }
-    if (d.snapshot && d.snapshot.url) ev.append(h('figure', null, h('img', { src: d.snapshot.url, alt: 'snapshot', class: 'snapshot' }), h('figcaption', null, 'scene snapshot')));
+    if (d.snapshot && d.snapshot.url) {
+      ev.append(h('figure', null, h('a', { href: d.snapshot.url, target: '_blank', rel: 'noopener', title: 'open the full picture' },
+        h('img', { src: d.snapshot.url, alt: 'snapshot', class: 'snapshot' })), h('figcaption', null, 'scene at the alert (boxed)')));
+    }
     if (!ev.childNodes.length) ev.append(h('p', { class: 'muted' }, 'No pictures for this alert.'));
     evidence.append(ev);
 
@@ -83,13 +86,20 @@ export async function render(main, { args, stream }) {
     const cams = cameras.filter((c) => c.position);
     if (d.position && !cams.some((c) => c.id === d.camera)) cams.push({ id: d.camera, name: d.camera_name || d.camera, position: d.position });
     const mapUnits = units.length ? units : (d.patrol_unit ? [d.patrol_unit] : []);
-    map.render({ cameras: cams, units: mapUnits, path: d.path || [], highlightCamera: d.camera, highlightUnit: d.patrol });
+    const assigned = mapUnits.find((u) => u.id === d.patrol);
+    // The frame shows where this alert is: its camera, the person's path and the unit sent; units
+    // further away point in from the edge with their distance from the camera.
+    map.render({ cameras: cams, units: mapUnits, path: d.path || [], highlightCamera: d.camera, highlightUnit: d.patrol,
+      focus: [d.position, ...(d.path || []).map((p) => p.position), assigned && assigned.position], origin: d.position,
+      lines: assigned && assigned.position && d.position ? [{ from: assigned.position, to: d.position }] : [] });
 
     clear(history).append(h('h2', null, 'Lifecycle'),
-      h('table', { id: 'history-table' }, h('tr', null, h('th', null, 'when'), h('th', null, 'status'), h('th', null, 'who'), h('th', null, 'note')),
-        (d.history || []).map((s) => h('tr', null, h('td', null, fmtTime(s.at)), h('td', null, statusText[s.status] || s.status),
-          h('td', null, s.actor), h('td', null, s.note || '')))),
-      (d.notices || []).length ? h('ul', null, d.notices.map((n) => h('li', null, n))) : null);
+      h('table', { id: 'history-table' }, h('tr', null, h('th', null, 'when'), h('th', null, 'step'), h('th', null, 'who'), h('th', null, 'note')),
+        (d.history || []).map((s) => h('tr', null, h('td', { class: 'nowrap' }, fmtTime(s.at)), h('td', null, stepText(s)),
+          h('td', null, s.actor), h('td', null, s.note || '')))));
+    if ((d.notices || []).length) {
+      history.append(h('h2', null, 'Notifications'), h('ul', { class: 'notices' }, d.notices.map((n) => h('li', null, n))));
+    }
 
     clear(sightings).append(h('h2', null, 'Sightings'));
     const all = [...(d.sightings || [])];
@@ -112,9 +122,17 @@ export async function render(main, { args, stream }) {
     if (c.state === 'ready' && c.url) {
       const v = h('video', { id: 'clip', src: c.url, controls: true, muted: true, autoplay: true, playsinline: true, preload: 'auto' });
       v.addEventListener('error', () => clipBox.append(h('p', { class: 'error-text' }, 'The clip could not be played: its link may have expired; reload the page.')));
-      clipBox.append(v, h('p', { class: 'muted' }, `${fmtTime(c.start)} – ${fmtTime(c.end)}`));
+      clipBox.append(v);
+      if (c.start && c.end) {
+        // The clip starts before the alert (its pre-roll): say where the alert's moment is.
+        const lead = (new Date(d.created) - new Date(c.start)) / 1000;
+        clipBox.append(h('p', { class: 'muted', id: 'clip-times' }, `${fmtTime(c.start)} – ${fmtTime(c.end)}`,
+          lead > 0.5 ? ` · the alert's moment is ${secondsText(lead)} in; what comes before is the pre-roll` : ''));
+      } else {
+        clipBox.append(h('p', { class: 'muted', id: 'clip-times' }, 'The clip begins a few seconds before the alert (the pre-roll): the person may appear only after others have passed.'));
+      }
     } else if (c.state === 'preparing') {
-      clipBox.append(h('p', { id: 'clip-preparing' }, 'The clip is being prepared (the post-roll is still recording or the upload is pending). It appears here by itself.'));
+      clipBox.append(h('p', { id: 'clip-preparing', class: 'preparing' }, 'Preparing the clip: the camera is still recording the seconds after the alert (or the upload is pending). It plays here by itself when ready; the snapshot above shows the moment of the alert.'));
       // The alert's update event brings the clip; this is only a fallback (each load is audited).
       clipTimer = setTimeout(load, 15000);
     } else if (c.state === 'failed') {
@@ -132,4 +150,11 @@ export async function render(main, { args, stream }) {
     pending = setTimeout(load, 150);
   });
   return () => { off(); clearTimeout(clipTimer); clearTimeout(pending); };
+}
+
+// stepText names a lifecycle step: its new status, or what happened when the status stayed (evidence
+// attached, seen again, escalated).
+function stepText(s) {
+  if (s.status && statusText[s.status]) return statusText[s.status];
+  return (s.action || s.status || '').replaceAll('_', ' ');
 }

@@ -1,7 +1,8 @@
 // Investigation: follow a watch-list person, or the person of one sighting, through the cameras in a
-// time window. Every query carries a case number and a reason, which the server records.
-import { api, withCase } from '../api.js';
-import { h, clear, fmtTime, pct, toLocalInput, field } from '../ui.js';
+// time window. Every query carries a case number and a reason, which the server records. What the case
+// needs can be held past its retention period, and released when the case no longer needs it.
+import { api, withCase, hasRole } from '../api.js';
+import { h, clear, fmtTime, pct, toLocalInput, field, categoryText, toast } from '../ui.js';
 import { VectorMap } from '../map.js';
 
 export async function render(main, { query }) {
@@ -16,22 +17,25 @@ export async function render(main, { query }) {
   const reason = h('input', { id: 'inv-reason', placeholder: 'why this search is needed (at least 10 characters)', autocomplete: 'off' });
   const listBtn = h('button', { type: 'button', class: 'ghost', id: 'inv-list' }, 'List sightings at this camera');
   const go = h('button', { type: 'submit', id: 'inv-go' }, 'Show trajectory');
+  const holdsBtn = h('button', { type: 'button', class: 'ghost', id: 'inv-holds-list' }, 'Show the case’s holds');
   const err = h('p', { class: 'error-text', id: 'inv-error', hidden: true });
   const personRow = field('Person', person);
   const cameraRow = h('div', { hidden: true }, field('Camera', camera), listBtn, sightingList);
   const form = h('form', { class: 'panel', id: 'inv-form' },
     h('div', { class: 'form-grid' }, field('Follow', mode), personRow, field('From', from), field('To', to),
-      field('Case number', caseNo), field('Reason', reason)),
+      field('Case number', caseNo), h('div', { class: 'wide' }, field('Reason', reason))),
     cameraRow,
     h('p', { class: 'muted' }, 'Trajectory queries reveal where people went: the case number and reason are recorded with your name in the audit log.'),
-    err, go);
+    err, h('div', { class: 'row' }, go, holdsBtn));
   const result = h('div', { id: 'inv-result' });
-  main.append(h('h1', null, 'Investigation'), form, result);
+  const holds = new CaseHolds();
+  main.append(h('h1', null, 'Investigation'), form, result, holds.box);
 
   let cameras = [];
   try {
     const [ps, cs] = await Promise.all([api('GET', '/api/v1/persons'), api('GET', '/api/v1/cameras')]);
-    person.append(...ps.persons.map((p) => h('option', { value: p.id }, `${p.name} (${p.category}${p.expired ? ', expired' : ''})`)));
+    person.append(...ps.persons.map((p) => h('option', { value: p.id },
+      `${p.name} (${categoryText[p.category] || p.category}${p.expired ? ', expired' : ''})`)));
     cameras = cs.cameras;
     camera.append(...cameras.map((c) => h('option', { value: c.id }, c.name || c.id)));
   } catch (x) {
@@ -39,6 +43,7 @@ export async function render(main, { query }) {
     err.hidden = false;
   }
   if (query.get('person')) person.value = query.get('person');
+  if (query.get('case')) caseNo.value = query.get('case');
   mode.addEventListener('change', () => {
     personRow.hidden = mode.value !== 'person';
     cameraRow.hidden = mode.value !== 'sighting';
@@ -50,6 +55,7 @@ export async function render(main, { query }) {
     return `from=${encodeURIComponent(f.toISOString())}&to=${encodeURIComponent(t.toISOString())}`;
   };
   const fail = (x) => { err.textContent = x.message; err.hidden = false; };
+  const camName = (id) => (cameras.find((c) => c.id === id) || {}).name || id;
 
   listBtn.addEventListener('click', async () => {
     err.hidden = true;
@@ -67,6 +73,13 @@ export async function render(main, { query }) {
     } catch (x) { fail(x); }
   });
 
+  holdsBtn.addEventListener('click', async () => {
+    err.hidden = true;
+    try {
+      await holds.show(caseNo.value.trim(), reason.value.trim());
+    } catch (x) { fail(x); }
+  });
+
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     err.hidden = true;
@@ -81,9 +94,13 @@ export async function render(main, { query }) {
         if (!picked) throw new Error('List the sightings at a camera and pick one.');
         path = `/api/v1/sightings/${encodeURIComponent(picked.value)}/trajectory?${window_()}`;
       }
-      const q = withCase(path, caseNo.value.trim(), reason.value.trim());
+      const c = caseNo.value.trim(), why = reason.value.trim();
+      const q = withCase(path, c, why);
       const t = await api('GET', q.path, { headers: q.headers });
-      show(result, t, cameras);
+      holds.sightings = t.sightings || [];
+      holds.camName = camName;
+      show(result, t, cameras, holds, c, why);
+      if (hasRole('admin', 'investigator')) await holds.show(c, why);
     } catch (x) {
       fail(x);
     } finally {
@@ -92,7 +109,7 @@ export async function render(main, { query }) {
   });
 }
 
-function show(box, t, cameras) {
+function show(box, t, cameras, holds, caseNo, reason) {
   clear(box);
   const ss = t.sightings || [];
   box.append(h('h2', null, `Trajectory: ${ss.length} sighting${ss.length === 1 ? '' : 's'}`, ss.length ? ` from ${fmtTime(ss[0].enter)} to ${fmtTime(ss[ss.length - 1].exit)}` : ''));
@@ -102,8 +119,11 @@ function show(box, t, cameras) {
   }
   const map = new VectorMap({ height: 460 });
   const seen = new Set(ss.map((s) => s.camera));
-  map.render({ cameras: cameras.map((c) => ({ ...c, online: true })).filter((c) => c.position), path: ss.filter((s) => s.position) });
-  box.append(h('div', { class: 'panel' }, map.svg, h('p', { class: 'muted' }, `Numbered points follow the order of the sightings; ${seen.size} camera(s) involved.`)));
+  const path = ss.filter((s) => s.position);
+  // The frame follows the path; the other cameras are drawn where they fall in it.
+  map.render({ cameras: cameras.map((c) => ({ ...c, online: true })).filter((c) => c.position), path, focus: path.map((s) => s.position) });
+  box.append(h('div', { class: 'panel' }, map.svg, h('p', { class: 'muted' },
+    `Numbered points follow the order of the sightings; ${seen.size} camera${seen.size === 1 ? '' : 's'} involved. Other cameras are drawn as diamonds without numbers.`)));
 
   // Timeline across the sightings, with a margin, so short passes stay visible in a long window.
   const first = new Date(ss[0].enter).getTime(), last = Math.max(...ss.map((s) => new Date(s.exit).getTime()));
@@ -112,14 +132,25 @@ function show(box, t, cameras) {
   const tl = h('div', { class: 'timeline', id: 'inv-timeline' });
   ss.forEach((s, i) => {
     const a = Math.max(0, (new Date(s.enter).getTime() - t0) / (t1 - t0)), b = Math.min(1, (new Date(s.exit).getTime() - t0) / (t1 - t0));
-    const seg = h('div', { class: 'seg', title: `${i + 1}. ${s.camera_name || s.camera}` }, h('span', null, String(i + 1)));
+    const seg = h('div', { class: 'seg', title: `${i + 1}. ${s.camera_name || s.camera}, ${fmtTime(s.enter)} – ${fmtTime(s.exit)}` },
+      h('span', null, `${i + 1} ${s.camera_name || s.camera}`));
     seg.style.left = `${(a * 100).toFixed(2)}%`;
     seg.style.width = `${Math.max(0.3, (b - a) * 100).toFixed(2)}%`;
     tl.append(seg);
   });
   box.append(h('div', { class: 'row muted' }, h('span', { class: 'col' }, fmtTime(t0)), h('span', null, fmtTime(t1))), tl);
 
+  const canHold = hasRole('admin', 'investigator');
   const list = h('div', { class: 'panel', id: 'inv-list-result' });
+  if (canHold) {
+    // Holding "this trajectory" holds each stored trajectory the path is made of.
+    const trajs = [...new Set(ss.map((s) => s.trajectory || s.id))];
+    const b = h('button', { type: 'button', class: 'small', id: 'inv-hold-trajectory' },
+      `Hold for this case: the whole trajectory (${ss.length} sighting${ss.length === 1 ? '' : 's'})`);
+    b.addEventListener('click', () => holds.hold(caseNo, reason, trajs.map((id) => ({ kind: 'trajectory', id })), b));
+    list.append(h('div', { class: 'row hold-bar' }, b,
+      h('span', { class: 'muted' }, `Held evidence is kept past its retention period until case ${caseNo || '…'} releases it.`)));
+  }
   ss.forEach((s, i) => {
     const clip = h('div');
     if (s.clip && s.clip.state === 'ready' && s.clip.url) {
@@ -129,12 +160,110 @@ function show(box, t, cameras) {
     } else if (s.clip && s.clip.state === 'preparing') {
       clip.append(h('span', { class: 'muted' }, 'clip being prepared'));
     }
+    let hold = null;
+    if (canHold) {
+      hold = h('button', { type: 'button', class: 'small ghost hold-sighting', dataset: { sighting: s.id } }, 'Hold this sighting');
+      hold.addEventListener('click', () => holds.hold(caseNo, reason, [{ kind: 'sighting', id: s.id }], hold));
+    }
     list.append(h('div', { class: 'sighting', dataset: { sighting: s.id } }, h('span', { class: 'n' }, String(i + 1)),
-      s.snapshot.url ? h('img', { src: s.snapshot.url, alt: 'snapshot' }) : h('div', { class: 'muted' }, 'no snapshot'),
+      s.face && s.face.url ? h('img', { src: s.face.url, alt: 'face', class: 'face', title: 'best face of this sighting' }) : null,
+      s.snapshot.url ? h('img', { src: s.snapshot.url, alt: 'snapshot', class: 'body', title: 'best view of the person' }) : h('div', { class: 'muted' }, 'no snapshot'),
       h('div', { class: 'col' }, h('strong', null, s.camera_name || s.camera),
         h('div', { class: 'muted' }, `${fmtTime(s.enter)} – ${fmtTime(s.exit)}`),
         h('div', { class: 'score' }, i === 0 ? 'first sighting' : `link confidence ${pct(s.confidence)}`, s.score ? ` · identity evidence ${pct(s.score)}` : ''),
-        clip)));
+        clip),
+      hold));
   });
   box.append(list);
+}
+
+// CaseHolds shows a case's holds (active and released) and places and releases them.
+class CaseHolds {
+  constructor() {
+    this.box = h('div', { class: 'panel', id: 'inv-holds', hidden: true });
+    this.caseNo = '';
+    this.reason = '';
+    this.sightings = [];
+    this.camName = (id) => id;
+  }
+
+  async show(caseNo, reason) {
+    if (!caseNo) throw new Error('Give the case number whose holds to show.');
+    this.caseNo = caseNo;
+    this.reason = reason;
+    const r = await api('GET', `/api/v1/cases/${encodeURIComponent(caseNo)}/holds?all=1&limit=1000`);
+    this.draw(r.holds);
+  }
+
+  async hold(caseNo, reason, items, btn) {
+    if (!caseNo) { toast('Give the case number to hold this for.', 'error'); return; }
+    btn.disabled = true;
+    try {
+      const r = await api('POST', `/api/v1/cases/${encodeURIComponent(caseNo)}/holds`, { body: { reason, items } });
+      toast(`Case ${caseNo} holds ${r.holds.length} item${r.holds.length === 1 ? '' : 's'}`);
+      await this.show(caseNo, reason);
+    } catch (x) {
+      toast(x.message, 'error');
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  // describe names a held item in words: which sighting of the trajectory shown, or its kind and id.
+  describe(it) {
+    const i = this.sightings.findIndex((s) => s.id === it.id);
+    if (it.kind === 'sighting' && i >= 0) {
+      const s = this.sightings[i];
+      return `sighting ${i + 1}: ${s.camera_name || this.camName(s.camera)}, ${fmtTime(s.enter)}`;
+    }
+    if (it.kind === 'trajectory') {
+      const n = this.sightings.filter((s) => (s.trajectory || s.id) === it.id).length;
+      return `trajectory ${it.id}${n ? ` (${n} sighting${n === 1 ? '' : 's'} shown above)` : ''}`;
+    }
+    return `${it.kind} ${it.id}`;
+  }
+
+  draw(list) {
+    const box = clear(this.box);
+    box.hidden = false;
+    const active = list.filter((x) => !x.released);
+    box.append(h('h2', null, `Held for case ${this.caseNo}: ${active.length} item${active.length === 1 ? '' : 's'}`));
+    const why = h('input', { id: 'hold-release-reason', placeholder: 'why the case no longer needs it (10+ characters)', autocomplete: 'off' });
+    if (!list.length) {
+      box.append(h('p', { class: 'muted', id: 'holds-empty' }, 'This case holds nothing: the retention job deletes its evidence when its periods are over.'));
+      return;
+    }
+    const releaseAll = h('button', { type: 'button', class: 'small danger', id: 'hold-release-all', disabled: !active.length }, 'Release everything');
+    releaseAll.addEventListener('click', () => this.release([], releaseAll, why));
+    box.append(h('table', { id: 'case-holds' },
+      h('tr', null, ['item', 'held by', 'when', 'why', 'state', ''].map((t) => h('th', null, t))),
+      list.map((x) => {
+        const rel = x.released;
+        let btn = null;
+        if (!rel && !x.via) {
+          btn = h('button', { type: 'button', class: 'small ghost', dataset: { release: `${x.item.kind}/${x.item.id}` } }, 'Release');
+          btn.addEventListener('click', () => this.release([x.item], btn, why));
+        }
+        return h('tr', { class: rel ? 'released' : '', dataset: { hold: String(x.id) } },
+          h('td', null, this.describe(x.item), x.via ? h('div', { class: 'muted' }, `held with the ${x.via.replace('/', ' ')}`) : null),
+          h('td', null, x.by), h('td', { class: 'nowrap' }, fmtTime(x.at)), h('td', null, x.reason),
+          h('td', null, rel ? `released by ${rel.by}, ${fmtTime(rel.at)}: ${rel.reason}` : 'kept'),
+          h('td', null, btn));
+      })),
+    h('div', { class: 'row hold-bar' }, field('Reason for a release', why), releaseAll));
+  }
+
+  async release(items, btn, why) {
+    const reason = why.value.trim();
+    if (!reason) { toast('Say why the case no longer needs it.', 'error'); why.focus(); return; }
+    btn.disabled = true;
+    try {
+      const r = await api('POST', `/api/v1/cases/${encodeURIComponent(this.caseNo)}/release`, { body: { reason, items } });
+      toast(`Released ${r.released.length} hold${r.released.length === 1 ? '' : 's'} of case ${this.caseNo}`);
+      await this.show(this.caseNo, this.reason);
+    } catch (x) {
+      toast(x.message, 'error');
+      btn.disabled = false;
+    }
+  }
 }

@@ -70,6 +70,8 @@ export async function render(main) {
         if (c.online && c.live && tiles.size <= autoStart) startPlayer(t);
       }
       t.cam = c;
+      // The tile takes the camera's shape, so the picture fills it without bars.
+      if (c.width > 0 && c.height > 0) t.screen.style.aspectRatio = `${c.width} / ${c.height}`;
       t.el.classList.toggle('offline', !c.online);
       t.state.textContent = c.online ? 'online' : c.state;
       t.state.className = 'pill ' + (c.online ? 'live' : 'down');

@@ -7,7 +7,8 @@ export async function render(main) {
   const table = h('div', { id: 'patrols' });
   const err = h('p', { class: 'error-text', hidden: true });
   const map = new VectorMap({ height: 440 });
-  main.append(h('h1', null, 'Patrols'), err, h('div', { class: 'row' }, h('div', { class: 'col panel' }, table), h('div', { class: 'col panel' }, map.svg)));
+  main.append(h('h1', null, 'Patrols'), err, h('div', { class: 'row' }, h('div', { class: 'col panel' }, table),
+    h('div', { class: 'col panel' }, map.svg, h('p', { class: 'muted' }, '● unit (green available, orange busy, grey offline) · ◆ camera'))));
   let cameras = [];
   if (hasRole('admin', 'operator', 'investigator')) {
     try { cameras = (await api('GET', '/api/v1/cameras')).cameras; } catch { cameras = []; }
@@ -25,12 +26,12 @@ export async function render(main) {
     clear(table).append(h('table', null,
       h('tr', null, ['unit', 'status', 'area', 'position', 'updated', 'assignment'].map((t) => h('th', null, t))),
       units.map((u) => h('tr', { dataset: { unit: u.id } },
-        h('td', null, u.name, h('div', { class: 'muted' }, u.id)),
+        h('td', null, u.name || u.id, u.name && u.name !== u.id ? h('div', { class: 'muted' }, u.id) : null),
         h('td', null, h('span', { class: ['pill', u.status === 'available' ? 'live' : u.status === 'offline' ? 'down' : ''] }, u.status)),
         h('td', null, u.area || ''),
         h('td', null, u.position ? `${u.position.lat.toFixed(5)}, ${u.position.lon.toFixed(5)}` : 'unknown'),
-        h('td', null, u.updated ? ago(u.updated) : '', h('div', { class: 'muted' }, fmtTime(u.updated))),
-        h('td', null, u.alert ? h('a', { href: `#/alert/${encodeURIComponent(u.alert)}` }, `alert ${u.alert}`) : '—')))));
+        h('td', null, u.updated ? ago(u.updated) : 'never', h('div', { class: 'muted' }, fmtTime(u.updated))),
+        h('td', null, u.alert ? h('a', { href: `#/alert/${encodeURIComponent(u.alert)}` }, u.status === 'available' ? 'asked to go (not acknowledged yet)' : 'on an alert') : '—')))));
     if (!units.length) table.append(h('p', { class: 'muted' }, 'No patrol units are configured.'));
     map.render({ cameras, units });
     const me = currentUser();

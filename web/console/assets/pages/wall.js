@@ -88,14 +88,22 @@ function card(a, fresh, redraw) {
   const closed = closedStatus.has(a.status);
   const snap = a.snapshot && a.snapshot.url
     ? h('img', { class: 'snap', src: a.snapshot.url, alt: 'snapshot', loading: 'lazy' })
-    : h('div', { class: 'snap none' }, a.snapshot && a.snapshot.pending ? 'snapshot uploading…' : 'no snapshot');
+    : h('div', { class: 'snap none' }, a.snapshot && a.snapshot.pending ? 'snapshot uploading…'
+      : Date.now() - new Date(a.created) < 30e3 && !['camera_offline', 'camera_tampered'].includes(a.rule) ? 'taking the snapshot…' : 'no snapshot');
+  const title = a.title || ruleText[a.rule] || a.rule;
+  // Titles usually name the person already; the line below adds what they do not say.
+  const plain = (x) => x.toLowerCase().replace(/[^a-z]/g, '');
+  const cat = categoryText[a.category] || a.category || '';
+  const who = [a.person_name && !title.includes(a.person_name) ? a.person_name : '',
+    cat && !plain(title).includes(plain(cat)) ? cat : ''].filter(Boolean).join(' · ');
   const c = h('article', { class: ['card', `sev-${a.severity}`, closed && 'closed', fresh && 'fresh'], dataset: { id: a.id, status: a.status } },
     h('div', { class: 'head' }, snap,
       h('div', null,
-        h('div', { class: 'title' }, a.title || ruleText[a.rule] || a.rule),
-        a.person_name ? h('div', null, a.person_name, a.category ? ` · ${categoryText[a.category] || a.category}` : '') : null,
-        h('div', { class: 'meta' }, `${a.camera_name || a.camera}${a.area ? ' · ' + a.area : ''}`),
-        h('div', { class: 'meta', title: fmtTime(a.created) }, `${fmtTime(a.created)} (${ago(a.created)})`),
+        h('div', { class: 'title' }, title),
+        who ? h('div', null, who) : null,
+        // A person's alert follows them: its camera is where they were seen last.
+        h('div', { class: 'meta' }, `${a.person_id ? 'last seen at ' : ''}${a.camera_name || a.camera}${a.area ? ' · ' + a.area : ''}`),
+        h('div', { class: 'meta', title: new Date(a.created).toString() }, `${fmtTime(a.created)} (${ago(a.created)})`),
         h('div', null, h('span', { class: ['status', a.status] }, statusText[a.status] || a.status),
           ' ', h('span', { class: 'pill' }, a.severity),
           a.patrol ? h('span', { class: 'meta' }, ` · unit ${a.patrol}`) : null))),

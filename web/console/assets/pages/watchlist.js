@@ -1,6 +1,6 @@
 // The watch list: who is on it, why, until when; enrolment from photos with a safe zone drawn on the map.
 import { api, withCase, hasRole } from '../api.js';
-import { h, clear, toast, fmtTime, categoryText, field } from '../ui.js';
+import { h, clear, toast, fmtDate, categoryText, field } from '../ui.js';
 import { VectorMap } from '../map.js';
 
 export async function render(main) {
@@ -31,7 +31,7 @@ function drawTable(box, persons, reload) {
     persons.map((p) => h('tr', { dataset: { person: p.id } },
       h('td', { class: 'thumbs' }, (p.photo_urls || []).slice(0, 3).map((u) => h('img', { src: u, alt: 'photo', loading: 'lazy' }))),
       h('td', null, p.name), h('td', null, categoryText[p.category] || p.category),
-      h('td', null, fmtTime(p.expires), p.expired ? h('span', { class: 'error-text' }, ' expired: no longer matched') : ''),
+      h('td', null, fmtDate(p.expires), p.expired ? h('span', { class: 'error-text' }, ' expired: no longer matched') : ''),
       h('td', null, p.legal_basis), h('td', null, p.approved_by), h('td', null, p.guardian_contact || ''),
       h('td', null, removeButton(p, reload))))));
 }

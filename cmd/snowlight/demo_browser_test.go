@@ -1,0 +1,271 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"snowlight/auth"
+	"snowlight/ingest/camsim"
+	"snowlight/server"
+	"snowlight/testvideos"
+	"snowlight/web/browsertest"
+)
+
+// TestDemoConsole runs the browser suite (web/browsertest) against the real product: the demo's
+// rendered scene played by camsim cameras, the whole pipeline with the real models, SQLite and local
+// evidence storage, the demo's accounts and watch list, served as `snowlight demo` serves it. The
+// cameras start playing only when the operator's alert wall is open, so the scene's alerts reach the
+// wall live: the at-risk man leaving his safe zone (dispatched to the unit nearest the corner camera),
+// the suspect crossing three cameras (followed in the investigation, hidden from the guardian).
+// Screenshots go to out/screenshots/demo.
+func TestDemoConsole(t *testing.T) {
+	if browsertest.FindChromium() == "" {
+		t.Skip("chromium not installed (apt-get install chromium, or set SNOWLIGHT_CHROMIUM)")
+	}
+	modelsDir, evalDir := perceptionData(t)
+	d := startDemo(t, modelsDir)
+
+	tg := browsertest.Target{
+		BaseURL:      d.url,
+		Operator:     d.accounts[auth.Operator],
+		Investigator: d.accounts[auth.Investigator],
+		Guardians: [2]browsertest.Guardian{
+			{Account: d.accounts[auth.Guardian], Person: "biden"},
+			{Person: "kit"}, // nobody guards the suspect; the guardian of biden must not see him
+		},
+		Camera:      "corner",
+		Person:      "kit",
+		NearestUnit: "p-corner",
+		RaiseAlert:  d.awaitAlert,
+		Shots:       filepath.Join(browsertest.ScreenshotDir(), "demo"),
+	}
+	if p := filepath.Join(evalDir, "faces", "face_recognition", "examples", "obama.jpg"); fileExists(p) {
+		tg.EnrolPhoto = p
+	}
+	res := browsertest.Run(t, tg)
+	fmt.Printf("browser test screenshots (real stack): %s\n", res.Shots)
+	if res.FirstFrame > 0 {
+		t.Logf("first decoded frame %v after the WHEP offer", res.FirstFrame)
+	}
+}
+
+// demoRun is the demo started for a test.
+type demoRun struct {
+	t        *testing.T
+	url      string
+	cams     *camsim.Server
+	ctx      context.Context
+	accounts map[auth.Role]browsertest.Account
+	admin    string // an API token of the admin account
+
+	startOnce sync.Once
+	startErr  error
+}
+
+// startDemo renders (or finds cached) the demo scene, builds the demo's configuration with the
+// cameras on a camsim that is not playing yet, creates the accounts, enrols the scene's people and
+// runs the server until the test ends. Its log is printed if the test fails.
+func startDemo(t *testing.T, modelsDir string) *demoRun {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	spec, err := testvideos.BuiltinScenario("demo")
+	if err != nil {
+		t.Skipf("demo scenario unavailable: %v", err)
+	}
+	rendered, err := testvideos.RenderCached(ctx, spec, testvideos.ScenarioCacheDir(), testvideos.RenderOptions{})
+	if err != nil {
+		t.Fatalf("render the demo scene: %v", err)
+	}
+	truth, err := testvideos.ReadTruth(rendered.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log (last lines):\n%s", logs.tail(80))
+		}
+	})
+
+	// The simulator's address must be in the configuration before it plays; it starts later.
+	rtsp := freeAddr(t)
+	cams := camsim.New(camsim.Options{Addr: rtsp, Log: log})
+	for _, c := range truth.Cameras {
+		if err := cams.AddFile(c.ID, rendered.VideoPath(c.ID)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	box, err := newInbox(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go box.serve(ctx)
+	cfg, err := demoConfig(truth, demoSettings{addr: "127.0.0.1:0", rtsp: rtsp, data: t.TempDir(), models: modelsDir, fps: 2, inbox: box})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(ctx, server.Options{Config: cfg, Location: cfg.Location(), Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close(); cams.Close() })
+
+	d := &demoRun{t: t, url: "http://" + srv.Addr(), cams: cams, ctx: ctx, accounts: map[auth.Role]browsertest.Account{}}
+	passwords := map[string]string{}
+	for _, r := range auth.Roles() {
+		pw, err := auth.RandomPassword()
+		if err != nil {
+			t.Fatal(err)
+		}
+		passwords[auth.PasswordEnv(r)] = pw
+		d.accounts[r] = browsertest.Account{User: string(r), Password: pw}
+	}
+	if _, err := srv.Auth().EnsureDemoAccounts(ctx, auth.DemoOptions{Getenv: func(k string) string { return passwords[k] },
+		GuardianScope: auth.Scope{Persons: []string{"biden"}}}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{stdout: io.Discard, stderr: io.Discard, log: log}
+	if err := enrolDemo(ctx, e, srv, truth); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("server: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("the server did not stop within 30 s of its context ending")
+		}
+	})
+	if d.admin, err = apiLogin(ctx, d.url, d.accounts[auth.Admin]); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// awaitAlert starts the cameras on the first call, then waits until the scene raises an alert about
+// person and returns its id: the suite calls it once the operator watches the wall.
+func (d *demoRun) awaitAlert(ctx context.Context, person string) (string, error) {
+	d.startOnce.Do(func() { d.startErr = d.cams.Start(d.ctx) })
+	if d.startErr != nil {
+		return "", fmt.Errorf("start the cameras: %w", d.startErr)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	t0 := time.Now()
+	for {
+		var list struct {
+			Alerts []struct {
+				ID, Rule string
+				PersonID string `json:"person_id"`
+			}
+		}
+		if err := apiGet(ctx, d.url+"/api/v1/alerts", d.admin, &list); err != nil {
+			return "", err
+		}
+		for _, a := range list.Alerts {
+			if a.PersonID == person {
+				d.t.Logf("the scene raised %s alert %s about %s after %v", a.Rule, a.ID, person, time.Since(t0).Round(100*time.Millisecond))
+				return a.ID, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("no alert about %s within %v of the cameras starting", person, time.Since(t0).Round(time.Second))
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+func apiLogin(ctx context.Context, base string, a browsertest.Account) (string, error) {
+	body, _ := json.Marshal(map[string]string{"user": a.User, "password": a.Password})
+	req, err := http.NewRequestWithContext(ctx, "POST", base+"/api/v1/login", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var r struct{ Token string }
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || r.Token == "" {
+		return "", fmt.Errorf("log in as %s: %d %v", a.User, resp.StatusCode, err)
+	}
+	return r.Token, nil
+}
+
+func apiGet(ctx context.Context, url, token string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// syncBuffer collects the server's log from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// tail is the last n lines.
+func (s *syncBuffer) tail(n int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lines := strings.Split(strings.TrimRight(s.b.String(), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
