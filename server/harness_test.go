@@ -553,8 +553,8 @@ func roleScope(r auth.Role, tr *testvideos.Truth) auth.Scope {
 }
 
 // startProduct builds the server from cfg, creates an account per role, enrols the scenario's
-// enrolled persons (from their enrolment photos, never the rendered ones, with their safe zones) and
-// runs it until the test ends.
+// enrolled persons when it has models (from their enrolment photos, never the rendered ones, with
+// their safe zones) and runs it until the test ends.
 func startProduct(t testing.TB, cfg *config.Config, tr *testvideos.Truth) *product {
 	t.Helper()
 	logs := &syncBuffer{}
@@ -577,7 +577,9 @@ func startProduct(t testing.TB, cfg *config.Config, tr *testvideos.Truth) *produ
 		}
 		p.users[r] = account{name, pw}
 	}
-	enrolScene(t, srv, tr)
+	if cfg.Models != "" {
+		enrolScene(t, srv, tr)
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
 	t.Cleanup(func() {
