@@ -53,17 +53,21 @@ bench-perception: build testvideos
 bench-ingest: build testvideos
 	./bin/snowlight bench ingest --cameras 4 --duration 20s
 
-# The console in headless Chromium against a server with a real live view (web/browsertest; make test
-# runs it too). Screenshots of every page go to $(OUT)/screenshots.
-test-browser: setup
+# The console in headless Chromium: against a server over fakes with a real live view (web/browsertest),
+# then against the real product on the rendered demo scene with camsim cameras and the real models
+# (cmd/snowlight TestDemoConsole); make test runs both too. Screenshots of every page go to
+# $(OUT)/screenshots (the real product's to $(OUT)/screenshots/demo).
+test-browser: setup testvideos
 	SNOWLIGHT_SCREENSHOTS=$(abspath $(OUT))/screenshots $(GO) test -race -count=1 -v -run '^TestConsole$$' ./web/browsertest/
+	SNOWLIGHT_SCREENSHOTS=$(abspath $(OUT))/screenshots $(GO) test -count=1 -v -timeout 10m -run '^TestDemoConsole$$' ./cmd/snowlight/
 	@echo "screenshots: $(abspath $(OUT))/screenshots"
 
-# WHEP offer to first frame in Chromium, console first load, server CPU per added WebRTC viewer
-# (docs/BENCHMARKS.md, "Console and live view").
-bench-console: setup
+# WHEP offer to first frame in Chromium, console first load, server CPU per added WebRTC viewer, on the
+# fixture and (first frame, first load) on the real product (docs/BENCHMARKS.md, "Console and live view").
+bench-console: setup testvideos
 	$(GO) test -run '^$$' -bench 'WHEPFirstFrame|ConsoleFirstLoad' -benchtime 20x ./web/browsertest/
 	$(GO) test -run '^$$' -bench 'LiveViewerCPU' -benchtime 1x -v ./web/browsertest/
+	$(GO) test -run '^$$' -bench 'DemoWHEPFirstFrame|DemoConsoleFirstLoad' -benchtime 20x ./cmd/snowlight/
 
 clean:
 	rm -rf bin $(OUT)

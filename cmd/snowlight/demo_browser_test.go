@@ -63,7 +63,7 @@ func TestDemoConsole(t *testing.T) {
 
 // demoRun is the demo started for a test.
 type demoRun struct {
-	t        *testing.T
+	t        testing.TB
 	url      string
 	cams     *camsim.Server
 	ctx      context.Context
@@ -77,7 +77,7 @@ type demoRun struct {
 // startDemo renders (or finds cached) the demo scene, builds the demo's configuration with the
 // cameras on a camsim that is not playing yet, creates the accounts, enrols the scene's people and
 // runs the server until the test ends. Its log is printed if the test fails.
-func startDemo(t *testing.T, modelsDir string) *demoRun {
+func startDemo(t testing.TB, modelsDir string) *demoRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	spec, err := testvideos.BuiltinScenario("demo")
@@ -160,12 +160,20 @@ func startDemo(t *testing.T, modelsDir string) *demoRun {
 	return d
 }
 
+// startCameras starts the simulated cameras once.
+func (d *demoRun) startCameras() error {
+	d.startOnce.Do(func() { d.startErr = d.cams.Start(d.ctx) })
+	if d.startErr != nil {
+		return fmt.Errorf("start the cameras: %w", d.startErr)
+	}
+	return nil
+}
+
 // awaitAlert starts the cameras on the first call, then waits until the scene raises an alert about
 // person and returns its id: the suite calls it once the operator watches the wall.
 func (d *demoRun) awaitAlert(ctx context.Context, person string) (string, error) {
-	d.startOnce.Do(func() { d.startErr = d.cams.Start(d.ctx) })
-	if d.startErr != nil {
-		return "", fmt.Errorf("start the cameras: %w", d.startErr)
+	if err := d.startCameras(); err != nil {
+		return "", err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
@@ -192,6 +200,100 @@ func (d *demoRun) awaitAlert(ctx context.Context, person string) (string, error)
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
+}
+
+// awaitLive starts the cameras and waits until camera can be watched and has sent a few seconds of
+// video, so its ring holds a whole GOP.
+func (d *demoRun) awaitLive(ctx context.Context, camera string) error {
+	if err := d.startCameras(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		var list struct {
+			Cameras []struct {
+				ID   string
+				Live bool
+			}
+		}
+		if err := apiGet(ctx, d.url+"/api/v1/cameras", d.admin, &list); err != nil {
+			return err
+		}
+		for _, c := range list.Cameras {
+			if c.ID == camera && c.Live {
+				time.Sleep(3 * time.Second)
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("camera %s not live within a minute", camera)
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+// benchDemo starts the demo for a benchmark, skipping without Chromium or models.
+func benchDemo(b *testing.B) *demoRun {
+	if browsertest.FindChromium() == "" {
+		b.Skip("chromium not installed (apt-get install chromium, or set SNOWLIGHT_CHROMIUM)")
+	}
+	models := os.Getenv("SNOWLIGHT_MODELS")
+	if models == "" {
+		models, _ = filepath.Abs(filepath.Join("..", "..", "..", "shared", "models"))
+	}
+	if !fileExists(models) {
+		b.Skipf("models not available (set SNOWLIGHT_MODELS or provide ../shared/models)")
+	}
+	return startDemo(b, models)
+}
+
+// BenchmarkDemoWHEPFirstFrame is BenchmarkWHEPFirstFrame (web/browsertest) on the real product: the
+// demo's corner camera (960x540, 10 fps, 1 s GOP, played by camsim over RTSP into the ingest ring),
+// watched in Chromium through the real server. Run with -benchtime 20x.
+func BenchmarkDemoWHEPFirstFrame(b *testing.B) {
+	d := benchDemo(b)
+	if err := d.awaitLive(b.Context(), "corner"); err != nil {
+		b.Fatal(err)
+	}
+	br := browsertest.StartBrowser(b, b.TempDir())
+	tab := br.NewTab(b)
+	if err := tab.Login(d.url, d.accounts[auth.Operator]); err != nil {
+		b.Fatal(err)
+	}
+	var times []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		v, err := browsertest.FirstFrame(tab, "corner")
+		if err != nil {
+			b.Fatal(err)
+		}
+		times = append(times, v)
+	}
+	b.StopTimer()
+	browsertest.ReportFirstFrames(b, times)
+}
+
+// BenchmarkDemoConsoleFirstLoad is BenchmarkConsoleFirstLoad (web/browsertest) on the real product,
+// while its four cameras run through the whole pipeline. Run with -benchtime 20x.
+func BenchmarkDemoConsoleFirstLoad(b *testing.B) {
+	d := benchDemo(b)
+	if err := d.awaitLive(b.Context(), "corner"); err != nil {
+		b.Fatal(err)
+	}
+	br := browsertest.StartBrowser(b, b.TempDir())
+	var loads []browsertest.Load
+	b.ResetTimer()
+	for range b.N {
+		l, err := br.FirstLoad(b, d.url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		loads = append(loads, l)
+	}
+	b.StopTimer()
+	browsertest.ReportLoads(b, loads)
 }
 
 func apiLogin(ctx context.Context, base string, a browsertest.Account) (string, error) {
@@ -232,7 +334,7 @@ func apiGet(ctx context.Context, url, token string, out any) error {
 }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -10,14 +10,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"slices"
 	"strconv"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
 	"github.com/pion/webrtc/v3"
 )
 
@@ -31,36 +29,17 @@ func BenchmarkWHEPFirstFrame(b *testing.B) {
 	if err := tab.Login(f.URL, f.Accounts["operator"]); err != nil {
 		b.Fatal(err)
 	}
-	const js = `(async () => {
-		const { WhepPlayer } = await import('/assets/whep.js');
-		const v = document.createElement('video');
-		v.muted = true; v.autoplay = true;
-		document.body.append(v);
-		const p = new WhepPlayer('cam-market', v);
-		await p.start();
-		const t0 = performance.now();
-		while (!p.firstFrameMs) {
-			if (performance.now() - t0 > 10000) throw new Error('no frame within 10 s');
-			await new Promise((r) => setTimeout(r, 5));
-		}
-		const ms = p.firstFrameMs;
-		p.stop(); v.remove();
-		return ms;
-	})()`
-	var ms []float64
+	var d []time.Duration
 	b.ResetTimer()
 	for range b.N {
-		v, err := Eval[float64](tab, 20*time.Second, js)
+		v, err := FirstFrame(tab, "cam-market")
 		if err != nil {
 			b.Fatal(err)
 		}
-		ms = append(ms, v)
+		d = append(d, v)
 	}
 	b.StopTimer()
-	slices.Sort(ms)
-	b.ReportMetric(ms[len(ms)/2], "p50-ms")
-	b.ReportMetric(ms[(len(ms)*95+99)/100-1], "p95-ms")
-	b.ReportMetric(ms[len(ms)-1], "max-ms")
+	ReportFirstFrames(b, d)
 }
 
 // BenchmarkConsoleFirstLoad measures the console's first load with an empty cache (a new browser
@@ -68,40 +47,17 @@ func BenchmarkWHEPFirstFrame(b *testing.B) {
 func BenchmarkConsoleFirstLoad(b *testing.B) {
 	f := newFixture(b)
 	br := StartBrowser(b, b.TempDir())
-	var load, ready, wire, body, reqs []float64
+	var ls []Load
 	b.ResetTimer()
 	for range b.N {
-		tab := br.NewTab(b)
-		if err := tab.Do(20*time.Second, chromedp.Navigate(f.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#login-form"))); err != nil {
-			b.Fatal(err)
-		}
-		s, err := Eval[string](tab, 10*time.Second, `(() => {
-			const nav = performance.getEntriesByType('navigation')[0];
-			const res = performance.getEntriesByType('resource');
-			const all = [nav, ...res];
-			return JSON.stringify({
-				load: nav.loadEventEnd, ready: performance.now(),
-				wire: all.reduce((s, e) => s + e.transferSize, 0),
-				body: all.reduce((s, e) => s + e.decodedBodySize, 0),
-				reqs: all.length });
-		})()`)
+		l, err := br.FirstLoad(b, f.URL)
 		if err != nil {
 			b.Fatal(err)
 		}
-		var m struct{ Load, Ready, Wire, Body, Reqs float64 }
-		if err := json.Unmarshal([]byte(s), &m); err != nil {
-			b.Fatal(err)
-		}
-		load, ready, wire, body, reqs = append(load, m.Load), append(ready, m.Ready), append(wire, m.Wire), append(body, m.Body), append(reqs, m.Reqs)
-		tab.cancel()
+		ls = append(ls, l)
 	}
 	b.StopTimer()
-	med := func(x []float64) float64 { slices.Sort(x); return x[len(x)/2] }
-	b.ReportMetric(med(load), "load-ms")
-	b.ReportMetric(med(ready), "form-ms")
-	b.ReportMetric(med(wire), "wire-bytes")
-	b.ReportMetric(med(body), "decoded-bytes")
-	b.ReportMetric(med(reqs), "requests")
+	ReportLoads(b, ls)
 }
 
 // BenchmarkLiveViewerCPU measures what each additional WebRTC viewer of one camera costs the server:

@@ -175,6 +175,10 @@ func WaitJS[T any](tab *Tab, timeout time.Duration, expr string) (T, error) {
 func (tab *Tab) Screenshot(name string) (string, error) {
 	ctx, cancel := context.WithTimeout(tab.ctx, 20*time.Second)
 	defer cancel()
+	// From the top, so the sticky header is where a person sees it.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`)); err != nil && !errors.Is(err, chromedp.ErrJSUndefined) {
+		return "", fmt.Errorf("screenshot %s: %w", name, err)
+	}
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		return "", fmt.Errorf("screenshot %s: %w", name, err)

@@ -1,7 +1,7 @@
 // The guardian's view: the persons they look after, where each was last seen, and their alerts. The
 // server sends nothing about anyone else.
 import { api } from '../api.js';
-import { h, clear, fmtTime, ago, statusText, categoryText } from '../ui.js';
+import { h, clear, fmtTime, ago, categoryText } from '../ui.js';
 import { VectorMap } from '../map.js';
 
 export async function render(main, { stream }) {
@@ -24,6 +24,12 @@ export async function render(main, { stream }) {
   return () => { off(); clearTimeout(t); clearInterval(timer); };
 }
 
+// What each step means for a family, in their words.
+const familyStatus = {
+  open: 'being checked', confirmed: 'confirmed by the command centre', dispatched: 'a patrol has been sent',
+  acknowledged: 'a patrol is on the way', on_scene: 'a patrol is there', resolved: 'resolved', dismissed: 'not them (false alarm)',
+};
+
 function person(p) {
   const map = new VectorMap({ height: 320 });
   const l = p.latest;
@@ -42,7 +48,7 @@ function person(p) {
         h('h2', null, 'Alerts'),
         alerts.length ? h('table', { class: 'guardian-alerts' }, alerts.map((a) => h('tr', { dataset: { id: a.id } },
           h('td', null, fmtTime(a.created)), h('td', null, a.title), h('td', null, a.camera_name || a.camera),
-          h('td', null, h('span', { class: ['status', a.status] }, statusText[a.status] || a.status)))))
+          h('td', null, h('span', { class: ['status', a.status] }, familyStatus[a.status] || a.status)))))
           : h('p', { class: 'muted' }, 'No alerts.')),
       h('div', { class: 'col' }, map.svg)));
 }

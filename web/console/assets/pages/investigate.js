@@ -212,15 +212,19 @@ class CaseHolds {
   // describe names a held item in words: which sighting of the trajectory shown, or its kind and id.
   describe(it) {
     const i = this.sightings.findIndex((s) => s.id === it.id);
-    if (it.kind === 'sighting' && i >= 0) {
-      const s = this.sightings[i];
-      return `sighting ${i + 1}: ${s.camera_name || this.camName(s.camera)}, ${fmtTime(s.enter)}`;
-    }
+    const where = (s) => `${s.camera_name || this.camName(s.camera)}, ${fmtTime(s.enter)}`;
+    if (it.kind === 'sighting' && i >= 0) return `sighting ${i + 1} of the trajectory shown: ${where(this.sightings[i])}`;
     if (it.kind === 'trajectory') {
-      const n = this.sightings.filter((s) => (s.trajectory || s.id) === it.id).length;
-      return `trajectory ${it.id}${n ? ` (${n} sighting${n === 1 ? '' : 's'} shown above)` : ''}`;
+      const mine = this.sightings.filter((s) => (s.trajectory || s.id) === it.id);
+      if (mine.length) return `the trajectory shown, from ${where(mine[0])} (${mine.length} sighting${mine.length === 1 ? '' : 's'})`;
     }
     return `${it.kind} ${it.id}`;
+  }
+
+  // via says which trajectory hold listed a sighting.
+  via(v) {
+    const id = v.replace(/^trajectory\//, '');
+    return this.sightings.some((s) => (s.trajectory || s.id) === id) ? 'held with the trajectory shown' : `held with trajectory ${id}`;
   }
 
   draw(list) {
@@ -245,7 +249,7 @@ class CaseHolds {
           btn.addEventListener('click', () => this.release([x.item], btn, why));
         }
         return h('tr', { class: rel ? 'released' : '', dataset: { hold: String(x.id) } },
-          h('td', null, this.describe(x.item), x.via ? h('div', { class: 'muted' }, `held with the ${x.via.replace('/', ' ')}`) : null),
+          h('td', null, this.describe(x.item), x.via ? h('div', { class: 'muted' }, this.via(x.via)) : null),
           h('td', null, x.by), h('td', { class: 'nowrap' }, fmtTime(x.at)), h('td', null, x.reason),
           h('td', null, rel ? `released by ${rel.by}, ${fmtTime(rel.at)}: ${rel.reason}` : 'kept'),
           h('td', null, btn));
