@@ -41,6 +41,7 @@ func TestDemoConsole(t *testing.T) {
 		BaseURL:      d.url,
 		Operator:     d.accounts[auth.Operator],
 		Investigator: d.accounts[auth.Investigator],
+		Auditor:      d.accounts[auth.Auditor],
 		Guardians: [2]browsertest.Guardian{
 			{Account: d.accounts[auth.Guardian], Person: "biden"},
 			{Person: "kit"}, // nobody guards the suspect; the guardian of biden must not see him

@@ -146,6 +146,7 @@ func newFixture(t testing.TB) *fixture {
 		{"operator", auth.Operator, auth.Scope{Cameras: []string{auth.AllCameras}}},
 		{"investigator", auth.Investigator, auth.Scope{}},
 		{"admin", auth.Admin, auth.Scope{}},
+		{"auditor", auth.Auditor, auth.Scope{}},
 		{"guardian-lin", auth.Guardian, auth.Scope{Persons: []string{"p-lin"}}},
 		{"guardian-zhou", auth.Guardian, auth.Scope{Persons: []string{"p-zhou"}}},
 	} {
@@ -220,6 +221,7 @@ func (f *fixture) target(shots string) Target {
 		BaseURL:      f.URL,
 		Operator:     f.Accounts["operator"],
 		Investigator: f.Accounts["investigator"],
+		Auditor:      f.Accounts["auditor"],
 		Guardians: [2]Guardian{{Account: f.Accounts["guardian-lin"], Person: "p-lin"},
 			{Account: f.Accounts["guardian-zhou"], Person: "p-zhou"}},
 		Camera:     "cam-market",

@@ -32,6 +32,9 @@ type Target struct {
 	BaseURL      string  // e.g. http://127.0.0.1:8080
 	Operator     Account // works alerts and watches cameras
 	Investigator Account // runs trajectory queries
+	// Auditor, when set, reads the audit log, which must hold the investigation's case, and verifies
+	// its chain.
+	Auditor Account
 	// Guardians[0] is a guardian account and the person it guards; Guardians[1].Person is another
 	// person with an alert, which the first guardian must not see (its account is not used).
 	Guardians [2]Guardian
@@ -142,10 +145,12 @@ func Run(t *testing.T, tg Target) Result {
 		must(t, op.Go("#/alert/"+alertID, "alert"))
 		// A real alert's clip is cut once its post-roll is recorded: until then the page says it is
 		// being prepared, and the clip replaces that by itself.
-		if prep, _ := Eval[bool](op, 5*time.Second, `!!document.querySelector('#clip-preparing')`); prep {
+		state, err := WaitJS[string](op, 10*time.Second, `document.querySelector('#clip') ? 'ready' : document.querySelector('#clip-preparing') ? 'preparing' : ''`)
+		must(t, err)
+		if state == "preparing" {
 			shot(t, op, "03a-alert-clip-preparing")
 		}
-		_, err := WaitJS[bool](op, 45*time.Second, `!!document.querySelector('#clip')`)
+		_, err = WaitJS[bool](op, 45*time.Second, `!!document.querySelector('#clip')`)
 		must(t, err)
 		// The clip plays: its time advances.
 		_, err = Eval[chromedp.Void](op, 10*time.Second, `document.querySelector('#clip').play().then(() => undefined)`)
@@ -314,6 +319,24 @@ func Run(t *testing.T, tg Target) Result {
 		// Skipped problems: the refused fetches above are logged by the browser as failed requests.
 		g.Problems()
 	})
+
+	if tg.Auditor.User != "" {
+		t.Run("the auditor reads the investigation in the audit log", func(t *testing.T) {
+			a := b.NewTab(t)
+			must(t, a.Login(base, tg.Auditor))
+			must(t, a.Go("#/audit", "audit"))
+			_, err := WaitJS[bool](a, 15*time.Second, `[...document.querySelectorAll('#audit-entries td')].some((td) => td.textContent === 'BT-2025-001')`)
+			must(t, err)
+			must(t, a.Do(10*time.Second, chromedp.Click(chromedp.CSS("#audit-verify"))))
+			verdict, err := WaitJS[string](a, 15*time.Second, `document.getElementById('audit-verdict').textContent`)
+			must(t, err)
+			if !strings.HasPrefix(verdict, "The chain verifies") {
+				t.Errorf("audit verdict: %s", verdict)
+			}
+			shot(t, a, "10-audit")
+			noProblems(t, a)
+		})
+	}
 	return res
 }
 

@@ -13,7 +13,7 @@ export async function render(main, { args, stream }) {
   const clipBox = h('div', { class: 'panel', id: 'alert-clip' });
   const map = new VectorMap({ height: 420 });
   const mapBox = h('div', { class: 'panel' }, h('h2', null, 'Map'), map.svg, h('p', { class: 'muted', id: 'map-legend' },
-    '◆ camera (red: offline, ring: this alert) · ● patrol unit (green available, orange busy, grey offline; dashed line: the unit sent) · numbered: recent path · arrows at the edge: further away'));
+    '◆ camera (red: offline, ring: this alert) · ● patrol unit (green available, orange busy, grey offline; dashed line: the unit sent) · numbered: recent path · green dashes: safe zone · arrows at the edge: further away'));
   const history = h('div', { class: 'panel', id: 'alert-history' });
   const sightings = h('div', { class: 'panel', id: 'alert-sightings' });
   main.append(h('p', null, h('a', { href: '#/wall' }, '← all alerts')), head, actions,
@@ -24,6 +24,7 @@ export async function render(main, { args, stream }) {
   let units = [];
   let cameras = [];
   let clipTimer = 0;
+  let zone = null; // the person's safe zone, for a safe-zone alert
   const unitSelect = h('select', { id: 'dispatch-unit' });
 
   const load = async () => {
@@ -38,6 +39,10 @@ export async function render(main, { args, stream }) {
     }
     if (hasRole('admin', 'operator', 'investigator') && !cameras.length) {
       try { cameras = (await api('GET', '/api/v1/cameras')).cameras; } catch { cameras = []; }
+    }
+    // A safe-zone alert is read against the zone: draw it.
+    if (d.rule === 'safe_zone_exit' && d.person_id && zone === null && hasRole('admin', 'operator', 'investigator')) {
+      try { zone = (await api('GET', `/api/v1/persons/${encodeURIComponent(d.person_id)}`)).safe_zone || []; } catch { zone = []; }
     }
     draw();
   };
@@ -90,7 +95,8 @@ export async function render(main, { args, stream }) {
     // The frame shows where this alert is: its camera, the person's path and the unit sent; units
     // further away point in from the edge with their distance from the camera.
     map.render({ cameras: cams, units: mapUnits, path: d.path || [], highlightCamera: d.camera, highlightUnit: d.patrol,
-      focus: [d.position, ...(d.path || []).map((p) => p.position), assigned && assigned.position], origin: d.position,
+      zones: zone && zone.length ? [{ points: zone, label: 'safe zone' }] : [],
+      focus: [d.position, ...(d.path || []).map((p) => p.position), assigned && assigned.position, ...(zone || [])], origin: d.position,
       lines: assigned && assigned.position && d.position ? [{ from: assigned.position, to: d.position }] : [] });
 
     clear(history).append(h('h2', null, 'Lifecycle'),
@@ -106,7 +112,7 @@ export async function render(main, { args, stream }) {
     if (!all.length) sightings.append(h('p', { class: 'muted' }, 'No sightings attached.'));
     for (const s of all) {
       sightings.append(h('div', { class: 'sighting' },
-        s.snapshot.url ? h('img', { src: s.snapshot.url, alt: 'sighting snapshot' }) : h('div', { class: 'muted' }, 'no snapshot'),
+        s.snapshot.url ? h('img', { src: s.snapshot.url, alt: 'sighting snapshot', class: 'body' }) : h('div', { class: 'muted' }, 'no snapshot'),
         h('div', null, h('div', null, s.camera_name || s.camera), h('div', { class: 'muted' }, `${fmtTime(s.enter)} – ${fmtTime(s.exit)}`),
           s.score ? h('div', { class: 'score' }, `identity evidence ${pct(s.score)}`) : null)));
     }

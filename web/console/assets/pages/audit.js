@@ -4,13 +4,17 @@ import { h, clear, fmtTime } from '../ui.js';
 
 export async function render(main) {
   const verdict = h('p', { id: 'audit-verdict' });
-  const verify = h('button', { type: 'button', class: 'ghost' }, 'Verify the chain');
+  const verify = h('button', { type: 'button', class: 'ghost', id: 'audit-verify' }, 'Verify the chain');
   const table = h('div', { id: 'audit-entries' });
   main.append(h('h1', null, 'Audit log'), h('div', { class: 'row' }, verify, verdict), h('div', { class: 'panel' }, table));
   verify.addEventListener('click', async () => {
     try {
       const r = await api('GET', '/api/v1/audit/verify');
-      verdict.textContent = JSON.stringify(r);
+      // Said in words; the head (id:hash) is what to keep to check against later.
+      verdict.className = r.ok ? 'ok-text' : 'error-text';
+      verdict.textContent = r.ok
+        ? `The chain verifies: ${r.checked} entries, none changed, removed or inserted. Head ${r.head.id}:${r.head.hash} (keep it: snowlight audit verify --anchor checks that nothing after it was cut off).`
+        : `The chain is broken at entry ${r.broken}: ${r.problem}. The ${r.checked} entries before it verify.`;
     } catch (x) { verdict.textContent = x.message; }
   });
   try {
