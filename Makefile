@@ -10,9 +10,9 @@ export SNOWLIGHT_MODELS ?= $(if $(wildcard $(SHARED)/models),$(SHARED)/models,$(
 export SNOWLIGHT_EVAL   ?= $(if $(wildcard $(SHARED)/eval),$(SHARED)/eval,)
 export SNOWLIGHT_TESTVIDEOS ?= $(abspath $(OUT)/testvideos)
 # Packages whose goroutines meet: their tests always run under the race detector.
-RACE_PKGS := ./ingest/... ./live/... ./auth/... ./audit/... ./web/... ./tracks/... ./store/... ./alerts/... ./objstore/... ./pipeline/... ./retention/... ./watchlist/...
+RACE_PKGS := ./ingest/... ./live/... ./auth/... ./audit/... ./web/... ./tracks/... ./store/... ./alerts/... ./objstore/... ./pipeline/... ./retention/... ./watchlist/... ./server/...
 
-.PHONY: setup build demo test test-unit test-race testvideos models bench bench-ingest bench-perception test-browser bench-console clean
+.PHONY: setup build demo test test-unit test-race testvideos models bench bench-ingest bench-perception bench-alerts test-browser bench-console clean
 
 setup:
 	@./scripts/setup.sh
@@ -29,7 +29,7 @@ demo: build
 
 test: build testvideos
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v -E '/(ingest|live|auth|audit|web|tracks|store|alerts|objstore|pipeline|retention|watchlist)(/|$$)')
+	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v -E '/(ingest|live|auth|audit|web|tracks|store|alerts|objstore|pipeline|retention|watchlist|server)(/|$$)')
 	$(GO) test -race -count=1 -timeout 30m $(RACE_PKGS)
 	$(GO) test -race -count=1 -run 'Concurrent' ./detect/
 	$(GO) test -tags matprofile -count=1 -run TestNoMatLeaks ./detect/
@@ -48,6 +48,12 @@ models: build
 # YOLOX (docs/BENCHMARKS.md, "Perception").
 bench-perception: build testvideos
 	./bin/snowlight bench perception
+
+# End-to-end alert latency: enrolled face in view at camsim to the alert on an API stream client, p50/p95
+# over 20 alerts, and alert to clip readable in MinIO (docs/BENCHMARKS.md, "Alerts end to end"). About
+# five minutes: the scene plays in real time.
+bench-alerts: build testvideos
+	$(GO) test -run '^$$' -bench AlertLatency -benchtime 1x -timeout 20m -v ./server/
 
 # Ingest vs ffmpeg vs OpenCV VideoCapture on simulated 720p cameras (docs/BENCHMARKS.md, "Ingest").
 bench-ingest: build testvideos
