@@ -56,6 +56,22 @@ func TestDemoConsole(t *testing.T) {
 		tg.EnrolPhoto = p
 	}
 	res := browsertest.Run(t, tg)
+	// The holds the investigator placed and released in the console are in the audit log, with the
+	// case and the reason (the hold service records them, not the console).
+	for _, action := range []string{"case.hold", "case.release"} {
+		if t.Failed() {
+			break // the investigation may not have run
+		}
+		var page struct {
+			Entries []struct{ Actor, Case, Reason string }
+		}
+		if err := apiGet(t.Context(), d.url+"/api/v1/audit?case=BT-2025-001&action="+action, d.admin, &page); err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Entries) == 0 || page.Entries[0].Actor != "investigator" || page.Entries[0].Reason == "" {
+			t.Errorf("audit entries %s of case BT-2025-001: %+v", action, page.Entries)
+		}
+	}
 	fmt.Printf("browser test screenshots (real stack): %s\n", res.Shots)
 	if res.FirstFrame > 0 {
 		t.Logf("first decoded frame %v after the WHEP offer", res.FirstFrame)
