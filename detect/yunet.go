@@ -178,7 +178,7 @@ func (y *YuNet) DetectFacesPyramid(img gocv.Mat, minSide int) ([]Face, error) {
 // yunetMinSide is the smallest side of a picture YuNet is given. Its pooling stages shrink a side under
 // 63 pixels to nothing, and OpenCV 4.6 then aborts the whole process rather than return an error
 // (measured: 62x200 aborts, 63x63 runs). A picture that small holds no face worth finding.
-const yunetMinSide = 64
+const yunetMinSide = 63
 
 func (y *YuNet) detect(img gocv.Mat) ([]Face, error) {
 	w, h := img.Cols(), img.Rows()
