@@ -31,8 +31,10 @@ func TestConsole(t *testing.T) {
 // targetFromEnv describes a running server:
 //
 //	SNOWLIGHT_CONSOLE_URL        base URL, e.g. http://127.0.0.1:8080
-//	SNOWLIGHT_CONSOLE_OPERATOR   user:password (likewise _INVESTIGATOR)
-//	SNOWLIGHT_CONSOLE_GUARDIANS  user:password@person,user:password@person
+//	SNOWLIGHT_CONSOLE_OPERATOR   user:password (likewise _INVESTIGATOR, and optionally _AUDITOR)
+//	SNOWLIGHT_CONSOLE_GUARDIANS  user:password@person,other-person (the guardian must not see the
+//	                             other person's alert; user:password@other-person is accepted too)
+//	SNOWLIGHT_CONSOLE_NEAREST    optional: the unit dispatching the guardian's person's alert must pick
 //	SNOWLIGHT_CONSOLE_CAMERA     a camera with live video
 //	SNOWLIGHT_CONSOLE_PERSON     a person with a trajectory in the last 24 h
 //	SNOWLIGHT_CONSOLE_ALERT_CMD  a shell command that raises an alert for the person in $PERSON and
@@ -55,19 +57,28 @@ func targetFromEnv(getenv func(string) string) (Target, error) {
 	if tg.Investigator, err = acct("SNOWLIGHT_CONSOLE_INVESTIGATOR", getenv("SNOWLIGHT_CONSOLE_INVESTIGATOR")); err != nil {
 		return tg, err
 	}
-	gs := strings.Split(getenv("SNOWLIGHT_CONSOLE_GUARDIANS"), ",")
-	if len(gs) != 2 {
-		return tg, fmt.Errorf("SNOWLIGHT_CONSOLE_GUARDIANS: want two user:password@person")
-	}
-	for i, g := range gs {
-		a, person, ok := strings.Cut(g, "@")
-		if !ok {
-			return tg, fmt.Errorf("SNOWLIGHT_CONSOLE_GUARDIANS: %q lacks @person", g)
-		}
-		if tg.Guardians[i].Account, err = acct("SNOWLIGHT_CONSOLE_GUARDIANS", a); err != nil {
+	if v := getenv("SNOWLIGHT_CONSOLE_AUDITOR"); v != "" {
+		if tg.Auditor, err = acct("SNOWLIGHT_CONSOLE_AUDITOR", v); err != nil {
 			return tg, err
 		}
-		tg.Guardians[i].Person = person
+	}
+	tg.NearestUnit = getenv("SNOWLIGHT_CONSOLE_NEAREST")
+	gs := strings.Split(getenv("SNOWLIGHT_CONSOLE_GUARDIANS"), ",")
+	if len(gs) != 2 {
+		return tg, fmt.Errorf("SNOWLIGHT_CONSOLE_GUARDIANS: want user:password@person,other-person")
+	}
+	a, person, ok := strings.Cut(gs[0], "@")
+	if !ok {
+		return tg, fmt.Errorf("SNOWLIGHT_CONSOLE_GUARDIANS: %q lacks @person", gs[0])
+	}
+	if tg.Guardians[0].Account, err = acct("SNOWLIGHT_CONSOLE_GUARDIANS", a); err != nil {
+		return tg, err
+	}
+	tg.Guardians[0].Person = person
+	if _, other, ok := strings.Cut(gs[1], "@"); ok {
+		tg.Guardians[1].Person = other
+	} else {
+		tg.Guardians[1].Person = gs[1]
 	}
 	cmd := getenv("SNOWLIGHT_CONSOLE_ALERT_CMD")
 	if tg.Camera == "" || tg.Person == "" || cmd == "" {
