@@ -106,6 +106,10 @@ type Evidence struct {
 	// Snapshot and Clip are object-store keys; the clip usually arrives after the alert.
 	Snapshot string `json:"snapshot,omitempty"`
 	Clip     string `json:"clip,omitempty"`
+	// ClipStart and ClipEnd are the wall times the clip covers, so a viewer can tell where in it the
+	// alert's moment falls.
+	ClipStart time.Time `json:"clip_start,omitzero"`
+	ClipEnd   time.Time `json:"clip_end,omitzero"`
 }
 
 // maxEvidence caps the sightings and faces an alert keeps as triggers fold in: the first ones (what
@@ -143,7 +147,7 @@ func (e *Evidence) merge(more Evidence) {
 		e.Snapshot = more.Snapshot
 	}
 	if e.Clip == "" {
-		e.Clip = more.Clip
+		e.Clip, e.ClipStart, e.ClipEnd = more.Clip, more.ClipStart, more.ClipEnd
 	}
 }
 

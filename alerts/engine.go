@@ -604,7 +604,7 @@ func (e *Engine) AttachEvidence(ctx context.Context, id string, ev Evidence) (Al
 			what = append(what, "snapshot")
 		}
 		if ev.Clip != "" {
-			a.Evidence.Clip = ev.Clip
+			a.Evidence.Clip, a.Evidence.ClipStart, a.Evidence.ClipEnd = ev.Clip, ev.ClipStart, ev.ClipEnd
 			what = append(what, "clip")
 		}
 		if len(ev.FaceCrops) > 0 {

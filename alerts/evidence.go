@@ -51,7 +51,7 @@ func (e *Engine) StoreEvidence(ctx context.Context, store objstore.Store, id str
 	case SnapshotEvidence:
 		ev.Snapshot = info.Key
 	case ClipEvidence:
-		ev.Clip = info.Key
+		ev.Clip, ev.ClipStart, ev.ClipEnd = info.Key, start, end
 	}
 	a, err = e.AttachEvidence(ctx, id, ev)
 	return info, a, err

@@ -57,6 +57,9 @@ func TestEvidenceWhileMinIODown(t *testing.T) {
 	if !info.Pending || a.Evidence.Clip != info.Key || a.Evidence.Snapshot == "" {
 		t.Fatalf("clip while MinIO is down: %+v, alert evidence %+v", info, a.Evidence)
 	}
+	if !a.Evidence.ClipStart.Equal(start) || !a.Evidence.ClipEnd.Equal(start.Add(15*time.Second)) {
+		t.Fatalf("clip covers %v..%v, want the times it was stored with", a.Evidence.ClipStart, a.Evidence.ClipEnd)
+	}
 	if _, err := spool.PresignGet(ctx, info.Key, time.Minute); !errors.Is(err, objstore.ErrPending) {
 		t.Fatalf("link before upload: %v", err)
 	}

@@ -127,7 +127,7 @@ func (x alertsAPI) view(a alerts.Alert) web.AlertView {
 	if v.Patrol == "" && a.Dispatch != nil && !a.Status.Final() {
 		v.Patrol = a.Dispatch.Asking().ID
 	}
-	v.Clip = web.Clip{Media: web.Media{Key: a.Evidence.Clip}, State: web.ClipNone}
+	v.Clip = web.Clip{Media: web.Media{Key: a.Evidence.Clip}, State: web.ClipNone, Start: a.Evidence.ClipStart, End: a.Evidence.ClipEnd}
 	switch {
 	case a.Evidence.Clip != "":
 		v.Clip.State = web.ClipReady
