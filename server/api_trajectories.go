@@ -48,12 +48,18 @@ func (x trajectoriesAPI) sighting(ctx context.Context, id string) (web.SightingV
 		st.Lat, st.Lon, st.HasPos = c.Position.Lat, c.Position.Lon, true
 	}
 	v := x.stepView(st)
+	v.Score = identityScore(s)
+	return v, nil
+}
+
+// identityScore is the best face similarity behind a sighting's identity (0 when it names nobody).
+func identityScore(s tracks.Sighting) float64 {
 	for _, c := range s.Evidence.Candidates {
-		if c.PersonID == v.PersonID && len(c.Frames) > 0 {
-			v.Score = float64(c.Frames[0].Similarity)
+		if c.PersonID == s.PersonID() && len(c.Frames) > 0 {
+			return c.Frames[0].Similarity
 		}
 	}
-	return v, nil
+	return 0
 }
 
 func storeErr(err error) error {
@@ -63,12 +69,19 @@ func storeErr(err error) error {
 	return err
 }
 
-// view flattens trajectories into one time-ordered path.
-func (x trajectoriesAPI) view(ts []tracks.Trajectory) []web.SightingView {
+// view flattens trajectories into one time-ordered path; identified sightings show the evidence score
+// behind the name.
+func (x trajectoriesAPI) view(ctx context.Context, ts []tracks.Trajectory) []web.SightingView {
 	var out []web.SightingView
 	for _, t := range ts {
 		for _, st := range t.Steps {
-			out = append(out, x.stepView(st))
+			v := x.stepView(st)
+			if st.PersonID != "" {
+				if s, err := x.s.db.Sighting(ctx, st.Sighting); err == nil {
+					v.Score = identityScore(s)
+				}
+			}
+			out = append(out, v)
 		}
 	}
 	slices.SortStableFunc(out, func(a, b web.SightingView) int { return a.Enter.Compare(b.Enter) })
@@ -80,7 +93,7 @@ func (x trajectoriesAPI) PersonTrajectory(ctx context.Context, personID string, 
 	if err != nil {
 		return web.TrajectoryView{}, storeErr(err)
 	}
-	return web.TrajectoryView{PersonID: personID, From: from, To: to, Sightings: x.view(ts)}, nil
+	return web.TrajectoryView{PersonID: personID, From: from, To: to, Sightings: x.view(ctx, ts)}, nil
 }
 
 func (x trajectoriesAPI) FromSighting(ctx context.Context, sightingID string, from, to time.Time) (web.TrajectoryView, error) {
@@ -89,7 +102,7 @@ func (x trajectoriesAPI) FromSighting(ctx context.Context, sightingID string, fr
 		return web.TrajectoryView{}, storeErr(err)
 	}
 	return web.TrajectoryView{PersonID: t.PersonID, Sighting: sightingID, From: from, To: to,
-		Sightings: x.view([]tracks.Trajectory{t})}, nil
+		Sightings: x.view(ctx, []tracks.Trajectory{t})}, nil
 }
 
 func (x trajectoriesAPI) CameraSightings(ctx context.Context, camera string, from, to time.Time) ([]web.SightingView, error) {
