@@ -125,7 +125,11 @@ func (x alertsAPI) view(a alerts.Alert) web.AlertView {
 		}
 	}
 	if v.Patrol == "" && a.Dispatch != nil && !a.Status.Final() {
-		v.Patrol = a.Dispatch.Asking().ID
+		// The unit being asked; once escalation reaches the supervisors no unit is assigned (the
+		// history says which supervisor is asked).
+		if tg := a.Dispatch.Asking(); tg.Kind == dispatch.UnitTarget {
+			v.Patrol = tg.ID
+		}
 	}
 	v.Clip = web.Clip{Media: web.Media{Key: a.Evidence.Clip}, State: web.ClipNone, Start: a.Evidence.ClipStart, End: a.Evidence.ClipEnd}
 	switch {

@@ -202,6 +202,9 @@ func TestEndToEnd(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+	if detail.Patrol != "" {
+		t.Errorf("after escalating past every unit the alert shows %q as its patrol unit; the supervisors are not units", detail.Patrol)
+	}
 	var acts []string
 	for _, h := range detail.History {
 		acts = append(acts, h.Action)
