@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -53,7 +52,9 @@ NAME is one of the scenarios built into the binary (see list).
 
 // loadScenarioSpec reads a spec file, or a built-in scenario when the argument names no file.
 func loadScenarioSpec(spec string) (*testvideos.Spec, error) {
-	if _, err := os.Stat(spec); err != nil && !strings.ContainsAny(spec, "/.") {
+	// A bare name is a built-in scenario even when a directory of that name sits in the working
+	// directory (the repository has alerts/ beside the "alerts" scenario); a file needs a path or extension.
+	if !strings.ContainsAny(spec, "/.") {
 		return testvideos.BuiltinScenario(spec)
 	}
 	return testvideos.LoadSpec(spec)

@@ -83,7 +83,7 @@ func TestScenarioCommandErrors(t *testing.T) {
 		{[]string{"scenario", "render", "--spec", bad}, 2, "usage: snowlight scenario render"},
 		{[]string{"scenario", "check", "--spec", bad}, 1, "cameras[0].fps: must be between 1 and 60"},
 		{[]string{"scenario", "check", "--spec", bad}, 1, "cameras[0].background.image"},
-		{[]string{"scenario", "check", "--spec", "atlantis"}, 1, `scenario "atlantis": not one of [city5 demo perception]`},
+		{[]string{"scenario", "check", "--spec", "atlantis"}, 1, `scenario "atlantis": not one of [alerts city5 demo perception]`},
 	}
 	for _, c := range cases {
 		_, stderr, code := runCLI(t, c.args...)
@@ -95,7 +95,7 @@ func TestScenarioCommandErrors(t *testing.T) {
 		t.Errorf("cache of an unknown scenario: exit %d, %q", code, stderr)
 	}
 	stdout, _, code := runCLI(t, "scenario", "list")
-	if code != 0 || stdout != "city5\ndemo\nperception\n" {
+	if want := strings.Join(testvideos.BuiltinScenarios(), "\n") + "\n"; code != 0 || stdout != want || !strings.Contains(stdout, "demo\n") {
 		t.Errorf("list: exit %d, %q", code, stdout)
 	}
 }
