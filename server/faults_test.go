@@ -129,7 +129,7 @@ func TestMinIOOutage(t *testing.T) {
 		}
 		for id := range ids {
 			if per[id] != 1 {
-				t.Errorf("alert %s has %d %s objects in the bucket, want exactly 1", id, per[id], kind)
+				t.Errorf("alert %s has %d %s objects in the bucket, want exactly 1; its log:\n%s", id, per[id], kind, grepLines(p.logs.String(), id))
 			}
 		}
 	}
@@ -143,6 +143,17 @@ func TestMinIOOutage(t *testing.T) {
 		t.Errorf("uploads after the outage: %v", n)
 	}
 	t.Logf("%d alerts, each with one clip and one snapshot in the bucket", len(list.Alerts))
+}
+
+// grepLines returns the lines of text that contain s.
+func grepLines(text, s string) string {
+	var out []string
+	for line := range strings.Lines(text) {
+		if strings.Contains(line, s) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "")
 }
 
 // waitEvidence waits until an alert's clip and snapshot are readable from the object store.
