@@ -144,22 +144,12 @@ func runUserPasswd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	d, svc, log, err := openUserDB(ctx, *db, false)
-	if err != nil {
+	if err := changeUser(ctx, *db, *name, "user.password", func(svc *auth.Service, u auth.User) error {
+		return svc.SetPassword(ctx, u.ID, pw)
+	}); err != nil {
 		return err
 	}
-	defer d.Close()
-	u, err := svc.UserByName(ctx, *name)
-	if err != nil {
-		return err
-	}
-	if err := svc.SetPassword(ctx, u.ID, pw); err != nil {
-		return err
-	}
-	if _, err := log.Append(ctx, audit.Record{Actor: cliActor(), Role: "local", Action: "user.password", Target: u.Name}); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "password of %s changed; their sessions and tokens have ended\n", u.Name)
+	fmt.Fprintf(e.stdout, "password of %s changed; their sessions and tokens have ended\n", *name)
 	if generated {
 		fmt.Fprintf(e.stdout, "password: %s\n(shown once: hand it over securely)\n", pw)
 	}
@@ -173,23 +163,31 @@ func runUserDisable(ctx context.Context, e *env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	d, svc, log, err := openUserDB(ctx, *db, false)
+	if err := changeUser(ctx, *db, *name, "user.disable", func(svc *auth.Service, u auth.User) error {
+		return svc.SetDisabled(ctx, u.ID, true)
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "disabled %s; their sessions and tokens have ended\n", *name)
+	return nil
+}
+
+// changeUser applies change to the named user and records it in the audit log as action.
+func changeUser(ctx context.Context, db, name, action string, change func(*auth.Service, auth.User) error) error {
+	d, svc, log, err := openUserDB(ctx, db, false)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	u, err := svc.UserByName(ctx, *name)
+	u, err := svc.UserByName(ctx, name)
 	if err != nil {
 		return err
 	}
-	if err := svc.SetDisabled(ctx, u.ID, true); err != nil {
+	if err := change(svc, u); err != nil {
 		return err
 	}
-	if _, err := log.Append(ctx, audit.Record{Actor: cliActor(), Role: "local", Action: "user.disable", Target: u.Name}); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "disabled %s; their sessions and tokens have ended\n", u.Name)
-	return nil
+	_, err = log.Append(ctx, audit.Record{Actor: cliActor(), Role: "local", Action: action, Target: u.Name})
+	return err
 }
 
 func runUserList(ctx context.Context, e *env, args []string) error {
