@@ -3,49 +3,17 @@ package detect
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"sort"
 	"testing"
 
 	"gocv.io/x/gocv"
 
+	"snowlight/internal/shareddata"
 	"snowlight/models"
 )
 
-// repoRoot is the directory holding go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = filepath.Dir(dir)
-	}
-}
-
-// sharedDir finds real data: the environment variable, else ../shared/<name> beside the repository; the
-// test skips with a clear message when neither exists.
-func sharedDir(t testing.TB, env, name string) string {
-	t.Helper()
-	if d := os.Getenv(env); d != "" {
-		return d
-	}
-	d := filepath.Join(repoRoot(t), "..", "shared", name)
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("%s not available (set %s or provide ../shared/%s): %v", name, env, name, err)
-	}
-	return d
-}
-
-func modelsDir(t testing.TB) string { return sharedDir(t, models.EnvDir, "models") }
-func evalDir(t testing.TB) string   { return sharedDir(t, "SNOWLIGHT_EVAL", "eval") }
+func modelsDir(t testing.TB) string { return shareddata.Dir(t, models.EnvDir, "models") }
+func evalDir(t testing.TB) string   { return shareddata.Dir(t, "SNOWLIGHT_EVAL", "eval") }
 
 // vtestPath is OpenCV's real pedestrian video (Debian's opencv-doc package).
 func vtestPath(t testing.TB) string {

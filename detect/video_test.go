@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"gocv.io/x/gocv"
+
+	"snowlight/internal/shareddata"
 )
 
 // sampledFrames calls fn with every frame of the video taken at detection rate fps (frames are skipped
@@ -51,7 +53,7 @@ func quietScene(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("SNOWLIGHT_TESTVIDEOS")
 	if dir == "" {
-		dir = filepath.Join(repoRoot(t), "out", "testvideos")
+		dir = filepath.Join(shareddata.RepoRoot(t), "out", "testvideos")
 	}
 	if p := filepath.Join(dir, "quiet.mp4"); fileExists(p) {
 		return p

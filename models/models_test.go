@@ -13,34 +13,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"snowlight/internal/shareddata"
 )
 
-// sharedModels finds the real weights: $SNOWLIGHT_MODELS, else ../shared/models beside the repository.
-func sharedModels(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv(EnvDir); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory; cannot find ../shared/models")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "models")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("model weights not available (set %s or provide ../shared/models): %v", EnvDir, err)
-	}
-	return d
-}
+func sharedModels(t *testing.T) string { return shareddata.Dir(t, EnvDir, "models") }
 
 func TestManifestComplete(t *testing.T) {
 	seen := map[string]bool{}

@@ -11,6 +11,7 @@ import (
 
 	"snowlight/config"
 	"snowlight/detect"
+	"snowlight/internal/shareddata"
 	"snowlight/objstore"
 	"snowlight/pipeline"
 	"snowlight/store"
@@ -19,44 +20,12 @@ import (
 	"snowlight/watchlist"
 )
 
-// repoRoot is the directory holding go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// sharedDir is $env, else ../shared/<sub> beside the repository; the test skips when neither exists.
-func sharedDir(t testing.TB, env, sub string) string {
-	t.Helper()
-	dir := os.Getenv(env)
-	if dir == "" {
-		dir = filepath.Join(filepath.Dir(repoRoot(t)), "shared", sub)
-	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		t.Skipf("%s not available (set %s or provide ../shared/%s)", sub, env, sub)
-	}
-	return dir
-}
-
 // scenario renders a built-in scenario once (cached by spec hash, shared with other packages' tests).
 func scenario(t testing.TB, name string) (*testvideos.Spec, *testvideos.Rendered) {
 	t.Helper()
-	sharedDir(t, "SNOWLIGHT_EVAL", "eval") // the photos the scenario composites
+	shareddata.Dir(t, "SNOWLIGHT_EVAL", "eval") // the photos the scenario composites
 	if os.Getenv("SNOWLIGHT_EVAL") == "" {
-		t.Setenv("SNOWLIGHT_EVAL", sharedDir(t, "SNOWLIGHT_EVAL", "eval"))
+		t.Setenv("SNOWLIGHT_EVAL", shareddata.Dir(t, "SNOWLIGHT_EVAL", "eval"))
 	}
 	spec, err := testvideos.BuiltinScenario(name)
 	if err != nil {
@@ -109,7 +78,7 @@ func writeConfig(t testing.TB, r *testvideos.Rendered, fps float64, cams ...stri
 // detectors loads n perception pipelines with appearance embedding on.
 func detectors(t testing.TB, n int) []*detect.Pipeline {
 	t.Helper()
-	models := sharedDir(t, "SNOWLIGHT_MODELS", "models")
+	models := shareddata.Dir(t, "SNOWLIGHT_MODELS", "models")
 	var out []*detect.Pipeline
 	for range n {
 		p, err := detect.NewPipeline(detect.DefaultConfig(models))

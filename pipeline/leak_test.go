@@ -10,6 +10,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"snowlight/detect"
+	"snowlight/internal/shareddata"
 	"snowlight/pipeline"
 	"snowlight/watchlist"
 )
@@ -28,7 +29,7 @@ func TestNoMatLeaks(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := gocv.MatProfile.Count()
-	p, err := detect.NewPipeline(detect.DefaultConfig(sharedDir(t, "SNOWLIGHT_MODELS", "models")))
+	p, err := detect.NewPipeline(detect.DefaultConfig(shareddata.Dir(t, "SNOWLIGHT_MODELS", "models")))
 	if err != nil {
 		t.Fatal(err)
 	}

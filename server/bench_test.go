@@ -16,6 +16,7 @@ import (
 
 	"snowlight/auth"
 	"snowlight/ingest"
+	"snowlight/internal/shareddata"
 	"snowlight/objstore/miniotest"
 	"snowlight/web"
 )
@@ -32,7 +33,7 @@ import (
 func BenchmarkAlertLatency(b *testing.B) {
 	want := envInt(b, "SNOWLIGHT_BENCH_ALERTS", 20)
 	fps := float64(envInt(b, "SNOWLIGHT_BENCH_FPS", 5))
-	models := sharedDir(b, "SNOWLIGHT_MODELS", "models")
+	models := shareddata.Dir(b, "SNOWLIGHT_MODELS", "models")
 	r := scene(b, "alerts")
 	m := miniotest.Start(b)
 	in := newInbox(b)

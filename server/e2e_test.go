@@ -12,6 +12,7 @@ import (
 
 	"snowlight/alerts/dispatch"
 	"snowlight/auth"
+	"snowlight/internal/shareddata"
 	"snowlight/objstore"
 	"snowlight/objstore/miniotest"
 	"snowlight/testvideos"
@@ -30,7 +31,7 @@ func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: plays a rendered scene in real time through the whole product")
 	}
-	models := sharedDir(t, "SNOWLIGHT_MODELS", "models")
+	models := shareddata.Dir(t, "SNOWLIGHT_MODELS", "models")
 	r := scene(t, "alerts")
 	m := miniotest.Start(t)
 	in := newInbox(t)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"snowlight/auth"
+	"snowlight/internal/shareddata"
 	"snowlight/objstore"
 	"snowlight/objstore/miniotest"
 	"snowlight/web"
@@ -31,7 +32,7 @@ func TestMinIOOutage(t *testing.T) {
 	if long() {
 		outage = 60 * time.Second
 	}
-	models := sharedDir(t, "SNOWLIGHT_MODELS", "models")
+	models := shareddata.Dir(t, "SNOWLIGHT_MODELS", "models")
 	r := scene(t, "alerts")
 	m := miniotest.Start(t)
 	in := newInbox(t)
@@ -217,7 +218,7 @@ func TestKilledBetweenAlertAndDelivery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: builds and runs the snowlight binary on a rendered scene")
 	}
-	models := sharedDir(t, "SNOWLIGHT_MODELS", "models")
+	models := shareddata.Dir(t, "SNOWLIGHT_MODELS", "models")
 	r := scene(t, "alerts")
 	bin := buildSnowlight(t)
 	in := newInbox(t)
@@ -324,7 +325,7 @@ func buildSnowlight(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "snowlight")
 	cmd := exec.Command("go", "build", "-o", bin, "snowlight/cmd/snowlight")
-	cmd.Dir = repoRoot(t)
+	cmd.Dir = shareddata.RepoRoot(t)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

@@ -28,6 +28,7 @@ import (
 	"snowlight/auth"
 	"snowlight/config"
 	"snowlight/ingest/camsim"
+	"snowlight/internal/shareddata"
 	"snowlight/objstore/miniotest"
 	"snowlight/server"
 	"snowlight/testvideos"
@@ -40,42 +41,10 @@ import (
 // check signatures like the patrol and guardian apps do, and API clients that log in and read the live
 // alert stream. Everything binds 127.0.0.1 and stops by t.Cleanup.
 
-// repoRoot is the directory holding go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// sharedDir is $env, else ../shared/<sub> beside the repository; the test skips when neither exists.
-func sharedDir(t testing.TB, env, sub string) string {
-	t.Helper()
-	dir := os.Getenv(env)
-	if dir == "" {
-		dir = filepath.Join(filepath.Dir(repoRoot(t)), "shared", sub)
-	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		t.Skipf("skipping: %s not available (set %s or provide ../shared/%s)", sub, env, sub)
-	}
-	return dir
-}
-
 // scene renders a built-in scenario once (cached by spec hash, shared with other packages' tests).
 func scene(t testing.TB, name string) *testvideos.Rendered {
 	t.Helper()
-	sharedDir(t, "SNOWLIGHT_EVAL", "eval") // the photos the scenario composites
+	shareddata.Dir(t, "SNOWLIGHT_EVAL", "eval") // the photos the scenario composites
 	spec, err := testvideos.BuiltinScenario(name)
 	if err != nil {
 		t.Fatal(err)

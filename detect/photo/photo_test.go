@@ -14,30 +14,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"snowlight/internal/shareddata"
 )
 
-// evalDir finds the labelled data: $SNOWLIGHT_EVAL, else ../shared/eval beside the repository.
-func evalDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("SNOWLIGHT_EVAL"); d != "" {
-		return d
-	}
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Skip("no go.mod above the test directory")
-		}
-		dir = filepath.Dir(dir)
-	}
-	d := filepath.Join(dir, "..", "shared", "eval")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("evaluation data not available (set SNOWLIGHT_EVAL or provide ../shared/eval): %v", err)
-	}
-	return d
-}
+func evalDir(t testing.TB) string { return shareddata.Dir(t, "SNOWLIGHT_EVAL", "eval") }
 
 func TestDecodeRealFiles(t *testing.T) {
 	eval := evalDir(t)
