@@ -56,7 +56,7 @@ func (x alertsAPI) List(ctx context.Context, f web.AlertFilter) ([]web.AlertView
 		if len(f.Status) > 0 && !slices.Contains(f.Status, v.Status) {
 			continue
 		}
-		if inScope(f.Scope, v) {
+		if f.Scope.Allows(v) {
 			out = append(out, v)
 		}
 	}
@@ -85,22 +85,6 @@ func closedRank(status string) int {
 
 func severityRank(s string) int {
 	return map[string]int{"critical": 0, "high": 1, "normal": 2, "low": 3}[s]
-}
-
-func inScope(s web.AlertScope, v web.AlertView) bool {
-	switch {
-	case s.All:
-		return true
-	case slices.Contains(s.Cameras, "*") || slices.Contains(s.Cameras, v.Camera):
-		return true
-	case v.Area != "" && slices.Contains(s.Areas, v.Area):
-		return true
-	case v.PersonID != "" && slices.Contains(s.Persons, v.PersonID):
-		return true
-	case s.Unit != "" && v.Patrol == s.Unit:
-		return true
-	}
-	return false
 }
 
 func (x alertsAPI) view(a alerts.Alert) web.AlertView {

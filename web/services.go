@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"time"
 
 	"snowlight/objstore"
@@ -58,6 +59,24 @@ type AlertScope struct {
 	Areas   []string
 	Persons []string
 	Unit    string
+}
+
+// Allows reports whether an alert is inside the scope: any of the scope's cameras, areas, guarded
+// persons or the unit it was sent to lets the alert through.
+func (s AlertScope) Allows(v AlertView) bool {
+	switch {
+	case s.All:
+		return true
+	case slices.Contains(s.Cameras, "*") || slices.Contains(s.Cameras, v.Camera):
+		return true
+	case v.Area != "" && slices.Contains(s.Areas, v.Area):
+		return true
+	case v.PersonID != "" && slices.Contains(s.Persons, v.PersonID):
+		return true
+	case s.Unit != "" && v.Patrol == s.Unit:
+		return true
+	}
+	return false
 }
 
 // Alert statuses, in lifecycle order.

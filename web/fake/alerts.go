@@ -104,7 +104,7 @@ func (a *Alerts) List(ctx context.Context, f web.AlertFilter) ([]web.AlertView, 
 		if len(f.Status) > 0 && !slices.Contains(f.Status, d.Status) {
 			continue
 		}
-		if !inScope(f.Scope, d.AlertView) {
+		if !f.Scope.Allows(d.AlertView) {
 			continue
 		}
 		out = append(out, d.AlertView)
@@ -129,22 +129,6 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-func inScope(s web.AlertScope, v web.AlertView) bool {
-	switch {
-	case s.All:
-		return true
-	case slices.Contains(s.Cameras, "*") || slices.Contains(s.Cameras, v.Camera):
-		return true
-	case v.Area != "" && slices.Contains(s.Areas, v.Area):
-		return true
-	case v.PersonID != "" && slices.Contains(s.Persons, v.PersonID):
-		return true
-	case s.Unit != "" && v.Patrol == s.Unit:
-		return true
-	}
-	return false
 }
 
 // Get returns a copy of the alert.
