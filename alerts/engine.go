@@ -313,7 +313,11 @@ func (e *Engine) commit(ctx context.Context, a Alert, isNew bool, now time.Time,
 		return Alert{}, fmt.Errorf("alert %s: %w", a.ID, err)
 	}
 	for _, ev := range evs {
-		e.log.Info("alert "+string(ev.Action), "alert", a.ID, "kind", a.Kind, "status", a.Status, "actor", ev.Actor, "target", ev.Target)
+		attrs := []any{"alert", a.ID, "kind", a.Kind, "status", a.Status, "actor", ev.Actor}
+		if ev.Target != "" { // the unit or receiver a step went to; most steps have none
+			attrs = append(attrs, "target", ev.Target)
+		}
+		e.log.Info("alert "+string(ev.Action), attrs...)
 	}
 	if e.o.Publish != nil {
 		out := make([]notify.Event, 0, len(evs))
