@@ -7,12 +7,13 @@ import (
 )
 
 // Metrics exports what the cameras' perception does: frames by outcome (skipped by the gate, run on moving
-// regions, full pass), time per stage, faces seen and watch-list matches by category. Identities never
-// become label values: a metric is no place for who was seen.
+// regions, full pass), time per stage, persons and their appearance embeddings, faces seen and watch-list
+// matches by category. Identities never become label values: a metric is no place for who was seen.
 type Metrics struct {
 	frames  *prometheus.CounterVec
 	stage   *prometheus.HistogramVec
 	persons *prometheus.CounterVec
+	appear  *prometheus.CounterVec
 	faces   *prometheus.CounterVec
 	matches *prometheus.CounterVec
 }
@@ -29,12 +30,15 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			[]string{"stage"}),
 		persons: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "snowlight_detect_persons_total",
 			Help: "Person detections."}, []string{"camera"}),
+		appear: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "snowlight_detect_appearance_embeddings_total",
+			Help: "Person appearance (OSNet) embeddings computed; the camera's schedule skips the rest of the person detections."},
+			[]string{"camera"}),
 		faces: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "snowlight_detect_faces_total",
 			Help: "Face detections, and how many were large enough to embed."}, []string{"camera", "embedded"}),
 		matches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "snowlight_detect_watchlist_matches_total",
 			Help: "Faces accepted as a watch-list identity, by category."}, []string{"camera", "category"}),
 	}
-	for _, c := range []prometheus.Collector{m.frames, m.stage, m.persons, m.faces, m.matches} {
+	for _, c := range []prometheus.Collector{m.frames, m.stage, m.persons, m.appear, m.faces, m.matches} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register perception metrics: %w", err)
 		}
@@ -65,6 +69,7 @@ func (m *Metrics) Observe(camera string, r Result) {
 		}
 	}
 	m.persons.WithLabelValues(camera).Add(float64(len(r.Persons)))
+	m.appear.WithLabelValues(camera).Add(float64(r.Appearances))
 	for _, f := range r.Faces {
 		m.faces.WithLabelValues(camera, fmt.Sprint(f.Embedding != nil)).Inc()
 		if f.Match != nil {

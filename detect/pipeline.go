@@ -42,8 +42,12 @@ type Config struct {
 	HOG       HOGConfig
 	// FaceCascade is the fallback face detector's cascade file.
 	FaceCascade string
-	// Appearance computes an OSNet embedding for every person (for cross-camera association).
+	// Appearance loads OSNet and embeds persons (for the tracker and cross-camera association): every
+	// person of a frame through Detect, the ones AppearanceSchedule picks through a Camera.
 	Appearance bool
+	// AppearanceSchedule picks which persons of a camera's frame are embedded; the zero value embeds
+	// every one.
+	AppearanceSchedule AppearanceSchedule
 	// MinRecognitionFace is the smallest face height in pixels that is embedded and matched: smaller faces
 	// carry too little detail for a name to be trusted.
 	MinRecognitionFace float32
@@ -61,6 +65,7 @@ func DefaultConfig(modelsDir string) Config {
 		HOG:                DefaultHOGConfig(),
 		FaceCascade:        filepath.Join(CascadeDir, "haarcascades", "haarcascade_frontalface_alt2.xml"),
 		Appearance:         true,
+		AppearanceSchedule: DefaultAppearanceSchedule(),
 		MinRecognitionFace: 32,
 	}
 }
@@ -159,9 +164,10 @@ func (p *Pipeline) FaceEmbedder() *Embedder { return p.faceEmb }
 // The matcher's policy decides which faces are named.
 func (p *Pipeline) SetWatchList(m *watchlist.Matcher) { p.matcher.Store(m) }
 
-// Detect runs every stage on the whole frame.
+// Detect runs every stage on the whole frame, embedding every person's appearance (a single frame has
+// no history to schedule by).
 func (p *Pipeline) Detect(ctx context.Context, frame gocv.Mat, t time.Time) (Result, error) {
-	return p.run(ctx, frame, t, image.Rectangle{})
+	return p.run(ctx, frame, t, image.Rectangle{}, nil)
 }
 
 // DetectPhoto is Detect for a still photo. A photo, unlike a camera frame, may show a face filling the
@@ -247,8 +253,10 @@ func (p *Pipeline) paddedFaces(img gocv.Mat) ([]Face, error) {
 	return faces, nil
 }
 
-// run does the work on frame, restricted to roi unless roi is empty.
-func (p *Pipeline) run(ctx context.Context, frame gocv.Mat, t time.Time, roi image.Rectangle) (Result, error) {
+// run does the work on frame, restricted to roi unless roi is empty; mem picks the persons whose
+// appearance is embedded (nil: all).
+func (p *Pipeline) run(ctx context.Context, frame gocv.Mat, t time.Time, roi image.Rectangle,
+	mem *appearanceMemory) (Result, error) {
 	if frame.Empty() || frame.Channels() != 3 {
 		return Result{}, fmt.Errorf("detect: need a non-empty BGR frame, got %dx%d with %d channels",
 			frame.Cols(), frame.Rows(), frame.Channels())
@@ -294,17 +302,8 @@ func (p *Pipeline) run(ctx context.Context, frame gocv.Mat, t time.Time, roi ima
 	res.Timing.Embed = time.Since(start)
 
 	start = time.Now()
-	if p.appEmb != nil {
-		for i := range persons {
-			if err := ctx.Err(); err != nil {
-				return res, err
-			}
-			v, err := p.appEmb.EmbedPerson(frame, persons[i].Box)
-			if err != nil {
-				continue // a sliver at the border: no appearance, the box still counts
-			}
-			persons[i].Appearance = v
-		}
+	if res.Appearances, err = p.embedAppearance(ctx, frame, t, persons, mem); err != nil {
+		return res, err
 	}
 	res.Timing.Appearance = time.Since(start)
 	res.Persons, res.Faces = persons, faces
@@ -369,11 +368,12 @@ type Camera struct {
 	cfg    GateConfig
 	recent []Box // boxes of the last detections, kept for cfg.Hold
 	until  time.Time
+	app    *appearanceMemory
 }
 
 // NewCamera makes a per-camera processor. With gate nil, every frame gets a full detection pass.
 func (p *Pipeline) NewCamera(id string, gate *GateConfig) *Camera {
-	c := &Camera{ID: id, p: p}
+	c := &Camera{ID: id, p: p, app: newAppearanceMemory(p.cfg.AppearanceSchedule)}
 	if gate != nil {
 		c.cfg = *gate
 		c.gate = NewGate(*gate)
@@ -389,6 +389,9 @@ func (c *Camera) Close() error {
 	return nil
 }
 
+// AppearanceStats counts the persons this camera saw and why those whose appearance it embedded were.
+func (c *Camera) AppearanceStats() AppearanceStats { return c.app.stats }
+
 // Process runs the pipeline on one frame of this camera taken at wall time t, gated when the camera has a
 // gate: frames without motion (and without recent detections) skip the detectors, frames with motion in a
 // small part of the picture run them on that part only.
@@ -402,7 +405,7 @@ func (c *Camera) Process(ctx context.Context, frame gocv.Mat, t time.Time) (Resu
 
 func (c *Camera) process(ctx context.Context, frame gocv.Mat, t time.Time) (Result, error) {
 	if c.gate == nil {
-		return c.p.Detect(ctx, frame, t)
+		return c.p.run(ctx, frame, t, image.Rectangle{}, c.app)
 	}
 	start := time.Now()
 	d, err := c.gate.Check(frame, t)
@@ -424,7 +427,7 @@ func (c *Camera) process(ctx context.Context, frame gocv.Mat, t time.Time) (Resu
 			roi = image.Rectangle{}
 		}
 	}
-	res, err := c.p.run(ctx, frame, t, roi)
+	res, err := c.p.run(ctx, frame, t, roi, c.app)
 	if err != nil {
 		return res, fmt.Errorf("camera %s: %w", c.ID, err)
 	}

@@ -10,8 +10,9 @@ import (
 type Person struct {
 	Box   Box     `json:"box"`
 	Score float32 `json:"score"`
-	// Appearance is the L2-normalised OSNet embedding of the person's crop, for cross-camera association;
-	// empty when no re-identification model is loaded or appearance embedding is off.
+	// Appearance is the L2-normalised OSNet embedding of the person's crop, for the tracker and
+	// cross-camera association; empty when no re-identification model is loaded, appearance embedding is
+	// off, or the camera's AppearanceSchedule did not ask for this person on this frame.
 	Appearance []float32 `json:"appearance,omitempty"`
 }
 
@@ -44,7 +45,9 @@ type Result struct {
 	Regions  []Box    `json:"regions,omitempty"` // moving regions the gate reported
 	Persons  []Person `json:"persons"`
 	Faces    []Face   `json:"faces"`
-	Timing   Timing   `json:"timing"`
+	// Appearances is how many persons' appearance (OSNet) was embedded on this frame.
+	Appearances int    `json:"appearances"`
+	Timing      Timing `json:"timing"`
 }
 
 // Timing is the wall time each stage took on this frame.

@@ -1,0 +1,198 @@
+package detect
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"gocv.io/x/gocv"
+)
+
+// frameOf is one frame of synthetic persons given to the schedule, at ms milliseconds.
+type frameOf struct {
+	ms      int
+	persons []Person
+	want    []reason
+}
+
+func person(x, y, w, h, score float32) Person {
+	return Person{Box: Box{x, y, w, h}, Score: score}
+}
+
+// TestAppearanceSchedule walks the schedule through each rule on synthetic boxes. Every person the
+// schedule asks for is recorded as embedded, as the pipeline does when OSNet succeeds.
+func TestAppearanceSchedule(t *testing.T) {
+	alone := func(x float32) Person { return person(x, 100, 60, 180, 0.9) }
+	tests := []struct {
+		name   string
+		frames []frameOf
+	}{
+		{"a new person, then once a second", []frameOf{
+			{0, []Person{alone(100)}, []reason{reasonNew}},
+			{200, []Person{alone(100)}, []reason{skip}},
+			{800, []Person{alone(100)}, []reason{skip}},
+			{1000, []Person{alone(100)}, []reason{reasonDue}},
+			{1200, []Person{alone(100)}, []reason{skip}},
+		}},
+		{"a walker is followed at their velocity", []frameOf{
+			{0, []Person{alone(100)}, []reason{reasonNew}},
+			{200, []Person{alone(115)}, []reason{skip}}, // IoU 0.6 with the place, x 0.9: no doubt
+			{400, []Person{alone(145)}, []reason{skip}}, // IoU 0.6 with where the velocity put them, 0.33 with the last box
+			{600, []Person{alone(175)}, []reason{skip}}, // exactly where the new velocity puts them
+		}},
+		{"two people close together, every frame", []frameOf{
+			{0, []Person{alone(100), alone(500)}, []reason{reasonNew, reasonNew}},
+			{200, []Person{alone(100), alone(500)}, []reason{skip, skip}},
+			{400, []Person{alone(100), alone(150)}, []reason{reasonNear, reasonNew}}, // someone arrives beside
+			{600, []Person{alone(100), alone(150)}, []reason{reasonNear, reasonNear}},
+		}},
+		{"close to someone hidden behind them", []frameOf{
+			{0, []Person{alone(100), alone(150)}, []reason{reasonNew, reasonNew}},
+			{200, []Person{alone(100)}, []reason{reasonNear}}, // the other is not found: their place is near
+		}},
+		{"a weak detection is in doubt", []frameOf{
+			{0, []Person{alone(100)}, []reason{reasonNew}},
+			{200, []Person{person(100, 100, 60, 180, 0.45)}, []reason{reasonDoubt}},
+			{400, []Person{person(100, 100, 60, 180, 0.9)}, []reason{skip}},
+			{600, []Person{person(125, 100, 60, 180, 0.8)}, []reason{reasonDoubt}}, // IoU 0.41 x 0.8
+		}},
+		{"a clearly larger view", []frameOf{
+			{0, []Person{person(100, 100, 40, 120, 0.9)}, []reason{reasonNew}},
+			{200, []Person{person(95, 95, 45, 135, 0.9)}, []reason{skip}},         // 1.27x the area
+			{400, []Person{person(92, 90, 50, 150, 0.9)}, []reason{reasonLarger}}, // 1.56x
+			{600, []Person{person(90, 88, 52, 156, 0.9)}, []reason{skip}},         // against the new view
+		}},
+		{"a place is forgotten", []frameOf{
+			{0, []Person{alone(100)}, []reason{reasonNew}},
+			{200, []Person{alone(100)}, []reason{skip}},
+			{2300, []Person{alone(100)}, []reason{reasonNew}}, // unseen for 2.1 s
+		}},
+		{"the clock goes back", []frameOf{
+			{5000, []Person{alone(100)}, []reason{reasonNew}},
+			{1000, []Person{alone(100)}, []reason{reasonNew}},
+		}},
+		{"nobody, then someone", []frameOf{
+			{0, nil, nil},
+			{200, []Person{alone(100)}, []reason{reasonNew}},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newAppearanceMemory(DefaultAppearanceSchedule())
+			t0 := time.Unix(1000, 0)
+			var want AppearanceStats
+			for _, f := range tc.frames {
+				at := t0.Add(time.Duration(f.ms) * time.Millisecond)
+				got := m.plan(at, f.persons)
+				if fmt.Sprint(got) != fmt.Sprint(f.want) && !(len(got) == 0 && len(f.want) == 0) {
+					t.Fatalf("at %d ms: reasons %v, want %v", f.ms, got, f.want)
+				}
+				for i, r := range got {
+					if r != skip {
+						m.embedded(i, at, f.persons[i].Box)
+					}
+				}
+				want.Persons += len(f.persons)
+				for _, r := range f.want {
+					m := map[reason]*int{reasonNew: &want.New, reasonNear: &want.Near, reasonDoubt: &want.Doubt,
+						reasonLarger: &want.Larger, reasonDue: &want.Due}
+					if p := m[r]; p != nil {
+						*p++
+					}
+				}
+			}
+			if m.stats != want {
+				t.Errorf("stats %+v, want %+v", m.stats, want)
+			}
+		})
+	}
+}
+
+// TestAppearanceScheduleRetriesFailures: a person whose embedding failed (a sliver at the border) is
+// asked for again on the next frame, not left without an embedding until the place is due.
+func TestAppearanceScheduleRetriesFailures(t *testing.T) {
+	m := newAppearanceMemory(DefaultAppearanceSchedule())
+	t0 := time.Unix(1000, 0)
+	ps := []Person{person(0, 100, 3, 180, 0.9)}
+	if got := m.plan(t0, ps); got[0] != reasonNew {
+		t.Fatalf("first frame %v", got)
+	}
+	// not recorded as embedded
+	if got := m.plan(t0.Add(200*time.Millisecond), ps); got[0] != reasonDue {
+		t.Errorf("after a failed embedding: %v, want due", got)
+	}
+}
+
+// TestAppearanceScheduleZeroEmbedsEveryone: the zero schedule, and no memory at all (Pipeline.Detect),
+// embed every person of every frame.
+func TestAppearanceScheduleZeroEmbedsEveryone(t *testing.T) {
+	ps := []Person{person(100, 100, 60, 180, 0.9), person(400, 100, 60, 180, 0.9)}
+	for _, m := range []*appearanceMemory{nil, newAppearanceMemory(AppearanceSchedule{})} {
+		for k := range 3 {
+			got := m.plan(time.Unix(int64(k), 0), ps)
+			if fmt.Sprint(got) != fmt.Sprint([]reason{reasonDue, reasonDue}) {
+				t.Errorf("memory %v frame %d: %v", m != nil, k, got)
+			}
+		}
+	}
+}
+
+// TestCameraSchedulesAppearance runs a camera with the real models over four seconds of vtest at 5 fps
+// (the busy street): OSNet runs on fewer persons than it would on every one, every person the schedule
+// asked for has a 512-value embedding and the rest none, and each frame's count is what it reports and
+// what the metrics count.
+func TestCameraSchedulesAppearance(t *testing.T) {
+	m, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig(modelsDir(t))
+	cfg.Metrics = m
+	p, err := NewPipeline(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	gcfg := DefaultGateConfig()
+	cam := p.NewCamera("vtest", &gcfg)
+	defer cam.Close()
+	var persons, embedded int
+	sampledFrames(t, vtestPath(t), 5, 4*time.Second, func(i int, at time.Duration, img gocv.Mat) {
+		res, err := cam.Process(context.Background(), img, time.Unix(0, 0).Add(at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, pr := range res.Persons {
+			switch len(pr.Appearance) {
+			case 0:
+			case 512:
+				n++
+			default:
+				t.Fatalf("frame %d: appearance of %d values", i, len(pr.Appearance))
+			}
+		}
+		if n != res.Appearances {
+			t.Errorf("frame %d: %d persons embedded, result says %d", i, n, res.Appearances)
+		}
+		if i == 0 && n != len(res.Persons) {
+			t.Errorf("first frame: %d of %d persons embedded; everyone is new", n, len(res.Persons))
+		}
+		persons += len(res.Persons)
+		embedded += n
+	})
+	st := cam.AppearanceStats()
+	t.Logf("%d persons, %d embedded: %+v", persons, embedded, st)
+	if st.Persons != persons || st.Embedded() != embedded {
+		t.Errorf("stats %+v against %d persons, %d embedded", st, persons, embedded)
+	}
+	if got := testutil.ToFloat64(m.appear.WithLabelValues("vtest")); got != float64(embedded) {
+		t.Errorf("metrics count %v appearance embeddings, want %d", got, embedded)
+	}
+	if persons < 50 || embedded >= persons*9/10 {
+		t.Errorf("%d of %d persons embedded: the schedule should skip some on the busy street", embedded, persons)
+	}
+}
