@@ -406,3 +406,51 @@ func noisy(r *rand.Rand, v []float32, sigma float64) []float32 {
 	}
 	return normalise(out)
 }
+
+// TestSparseAppearance: a camera's appearance schedule embeds a person on some frames only, so the
+// tracker sees detections without an appearance among those with one. The track keeps the appearance
+// it last had (it still resolves a crossing), and the sighting averages only the embeddings it got.
+func TestSparseAppearance(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	appA, appB := unit(r, 64), unit(r, 64)
+	tr := newTestTracker(t, func(c *Config) { c.Appearance = true; c.MatchIoU = 0.3 })
+	var idA uint64
+	for f := 0; f < 5; f++ {
+		var app []float32
+		if f == 0 || f == 3 {
+			app = noisy(r, appA, 0.05) // new, then due
+		}
+		got := tr.Update(at(f, 10), []Detection{{Box: Box{X: 100, Y: 100, W: 50, H: 120}, Score: 0.9, Appearance: app}})
+		if len(got) != 1 || (f > 0 && got[0].ID != idA) {
+			t.Fatalf("frame %d: %+v, want track %d continued", f, got, idA)
+		}
+		idA = got[0].ID
+	}
+	// Two candidates overlap the track, both embedded (close together); the closer one is someone else.
+	got := tr.Update(at(5, 10), []Detection{
+		{Box: Box{X: 105, Y: 100, W: 50, H: 120}, Score: 0.9, Appearance: appB},
+		{Box: Box{X: 115, Y: 100, W: 50, H: 120}, Score: 0.9, Appearance: appA},
+	})
+	for _, g := range got {
+		if g.ID == idA && g.Detection != 1 {
+			t.Fatalf("the track took detection %d, want 1 (same appearance)", g.Detection)
+		}
+	}
+	// The other person's next frames carry no appearance: nothing to compare, IoU decides.
+	for f := 6; f < 9; f++ {
+		tr.Update(at(f, 10), []Detection{
+			{Box: Box{X: 105, Y: 100, W: 50, H: 120}, Score: 0.9},
+			{Box: Box{X: 115, Y: 100, W: 50, H: 120}, Score: 0.9},
+		})
+	}
+	for _, s := range tr.Finish() {
+		if s.TrackID != idA {
+			continue
+		}
+		if c := cosine(s.AppearanceEmbedding, appA); c < 0.95 {
+			t.Errorf("sighting's appearance similarity %.3f from its sparse embeddings", c)
+		}
+		return
+	}
+	t.Errorf("no sighting of track %d", idA)
+}
