@@ -44,8 +44,9 @@ bench: build testvideos
 models: build
 	./bin/snowlight models fetch --dir $(or $(SNOWLIGHT_MODELS),$(MODELS_CACHE))
 
-# Perception: ms per stage, CPU per camera-second gated vs ungated, Go vs OpenCV's C++ for YuNet and
-# YOLOX (docs/BENCHMARKS.md, "Perception").
+# Perception: ms per stage, CPU per camera-second gated vs ungated and with OSNet on every person vs the
+# appearance schedule (and the tracks each makes), Go vs OpenCV's C++ for YuNet and YOLOX
+# (docs/BENCHMARKS.md, "Perception").
 bench-perception: build testvideos
 	./bin/snowlight bench perception
 

@@ -11,7 +11,7 @@ import (
 func benchmarks() map[string]command {
 	return map[string]command{
 		"ingest":     {"CPU per frame of ingest vs ffmpeg vs OpenCV VideoCapture on simulated 720p cameras", runBenchIngest},
-		"perception": {"ms per stage, CPU per camera-second gated vs ungated, Go vs OpenCV's own YuNet/YOLOX", runBenchPerception},
+		"perception": {"ms per stage, CPU per camera-second gated vs ungated and scheduled vs every-person appearance, Go vs OpenCV's own YuNet/YOLOX", runBenchPerception},
 	}
 }
 

@@ -1,8 +1,9 @@
 // Package detectbench measures what perception costs on real footage: milliseconds per frame for each
 // stage, CPU per camera-second of the whole perception stage at a detection rate (5 fps) with and without
-// the motion gate on a busy street (vtest) and a quiet scene, the gate's effect on recall, and the Go
-// path's YuNet and YOLOX against OpenCV's own implementation of the same models timed on the same frames
-// by a small C++ program built with g++ for the run.
+// the motion gate on a busy street (vtest) and a quiet scene, the gate's effect on recall, OSNet on every
+// person against the cameras' appearance schedule (calls, CPU, and what the edge's tracker makes of the
+// same detections with either), and the Go path's YuNet and YOLOX against OpenCV's own implementation of
+// the same models timed on the same frames by a small C++ program built with g++ for the run.
 //
 // Frames are decoded before any measurement, so the figures are perception only; CPU is the process's
 // user+system time (OpenCV's worker threads included).
@@ -61,8 +62,11 @@ type Stage struct {
 
 // Scene is the whole perception stage on one video in one mode.
 type Scene struct {
-	Scene         string  `json:"scene"`
-	Gated         bool    `json:"gated"`
+	Scene string `json:"scene"`
+	Gated bool   `json:"gated"`
+	// Appearance is "every person" (OSNet on every person of every frame) or "scheduled"
+	// (detect.DefaultAppearanceSchedule).
+	Appearance    string  `json:"appearance"`
 	Frames        int     `json:"frames"`
 	DetectorRuns  int     `json:"detector_runs"`
 	VideoSeconds  float64 `json:"video_seconds"`
@@ -70,7 +74,16 @@ type Scene struct {
 	CPUPerCamSec  float64 `json:"cpu_ms_per_camera_second"`
 	Persons       int     `json:"persons"`
 	RecallUngated float64 `json:"recall_vs_ungated,omitempty"` // gated only
+	// OSNet is how many appearance embeddings were computed, Why the schedule's reasons for them.
+	OSNet int                    `json:"osnet_calls"`
+	Why   detect.AppearanceStats `json:"appearance_reasons"`
 }
+
+// appearance modes of a scene
+const (
+	everyPerson = "every person"
+	scheduled   = "scheduled"
+)
 
 // Reference compares a Go detector with OpenCV's own on the same frames: CPU milliseconds per frame (the
 // comparison, robust to other load on the machine) and wall milliseconds.
@@ -88,13 +101,16 @@ type Reference struct {
 
 // Report is the outcome of Run.
 type Report struct {
-	Date      time.Time   `json:"date"`
-	Machine   string      `json:"machine"`
-	Options   Options     `json:"options"`
-	Stages    []Stage     `json:"stages"`
-	Scenes    []Scene     `json:"scenes"`
-	Reference []Reference `json:"reference,omitempty"`
-	RefError  string      `json:"reference_error,omitempty"`
+	Date    time.Time `json:"date"`
+	Machine string    `json:"machine"`
+	Options Options   `json:"options"`
+	Stages  []Stage   `json:"stages"`
+	Scenes  []Scene   `json:"scenes"`
+	// Tracks compares, per scene and gating, the tracks made of the scheduled appearance and of no
+	// appearance at all with those made of every person's.
+	Tracks    []TrackAgreement `json:"tracks"`
+	Reference []Reference      `json:"reference,omitempty"`
+	RefError  string           `json:"reference_error,omitempty"`
 }
 
 type frame struct {
@@ -120,35 +136,68 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer closeFrames(quiet)
 
-	cfg := detect.DefaultConfig(o.ModelsDir)
-	cfg.Log = o.Log
-	p, err := detect.NewPipeline(cfg)
-	if err != nil {
-		return nil, err
+	// Two pipelines on the same models: one embeds every person's appearance on every frame (as
+	// before the schedule), the other as cameras do by default.
+	pipelines := map[string]*detect.Pipeline{}
+	for _, mode := range []string{everyPerson, scheduled} {
+		cfg := detect.DefaultConfig(o.ModelsDir)
+		cfg.Log = o.Log
+		if mode == everyPerson {
+			cfg.AppearanceSchedule = detect.AppearanceSchedule{}
+		}
+		p, err := detect.NewPipeline(cfg)
+		if err != nil {
+			return nil, err
+		}
+		defer p.Close()
+		pipelines[mode] = p
 	}
-	defer p.Close()
 
-	o.Log.Info("bench perception: whole stage, busy scene")
-	ungated, reference, err := scene(ctx, p, "vtest (busy street)", busy, o.FPS, nil, nil)
-	if err != nil {
-		return nil, err
-	}
 	gcfg := detect.DefaultGateConfig()
-	gated, _, err := scene(ctx, p, "vtest (busy street)", busy, o.FPS, &gcfg, reference.boxes)
-	if err != nil {
-		return nil, err
+	for _, v := range []struct {
+		name   string
+		frames []frame
+	}{{"vtest (busy street)", busy}, {"quiet scene", quiet}} {
+		o.Log.Info("bench perception: whole stage", "scene", v.name)
+		var ref ungatedOutput
+		var every [2][][]detect.Person // by gating
+		for _, mode := range []string{everyPerson, scheduled} {
+			for g, gate := range []*detect.GateConfig{nil, &gcfg} {
+				var boxes [][]detect.Box
+				if gate != nil {
+					boxes = ref.boxes
+				}
+				sc, out, err := scene(ctx, pipelines[mode], v.name, mode, v.frames, o.FPS, gate, boxes)
+				if err != nil {
+					return nil, err
+				}
+				rep.Scenes = append(rep.Scenes, sc)
+				switch {
+				case gate == nil && mode == everyPerson:
+					ref = out
+					if len(rep.Stages) == 0 {
+						rep.Stages = append(rep.Stages, out.stages...)
+					}
+				case mode == scheduled:
+					times := frameTimes(v.frames)
+					for _, c := range []struct {
+						name    string
+						persons [][]detect.Person
+					}{{scheduled, out.persons}, {"none", withoutAppearance(every[g])}} {
+						a, err := compareTracks(times, every[g], c.persons)
+						if err != nil {
+							return nil, fmt.Errorf("%s, gated %v: %w", v.name, gate != nil, err)
+						}
+						a.Scene, a.Gated, a.Appearance = v.name, gate != nil, c.name
+						rep.Tracks = append(rep.Tracks, a)
+					}
+				}
+				if mode == everyPerson {
+					every[g] = out.persons
+				}
+			}
+		}
 	}
-	o.Log.Info("bench perception: whole stage, quiet scene")
-	qUngated, _, err := scene(ctx, p, "quiet scene", quiet, o.FPS, nil, nil)
-	if err != nil {
-		return nil, err
-	}
-	qGated, _, err := scene(ctx, p, "quiet scene", quiet, o.FPS, &gcfg, nil)
-	if err != nil {
-		return nil, err
-	}
-	rep.Scenes = []Scene{ungated, gated, qUngated, qGated}
-	rep.Stages = append(rep.Stages, reference.stages...)
 
 	o.Log.Info("bench perception: isolated stages")
 	more, err := isolatedStages(ctx, o.ModelsDir, busy)
@@ -239,19 +288,22 @@ func median(ds []time.Duration) float64 {
 	return float64(s[len(s)/2]) / float64(time.Millisecond)
 }
 
-// ungatedOutput is what the ungated pass leaves for the gated one and for the stage table.
+// ungatedOutput is what the ungated pass leaves for the gated one and for the stage table, and what
+// every pass leaves for the tracker comparison.
 type ungatedOutput struct {
-	boxes  [][]detect.Box
-	stages []Stage
+	boxes   [][]detect.Box
+	stages  []Stage
+	persons [][]detect.Person
 }
 
 // scene runs the pipeline over the frames, gated when gcfg is set, and charges it the process CPU.
-func scene(ctx context.Context, p *detect.Pipeline, name string, frames []frame, fps float64,
+func scene(ctx context.Context, p *detect.Pipeline, name, mode string, frames []frame, fps float64,
 	gcfg *detect.GateConfig, ref [][]detect.Box) (Scene, ungatedOutput, error) {
 	cam := p.NewCamera(name, gcfg)
 	defer cam.Close()
-	start := time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
-	s := Scene{Scene: name, Gated: gcfg != nil, Frames: len(frames), VideoSeconds: float64(len(frames)) / fps}
+	times := frameTimes(frames)
+	s := Scene{Scene: name, Gated: gcfg != nil, Appearance: mode, Frames: len(frames),
+		VideoSeconds: float64(len(frames)) / fps}
 	var out ungatedOutput
 	var tPersons, tFaces, tEmbed, tApp, tGate []time.Duration
 	var persons int
@@ -259,7 +311,7 @@ func scene(ctx context.Context, p *detect.Pipeline, name string, frames []frame,
 	var matched, refTotal int
 	before := cpuTime()
 	for i, f := range frames {
-		res, err := cam.Process(ctx, f.img, start.Add(f.at))
+		res, err := cam.Process(ctx, f.img, times[i])
 		if err != nil {
 			return s, out, err
 		}
@@ -267,6 +319,8 @@ func scene(ctx context.Context, p *detect.Pipeline, name string, frames []frame,
 			s.DetectorRuns++
 		}
 		s.Persons += len(res.Persons)
+		s.OSNet += res.Appearances
+		out.persons = append(out.persons, res.Persons)
 		var boxes []detect.Box
 		for _, pr := range res.Persons {
 			boxes = append(boxes, pr.Box)
@@ -285,11 +339,12 @@ func scene(ctx context.Context, p *detect.Pipeline, name string, frames []frame,
 		appTotal += res.Timing.Appearance
 	}
 	s.CPUSeconds = (cpuTime() - before).Seconds()
+	s.Why = cam.AppearanceStats()
 	s.CPUPerCamSec = 1000 * s.CPUSeconds / s.VideoSeconds
 	if ref != nil {
 		s.RecallUngated = float64(matched) / float64(max(refTotal, 1))
 	}
-	if gcfg == nil {
+	if gcfg == nil && mode == everyPerson {
 		w, h := frames[0].img.Cols(), frames[0].img.Rows()
 		in := fmt.Sprintf("%dx%d frame", w, h)
 		out.stages = []Stage{
@@ -556,19 +611,50 @@ func (r *Report) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Measured %s on %s; %.0f detection fps, %s of each video.\n\n", r.Date.Format("2006-01-02"),
 		r.Machine, r.Options.FPS, r.Options.Duration)
-	b.WriteString("| perception stage, whole | gated | frames | detector runs | CPU ms per camera-second | persons | recall vs ungated |\n")
-	b.WriteString("|---|---|---|---|---|---|---|\n")
+	b.WriteString("| perception stage, whole | gated | appearance | frames | detector runs | CPU ms per camera-second | persons | OSNet calls per frame (new / near / doubt / larger / due) | recall vs ungated |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Scenes {
 		rec := "-"
 		if s.Gated && s.RecallUngated > 0 {
 			rec = fmt.Sprintf("%.3f", s.RecallUngated)
 		}
-		fmt.Fprintf(&b, "| %s | %v | %d | %d | %.0f | %d | %s |\n", s.Scene, s.Gated, s.Frames, s.DetectorRuns,
-			s.CPUPerCamSec, s.Persons, rec)
+		why := ""
+		if s.Appearance == scheduled {
+			w := s.Why
+			why = fmt.Sprintf(" (%d / %d / %d / %d / %d)", w.New, w.Near, w.Doubt, w.Larger, w.Due)
+		}
+		fmt.Fprintf(&b, "| %s | %v | %s | %d | %d | %.0f | %d | %.2f%s | %s |\n", s.Scene, s.Gated, s.Appearance,
+			s.Frames, s.DetectorRuns, s.CPUPerCamSec, s.Persons, float64(s.OSNet)/float64(max(s.Frames, 1)), why, rec)
 	}
-	if len(r.Scenes) == 4 && r.Scenes[3].CPUPerCamSec > 0 {
-		fmt.Fprintf(&b, "\nGating cuts the quiet scene's CPU %.1fx and the busy street's %.2fx.\n",
-			r.Scenes[2].CPUPerCamSec/r.Scenes[3].CPUPerCamSec, r.Scenes[0].CPUPerCamSec/r.Scenes[1].CPUPerCamSec)
+	find := func(name string, gated bool, mode string) float64 {
+		for _, s := range r.Scenes {
+			if s.Scene == name && s.Gated == gated && s.Appearance == mode {
+				return s.CPUPerCamSec
+			}
+		}
+		return 0
+	}
+	for _, name := range []string{"vtest (busy street)", "quiet scene"} {
+		every, gated, both := find(name, false, everyPerson), find(name, true, everyPerson), find(name, true, scheduled)
+		if gated > 0 && both > 0 {
+			fmt.Fprintf(&b, "\n%s: gating cuts CPU %.2fx, the appearance schedule %.2fx more, both %.2fx.\n", name,
+				every/gated, gated/both, every/both)
+		}
+	}
+	if len(r.Tracks) > 0 {
+		b.WriteString("\n| tracks of the same detections against every person's appearance | gated | appearance | tracked detections | IDF1 | ID switches | MOTA | sightings | sighting appearance cosine (median / min) |\n|---|---|---|---|---|---|---|---|---|\n")
+		for _, a := range r.Tracks {
+			if a.Detections == 0 {
+				fmt.Fprintf(&b, "| %s | %v | %s | 0 | - | - | - | %d | - |\n", a.Scene, a.Gated, a.Appearance, a.Sightings)
+				continue
+			}
+			cos := "-"
+			if a.Sightings > 0 {
+				cos = fmt.Sprintf("%.3f / %.3f", a.SightingCosineMedian, a.SightingCosineMin)
+			}
+			fmt.Fprintf(&b, "| %s | %v | %s | %d | %.3f | %d | %.3f | %d | %s |\n", a.Scene, a.Gated, a.Appearance,
+				a.Detections, a.IDF1, a.IDSW, a.MOTA, a.Sightings, cos)
+		}
 	}
 	b.WriteString("\n| stage | input | ms (median) | calls |\n|---|---|---|---|\n")
 	for _, s := range r.Stages {

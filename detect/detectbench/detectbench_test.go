@@ -41,12 +41,33 @@ func TestRunSmall(t *testing.T) {
 	if rep.RefError != "" {
 		t.Fatalf("reference: %s", rep.RefError)
 	}
-	if len(rep.Scenes) != 4 || len(rep.Stages) < 9 || len(rep.Reference) != 2 {
+	if len(rep.Scenes) != 8 || len(rep.Stages) < 9 || len(rep.Reference) != 2 || len(rep.Tracks) != 8 {
 		t.Fatalf("report %+v", rep)
 	}
 	for _, s := range rep.Scenes {
-		if s.Frames != 10 || s.CPUPerCamSec <= 0 || s.Persons == 0 {
+		if s.Frames != 10 || s.CPUPerCamSec <= 0 || s.Persons == 0 || s.OSNet == 0 {
 			t.Errorf("scene %+v", s)
+		}
+		// Every person embedded on every frame, or fewer when scheduled; never more, and every
+		// scheduled call has a reason.
+		switch {
+		case s.Appearance == "every person" && s.OSNet != s.Persons:
+			t.Errorf("scene %+v: every person's appearance must be embedded", s)
+		case s.Appearance == "scheduled" && (s.OSNet > s.Persons || s.Why.Embedded() != s.OSNet || s.Why.Persons != s.Persons):
+			t.Errorf("scene %+v: schedule's reasons do not add up", s)
+		}
+	}
+	for i, a := range rep.Tracks {
+		if a.Detections == 0 || a.IDF1 <= 0 || a.IDF1 > 1 {
+			t.Errorf("tracks %+v", a)
+		}
+		// Scheduled, then none, per scene and gating: the schedule must keep more of the identities
+		// than dropping appearance does.
+		if a.Appearance == "none" && rep.Tracks[i-1].IDF1 < a.IDF1 {
+			t.Errorf("scheduled appearance %+v keeps fewer identities than none %+v", rep.Tracks[i-1], a)
+		}
+		if a.Appearance == "scheduled" && (a.Sightings == 0 || a.SightingCosineMin <= 0 || a.SightingCosineMedian > 1+1e-6) {
+			t.Errorf("tracks %+v: sightings' appearance not compared", a)
 		}
 	}
 	for _, s := range rep.Stages {
@@ -60,7 +81,7 @@ func TestRunSmall(t *testing.T) {
 		}
 	}
 	md := rep.Markdown()
-	for _, w := range []string{"CPU ms per camera-second", "YuNet", "YOLOX", "Go overhead"} {
+	for _, w := range []string{"CPU ms per camera-second", "OSNet calls per frame", "IDF1", "YuNet", "YOLOX", "Go overhead"} {
 		if !strings.Contains(md, w) {
 			t.Errorf("markdown lacks %q:\n%s", w, md)
 		}
