@@ -20,9 +20,9 @@ import (
 //   - no embedding was computed at their place for Every;
 //   - their box is close to another person's, or to a place where someone was seen lately and is not
 //     found now (hidden behind them): where people meet or cross, appearance keeps tracks apart;
-//   - their detection score times the IoU of their box with where their place was heading is below
-//     Doubt: the tracker's fused cost (1 - IoU*score against its MatchIoU) may not keep the track on IoU
-//     alone, and appearance decides;
+//   - their detection is Confident, and its score times the IoU of their box with where their place was
+//     heading is below Doubt: the tracker's fused cost (1 - IoU*score against its MatchIoU) may not keep
+//     the track on IoU alone, and appearance decides;
 //   - their box covers at least Larger times the area of the box last embedded there: a better view.
 //
 // Persons not embedded have a nil Appearance, which the tracker and the sighting skip. The zero value
@@ -41,6 +41,10 @@ type AppearanceSchedule struct {
 	// prediction nor its widened gates, only a constant-velocity guess from the place's last two boxes,
 	// whose IoU is mostly the lower of the two, so the rule errs on the side of embedding.
 	Doubt float32
+	// Confident is the detection score from which the tracker weighs appearance at all (its HighScore
+	// in pipeline.TrackerConfig): weaker detections only continue tracks on IoU, so their doubt is not
+	// appearance's to settle, and they are embedded only by the other rules.
+	Confident float32
 	// Larger is the area ratio over the last embedded box that makes a view worth a new embedding.
 	Larger float32
 	// Follow is the IoU at which a box continues a place (against the place's predicted box).
@@ -52,8 +56,8 @@ type AppearanceSchedule struct {
 
 // DefaultAppearanceSchedule is the schedule cameras use, measured in docs/BENCHMARKS.md ("Perception").
 func DefaultAppearanceSchedule() AppearanceSchedule {
-	return AppearanceSchedule{Every: time.Second, Near: 1, Doubt: 0.5, Larger: 1.5, Follow: 0.3,
-		Forget: 2 * time.Second}
+	return AppearanceSchedule{Every: time.Second, Near: 1, Doubt: 0.5, Confident: 0.5, Larger: 1.5,
+		Follow: 0.3, Forget: 2 * time.Second}
 }
 
 // AppearanceStats counts a camera's persons and why those embedded were, by the first rule that asked
@@ -192,7 +196,7 @@ func (m *appearanceMemory) plan(t time.Time, persons []Person) []reason {
 			want[i] = reasonNew
 		case m.near(i, b, others):
 			want[i] = reasonNear
-		case persons[i].Score*matchIoU[i] < m.cfg.Doubt:
+		case persons[i].Score >= m.cfg.Confident && persons[i].Score*matchIoU[i] < m.cfg.Doubt:
 			want[i] = reasonDoubt
 		case pl.area > 0 && b.Area() >= m.cfg.Larger*pl.area:
 			want[i] = reasonLarger

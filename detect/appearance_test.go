@@ -53,11 +53,14 @@ func TestAppearanceSchedule(t *testing.T) {
 			{0, []Person{alone(100), alone(150)}, []reason{reasonNew, reasonNew}},
 			{200, []Person{alone(100)}, []reason{reasonNear}}, // the other is not found: their place is near
 		}},
-		{"a weak detection is in doubt", []frameOf{
+		{"a doubtful association", []frameOf{
 			{0, []Person{alone(100)}, []reason{reasonNew}},
-			{200, []Person{person(100, 100, 60, 180, 0.45)}, []reason{reasonDoubt}},
+			{200, []Person{person(100, 100, 60, 180, 0.45)}, []reason{skip}}, // below Confident: IoU decides
 			{400, []Person{person(100, 100, 60, 180, 0.9)}, []reason{skip}},
 			{600, []Person{person(125, 100, 60, 180, 0.8)}, []reason{reasonDoubt}}, // IoU 0.41 x 0.8
+			{800, []Person{person(150, 100, 60, 180, 0.9)}, []reason{skip}},        // where they were heading
+			{1000, []Person{person(175, 100, 60, 180, 0.45)}, []reason{skip}},      // embedded at 600
+			{1600, []Person{person(250, 100, 60, 180, 0.45)}, []reason{reasonDue}}, // a weak one is due too
 		}},
 		{"a clearly larger view", []frameOf{
 			{0, []Person{person(100, 100, 40, 120, 0.9)}, []reason{reasonNew}},
