@@ -45,7 +45,7 @@ func TestRunSmall(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 	for _, s := range rep.Scenes {
-		if s.Frames != 10 || s.CPUPerCamSec <= 0 || s.Persons == 0 || s.OSNet == 0 {
+		if s.Frames != 10 || s.CPUPerCamSec <= 0 || s.Persons == 0 || s.OSNet == 0 || s.AppearanceMs <= 0 {
 			t.Errorf("scene %+v", s)
 		}
 		// Every person embedded on every frame, or fewer when scheduled; never more, and every
