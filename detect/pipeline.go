@@ -358,9 +358,9 @@ func shiftFace(f Face, dx, dy float32) Face {
 	return f
 }
 
-// Camera is one camera's view of the pipeline: it owns the camera's motion gate and memory of recent
-// detections. Not safe for concurrent use (frames of one camera arrive in order); many Cameras may share
-// one Pipeline.
+// Camera is one camera's view of the pipeline: it owns the camera's motion gate, memory of recent
+// detections and appearance schedule. Not safe for concurrent use (frames of one camera arrive in order);
+// many Cameras may share one Pipeline.
 type Camera struct {
 	ID     string
 	p      *Pipeline
