@@ -27,6 +27,8 @@ type Target struct {
 	Receiver string  `json:"receiver,omitempty"`
 	Level    Level   `json:"level,omitempty"`      // for supervisors
 	Distance float64 `json:"distance_m,omitempty"` // for units: metres from the incident
+	// Route says how Distance was measured; empty (great-circle) when no Router is configured.
+	Route Route `json:"route,omitempty"`
 }
 
 // Incident is where help is needed.
@@ -43,6 +45,9 @@ type PlanOptions struct {
 	// MaxPositionAge drops units whose last position is older than this; a stale position ranks a
 	// unit wrongly [15 min].
 	MaxPositionAge time.Duration
+	// Router ranks units by travel distance, e.g. on a road network; nil ranks them by great-circle
+	// distance.
+	Router Router
 }
 
 // ErrNobody means there is no unit and no supervisor to dispatch to.
@@ -66,11 +71,25 @@ func (r *Registry) Plan(ctx context.Context, inc Incident, o PlanOptions) ([]Tar
 	}
 	now := r.now()
 	var cands []Target
+	var from []LatLon // the positions of cands, for the router
 	for _, u := range units {
 		if u.Status != Available || u.PositionAt.IsZero() || now.Sub(u.PositionAt) > o.MaxPositionAge {
 			continue
 		}
 		cands = append(cands, Target{Kind: UnitTarget, ID: u.ID, Name: u.Name, Receiver: u.Receiver, Distance: Distance(inc.Position, u.Position)})
+		from = append(from, u.Position)
+	}
+	if o.Router != nil && len(from) > 0 {
+		travel, err := o.Router.Travel(ctx, inc.Position, from)
+		if err != nil {
+			return nil, fmt.Errorf("plan dispatch: route: %w", err)
+		}
+		if len(travel) != len(from) {
+			return nil, fmt.Errorf("plan dispatch: router measured %d of %d units", len(travel), len(from))
+		}
+		for i, t := range travel {
+			cands[i].Distance, cands[i].Route = t.Metres, t.Route
+		}
 	}
 	sort.SliceStable(cands, func(i, j int) bool {
 		if cands[i].Distance != cands[j].Distance {

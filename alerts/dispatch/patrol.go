@@ -1,6 +1,7 @@
 // Package dispatch decides who goes: patrol units with their positions and status, the areas of the
 // city grid (street, district, city) with their supervisors, the nearest available unit for an
-// incident, and the escalation chain when nobody acknowledges.
+// incident (as the crow flies, or by a Router such as the roads package's), and the escalation chain
+// when nobody acknowledges.
 //
 // It keeps no clock of its own: an Assignment is plain data that the alert engine stores with the alert
 // and advances when its clock says a deadline has passed, so tests drive escalation by moving a clock.
@@ -35,8 +36,9 @@ func (p LatLon) IsZero() bool { return p.Lat == 0 && p.Lon == 0 }
 // earthRadius is the mean Earth radius (IUGG) in metres.
 const earthRadius = 6371008.8
 
-// Distance is the great-circle distance in metres (haversine). Travel distance on roads is longer, but
-// ranks nearby units the same way in a street grid, which is all dispatch needs.
+// Distance is the great-circle distance in metres (haversine). Plan ranks units by it unless
+// PlanOptions.Router measures travel on roads: in an open street grid both rank nearby units alike, but
+// a river, a railway or one-way streets can make the nearest unit as the crow flies the farther one.
 func Distance(a, b LatLon) float64 {
 	rad := math.Pi / 180
 	dLat := (b.Lat - a.Lat) * rad
