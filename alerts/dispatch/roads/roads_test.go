@@ -1,0 +1,202 @@
+package roads_test
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+
+	"snowlight/alerts/dispatch"
+	"snowlight/alerts/dispatch/roads"
+)
+
+// origin is the south-west corner of the test towns; at(e, n) is e metres east and n metres north of it.
+var origin = dispatch.LatLon{Lat: 48.2000, Lon: 16.3700}
+
+func at(e, n float64) dispatch.LatLon {
+	const m = 111195.08 // metres per degree of latitude on dispatch's sphere
+	return dispatch.LatLon{Lat: origin.Lat + n/m, Lon: origin.Lon + e/(m*math.Cos(origin.Lat*math.Pi/180))}
+}
+
+func road(oneway bool, pts ...[2]float64) roads.Road {
+	r := roads.Road{Oneway: oneway}
+	for _, p := range pts {
+		r.Points = append(r.Points, at(p[0], p[1]))
+	}
+	return r
+}
+
+// length is the great-circle length of a path through points given in metres east and north.
+func length(pts ...[2]float64) float64 {
+	d := 0.0
+	for i := 1; i < len(pts); i++ {
+		d += dispatch.Distance(at(pts[i-1][0], pts[i-1][1]), at(pts[i][0], pts[i][1]))
+	}
+	return d
+}
+
+type pt = [2]float64
+
+func TestTravel(t *testing.T) {
+	// A river runs east-west between n = -50 and n = 50. Each bank has a street along it and two side
+	// streets; the only bridge is at e = 2000.
+	river := []roads.Road{
+		road(false, pt{0, -50}, pt{1000, -50}, pt{2000, -50}),
+		road(false, pt{0, 50}, pt{1000, 50}, pt{2000, 50}),
+		road(false, pt{1000, -50}, pt{1000, -500}),
+		road(false, pt{0, 50}, pt{0, 500}),
+		road(false, pt{2000, -50}, pt{2000, 50}), // the bridge
+		// An island with its own street, reached by no road.
+		road(false, pt{0, 3000}, pt{500, 3000}),
+	}
+	// A one-way street east along n = 0, and a two-way bypass north of it; a two-way street south of it.
+	oneway := []roads.Road{
+		road(true, pt{0, 0}, pt{1000, 0}),
+		road(false, pt{1000, 0}, pt{1000, 300}, pt{0, 300}, pt{0, 0}),
+		road(false, pt{0, -400}, pt{1000, -400}),
+	}
+	tests := []struct {
+		name     string
+		roads    []roads.Road
+		incident pt
+		unit     pt
+		route    dispatch.Route
+		want     float64 // metres
+	}{
+		{"across the river, the long way over the bridge", river, pt{0, -50}, pt{0, 100},
+			dispatch.RoadRoute, length(pt{0, 100}, pt{0, 50}, pt{2000, 50}, pt{2000, -50}, pt{0, -50})},
+		{"same bank, farther as the crow flies", river, pt{0, -50}, pt{800, -50},
+			dispatch.RoadRoute, length(pt{800, -50}, pt{0, -50})},
+		{"off-road legs at both ends", river, pt{300, -80}, pt{1020, -300},
+			dispatch.RoadRoute, length(pt{1020, -300}, pt{1000, -300}, pt{1000, -50}, pt{300, -50}, pt{300, -80})},
+		{"island: no road leads there", river, pt{0, -50}, pt{250, 3000},
+			dispatch.GreatCircleRoute, 1.4 * length(pt{250, 3000}, pt{0, -50})},
+		{"unit too far from any road", river, pt{0, -50}, pt{1500, -900},
+			dispatch.GreatCircleRoute, 1.4 * length(pt{1500, -900}, pt{0, -50})},
+		{"incident too far from any road", river, pt{1500, -900}, pt{0, -50},
+			dispatch.GreatCircleRoute, 1.4 * length(pt{1500, -900}, pt{0, -50})},
+		{"same one-way segment, behind the incident", oneway, pt{600, 0}, pt{200, 0},
+			dispatch.RoadRoute, length(pt{200, 0}, pt{600, 0})},
+		{"same one-way segment, past the incident: round the bypass", oneway, pt{200, 0}, pt{600, 0},
+			dispatch.RoadRoute, length(pt{600, 0}, pt{1000, 0}, pt{1000, 300}, pt{0, 300}, pt{0, 0}, pt{200, 0})},
+		{"same two-way segment, either way", oneway, pt{700, 300}, pt{200, 300},
+			dispatch.RoadRoute, length(pt{200, 300}, pt{700, 300})},
+		{"same two-way segment, the other way", oneway, pt{200, 300}, pt{700, 300},
+			dispatch.RoadRoute, length(pt{200, 300}, pt{700, 300})},
+		{"one-way street against its direction: the bypass", oneway, pt{100, 300}, pt{900, 0},
+			dispatch.RoadRoute, length(pt{900, 0}, pt{1000, 0}, pt{1000, 300}, pt{100, 300})},
+		{"one-way street with its direction", oneway, pt{900, 10}, pt{100, 300},
+			dispatch.RoadRoute, length(pt{100, 300}, pt{0, 300}, pt{0, 0}, pt{900, 0}, pt{900, 10})},
+		{"a separate street is not the one-way street", oneway, pt{500, 0}, pt{500, -400},
+			dispatch.GreatCircleRoute, 1.4 * 400},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g, err := roads.New(tc.roads, roads.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := g.Travel(t.Context(), at(tc.incident[0], tc.incident[1]), []dispatch.LatLon{at(tc.unit[0], tc.unit[1])})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || got[0].Route != tc.route || math.Abs(got[0].Metres-tc.want) > 0.5 {
+				t.Fatalf("got %+v, want %.1f m by %s", got, tc.want, tc.route)
+			}
+		})
+	}
+}
+
+func TestTravelMany(t *testing.T) {
+	// One search answers for every unit, in their order, whatever the mix of routed and not.
+	g, err := roads.New([]roads.Road{road(false, pt{0, 0}, pt{1000, 0}, pt{1000, 1000})}, roads.Options{MaxOffRoad: 100, Detour: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	units := []pt{{1000, 900}, {500, 500}, {0, 0}, {1000, 0}}
+	from := make([]dispatch.LatLon, len(units))
+	for i, u := range units {
+		from[i] = at(u[0], u[1])
+	}
+	got, err := g.Travel(t.Context(), at(0, 0), from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []dispatch.Travel{
+		{Metres: length(pt{1000, 900}, pt{1000, 0}, pt{0, 0}), Route: dispatch.RoadRoute},
+		{Metres: 2 * length(pt{500, 500}, pt{0, 0}), Route: dispatch.GreatCircleRoute}, // 500 m off the road
+		{Metres: 0, Route: dispatch.RoadRoute},
+		{Metres: length(pt{1000, 0}, pt{0, 0}), Route: dispatch.RoadRoute},
+	}
+	for i := range want {
+		if got[i].Route != want[i].Route || math.Abs(got[i].Metres-want[i].Metres) > 0.5 {
+			t.Errorf("unit %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestJunctions(t *testing.T) {
+	// Points less than MergeRadius apart are one junction; a bridge drawn over a street, sharing no
+	// point with it, is not.
+	tests := []struct {
+		name    string
+		roads   []roads.Road
+		nodes   int
+		crosses bool // whether a unit on the second road reaches an incident on the first
+	}{
+		{"shared point", []roads.Road{road(false, pt{0, 0}, pt{100, 0}), road(false, pt{100, 0}, pt{100, 100})}, 3, true},
+		{"half a metre apart", []roads.Road{road(false, pt{0, 0}, pt{100, 0}), road(false, pt{100.5, 0}, pt{100, 100})}, 3, true},
+		{"two metres apart", []roads.Road{road(false, pt{0, 0}, pt{100, 0}), road(false, pt{102, 0}, pt{100, 100})}, 4, false},
+		{"bridge over a street", []roads.Road{road(false, pt{0, 0}, pt{100, 0}), road(false, pt{50, -50}, pt{50, 50})}, 4, false},
+	}
+	for _, tc := range tests {
+		g, err := roads.New(tc.roads, roads.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := g.Size(); n != tc.nodes {
+			t.Errorf("%s: %d nodes, want %d", tc.name, n, tc.nodes)
+		}
+		last := tc.roads[1].Points[len(tc.roads[1].Points)-1]
+		got, _ := g.Travel(t.Context(), tc.roads[0].Points[0], []dispatch.LatLon{last})
+		if (got[0].Route == dispatch.RoadRoute) != tc.crosses {
+			t.Errorf("%s: unit at the end of the second road measured %+v", tc.name, got[0])
+		}
+	}
+}
+
+func TestNewRejects(t *testing.T) {
+	ok := road(false, pt{0, 0}, pt{100, 0})
+	tests := []struct {
+		name  string
+		roads []roads.Road
+		o     roads.Options
+		want  string // in the error
+	}{
+		{"no roads", nil, roads.Options{}, "no roads"},
+		{"one point", []roads.Road{ok, {ID: "stub", Points: []dispatch.LatLon{origin}}}, roads.Options{}, "road 1 (stub): needs at least 2 points"},
+		{"latitude off the globe", []roads.Road{ok, ok, {Points: []dispatch.LatLon{origin, {Lat: 91, Lon: 16}}}}, roads.Options{}, "road 2: point 1: position"},
+		{"NaN", []roads.Road{{Points: []dispatch.LatLon{{Lat: math.NaN()}, origin}}}, roads.Options{}, "road 0: point 0"},
+		{"lat and lon swapped", []roads.Road{{Points: []dispatch.LatLon{origin, {Lat: origin.Lon, Lon: origin.Lat}}}}, roads.Options{}, "road 0: points 0 and 1 are"},
+		{"too many points", []roads.Road{{Points: make([]dispatch.LatLon, roads.MaxPoints+1)}}, roads.Options{}, "road 0: more than 1000000 points"},
+		{"negative off-road distance", []roads.Road{ok}, roads.Options{MaxOffRoad: -1}, "max off-road"},
+		{"detour below one", []roads.Road{ok}, roads.Options{Detour: 0.5}, "detour"},
+	}
+	for _, tc := range tests {
+		if _, err := roads.New(tc.roads, tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestTravelCancelled(t *testing.T) {
+	g, err := roads.New([]roads.Road{road(false, pt{0, 0}, pt{100, 0})}, roads.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := g.Travel(ctx, at(0, 0), []dispatch.LatLon{at(100, 0)}); err == nil {
+		t.Error("a cancelled search answered")
+	}
+}
