@@ -76,15 +76,20 @@ func (g *Graph) toward(ctx context.Context, inc snap, targets []int32) ([]float6
 	for i := range dist {
 		dist[i] = math.Inf(1)
 	}
-	want := make(map[int32]bool, len(targets))
+	want := make([]bool, len(g.nodes))
+	left := 0 // targets not yet settled
 	for _, t := range targets {
-		want[t] = true
+		if !want[t] {
+			want[t] = true
+			left++
+		}
 	}
 	q := &queue{}
 	push := func(n int32, d float64) {
 		if d < dist[n] {
 			dist[n] = d
-			heap.Push(q, item{n, d})
+			q.next = item{n, d}
+			heap.Push(q, nil)
 		}
 	}
 	// The incident lies mid-segment: reached from a along the segment, and from b if it is two-way.
@@ -94,18 +99,21 @@ func (g *Graph) toward(ctx context.Context, inc snap, targets []int32) ([]float6
 		push(s.b, (1-inc.t)*s.length)
 	}
 	settled := make([]bool, len(g.nodes))
-	for pops := 0; q.Len() > 0 && len(want) > 0; pops++ {
+	for pops := 0; q.Len() > 0 && left > 0; pops++ {
 		if pops%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		it := heap.Pop(q).(item)
+		heap.Pop(q)
+		it := q.next
 		if settled[it.node] {
 			continue // a stale entry, superseded by a shorter one
 		}
 		settled[it.node] = true
-		delete(want, it.node)
+		if want[it.node] {
+			left--
+		}
 		for _, e := range g.in[g.inStart[it.node]:g.inStart[it.node+1]] {
 			push(e.from, it.dist+e.length)
 		}
@@ -118,16 +126,19 @@ type item struct {
 	dist float64
 }
 
-// queue is a min-heap of items by distance.
-type queue []item
+// queue is a min-heap of items by distance. Items go in and out through next rather than through
+// heap.Push's and heap.Pop's any, which would allocate for every one.
+type queue struct {
+	items []item
+	next  item
+}
 
-func (q queue) Len() int           { return len(q) }
-func (q queue) Less(i, j int) bool { return q[i].dist < q[j].dist }
-func (q queue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
-func (q *queue) Push(x any)        { *q = append(*q, x.(item)) }
+func (q *queue) Len() int           { return len(q.items) }
+func (q *queue) Less(i, j int) bool { return q.items[i].dist < q.items[j].dist }
+func (q *queue) Swap(i, j int)      { q.items[i], q.items[j] = q.items[j], q.items[i] }
+func (q *queue) Push(any)           { q.items = append(q.items, q.next) }
 func (q *queue) Pop() any {
-	old := *q
-	it := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return it
+	q.next = q.items[len(q.items)-1]
+	q.items = q.items[:len(q.items)-1]
+	return nil
 }
