@@ -53,9 +53,9 @@ func (g *Graph) Travel(ctx context.Context, to dispatch.LatLon, from []dispatch.
 // to inc; +Inf if no way leads there.
 func (g *Graph) along(u, inc snap, dist []float64) float64 {
 	s := g.segs[u.seg]
-	// Forward along the segment to b, and, on a two-way road, back to a.
+	// Forward along the segment to b, and, on a two-way road or from a itself, back to a.
 	best := (1-u.t)*s.length + dist[s.b]
-	if !s.oneway {
+	if !s.oneway || u.t == 0 {
 		best = math.Min(best, u.t*s.length+dist[s.a])
 	}
 	if u.seg == inc.seg {
@@ -92,10 +92,11 @@ func (g *Graph) toward(ctx context.Context, inc snap, targets []int32) ([]float6
 			heap.Push(q, nil)
 		}
 	}
-	// The incident lies mid-segment: reached from a along the segment, and from b if it is two-way.
+	// The incident lies on a segment: reached from a along it, and from b if it is two-way or the
+	// incident is at b itself.
 	s := g.segs[inc.seg]
 	push(s.a, inc.t*s.length)
-	if !s.oneway {
+	if !s.oneway || inc.t == 1 {
 		push(s.b, (1-inc.t)*s.length)
 	}
 	settled := make([]bool, len(g.nodes))
