@@ -38,6 +38,9 @@ type Config struct {
 	Alerts    Alerts     `yaml:"alerts"`
 	Retention Retention  `yaml:"retention"`
 	Topology  Topology   `yaml:"topology"`
+	// Roads are the street network for ranking patrols by travel distance; without them units are
+	// ranked as the crow flies.
+	Roads []Road `yaml:"roads"`
 }
 
 // LatLon is a WGS84 position in degrees.

@@ -89,6 +89,7 @@ func (c *Config) validate() error {
 		checkReceiver(&errs, f+".receiver", g.Receiver)
 	}
 	c.validateWatchlist(&errs)
+	c.validateRoads(&errs)
 	a := c.Alerts
 	for _, d := range []struct {
 		field string
