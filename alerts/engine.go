@@ -465,6 +465,16 @@ func (e *Engine) dispatch(ctx context.Context, id, user, unit string) (Alert, er
 				return step{}, fmt.Errorf("%w: unit %s is %s", ErrInvalid, unit, u.Status)
 			}
 			chosen := dispatch.Target{Kind: dispatch.UnitTarget, ID: u.ID, Name: u.Name, Receiver: u.Receiver, Distance: dispatch.Distance(a.Place.Position, u.Position)}
+			// The chosen unit is measured as the plan measures the others, by road if there is a router.
+			if i := slices.IndexFunc(targets, func(t dispatch.Target) bool { return t.Kind == dispatch.UnitTarget && t.ID == unit }); i >= 0 {
+				chosen = targets[i]
+			} else if r := e.o.Plan.Router; r != nil {
+				tr, err := r.Travel(ctx, a.Place.Position, []dispatch.LatLon{u.Position})
+				if err != nil {
+					return step{}, fmt.Errorf("route unit %s: %w", unit, err)
+				}
+				chosen.Distance, chosen.Route = tr[0].Metres, tr[0].Route
+			}
 			targets = append([]dispatch.Target{chosen}, slices.DeleteFunc(targets, func(t dispatch.Target) bool {
 				return t.Kind == dispatch.UnitTarget && t.ID == unit
 			})...)

@@ -1,7 +1,9 @@
 package alerts_test
 
 import (
+	"context"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -389,5 +391,38 @@ func TestDispatchChosenUnit(t *testing.T) {
 	}
 	if got := strings.Join(ids, " "); got != "u2 u1 elm-st north city" {
 		t.Fatalf("targets %s", got)
+	}
+}
+
+// doubling is a router that measures every way as twice the straight line.
+type doubling struct{}
+
+func (doubling) Travel(_ context.Context, to dispatch.LatLon, from []dispatch.LatLon) ([]dispatch.Travel, error) {
+	out := make([]dispatch.Travel, len(from))
+	for i, p := range from {
+		out[i] = dispatch.Travel{Metres: 2 * dispatch.Distance(p, to), Route: dispatch.RoadRoute}
+	}
+	return out, nil
+}
+
+func TestDispatchChosenUnitByRoad(t *testing.T) {
+	// The chosen unit is beyond the plan's one unit; the router still measures it.
+	f := newFixture(t, "", func(o *alerts.Options) {
+		o.TwoPersonRule = false
+		o.Plan = dispatch.PlanOptions{MaxUnits: 1, Router: doubling{}}
+	})
+	f.addUnit(t, "u1", 100)
+	f.addUnit(t, "u2", 500)
+	ctx := t.Context()
+	a, _, _ := f.eng.Raise(ctx, alerts.Trigger{Kind: alerts.Loitering, At: f.clock.Now(), Place: camElm})
+	a, err := f.eng.DispatchUnit(ctx, a.ID, "olga", "u2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []float64{500, 100} {
+		tg := a.Dispatch.Targets[i]
+		if d := 2 * dispatch.Distance(elmPos, metresNorth(want)); tg.Route != dispatch.RoadRoute || math.Abs(tg.Distance-d) > 0.01 {
+			t.Errorf("target %d: %s %.1f m by %q, want %.1f m by road", i, tg.ID, tg.Distance, tg.Route, d)
+		}
 	}
 }
