@@ -32,6 +32,10 @@ func (s *Server) buildAlerts(ctx context.Context, o Options) error {
 	if s.patrols, err = dispatch.NewRegistry(s.db, areas, s.now); err != nil {
 		return fmt.Errorf("patrols: %w", err)
 	}
+	plan, err := planOptions(cfg.Roads)
+	if err != nil {
+		return err
+	}
 	for _, p := range cfg.Patrols {
 		// A configured position counts as reported now; units keep it fresh through the API.
 		u := dispatch.Unit{ID: p.ID, Name: p.Name, Area: p.Area, Position: dispatch.LatLon{Lat: p.Position.Lat, Lon: p.Position.Lon},
@@ -64,6 +68,7 @@ func (s *Server) buildAlerts(ctx context.Context, o Options) error {
 		Cooldown:      cfg.Alerts.Cooldown,
 		TwoPersonRule: cfg.Alerts.TwoPersonConfirm,
 		AckTimeout:    cfg.Alerts.AckTimeout,
+		Plan:          plan,
 		Guardians:     guardians,
 		BaseURL:       "http://" + cfg.Listen,
 		OnDismiss:     s.dismissed,
