@@ -81,8 +81,8 @@ func New(roads []Road, o Options) (*Graph, error) {
 	if o.Detour == 0 {
 		o.Detour = 1.4
 	}
-	if !(o.MaxOffRoad > 0 && o.MaxOffRoad <= 100_000) || !(o.Detour >= 1 && o.Detour <= 10) {
-		return nil, fmt.Errorf("road graph: max off-road %v m must be in (0, 100 km], detour %v in [1, 10]", o.MaxOffRoad, o.Detour)
+	if !(o.MaxOffRoad >= 1 && o.MaxOffRoad <= 100_000) || !(o.Detour >= 1 && o.Detour <= 10) {
+		return nil, fmt.Errorf("road graph: max off-road %v m must be in [1 m, 100 km], detour %v in [1, 10]", o.MaxOffRoad, o.Detour)
 	}
 	if len(roads) == 0 {
 		return nil, errors.New("road graph: no roads")

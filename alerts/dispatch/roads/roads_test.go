@@ -189,6 +189,35 @@ func TestNewRejects(t *testing.T) {
 	}
 }
 
+func TestTravelFarAway(t *testing.T) {
+	// Positions at the poles, or on the other side of the globe, fall back at once: the search for a
+	// nearby road is bounded by the network, not by a radius that grows without bound near the poles.
+	// A network of roads all shorter than MergeRadius has nothing to snap to.
+	g, err := roads.New([]roads.Road{road(false, pt{0, 0}, pt{100, 0})}, roads.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dot, err := roads.New([]roads.Road{road(false, pt{0, 0}, pt{0.5, 0})}, roads.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	far := []dispatch.LatLon{{Lat: 90, Lon: 0}, {Lat: -90, Lon: 180}, {Lat: 89.999999, Lon: 16.37}, {Lat: -48.2, Lon: -163.63}, at(50, 0)}
+	for _, gr := range []*roads.Graph{g, dot} {
+		for _, inc := range []dispatch.LatLon{at(0, 0), {Lat: 90, Lon: 0}} {
+			got, err := gr.Travel(t.Context(), inc, far)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, tr := range got {
+				routed := gr == g && inc == at(0, 0) && i == len(far)-1
+				if (tr.Route == dispatch.RoadRoute) != routed || math.Abs(tr.Metres-1.4*dispatch.Distance(inc, far[i])) > 0.5 && !routed {
+					t.Errorf("unit at %+v, incident at %+v: %+v", far[i], inc, tr)
+				}
+			}
+		}
+	}
+}
+
 func TestTravelCancelled(t *testing.T) {
 	g, err := roads.New([]roads.Road{road(false, pt{0, 0}, pt{100, 0})}, roads.Options{})
 	if err != nil {
