@@ -192,7 +192,8 @@ func TestNewRejects(t *testing.T) {
 func TestTravelFarAway(t *testing.T) {
 	// Positions at the poles, or on the other side of the globe, fall back at once: the search for a
 	// nearby road is bounded by the network, not by a radius that grows without bound near the poles.
-	// A network of roads all shorter than MergeRadius has nothing to snap to.
+	// A network of roads all shorter than MergeRadius has nothing to snap to, nor has a position off
+	// the globe.
 	g, err := roads.New([]roads.Road{road(false, pt{0, 0}, pt{100, 0})}, roads.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -207,6 +208,9 @@ func TestTravelFarAway(t *testing.T) {
 			got, err := gr.Travel(t.Context(), inc, far)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if nan, err := gr.Travel(t.Context(), inc, []dispatch.LatLon{{Lat: math.NaN()}}); err != nil || nan[0].Route != dispatch.GreatCircleRoute {
+				t.Errorf("unit at NaN: %+v, %v", nan, err)
 			}
 			for i, tr := range got {
 				routed := gr == g && inc == at(0, 0) && i == len(far)-1

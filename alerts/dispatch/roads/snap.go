@@ -63,8 +63,8 @@ type snap struct {
 // The nearest point is found in an equirectangular frame centred on p, where a projection onto a
 // segment a few hundred metres long is exact to well under a metre.
 func (g *Graph) snap(p dispatch.LatLon) (s snap, ok bool) {
-	if len(g.segs) == 0 {
-		return snap{}, false // every road was shorter than MergeRadius
+	if len(g.segs) == 0 || p.Validate() != nil {
+		return snap{}, false // every road was shorter than MergeRadius, or p is off the globe
 	}
 	local := frameAt(p.Lat)
 	best := math.Inf(1)
