@@ -3,7 +3,6 @@ package live
 import (
 	"context"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,22 +32,10 @@ func camera(t *testing.T, ctx context.Context) *ingest.Ring {
 	if err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, out)
 	}
-	dm, err := av.OpenFile(path)
+	_, pkts, err := av.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pkts []av.Packet
-	for {
-		p, err := dm.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		pkts = append(pkts, p)
-	}
-	dm.Close()
 	ring := ingest.NewRing(10*time.Second, 8<<20)
 	push := func(i int) {
 		p := pkts[i%len(pkts)]

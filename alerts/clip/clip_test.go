@@ -33,24 +33,17 @@ func fill(t *testing.T, codec []string, frames int, t0 time.Time) *ingest.Ring {
 	if out, err := exec.Command("ffmpeg", append(args, path)...).CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, out)
 	}
-	dm, err := av.OpenFile(path)
+	info, pkts, err := av.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dm.Close()
 	ring := ingest.NewRing(time.Minute, 64<<20)
-	for {
-		p, err := dm.Read()
-		if errors.Is(err, io.EOF) {
-			return ring
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		ring.Push(dm.Info().Codec, dm.Info().ParamSets, ingest.AccessUnit{
+	for _, p := range pkts {
+		ring.Push(info.Codec, info.ParamSets, ingest.AccessUnit{
 			Camera: "cam-1", Time: t0.Add(p.PTS), PTS: p.PTS, NALUs: p.AU, Keyframe: p.Keyframe,
 		})
 	}
+	return ring
 }
 
 type probe struct {

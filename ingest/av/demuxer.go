@@ -279,3 +279,24 @@ func hasParamSets(c Codec, au [][]byte) bool {
 	}
 	return false
 }
+
+// ReadFile returns every access unit of a file. It holds them all in memory, so it is for short clips
+// (tests, benchmarks); a long recording is read with Read.
+func ReadFile(path string) (StreamInfo, []Packet, error) {
+	d, err := OpenFile(path)
+	if err != nil {
+		return StreamInfo{}, nil, err
+	}
+	defer d.Close()
+	var pkts []Packet
+	for {
+		p, err := d.Read()
+		if errors.Is(err, io.EOF) {
+			return d.info, pkts, nil
+		}
+		if err != nil {
+			return d.info, pkts, err
+		}
+		pkts = append(pkts, p)
+	}
+}

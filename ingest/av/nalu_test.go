@@ -87,22 +87,11 @@ func TestCheckParamSets(t *testing.T) {
 // readAUs returns every access unit of a file.
 func readAUs(t testing.TB, path string) (StreamInfo, []Packet) {
 	t.Helper()
-	dm, err := OpenFile(path)
+	info, pkts, err := ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dm.Close()
-	var pkts []Packet
-	for {
-		p, err := dm.Read()
-		if errors.Is(err, io.EOF) {
-			return dm.Info(), pkts
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		pkts = append(pkts, p)
-	}
+	return info, pkts
 }
 
 // receiveAll returns the pictures the decoder has ready.

@@ -178,18 +178,12 @@ func (r *Result) finish() {
 // keyframeFloor decodes the file to BGR twice in this process, every picture and keyframes only, and
 // returns the keyframes' share of the CPU time and of the bytes.
 func keyframeFloor(path string) (cpuShare, byteShare float64, err error) {
-	d, err := av.OpenFile(path)
+	info, aus, err := av.ReadFile(path)
 	if err != nil {
 		return 0, 0, err
 	}
-	var aus []av.Packet
 	var all, key int
-	for {
-		p, err := d.Read()
-		if err != nil {
-			break
-		}
-		aus = append(aus, p)
+	for _, p := range aus {
 		for _, n := range p.AU {
 			all += len(n)
 			if p.Keyframe {
@@ -197,9 +191,8 @@ func keyframeFloor(path string) (cpuShare, byteShare float64, err error) {
 			}
 		}
 	}
-	d.Close()
 	run := func(keysOnly bool) (time.Duration, error) {
-		dec, err := av.NewDecoder(av.DecoderOptions{Codec: d.Info().Codec, Threads: 1})
+		dec, err := av.NewDecoder(av.DecoderOptions{Codec: info.Codec, Threads: 1})
 		if err != nil {
 			return 0, err
 		}

@@ -2,9 +2,7 @@ package browsertest
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -281,22 +279,10 @@ func camera(t testing.TB, ctx context.Context, id, vf, bitrate string) *ingest.R
 		args = append(args, "-b:v", bitrate, "-maxrate", bitrate, "-bufsize", bitrate)
 	}
 	ffmpeg(t, append(args, path)...)
-	dm, err := av.OpenFile(path)
+	_, pkts, err := av.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pkts []av.Packet
-	for {
-		p, err := dm.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		pkts = append(pkts, p)
-	}
-	dm.Close()
 	ring := ingest.NewRing(10*time.Second, 8<<20)
 	push := func(i int) {
 		p := pkts[i%len(pkts)]
