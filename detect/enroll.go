@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -36,6 +37,23 @@ var (
 type PhotoInput struct {
 	Name string // shown in errors and kept as the photo's source
 	Data []byte
+}
+
+// ReadPhotoFile reads an enrolment photo from a file, refusing one larger than maxBytes before reading
+// it (the decoder refuses it anyway; a huge file should not be read into memory first).
+func ReadPhotoFile(path string, maxBytes int) (PhotoInput, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return PhotoInput{}, fmt.Errorf("read photo: %w", err)
+	}
+	if st.Size() > int64(maxBytes) {
+		return PhotoInput{}, fmt.Errorf("photo %s: %d bytes, limit %d", path, st.Size(), maxBytes)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return PhotoInput{}, fmt.Errorf("read photo: %w", err)
+	}
+	return PhotoInput{Name: path, Data: data}, nil
 }
 
 // EmbedPhoto decodes a user's photo safely, requires exactly one usable face in it and returns the

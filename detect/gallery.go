@@ -38,19 +38,11 @@ func LoadGalleryDir(ctx context.Context, p *Pipeline, dir string, cat watchlist.
 			if f.IsDir() || !photoExts[strings.ToLower(filepath.Ext(f.Name()))] {
 				continue
 			}
-			path := filepath.Join(folder, f.Name())
-			st, err := f.Info()
+			ph, err := ReadPhotoFile(filepath.Join(folder, f.Name()), rules.Limits.MaxBytes)
 			if err != nil {
-				return nil, fmt.Errorf("read gallery photo %s: %w", path, err)
+				return nil, fmt.Errorf("gallery: %w", err)
 			}
-			if st.Size() > int64(rules.Limits.MaxBytes) {
-				return nil, fmt.Errorf("gallery photo %s: %d bytes, limit %d", path, st.Size(), rules.Limits.MaxBytes)
-			}
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return nil, fmt.Errorf("read gallery photo %s: %w", path, err)
-			}
-			photos = append(photos, PhotoInput{Name: path, Data: data})
+			photos = append(photos, ph)
 		}
 		if len(photos) == 0 {
 			return nil, fmt.Errorf("gallery folder %s holds no photos (.jpg, .png, .pgm)", folder)

@@ -99,11 +99,11 @@ func enrol(t testing.TB, p *detect.Pipeline, spec *testvideos.Spec, policy watch
 	for _, person := range spec.Persons {
 		var photos []detect.PhotoInput
 		for _, path := range spec.EnrolPhotos(person.ID) {
-			data, err := os.ReadFile(path)
+			ph, err := detect.ReadPhotoFile(path, detect.DefaultEnrolmentRules().Limits.MaxBytes)
 			if err != nil {
 				t.Fatal(err)
 			}
-			photos = append(photos, detect.PhotoInput{Name: path, Data: data})
+			photos = append(photos, ph)
 		}
 		if len(photos) == 0 {
 			continue

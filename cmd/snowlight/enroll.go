@@ -84,19 +84,12 @@ func runEnroll(ctx context.Context, e *env, args []string) error {
 	var photos []detect.PhotoInput
 	var raw [][]byte
 	for _, path := range fs.Args() {
-		st, err := os.Stat(path)
+		ph, err := detect.ReadPhotoFile(path, rules.Limits.MaxBytes)
 		if err != nil {
-			return fmt.Errorf("enrolment photo: %w", err)
+			return fmt.Errorf("enroll: %w", err)
 		}
-		if st.Size() > int64(rules.Limits.MaxBytes) {
-			return fmt.Errorf("enrolment photo %s: %d bytes, limit %d", path, st.Size(), rules.Limits.MaxBytes)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return fmt.Errorf("enrolment photo: %w", err)
-		}
-		photos = append(photos, detect.PhotoInput{Name: path, Data: data})
-		raw = append(raw, data)
+		photos = append(photos, ph)
+		raw = append(raw, ph.Data)
 	}
 	cfg := detect.DefaultConfig(dir)
 	cfg.Appearance = false

@@ -51,6 +51,7 @@ func scenarioConfig(dir string, fps float64) (*config.Config, *testvideos.Truth,
 // scenarioWatchList enrols the scenario's enrolled people from their enrolment photos (never the
 // rendered ones), under their scenario ids and categories.
 func scenarioWatchList(ctx context.Context, p *detect.Pipeline, truth *testvideos.Truth) ([]watchlist.Person, error) {
+	rules := detect.DefaultEnrolmentRules()
 	var ids []watchlist.Person
 	for _, person := range truth.Persons {
 		if !person.Enrolled {
@@ -62,17 +63,17 @@ func scenarioWatchList(ctx context.Context, p *detect.Pipeline, truth *testvideo
 		}
 		var photos []detect.PhotoInput
 		for _, path := range person.Enrol {
-			data, err := os.ReadFile(path)
+			ph, err := detect.ReadPhotoFile(path, rules.Limits.MaxBytes)
 			if err != nil {
 				return nil, fmt.Errorf("scenario person %s: %w", person.ID, err)
 			}
-			photos = append(photos, detect.PhotoInput{Name: path, Data: data})
+			photos = append(photos, ph)
 		}
 		name := person.Name
 		if name == "" {
 			name = person.ID
 		}
-		id, err := p.Enrol(ctx, name, cat, photos, detect.DefaultEnrolmentRules())
+		id, err := p.Enrol(ctx, name, cat, photos, rules)
 		if err != nil {
 			return nil, err
 		}
