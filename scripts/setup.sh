@@ -35,6 +35,16 @@ if [ ! -x "$gobin/minio" ] || [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
+# The NATS server (JetStream) that the distributed mode's tests start on loopback, cached the same way
+# (about a minute to build).
+NATS_SERVER_VERSION=v2.15.3
+stamp="$gobin/.nats-server-$NATS_SERVER_VERSION"
+if [ ! -x "$gobin/nats-server" ] || [ ! -f "$stamp" ]; then
+  echo "setup: building the NATS server $NATS_SERVER_VERSION (once, about a minute)" >&2
+  GOFLAGS=-buildvcs=false go install "github.com/nats-io/nats-server/v2@$NATS_SERVER_VERSION"
+  touch "$stamp"
+fi
+
 # Go modules for the project itself (served from the module cache after the first run).
 cd "$(dirname "$0")/.."
 if [ -f go.mod ]; then

@@ -14,12 +14,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"snowlight/internal/gobin"
 	"snowlight/objstore"
 )
 
@@ -40,43 +40,7 @@ type Server struct {
 
 // Binary finds the MinIO server: $SNOWLIGHT_MINIO, then $GOBIN or $(go env GOPATH)/bin, where
 // scripts/setup.sh installs it, then $PATH.
-func Binary() (string, error) {
-	var cands []string
-	if p := os.Getenv("SNOWLIGHT_MINIO"); p != "" {
-		cands = append(cands, p)
-	}
-	if gobin := goEnv("GOBIN"); gobin != "" {
-		cands = append(cands, filepath.Join(gobin, "minio"))
-	}
-	if gp := goEnv("GOPATH"); gp != "" {
-		for dir := range strings.SplitSeq(gp, string(os.PathListSeparator)) {
-			cands = append(cands, filepath.Join(dir, "bin", "minio"))
-		}
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		cands = append(cands, filepath.Join(home, "go", "bin", "minio"))
-	}
-	for _, c := range cands {
-		if fi, err := os.Stat(c); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
-			return c, nil
-		}
-	}
-	if p, err := exec.LookPath("minio"); err == nil {
-		return p, nil
-	}
-	return "", fmt.Errorf("no MinIO server binary (looked in %v and $PATH); run scripts/setup.sh", cands)
-}
-
-func goEnv(name string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	out, err := exec.Command("go", "env", name).Output()
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(out))
-}
+func Binary() (string, error) { return gobin.Find("minio", "SNOWLIGHT_MINIO") }
 
 // Start starts a MinIO server for the test and stops it (removing its data) when the test ends. It
 // skips the test, saying why, when no MinIO binary is installed.
