@@ -1,0 +1,328 @@
+// Package natstest runs real nats-server processes for tests: one server or a JetStream cluster of
+// several, bound to 127.0.0.1 on free ports, storage in the test's temporary directory, configured by
+// bus/natsconf with a center user and edge users, stopped when the test ends. Servers can be stopped,
+// killed (SIGKILL) and started again on the same ports and storage; a Proxy between a client and a
+// server can cut the link and restore it.
+package natstest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"snowlight/bus"
+	"snowlight/bus/natsconf"
+	"snowlight/internal/gobin"
+)
+
+// Center is the name of the center's credentials in a Cluster.
+const Center = "center"
+
+// Binary finds nats-server: $SNOWLIGHT_NATS_SERVER, then the Go bin directory, where scripts/setup.sh
+// installs it, then $PATH.
+func Binary() (string, error) { return gobin.Find("nats-server", "SNOWLIGHT_NATS_SERVER") }
+
+// Cluster is a set of nats-server processes sharing one configuration of users (a single server is a
+// cluster of one).
+type Cluster struct {
+	Servers []*Server
+	creds   map[string]natsconf.Credentials
+}
+
+// Server is one nats-server process (or, while stopped, the ports and storage it comes back on).
+type Server struct {
+	Name string
+	// Addr is host:port for clients, Monitor host:port of the monitoring endpoint.
+	Addr, Monitor string
+	// StoreDir holds JetStream's data; it survives Stop, Kill and Start.
+	StoreDir string
+
+	bin, confPath, logPath string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Start runs one JetStream server with users for the center and the given edges. It skips the test,
+// saying why, when nats-server is not installed.
+func Start(t testing.TB, edges ...string) *Cluster { return StartCluster(t, 1, edges...) }
+
+// StartCluster runs n JetStream servers routed into one cluster, with users for the center and the
+// given edges, and waits until JetStream is ready on every node.
+func StartCluster(t testing.TB, n int, edges ...string) *Cluster {
+	t.Helper()
+	bin, err := Binary()
+	if err != nil {
+		t.Skipf("skipping: needs a real nats-server: %v", err)
+	}
+	c := &Cluster{creds: map[string]natsconf.Credentials{}}
+	center, err := natsconf.NewCredentials(Center)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.creds[Center] = center
+	var edgeIDs []natsconf.Identity
+	for _, e := range edges {
+		cr, err := natsconf.NewCredentials(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.creds[e] = cr
+		edgeIDs = append(edgeIDs, cr.Identity)
+	}
+	dir := t.TempDir()
+	routes := make([]string, n)
+	for i := range n {
+		routes[i] = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	}
+	password, err := natsconf.NewRoutePassword()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		s := &Server{
+			Name:     "n" + strconv.Itoa(i+1),
+			Addr:     "127.0.0.1:" + strconv.Itoa(freePort(t)),
+			Monitor:  "127.0.0.1:" + strconv.Itoa(freePort(t)),
+			StoreDir: filepath.Join(dir, "n"+strconv.Itoa(i+1)),
+			bin:      bin,
+		}
+		s.confPath = filepath.Join(dir, s.Name+".conf")
+		s.logPath = filepath.Join(dir, s.Name+".log")
+		conf := natsconf.Server{Name: s.Name, Listen: s.Addr, Monitor: s.Monitor, StoreDir: s.StoreDir,
+			MaxMemoryStore: 256 << 20, MaxFileStore: 2 << 30, Center: center.Identity, Edges: edgeIDs}
+		if n > 1 {
+			var others []string
+			for j, r := range routes {
+				if j != i {
+					others = append(others, r)
+				}
+			}
+			conf.Cluster = &natsconf.Cluster{Name: "snowlight-test", Listen: routes[i], Routes: others, User: "route", Password: password}
+		}
+		var b bytes.Buffer
+		if err := conf.Write(&b); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(s.confPath, b.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c.Servers = append(c.Servers, s)
+	}
+	t.Cleanup(func() {
+		for _, s := range c.Servers {
+			s.Stop()
+			if t.Failed() {
+				t.Logf("%s log:\n%s", s.Name, s.logTail())
+			}
+		}
+	})
+	// Every node is launched before any is waited for: a cluster's JetStream needs a quorum.
+	for _, s := range c.Servers {
+		if err := s.launch(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range c.Servers {
+		if err := s.waitReady(60 * time.Second); err != nil {
+			t.Fatalf("%s: %v\n%s", s.Name, err, s.logTail())
+		}
+	}
+	return c
+}
+
+func freePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// URLs are the client URLs of every node.
+func (c *Cluster) URLs() []string {
+	urls := make([]string, len(c.Servers))
+	for i, s := range c.Servers {
+		urls[i] = s.URL()
+	}
+	return urls
+}
+
+// Credentials returns the nkey credentials of Center or of an edge the cluster was started with.
+func (c *Cluster) Credentials(t testing.TB, name string) natsconf.Credentials {
+	t.Helper()
+	cr, ok := c.creds[name]
+	if !ok {
+		t.Fatalf("natstest: no user %q", name)
+	}
+	return cr
+}
+
+// Options are the options to connect as Center or as an edge to every node.
+func (c *Cluster) Options(t testing.TB, name string) bus.ConnectOptions {
+	t.Helper()
+	o := bus.ConnectOptions{URLs: c.URLs(), Name: name, Seed: c.Credentials(t, name).Seed}
+	if name != Center {
+		o.Edge = name
+	}
+	return o
+}
+
+// Connect connects as Center or as an edge through bus.Connect, waits for the connection, and closes
+// it when the test ends.
+func (c *Cluster) Connect(t testing.TB, name string) *nats.Conn {
+	t.Helper()
+	return Dial(t, c.Options(t, name))
+}
+
+// Dial connects with o, waits up to 10 s for the connection, and closes it when the test ends.
+func Dial(t testing.TB, o bus.ConnectOptions) *nats.Conn {
+	t.Helper()
+	nc, err := bus.Connect(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	deadline := time.Now().Add(10 * time.Second)
+	for !nc.IsConnected() {
+		if time.Now().After(deadline) {
+			t.Fatalf("natstest: %s did not connect to %v: %v", o.Name, o.URLs, nc.LastError())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nc
+}
+
+// JetStream is jetstream.New with the test failing on error.
+func JetStream(t testing.TB, nc *nats.Conn) jetstream.JetStream {
+	t.Helper()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// URL is the server's client URL.
+func (s *Server) URL() string { return "nats://" + s.Addr }
+
+func (s *Server) launch() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		return errors.New("nats-server: already running")
+	}
+	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("nats-server log: %w", err)
+	}
+	cmd := exec.Command(s.bin, "-c", s.confPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Its own process group, and killed with the test process, so a test killed by a timeout does
+	// not leave it on the port.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start nats-server %s: %w", s.Name, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		logf.Close()
+		close(done)
+	}()
+	s.cmd, s.done = cmd, done
+	return nil
+}
+
+// Start starts a stopped server on its ports and storage and waits until it is ready, which for a
+// cluster node means its JetStream has caught up with the others.
+func (s *Server) Start() error {
+	if err := s.launch(); err != nil {
+		return err
+	}
+	if err := s.waitReady(60 * time.Second); err != nil {
+		s.signal(syscall.SIGKILL)
+		return fmt.Errorf("%s: %w\n%s", s.Name, err, s.logTail())
+	}
+	return nil
+}
+
+// waitReady polls /healthz, which answers 200 once the server's JetStream is current.
+func (s *Server) waitReady(limit time.Duration) error {
+	s.mu.Lock()
+	done := s.done
+	s.mu.Unlock()
+	deadline := time.Now().Add(limit)
+	client := &http.Client{Timeout: time.Second}
+	for time.Now().Before(deadline) {
+		select {
+		case <-done:
+			return errors.New("nats-server exited")
+		default:
+		}
+		resp, err := client.Get("http://" + s.Monitor + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("nats-server not healthy within %v", limit)
+}
+
+// Stop shuts the server down (SIGTERM, then SIGKILL after 10 s) and waits for it. Stopping a stopped
+// server does nothing.
+func (s *Server) Stop() { s.signal(syscall.SIGTERM) }
+
+// Kill stops the server abruptly (SIGKILL), as a crash or a pulled plug would.
+func (s *Server) Kill() { s.signal(syscall.SIGKILL) }
+
+func (s *Server) signal(sig syscall.Signal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	syscall.Kill(-s.cmd.Process.Pid, sig)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-s.done
+	}
+	s.cmd, s.done = nil, nil
+}
+
+// Running reports whether the server process is up.
+func (s *Server) Running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd != nil
+}
+
+func (s *Server) logTail() string {
+	b, _ := os.ReadFile(s.logPath)
+	if len(b) > 6000 {
+		b = b[len(b)-6000:]
+	}
+	return string(bytes.TrimSpace(b))
+}
