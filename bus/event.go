@@ -18,9 +18,9 @@ const (
 	HeaderProduced = "Snowlight-Produced"
 )
 
-// MaxPayload bounds one event's payload. The server's max_payload (bus/natsconf) is a little larger, for
+// MaxPayload bounds one event's payload. The server's max_payload (bus/natsconf) is 8 MiB, 64 KiB more for
 // the subject and headers. Sightings should carry object-store keys, not JPEG bytes, to stay far below.
-const MaxPayload = 8 << 20
+const MaxPayload = 8<<20 - 64<<10
 
 // Event is one edge → center message.
 type Event struct {

@@ -430,28 +430,43 @@ func (o *Outbox) removeDelivered() {
 // Next returns the next record after the last one handed out, waiting until there is one or ctx ends.
 func (o *Outbox) Next(ctx context.Context) (Record, error) {
 	for {
-		o.mu.Lock()
-		if o.closed {
-			o.mu.Unlock()
-			return Record{}, ErrClosed
-		}
-		s, i := o.locate(o.read)
-		if s != nil {
-			rec, err := o.readAt(s, i)
-			if err == nil {
-				o.read = rec.Index + 1
-			}
-			o.mu.Unlock()
+		appended := o.Appended() // before Poll, so an Append in between is not missed
+		rec, ok, err := o.Poll()
+		if ok || err != nil {
 			return rec, err
 		}
-		wake := o.wake
-		o.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return Record{}, ctx.Err()
-		case <-wake:
+		case <-appended:
 		}
 	}
+}
+
+// Poll is Next without waiting: ok is false when no record is ready.
+func (o *Outbox) Poll() (rec Record, ok bool, err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return Record{}, false, ErrClosed
+	}
+	s, i := o.locate(o.read)
+	if s == nil {
+		return Record{}, false, nil
+	}
+	if rec, err = o.readAt(s, i); err != nil {
+		return Record{}, false, err
+	}
+	o.read = rec.Index + 1
+	return rec, true, nil
+}
+
+// Appended returns a channel closed at the next Append (or Close). Take it before Poll finds nothing,
+// so an Append in between is not missed.
+func (o *Outbox) Appended() <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.wake
 }
 
 // locate finds the first record with index >= idx.
