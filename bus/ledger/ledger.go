@@ -1,0 +1,94 @@
+// Package ledger makes the center's apply of edge events idempotent. JetStream delivers an event at
+// least once (a lost ack, a center restart, an edge resending after its duplicate window); the center
+// must store a sighting once and raise an alert once whatever happens. The ledger records, per natural
+// key (e.g. "sighting/<id>"), the newest version applied, (lease epoch, sequence), in the same
+// transaction as the apply itself: an event whose version is not newer than the recorded one is
+// already applied or superseded, and is skipped. Because versions only grow per camera, the same rule
+// drops an interim sighting that arrives after its final one (a redelivery overtaken by a later event).
+//
+// The table lives in the center's database (database/sql; SQLite here, the statements are standard
+// SQL with an upsert).
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Schema creates the ledger's table; Migrate runs it.
+const Schema = `CREATE TABLE IF NOT EXISTS bus_applied (
+	key     TEXT PRIMARY KEY,
+	epoch   INTEGER NOT NULL,
+	seq     INTEGER NOT NULL,
+	applied INTEGER NOT NULL -- unix milliseconds, for Prune
+)`
+
+// Migrate creates the table when it is missing.
+func Migrate(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, Schema); err != nil {
+		return fmt.Errorf("ledger: create table: %w", err)
+	}
+	return nil
+}
+
+// Version orders events of one key: the lease epoch, then the edge's sequence within it.
+type Version struct{ Epoch, Seq uint64 }
+
+// ErrVersion is returned for a version SQL's signed integers cannot hold.
+var ErrVersion = errors.New("ledger: version out of range")
+
+// Claim records v for key inside tx. It returns false, recording nothing, when the key already has
+// a version at or after v: the caller must then not apply the event (and should acknowledge it).
+func Claim(ctx context.Context, tx *sql.Tx, key string, v Version) (bool, error) {
+	if v.Epoch > math.MaxInt64 || v.Seq > math.MaxInt64 {
+		return false, fmt.Errorf("%w: %+v", ErrVersion, v)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO bus_applied (key, epoch, seq, applied) VALUES (?, ?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET epoch = excluded.epoch, seq = excluded.seq, applied = excluded.applied
+		WHERE (excluded.epoch, excluded.seq) > (bus_applied.epoch, bus_applied.seq)`,
+		key, int64(v.Epoch), int64(v.Seq), time.Now().UnixMilli())
+	if err != nil {
+		return false, fmt.Errorf("ledger: claim %s: %w", key, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("ledger: claim %s: %w", key, err)
+	}
+	return n == 1, nil
+}
+
+// Apply runs fn in a transaction together with the claim of (key, v): both are committed or neither
+// is. applied is false, and fn is not called, when the claim finds the event already applied.
+func Apply(ctx context.Context, db *sql.DB, key string, v Version, fn func(*sql.Tx) error) (applied bool, err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("ledger: begin: %w", err)
+	}
+	defer tx.Rollback()
+	fresh, err := Claim(ctx, tx, key, v)
+	if err != nil || !fresh {
+		return false, err
+	}
+	if err := fn(tx); err != nil {
+		return false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("ledger: commit %s: %w", key, err)
+	}
+	return true, nil
+}
+
+// Prune forgets keys last applied before the horizon. Choose it longer than any event can still
+// arrive: an edge's outbox outage plus the stream's backlog (days, not minutes); an event older than
+// that would be applied again.
+func Prune(ctx context.Context, db *sql.DB, before time.Time) (int64, error) {
+	res, err := db.ExecContext(ctx, `DELETE FROM bus_applied WHERE applied < ?`, before.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("ledger: prune: %w", err)
+	}
+	return res.RowsAffected()
+}
