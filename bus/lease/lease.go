@@ -1,0 +1,150 @@
+// Package lease assigns cameras to edges. The center publishes the camera list; each edge keeps a
+// session alive and claims cameras within its capacity; when an edge dies its session expires and the
+// live edges take its cameras; when an edge joins, edges above their share hand cameras on, with
+// hysteresis so nothing flaps. Every event an edge sends carries the camera's lease epoch, and the
+// center refuses events of an epoch that was no longer the camera's when they were made (fencing),
+// so a camera is never ingested by two edges at once as far as the center is concerned.
+//
+// Three KV buckets hold the state (docs/ARCHITECTURE.md argues the design):
+//
+//   - cameras (bus.BucketCameras): the center's list, one key per camera (Camera).
+//   - edges (bus.BucketEdges): one key per live edge (Session), with a bucket TTL: each edge renews its
+//     key every TTL/3; an edge that stops renewing is deleted by the server (a marker every watcher
+//     sees), on the server's clock, whatever the edges' clocks say.
+//   - leases (bus.BucketLeases): one key per camera (Record: edge and session), written only when the
+//     camera changes hands, by compare-and-set on the revision last seen. A lease is valid while its
+//     session lives, so an edge renews one key, not one per camera. The revision of the write that
+//     gave the camera to an edge is the lease's epoch; the bucket keeps the last 64 per camera, with the
+//     server's time of each, which is what the center's fence checks against.
+package lease
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"snowlight/bus"
+)
+
+// Camera is one camera of the center's list.
+type Camera struct {
+	ID string `json:"id"`
+	// Edges, when not empty, are the only edges that may hold the camera (those on its network). A
+	// camera only one edge may hold is pinned to it: that edge keeps it through an outage of its
+	// link, since no other can take over.
+	Edges []string `json:"edges,omitempty"`
+}
+
+// Eligible reports whether edge may hold the camera.
+func (c Camera) Eligible(edge string) bool { return len(c.Edges) == 0 || slices.Contains(c.Edges, edge) }
+
+// PinnedTo reports whether edge is the only edge that may hold the camera.
+func (c Camera) PinnedTo(edge string) bool { return len(c.Edges) == 1 && c.Edges[0] == edge }
+
+// Session is an edge's presence: its key in the edges bucket, renewed while the edge lives.
+type Session struct {
+	Edge string `json:"edge"`
+	// ID is random per session: a restarted edge has a new one, so leases of its previous life are
+	// recognisably dead.
+	ID       string `json:"id"`
+	Capacity int    `json:"capacity"`
+	// Load reported at each renewal: cameras held, and the outbox's undelivered events and the age
+	// of the oldest (what the center shows as the edge's lag before its events reach the stream).
+	Cameras       int       `json:"cameras"`
+	OutboxRecords int       `json:"outbox_records"`
+	OutboxOldest  time.Time `json:"outbox_oldest,omitzero"`
+}
+
+// Record is a lease's value: which edge holds the camera, under which of its sessions.
+type Record struct {
+	Edge    string `json:"edge"`
+	Session string `json:"session"`
+}
+
+// Options configure the buckets (Provision).
+type Options struct {
+	// Replicas is 1 for a single server, 3 for a cluster.
+	Replicas int
+	// SessionTTL is how long an edge's session outlives its last renewal (default 6 s): the time a
+	// dead edge's cameras wait before moving. Edges renew every TTL/3 and stop ingesting (cameras
+	// other edges may take) when they could not renew for TTL minus a margin.
+	SessionTTL time.Duration
+}
+
+// history is how many lease changes per camera the bucket keeps (the KV maximum): the fence refuses
+// events of epochs older than that.
+const history = 64
+
+// Provision creates or updates the three buckets.
+func Provision(ctx context.Context, js jetstream.JetStream, o Options) error {
+	if o.Replicas <= 0 {
+		o.Replicas = 1
+	}
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = 6 * time.Second
+	}
+	for _, cfg := range []jetstream.KeyValueConfig{
+		{Bucket: bus.BucketCameras, Description: "cameras the center assigns", History: 1, Replicas: o.Replicas},
+		{Bucket: bus.BucketEdges, Description: "live edges, expiring unless renewed", History: 1, Replicas: o.Replicas,
+			TTL: o.SessionTTL, LimitMarkerTTL: max(o.SessionTTL, time.Second)},
+		{Bucket: bus.BucketLeases, Description: "camera leases; each write's revision is an epoch", History: history, Replicas: o.Replicas},
+	} {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
+			return fmt.Errorf("provision bucket %s: %w", cfg.Bucket, err)
+		}
+	}
+	return nil
+}
+
+// PublishCameras makes the cameras bucket hold exactly these cameras (the center calls it at start
+// and whenever its configuration changes). Holders of a removed camera release it.
+func PublishCameras(ctx context.Context, js jetstream.JetStream, cams []Camera) error {
+	kv, err := js.KeyValue(ctx, bus.BucketCameras)
+	if err != nil {
+		return fmt.Errorf("camera list: %w", err)
+	}
+	want := map[string]Camera{}
+	for _, c := range cams {
+		if err := bus.CheckID("camera", c.ID); err != nil {
+			return err
+		}
+		for _, e := range c.Edges {
+			if err := bus.CheckID("edge", e); err != nil {
+				return fmt.Errorf("camera %s: %w", c.ID, err)
+			}
+		}
+		if _, dup := want[c.ID]; dup {
+			return fmt.Errorf("camera list: %s twice", c.ID)
+		}
+		want[c.ID] = c
+	}
+	keys, err := kv.Keys(ctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
+		return fmt.Errorf("camera list: %w", err)
+	}
+	for _, k := range keys {
+		if _, ok := want[k]; !ok {
+			if err := kv.Delete(ctx, k); err != nil {
+				return fmt.Errorf("camera list: remove %s: %w", k, err)
+			}
+		}
+	}
+	for id, c := range want {
+		b, err := json.Marshal(c)
+		if err != nil {
+			return fmt.Errorf("camera list: %w", err)
+		}
+		if e, err := kv.Get(ctx, id); err == nil && string(e.Value()) == string(b) {
+			continue
+		}
+		if _, err := kv.Put(ctx, id, b); err != nil {
+			return fmt.Errorf("camera list: put %s: %w", id, err)
+		}
+	}
+	return nil
+}
