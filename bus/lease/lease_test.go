@@ -163,8 +163,8 @@ func TestKilledEdgesCamerasMove(t *testing.T) {
 	b := startEdge(t, c.Options(t, "edge-b"), in, 10, nil)
 	require.Eventually(t, func() bool {
 		n := in.counts()
-		return n["edge-a"] == 3 && n["edge-b"] == 3
-	}, 20*time.Second, 20*time.Millisecond, "shared 3/3: %v", in.counts())
+		return n["edge-a"] >= 2 && n["edge-b"] >= 2 && n["edge-a"]+n["edge-b"] == 6
+	}, 20*time.Second, 20*time.Millisecond, "shared within the hysteresis: %v", in.counts())
 	_ = a
 
 	var moved []string
