@@ -1,0 +1,406 @@
+// Package rpc carries the center's requests to the edge that holds (or held) a camera, over NATS
+// request/reply on snowlight.rpc.<edge>.<op>: evidence clips cut from the edge's ring, and the WHEP
+// signalling of live view (the console's SDP offer relayed to the owning edge, its answer back; the
+// media then flows from the edge to the browser). The edge side (Serve) answers with handlers the
+// edge's wiring provides; the center side (Client) routes by the lease table.
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"snowlight/bus"
+	"snowlight/bus/lease"
+)
+
+// Operations, the last token of a request's subject.
+const (
+	opClip      = "clip"
+	opWHEP      = "whep"
+	opWHEPClose = "whep-close"
+)
+
+// maxRequest bounds a request's size (an SDP offer is a few KiB).
+const maxRequest = 64 << 10
+
+// Interval is a half-open time window [From, To).
+type Interval struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+// ClipRequest asks an edge for the clip of a camera over a window it held the camera in.
+type ClipRequest struct {
+	Camera string `json:"camera"`
+	// Epoch is the lease under which the edge held the camera for the window; the edge may have
+	// handed the camera on since and still have the frames in its ring.
+	Epoch uint64 `json:"epoch"`
+	Interval
+	// Ref names what the clip is evidence for (e.g. "alert/42"), for the object's key and the edge's log.
+	Ref string `json:"ref,omitempty"`
+}
+
+// ClipReply is what the edge cut and uploaded.
+type ClipReply struct {
+	// Covered are the parts of the window the clip holds (what the ring still had).
+	Covered []Interval `json:"covered"`
+	// Object is the clip's object-store key; Pending when it is spooled on the edge, not yet uploaded.
+	Object  string `json:"object,omitempty"`
+	Pending bool   `json:"pending,omitempty"`
+}
+
+// WHEPOffer is a viewer's SDP offer for a camera's live view.
+type WHEPOffer struct {
+	Camera string `json:"camera"`
+	SDP    string `json:"sdp"`
+}
+
+// WHEPAnswer is the edge's SDP answer; Session names the viewer's session for WHEPClose.
+type WHEPAnswer struct {
+	SDP     string `json:"sdp"`
+	Session string `json:"session"`
+}
+
+// WHEPClose ends a viewer's session.
+type WHEPClose struct {
+	Camera  string `json:"camera"`
+	Session string `json:"session"`
+}
+
+// Errors an edge's handlers return and the center's calls wrap.
+var (
+	// ErrNotHolder: the edge does not hold the camera (it moved); the center asks the new holder.
+	ErrNotHolder = errors.New("the edge does not hold the camera")
+	// ErrUnknown: the edge knows nothing of the camera or session asked about.
+	ErrUnknown = errors.New("unknown camera or session")
+	// ErrInvalid: the request is malformed.
+	ErrInvalid = errors.New("invalid request")
+	// ErrUnavailable: no edge holds the camera, or the edge did not answer in time.
+	ErrUnavailable = errors.New("unavailable")
+)
+
+var codes = map[string]error{"not_holder": ErrNotHolder, "unknown": ErrUnknown, "invalid": ErrInvalid, "unavailable": ErrUnavailable}
+
+func code(err error) string {
+	for c, e := range codes {
+		if errors.Is(err, e) {
+			return c
+		}
+	}
+	return "unavailable"
+}
+
+// reply is every answer's envelope.
+type reply struct {
+	OK    json.RawMessage `json:"ok,omitempty"`
+	Code  string          `json:"code,omitempty"`
+	Error string          `json:"error,omitempty"`
+}
+
+// EdgeHandlers are the edge's answers; a nil handler answers ErrUnknown.
+type EdgeHandlers struct {
+	Clip      func(ctx context.Context, r ClipRequest) (ClipReply, error)
+	WHEP      func(ctx context.Context, o WHEPOffer) (WHEPAnswer, error)
+	WHEPClose func(ctx context.Context, c WHEPClose) error
+	// Holds reports whether the edge holds a camera now (Holder.Lease): live view needs the holder.
+	Holds func(camera string) bool
+	// Timeout bounds one request's handling (default 30 s); Parallel how many run at once (default 8:
+	// clips are cut and uploaded; more requests are answered ErrUnavailable at once).
+	Timeout  time.Duration
+	Parallel int
+	Logger   *slog.Logger
+}
+
+// Serve answers the center's requests to edge until ctx ends, then waits for the ones running.
+func Serve(ctx context.Context, nc *nats.Conn, edge string, h EdgeHandlers) error {
+	if h.Timeout <= 0 {
+		h.Timeout = 30 * time.Second
+	}
+	if h.Parallel <= 0 {
+		h.Parallel = 8
+	}
+	log := h.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	slots := make(chan struct{}, h.Parallel)
+	var wg sync.WaitGroup
+	sub, err := nc.Subscribe(bus.EdgeRPC(edge), func(m *nats.Msg) {
+		select {
+		case slots <- struct{}{}:
+		default:
+			respond(m, nil, fmt.Errorf("edge busy with %d requests: %w", h.Parallel, ErrUnavailable), log)
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			rctx, cancel := context.WithTimeout(ctx, h.Timeout)
+			defer cancel()
+			v, err := h.dispatch(rctx, edge, m)
+			respond(m, v, err, log)
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("serve requests of %s: %w", edge, err)
+	}
+	<-ctx.Done()
+	sub.Unsubscribe()
+	wg.Wait()
+	return nil
+}
+
+func (h *EdgeHandlers) dispatch(ctx context.Context, edge string, m *nats.Msg) (any, error) {
+	if len(m.Data) > maxRequest {
+		return nil, fmt.Errorf("request of %d bytes: %w", len(m.Data), ErrInvalid)
+	}
+	decode := func(v any) error {
+		if err := json.Unmarshal(m.Data, v); err != nil {
+			return fmt.Errorf("%v: %w", err, ErrInvalid)
+		}
+		return nil
+	}
+	switch m.Subject {
+	case bus.RPCSubject(edge, opClip):
+		var r ClipRequest
+		if err := decode(&r); err != nil {
+			return nil, err
+		}
+		if err := bus.CheckID("camera", r.Camera); err != nil || !r.From.Before(r.To) {
+			return nil, fmt.Errorf("clip of %q over [%v, %v): %w", r.Camera, r.From, r.To, ErrInvalid)
+		}
+		if h.Clip == nil {
+			return nil, ErrUnknown
+		}
+		return h.Clip(ctx, r)
+	case bus.RPCSubject(edge, opWHEP):
+		var o WHEPOffer
+		if err := decode(&o); err != nil {
+			return nil, err
+		}
+		if h.WHEP == nil || h.Holds == nil {
+			return nil, ErrUnknown
+		}
+		if !h.Holds(o.Camera) {
+			return nil, fmt.Errorf("camera %s: %w", o.Camera, ErrNotHolder)
+		}
+		return h.WHEP(ctx, o)
+	case bus.RPCSubject(edge, opWHEPClose):
+		var c WHEPClose
+		if err := decode(&c); err != nil {
+			return nil, err
+		}
+		if h.WHEPClose == nil {
+			return nil, ErrUnknown
+		}
+		return struct{}{}, h.WHEPClose(ctx, c)
+	}
+	return nil, fmt.Errorf("operation %s: %w", m.Subject, ErrUnknown)
+}
+
+func respond(m *nats.Msg, v any, err error, log *slog.Logger) {
+	var r reply
+	if err != nil {
+		r.Code, r.Error = code(err), err.Error()
+	} else if r.OK, err = json.Marshal(v); err != nil {
+		r.Code, r.Error = "unavailable", err.Error()
+	}
+	b, _ := json.Marshal(r)
+	if err := m.Respond(b); err != nil {
+		log.Warn("answering a request failed", "subject", m.Subject, "err", err)
+	}
+}
+
+// Owners is what the center routes by: the lease table.
+type Owners interface {
+	Owner(camera string) (edge string, epoch uint64, ok bool)
+	Holders(camera string, from, to time.Time) []lease.Span
+}
+
+// Client is the center's side.
+type Client struct {
+	nc     *nats.Conn
+	owners Owners
+	// ClipTimeout and WHEPTimeout bound one request (defaults 30 s and 10 s).
+	ClipTimeout, WHEPTimeout time.Duration
+}
+
+// NewClient makes the center's client, routing by owners.
+func NewClient(nc *nats.Conn, owners Owners) *Client {
+	return &Client{nc: nc, owners: owners, ClipTimeout: 30 * time.Second, WHEPTimeout: 10 * time.Second}
+}
+
+func (c *Client) call(ctx context.Context, edge, op string, timeout time.Duration, req, out any) error {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("request %s to %s: %w", op, edge, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	m, err := c.nc.RequestWithContext(ctx, bus.RPCSubject(edge, op), b)
+	if err != nil {
+		return fmt.Errorf("request %s to %s: %v: %w", op, edge, err, ErrUnavailable)
+	}
+	var r reply
+	if err := json.Unmarshal(m.Data, &r); err != nil {
+		return fmt.Errorf("answer to %s from %s: %v: %w", op, edge, err, ErrUnavailable)
+	}
+	if r.Code != "" {
+		e, ok := codes[r.Code]
+		if !ok {
+			e = ErrUnavailable
+		}
+		return fmt.Errorf("%s from %s: %s: %w", op, edge, r.Error, e)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(r.OK, out); err != nil {
+		return fmt.Errorf("answer to %s from %s: %v: %w", op, edge, err, ErrUnavailable)
+	}
+	return nil
+}
+
+// Part is a clip one edge cut of the window.
+type Part struct {
+	Edge  string
+	Epoch uint64
+	Interval
+	Object  string
+	Pending bool
+}
+
+// Lost is a part of the window no clip covers, and why.
+type Lost struct {
+	Interval
+	Reason string
+}
+
+// Evidence is the answer to a clip request over a window: the clips, and what of the window is lost.
+type Evidence struct {
+	Parts []Part
+	Lost  []Lost
+}
+
+// Clip asks, for each part of [from, to) by who held the camera then (the lease history), that edge
+// for its clip. The camera may have moved within the window: each holder is asked for its part, and
+// what no holder could give is reported lost, with the reason (nobody held it, the edge is gone, its
+// ring no longer has it). The error is for a malformed request only.
+func (c *Client) Clip(ctx context.Context, camera string, from, to time.Time, ref string) (Evidence, error) {
+	if err := bus.CheckID("camera", camera); err != nil || !from.Before(to) {
+		return Evidence{}, fmt.Errorf("clip of %q over [%v, %v): %w", camera, from, to, ErrInvalid)
+	}
+	var ev Evidence
+	spans := c.owners.Holders(camera, from, to)
+	held := make([]Interval, len(spans))
+	for i, s := range spans {
+		held[i] = Interval{s.From, s.To}
+	}
+	for _, gap := range subtract(Interval{from, to}, held) {
+		ev.Lost = append(ev.Lost, Lost{Interval: gap, Reason: "no edge held the camera"})
+	}
+	type result struct {
+		span  lease.Span
+		reply ClipReply
+		err   error
+	}
+	results := make([]result, len(spans))
+	var wg sync.WaitGroup
+	for i, s := range spans {
+		wg.Go(func() {
+			var r ClipReply
+			err := c.call(ctx, s.Edge, opClip, c.ClipTimeout,
+				ClipRequest{Camera: camera, Epoch: s.Epoch, Interval: Interval{s.From, s.To}, Ref: ref}, &r)
+			results[i] = result{s, r, err}
+		})
+	}
+	wg.Wait()
+	for _, r := range results {
+		span := Interval{r.span.From, r.span.To}
+		if r.err != nil {
+			ev.Lost = append(ev.Lost, Lost{Interval: span, Reason: fmt.Sprintf("edge %s did not answer: %v", r.span.Edge, r.err)})
+			continue
+		}
+		covered := clamp(span, r.reply.Covered)
+		for _, iv := range covered {
+			ev.Parts = append(ev.Parts, Part{Edge: r.span.Edge, Epoch: r.span.Epoch, Interval: iv, Object: r.reply.Object, Pending: r.reply.Pending})
+		}
+		for _, gap := range subtract(span, covered) {
+			ev.Lost = append(ev.Lost, Lost{Interval: gap, Reason: fmt.Sprintf("not in edge %s's ring", r.span.Edge)})
+		}
+	}
+	sort.Slice(ev.Parts, func(i, j int) bool { return ev.Parts[i].From.Before(ev.Parts[j].From) })
+	sort.Slice(ev.Lost, func(i, j int) bool { return ev.Lost[i].From.Before(ev.Lost[j].From) })
+	return ev, nil
+}
+
+// WHEP relays a viewer's offer to the edge holding the camera and returns its answer and the edge
+// (the console's later WHEPClose goes to it). If the camera moves between the lookup and the
+// request, the new holder is asked once.
+func (c *Client) WHEP(ctx context.Context, o WHEPOffer) (WHEPAnswer, string, error) {
+	var err error
+	for range 2 {
+		edge, _, ok := c.owners.Owner(o.Camera)
+		if !ok {
+			return WHEPAnswer{}, "", fmt.Errorf("live view of %s: no edge holds the camera: %w", o.Camera, ErrUnavailable)
+		}
+		var a WHEPAnswer
+		if err = c.call(ctx, edge, opWHEP, c.WHEPTimeout, o, &a); err == nil {
+			return a, edge, nil
+		}
+		if !errors.Is(err, ErrNotHolder) {
+			break
+		}
+	}
+	return WHEPAnswer{}, "", fmt.Errorf("live view of %s: %w", o.Camera, err)
+}
+
+// WHEPClose ends a viewer's session on the edge that answered its offer.
+func (c *Client) WHEPClose(ctx context.Context, edge string, cl WHEPClose) error {
+	return c.call(ctx, edge, opWHEPClose, c.WHEPTimeout, cl, nil)
+}
+
+// subtract returns the parts of w not covered by cov (which may overlap and be in any order).
+func subtract(w Interval, cov []Interval) []Interval {
+	cov = clamp(w, cov)
+	var out []Interval
+	at := w.From
+	for _, c := range cov {
+		if c.From.After(at) {
+			out = append(out, Interval{at, c.From})
+		}
+		if c.To.After(at) {
+			at = c.To
+		}
+	}
+	if at.Before(w.To) {
+		out = append(out, Interval{at, w.To})
+	}
+	return out
+}
+
+// clamp cuts intervals to w, drops empty ones and sorts them.
+func clamp(w Interval, ivs []Interval) []Interval {
+	var out []Interval
+	for _, iv := range ivs {
+		f, t := iv.From, iv.To
+		if f.Before(w.From) {
+			f = w.From
+		}
+		if t.After(w.To) {
+			t = w.To
+		}
+		if f.Before(t) {
+			out = append(out, Interval{f, t})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].From.Before(out[j].From) })
+	return out
+}
