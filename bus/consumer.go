@@ -169,6 +169,9 @@ func Consume(ctx context.Context, js jetstream.JetStream, o ConsumerOptions, h H
 	// Drain, not Stop: what the iterator already pulled still reaches the workers, which hand it back.
 	stop := context.AfterFunc(ctx, it.Drain)
 	defer stop()
+	if o.Metrics != nil {
+		wg.Go(func() { pollLag(ctx, js, o.Durable, o.Metrics) })
+	}
 	var fetchErr error
 	for {
 		msg, err := it.Next()
@@ -188,6 +191,20 @@ func Consume(ctx context.Context, js jetstream.JetStream, o ConsumerOptions, h H
 		return nil
 	}
 	return fetchErr
+}
+
+// pollLag keeps the lag gauges current while the consumer runs.
+func pollLag(ctx context.Context, js jetstream.JetStream, durable string, m *Metrics) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			ConsumerLag(ctx, js, durable, m)
+		}
+	}
 }
 
 // partition maps an event's camera to a worker.
@@ -278,12 +295,9 @@ func (c *consumer) count(result string) {
 type Lag struct {
 	// Pending are stored events not yet delivered; AckPending delivered and not yet acknowledged.
 	Pending, AckPending uint64
-	// Edges counts stored, unapplied events per edge (work-queue retention: what is in the stream
-	// is what the center has not acknowledged).
-	Edges map[string]uint64
 }
 
-// ConsumerLag reads the consumer's and the stream's state, and sets the lag gauges when m is not nil.
+// ConsumerLag reads the consumer's state, and sets the lag gauges when m is not nil.
 func ConsumerLag(ctx context.Context, js jetstream.JetStream, durable string, m *Metrics) (Lag, error) {
 	if durable == "" {
 		durable = ConsumerCenter
@@ -296,27 +310,38 @@ func ConsumerLag(ctx context.Context, js jetstream.JetStream, durable string, m 
 	if err != nil {
 		return Lag{}, fmt.Errorf("consumer lag: %w", err)
 	}
-	stream, err := js.Stream(ctx, StreamEvents)
-	if err != nil {
-		return Lag{}, fmt.Errorf("consumer lag: %w", err)
-	}
-	si, err := stream.Info(ctx, jetstream.WithSubjectFilter(EventsSubjects()))
-	if err != nil {
-		return Lag{}, fmt.Errorf("consumer lag: %w", err)
-	}
-	lag := Lag{Pending: ci.NumPending, AckPending: uint64(ci.NumAckPending), Edges: map[string]uint64{}}
-	for subject, n := range si.State.Subjects {
-		if edge, _, _, err := parseEventSubject(subject); err == nil {
-			lag.Edges[edge] += n
-		}
-	}
+	lag := Lag{Pending: ci.NumPending, AckPending: uint64(ci.NumAckPending)}
 	if m != nil {
 		m.consumerLag.WithLabelValues("pending").Set(float64(lag.Pending))
 		m.consumerLag.WithLabelValues("ack_pending").Set(float64(lag.AckPending))
+	}
+	return lag, nil
+}
+
+// EdgeBacklog counts stored, unapplied events per edge (work-queue retention: what is in the
+// stream is what the center has not acknowledged), and sets the backlog gauges when m is not nil.
+// It reads every subject's count, one per camera and kind: call it for the API or a scrape, not in
+// a loop.
+func EdgeBacklog(ctx context.Context, js jetstream.JetStream, m *Metrics) (map[string]uint64, error) {
+	stream, err := js.Stream(ctx, StreamEvents)
+	if err != nil {
+		return nil, fmt.Errorf("edge backlog: %w", err)
+	}
+	si, err := stream.Info(ctx, jetstream.WithSubjectFilter(EventsSubjects()))
+	if err != nil {
+		return nil, fmt.Errorf("edge backlog: %w", err)
+	}
+	out := map[string]uint64{}
+	for subject, n := range si.State.Subjects {
+		if edge, _, _, err := parseEventSubject(subject); err == nil {
+			out[edge] += n
+		}
+	}
+	if m != nil {
 		m.edgeBacklog.Reset()
-		for edge, n := range lag.Edges {
+		for edge, n := range out {
 			m.edgeBacklog.WithLabelValues(edge).Set(float64(n))
 		}
 	}
-	return lag, nil
+	return out, nil
 }

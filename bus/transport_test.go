@@ -139,10 +139,13 @@ func TestEventsArriveOncePerCameraInOrder(t *testing.T) {
 	assert.WithinDuration(t, time.Now(), d.Stored, time.Minute)
 	assert.JSONEq(t, fmt.Sprintf(`{"n":%d}`, d.Seq), string(d.Payload))
 
-	lag, err := bus.ConsumerLag(ctxT(t), js, "", bus.NewMetrics(prometheus.NewRegistry()))
+	m := bus.NewMetrics(prometheus.NewRegistry())
+	lag, err := bus.ConsumerLag(ctxT(t), js, "", m)
 	require.NoError(t, err)
 	assert.Zero(t, lag.Pending+lag.AckPending)
-	assert.Zero(t, lag.Edges["edge-a"], "applied events leave the work queue")
+	backlog, err := bus.EdgeBacklog(ctxT(t), js, m)
+	require.NoError(t, err)
+	assert.Zero(t, backlog["edge-a"], "applied events leave the work queue")
 }
 
 // An edge cut off from NATS keeps publishing into its outbox; every event of the outage arrives after
