@@ -73,6 +73,11 @@ type Delivery struct {
 // applied (malformed, fenced off), another error to have it delivered again later.
 type Handler func(ctx context.Context, d Delivery) error
 
+// BatchHandler applies several events of one partition, in order (e.g. in one transaction:
+// ledger.ApplyBatch), and returns one verdict per event, as a Handler would; a shorter slice means
+// nil for the rest.
+type BatchHandler func(ctx context.Context, ds []Delivery) []error
+
 // refused marks a handler's error as final.
 type refused struct{ err error }
 
@@ -95,6 +100,8 @@ type ConsumerOptions struct {
 	// Workers is how many events are handled at once (default 4). Events of one camera always go to
 	// the same worker, so they are handled in the order they were delivered.
 	Workers int
+	// Batch bounds how many queued events of a worker ConsumeBatches hands over at once (default 64).
+	Batch int
 	// AckWait is how long a delivered event may take before JetStream delivers it again (default
 	// 30 s); MaxAckPending bounds events delivered and not yet acknowledged (default 1024).
 	AckWait       time.Duration
@@ -117,6 +124,9 @@ func (o *ConsumerOptions) defaults() {
 	if o.Workers <= 0 {
 		o.Workers = 4
 	}
+	if o.Batch <= 0 {
+		o.Batch = 64
+	}
 	if o.AckWait <= 0 {
 		o.AckWait = 30 * time.Second
 	}
@@ -138,6 +148,19 @@ func (o *ConsumerOptions) defaults() {
 // until ctx ends; it returns nil then. Events in a worker's queue when ctx ends are handed back to
 // JetStream at once (nak), so the next center to consume gets them without waiting for AckWait.
 func Consume(ctx context.Context, js jetstream.JetStream, o ConsumerOptions, h Handler) error {
+	o.Batch = 1
+	return ConsumeBatches(ctx, js, o, func(ctx context.Context, ds []Delivery) []error {
+		errs := make([]error, len(ds))
+		for i, d := range ds {
+			errs[i] = h(ctx, d)
+		}
+		return errs
+	})
+}
+
+// ConsumeBatches is Consume with a handler of several events at once: a center that applies a
+// worker's queued events in one transaction pays one commit for them.
+func ConsumeBatches(ctx context.Context, js jetstream.JetStream, o ConsumerOptions, h BatchHandler) error {
 	o.defaults()
 	cons, err := js.CreateOrUpdateConsumer(ctx, StreamEvents, jetstream.ConsumerConfig{
 		Durable:       o.Durable,
@@ -220,35 +243,77 @@ func partition(subject string, n int) int {
 
 type consumer struct {
 	opts ConsumerOptions
-	h    Handler
+	h    BatchHandler
 	log  *slog.Logger
 }
 
+// work handles its partition's events in order, in batches of what is already queued (at most
+// Batch), so a batch handler can apply many events in one transaction.
 func (c *consumer) work(ctx context.Context, q <-chan jetstream.Msg) {
+	msgs := make([]jetstream.Msg, 0, c.opts.Batch)
+	ds := make([]Delivery, 0, c.opts.Batch)
 	for msg := range q {
+		msgs = append(msgs[:0], msg)
+	more:
+		for len(msgs) < c.opts.Batch {
+			select {
+			case m, ok := <-q:
+				if !ok {
+					break more
+				}
+				msgs = append(msgs, m)
+			default:
+				break more
+			}
+		}
 		if ctx.Err() != nil {
 			// Back to the stream for whoever consumes next.
-			msg.Nak()
+			for _, m := range msgs {
+				m.Nak()
+			}
 			continue
 		}
-		c.handle(ctx, msg)
+		// Undecodable events are refused one by one; the rest go to the handler together.
+		ds = ds[:0]
+		kept := msgs[:0]
+		for _, m := range msgs {
+			if d, ok := c.decode(ctx, m); ok {
+				ds = append(ds, d)
+				kept = append(kept, m)
+			}
+		}
+		if len(ds) == 0 {
+			continue
+		}
+		errs := c.h(ctx, ds)
+		for i, m := range kept {
+			var err error
+			if i < len(errs) {
+				err = errs[i]
+			}
+			c.settle(ctx, m, ds[i], err)
+		}
 	}
 }
 
-func (c *consumer) handle(ctx context.Context, msg jetstream.Msg) {
+func (c *consumer) decode(ctx context.Context, msg jetstream.Msg) (Delivery, bool) {
 	meta, err := msg.Metadata()
 	if err != nil {
 		c.log.Error("event without JetStream metadata; terminated", "subject", msg.Subject(), "err", err)
 		msg.Term()
-		return
+		return Delivery{}, false
 	}
 	d := Delivery{Sequence: meta.Sequence.Stream, Delivered: meta.NumDelivered, Stored: meta.Timestamp}
 	d.Event, err = DecodeEvent(msg.Subject(), msg.Headers(), msg.Data())
 	if err != nil {
 		c.giveUp(ctx, msg, d, Refuse(err))
-		return
+		return Delivery{}, false
 	}
-	err = c.h(ctx, d)
+	return d, true
+}
+
+// settle acknowledges, refuses or hands back one event by its handler's verdict.
+func (c *consumer) settle(ctx context.Context, msg jetstream.Msg, d Delivery, err error) {
 	switch {
 	case err == nil:
 		if err := msg.Ack(); err != nil {

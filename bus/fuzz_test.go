@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -88,4 +89,17 @@ func FuzzDecodeEvent(f *testing.F) {
 		require.NoError(t, e.Validate())
 		assert.Equal(t, subject, EventSubject(e.Edge, e.Camera, e.Kind))
 	})
+}
+
+func TestCheckID(t *testing.T) {
+	for _, tc := range []struct {
+		id string
+		ok bool
+	}{
+		{"cam-1", true}, {"a", true}, {"0_x", true}, {strings.Repeat("a", 64), true},
+		{"", false}, {"-a", false}, {"_a", false}, {"A", false}, {"cam.1", false}, {"cam 1", false},
+		{"*", false}, {">", false}, {strings.Repeat("a", 65), false}, {"é", false},
+	} {
+		assert.Equal(t, tc.ok, CheckID("id", tc.id) == nil, "%q", tc.id)
+	}
 }

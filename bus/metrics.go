@@ -7,17 +7,17 @@ import (
 // Metrics are the bus's Prometheus series; register them once per process (NewMetrics) and give the
 // same value to the Publisher or the Consumer. A nil *Metrics records nothing.
 type Metrics struct {
-	published      prometheus.Counter
-	duplicates     prometheus.Counter
-	publishErrors  prometheus.Counter
-	outboxRecords  prometheus.Gauge
-	outboxBytes    prometheus.Gauge
-	outboxOldest   prometheus.Gauge
-	outboxDropped  prometheus.Gauge
-	handled        *prometheus.CounterVec
-	eventAge       prometheus.Histogram
-	consumerLag    *prometheus.GaugeVec
-	edgeBacklog    *prometheus.GaugeVec
+	published     prometheus.Counter
+	duplicates    prometheus.Counter
+	publishErrors prometheus.Counter
+	outboxRecords prometheus.Gauge
+	outboxBytes   prometheus.Gauge
+	outboxOldest  prometheus.Gauge
+	outboxDropped prometheus.Gauge
+	handled       *prometheus.CounterVec
+	eventAge      prometheus.Histogram
+	consumerLag   *prometheus.GaugeVec
+	edgeBacklog   *prometheus.GaugeVec
 }
 
 // Handling results, the "result" label of snowlight_bus_events_total.

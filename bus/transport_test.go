@@ -355,6 +355,8 @@ func TestCenterRestartTakesOverAtOnce(t *testing.T) {
 	})
 	require.Eventually(t, func() bool { return n.Load() > 50 }, 10*time.Second, 10*time.Millisecond)
 	stop()
-	run(t, func(ctx context.Context) error { return bus.Consume(ctx, js, bus.ConsumerOptions{AckWait: time.Minute}, s.handle) })
+	run(t, func(ctx context.Context) error {
+		return bus.Consume(ctx, js, bus.ConsumerOptions{AckWait: time.Minute}, s.handle)
+	})
 	s.waitAll(t, ids, 15*time.Second) // well within the minute of AckWait
 }

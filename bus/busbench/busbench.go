@@ -1,7 +1,8 @@
 // Package busbench measures the center's intake over NATS: synthetic sightings from many cameras on
 // several edges, each edge publishing through its outbox as the real ones do, into the center's
 // consumer, applied through the idempotency ledger in SQLite. It reports the sustained rate, the
-// consumer's lag and the latency from an event's making at the edge to its apply at the center.
+// consumer's lag and the latency from an event's making at the edge to its apply at the center. The
+// center applies each worker's queued events in one transaction (bus.ConsumeBatches, ledger.ApplyBatch).
 // `snowlight bench center --cameras N` is to be its command (docs/BENCHMARKS.md).
 package busbench
 
@@ -33,10 +34,12 @@ type Options struct {
 	Edges  []bus.ConnectOptions
 	// Replicas of the events stream (1 for one server, 3 for a cluster).
 	Replicas int
-	// Cameras and Rate (sightings per camera per second) make the offered load; a Rate of 0 offers
-	// as fast as the edges publish (capacity).
+	// Cameras and Rate (sightings per camera per second) make the offered load over Duration. With a
+	// Rate of 0 the edges publish Backlog events first and the center's drain of them is measured:
+	// its capacity, without the edges competing for the machine.
 	Cameras int
 	Rate    float64
+	Backlog int
 	// Payload is the size of one sighting event (default 1500 bytes: a sighting with its boxes and
 	// embeddings and object-store keys of its snapshots, not their bytes).
 	Payload int
@@ -104,16 +107,24 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
 	errc := make(chan error, len(o.Edges)*2+1)
-	wg.Go(func() {
-		errc <- bus.Consume(ctx, js, bus.ConsumerOptions{Workers: o.Workers, AckWait: time.Minute, MaxAckPending: 4096}, b.apply)
-	})
+	consume := func() {
+		wg.Go(func() {
+			errc <- bus.ConsumeBatches(ctx, js, bus.ConsumerOptions{Workers: o.Workers, AckWait: time.Minute, MaxAckPending: 4096}, b.apply)
+		})
+	}
+	if o.Rate > 0 {
+		consume()
+	}
 	for i, eo := range o.Edges {
 		if err := b.startEdge(ctx, &wg, errc, i, eo); err != nil {
-			cancel()
-			wg.Wait()
 			return Result{}, err
 		}
+	}
+	if o.Rate <= 0 {
+		return b.drain(ctx, js, consume, errc)
 	}
 	wg.Go(func() { b.sampleLag(ctx, js) })
 
@@ -132,8 +143,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	b.measuring.Store(false)
 	elapsed := time.Since(start).Seconds()
 	end, _ := bus.ConsumerLag(context.Background(), js, "", nil)
-	cancel()
-	wg.Wait()
 	if err != nil {
 		return Result{}, err
 	}
@@ -147,6 +156,49 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		r.P50, r.P99 = lat[len(lat)/2], lat[len(lat)*99/100]
 	}
 	return r, nil
+}
+
+// drain waits until the backlog is in the stream, then starts the center and times its drain (at
+// most Duration).
+func (b *bench) drain(ctx context.Context, js jetstream.JetStream, consume func(), errc <-chan error) (Result, error) {
+	want := uint64(b.o.Backlog / len(b.o.Edges) * len(b.o.Edges))
+	for {
+		s, err := js.Stream(ctx, bus.StreamEvents)
+		if err != nil {
+			return Result{}, err
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return Result{}, err
+		}
+		if info.State.Msgs >= want {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		case err := <-errc:
+			return Result{}, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	b.measuring.Store(true)
+	start := time.Now()
+	consume()
+	deadline := time.After(b.o.Duration)
+	for uint64(b.applied.Load()) < want {
+		select {
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		case err := <-errc:
+			return Result{}, err
+		case <-deadline:
+			return Result{}, fmt.Errorf("busbench: %d of %d events applied within %v", b.applied.Load(), want, b.o.Duration)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	elapsed := time.Since(start).Seconds()
+	return Result{Applied: float64(want) / elapsed, MaxLag: want, Again: b.again.Load()}, nil
 }
 
 type bench struct {
@@ -209,28 +261,28 @@ func (b *bench) generate(ctx context.Context, nc *nats.Conn, edge string, cams [
 		b.published.Add(1)
 		return true
 	}
-	perSlice := float64(len(cams)) * b.o.Rate / 100
+	if b.o.Rate <= 0 {
+		// Drain mode: the backlog, at once.
+		for range b.o.Backlog / len(b.o.Edges) {
+			if !send() {
+				return
+			}
+		}
+		return
+	}
+	// The debt follows the clock, not the ticks: a tick missed while the machine is busy is made up.
+	perSecond := float64(len(cams)) * b.o.Rate
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
-	debt := 0.0
+	last, debt := time.Now(), 0.0
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case now := <-t.C:
+			debt += now.Sub(last).Seconds() * perSecond
+			last = now
 		}
-		if b.o.Rate <= 0 {
-			// Capacity: keep the outbox a few thousand events ahead of the link.
-			for pub.Stats().Records < 4096 && ctx.Err() == nil {
-				for range 256 {
-					if !send() {
-						return
-					}
-				}
-			}
-			continue
-		}
-		debt += perSlice
 		for ; debt >= 1; debt-- {
 			if !send() {
 				return
@@ -239,28 +291,37 @@ func (b *bench) generate(ctx context.Context, nc *nats.Conn, edge string, cams [
 	}
 }
 
-func (b *bench) apply(ctx context.Context, d bus.Delivery) error {
+// apply applies a worker's batch through the ledger in one transaction, one row per event.
+func (b *bench) apply(ctx context.Context, ds []bus.Delivery) []error {
+	var errs []error
 	if b.o.DB != nil {
-		applied, err := ledger.Apply(ctx, b.o.DB, d.ApplyKey(), ledger.Version{Epoch: d.Epoch, Seq: d.Seq}, func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, `INSERT INTO bench_sightings VALUES (?, ?)`, d.ApplyKey(), d.Payload)
+		items := make([]ledger.Item, len(ds))
+		for i, d := range ds {
+			items[i] = ledger.Item{Key: d.ApplyKey(), Version: ledger.Version{Epoch: d.Epoch, Seq: d.Seq}}
+		}
+		var applied []bool
+		applied, errs = ledger.ApplyBatch(ctx, b.o.DB, items, func(tx *sql.Tx, i int) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO bench_sightings VALUES (?, ?)`, items[i].Key, ds[i].Payload)
 			return err
 		})
-		if err != nil {
-			return err
-		}
-		if !applied {
-			b.again.Add(1)
-			return nil
+		for i, a := range applied {
+			if !a && errs[i] == nil {
+				b.again.Add(1)
+			}
 		}
 	}
 	if b.measuring.Load() {
-		b.applied.Add(1)
-		lat := time.Since(d.Produced)
+		now := time.Now()
 		b.mu.Lock()
-		b.latencies = append(b.latencies, lat)
+		for i, d := range ds {
+			if errs == nil || errs[i] == nil {
+				b.applied.Add(1)
+				b.latencies = append(b.latencies, now.Sub(d.Produced))
+			}
+		}
 		b.mu.Unlock()
 	}
-	return nil
+	return errs
 }
 
 func (b *bench) sampleLag(ctx context.Context, js jetstream.JetStream) {

@@ -41,7 +41,9 @@ type Camera struct {
 }
 
 // Eligible reports whether edge may hold the camera.
-func (c Camera) Eligible(edge string) bool { return len(c.Edges) == 0 || slices.Contains(c.Edges, edge) }
+func (c Camera) Eligible(edge string) bool {
+	return len(c.Edges) == 0 || slices.Contains(c.Edges, edge)
+}
 
 // PinnedTo reports whether edge is the only edge that may hold the camera.
 func (c Camera) PinnedTo(edge string) bool { return len(c.Edges) == 1 && c.Edges[0] == edge }

@@ -82,6 +82,52 @@ func Apply(ctx context.Context, db *sql.DB, key string, v Version, fn func(*sql.
 	return true, nil
 }
 
+// Item is one event to apply in a batch.
+type Item struct {
+	Key     string
+	Version Version
+}
+
+// ApplyBatch applies items in one transaction, in order: each is claimed and, when fresh, fn(tx, i)
+// applies it; applied[i] says which were. One commit for the batch is what lets a center on SQLite
+// keep up with thousands of events a second. When the transaction fails (an item's fn failing fails
+// it), each item is applied again in a transaction of its own, so one bad event does not hold the
+// others back: errs[i] is then that item's error.
+func ApplyBatch(ctx context.Context, db *sql.DB, items []Item, fn func(tx *sql.Tx, i int) error) (applied []bool, errs []error) {
+	applied, errs = make([]bool, len(items)), make([]error, len(items))
+	if err := applyAll(ctx, db, items, fn, applied); err == nil {
+		return applied, errs
+	}
+	for i, it := range items {
+		applied[i], errs[i] = Apply(ctx, db, it.Key, it.Version, func(tx *sql.Tx) error { return fn(tx, i) })
+	}
+	return applied, errs
+}
+
+func applyAll(ctx context.Context, db *sql.DB, items []Item, fn func(tx *sql.Tx, i int) error, applied []bool) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("ledger: begin: %w", err)
+	}
+	defer tx.Rollback()
+	for i, it := range items {
+		fresh, err := Claim(ctx, tx, it.Key, it.Version)
+		if err != nil {
+			return err
+		}
+		if fresh {
+			if err := fn(tx, i); err != nil {
+				return err
+			}
+		}
+		applied[i] = fresh
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("ledger: commit: %w", err)
+	}
+	return nil
+}
+
 // Prune forgets keys last applied before the horizon. Choose it longer than any event can still
 // arrive: an edge's outbox outage plus the stream's backlog (days, not minutes); an event older than
 // that would be applied again.

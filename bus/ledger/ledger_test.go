@@ -94,6 +94,46 @@ func TestApplyIsAtomic(t *testing.T) {
 	assert.EqualValues(t, 1, pruned)
 }
 
+func TestApplyBatch(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	_, err := db.Exec(`CREATE TABLE things (key TEXT, n INTEGER)`)
+	require.NoError(t, err)
+	_, err = ledger.Apply(ctx, db, "old", ledger.Version{Epoch: 1, Seq: 9}, func(*sql.Tx) error { return nil })
+	require.NoError(t, err)
+	items := []ledger.Item{
+		{Key: "a", Version: ledger.Version{Epoch: 1, Seq: 1}},
+		{Key: "a", Version: ledger.Version{Epoch: 1, Seq: 2}}, // newer, same batch
+		{Key: "a", Version: ledger.Version{Epoch: 1, Seq: 1}}, // older than the one before it
+		{Key: "old", Version: ledger.Version{Epoch: 1, Seq: 3}},
+		{Key: "b", Version: ledger.Version{Epoch: 1, Seq: 1}},
+	}
+	insert := func(tx *sql.Tx, i int) error {
+		_, err := tx.Exec(`INSERT INTO things VALUES (?, ?)`, items[i].Key, i)
+		return err
+	}
+	applied, errs := ledger.ApplyBatch(ctx, db, items, insert)
+	assert.Equal(t, []bool{true, true, false, false, true}, applied)
+	assert.Equal(t, make([]error, len(items)), errs)
+
+	// One failing item: the others are applied all the same, each on its own.
+	items2 := []ledger.Item{{Key: "c", Version: ledger.Version{Epoch: 1, Seq: 1}}, {Key: "bad", Version: ledger.Version{Epoch: 1, Seq: 1}},
+		{Key: "d", Version: ledger.Version{Epoch: 1, Seq: 1}}}
+	applied, errs = ledger.ApplyBatch(ctx, db, items2, func(tx *sql.Tx, i int) error {
+		if items2[i].Key == "bad" {
+			return errors.New("poison")
+		}
+		_, err := tx.Exec(`INSERT INTO things VALUES (?, ?)`, items2[i].Key, i)
+		return err
+	})
+	assert.Equal(t, []bool{true, false, true}, applied)
+	assert.NoError(t, errs[0])
+	assert.EqualError(t, errs[1], "poison")
+	var n int
+	require.NoError(t, db.QueryRow(`SELECT count(*) FROM things`).Scan(&n))
+	assert.Equal(t, 5, n)
+}
+
 // payload is the test's stand-in for a sighting event.
 type payload struct {
 	ID     string `json:"id"`
@@ -236,7 +276,9 @@ func TestSightingStoredOnceAlertRaisedOnce(t *testing.T) {
 	assert.Equal(t, sightings, count(`SELECT count(*) FROM sightings WHERE final = 1`), "no interim overwrote a final")
 	assert.Equal(t, sightings/3, count(`SELECT count(*) FROM alerts`))
 	assert.Equal(t, sightings/3, count(`SELECT count(DISTINCT sighting) FROM alerts`))
-	assert.Equal(t, 3*sightings, count(`SELECT sum(updates) FROM sightings`), "each event applied once")
+	// A redelivered interim that arrives after its final is skipped (older version), so a sighting
+	// may have been updated fewer than three times, never more.
+	assert.LessOrEqual(t, count(`SELECT max(updates) FROM sightings`), 3, "no event applied twice")
 	assert.Greater(t, cen.calls.Load(), int64(3*sightings+20), "the center did see events again")
 	t.Logf("%d events published, %d handled", 3*sightings+20, cen.calls.Load())
 }
