@@ -8,8 +8,8 @@
 // Three KV buckets hold the state (docs/ARCHITECTURE.md argues the design):
 //
 //   - cameras (bus.BucketCameras): the center's list, one key per camera (Camera).
-//   - edges (bus.BucketEdges): one key per live edge (Session), with a bucket TTL: each edge renews its
-//     key every TTL/3; an edge that stops renewing is deleted by the server (a marker every watcher
+//   - edges (bus.BucketEdges): one key per live edge (Session), with a bucket TTL (15 s): each edge
+//     renews its key every TTL/3; an edge that stops renewing is deleted by the server (a marker every watcher
 //     sees), on the server's clock, whatever the edges' clocks say.
 //   - leases (bus.BucketLeases): one key per camera (Record: edge and session), written only when the
 //     camera changes hands, by compare-and-set on the revision last seen. A lease is valid while its
@@ -72,9 +72,12 @@ type Record struct {
 type Options struct {
 	// Replicas is 1 for a single server, 3 for a cluster.
 	Replicas int
-	// SessionTTL is how long an edge's session outlives its last renewal (default 6 s): the time a
+	// SessionTTL is how long an edge's session outlives its last renewal (default 15 s): the time a
 	// dead edge's cameras wait before moving. Edges renew every TTL/3 and stop ingesting (cameras
-	// other edges may take) when they could not renew for TTL minus a margin.
+	// other edges may take) when they could not renew for TTL minus a margin. It must outlast a
+	// JetStream leader election (writes to a bucket stop for 4.3-7.9 s when its leader is killed,
+	// BenchmarkWriteGapAfterLeaderKill; nats-server's election timeout is 4-9 s) plus a renewal
+	// period, or losing one NATS server would move every camera.
 	SessionTTL time.Duration
 }
 
@@ -88,7 +91,7 @@ func Provision(ctx context.Context, js jetstream.JetStream, o Options) error {
 		o.Replicas = 1
 	}
 	if o.SessionTTL <= 0 {
-		o.SessionTTL = 6 * time.Second
+		o.SessionTTL = 15 * time.Second
 	}
 	for _, cfg := range []jetstream.KeyValueConfig{
 		{Bucket: bus.BucketCameras, Description: "cameras the center assigns", History: 1, Replicas: o.Replicas},

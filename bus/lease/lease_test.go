@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -85,6 +86,11 @@ type edge struct {
 }
 
 func setup(t *testing.T, c *natstest.Cluster, cams []lease.Camera) (*nats.Conn, *lease.Table) {
+	t.Helper()
+	return setupTTL(t, c, cams, ttl)
+}
+
+func setupTTL(t *testing.T, c *natstest.Cluster, cams []lease.Camera, ttl time.Duration) (*nats.Conn, *lease.Table) {
 	t.Helper()
 	nc := c.Connect(t, natstest.Center)
 	js := natstest.JetStream(t, nc)
@@ -367,5 +373,76 @@ func TestPinnedCameraKeptThroughOutage(t *testing.T) {
 	}, 5*ttl, 10*time.Millisecond, "claimed again under a new session")
 	for _, p := range made {
 		require.NoError(t, table.Check("cam-pinned", "edge-a", before.Epoch, p), "made during the outage at %v", p)
+	}
+}
+
+// Losing one of three NATS servers (the leader of the sessions bucket) moves no camera with the
+// default session TTL: renewals wait out the election within the session's lifetime.
+func TestNodeLossMovesNoCamera(t *testing.T) {
+	const ttl = 15 * time.Second // the default
+	c := natstest.StartCluster(t, 3, "edge-a", "edge-b")
+	center, table := setupTTL(t, c, cameras(4), ttl)
+	js := natstest.JetStream(t, center)
+	in := newIngest(t)
+	startEdge(t, c.Options(t, "edge-a"), in, 10, nil)
+	startEdge(t, c.Options(t, "edge-b"), in, 10, nil)
+	require.Eventually(t, func() bool { n := held(table); return n["edge-a"]+n["edge-b"] == 4 && n["edge-a"] >= 1 && n["edge-b"] >= 1 },
+		20*time.Second, 20*time.Millisecond)
+	time.Sleep(time.Second) // past MinHold: a move now would be the node loss's doing
+	in.mu.Lock()
+	before := len(in.log)
+	in.mu.Unlock()
+
+	s, err := js.Stream(context.Background(), "KV_"+bus.BucketEdges)
+	require.NoError(t, err)
+	info, err := s.Info(context.Background())
+	require.NoError(t, err)
+	for _, srv := range c.Servers {
+		if srv.Name == info.Cluster.Leader {
+			srv.Kill()
+			t.Cleanup(func() { srv.Start() })
+		}
+	}
+	// A session renewed just before the kill would expire a TTL later: it outlives that.
+	time.Sleep(ttl + time.Second)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	assert.Equal(t, in.log[:before], in.log, "no camera moved")
+}
+
+// BenchmarkWriteGapAfterLeaderKill measures how long a replicated bucket takes no writes after its
+// leader is killed (kill -9), on a three-node cluster: what SessionTTL must outlast.
+func BenchmarkWriteGapAfterLeaderKill(b *testing.B) {
+	for range b.N {
+		c := natstest.StartCluster(b, 3)
+		js := natstest.JetStream(b, c.Connect(b, natstest.Center))
+		ctx := context.Background()
+		kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "gap", Replicas: 3})
+		require.NoError(b, err)
+		s, err := js.Stream(ctx, "KV_gap")
+		require.NoError(b, err)
+		info, err := s.Info(ctx)
+		require.NoError(b, err)
+		put := func() bool {
+			pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			defer cancel()
+			_, err := kv.Put(pctx, "k", []byte("v"))
+			return err == nil
+		}
+		require.True(b, put())
+		var killed *natstest.Server
+		for _, srv := range c.Servers {
+			if srv.Name == info.Cluster.Leader {
+				killed = srv
+			}
+		}
+		killed.Kill()
+		at := time.Now()
+		for !put() {
+			time.Sleep(50 * time.Millisecond)
+		}
+		gap := time.Since(at)
+		b.Logf("writes resumed %v after the leader was killed", gap.Round(10*time.Millisecond))
+		b.ReportMetric(gap.Seconds(), "gap-s")
 	}
 }
