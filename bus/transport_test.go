@@ -20,24 +20,6 @@ import (
 	"snowlight/bus/outbox"
 )
 
-// run starts fn in a goroutine stopped and waited for when the test ends (or when the returned stop
-// is called), failing the test if it returns an error.
-func run(t *testing.T, fn func(ctx context.Context) error) (stop func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := fn(ctx); err != nil {
-			t.Errorf("run: %v", err)
-		}
-	}()
-	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(stop)
-	return stop
-}
-
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
@@ -67,7 +49,7 @@ func newEdge(t *testing.T, id string, nc *nats.Conn, dir string) (*edge, func())
 	pub, err := bus.NewPublisher(nc, ob, bus.PublisherOptions{AckTimeout: 2 * time.Second, RetryWait: 50 * time.Millisecond,
 		Metrics: bus.NewMetrics(prometheus.NewRegistry())})
 	require.NoError(t, err)
-	stop := run(t, pub.Run)
+	stop := natstest.Run(t, pub.Run)
 	return &edge{id: id, pub: pub, ob: ob, seq: map[string]uint64{}}, func() { stop(); ob.Close() }
 }
 
@@ -128,7 +110,7 @@ func TestEventsArriveOncePerCameraInOrder(t *testing.T) {
 		ids = append(ids, e.publish(t, fmt.Sprintf("cam-%d", i%3)))
 	}
 	s := newSink()
-	run(t, func(ctx context.Context) error { return bus.Consume(ctx, js, bus.ConsumerOptions{}, s.handle) })
+	natstest.Run(t, func(ctx context.Context) error { return bus.Consume(ctx, js, bus.ConsumerOptions{}, s.handle) })
 	s.waitAll(t, ids, 20*time.Second)
 	for cam, seqs := range s.order {
 		assert.IsIncreasing(t, seqs, "camera %s in order", cam)
@@ -153,12 +135,10 @@ func TestEventsArriveOncePerCameraInOrder(t *testing.T) {
 func TestLinkCutEventsArriveAfterwardsOnce(t *testing.T) {
 	c := natstest.Start(t, "edge-a")
 	js := provision(t, c)
-	link := c.Link(t)
-	o := c.Options(t, "edge-a")
-	o.URLs = link.URLs()
+	o, link := c.Linked(t, "edge-a")
 	e, _ := newEdge(t, "edge-a", natstest.Dial(t, o), t.TempDir())
 	s := newSink()
-	run(t, func(ctx context.Context) error { return bus.Consume(ctx, js, bus.ConsumerOptions{}, s.handle) })
+	natstest.Run(t, func(ctx context.Context) error { return bus.Consume(ctx, js, bus.ConsumerOptions{}, s.handle) })
 
 	var ids []string
 	tick := func(n int) {
@@ -194,9 +174,7 @@ func TestLinkCutEventsArriveAfterwardsOnce(t *testing.T) {
 func TestEdgeRestartSendsWhatItQueued(t *testing.T) {
 	c := natstest.Start(t, "edge-a")
 	js := provision(t, c)
-	link := c.Link(t)
-	o := c.Options(t, "edge-a")
-	o.URLs = link.URLs()
+	o, link := c.Linked(t, "edge-a")
 	dir := t.TempDir()
 	e, stop := newEdge(t, "edge-a", natstest.Dial(t, o), dir)
 	link.Cut()
@@ -211,7 +189,7 @@ func TestEdgeRestartSendsWhatItQueued(t *testing.T) {
 	e2.seq = e.seq
 	ids = append(ids, e2.publish(t, "cam-1"))
 	s := newSink()
-	run(t, func(ctx context.Context) error { return bus.Consume(ctx, js, bus.ConsumerOptions{}, s.handle) })
+	natstest.Run(t, func(ctx context.Context) error { return bus.Consume(ctx, js, bus.ConsumerOptions{}, s.handle) })
 	s.waitAll(t, ids, 20*time.Second)
 	assert.IsIncreasing(t, s.order["cam-1"], "the queued events went first")
 }
@@ -223,7 +201,7 @@ func TestClusterNodeKilledLosesNothing(t *testing.T) {
 	e, _ := newEdge(t, "edge-a", c.Connect(t, "edge-a"), t.TempDir())
 	s := newSink()
 	var handled atomic.Int64
-	run(t, func(ctx context.Context) error {
+	natstest.Run(t, func(ctx context.Context) error {
 		return bus.Consume(ctx, js, bus.ConsumerOptions{AckWait: 2 * time.Second}, func(ctx context.Context, d bus.Delivery) error {
 			handled.Add(1)
 			return s.handle(ctx, d)
@@ -276,7 +254,7 @@ func TestRedeliveryRefusalAndDeadLetters(t *testing.T) {
 	deliveries := map[string]int{}
 	dead := map[string]error{}
 	applied := map[string]bool{}
-	run(t, func(ctx context.Context) error {
+	natstest.Run(t, func(ctx context.Context) error {
 		return bus.Consume(ctx, js, bus.ConsumerOptions{MaxDeliver: 3, Backoff: []time.Duration{50 * time.Millisecond},
 			DeadLetter: func(_ context.Context, d bus.Delivery, err error) {
 				mu.Lock()
@@ -320,7 +298,7 @@ func TestMalformedEventIsRefused(t *testing.T) {
 	_, err := js.Publish(ctxT(t), bus.EventSubject("edge-a", "cam-1", "sighting"), []byte("{}"))
 	require.NoError(t, err)
 	deadc := make(chan error, 1)
-	run(t, func(ctx context.Context) error {
+	natstest.Run(t, func(ctx context.Context) error {
 		return bus.Consume(ctx, js, bus.ConsumerOptions{DeadLetter: func(_ context.Context, _ bus.Delivery, err error) { deadc <- err }},
 			func(context.Context, bus.Delivery) error { t.Error("handler called for a malformed event"); return nil })
 	})
@@ -344,7 +322,7 @@ func TestCenterRestartTakesOverAtOnce(t *testing.T) {
 	}
 	s := newSink()
 	var n atomic.Int64
-	stop := run(t, func(ctx context.Context) error {
+	stop := natstest.Run(t, func(ctx context.Context) error {
 		return bus.Consume(ctx, js, bus.ConsumerOptions{AckWait: time.Minute}, func(ctx context.Context, d bus.Delivery) error {
 			if n.Add(1) > 50 {
 				<-ctx.Done() // the center stops in the middle of its work
@@ -355,7 +333,7 @@ func TestCenterRestartTakesOverAtOnce(t *testing.T) {
 	})
 	require.Eventually(t, func() bool { return n.Load() > 50 }, 10*time.Second, 10*time.Millisecond)
 	stop()
-	run(t, func(ctx context.Context) error {
+	natstest.Run(t, func(ctx context.Context) error {
 		return bus.Consume(ctx, js, bus.ConsumerOptions{AckWait: time.Minute}, s.handle)
 	})
 	s.waitAll(t, ids, 15*time.Second) // well within the minute of AckWait

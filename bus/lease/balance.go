@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"cmp"
 	"hash/fnv"
 	"slices"
 	"time"
@@ -98,7 +99,7 @@ func makePlan(in planInput) plan {
 			orphans = append(orphans, id)
 		}
 	}
-	slices.SortFunc(orphans, func(a, b string) int { return cmpRev(rank(b, in.me), rank(a, in.me)) })
+	slices.SortFunc(orphans, func(a, b string) int { return cmp.Compare(rank(b, in.me), rank(a, in.me)) })
 	for _, id := range orphans {
 		_, reclaim := in.held[id] // ours from a previous session: claiming again costs no capacity
 		if !reclaim && held >= me.Capacity {
@@ -137,7 +138,7 @@ func makePlan(in planInput) plan {
 			mine = append(mine, id)
 		}
 	}
-	slices.SortFunc(mine, func(a, b string) int { return cmpRev(rank(a, in.me), rank(b, in.me)) })
+	slices.SortFunc(mine, func(a, b string) int { return cmp.Compare(rank(a, in.me), rank(b, in.me)) })
 	for _, id := range mine {
 		if held <= target {
 			break

@@ -27,19 +27,12 @@ func TestStaleOwnersEventsRefusedByTheCenter(t *testing.T) {
 	_, err := bus.ProvisionEvents(context.Background(), js, bus.StreamOptions{MaxBytes: 64 << 20})
 	require.NoError(t, err)
 	in := newIngest(t)
-	link := c.Link(t)
-	oa := c.Options(t, "edge-a")
-	oa.URLs = link.URLs()
+	oa, link := c.Linked(t, "edge-a")
 	a := startEdge(t, oa, in, 10, nil)
 	require.Eventually(t, func() bool { return in.owner("cam-0") == "edge-a" }, 10*time.Second, 10*time.Millisecond)
 	la, _ := a.holder.Lease("cam-0")
 
-	ob, err := outbox.Open(t.TempDir(), outbox.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { ob.Close() })
-	pub, err := bus.NewPublisher(a.nc, ob, bus.PublisherOptions{RetryWait: 50 * time.Millisecond})
-	require.NoError(t, err)
-	run(t, pub.Run)
+	pub := publisher(t, a)
 	send := func() string {
 		ev := bus.Event{Kind: "sighting", Payload: []byte("{}")}
 		la.Stamp(&ev)
@@ -56,7 +49,7 @@ func TestStaleOwnersEventsRefusedByTheCenter(t *testing.T) {
 
 	var mu sync.Mutex
 	applied, refused := map[string]bool{}, map[string]error{}
-	run(t, func(ctx context.Context) error {
+	natstest.Run(t, func(ctx context.Context) error {
 		return bus.Consume(ctx, js, bus.ConsumerOptions{
 			DeadLetter: func(_ context.Context, d bus.Delivery, err error) {
 				mu.Lock()
@@ -99,23 +92,16 @@ func TestOutageEventsArriveOnceWithTrueTimes(t *testing.T) {
 	_, err := bus.ProvisionEvents(context.Background(), js, bus.StreamOptions{MaxBytes: 64 << 20})
 	require.NoError(t, err)
 	in := newIngest(t)
-	link := c.Link(t)
-	oa := c.Options(t, "edge-a")
-	oa.URLs = link.URLs()
+	oa, link := c.Linked(t, "edge-a")
 	a := startEdge(t, oa, in, 10, nil)
 	require.Eventually(t, func() bool { return in.owner("cam-0") == "edge-a" }, 10*time.Second, 10*time.Millisecond)
 
-	ob, err := outbox.Open(t.TempDir(), outbox.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { ob.Close() })
-	pub, err := bus.NewPublisher(a.nc, ob, bus.PublisherOptions{RetryWait: 50 * time.Millisecond})
-	require.NoError(t, err)
-	run(t, pub.Run)
+	pub := publisher(t, a)
 
 	var mu sync.Mutex
 	applied := map[string]int{}
 	stored := map[string]time.Time{}
-	run(t, func(ctx context.Context) error {
+	natstest.Run(t, func(ctx context.Context) error {
 		return bus.Consume(ctx, js, bus.ConsumerOptions{}, table.Fence(func(_ context.Context, d bus.Delivery) error {
 			mu.Lock()
 			defer mu.Unlock()
@@ -150,4 +136,15 @@ func TestOutageEventsArriveOnceWithTrueTimes(t *testing.T) {
 		assert.True(t, stored[id].Equal(at), "%s keeps its time", id)
 	}
 	t.Logf("%d events made during a %v outage, all applied once after reconnection", len(made), outage)
+}
+
+// publisher runs a publisher over a fresh outbox on the edge's connection.
+func publisher(t *testing.T, e *edge) *bus.Publisher {
+	ob, err := outbox.Open(t.TempDir(), outbox.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { ob.Close() })
+	pub, err := bus.NewPublisher(e.nc, ob, bus.PublisherOptions{RetryWait: 50 * time.Millisecond})
+	require.NoError(t, err)
+	natstest.Run(t, pub.Run)
+	return pub
 }

@@ -100,7 +100,7 @@ func setupTTL(t *testing.T, c *natstest.Cluster, cams []lease.Camera, ttl time.D
 	require.NoError(t, lease.PublishCameras(ctx, js, cams))
 	table, err := lease.NewTable(nc, nil)
 	require.NoError(t, err)
-	run(t, table.Run)
+	natstest.Run(t, table.Run)
 	<-table.Ready()
 	return nc, table
 }
@@ -111,21 +111,6 @@ func cameras(n int) []lease.Camera {
 		out = append(out, lease.Camera{ID: fmt.Sprintf("cam-%d", i)})
 	}
 	return out
-}
-
-func run(t *testing.T, fn func(context.Context) error) func() {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := fn(ctx); err != nil {
-			t.Errorf("run: %v", err)
-		}
-	}()
-	var once sync.Once
-	stop := func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(stop)
-	return stop
 }
 
 func startEdge(t *testing.T, o bus.ConnectOptions, in *ingest, capacity int, tune func(*lease.HolderOptions)) *edge {
@@ -139,7 +124,7 @@ func startEdge(t *testing.T, o bus.ConnectOptions, in *ingest, capacity int, tun
 	}
 	h, err := lease.NewHolder(nc, opts)
 	require.NoError(t, err)
-	return &edge{id: o.Name, holder: h, nc: nc, stop: run(t, h.Run)}
+	return &edge{id: o.Name, holder: h, nc: nc, stop: natstest.Run(t, h.Run)}
 }
 
 // kill ends the edge abruptly: its holder stops and its connection closes, nothing is released.
@@ -283,9 +268,7 @@ func TestFenceRefusesStaleOwner(t *testing.T) {
 	c := natstest.Start(t, "edge-a", "edge-b")
 	_, table := setup(t, c, cameras(1))
 	in := newIngest(t)
-	link := c.Link(t)
-	oa := c.Options(t, "edge-a")
-	oa.URLs = link.URLs()
+	oa, link := c.Linked(t, "edge-a")
 	stopped := make(chan lease.Reason, 1)
 	a := startEdge(t, oa, in, 10, func(o *lease.HolderOptions) {
 		o.Released = func(camera string, why lease.Reason) { in.stop("edge-a", camera); stopped <- why }
@@ -343,9 +326,7 @@ func TestPinnedCameraKeptThroughOutage(t *testing.T) {
 	c := natstest.Start(t, "edge-a", "edge-b")
 	_, table := setup(t, c, []lease.Camera{{ID: "cam-pinned", Edges: []string{"edge-a"}}, {ID: "cam-free"}})
 	in := newIngest(t)
-	link := c.Link(t)
-	oa := c.Options(t, "edge-a")
-	oa.URLs = link.URLs()
+	oa, link := c.Linked(t, "edge-a")
 	a := startEdge(t, oa, in, 10, nil)
 	startEdge(t, c.Options(t, "edge-b"), in, 10, func(o *lease.HolderOptions) { o.MinHold = time.Hour })
 	require.Eventually(t, func() bool { return in.owner("cam-pinned") == "edge-a" && in.owner("cam-free") != "" },
@@ -386,7 +367,10 @@ func TestNodeLossMovesNoCamera(t *testing.T) {
 	in := newIngest(t)
 	startEdge(t, c.Options(t, "edge-a"), in, 10, nil)
 	startEdge(t, c.Options(t, "edge-b"), in, 10, nil)
-	require.Eventually(t, func() bool { n := held(table); return n["edge-a"]+n["edge-b"] == 4 && n["edge-a"] >= 1 && n["edge-b"] >= 1 },
+	require.Eventually(t, func() bool {
+		n := held(table)
+		return n["edge-a"]+n["edge-b"] == 4 && n["edge-a"] >= 1 && n["edge-b"] >= 1
+	},
 		20*time.Second, 20*time.Millisecond)
 	time.Sleep(time.Second) // past MinHold: a move now would be the node loss's doing
 	in.mu.Lock()

@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -222,7 +223,7 @@ func loadLease(e jetstream.KeyValueEntry, s *snapshot) {
 	}
 	s.maxRev = max(s.maxRev, le.Rev)
 	h := s.leases[e.Key()]
-	i, found := slices.BinarySearchFunc(h, le.Rev, func(x leaseEntry, rev uint64) int { return cmpRev(x.Rev, rev) })
+	i, found := slices.BinarySearchFunc(h, le.Rev, func(x leaseEntry, rev uint64) int { return cmp.Compare(x.Rev, rev) })
 	if found {
 		return
 	}
@@ -231,16 +232,6 @@ func loadLease(e jetstream.KeyValueEntry, s *snapshot) {
 		h = h[len(h)-history:]
 	}
 	s.leases[e.Key()] = h
-}
-
-func cmpRev(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Errors of the fence (Check). ErrStale, ErrNotHolder and ErrNotEligible are final; ErrUnknownEpoch
@@ -266,7 +257,7 @@ func (t *Table) Check(camera, edge string, epoch uint64, produced time.Time) err
 		return fmt.Errorf("camera %s, edge %s: %w", camera, edge, ErrNotEligible)
 	}
 	h := t.leases[camera]
-	i, found := slices.BinarySearchFunc(h, epoch, func(x leaseEntry, rev uint64) int { return cmpRev(x.Rev, rev) })
+	i, found := slices.BinarySearchFunc(h, epoch, func(x leaseEntry, rev uint64) int { return cmp.Compare(x.Rev, rev) })
 	if !found {
 		if epoch > t.maxRev {
 			return fmt.Errorf("camera %s, epoch %d: %w", camera, epoch, ErrUnknownEpoch)

@@ -8,12 +8,7 @@ package natstest
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -27,6 +22,7 @@ import (
 	"snowlight/bus"
 	"snowlight/bus/natsconf"
 	"snowlight/internal/gobin"
+	"snowlight/internal/testproc"
 )
 
 // Center is the name of the center's credentials in a Cluster.
@@ -51,11 +47,7 @@ type Server struct {
 	// StoreDir holds JetStream's data; it survives Stop, Kill and Start.
 	StoreDir string
 
-	bin, confPath, logPath string
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc testproc.Proc
 }
 
 // Start runs one JetStream server with users for the center and the given edges. It skips the test,
@@ -88,7 +80,7 @@ func StartCluster(t testing.TB, n int, edges ...string) *Cluster {
 	dir := t.TempDir()
 	routes := make([]string, n)
 	for i := range n {
-		routes[i] = "127.0.0.1:" + strconv.Itoa(freePort(t))
+		routes[i] = "127.0.0.1:" + strconv.Itoa(testproc.FreePort(t))
 	}
 	password, err := natsconf.NewRoutePassword()
 	if err != nil {
@@ -97,13 +89,12 @@ func StartCluster(t testing.TB, n int, edges ...string) *Cluster {
 	for i := range n {
 		s := &Server{
 			Name:     "n" + strconv.Itoa(i+1),
-			Addr:     "127.0.0.1:" + strconv.Itoa(freePort(t)),
-			Monitor:  "127.0.0.1:" + strconv.Itoa(freePort(t)),
+			Addr:     "127.0.0.1:" + strconv.Itoa(testproc.FreePort(t)),
+			Monitor:  "127.0.0.1:" + strconv.Itoa(testproc.FreePort(t)),
 			StoreDir: filepath.Join(dir, "n"+strconv.Itoa(i+1)),
-			bin:      bin,
 		}
-		s.confPath = filepath.Join(dir, s.Name+".conf")
-		s.logPath = filepath.Join(dir, s.Name+".log")
+		confPath := filepath.Join(dir, s.Name+".conf")
+		s.proc = testproc.Proc{Bin: bin, Args: []string{"-c", confPath}, LogPath: filepath.Join(dir, s.Name+".log")}
 		conf := natsconf.Server{Name: s.Name, Listen: s.Addr, Monitor: s.Monitor, StoreDir: s.StoreDir,
 			MaxMemoryStore: 256 << 20, MaxFileStore: 2 << 30, Center: center.Identity, Edges: edgeIDs}
 		if n > 1 {
@@ -119,7 +110,7 @@ func StartCluster(t testing.TB, n int, edges ...string) *Cluster {
 		if err := conf.Write(&b); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(s.confPath, b.Bytes(), 0o600); err != nil {
+		if err := os.WriteFile(confPath, b.Bytes(), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		c.Servers = append(c.Servers, s)
@@ -128,31 +119,22 @@ func StartCluster(t testing.TB, n int, edges ...string) *Cluster {
 		for _, s := range c.Servers {
 			s.Stop()
 			if t.Failed() {
-				t.Logf("%s log:\n%s", s.Name, s.logTail())
+				t.Logf("%s log:\n%s", s.Name, s.proc.LogTail(6000))
 			}
 		}
 	})
 	// Every node is launched before any is waited for: a cluster's JetStream needs a quorum.
 	for _, s := range c.Servers {
-		if err := s.launch(); err != nil {
+		if err := s.proc.Start(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, s := range c.Servers {
-		if err := s.waitReady(60 * time.Second); err != nil {
-			t.Fatalf("%s: %v\n%s", s.Name, err, s.logTail())
+		if err := s.waitReady(); err != nil {
+			t.Fatalf("%s: %v", s.Name, err)
 		}
 	}
 	return c
-}
-
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // URLs are the client URLs of every node.
@@ -222,107 +204,43 @@ func JetStream(t testing.TB, nc *nats.Conn) jetstream.JetStream {
 // URL is the server's client URL.
 func (s *Server) URL() string { return "nats://" + s.Addr }
 
-func (s *Server) launch() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		return errors.New("nats-server: already running")
-	}
-	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("nats-server log: %w", err)
-	}
-	cmd := exec.Command(s.bin, "-c", s.confPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Its own process group, and killed with the test process, so a test killed by a timeout does
-	// not leave it on the port.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return fmt.Errorf("start nats-server %s: %w", s.Name, err)
-	}
-	done := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		logf.Close()
-		close(done)
-	}()
-	s.cmd, s.done = cmd, done
-	return nil
-}
-
 // Start starts a stopped server on its ports and storage and waits until it is ready, which for a
 // cluster node means its JetStream has caught up with the others.
 func (s *Server) Start() error {
-	if err := s.launch(); err != nil {
+	if err := s.proc.Start(); err != nil {
 		return err
 	}
-	if err := s.waitReady(60 * time.Second); err != nil {
-		s.signal(syscall.SIGKILL)
-		return fmt.Errorf("%s: %w\n%s", s.Name, err, s.logTail())
-	}
-	return nil
+	return s.waitReady()
 }
 
 // waitReady polls /healthz, which answers 200 once the server's JetStream is current.
-func (s *Server) waitReady(limit time.Duration) error {
-	s.mu.Lock()
-	done := s.done
-	s.mu.Unlock()
-	deadline := time.Now().Add(limit)
-	client := &http.Client{Timeout: time.Second}
-	for time.Now().Before(deadline) {
-		select {
-		case <-done:
-			return errors.New("nats-server exited")
-		default:
-		}
-		resp, err := client.Get("http://" + s.Monitor + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("nats-server not healthy within %v", limit)
+func (s *Server) waitReady() error {
+	return s.proc.WaitHealthy("http://"+s.Monitor+"/healthz", 60*time.Second)
 }
 
 // Stop shuts the server down (SIGTERM, then SIGKILL after 10 s) and waits for it. Stopping a stopped
 // server does nothing.
-func (s *Server) Stop() { s.signal(syscall.SIGTERM) }
+func (s *Server) Stop() { s.proc.Signal(syscall.SIGTERM) }
 
 // Kill stops the server abruptly (SIGKILL), as a crash or a pulled plug would.
-func (s *Server) Kill() { s.signal(syscall.SIGKILL) }
-
-func (s *Server) signal(sig syscall.Signal) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	syscall.Kill(-s.cmd.Process.Pid, sig)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-s.done
-	}
-	s.cmd, s.done = nil, nil
-}
+func (s *Server) Kill() { s.proc.Signal(syscall.SIGKILL) }
 
 // Running reports whether the server process is up.
-func (s *Server) Running() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cmd != nil
-}
+func (s *Server) Running() bool { return s.proc.Running() }
 
-func (s *Server) logTail() string {
-	b, _ := os.ReadFile(s.logPath)
-	if len(b) > 6000 {
-		b = b[len(b)-6000:]
-	}
-	return string(bytes.TrimSpace(b))
+// Run runs fn in a goroutine until the returned stop is called or the test ends; stop cancels fn's
+// context and waits for it to return. An error from fn fails the test.
+func Run(t testing.TB, fn func(ctx context.Context) error) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := fn(ctx); err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return stop
 }

@@ -38,9 +38,7 @@ func TestClusterSurvivesOneNode(t *testing.T) {
 // A cut link drops the client's connection; restored, the client reconnects by itself.
 func TestProxyCutsAndRestores(t *testing.T) {
 	c := natstest.Start(t, "edge-a")
-	link := c.Link(t)
-	o := c.Options(t, "edge-a")
-	o.URLs = link.URLs()
+	o, link := c.Linked(t, "edge-a")
 	nc := natstest.Dial(t, o)
 
 	link.Cut()

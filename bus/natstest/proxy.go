@@ -5,6 +5,8 @@ import (
 	"net"
 	"sync"
 	"testing"
+
+	"snowlight/bus"
 )
 
 // Proxy forwards TCP connections to a server until it is cut: the link between one client and NATS,
@@ -153,4 +155,13 @@ func (l *Link) Restore() {
 	for _, p := range l.Proxies {
 		p.Restore()
 	}
+}
+
+// Linked returns the options to connect as Center or an edge through a Link of its own, and the link.
+func (c *Cluster) Linked(t testing.TB, name string) (bus.ConnectOptions, *Link) {
+	t.Helper()
+	l := c.Link(t)
+	o := c.Options(t, name)
+	o.URLs = l.URLs()
+	return o, l
 }

@@ -16,6 +16,7 @@
 package outbox
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -170,7 +171,7 @@ func (o *Outbox) load() error {
 		}
 		o.segs = append(o.segs, &s.segment)
 	}
-	slices.SortFunc(o.segs, func(a, b *segment) int { return cmpU64(a.first, b.first) })
+	slices.SortFunc(o.segs, func(a, b *segment) int { return cmp.Compare(a.first, b.first) })
 	o.next = o.acked + 1
 	if n := len(o.segs); n > 0 {
 		o.next = max(o.next, o.segs[n-1].first+uint64(len(o.segs[n-1].offsets)))
@@ -178,16 +179,6 @@ func (o *Outbox) load() error {
 	o.read = o.acked + 1
 	o.removeDelivered()
 	return nil
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 type scanned struct {

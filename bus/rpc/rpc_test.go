@@ -16,21 +16,6 @@ import (
 	"snowlight/bus/rpc"
 )
 
-func run(t *testing.T, fn func(context.Context) error) func() {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := fn(ctx); err != nil {
-			t.Errorf("run: %v", err)
-		}
-	}()
-	var once sync.Once
-	stop := func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(stop)
-	return stop
-}
-
 // edge is a test edge: a lease holder, and a ring that has what the edge ingested since it took the
 // camera (until it stopped).
 type edge struct {
@@ -61,8 +46,8 @@ func startEdge(t *testing.T, c *natstest.Cluster, id string) *edge {
 		}})
 	require.NoError(t, err)
 	e.holder = h
-	e.stopH = run(t, h.Run)
-	e.serve = run(t, func(ctx context.Context) error { return rpc.Serve(ctx, nc, id, e.handlers()) })
+	e.stopH = natstest.Run(t, h.Run)
+	e.serve = natstest.Run(t, func(ctx context.Context) error { return rpc.Serve(ctx, nc, id, e.handlers()) })
 	return e
 }
 
@@ -95,7 +80,7 @@ func setup(t *testing.T) (*natstest.Cluster, *rpc.Client, *lease.Table) {
 	require.NoError(t, lease.PublishCameras(ctx, js, []lease.Camera{{ID: "cam-0"}}))
 	table, err := lease.NewTable(nc, nil)
 	require.NoError(t, err)
-	run(t, table.Run)
+	natstest.Run(t, table.Run)
 	<-table.Ready()
 	return c, rpc.NewClient(nc, table), table
 }
@@ -192,7 +177,7 @@ func TestWHEPRetriesTheNewHolder(t *testing.T) {
 	c := natstest.Start(t, "edge-a", "edge-b")
 	for _, id := range []string{"edge-a", "edge-b"} {
 		nc := c.Connect(t, id)
-		run(t, func(ctx context.Context) error {
+		natstest.Run(t, func(ctx context.Context) error {
 			return rpc.Serve(ctx, nc, id, rpc.EdgeHandlers{
 				Holds: func(string) bool { return id == "edge-b" },
 				WHEP: func(_ context.Context, o rpc.WHEPOffer) (rpc.WHEPAnswer, error) {
@@ -210,7 +195,7 @@ func TestWHEPRetriesTheNewHolder(t *testing.T) {
 func TestMalformedAndUnknownRequests(t *testing.T) {
 	c := natstest.Start(t, "edge-a")
 	nc := c.Connect(t, "edge-a")
-	run(t, func(ctx context.Context) error { return rpc.Serve(ctx, nc, "edge-a", rpc.EdgeHandlers{}) })
+	natstest.Run(t, func(ctx context.Context) error { return rpc.Serve(ctx, nc, "edge-a", rpc.EdgeHandlers{}) })
 	center := c.Connect(t, natstest.Center)
 	for _, tc := range []struct {
 		subject, body, code string

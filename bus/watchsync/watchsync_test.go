@@ -3,7 +3,6 @@ package watchsync_test
 import (
 	"context"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,21 +14,6 @@ import (
 	"snowlight/bus/watchsync"
 	"snowlight/watchlist"
 )
-
-func run(t *testing.T, fn func(context.Context) error) func() {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := fn(ctx); err != nil {
-			t.Errorf("run: %v", err)
-		}
-	}()
-	var once sync.Once
-	stop := func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(stop)
-	return stop
-}
 
 func person(id string, expires time.Time) watchlist.Person {
 	return watchlist.Person{ID: id, Name: "Name of " + id, Category: watchlist.Missing, EmbeddingModel: "sha",
@@ -43,7 +27,7 @@ func source(t *testing.T, c *natstest.Cluster) *watchsync.Source {
 	require.NoError(t, watchsync.Provision(ctx, js, len(c.Servers)))
 	src, err := watchsync.NewSource(ctx, js, 250*time.Millisecond, nil)
 	require.NoError(t, err)
-	run(t, src.Run)
+	natstest.Run(t, src.Run)
 	return src
 }
 
@@ -51,7 +35,7 @@ func replica(t *testing.T, nc *nats.Conn) *watchsync.Replica {
 	t.Helper()
 	r, err := watchsync.NewReplica(nc, time.Second, nil)
 	require.NoError(t, err)
-	run(t, r.Run)
+	natstest.Run(t, r.Run)
 	return r
 }
 
@@ -115,9 +99,7 @@ func TestCutOffEdgeFailsClosed(t *testing.T) {
 	src := source(t, c)
 	ctx := context.Background()
 	require.NoError(t, src.Sync(ctx, []watchlist.Person{person("p1", time.Time{}), person("p2", time.Time{})}))
-	link := c.Link(t)
-	o := c.Options(t, "edge-a")
-	o.URLs = link.URLs()
+	o, link := c.Linked(t, "edge-a")
 	r := replica(t, natstest.Dial(t, o))
 	require.Eventually(t, func() bool { return len(ids(r)) == 2 && r.Snapshot(time.Now()).Fresh }, 10*time.Second, 5*time.Millisecond)
 
@@ -142,7 +124,7 @@ func TestSilentCenterStopsMatching(t *testing.T) {
 	require.NoError(t, watchsync.Provision(ctx, js, 1))
 	src, err := watchsync.NewSource(ctx, js, 250*time.Millisecond, nil)
 	require.NoError(t, err)
-	stop := run(t, src.Run)
+	stop := natstest.Run(t, src.Run)
 	require.NoError(t, src.Put(ctx, person("p1", time.Time{})))
 	r := replica(t, c.Connect(t, "edge-a"))
 	require.Eventually(t, func() bool { return len(ids(r)) == 1 }, 10*time.Second, 5*time.Millisecond)
