@@ -212,11 +212,17 @@ func (h *Holder) stopped(ctx context.Context, err error) error {
 // carries out the plan.
 func (h *Holder) step(ctx context.Context) {
 	now := time.Now()
-	if h.sessionRev == 0 || now.Sub(h.renewed) >= h.ttl/3 {
+	// While the link is down there is nothing to try (the connection says so in the log); the fence
+	// below still runs on time.
+	connected := h.nc.IsConnected()
+	if connected && (h.sessionRev == 0 || now.Sub(h.renewed) >= h.ttl/3) {
 		h.renew(ctx)
 	}
 	if time.Now().After(h.deadline) {
 		h.fence()
+		return
+	}
+	if !connected {
 		return
 	}
 	// Nothing below may keep the loop past the deadline, when it must fence (a link that died

@@ -474,27 +474,36 @@ func (o *Outbox) locate(idx uint64) (*segment, int) {
 	return nil, 0
 }
 
-func (o *Outbox) readAt(s *segment, i int) (Record, error) {
+// header reads record i's header, opening the segment for reading on first use.
+func (s *segment) header(i int) (hdr [headerSize]byte, err error) {
 	if s.r == nil {
-		f, err := os.Open(s.path)
-		if err != nil {
-			return Record{}, fmt.Errorf("outbox read: %w", err)
+		if s.r, err = os.Open(s.path); err != nil {
+			return hdr, fmt.Errorf("outbox read: %w", err)
 		}
-		s.r = f
 	}
-	var hdr [headerSize]byte
 	if _, err := s.r.ReadAt(hdr[:], s.offsets[i]); err != nil {
-		return Record{}, fmt.Errorf("outbox read %s: %w", s.path, err)
+		return hdr, fmt.Errorf("outbox read %s: %w", s.path, err)
 	}
-	n := binary.LittleEndian.Uint32(hdr[0:4])
-	data := make([]byte, n)
+	return hdr, nil
+}
+
+func (o *Outbox) readAt(s *segment, i int) (Record, error) {
+	hdr, err := s.header(i)
+	if err != nil {
+		return Record{}, err
+	}
+	data := make([]byte, binary.LittleEndian.Uint32(hdr[0:4]))
 	if _, err := s.r.ReadAt(data, s.offsets[i]+headerSize); err != nil {
 		return Record{}, fmt.Errorf("outbox read %s: %w", s.path, err)
 	}
 	if crc(hdr[8:16], data) != binary.LittleEndian.Uint32(hdr[4:8]) {
 		return Record{}, fmt.Errorf("outbox read %s: record %d fails its checksum", s.path, s.first+uint64(i))
 	}
-	return Record{Index: s.first + uint64(i), Appended: time.Unix(0, int64(binary.LittleEndian.Uint64(hdr[8:16]))), Data: data}, nil
+	return Record{Index: s.first + uint64(i), Appended: appended(hdr), Data: data}, nil
+}
+
+func appended(hdr [headerSize]byte) time.Time {
+	return time.Unix(0, int64(binary.LittleEndian.Uint64(hdr[8:16])))
 }
 
 // Ack marks every record up to index as delivered; whole delivered segments are deleted.
@@ -536,16 +545,8 @@ func (o *Outbox) Stats() Stats {
 		}
 	}
 	if s, i := o.locate(o.acked + 1); s != nil && !o.closed {
-		var hdr [headerSize]byte
-		if s.r == nil {
-			if f, err := os.Open(s.path); err == nil {
-				s.r = f
-			}
-		}
-		if s.r != nil {
-			if _, err := s.r.ReadAt(hdr[:], s.offsets[i]); err == nil {
-				st.Oldest = time.Unix(0, int64(binary.LittleEndian.Uint64(hdr[8:16])))
-			}
+		if hdr, err := s.header(i); err == nil {
+			st.Oldest = appended(hdr)
 		}
 	}
 	return st
