@@ -155,20 +155,24 @@ func (h *Holder) Leases() []*Lease {
 // as a crash would: the session expires and others take the cameras. For a handover without that
 // wait, call Drain after Run returned.
 func (h *Holder) Run(ctx context.Context) error {
-	var err error
-	if h.edges, err = h.js.KeyValue(ctx, bus.BucketEdges); err != nil {
-		return h.stopped(ctx, fmt.Errorf("lease holder: %w", err))
-	}
-	if h.leases, err = h.js.KeyValue(ctx, bus.BucketLeases); err != nil {
-		return h.stopped(ctx, fmt.Errorf("lease holder: %w", err))
-	}
-	st, err := h.edges.Status(ctx)
-	if err != nil {
-		return h.stopped(ctx, fmt.Errorf("lease holder: %w", err))
-	}
-	h.ttl = st.TTL()
-	if h.ttl <= 0 {
-		return fmt.Errorf("lease holder: bucket %s has no TTL; provision it with lease.Provision", bus.BucketEdges)
+	// An edge may start while its link is down: wait for the buckets.
+	for logged := false; ; {
+		err := h.bind(ctx)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, errNoTTL) {
+			return err
+		}
+		if !logged {
+			h.log.Warn("lease buckets unreachable; trying again", "err", err)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
 	}
 	if h.opts.Margin <= 0 {
 		h.opts.Margin = min(time.Second, h.ttl/6)
@@ -201,11 +205,27 @@ func (h *Holder) Run(ctx context.Context) error {
 	}
 }
 
-func (h *Holder) stopped(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return nil
+var errNoTTL = fmt.Errorf("lease holder: bucket %s has no TTL; provision it with lease.Provision", bus.BucketEdges)
+
+// bind finds the sessions and leases buckets and the session TTL.
+func (h *Holder) bind(ctx context.Context) error {
+	bctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var err error
+	if h.edges, err = h.js.KeyValue(bctx, bus.BucketEdges); err != nil {
+		return fmt.Errorf("lease holder: %w", err)
 	}
-	return err
+	if h.leases, err = h.js.KeyValue(bctx, bus.BucketLeases); err != nil {
+		return fmt.Errorf("lease holder: %w", err)
+	}
+	st, err := h.edges.Status(bctx)
+	if err != nil {
+		return fmt.Errorf("lease holder: %w", err)
+	}
+	if h.ttl = st.TTL(); h.ttl <= 0 {
+		return errNoTTL
+	}
+	return nil
 }
 
 // step renews the session when due, fences when it could not, notices cameras lost to others, and
