@@ -2,8 +2,8 @@ package search_test
 
 import (
 	"bytes"
-	"math"
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -275,11 +275,11 @@ func TestAddRejects(t *testing.T) {
 	require.NoError(t, err)
 	now := time.Now()
 	for name, e := range map[string]search.Entry{
-		"no id":         {Camera: "c", Time: now},
-		"no camera":     {ID: "a", Time: now},
-		"no time":       {ID: "a", Camera: "c"},
-		"short vector":  {ID: "a", Camera: "c", Time: now, Appearance: []float32{1}},
-		"zero vector":   {ID: "a", Camera: "c", Time: now, Appearance: make([]float32, search.Dim)},
+		"no id":        {Camera: "c", Time: now},
+		"no camera":    {ID: "a", Time: now},
+		"no time":      {ID: "a", Camera: "c"},
+		"short vector": {ID: "a", Camera: "c", Time: now, Appearance: []float32{1}},
+		"zero vector":  {ID: "a", Camera: "c", Time: now, Appearance: make([]float32, search.Dim)},
 	} {
 		assert.Error(t, x.Add(e), name)
 	}
