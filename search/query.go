@@ -29,6 +29,11 @@ type Query struct {
 	Limit int
 	// MinScore drops hits less similar than this to the example.
 	MinScore float32
+	// Candidates overrides Options.Candidates for this query (0: the index's).
+	Candidates int
+	// Exact ranks every row by its int8 vector instead of the best candidates by code: the reference
+	// recall is measured against, and affordable for a small scope (tens of thousands of rows).
+	Exact bool
 }
 
 // MaxLimit is the most hits a query returns.
@@ -192,6 +197,9 @@ func (x *Index) prepare(q Query) (*plan, error) {
 	if p.limit > MaxLimit {
 		return nil, fmt.Errorf("%w: limit %d is over %d", ErrInvalid, q.Limit, MaxLimit)
 	}
+	if q.Candidates > 0 {
+		p.candidates = q.Candidates
+	}
 	p.candidates = max(p.candidates, p.limit)
 	if !q.From.IsZero() {
 		p.from = q.From.UnixMilli()
@@ -230,7 +238,7 @@ func (p *plan) scan(si int32, s *segment, results *best[scored], cands *best[can
 	}
 	colours := !p.q.Colours.Any()
 	inWindow := s.minT >= p.from && s.maxT <= p.to
-	coded := s.codes != nil && p.example != nil
+	coded := s.codes != nil && p.example != nil && !p.q.Exact
 	thr := int32(Dim + 1)
 	if cands.full() {
 		thr = cands.worst().dist

@@ -11,6 +11,7 @@ import (
 func benchmarks() map[string]command {
 	return map[string]command{
 		"ingest":     {"CPU per frame of ingest vs ffmpeg vs OpenCV VideoCapture on simulated 720p cameras", runBenchIngest},
+		"search":     {"query latency, recall and memory of the search index over synthetic sightings", runBenchSearch},
 		"perception": {"ms per stage, CPU per camera-second gated vs ungated and scheduled vs every-person appearance, Go vs OpenCV's own YuNet/YOLOX", runBenchPerception},
 	}
 }
