@@ -40,7 +40,7 @@ type Kind struct {
 	// CPU is the process's CPU time per query (user + system, both workers), p50 and p99: on a machine
 	// shared with other work it says what the query costs when wall time does not.
 	CPUP50, CPUP99 time.Duration `json:"-"`
-	MeanHits      float64       `json:"mean_hits"`
+	MeanHits       float64       `json:"mean_hits"`
 }
 
 // Report is a run's result.
