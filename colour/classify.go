@@ -5,26 +5,38 @@ package colour
 // chroma is black, grey or white by its value; otherwise the hue decides, with brown for dark oranges
 // and yellows and pink for light, weakly saturated reds and magentas. Maroon stays red (witnesses call
 // a maroon jacket red) and navy stays blue; both are also dark.
-func Classify(r, g, b uint8) (n Name, dark bool) {
+func Classify(r, g, b uint8) (n Name, dark bool) { return classify(r, g, b, levels{gain: 256}) }
+
+// classify is Classify after the crop's contrast stretch lv: lightness (black, grey, white, dark, the
+// brown of dark oranges) is judged stretched, saturation and hue as the camera gave them, since a
+// stretch multiplies a colour cast as much as a colour.
+func classify(r, g, b uint8, lv levels) (n Name, dark bool) {
 	mx, mn := max(r, g, b), min(r, g, b)
-	v := int(mx)
 	c := int(mx) - int(mn) // chroma, 0..255
-	dark = luma(r, g, b) < darkLuma
-	switch {
-	case v < 45 || (v < 70 && c < 25):
+	if mx == 0 {
 		return Black, true
-	case c < 22 || c*100 < 14*v: // saturation under 0.14
+	}
+	sat := c * 100 / int(mx) // saturation in percent
+	v := int(lv.apply(mx))
+	c = c * lv.gain / 256
+	dark = int(lv.apply(uint8(luma(r, g, b)))) < darkLuma
+	switch {
+	case v < 28 || (v < 70 && (c < 15 || sat < 35)):
+		// Dark: black unless clearly coloured (dark red, brown, bottle green keep their hue; sensor noise
+		// in shadows does not).
+		return Black, true
+	case c < 22 || sat < 22: // a camera's colour cast on grey and white
 		switch {
 		case v < 70:
 			return Black, dark
-		case v > 185 && c*100 < 10*v:
+		case v > 185 && sat < 10:
 			return White, dark
 		default:
 			return Grey, dark
 		}
 	}
-	h := hue(int(r), int(g), int(b), v, c) // degrees, 0..359
-	s := c * 100 / v                       // saturation in percent
+	h := hue(int(r), int(g), int(b), int(mx), int(mx)-int(mn)) // degrees, 0..359
+	s := sat
 	switch {
 	case h < 12 || h >= 345:
 		if s < 45 && v > 170 {
@@ -32,7 +44,7 @@ func Classify(r, g, b uint8) (n Name, dark bool) {
 		}
 		return Red, dark
 	case h < 45:
-		if v < 150 || (s < 45 && v < 200) {
+		if v < 175 || (s < 45 && v < 200) {
 			return Brown, dark
 		}
 		if h < 20 && s < 55 {
@@ -50,8 +62,8 @@ func Classify(r, g, b uint8) (n Name, dark bool) {
 		return Blue, dark
 	case h < 290:
 		return Purple, dark
-	default: // 290..345: magenta to rose
-		if s < 40 && v < 140 {
+	default: // 290..345: magenta to rose; dark magenta is purple
+		if v < 150 {
 			return Purple, dark
 		}
 		return Pink, dark

@@ -81,16 +81,29 @@ func (r Region) Known() bool {
 	return false
 }
 
-// Dominant is the name with the largest share and that share in percent (Black, 0 when unknown).
-func (r Region) Dominant() (Name, uint8) {
-	var best Name
+// Main is the name a witness would give and its share in percent: the largest chromatic share when it
+// holds at least ChromaticShare of the region and half the largest share (shade and folds turn part of
+// a coloured garment black or grey, never the reverse; warm light tints a black one, but only a little
+// of it), else the largest share. Black, 0 when unknown.
+func (r Region) Main() (Name, uint8) {
+	var best, chromatic Name = Black, Red
 	for i, s := range r.Shares {
+		n := Name(i)
 		if s > r.Shares[best] {
-			best = Name(i)
+			best = n
 		}
+		if n >= Red && s > r.Shares[chromatic] {
+			chromatic = n
+		}
+	}
+	if c := r.Shares[chromatic]; c >= ChromaticShare && 2*int(c) >= int(r.Shares[best]) {
+		return chromatic, r.Shares[chromatic]
 	}
 	return best, r.Shares[best]
 }
+
+// ChromaticShare is the share from which a colour outranks black, grey and white in Main.
+const ChromaticShare = 25
 
 // Top lists the names holding at least minShare percent, largest first.
 func (r Region) Top(minShare uint8) []Name {

@@ -50,12 +50,58 @@ func DescribeBGR(pix []byte, w, h, stride int) (Description, error) {
 }
 
 func describe(w, h int, at func(x, y int) (r, g, b uint8)) Description {
-	return Description{Upper: region(w, h, upperPart(), at), Lower: region(w, h, lowerPart(), at)}
+	lv := levelsOf(w, h, at)
+	return Description{Upper: region(w, h, upperPart(), lv, at), Lower: region(w, h, lowerPart(), lv, at)}
+}
+
+// levels is a contrast stretch, the same for the three channels (so hues stay): haze and a camera's
+// lifted blacks make black clothes grey and colours pale, and a dim scene makes everything dark. The
+// crop's 2nd and 98th luma percentiles are moved towards 0 and 255, by at most maxLift and maxGain so
+// that a night scene is not turned into noise.
+type levels struct {
+	black int
+	gain  int // x 256
+}
+
+const (
+	maxLift = 60
+	maxGain = 2 * 256
+)
+
+func levelsOf(w, h int, at func(x, y int) (r, g, b uint8)) levels {
+	var hist [256]int
+	n := 0
+	stepX, stepY := max(1, w/sampleCols), max(1, h/sampleRows)
+	for y := 0; y < h; y += stepY {
+		for x := 0; x < w; x += stepX {
+			hist[luma(at(x, y))]++
+			n++
+		}
+	}
+	pct := func(p int) int {
+		c := 0
+		for v, k := range hist {
+			if c += k; c*100 >= p*n {
+				return v
+			}
+		}
+		return 255
+	}
+	lo, hi := min(pct(2), maxLift), pct(98)
+	gain := 256
+	if hi > lo {
+		gain = min(maxGain, max(256, 255*256/(hi-lo)))
+	}
+	return levels{black: lo, gain: gain}
+}
+
+func (l levels) apply(c uint8) uint8 {
+	return uint8(min(255, max(0, (int(c)-l.black)*l.gain/256)))
 }
 
 // region counts the names of a part's pixels on a sampling grid, skin left out unless the part is
 // mostly skin-coloured.
-func region(w, h int, p part, at func(x, y int) (r, g, b uint8)) Region {
+func region(w, h int, p part, lv levels, at func(x, y int) (r, g, b uint8)) Region {
 	x0, x1 := int(p.left*float64(w)), int(p.right*float64(w))
 	y0, y1 := int(p.top*float64(h)), int(p.bottom*float64(h))
 	stepX, stepY := max(1, (x1-x0)/sampleCols), max(1, (y1-y0)/sampleRows)
@@ -64,7 +110,7 @@ func region(w, h int, p part, at func(x, y int) (r, g, b uint8)) Region {
 	for y := y0; y < y1; y += stepY {
 		for x := x0; x < x1; x += stepX {
 			r, g, b := at(x, y)
-			n, dark := Classify(r, g, b)
+			n, dark := classify(r, g, b, lv)
 			all[n]++
 			nAll++
 			if dark {

@@ -196,7 +196,7 @@ func quantile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[max(0, min(len(sorted)-1, int(math.Ceil(p*float64(len(sorted))))-1))]
 }
 
-func dominant(r colour.Region) colour.Name { n, _ := r.Dominant(); return n }
+func dominant(r colour.Region) colour.Name { n, _ := r.Main(); return n }
 
 func boolInt(b bool) int {
 	if b {
