@@ -40,6 +40,7 @@ func commands() map[string]command {
 		"testvideos": {"generate the camera-like test streams from real footage", runTestvideos},
 		"user":       {"add, list, disable users and set their passwords", runUser},
 		"audit":      {"verify the audit log's hash chain", runAudit},
+		"case":       {"verify a case evidence bundle offline (case verify BUNDLE)", runCase},
 		"retention":  {"delete what the retention periods no longer allow (run); place and release case holds", runRetention},
 		"mot":        {"score (eval) or run (track) multi-object tracking on MOTChallenge files", runMot},
 		"trajectory": {"follow a person or a sighting through the cameras, or list what a camera saw", runTrajectory},
