@@ -2,6 +2,7 @@ package colour
 
 import (
 	"fmt"
+	"math/bits"
 	"strings"
 	"unicode"
 )
@@ -23,16 +24,12 @@ func (t Term) Any() bool { return t.Names == 0 && !t.Dark }
 // Has reports whether n is one of the term's names.
 func (t Term) Has(n Name) bool { return t.Names&(1<<n) != 0 }
 
-// Share is the percentage of r the term covers, 0 when r is unknown.
+// Share is the percentage of r the term covers, 0 when r is unknown (all its shares are 0). Called per
+// row by the search index's scans, so it visits only the term's names.
 func (t Term) Share(r Region) int {
-	if !r.Known() {
-		return 0
-	}
 	named := 0
-	for n := Name(0); n < NumNames; n++ {
-		if t.Has(n) {
-			named += int(r.Shares[n])
-		}
+	for b := t.Names & (1<<NumNames - 1); b != 0; b &= b - 1 {
+		named += int(r.Shares[bits.TrailingZeros16(b)])
 	}
 	switch {
 	case t.Names != 0 && t.Dark:

@@ -165,6 +165,9 @@ func (x *Index) Search(ctx context.Context, q Query) ([]Hit, error) {
 	})
 	for _, c := range pool[:min(len(pool), p.candidates)] {
 		s := segs[c.seg]
+		if s.scales[c.row] == 0 {
+			continue
+		}
 		score := dot(p.example, s.vecs[int(c.row)*Dim:]) * s.scales[c.row]
 		if score < p.q.MinScore {
 			continue
@@ -242,6 +245,20 @@ func (p *plan) scan(si int32, s *segment, results *best[scored], cands *best[can
 	thr := int32(Dim + 1)
 	if cands.full() {
 		thr = cands.worst().dist
+	}
+	if coded && inWindow && allow == nil && !colours {
+		// The common "everything in scope" case: one sequential pass over the codes and nothing else,
+		// since the scan is bound by memory bandwidth (64 of the 80 bytes a row is tested on). Rows
+		// without a vector have a zero code and are dropped when ranked.
+		for i := range s.rows() {
+			if d := int32(hamming(&p.code, s.codes[i*codeWords:])); d < thr {
+				cands.push(candidate{ref: ref{si, int32(i)}, dist: d})
+				if cands.full() {
+					thr = cands.worst().dist
+				}
+			}
+		}
+		return
 	}
 	for i := range s.rows() {
 		if !inWindow && (s.times[i] < p.from || s.times[i] > p.to) {
