@@ -13,12 +13,13 @@ import (
 // runBenchSearch builds the search index over synthetic sightings and reports query latency, recall
 // against an exact scan, and memory (docs/BENCHMARKS.md, "Search").
 func runBenchSearch(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "bench search", "[--sightings N] [--queries N] [--recall N] [--candidates 1000,4000] [--dir DIR]")
+	fs := newFlagSet(e, "bench search", "[--sightings N] [--queries N] [--recall N] [--candidates 4000,1000] [--dir DIR [--reuse]]")
 	sightings := fs.Int("sightings", 1_000_000, "synthetic sightings to index")
 	queries := fs.Int("queries", 200, "queries of each kind whose latency is measured")
 	recall := fs.Int("recall", 20, "of those, how many are also run exactly to measure recall@10")
 	candidates := fs.String("candidates", "4000,1000,16000", "candidate counts to measure recall at (the first is the index's)")
 	dir := fs.String("dir", "", "where to build the index (default: a temporary directory, removed after)")
+	reuse := fs.Bool("reuse", false, "query the index an earlier run left in --dir instead of building it")
 	seed := fs.Uint64("seed", 1, "seed of the synthetic city")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -31,7 +32,10 @@ func runBenchSearch(ctx context.Context, e *env, args []string) error {
 		}
 		cands = append(cands, n)
 	}
-	rep, err := searchbench.Run(ctx, searchbench.Options{Sightings: *sightings, Dir: *dir, Queries: *queries,
+	if *reuse && *dir == "" {
+		return fmt.Errorf("--reuse needs --dir")
+	}
+	rep, err := searchbench.Run(ctx, searchbench.Options{Sightings: *sightings, Dir: *dir, Reuse: *reuse, Queries: *queries,
 		Recall: *recall, Candidates: cands, Seed: *seed}, e.stderr)
 	if err != nil {
 		return err
