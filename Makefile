@@ -12,7 +12,7 @@ export SNOWLIGHT_TESTVIDEOS ?= $(abspath $(OUT)/testvideos)
 # Packages whose goroutines meet: their tests always run under the race detector.
 RACE_PKGS := ./ingest/... ./live/... ./auth/... ./audit/... ./web/... ./tracks/... ./store/... ./alerts/... ./objstore/... ./pipeline/... ./retention/... ./watchlist/... ./server/... ./bus/...
 
-.PHONY: setup build demo test test-unit test-race testvideos models bench bench-ingest bench-perception bench-alerts test-browser bench-console test-outage bench-center clean
+.PHONY: setup build demo test test-unit test-race testvideos models bench bench-ingest bench-perception bench-alerts bench-search test-browser bench-console test-outage bench-center clean
 
 setup:
 	@./scripts/setup.sh
@@ -32,6 +32,7 @@ test: build testvideos
 	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v -E '/(ingest|live|auth|audit|web|tracks|store|alerts|objstore|pipeline|retention|watchlist|server|bus)(/|$$)')
 	$(GO) test -race -count=1 -timeout 30m $(RACE_PKGS)
 	$(GO) test -race -count=1 -run 'Concurrent' ./detect/
+	$(GO) test -race -count=1 -run 'Concurrent|Delete|Persistence' ./search/
 	$(GO) test -tags matprofile -count=1 -run TestNoMatLeaks ./detect/
 	$(GO) test -count=1 -timeout 20m -run City5 ./pipeline/  # the six-camera replay, too slow under -race
 	$(GO) test -tags matprofile -count=1 -run TestNoMatLeaks ./pipeline/
@@ -55,6 +56,12 @@ bench-perception: build testvideos
 # five minutes: the scene plays in real time.
 bench-alerts: build testvideos
 	$(GO) test -run '^$$' -bench AlertLatency -benchtime 1x -timeout 20m -v ./server/
+
+# Search by example and by description over ten million synthetic sightings: latency and CPU per query,
+# recall@10 against an exact scan, memory (docs/BENCHMARKS.md, "Search"). Builds a 6 GB index in a
+# temporary directory first (about ten minutes on 2 cores).
+bench-search: build
+	./bin/snowlight bench search --sightings 10000000 --queries 100 --recall 10
 
 # Ingest vs ffmpeg vs OpenCV VideoCapture on simulated 720p cameras (docs/BENCHMARKS.md, "Ingest").
 bench-ingest: build testvideos
