@@ -452,13 +452,11 @@ type Stats struct {
 func (x *Index) Stats() Stats {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	st := Stats{Entries: x.active.rows(), Segments: len(x.sealed) + 1}
+	st := Stats{Segments: len(x.sealed) + 1}
 	for _, s := range append([]*segment{x.active}, x.sealed...) {
+		st.Entries += s.rows()
 		st.ScanBytes += int64(len(s.times))*8 + int64(len(s.cams))*2 + int64(len(s.codes))*8
 		st.FileBytes += int64(len(s.mapping))
-	}
-	for _, s := range x.sealed {
-		st.Entries += s.rows()
 	}
 	return st
 }

@@ -109,7 +109,11 @@ func (x *Index) Search(ctx context.Context, q Query) ([]Hit, error) {
 		return nil, ErrClosed
 	}
 	segs := make([]*segment, 0, len(x.sealed)+1)
-	for _, s := range append(x.sealed, x.active) {
+	for i := range len(x.sealed) + 1 {
+		s := x.active
+		if i < len(x.sealed) {
+			s = x.sealed[i]
+		}
 		if s.rows() > 0 && s.maxT >= p.from && s.minT <= p.to {
 			segs = append(segs, s)
 		}
