@@ -26,7 +26,9 @@ func (t Term) Has(n Name) bool { return t.Names&(1<<n) != 0 }
 
 // Share is the percentage of r the term covers, 0 when r is unknown (all its shares are 0). Called per
 // row by the search index's scans, so it visits only the term's names.
-func (t Term) Share(r Region) int {
+func (t Term) Share(r Region) int { return t.share(&r) }
+
+func (t Term) share(r *Region) int {
 	named := 0
 	for b := t.Names & (1<<NumNames - 1); b != 0; b &= b - 1 {
 		named += int(r.Shares[bits.TrailingZeros16(b)])
@@ -76,14 +78,15 @@ func (q Query) String() string { return q.Upper.String() + " top, " + q.Lower.St
 // everything with score 1.
 func (q Query) Match(d Description) (score float32, ok bool) {
 	score = 1
-	for _, c := range [2]struct {
-		t Term
-		r Region
-	}{{q.Upper, d.Upper}, {q.Lower, d.Lower}} {
-		if c.t.Any() {
-			continue
+	if !q.Upper.Any() {
+		s := q.Upper.share(&d.Upper)
+		if s < MinShare {
+			return 0, false
 		}
-		s := c.t.Share(c.r)
+		score = float32(s) / 100
+	}
+	if !q.Lower.Any() {
+		s := q.Lower.share(&d.Lower)
 		if s < MinShare {
 			return 0, false
 		}

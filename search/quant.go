@@ -29,15 +29,21 @@ func quantise(dst []int8, v []float32) (scale float32) {
 	return scale
 }
 
-// encode writes v's binary code relative to centre: bit i is set when v[i] is above centre[i]. OSNet's
-// outputs are all non-negative (a ReLU ends the network), so signs alone would say nothing; around the
-// mean, the Hamming distance between codes ranks vectors by angle well enough to pick candidates.
+// encode writes v's binary code relative to centre: bit i is the sign of the i-th value of (v - centre)
+// rotated. OSNet's outputs are all non-negative (a ReLU ends the network), so signs alone would say
+// nothing; around the mean, the Hamming distance between codes ranks vectors by angle well enough to pick
+// candidates. The rotation (rotate) spreads the variance over every bit: OSNet's dimensions range from
+// dead to dominant, and a bit of a quiet dimension is mostly noise.
 func encode(dst []uint64, v, centre []float32) {
+	var t [Dim]float32
+	for i := range t {
+		t[i] = v[i] - centre[i]
+	}
+	rotate(&t)
 	for w := range codeWords {
 		var word uint64
-		base := w * 64
 		for b := range 64 {
-			if v[base+b] > centre[base+b] {
+			if t[w*64+b] > 0 {
 				word |= 1 << b
 			}
 		}
@@ -45,19 +51,42 @@ func encode(dst []uint64, v, centre []float32) {
 	}
 }
 
-// encodeInt8 is encode for a stored int8 vector (a segment sealed before the centre existed is coded
-// from its int8 copy when it is loaded or rewritten).
+// encodeInt8 is encode for a stored int8 vector.
 func encodeInt8(dst []uint64, q []int8, scale float32, centre []float32) {
-	for w := range codeWords {
-		var word uint64
-		base := w * 64
-		for b := range 64 {
-			if float32(q[base+b])*scale > centre[base+b] {
-				word |= 1 << b
+	var v [Dim]float32
+	for i := range v {
+		v[i] = float32(q[i]) * scale
+	}
+	encode(dst, v[:], centre)
+}
+
+// rotate applies a fixed orthogonal transform: two rounds of pseudo-random sign flips each followed by a
+// fast Walsh-Hadamard transform (a randomised Hadamard transform, 2 x 512 x 9 additions instead of a
+// 512 x 512 matrix). The scale is left out: only signs are kept.
+func rotate(t *[Dim]float32) {
+	for round := range uint64(2) {
+		for i := range t {
+			if splitmix(round<<32|uint64(i))&1 == 1 {
+				t[i] = -t[i]
 			}
 		}
-		dst[w] = word
+		for h := 1; h < Dim; h *= 2 {
+			for i := 0; i < Dim; i += 2 * h {
+				for j := i; j < i+h; j++ {
+					a, b := t[j], t[j+h]
+					t[j], t[j+h] = a+b, a-b
+				}
+			}
+		}
 	}
+}
+
+// splitmix is SplitMix64's output function: a fixed, well-mixed bit per position.
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // hamming is the number of differing bits of two codes.

@@ -281,9 +281,11 @@ func (p *plan) scan(si int32, s *segment, results *best[scored], cands *best[can
 		r := ref{si, int32(i)}
 		switch {
 		case p.example == nil:
-			results.push(scored{ref: r, score: colourScore, colour: colourScore, time: s.times[i]})
-		case s.scales[i] == 0: // no appearance: not found by example
-		case coded:
+			// Most rows of a broad description lose to the kept best at once: test before the push.
+			if !results.full() || colourScore >= results.worst().score {
+				results.push(scored{ref: r, score: colourScore, colour: colourScore, time: s.times[i]})
+			}
+		case coded: // a row without a vector has a zero code and is dropped when ranked
 			d := int32(hamming(&p.code, s.codes[i*codeWords:]))
 			if d < thr {
 				cands.push(candidate{ref: r, dist: d})
@@ -291,6 +293,7 @@ func (p *plan) scan(si int32, s *segment, results *best[scored], cands *best[can
 					thr = cands.worst().dist
 				}
 			}
+		case s.scales[i] == 0: // no appearance: not found by example
 		default:
 			score := dot(p.example, s.vecs[i*Dim:]) * s.scales[i]
 			if score >= p.q.MinScore {

@@ -129,7 +129,7 @@ func (s *segment) without(drop func(i int) bool, centre []float32) *segment {
 // that precedes it. Native little-endian layout, so a mapped file's columns are used as they are.
 const (
 	segMagic   = "SNOWSIDX"
-	segVersion = 1
+	segVersion = 2 // 2: codes of the rotated vector
 	headerSize = 64
 	align      = 64
 )
