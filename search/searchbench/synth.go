@@ -211,16 +211,20 @@ func (s *space) sighting(person int32, i uint64) []float32 {
 	return v
 }
 
-// The colours people wear, roughly as often as in a northern city's street: dark and neutral most.
-var wornUpper = []colour.Name{colour.Black, colour.Black, colour.Black, colour.Grey, colour.Grey, colour.White,
-	colour.Blue, colour.Blue, colour.Red, colour.Green, colour.Brown, colour.Yellow, colour.Pink, colour.Purple, colour.Orange}
-var wornLower = []colour.Name{colour.Black, colour.Black, colour.Black, colour.Blue, colour.Blue, colour.Blue,
-	colour.Grey, colour.Grey, colour.Brown, colour.White, colour.Green}
+// worn lists the colours people wear on top and below, each as often as in a northern city's street
+// (dark and neutral most).
+func worn() (upper, lower []colour.Name) {
+	return []colour.Name{colour.Black, colour.Black, colour.Black, colour.Grey, colour.Grey, colour.White,
+			colour.Blue, colour.Blue, colour.Red, colour.Green, colour.Brown, colour.Yellow, colour.Pink, colour.Purple, colour.Orange},
+		[]colour.Name{colour.Black, colour.Black, colour.Black, colour.Blue, colour.Blue, colour.Blue,
+			colour.Grey, colour.Grey, colour.Brown, colour.White, colour.Green}
+}
 
 // colours is what the person wears as a camera sees it: the garment's colour 55-90%, a second name
 // (shade, shadow, a bag), and one view in ten mostly the wrong name.
 func (s *space) colours(person int32, i uint64) colour.Description {
 	pr := rand.New(rand.NewPCG(s.seed^0x7f4a7c159e3779b9, uint64(person)))
+	wornUpper, wornLower := worn()
 	up, low := wornUpper[pr.IntN(len(wornUpper))], wornLower[pr.IntN(len(wornLower))]
 	vr := rand.New(rand.NewPCG(s.seed^0x2545f4914f6cdd1d, i))
 	region := func(n colour.Name) colour.Region {
