@@ -64,9 +64,10 @@ func encodeInt8(dst []uint64, q []int8, scale float32, centre []float32) {
 // fast Walsh-Hadamard transform (a randomised Hadamard transform, 2 x 512 x 9 additions instead of a
 // 512 x 512 matrix). The scale is left out: only signs are kept.
 func rotate(t *[Dim]float32) {
-	for round := range uint64(2) {
+	f := flips()
+	for round := range f {
 		for i := range t {
-			if splitmix(round<<32|uint64(i))&1 == 1 {
+			if f[round][i/64]>>(i%64)&1 == 1 {
 				t[i] = -t[i]
 			}
 		}
@@ -81,12 +82,15 @@ func rotate(t *[Dim]float32) {
 	}
 }
 
-// splitmix is SplitMix64's output function: a fixed, well-mixed bit per position.
-func splitmix(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
-	x = (x ^ x>>27) * 0x94d049bb133111eb
-	return x ^ x>>31
+// flips are rotate's sign flips, a bit per position and round: the lowest bit of SplitMix64 of
+// round<<32 | position. Fixed: the codes in segment files depend on them.
+func flips() [2][codeWords]uint64 {
+	return [2][codeWords]uint64{
+		{0xb345d63d0223b88b, 0x58d4c22f714ba6e7, 0xe8eb43e49496db16, 0x68b4d7676edc91ba,
+			0x7bc502f1b7c0bbd1, 0x7608539b00af1ce4, 0x1eeb53d89871cd69, 0x5a3c65e82a47363b},
+		{0x45fbee0a3bff3eda, 0xa3eea139ebde41d5, 0x564271b4cc0dff2a, 0x493d30da3c4a4955,
+			0x8118686947d8d1c4, 0xf6585417fdf136e9, 0x041747c40945ac28, 0xf240f9919ad292f3},
+	}
 }
 
 // hamming is the number of differing bits of two codes.
