@@ -48,7 +48,7 @@ func runBenchSearch(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(w, "%-34s %8.1f %8.1f %8.1f %9.1f %9.1f %6.1f\n", k.Name, msOf(k.P50), msOf(k.P99), msOf(k.Max),
 			msOf(k.CPUP50), msOf(k.CPUP99), k.MeanHits)
 	}
-	for _, c := range cands {
+	for _, c := range cands[:len(cands)*min(1, *recall)] {
 		fmt.Fprintf(w, "recall@10 with %d candidates: %.3f (exact scan p50 %.0f ms)\n", c, rep.RecallAt10[c], msOf(rep.ExactP50))
 	}
 	fmt.Fprintf(w, "memory: scanned columns %.0f MB, segment files %.0f MB mapped, RSS %.0f MB (peak %.0f MB), Go heap %.0f MB\n",
