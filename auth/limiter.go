@@ -22,6 +22,12 @@ func DefaultLoginLimits() LoginLimits {
 }
 
 // limiter counts failures per key in a fixed window that starts at the first failure.
+//
+// An attempt is counted when it starts, before its password is hashed: begin reserves one of the key's
+// max attempts and end turns the reservation into a failure or releases it. Attempts still being checked
+// use up the budget like failures do, so a burst of parallel guesses gets at most max answers and the
+// rest are refused without a hash. Counting only after hashing let every request of a burst pass the
+// lock check before the first failure was recorded.
 type limiter struct {
 	max             int
 	window, lockout time.Duration
@@ -33,7 +39,8 @@ type limiter struct {
 
 type failures struct {
 	first       time.Time
-	n           int
+	n           int // failures in the window starting at first
+	pending     int // attempts begun and not yet ended
 	lockedUntil time.Time
 }
 
@@ -41,57 +48,81 @@ func newLimiter(max int, window, lockout time.Duration) *limiter {
 	return &limiter{max: max, window: window, lockout: lockout, m: make(map[string]*failures)}
 }
 
-// locked reports how long key stays locked, or 0.
-func (l *limiter) locked(key string, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if f := l.m[key]; f != nil && now.Before(f.lockedUntil) {
-		return f.lockedUntil.Sub(now)
-	}
-	return 0
-}
-
-// fail records a failure and reports whether it locked the key.
-func (l *limiter) fail(key string, now time.Time) bool {
+// begin reserves an attempt for key. It returns 0 when the attempt may go ahead (and must then be ended
+// with end or cancel), or how long the key stays locked, or busy when the attempts already being checked
+// fill the budget (they end within seconds, and lock the key if they all fail).
+func (l *limiter) begin(key string, now time.Time) (locked time.Duration, busy bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.pruneLocked(now)
 	f := l.m[key]
-	if f == nil || now.Sub(f.first) >= l.window {
-		f = &failures{first: now, lockedUntil: timeOrZero(f)}
+	if f == nil {
+		f = &failures{}
 		l.m[key] = f
 	}
-	f.n++
-	if f.n >= l.max {
-		f.lockedUntil = now.Add(l.lockout)
-		f.n, f.first = 0, now
-		return true
+	if now.Before(f.lockedUntil) {
+		return f.lockedUntil.Sub(now), false
 	}
-	return false
+	if now.Sub(f.first) >= l.window {
+		f.n = 0
+	}
+	if f.n+f.pending >= l.max {
+		return 0, true
+	}
+	f.pending++
+	return 0, false
 }
 
-func timeOrZero(f *failures) time.Time {
-	if f == nil {
-		return time.Time{}
-	}
-	return f.lockedUntil
-}
-
-func (l *limiter) reset(key string) {
+// end closes an attempt begun with begin. A failure is counted and may lock the key (reported by
+// lockedNow); a success clears the key's failures when reset is set. Either way it returns how long the
+// key stays locked, so a correct password whose check overlapped a lockout is refused too.
+func (l *limiter) end(key string, now time.Time, failed, reset bool) (lockedNow bool, locked time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.m, key)
+	f := l.m[key]
+	if f == nil { // cannot happen: begin created it and prune keeps entries with pending attempts
+		return false, 0
+	}
+	f.pending--
+	switch {
+	case failed:
+		if f.n == 0 || now.Sub(f.first) >= l.window {
+			f.first, f.n = now, 0
+		}
+		f.n++
+		if f.n >= l.max {
+			f.lockedUntil = now.Add(l.lockout)
+			f.n = 0
+			lockedNow = true
+		}
+	case reset:
+		f.n = 0
+	}
+	if now.Before(f.lockedUntil) {
+		locked = f.lockedUntil.Sub(now)
+	}
+	return lockedNow, locked
 }
 
-// pruneLocked drops entries that neither lock nor count any more, at most once per window, so memory
-// follows the recent failure rate rather than growing for ever.
+// cancel releases an attempt that never checked a password (no hash slot, store error): it counts as
+// nothing, since it told the caller nothing.
+func (l *limiter) cancel(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if f := l.m[key]; f != nil {
+		f.pending--
+	}
+}
+
+// pruneLocked drops entries that neither lock, count nor wait any more, at most once per window, so
+// memory follows the recent failure rate rather than growing for ever.
 func (l *limiter) pruneLocked(now time.Time) {
 	if now.Sub(l.lastPrune) < l.window {
 		return
 	}
 	l.lastPrune = now
 	for k, f := range l.m {
-		if now.Sub(f.first) >= l.window && !now.Before(f.lockedUntil) {
+		if f.pending == 0 && (f.n == 0 || now.Sub(f.first) >= l.window) && !now.Before(f.lockedUntil) {
 			delete(l.m, k)
 		}
 	}

@@ -28,6 +28,11 @@ type Config struct {
 	// MaxConcurrentHashes bounds simultaneous password hashes, each of which takes Argon2.MemoryKiB of
 	// memory (runtime.NumCPU() when zero).
 	MaxConcurrentHashes int
+	// MaxHashQueue password checks (logins, password changes) may wait for a hash slot, none longer than
+	// MaxHashWait; past either the check is refused with a Busy *LockedError (HTTP 429). Defaults: 8 per
+	// slot, 5 s.
+	MaxHashQueue int
+	MaxHashWait  time.Duration
 }
 
 // Service manages users and checks who is calling.
@@ -38,7 +43,7 @@ type Service struct {
 	sessionIdle, sessionMax, tokenTTL time.Duration
 	touchEvery                        time.Duration
 	users, clients                    *limiter
-	hashSlots                         chan struct{}
+	hashes                            *hashQueue
 	// dummyHash is verified against when the user does not exist, so that path costs what a wrong
 	// password costs and the response time does not tell which names are real.
 	dummyHash string
@@ -84,7 +89,14 @@ func NewService(cfg Config) (*Service, error) {
 	if n <= 0 {
 		n = runtime.NumCPU()
 	}
-	s.hashSlots = make(chan struct{}, n)
+	queue, wait := cfg.MaxHashQueue, cfg.MaxHashWait
+	if queue <= 0 {
+		queue = 8 * n
+	}
+	if wait <= 0 {
+		wait = 5 * time.Second
+	}
+	s.hashes = newHashQueue(n, queue, wait)
 	dummy, err := hashPassword(s.argon, "snowlight dummy password for unknown users")
 	if err != nil {
 		return nil, err
@@ -219,10 +231,18 @@ type LoginFailure struct {
 func (f *LoginFailure) Error() string        { return ErrBadCredentials.Error() }
 func (f *LoginFailure) Is(target error) bool { return target == ErrBadCredentials }
 
-// LockedError is returned while a user name or client address is locked out after too many failures.
-type LockedError struct{ RetryAfter time.Duration }
+// LockedError refuses a password check without making it: the user name or client address is locked
+// out after too many failures or (Busy) the attempts already being checked for it fill its budget or
+// too many password checks are queued.
+type LockedError struct {
+	RetryAfter time.Duration
+	Busy       bool
+}
 
 func (e *LockedError) Error() string {
+	if e.Busy {
+		return fmt.Sprintf("too many logins at once: try again in %d seconds", int(e.RetryAfter.Round(time.Second)/time.Second))
+	}
 	return fmt.Sprintf("too many failed logins: try again in %d minutes", int(e.RetryAfter.Round(time.Minute)/time.Minute)+1)
 }
 
@@ -246,19 +266,19 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Issued, error) {
 	if req.Kind != KindSession && req.Kind != KindToken {
 		return Issued{}, fmt.Errorf("login: unknown credential kind %q", req.Kind)
 	}
-	now := s.now()
 	name, nameErr := NormalizeName(req.Name)
 	userKey := "u:" + name
 	if nameErr != nil {
 		// Invalid names are still counted (under one key) so they cannot be used to probe for free.
 		userKey = "u:?invalid"
 	}
-	cKey := clientKey(req.Client)
-	if d := max(s.users.locked(userKey, now), s.clients.locked(cKey, now)); d > 0 {
-		return Issued{}, &LockedError{RetryAfter: d}
+	a, err := s.beginAttempt(userKey, clientKey(req.Client))
+	if err != nil {
+		return Issued{}, err
 	}
 	u, hash, err := s.lookup(ctx, name, nameErr)
 	if err != nil {
+		a.cancel()
 		return Issued{}, err
 	}
 	reason := ""
@@ -268,6 +288,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Issued, error) {
 	}
 	ok, params, bad, err := s.verify(ctx, hash, req.Password)
 	if err != nil {
+		a.cancel()
 		return Issued{}, fmt.Errorf("login %s: %w", name, err)
 	}
 	switch {
@@ -280,11 +301,12 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Issued, error) {
 		reason = "disabled"
 	}
 	if reason != "" {
-		lockedUser := s.users.fail(userKey, now)
-		lockedClient := cKey != "" && s.clients.fail(cKey, now)
-		return Issued{}, &LoginFailure{Reason: reason, Locked: lockedUser || lockedClient}
+		return Issued{}, &LoginFailure{Reason: reason, Locked: a.fail()}
 	}
-	s.users.reset(userKey)
+	if err := a.succeed(); err != nil {
+		return Issued{}, err
+	}
+	now := s.now()
 	if params != s.argon {
 		// Parameters were raised since this hash was made: upgrade it now that the password is known.
 		if h, err := s.hash(ctx, req.Password); err == nil {
@@ -408,22 +430,87 @@ func credentialHash(secret string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// hash and verify run Argon2 within the concurrency bound.
+// attempt is one password check, counted against the user name's and the client address's limits from
+// before the hash until it ends in exactly one of cancel, fail or succeed.
+type attempt struct {
+	s                  *Service
+	userKey, clientKey string
+}
+
+// beginAttempt reserves an attempt, or refuses it with a *LockedError without any hashing.
+func (s *Service) beginAttempt(userKey, cKey string) (attempt, error) {
+	now := s.now()
+	refuse := func(locked time.Duration, busy bool) error {
+		if busy {
+			// The attempts that fill the budget end within one queue wait.
+			return &LockedError{RetryAfter: s.hashes.maxWait, Busy: true}
+		}
+		return &LockedError{RetryAfter: locked}
+	}
+	if d, busy := s.users.begin(userKey, now); d > 0 || busy {
+		return attempt{}, refuse(d, busy)
+	}
+	if cKey != "" {
+		if d, busy := s.clients.begin(cKey, now); d > 0 || busy {
+			s.users.cancel(userKey)
+			return attempt{}, refuse(d, busy)
+		}
+	}
+	return attempt{s: s, userKey: userKey, clientKey: cKey}, nil
+}
+
+// cancel ends an attempt that checked no password.
+func (a attempt) cancel() {
+	a.s.users.cancel(a.userKey)
+	if a.clientKey != "" {
+		a.s.clients.cancel(a.clientKey)
+	}
+}
+
+// fail counts a failed check and reports whether it locked the name or the address.
+func (a attempt) fail() bool {
+	now := a.s.now()
+	lockedUser, _ := a.s.users.end(a.userKey, now, true, false)
+	lockedClient := false
+	if a.clientKey != "" {
+		lockedClient, _ = a.s.clients.end(a.clientKey, now, true, false)
+	}
+	return lockedUser || lockedClient
+}
+
+// succeed ends a correct check and clears the name's failures (not the address's: one good login must
+// not wipe out guesses at other names). Should the name or address be locked by now, the correct password
+// is refused like any other inside a lockout.
+func (a attempt) succeed() error {
+	now := a.s.now()
+	_, d := a.s.users.end(a.userKey, now, false, true)
+	if a.clientKey != "" {
+		_, dc := a.s.clients.end(a.clientKey, now, false, false)
+		d = max(d, dc)
+	}
+	if d > 0 {
+		return &LockedError{RetryAfter: d}
+	}
+	return nil
+}
+
+// hash runs Argon2 within the concurrency bound, waiting as long as ctx allows: it makes new hashes for
+// accounts an administrator (or a logged-in user) set, not for anonymous callers.
 func (s *Service) hash(ctx context.Context, password string) (string, error) {
-	if err := s.acquire(ctx); err != nil {
+	if err := s.hashes.acquire(ctx, false); err != nil {
 		return "", err
 	}
-	defer s.release()
+	defer s.hashes.release()
 	return hashPassword(s.argon, password)
 }
 
-// verify checks a password within the concurrency bound. A hash that cannot be parsed counts as a
-// mismatch (the login fails like any other), and is reported through bad.
+// verify checks a password within the concurrency bound and the queue's limits. A hash that cannot be
+// parsed counts as a mismatch (the login fails like any other), and is reported through bad.
 func (s *Service) verify(ctx context.Context, hash, password string) (ok bool, p Argon2Params, bad error, err error) {
-	if err := s.acquire(ctx); err != nil {
+	if err := s.hashes.acquire(ctx, true); err != nil {
 		return false, p, nil, err
 	}
-	defer s.release()
+	defer s.hashes.release()
 	// An over-long password still costs one hash, like any other wrong one.
 	long := len(password) > MaxPasswordLen
 	if long {
@@ -433,40 +520,31 @@ func (s *Service) verify(ctx context.Context, hash, password string) (ok bool, p
 	return ok && !long && bad == nil, p, bad, nil
 }
 
-func (s *Service) acquire(ctx context.Context) error {
-	select {
-	case s.hashSlots <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("wait to hash password: %w", ctx.Err())
-	}
-}
-
-func (s *Service) release() { <-s.hashSlots }
-
 // ChangePassword lets a user replace their own password. The current password is checked like a login
 // and counts against the same limits; afterwards all the user's sessions and tokens end.
 func (s *Service) ChangePassword(ctx context.Context, p Principal, client netip.Addr, current, next string) error {
 	if err := CheckPassword(p.User.Name, next); err != nil {
 		return err
 	}
-	now := s.now()
-	userKey, cKey := "u:"+p.User.Name, clientKey(client)
-	if d := max(s.users.locked(userKey, now), s.clients.locked(cKey, now)); d > 0 {
-		return &LockedError{RetryAfter: d}
+	a, err := s.beginAttempt("u:"+p.User.Name, clientKey(client))
+	if err != nil {
+		return err
 	}
 	_, hash, err := s.store.UserByName(ctx, p.User.Name)
 	if err != nil {
+		a.cancel()
 		return fmt.Errorf("change password of %s: %w", p.User.Name, err)
 	}
 	ok, _, _, err := s.verify(ctx, hash, current)
 	if err != nil {
+		a.cancel()
 		return fmt.Errorf("change password of %s: %w", p.User.Name, err)
 	}
 	if !ok {
-		lockedUser := s.users.fail(userKey, now)
-		lockedClient := cKey != "" && s.clients.fail(cKey, now)
-		return &LoginFailure{Reason: "wrong current password", Locked: lockedUser || lockedClient}
+		return &LoginFailure{Reason: "wrong current password", Locked: a.fail()}
+	}
+	if err := a.succeed(); err != nil {
+		return err
 	}
 	return s.SetPassword(ctx, p.User.ID, next)
 }
