@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -404,13 +405,38 @@ func (s *Service) Logout(ctx context.Context, p Principal) error {
 	return nil
 }
 
-// PurgeExpired deletes sessions and tokens past their absolute expiry or idle limit.
+// PurgeExpired deletes sessions and tokens past their absolute expiry or idle limit. Authenticate
+// refuses them anyway; deleting them keeps a copy of the database from telling who was logged in when.
+// (Logout, disabling and password changes delete at once.)
 func (s *Service) PurgeExpired(ctx context.Context) (int64, error) {
-	n, err := s.store.DeleteExpiredCredentials(ctx, s.now())
+	now := s.now()
+	n, err := s.store.DeleteExpiredCredentials(ctx, now, now.Add(-s.sessionIdle))
 	if err != nil {
 		return 0, fmt.Errorf("purge expired sessions: %w", err)
 	}
 	return n, nil
+}
+
+// RunPurge calls PurgeExpired now and then every interval until ctx ends. A failed purge is logged and
+// tried again next time: nothing is lost by waiting.
+func (s *Service) RunPurge(ctx context.Context, every time.Duration, log *slog.Logger) error {
+	if every <= 0 {
+		return fmt.Errorf("purge expired sessions: interval must be positive, got %v", every)
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := s.PurgeExpired(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("purge expired sessions", "err", err)
+		} else if n > 0 {
+			log.Debug("purged expired sessions and tokens", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 // CSRFToken is the anti-forgery token that goes with a console session: derived from the session secret,

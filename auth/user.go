@@ -97,7 +97,9 @@ type Store interface {
 	TouchCredential(ctx context.Context, idHash string, at time.Time) error
 	DeleteCredential(ctx context.Context, idHash string) error
 	DeleteUserCredentials(ctx context.Context, userID int64) error
-	DeleteExpiredCredentials(ctx context.Context, now time.Time) (int64, error)
+	// DeleteExpiredCredentials deletes credentials that expire at or before now and sessions last seen at
+	// or before idleSince.
+	DeleteExpiredCredentials(ctx context.Context, now, idleSince time.Time) (int64, error)
 }
 
 // NormalizeName lower-cases a user name and checks it: 1 to 64 characters from a-z, 0-9, '.', '_', '-',

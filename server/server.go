@@ -216,6 +216,9 @@ func (s *Server) Auth() *auth.Service { return s.auth }
 // Registry is the Prometheus registry /metrics serves.
 func (s *Server) Registry() *prometheus.Registry { return s.reg }
 
+// credentialsPurgeEvery is how often expired sessions and tokens are deleted: a few times per idle limit.
+const credentialsPurgeEvery = 10 * time.Minute
+
 // Run runs every stage until ctx ends, then stops them in order: cameras first, so their last
 // sightings and alerts are stored, then the alert and notification workers, then the web server.
 func (s *Server) Run(ctx context.Context) error {
@@ -240,6 +243,7 @@ func (s *Server) Run(ctx context.Context) error {
 	run("watch list", s.watch.run, back)
 	run("evidence", s.evidence.run, back)
 	run("retention", func(c context.Context) error { return s.reten.Run(c, s.cfg.Retention.Interval) }, back)
+	run("credentials purge", func(c context.Context) error { return s.auth.RunPurge(c, credentialsPurgeEvery, s.log) }, back)
 	if s.spool != nil {
 		run("object spool", s.spool.Run, back)
 	}

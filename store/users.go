@@ -184,10 +184,10 @@ func (db *DB) DeleteUserCredentials(ctx context.Context, userID int64) error {
 	return nil
 }
 
-// DeleteExpiredCredentials implements auth.Store. Idle sessions are ended when next presented; this
-// removes those past their absolute expiry.
-func (db *DB) DeleteExpiredCredentials(ctx context.Context, now time.Time) (int64, error) {
-	res, err := db.W.ExecContext(ctx, `DELETE FROM auth_credentials WHERE expires_ns <= ?`, now.UnixNano())
+// DeleteExpiredCredentials implements auth.Store.
+func (db *DB) DeleteExpiredCredentials(ctx context.Context, now, idleSince time.Time) (int64, error) {
+	res, err := db.W.ExecContext(ctx, `DELETE FROM auth_credentials WHERE expires_ns <= ? OR (kind = 'session' AND last_seen_ns <= ?)`,
+		now.UnixNano(), idleSince.UnixNano())
 	if err != nil {
 		return 0, fmt.Errorf("delete expired credentials: %w", err)
 	}
