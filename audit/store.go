@@ -15,6 +15,8 @@ type Store interface {
 	AppendAudit(ctx context.Context, seal func(head Head) (Entry, error)) (Entry, error)
 	// AuditEntries returns entries matching f in ascending id order.
 	AuditEntries(ctx context.Context, f Filter) ([]Entry, error)
+	// AuditHead returns the newest entry's id, hash and key; the zero Head for an empty chain.
+	AuditHead(ctx context.Context) (Head, error)
 }
 
 // Filter selects entries. Zero fields match everything; Limit 0 means the default page size.

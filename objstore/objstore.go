@@ -103,11 +103,19 @@ func ContentKey(kind, sha256hex, ext string) (string, error) {
 // an error: it returns the object already there, after checking that it really holds this content.
 func PutContent(ctx context.Context, s Store, kind, ext string, data []byte, contentType string, meta Meta) (Info, error) {
 	sum := sha256.Sum256(data)
-	hexsum := hex.EncodeToString(sum[:])
-	key, err := ContentKey(kind, hexsum, ext)
+	key, err := ContentKey(kind, hex.EncodeToString(sum[:]), ext)
 	if err != nil {
 		return Info{}, err
 	}
+	return PutBytes(ctx, s, key, data, contentType, meta)
+}
+
+// PutBytes stores data under key, create-only. Storing the same data again is not an error: it returns
+// the object already there, after checking that it really holds this data; different data under the key
+// is refused (wrapping ErrExists).
+func PutBytes(ctx context.Context, s Store, key string, data []byte, contentType string, meta Meta) (Info, error) {
+	sum := sha256.Sum256(data)
+	hexsum := hex.EncodeToString(sum[:])
 	info, err := s.Put(ctx, key, bytes.NewReader(data), int64(len(data)), PutOptions{SHA256: hexsum, ContentType: contentType, Meta: meta})
 	if errors.Is(err, ErrExists) {
 		have, serr := s.Stat(ctx, key)
@@ -115,11 +123,35 @@ func PutContent(ctx context.Context, s Store, kind, ext string, data []byte, con
 			return Info{}, fmt.Errorf("put %s: exists, and stat failed: %w", key, serr)
 		}
 		if have.SHA256 != hexsum || have.Size != int64(len(data)) {
-			return Info{}, fmt.Errorf("put %s: a different object holds this content key (sha256 %s, %d bytes)", key, have.SHA256, have.Size)
+			return Info{}, fmt.Errorf("put %s: %w with other content (sha256 %s, %d bytes)", key, ErrExists, have.SHA256, have.Size)
 		}
 		return have, nil
 	}
 	return info, err
+}
+
+// Records is a create-only collection of small named records under a key prefix in a Store, such as the
+// audit chain's anchors (it implements audit.AnchorStore).
+type Records struct {
+	Store  Store
+	Prefix string // ends with "/"
+}
+
+// Create stores data as the record name; the same data again is not an error, other data is.
+func (r Records) Create(ctx context.Context, name string, data []byte) error {
+	_, err := PutBytes(ctx, r.Store, r.Prefix+name, data, "application/json", Meta{})
+	return err
+}
+
+// Names yields the records' names in order.
+func (r Records) Names(ctx context.Context) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		for info, err := range r.Store.List(ctx, r.Prefix) {
+			if !yield(strings.TrimPrefix(info.Key, r.Prefix), err) || err != nil {
+				return
+			}
+		}
+	}
 }
 
 // maxKeyLen matches S3's limit on object names.

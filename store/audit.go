@@ -37,6 +37,9 @@ CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+`, `
+-- The key that sealed the entry (audit.Key.ID); '' for entries sealed with plain SHA-256.
+ALTER TABLE audit_log ADD COLUMN key_id TEXT NOT NULL DEFAULT '';
 `}}
 }
 
@@ -48,18 +51,17 @@ func (db *DB) AppendAudit(ctx context.Context, seal func(audit.Head) (audit.Entr
 		return audit.Entry{}, fmt.Errorf("append audit entry: %w", err)
 	}
 	defer tx.Rollback()
-	var head audit.Head
-	err = tx.QueryRowContext(ctx, `SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1`).Scan(&head.ID, &head.Hash)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return audit.Entry{}, fmt.Errorf("append audit entry: read head: %w", err)
+	head, err := auditHead(ctx, tx)
+	if err != nil {
+		return audit.Entry{}, fmt.Errorf("append audit entry: %w", err)
 	}
 	e, err := seal(head)
 	if err != nil {
 		return audit.Entry{}, err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log(id, time_ns, actor, role, action, target, case_number, reason, details, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.Time.UnixNano(), e.Actor, e.Role, e.Action, e.Target,
-		e.Case, e.Reason, e.DetailsJSON(), e.Prev, e.Hash)
+	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log(id, time_ns, actor, role, action, target, case_number, reason, details, prev_hash, key_id, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.Time.UnixNano(), e.Actor, e.Role, e.Action, e.Target,
+		e.Case, e.Reason, e.DetailsJSON(), e.Prev, e.Key, e.Hash)
 	if err != nil {
 		return audit.Entry{}, fmt.Errorf("append audit entry %d: %w", e.ID, err)
 	}
@@ -67,6 +69,26 @@ func (db *DB) AppendAudit(ctx context.Context, seal func(audit.Head) (audit.Entr
 		return audit.Entry{}, fmt.Errorf("append audit entry %d: %w", e.ID, err)
 	}
 	return e, nil
+}
+
+// AuditHead implements audit.Store.
+func (db *DB) AuditHead(ctx context.Context) (audit.Head, error) {
+	h, err := auditHead(ctx, db.R)
+	if err != nil {
+		return h, fmt.Errorf("audit head: %w", err)
+	}
+	return h, nil
+}
+
+func auditHead(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) (audit.Head, error) {
+	var h audit.Head
+	err := q.QueryRowContext(ctx, `SELECT id, hash, key_id FROM audit_log ORDER BY id DESC LIMIT 1`).Scan(&h.ID, &h.Hash, &h.Key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return audit.Head{}, nil
+	}
+	return h, err
 }
 
 // AuditEntries implements audit.Store.
@@ -92,7 +114,7 @@ func (db *DB) AuditEntries(ctx context.Context, f audit.Filter) ([]audit.Entry, 
 	if limit <= 0 {
 		limit = audit.DefaultPage
 	}
-	rows, err := db.R.QueryContext(ctx, `SELECT id, time_ns, actor, role, action, target, case_number, reason, details, prev_hash, hash
+	rows, err := db.R.QueryContext(ctx, `SELECT id, time_ns, actor, role, action, target, case_number, reason, details, prev_hash, key_id, hash
 		FROM audit_log WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("read audit log: %w", err)
@@ -103,7 +125,7 @@ func (db *DB) AuditEntries(ctx context.Context, f audit.Filter) ([]audit.Entry, 
 		var e audit.Entry
 		var ns int64
 		var details string
-		if err := rows.Scan(&e.ID, &ns, &e.Actor, &e.Role, &e.Action, &e.Target, &e.Case, &e.Reason, &details, &e.Prev, &e.Hash); err != nil {
+		if err := rows.Scan(&e.ID, &ns, &e.Actor, &e.Role, &e.Action, &e.Target, &e.Case, &e.Reason, &details, &e.Prev, &e.Key, &e.Hash); err != nil {
 			return nil, fmt.Errorf("read audit log after entry %d: %w", f.After, err)
 		}
 		e.Time = time.Unix(0, ns).UTC()
