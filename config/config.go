@@ -37,6 +37,7 @@ type Config struct {
 	Watchlist Watchlist  `yaml:"watchlist"`
 	Alerts    Alerts     `yaml:"alerts"`
 	Retention Retention  `yaml:"retention"`
+	Audit     Audit      `yaml:"audit"`
 	Topology  Topology   `yaml:"topology"`
 	// Roads are the street network for ranking patrols by travel distance; without them units are
 	// ranked as the crow flies.
@@ -215,6 +216,21 @@ type Retention struct {
 	Interval time.Duration `yaml:"interval"` // how often the retention job runs
 }
 
+// Audit configures the audit log's keys and anchors (docs/SECURITY.md).
+type Audit struct {
+	// Key seals new entries and anchors with HMAC-SHA256: at least 32 bytes, given as env:NAME or
+	// file:PATH and kept away from the database. Without it entries are sealed with plain SHA-256 and only
+	// the anchors protect them.
+	Key Secret `yaml:"key"`
+	// PreviousKeys are the keys used before Key, oldest first, kept to verify the entries they sealed.
+	PreviousKeys []Secret `yaml:"previous_keys"`
+	// AnchorEvery is how often the chain's head is written to the object store (and once at shutdown).
+	AnchorEvery time.Duration `yaml:"anchor_every"`
+}
+
+// MinAuditKeyLen is the shortest audit key accepted, in bytes (audit.MinKeyLen).
+const MinAuditKeyLen = 32
+
 // Storage selects the object store for clips and snapshots.
 type Storage struct {
 	Kind  string `yaml:"kind"` // local (default) or minio
@@ -311,6 +327,7 @@ func (c *Config) applyDefaults() {
 	setDuration(&r.Unlisted, 72*time.Hour)
 	setDuration(&r.Alerts, 90*24*time.Hour)
 	setDuration(&r.Interval, time.Hour)
+	setDuration(&c.Audit.AnchorEvery, time.Minute)
 }
 
 func setDefault(s *string, v string) {
@@ -330,7 +347,10 @@ func (c *Config) resolveSecrets(getenv func(string) string) error {
 		field string
 		s     *Secret
 	}
-	refs := []ref{{"storage.minio.secret_key", &c.Storage.MinIO.SecretKey}}
+	refs := []ref{{"storage.minio.secret_key", &c.Storage.MinIO.SecretKey}, {"audit.key", &c.Audit.Key}}
+	for i := range c.Audit.PreviousKeys {
+		refs = append(refs, ref{fmt.Sprintf("audit.previous_keys[%d]", i), &c.Audit.PreviousKeys[i]})
+	}
 	for i := range c.Cameras {
 		refs = append(refs, ref{fmt.Sprintf("cameras[%d].password", i), &c.Cameras[i].Password})
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -37,6 +38,17 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 func (s *Secret) UnmarshalText(b []byte) error {
 	s.v = string(b)
 	return nil
+}
+
+// ResolveSecretRef reads a secret that must be given by reference, "env:NAME" or "file:/path" (for command
+// lines, where a literal value would show in the process list and shell history).
+func ResolveSecretRef(ref string, getenv func(string) string) (Secret, error) {
+	if !strings.HasPrefix(ref, "env:") && !strings.HasPrefix(ref, "file:") {
+		return Secret{}, errors.New("give a secret as env:NAME or file:PATH, not its value")
+	}
+	s := Secret{ref}
+	err := resolveSecret(&s, getenv)
+	return s, err
 }
 
 // resolveSecret expands a reference: "env:NAME" reads the environment variable NAME, "file:/path" reads a

@@ -104,6 +104,7 @@ func (c *Config) validate() error {
 		{"retention.unlisted", c.Retention.Unlisted, 10 * 365 * 24 * time.Hour},
 		{"retention.alerts", c.Retention.Alerts, 10 * 365 * 24 * time.Hour},
 		{"retention.interval", c.Retention.Interval, 7 * 24 * time.Hour},
+		{"audit.anchor_every", c.Audit.AnchorEvery, 24 * time.Hour},
 	} {
 		if d.v <= 0 || d.v > d.max {
 			errs.add(d.field, "%v is outside (0, %v]", d.v, d.max)
@@ -112,6 +113,7 @@ func (c *Config) validate() error {
 	if c.Retention.Audit < 0 {
 		errs.add("retention.audit", "negative")
 	}
+	c.validateAudit(&errs)
 	return errors.Join(errs...)
 }
 
@@ -302,5 +304,26 @@ func (c *Config) validateWatchlist(errs *fieldErrors) {
 		if o.MaxExpiry != nil && *o.MaxExpiry <= 0 {
 			errs.add(f+".max_expiry", "%v is not positive", *o.MaxExpiry)
 		}
+	}
+}
+
+func (c *Config) validateAudit(errs *fieldErrors) {
+	a := c.Audit
+	if !a.Key.IsZero() && len(a.Key.Reveal()) < MinAuditKeyLen {
+		errs.add("audit.key", "%d bytes is too short: use at least %d random bytes (e.g. openssl rand -base64 32)", len(a.Key.Reveal()), MinAuditKeyLen)
+	}
+	if a.Key.IsZero() && len(a.PreviousKeys) > 0 {
+		errs.add("audit.previous_keys", "set audit.key too: previous keys only verify, new entries need the current key")
+	}
+	seen := map[string]bool{a.Key.Reveal(): true}
+	for i, k := range a.PreviousKeys {
+		f := fmt.Sprintf("audit.previous_keys[%d]", i)
+		switch {
+		case len(k.Reveal()) < MinAuditKeyLen:
+			errs.add(f, "shorter than %d bytes", MinAuditKeyLen)
+		case seen[k.Reveal()]:
+			errs.add(f, "the same key is listed twice")
+		}
+		seen[k.Reveal()] = true
 	}
 }

@@ -119,7 +119,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if s.auth, err = auth.NewService(auth.Config{Store: s.db, Now: s.now}); err != nil {
 		return nil, fmt.Errorf("accounts: %w", err)
 	}
-	s.audit = audit.New(s.db, s.now)
+	if err := s.openAudit(); err != nil {
+		return nil, err
+	}
 	if s.watch, err = newWatchList(ctx, s); err != nil {
 		return nil, err
 	}
@@ -194,6 +196,25 @@ func (s *Server) secretFile(name string) ([]byte, error) {
 	return b, nil
 }
 
+// openAudit opens the audit log sealed with the configured keys, anchored in the evidence store.
+func (s *Server) openAudit() error {
+	ac := s.cfg.Audit
+	previous := make([]string, len(ac.PreviousKeys))
+	for i, k := range ac.PreviousKeys {
+		previous[i] = k.Reveal()
+	}
+	keys, err := audit.NewKeyring(ac.Key.Reveal(), previous...)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	if !keys.Keyed() {
+		s.log.Warn("audit.key is not set: audit entries are sealed with plain SHA-256, so whoever can write the database can rewrite those made since the last anchor")
+	}
+	s.audit = audit.NewLog(s.db, audit.Options{Now: s.now, Keys: keys,
+		Anchors: objstore.Records{Store: s.objects, Prefix: audit.AnchorPrefix}})
+	return nil
+}
+
 func (s *Server) buildRetention() error {
 	var err error
 	if s.holds, err = retention.NewHolds(s.db, s.audit, s.now); err != nil {
@@ -244,6 +265,7 @@ func (s *Server) Run(ctx context.Context) error {
 	run("evidence", s.evidence.run, back)
 	run("retention", func(c context.Context) error { return s.reten.Run(c, s.cfg.Retention.Interval) }, back)
 	run("credentials purge", func(c context.Context) error { return s.auth.RunPurge(c, credentialsPurgeEvery, s.log) }, back)
+	run("audit anchors", func(c context.Context) error { return s.audit.RunAnchors(c, s.cfg.Audit.AnchorEvery, s.log) }, back)
 	if s.spool != nil {
 		run("object spool", s.spool.Run, back)
 	}
@@ -266,6 +288,12 @@ func (s *Server) Run(ctx context.Context) error {
 	stopBack()
 	wg.Wait()
 	s.live.Shutdown()
+	// Everything that writes audit entries has stopped: anchor the final head.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, _, err := s.audit.Anchor(actx); err != nil {
+		s.log.Error("audit anchor not written at shutdown", "err", err)
+	}
 	return first
 }
 
