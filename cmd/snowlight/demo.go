@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -72,7 +74,11 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	}
 	go box.serve(ctx)
 
-	cfg, err := demoConfig(truth, demoSettings{addr: *addr, rtsp: cams.Addr(), data: *dataDir, models: *modelsDir, fps: *fps, inbox: box})
+	auditKey, err := demoAuditKey(*dataDir)
+	if err != nil {
+		return err
+	}
+	cfg, err := demoConfig(truth, demoSettings{addr: *addr, rtsp: cams.Addr(), data: *dataDir, models: *modelsDir, fps: *fps, inbox: box, auditKey: auditKey})
 	if err != nil {
 		return err
 	}
@@ -104,9 +110,31 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	return srv.Run(ctx)
 }
 
+// demoAuditKey returns the file holding the demo's audit key, making one the first time. A real
+// deployment keeps its key away from the data directory (docs/SECURITY.md); the demo keeps everything
+// in one place so that --data can be reused.
+func demoAuditKey(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "audit.key")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(b)+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("demo audit key: %w", err)
+	}
+	return path, nil
+}
+
 // demoSettings are what the demo's configuration is made from besides the scene.
 type demoSettings struct {
 	addr, rtsp, data, models string
+	auditKey                 string // file holding the audit key
 	fps                      float64
 	inbox                    *inbox
 }
@@ -168,6 +196,9 @@ func demoConfig(t *testvideos.Truth, s demoSettings) (*config.Config, error) {
 		b.WriteString("guardians:\n" + strings.Join(guardians, ""))
 	}
 	b.WriteString("alerts: {ack_timeout: 45s}\n")
+	if s.auditKey != "" {
+		fmt.Fprintf(&b, "audit: {key: %q}\n", "file:"+s.auditKey)
+	}
 	cfg, err := config.Parse(strings.NewReader(b.String()), os.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("demo configuration: %w", err)

@@ -29,9 +29,9 @@ func runEnroll(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	fs := newFlagSet(e, "enroll", "--db FILE --name NAME --category at_risk|missing|suspect --legal-basis TEXT "+
-		"--approved-by NAME [--expires YYYY-MM-DD] [--guardian-contact TEXT] [--config FILE.yaml] [--models DIR] PHOTO...\n"+
+		"--approved-by NAME [--expires YYYY-MM-DD] [--guardian-contact TEXT] [--config FILE.yaml] [--models DIR] [--audit-key REF] PHOTO...\n"+
 		"       snowlight enroll list --db FILE [--json]\n"+
-		"       snowlight enroll remove --db FILE ID")
+		"       snowlight enroll remove --db FILE [--audit-key REF] ID")
 	dbPath := fs.String("db", "", "the snowlight database (SQLite) whose watch list the person joins; created if missing")
 	name := fs.String("name", "", "the person's name")
 	category := fs.String("category", "", "watch-list category: at_risk, missing or suspect")
@@ -41,6 +41,7 @@ func runEnroll(ctx context.Context, e *env, args []string) error {
 	guardian := fs.String("guardian-contact", "", "whom to call about an at-risk or missing person")
 	cfgPath := fs.String("config", "", "deployment configuration whose watch-list policy limits the expiry (default: the built-in policy)")
 	modelsDir := fs.String("models", "", "models directory (default $"+models.EnvDir+")")
+	af := addAuditFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -111,10 +112,14 @@ func runEnroll(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer db.Close()
+	log, err := af.writer(ctx, db)
+	if err != nil {
+		return err
+	}
 	if err := db.Watchlist().Add(ctx, person, raw); err != nil {
 		return err
 	}
-	if _, err := audit.New(db, nil).Append(ctx, audit.Record{Actor: cliActor(), Role: "local", Action: "watchlist.enrol",
+	if _, err := log.Append(ctx, audit.Record{Actor: cliActor(), Role: "local", Action: "watchlist.enrol",
 		Target: person.ID, Details: map[string]string{"name": person.Name, "category": string(person.Category),
 			"legal_basis": person.LegalBasis, "approved_by": person.ApprovedBy, "expires": person.Expires.Format(time.RFC3339),
 			"photos": fmt.Sprint(len(person.Photos))}}); err != nil {
@@ -185,8 +190,9 @@ func runEnrollList(ctx context.Context, e *env, args []string) error {
 }
 
 func runEnrollRemove(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "enroll remove", "--db FILE ID")
+	fs := newFlagSet(e, "enroll remove", "--db FILE [--audit-key REF] ID")
 	dbPath := fs.String("db", "", "the snowlight database (SQLite)")
+	af := addAuditFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -199,11 +205,15 @@ func runEnrollRemove(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer db.Close()
+	log, err := af.writer(ctx, db)
+	if err != nil {
+		return err
+	}
 	id := fs.Arg(0)
 	if err := db.Watchlist().Remove(ctx, id); err != nil {
 		return err
 	}
-	if _, err := audit.New(db, nil).Append(ctx, audit.Record{Actor: cliActor(), Role: "local", Action: "watchlist.remove",
+	if _, err := log.Append(ctx, audit.Record{Actor: cliActor(), Role: "local", Action: "watchlist.remove",
 		Target: id}); err != nil {
 		return err
 	}

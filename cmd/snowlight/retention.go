@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -51,13 +52,7 @@ func openRetentionDB(ctx context.Context, path string) (*store.DB, error) {
 func retentionRun(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "retention run", "--db FILE (--objects DIR | --minio-endpoint HOST:PORT --minio-bucket B --minio-access-key K) [--dry-run]")
 	dbPath := fs.String("db", "", "the SQLite database")
-	objects := fs.String("objects", "", "the local object store directory")
-	mc := objstore.MinIOConfig{}
-	fs.StringVar(&mc.Endpoint, "minio-endpoint", "", "MinIO (S3) endpoint host:port, instead of --objects")
-	fs.StringVar(&mc.Bucket, "minio-bucket", "", "MinIO bucket")
-	fs.StringVar(&mc.AccessKey, "minio-access-key", "", "MinIO access key")
-	secretEnv := fs.String("minio-secret-env", "SNOWLIGHT_MINIO_SECRET_KEY", "environment variable holding the MinIO secret key")
-	fs.BoolVar(&mc.Secure, "minio-secure", false, "reach MinIO over HTTPS")
+	of := addObjectFlags(fs)
 	dry := fs.Bool("dry-run", false, "report what would be deleted, delete nothing")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	var p retention.Policy
@@ -66,22 +61,30 @@ func retentionRun(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&p.Listed, "listed", 0, "keep sightings of listed people no alert names this long (default: --alerts)")
 	fs.DurationVar(&p.ExpiredGrace, "expired-grace", retention.DefaultExpiredGrace, "keep an expired watch-list entry's embeddings and photos this long")
 	batch := fs.Int("batch", 500, "rows per write transaction")
+	af := addAuditFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %v", fs.Args())
 	}
-	objs, err := openObjects(ctx, *objects, mc, *secretEnv)
+	objs, err := of.open(ctx)
 	if err != nil {
 		return err
+	}
+	if objs == nil {
+		return errors.New("give the object store: --objects DIR or --minio-endpoint HOST:PORT")
 	}
 	db, err := openRetentionDB(ctx, *dbPath)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	job, err := retention.New(retention.Options{Store: db, Objects: objs, Audit: audit.New(db, nil), Policy: p,
+	log, err := af.writer(ctx, db)
+	if err != nil {
+		return err
+	}
+	job, err := retention.New(retention.Options{Store: db, Objects: objs, Audit: log, Policy: p,
 		Logger: e.log, BatchSize: *batch, Actor: cliActor()})
 	if err != nil {
 		return err
@@ -103,9 +106,27 @@ func retentionRun(ctx context.Context, e *env, args []string) error {
 	return err
 }
 
-// openObjects opens the local directory or, with an endpoint, the MinIO bucket. The secret comes
-// from the environment so it is neither on the command line nor in shell history.
-func openObjects(ctx context.Context, dir string, mc objstore.MinIOConfig, secretEnv string) (objstore.Store, error) {
+// objectFlags name the object store: a local directory or a MinIO bucket.
+type objectFlags struct {
+	dir, secretEnv *string
+	mc             *objstore.MinIOConfig
+}
+
+func addObjectFlags(fs *flag.FlagSet) objectFlags {
+	f := objectFlags{mc: &objstore.MinIOConfig{}}
+	f.dir = fs.String("objects", "", "the local object store directory")
+	fs.StringVar(&f.mc.Endpoint, "minio-endpoint", "", "MinIO (S3) endpoint host:port, instead of --objects")
+	fs.StringVar(&f.mc.Bucket, "minio-bucket", "", "MinIO bucket")
+	fs.StringVar(&f.mc.AccessKey, "minio-access-key", "", "MinIO access key")
+	f.secretEnv = fs.String("minio-secret-env", "SNOWLIGHT_MINIO_SECRET_KEY", "environment variable holding the MinIO secret key")
+	fs.BoolVar(&f.mc.Secure, "minio-secure", false, "reach MinIO over HTTPS")
+	return f
+}
+
+// open opens the local directory or, with an endpoint, the MinIO bucket; nil when neither was given.
+// The secret comes from the environment so it is neither on the command line nor in shell history.
+func (f objectFlags) open(ctx context.Context) (objstore.Store, error) {
+	dir, mc := *f.dir, *f.mc
 	switch {
 	case dir != "" && mc.Endpoint != "":
 		return nil, errors.New("give either --objects or --minio-endpoint, not both")
@@ -115,13 +136,13 @@ func openObjects(ctx context.Context, dir string, mc objstore.MinIOConfig, secre
 		}
 		return objstore.OpenDir(dir, objstore.DirOptions{})
 	case mc.Endpoint != "":
-		mc.SecretKey = os.Getenv(secretEnv)
+		mc.SecretKey = os.Getenv(*f.secretEnv)
 		if mc.Bucket == "" || mc.AccessKey == "" || mc.SecretKey == "" {
-			return nil, fmt.Errorf("MinIO needs --minio-bucket, --minio-access-key and the secret key in $%s", secretEnv)
+			return nil, fmt.Errorf("MinIO needs --minio-bucket, --minio-access-key and the secret key in $%s", *f.secretEnv)
 		}
 		return objstore.OpenMinIO(ctx, mc)
 	}
-	return nil, errors.New("give the object store: --objects DIR or --minio-endpoint HOST:PORT")
+	return nil, nil
 }
 
 func retentionHolds(ctx context.Context, e *env, args []string) error {
@@ -166,6 +187,7 @@ func retentionHold(ctx context.Context, e *env, verb string, args []string) erro
 	dbPath := fs.String("db", "", "the SQLite database")
 	caseNum := fs.String("case", "", "the case number")
 	reason := fs.String("reason", "", "why (recorded in the audit log)")
+	af := addAuditFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -182,7 +204,11 @@ func retentionHold(ctx context.Context, e *env, verb string, args []string) erro
 		return err
 	}
 	defer db.Close()
-	holds, err := retention.NewHolds(db, audit.New(db, nil), nil)
+	log, err := af.writer(ctx, db)
+	if err != nil {
+		return err
+	}
+	holds, err := retention.NewHolds(db, log, nil)
 	if err != nil {
 		return err
 	}

@@ -27,27 +27,27 @@ func runUser(ctx context.Context, e *env, args []string) error {
 	return sub[args[0]](ctx, e, args[1:])
 }
 
-// openUserDB opens the database and the services the user and audit commands need. Only "user add" may
+// openUserDB opens the database and the account service the user commands need. Only "user add" may
 // create a new database: a mistyped path elsewhere must not quietly produce an empty one.
-func openUserDB(ctx context.Context, path string, create bool) (*store.DB, *auth.Service, *audit.Log, error) {
+func openUserDB(ctx context.Context, path string, create bool) (*store.DB, *auth.Service, error) {
 	if path == "" {
-		return nil, nil, nil, errors.New("give --db FILE: the product's SQLite database")
+		return nil, nil, errors.New("give --db FILE: the product's SQLite database")
 	}
 	if !create {
 		if _, err := os.Stat(path); err != nil {
-			return nil, nil, nil, fmt.Errorf("database %s: %w", path, err)
+			return nil, nil, fmt.Errorf("database %s: %w", path, err)
 		}
 	}
 	db, err := store.Open(ctx, path)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	svc, err := auth.NewService(auth.Config{Store: db})
 	if err != nil {
 		db.Close()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return db, svc, audit.New(db, nil), nil
+	return db, svc, nil
 }
 
 // cliActor names the person at the terminal in audit entries.
@@ -92,7 +92,7 @@ func splitList(s string) []string {
 }
 
 func runUserAdd(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "user add", "--db FILE --name NAME --role ROLE [--cameras IDS] [--areas IDS] [--persons IDS] [--password-file FILE|-]")
+	fs := newFlagSet(e, "user add", "--db FILE --name NAME --role ROLE [--cameras IDS] [--areas IDS] [--persons IDS] [--password-file FILE|-] [--audit-key REF]")
 	db := fs.String("db", "", "the SQLite database (created if missing)")
 	name := fs.String("name", "", "user name")
 	role := fs.String("role", "", "admin, operator, investigator, patrol, guardian or auditor")
@@ -100,6 +100,7 @@ func runUserAdd(ctx context.Context, e *env, args []string) error {
 	areas := fs.String("areas", "", "operator: comma-separated area ids")
 	persons := fs.String("persons", "", "guardian: comma-separated watch-list person ids they guard")
 	pwFile := fs.String("password-file", "", "read the password from this file's first line (- for stdin); random and printed once when omitted")
+	af := addAuditFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -111,11 +112,15 @@ func runUserAdd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	d, svc, log, err := openUserDB(ctx, *db, true)
+	d, svc, err := openUserDB(ctx, *db, true)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
+	log, err := af.writer(ctx, d)
+	if err != nil {
+		return err
+	}
 	sc := auth.Scope{Cameras: splitList(*cams), Areas: splitList(*areas), Persons: splitList(*persons)}
 	u, err := svc.AddUser(ctx, auth.NewUser{Name: *name, Role: r, Password: pw, Scope: sc})
 	if err != nil {
@@ -133,10 +138,11 @@ func runUserAdd(ctx context.Context, e *env, args []string) error {
 }
 
 func runUserPasswd(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "user passwd", "--db FILE --name NAME [--password-file FILE|-]")
+	fs := newFlagSet(e, "user passwd", "--db FILE --name NAME [--password-file FILE|-] [--audit-key REF]")
 	db := fs.String("db", "", "the SQLite database")
 	name := fs.String("name", "", "user name")
 	pwFile := fs.String("password-file", "", "read the new password from this file's first line (- for stdin); random and printed once when omitted")
+	af := addAuditFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -144,7 +150,7 @@ func runUserPasswd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := changeUser(ctx, *db, *name, "user.password", func(svc *auth.Service, u auth.User) error {
+	if err := changeUser(ctx, *db, *name, af, "user.password", func(svc *auth.Service, u auth.User) error {
 		return svc.SetPassword(ctx, u.ID, pw)
 	}); err != nil {
 		return err
@@ -157,13 +163,14 @@ func runUserPasswd(ctx context.Context, e *env, args []string) error {
 }
 
 func runUserDisable(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "user disable", "--db FILE --name NAME")
+	fs := newFlagSet(e, "user disable", "--db FILE --name NAME [--audit-key REF]")
 	db := fs.String("db", "", "the SQLite database")
 	name := fs.String("name", "", "user name")
+	af := addAuditFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := changeUser(ctx, *db, *name, "user.disable", func(svc *auth.Service, u auth.User) error {
+	if err := changeUser(ctx, *db, *name, af, "user.disable", func(svc *auth.Service, u auth.User) error {
 		return svc.SetDisabled(ctx, u.ID, true)
 	}); err != nil {
 		return err
@@ -173,12 +180,16 @@ func runUserDisable(ctx context.Context, e *env, args []string) error {
 }
 
 // changeUser applies change to the named user and records it in the audit log as action.
-func changeUser(ctx context.Context, db, name, action string, change func(*auth.Service, auth.User) error) error {
-	d, svc, log, err := openUserDB(ctx, db, false)
+func changeUser(ctx context.Context, db, name string, af auditFlags, action string, change func(*auth.Service, auth.User) error) error {
+	d, svc, err := openUserDB(ctx, db, false)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
+	log, err := af.writer(ctx, d)
+	if err != nil {
+		return err
+	}
 	u, err := svc.UserByName(ctx, name)
 	if err != nil {
 		return err
@@ -196,7 +207,7 @@ func runUserList(ctx context.Context, e *env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	d, svc, _, err := openUserDB(ctx, *db, false)
+	d, svc, err := openUserDB(ctx, *db, false)
 	if err != nil {
 		return err
 	}
