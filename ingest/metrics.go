@@ -89,6 +89,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		counter(m.dropped, s.DroppedQueue, "decode_queue")
 		counter(m.dropped, s.DroppedConsumer, "consumer")
 		counter(m.dropped, s.DroppedNoKeyframe, "no_keyframe")
+		counter(m.dropped, s.Ring.DroppedAccessUnits, "oversized_gop")
 		counter(m.bytes, s.Bytes)
 		counter(m.reconnects, s.Reconnects)
 		counter(m.decodeErrs, s.DecodeErrors)

@@ -26,6 +26,11 @@ var ErrNotBuffered = errors.New("no video buffered for that time")
 // Ring keeps the last stretch of one camera's compressed video as whole GOPs, bounded by duration and by
 // bytes (whichever is hit first). It is safe for concurrent use: one writer (the worker) and any number of
 // readers (clip building, live view).
+//
+// The byte bound holds inside a GOP too: a GOP that alone outgrows it (a camera that sent one keyframe
+// and never another, at any bitrate) is dropped, and nothing is kept until the next keyframe, so a
+// broken or hostile camera cannot exhaust memory. Live viewers already watching keep receiving the
+// stream; clips and new viewers wait for the next keyframe.
 type Ring struct {
 	maxDur   time.Duration
 	maxBytes int
@@ -34,7 +39,10 @@ type Ring struct {
 	codec Codec
 	gops  []gop // oldest first
 	bytes int
-	subs  map[*subscriber]struct{}
+	// overflow is set while the GOP being written has been dropped for outgrowing maxBytes.
+	overflow            bool
+	droppedGOPs, skipAU uint64
+	subs                map[*subscriber]struct{}
 }
 
 type gop struct {
@@ -43,34 +51,49 @@ type gop struct {
 	bytes  int
 }
 
-// NewRing returns a ring that keeps at least maxDur of video when maxBytes allows; the GOP being
-// written is always kept, whatever its size.
+// NewRing returns a ring that keeps at least maxDur of video when maxBytes allows, and never more than
+// maxBytes.
 func NewRing(maxDur time.Duration, maxBytes int) *Ring {
 	return &Ring{maxDur: maxDur, maxBytes: maxBytes, subs: make(map[*subscriber]struct{})}
 }
 
-// Push appends an access unit. Access units before the first keyframe cannot start a clip or a viewer's
-// decoder and are not kept.
-func (r *Ring) Push(codec Codec, params [][]byte, au AccessUnit) {
+// Push appends an access unit and reports whether it made the GOP being written outgrow the byte bound,
+// which dropped that GOP (once per GOP). Access units before the first keyframe, and after a dropped
+// GOP until the next keyframe, cannot start a clip or a viewer's decoder and are not kept.
+func (r *Ring) Push(codec Codec, params [][]byte, au AccessUnit) (dropped bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for s := range r.subs {
+		s.offer(au)
+	}
 	size := au.Size()
 	switch {
 	case au.Keyframe:
 		r.codec = codec
+		r.overflow = false
 		r.gops = append(r.gops, gop{params: params, aus: []AccessUnit{au}, bytes: size})
+	case r.overflow:
+		r.skipAU++
+		return false
 	case len(r.gops) == 0:
-		return
+		return false
 	default:
 		g := &r.gops[len(r.gops)-1]
 		g.aus = append(g.aus, au)
 		g.bytes += size
 	}
 	r.bytes += size
-	r.evict(au.Time)
-	for s := range r.subs {
-		s.offer(au)
+	if last := r.gops[len(r.gops)-1]; last.bytes > r.maxBytes {
+		r.bytes -= last.bytes
+		r.gops[len(r.gops)-1] = gop{}
+		r.gops = r.gops[:len(r.gops)-1]
+		r.overflow = true
+		r.droppedGOPs++
+		r.skipAU += uint64(len(last.aus))
+		dropped = true
 	}
+	r.evict(au.Time)
+	return dropped
 }
 
 // evict drops the oldest GOP while the next one alone still reaches back maxDur, or while over the byte
@@ -138,13 +161,16 @@ type RingStats struct {
 	GOPs, AccessUnits int
 	Bytes             int
 	Oldest, Newest    time.Time
+	// DroppedGOPs counts GOPs dropped for outgrowing the byte bound, and DroppedAccessUnits the access
+	// units not kept because of that (theirs and those until the next keyframe).
+	DroppedGOPs, DroppedAccessUnits uint64
 }
 
 // Stats reports what the ring holds now.
 func (r *Ring) Stats() RingStats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := RingStats{GOPs: len(r.gops), Bytes: r.bytes}
+	s := RingStats{GOPs: len(r.gops), Bytes: r.bytes, DroppedGOPs: r.droppedGOPs, DroppedAccessUnits: r.skipAU}
 	for _, g := range r.gops {
 		s.AccessUnits += len(g.aus)
 	}
@@ -167,14 +193,16 @@ func (r *Ring) Params() (codec Codec, params [][]byte, ok bool) {
 }
 
 // Subscribe streams access units to a live viewer: first the newest GOP from its keyframe (so a decoder
-// can start at once), then every new access unit. A subscriber that falls behind by more than buffer
+// can start at once; while the GOP being sent is dropped for its size, nothing until the next keyframe),
+// then every new access unit. A subscriber that falls behind by more than buffer
 // access units loses them up to the next keyframe, never a reference in the middle of a GOP. The channel
 // closes when ctx ends.
 func (r *Ring) Subscribe(ctx context.Context, buffer int) <-chan AccessUnit {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var backlog []AccessUnit
-	if len(r.gops) > 0 {
+	if len(r.gops) > 0 && !r.overflow {
+		// While the GOP being sent is dropped, an older one would not lead into what follows.
 		backlog = r.gops[len(r.gops)-1].aus
 	}
 	s := &subscriber{ch: make(chan AccessUnit, len(backlog)+max(buffer, 1))}

@@ -212,7 +212,10 @@ func (s *session) onPacket(pkt *rtp.Packet) {
 	}
 	au := AccessUnit{Camera: w.cfg.Camera, Time: st.Wall, PTS: st.PTS, NALUs: nalus, Keyframe: key}
 	s.observe(au, st.Source)
-	w.ring.Push(s.dp.codec, s.dp.params(), au)
+	if w.ring.Push(s.dp.codec, s.dp.params(), au) {
+		w.logger().Warn("GOP larger than the ring's byte bound: dropped, keeping nothing until the next keyframe")
+		w.emit(EventOversizedGOP, nil)
+	}
 	if s.queue == nil {
 		return
 	}

@@ -40,6 +40,10 @@ const (
 	EventOffline       EventKind = "offline"        // unreachable for OfflineAfter: an alert for later stages
 	EventUnauthorized  EventKind = "unauthorized"   // the camera rejected the credentials
 	EventTimestampJump EventKind = "timestamp_jump" // the RTP timeline jumped and was rebased
+	// EventOversizedGOP: a GOP outgrew the ring's byte bound and was dropped (a camera that stopped
+	// sending keyframes, or one whose stream was tampered with); clips and new live viewers wait for the
+	// next keyframe.
+	EventOversizedGOP EventKind = "oversized_gop"
 )
 
 // Event is something a later stage may act on (an offline camera becomes an alert).

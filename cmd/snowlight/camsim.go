@@ -23,7 +23,7 @@ func runCamsim(ctx context.Context, e *env, args []string) error {
 	pass := fs.String("pass", "", "password for --user")
 	var faults multiFlag
 	fs.Var(&faults, "fault", "fault schedule for one path, NAME:key=value,... with keys drop-every, stall-every, "+
-		"stall-for, loss (percent), restart-every, ts-jump (repeatable)")
+		"stall-for, loss (percent), restart-every, ts-jump, no-keyframes (true: never another keyframe), pad (filler bytes per picture) (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -21,10 +21,19 @@ type Faults struct {
 	// new sequence numbers and its RTP timestamps moved by TimestampJump (as after a reboot).
 	RestartEvery  time.Duration
 	TimestampJump time.Duration
+	// NoKeyframes stops sending keyframes: a session that had one gets only the pictures that refer to
+	// it, for ever (a broken encoder, a hostile camera, or a man in the middle of plain RTSP).
+	NoKeyframes bool
+	// PadBytes adds a filler NAL unit of this many bytes to every access unit: a high bitrate at any
+	// frame rate, as constant-bitrate cameras pad (0..MaxPadBytes).
+	PadBytes int
 }
 
+// MaxPadBytes bounds PadBytes well below the 8 MiB access unit RTSP receivers accept.
+const MaxPadBytes = 4 << 20
+
 // ParseFaults reads the flag form: comma-separated key=value pairs, e.g.
-// "drop-every=30s,stall-every=60s,stall-for=5s,loss=2,restart-every=2m,ts-jump=1h".
+// "drop-every=30s,stall-every=60s,stall-for=5s,loss=2,restart-every=2m,ts-jump=1h,no-keyframes=true,pad=100000".
 func ParseFaults(s string) (Faults, error) {
 	var f Faults
 	if strings.TrimSpace(s) == "" {
@@ -52,8 +61,15 @@ func ParseFaults(s string) (Faults, error) {
 			f.RestartEvery, err = positiveDuration(v)
 		case "ts-jump":
 			f.TimestampJump, err = time.ParseDuration(v)
+		case "no-keyframes":
+			f.NoKeyframes, err = strconv.ParseBool(v)
+		case "pad":
+			f.PadBytes, err = strconv.Atoi(v)
+			if err == nil && (f.PadBytes < 0 || f.PadBytes > MaxPadBytes) {
+				err = fmt.Errorf("must be between 0 and %d bytes", MaxPadBytes)
+			}
 		default:
-			return Faults{}, fmt.Errorf("fault %q: unknown key %q (want drop-every, stall-every, stall-for, loss, restart-every, ts-jump)", kv, k)
+			return Faults{}, fmt.Errorf("fault %q: unknown key %q (want drop-every, stall-every, stall-for, loss, restart-every, ts-jump, no-keyframes, pad)", kv, k)
 		}
 		if err != nil {
 			return Faults{}, fmt.Errorf("fault %s: %w", k, err)

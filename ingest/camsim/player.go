@@ -282,7 +282,7 @@ func (p *path) run(ctx context.Context) {
 				p.jump = 0
 				srStream = nil // announce the new timeline at once
 			}
-			loss := p.faults.LossPercent
+			loss, noKeys, pad := p.faults.LossPercent, p.faults.NoKeyframes, p.faults.PadBytes
 			st := p.stream
 			p.mu.Unlock()
 
@@ -294,12 +294,16 @@ func (p *path) run(ctx context.Context) {
 				}
 				st = p.doRestart(*restart)
 			}
-			if stalled || st == nil {
+			if stalled || st == nil || noKeys && pkt.Keyframe {
 				return true
 			}
 			pts := loopOffset + pkt.PTS - p.src.first
 			rtpTime := tsBase + uint32(int64(pts+tsJump)*clockRate/int64(time.Second))
-			pkts, err := encode(pkt.AU)
+			au := pkt.AU
+			if pad > 0 {
+				au = append(au[:len(au):len(au)], fillerNALU(p.src.info.Codec, pad))
+			}
+			pkts, err := encode(au)
 			if err != nil {
 				p.s.log.Warn("camsim: packetize", "path", p.name, "err", err)
 				return true
@@ -342,6 +346,23 @@ func (p *path) run(ctx context.Context) {
 		}
 		loopOffset += p.src.period
 	}
+}
+
+// fillerNALU is filler data of n bytes in all (H.264 type 12, H.265 FD_NUT): 0xFF bytes ending in the
+// RBSP stop bit, which decoders skip.
+func fillerNALU(c av.Codec, n int) []byte {
+	hdr := []byte{12}
+	if c == av.H265 {
+		hdr = []byte{38 << 1, 1}
+	}
+	n = max(n, len(hdr)+1)
+	b := make([]byte, n)
+	copy(b, hdr)
+	for i := len(hdr); i < n-1; i++ {
+		b[i] = 0xff
+	}
+	b[n-1] = 0x80
+	return b
 }
 
 // doRestart replaces the stream (closing every session) like a rebooting camera.
