@@ -64,6 +64,15 @@ func (p *Pipeline) EmbedPhoto(ctx context.Context, in PhotoInput, rules Enrolmen
 		return watchlist.Photo{}, nil, fmt.Errorf("enrolment photo %s: face recognition is off (no models "+
 			"directory): enrolment needs the face models", in.Name)
 	}
+	h, err := photo.Inspect(in.Data, rules.Limits)
+	if err != nil {
+		return watchlist.Photo{}, nil, fmt.Errorf("enrolment photo %s: %w", in.Name, err)
+	}
+	release, err := p.photos.acquire(ctx, photoMemory(h))
+	if err != nil {
+		return watchlist.Photo{}, nil, fmt.Errorf("enrolment photo %s: waiting for memory to decode it: %w", in.Name, err)
+	}
+	defer release()
 	img, _, err := DecodePhoto(in.Data, rules.Limits)
 	if err != nil {
 		return watchlist.Photo{}, nil, fmt.Errorf("enrolment photo %s: %w", in.Name, err)
@@ -98,6 +107,12 @@ func (p *Pipeline) EmbedPhoto(ctx context.Context, in PhotoInput, rules Enrolmen
 	face := watchlist.Box{X: f.Box.X, Y: f.Box.Y, W: f.Box.W, H: f.Box.H}
 	return watchlist.Photo{Source: in.Name, SHA256: hex.EncodeToString(sum[:]), Face: face, Score: f.Score},
 		f.Embedding, nil
+}
+
+// photoMemory is what decoding a photo and searching it takes at its peak: the decoder's (see
+// photo.Header) and the BGR picture MatFromImage builds and copies into its Mat.
+func photoMemory(h photo.Header) int64 {
+	return h.PeakBytes + 6*int64(h.Width)*int64(h.Height)
 }
 
 func usable(faces []Face, rules EnrolmentRules) []Face {

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -54,6 +55,9 @@ type Config struct {
 	Log                *slog.Logger
 	// Metrics, when set, records every frame a Camera processes.
 	Metrics *Metrics
+	// PhotoMemory bounds the memory photos being enrolled (EmbedPhoto) take at once; DefaultPhotoMemory
+	// when zero.
+	PhotoMemory int64
 }
 
 // DefaultConfig is the configuration the figures in docs/ACCURACY.md were measured with.
@@ -80,6 +84,7 @@ type Pipeline struct {
 	faceEmb *Embedder // nil: recognition off
 	appEmb  *Embedder // nil: appearance off
 	matcher atomic.Pointer[watchlist.Matcher]
+	photos  *photoGate
 
 	mu sync.Mutex // serialises frames through the nets
 }
@@ -87,7 +92,7 @@ type Pipeline struct {
 // NewPipeline loads the detectors. With a models directory every model must verify, or NewPipeline fails
 // naming the file; without one it logs that it runs on the classical detectors with recognition off.
 func NewPipeline(cfg Config) (*Pipeline, error) {
-	p := &Pipeline{cfg: cfg, log: cfg.Log}
+	p := &Pipeline{cfg: cfg, log: cfg.Log, photos: newPhotoGate(cmp.Or(cfg.PhotoMemory, DefaultPhotoMemory))}
 	if p.log == nil {
 		p.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

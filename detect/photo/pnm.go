@@ -10,12 +10,17 @@ func isPNM(data []byte) bool {
 	return len(data) >= 2 && data[0] == 'P' && (data[1] == '5' || data[1] == '6')
 }
 
-// decodePNMChecked decodes binary PGM/PPM with maxval up to 65535, checking the limits from the header
-// before allocating pixels.
-func decodePNMChecked(data []byte, lim Limits) (image.Image, Info, error) {
-	channels := 1
+// pnmHeader is a binary PGM/PPM header: size, maxval (up to 65535), channels and where the raster
+// starts.
+type pnmHeader struct {
+	w, h, maxval, channels, raster int
+}
+
+// parsePNMHeader reads the header.
+func parsePNMHeader(data []byte) (pnmHeader, error) {
+	ph := pnmHeader{channels: 1}
 	if data[1] == '6' {
-		channels = 3
+		ph.channels = 3
 	}
 	p := 2
 	var vals [3]int
@@ -23,31 +28,36 @@ func decodePNMChecked(data []byte, lim Limits) (image.Image, Info, error) {
 		var err error
 		vals[i], p, err = pnmInt(data, p)
 		if err != nil {
-			return nil, Info{}, fmt.Errorf("decode pnm: %w: header: %v", ErrFormat, err)
+			return ph, fmt.Errorf("decode pnm: %w: header: %v", ErrFormat, err)
 		}
 	}
-	w, h, maxval := vals[0], vals[1], vals[2]
-	if maxval < 1 || maxval > 65535 {
-		return nil, Info{}, fmt.Errorf("decode pnm: %w: maxval %d", ErrFormat, maxval)
-	}
-	if err := checkSize(w, h, lim); err != nil {
-		return nil, Info{}, err
+	ph.w, ph.h, ph.maxval = vals[0], vals[1], vals[2]
+	if ph.maxval < 1 || ph.maxval > 65535 {
+		return ph, fmt.Errorf("decode pnm: %w: maxval %d", ErrFormat, ph.maxval)
 	}
 	// Exactly one whitespace byte separates the header from the raster.
 	if p >= len(data) || !isSpace(data[p]) {
-		return nil, Info{}, fmt.Errorf("decode pnm: %w: no raster after the header", ErrFormat)
+		return ph, fmt.Errorf("decode pnm: %w: no raster after the header", ErrFormat)
 	}
-	p++
-	bps := 1
-	if maxval > 255 {
-		bps = 2
+	ph.raster = p + 1
+	return ph, nil
+}
+
+// bytesPerSample is 2 for maxval over 255.
+func (ph pnmHeader) bytesPerSample() int {
+	if ph.maxval > 255 {
+		return 2
 	}
-	need := w * h * channels * bps
-	if len(data)-p < need {
-		return nil, Info{}, fmt.Errorf("decode pnm: %w: raster has %d bytes, %dx%d needs %d", ErrFormat,
-			len(data)-p, w, h, need)
+	return 1
+}
+
+// decodePNM decodes the raster of a header parsePNMHeader read and Inspect checked.
+func decodePNM(data []byte, ph pnmHeader) (image.Image, error) {
+	w, h, maxval, bps := ph.w, ph.h, ph.maxval, ph.bytesPerSample()
+	raster := data[ph.raster:]
+	if need := w * h * ph.channels * bps; len(raster) < need {
+		return nil, fmt.Errorf("decode pnm: %w: raster has %d bytes, %dx%d needs %d", ErrFormat, len(raster), w, h, need)
 	}
-	raster := data[p : p+need]
 	sample := func(i int) uint8 {
 		var v int
 		if bps == 1 {
@@ -60,19 +70,18 @@ func decodePNMChecked(data []byte, lim Limits) (image.Image, Info, error) {
 		}
 		return uint8(v * 255 / maxval)
 	}
-	info := Info{Format: "pnm", Width: w, Height: h, Orientation: 1}
-	if channels == 1 {
+	if ph.channels == 1 {
 		g := image.NewGray(image.Rect(0, 0, w, h))
 		for i := range g.Pix {
 			g.Pix[i] = sample(i)
 		}
-		return g, info, nil
+		return g, nil
 	}
 	rgb := image.NewNRGBA(image.Rect(0, 0, w, h))
 	for i := 0; i < w*h; i++ {
 		rgb.Pix[4*i], rgb.Pix[4*i+1], rgb.Pix[4*i+2], rgb.Pix[4*i+3] = sample(3*i), sample(3*i+1), sample(3*i+2), 255
 	}
-	return rgb, info, nil
+	return rgb, nil
 }
 
 func isSpace(c byte) bool {
