@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
-	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -132,28 +131,6 @@ func (l *Log) Anchor(ctx context.Context) (Anchor, bool, error) {
 	l.anchored = head
 	l.mu.Unlock()
 	return a, true, nil
-}
-
-// RunAnchors anchors the head now and every interval until ctx ends. A failed write is logged and tried
-// again next time. The caller anchors once more after the last entry is written (at shutdown).
-func (l *Log) RunAnchors(ctx context.Context, every time.Duration, log *slog.Logger) error {
-	if every <= 0 {
-		return fmt.Errorf("anchor audit chain: interval must be positive, got %v", every)
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if a, wrote, err := l.Anchor(ctx); err != nil && ctx.Err() == nil {
-			log.Error("audit anchor not written", "err", err)
-		} else if wrote {
-			log.Debug("audit chain anchored", "entry", a.ID)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
 }
 
 // storedAnchors lists the anchor store's anchors by id. The first problem found (a name that is no anchor,

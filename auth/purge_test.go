@@ -2,7 +2,6 @@ package auth_test
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -53,19 +52,4 @@ func TestPurgeDeletesUnusedCredentials(t *testing.T) {
 		_, err := s.Authenticate(ctx, c.Secret, c.Kind)
 		assert.NoError(t, err, "%s purged while live", c.Kind)
 	}
-}
-
-func TestRunPurgeRunsUntilCancelled(t *testing.T) {
-	s, db, clk := newService(t, nil)
-	addUser(t, s, "ana", auth.Operator, auth.Scope{})
-	_, err := login(s, "ana", pw, ip1, auth.KindSession)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- s.RunPurge(ctx, 5*time.Millisecond, slog.New(slog.DiscardHandler)) }()
-	clk.Advance(time.Hour) // the session is now idle: a later round deletes it
-	require.Eventually(t, func() bool { return credentialRows(t, db) == 0 }, 10*time.Second, 5*time.Millisecond)
-	cancel()
-	require.NoError(t, <-done)
-	assert.Error(t, s.RunPurge(context.Background(), 0, slog.New(slog.DiscardHandler)))
 }

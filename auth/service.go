@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -415,28 +414,6 @@ func (s *Service) PurgeExpired(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("purge expired sessions: %w", err)
 	}
 	return n, nil
-}
-
-// RunPurge calls PurgeExpired now and then every interval until ctx ends. A failed purge is logged and
-// tried again next time: nothing is lost by waiting.
-func (s *Service) RunPurge(ctx context.Context, every time.Duration, log *slog.Logger) error {
-	if every <= 0 {
-		return fmt.Errorf("purge expired sessions: interval must be positive, got %v", every)
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if n, err := s.PurgeExpired(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("purge expired sessions", "err", err)
-		} else if n > 0 {
-			log.Debug("purged expired sessions and tokens", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
 }
 
 // CSRFToken is the anti-forgery token that goes with a console session: derived from the session secret,

@@ -264,8 +264,14 @@ func (s *Server) Run(ctx context.Context) error {
 	run("watch list", s.watch.run, back)
 	run("evidence", s.evidence.run, back)
 	run("retention", func(c context.Context) error { return s.reten.Run(c, s.cfg.Retention.Interval) }, back)
-	run("credentials purge", func(c context.Context) error { return s.auth.RunPurge(c, credentialsPurgeEvery, s.log) }, back)
-	run("audit anchors", func(c context.Context) error { return s.audit.RunAnchors(c, s.cfg.Audit.AnchorEvery, s.log) }, back)
+	run("credentials purge", s.periodically("purge expired sessions", credentialsPurgeEvery, func(c context.Context) error {
+		_, err := s.auth.PurgeExpired(c)
+		return err
+	}), back)
+	run("audit anchors", s.periodically("anchor the audit chain", s.cfg.Audit.AnchorEvery, func(c context.Context) error {
+		_, _, err := s.audit.Anchor(c)
+		return err
+	}), back)
 	if s.spool != nil {
 		run("object spool", s.spool.Run, back)
 	}
@@ -295,6 +301,25 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Error("audit anchor not written at shutdown", "err", err)
 	}
 	return first
+}
+
+// periodically calls f now and then every interval until ctx ends. A failure is logged and f tried again
+// next time: these are upkeep, which a later round makes up for.
+func (s *Server) periodically(what string, every time.Duration, f func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error(what+" failed", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+		}
+	}
 }
 
 // Close releases the database and the object store. Call it after Run returned.
