@@ -10,6 +10,11 @@ struct sl_decoder {
 	AVCodecContext *ctx;
 	AVPacket *pkt;
 	AVFrame *frame;
+	// bgr is the conversion target, allocated as FFmpeg allocates its own frames: each row holds the width
+	// rounded up to 64 pixels, the height is rounded up to 32 rows, and spare bytes follow the last row.
+	// swscale's SIMD converters write whole blocks of 16 pixels; into rows of exactly width x 3 bytes they
+	// left the right edge unconverted (widths 16n+1..7) or wrote past the last row (16n+8..15).
+	AVFrame *bgr;
 	struct SwsContext *sws;
 	int have_frame;
 };
@@ -29,7 +34,8 @@ int sl_decoder_open(sl_decoder **out, int codec_id, int threads, int64_t max_pix
 	d->ctx = avcodec_alloc_context3(codec);
 	d->pkt = av_packet_alloc();
 	d->frame = av_frame_alloc();
-	if (!d->ctx || !d->pkt || !d->frame) {
+	d->bgr = av_frame_alloc();
+	if (!d->ctx || !d->pkt || !d->frame || !d->bgr) {
 		sl_decoder_close(d);
 		return AVERROR(ENOMEM);
 	}
@@ -74,16 +80,32 @@ int sl_decoder_receive(sl_decoder *d, sl_picture *pic) {
 	return 0;
 }
 
+// bgr_frame makes d->bgr fit a w x h picture, reallocating it when the size changed.
+static int bgr_frame(sl_decoder *d, int w, int h) {
+	AVFrame *b = d->bgr;
+	if (b->data[0] && b->width == w && b->height == h) return 0;
+	av_frame_unref(b);
+	b->format = AV_PIX_FMT_BGR24;
+	b->width = w;
+	b->height = h;
+	return av_frame_get_buffer(b, 64);
+}
+
 int sl_decoder_bgr(sl_decoder *d, uint8_t *dst, int stride) {
 	if (!d->have_frame) return AVERROR(EINVAL);
 	AVFrame *f = d->frame;
+	if (stride < f->width * 3) return AVERROR(EINVAL);
+	int ret = bgr_frame(d, f->width, f->height);
+	if (ret < 0) return ret;
 	d->sws = sws_getCachedContext(d->sws, f->width, f->height, f->format, f->width, f->height,
 	                              AV_PIX_FMT_BGR24, SWS_BILINEAR, NULL, NULL, NULL);
 	if (!d->sws) return AVERROR(EINVAL);
-	uint8_t *planes[4] = {dst, NULL, NULL, NULL};
-	int strides[4] = {stride, 0, 0, 0};
-	int h = sws_scale(d->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, planes, strides);
-	return h == f->height ? 0 : AVERROR(EINVAL);
+	int h = sws_scale(d->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, d->bgr->data,
+	                  d->bgr->linesize);
+	if (h != f->height) return AVERROR(EINVAL);
+	// The only writes into the caller's memory: exactly width x 3 bytes on each of height rows.
+	av_image_copy_plane(dst, stride, d->bgr->data[0], d->bgr->linesize[0], f->width * 3, f->height);
+	return 0;
 }
 
 void sl_decoder_reset(sl_decoder *d) {
@@ -97,6 +119,7 @@ void sl_decoder_close(sl_decoder *d) {
 	avcodec_free_context(&d->ctx);
 	av_packet_free(&d->pkt);
 	av_frame_free(&d->frame);
+	av_frame_free(&d->bgr);
 	sws_freeContext(d->sws);
 	av_free(d);
 }

@@ -1,6 +1,7 @@
 // Package av decodes H.264 and H.265 with libavcodec into BGR gocv Mats and demuxes video files with
 // libavformat. It is a thin cgo layer: one C call per operation, no decoded picture crosses into Go memory
-// (conversion writes straight into the Mat), and nothing here keeps a pointer to Go memory after a call.
+// (pictures are converted in a padded C buffer and copied row by row into the Mat), and nothing here keeps a
+// pointer to Go memory after a call.
 package av
 
 /*
