@@ -94,17 +94,21 @@ func decodeAll(t testing.TB, path string, fn func(PictureInfo, gocv.Mat)) Stream
 // TestDecodeMatchesFFmpeg decodes real footage in several containers and codecs and compares every pixel
 // with what the ffmpeg command line produces for the same file.
 func TestDecodeMatchesFFmpeg(t *testing.T) {
+	x265 := []string{"-c:v", "libx265", "-x265-params", "log-level=error:keyint=25", "-profile:v", "main", "-tag:v", "hvc1"}
 	tests := []struct {
 		name  string
 		file  string
 		codec Codec
+		w, h  int // vtest's 768x576 unless scaled
 		extra []string
 	}{
-		{"h264 mp4", "a.mp4", H264, []string{"-bf", "0"}},
-		{"h264 mkv with b-frames", "a.mkv", H264, []string{"-bf", "2"}},
-		{"h264 mpegts", "a.ts", H264, []string{"-bf", "0"}},
-		{"h264 raw annex-b", "a.h264", H264, []string{"-bf", "0"}},
-		{"h265 mp4", "b.mp4", H265, []string{"-c:v", "libx265", "-x265-params", "log-level=error:keyint=25", "-profile:v", "main", "-tag:v", "hvc1"}},
+		{"h264 mp4", "a.mp4", H264, 768, 576, []string{"-bf", "0"}},
+		{"h264 mkv with b-frames", "a.mkv", H264, 768, 576, []string{"-bf", "2"}},
+		{"h264 mpegts", "a.ts", H264, 768, 576, []string{"-bf", "0"}},
+		{"h264 raw annex-b", "a.h264", H264, 768, 576, []string{"-bf", "0"}},
+		{"h265 mp4", "b.mp4", H265, 768, 576, x265},
+		// The size of tbbt.mp4, whose rows of 2568 bytes made the conversion write past the picture.
+		{"h265 mp4 856x480", "c.mp4", H265, 856, 480, append([]string{"-vf", "scale=856:480"}, x265...)},
 	}
 	const frames = 30
 	for _, tc := range tests {
@@ -124,13 +128,13 @@ func TestDecodeMatchesFFmpeg(t *testing.T) {
 				}
 				got = append(got, m.ToBytes()...)
 			})
-			if info.Codec != tc.codec || info.Width != 768 || info.Height != 576 {
-				t.Fatalf("stream info %+v, want %v 768x576", info, tc.codec)
+			if info.Codec != tc.codec || info.Width != tc.w || info.Height != tc.h {
+				t.Fatalf("stream info %+v, want %v %dx%d", info, tc.codec, tc.w, tc.h)
 			}
 			if info.FrameRate < 9.9 || info.FrameRate > 10.1 {
 				t.Errorf("frame rate %.2f, want vtest's 10", info.FrameRate)
 			}
-			if n := len(got) / (768 * 576 * 3); n != frames {
+			if n := len(got) / (tc.w * tc.h * 3); n != frames {
 				t.Fatalf("decoded %d pictures, want %d", n, frames)
 			}
 			if keys != 2 {

@@ -35,6 +35,15 @@ func (w *bitWriter) ue(v uint64) {
 	w.u(n, v+1)
 }
 
+// se writes a signed Exp-Golomb field: 1, -1, 2, -2, ... are coded as 1, 2, 3, 4, ...
+func (w *bitWriter) se(v int64) {
+	if v > 0 {
+		w.ue(uint64(2*v - 1))
+	} else {
+		w.ue(uint64(-2 * v))
+	}
+}
+
 // baselineSPS returns an H.264 SPS NAL unit claiming a picture of mbW x mbH macroblocks.
 func baselineSPS(mbW, mbH uint64) []byte {
 	w := &bitWriter{}
