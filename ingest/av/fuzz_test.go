@@ -1,50 +1,101 @@
 package av
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
-// FuzzDecode feeds arbitrary NAL units to a decoder that has seen a real stream's parameter sets and
-// keyframe, then real frames again: no crash, no hang, and the decoder keeps working.
+// fuzzStream is a real stream the decode fuzzer crops to the size its input chooses.
+type fuzzStream struct {
+	codec  Codec
+	pkts   []Packet
+	unit   int // crop unit in both directions: 2 for 4:2:0, 1 for 4:4:4
+	pixFmt string
+}
+
+// The fuzzed streams are coded at fuzzW x fuzzH, whole blocks for both codecs, so every crop is known valid.
+const fuzzW, fuzzH = 96, 64
+
+// FuzzDecode decodes a real keyframe cropped to a picture size the input chooses (any size up to 96x64,
+// odd ones too in 4:4:4), then arbitrary NAL units, then the uncropped keyframe again: no crash, no hang,
+// every picture converts to a Mat of its size, and the decoder keeps working.
 func FuzzDecode(f *testing.F) {
-	_, pkts := readAUs(f, encodeVtest(f, "seed.mp4", 5, "-bf", "0", "-vf", "scale=96:72"))
-	for _, p := range pkts {
-		b, err := h264.AnnexB(p.AU).Marshal()
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
+	streams := []fuzzStream{
+		{codec: H264, pixFmt: "yuv420p", unit: 2},
+		{codec: H264, pixFmt: "yuv444p", unit: 1},
+		{codec: H265, pixFmt: "yuv420p", unit: 2},
+		{codec: H265, pixFmt: "yuv444p", unit: 1},
 	}
-	f.Add(baselineSPS(1<<15, 4))
-	f.Fuzz(func(t *testing.T, data []byte) {
+	for i := range streams {
+		s := &streams[i]
+		args := []string{"-bf", "0", "-vf", fmt.Sprintf("scale=%d:%d", fuzzW, fuzzH), "-pix_fmt", s.pixFmt}
+		switch {
+		case s.codec == H265:
+			args = append(args, "-c:v", "libx265", "-x265-params", "log-level=error:bframes=0", "-profile:v",
+				map[int]string{1: "main444-8", 2: "main"}[s.unit])
+		case s.unit == 1:
+			args = append(args, "-profile:v", "high444")
+		}
+		_, s.pkts = readAUs(f, encodeVtest(f, fmt.Sprintf("seed%d.mkv", i), 5, args...))
+	}
+	for _, p := range streams[0].pkts {
+		b, err := h264.AnnexB(p.AU).Marshal()
+		require.NoError(f, err)
+		f.Add(b, uint8(0), uint16(fuzzW), uint16(fuzzH))
+	}
+	f.Add(baselineSPS(1<<15, 4), uint8(0), uint16(856), uint16(480))
+	for i := range streams {
+		f.Add([]byte{}, uint8(i), uint16(56), uint16(34)) // 58x36 in 4:2:0, 57x35 in 4:4:4
+		f.Add([]byte{}, uint8(i), uint16(0), uint16(0))   // 2x2, 1x1
+	}
+	f.Fuzz(func(t *testing.T, data []byte, stream uint8, w, h uint16) {
+		s := streams[int(stream)%len(streams)]
+		// The picture is (1 + w mod 96) x (1 + h mod 64), rounded up to whole crop units.
+		pw := (1 + int(w)%fuzzW + s.unit - 1) / s.unit * s.unit
+		ph := (1 + int(h)%fuzzH + s.unit - 1) / s.unit * s.unit
+		key, _, err := cropAU(s.codec, s.pkts[0].AU, pw, ph)
+		require.NoError(t, err)
 		var au h264.AnnexB
 		if au.Unmarshal(data) != nil {
 			au = h264.AnnexB{data}
 		}
-		d, err := NewDecoder(DecoderOptions{Codec: H264})
-		if err != nil {
-			t.Fatal(err)
-		}
+		d, err := NewDecoder(DecoderOptions{Codec: s.codec})
+		require.NoError(t, err)
 		defer d.Close()
-		_ = d.Send(pkts[0].AU, 0)
+		require.NoError(t, d.Send(key, 0))
+		pics := convertAll(t, d)
+		require.NotEmpty(t, pics, "the cropped keyframe gives a picture")
+		assert.Equal(t, [2]int{pw, ph}, [2]int{pics[0].Width, pics[0].Height})
 		_ = d.Send(au, 1)
-		for {
-			if _, err := d.Receive(); err != nil {
-				break
-			}
-			m, err := d.BGR()
-			if err != nil {
-				t.Fatal(err)
-			}
-			m.Close()
-		}
+		convertAll(t, d)
 		d.Reset()
-		if err := d.Send(pkts[0].AU, 2); err != nil {
-			t.Fatalf("keyframe after fuzz input: %v", err)
-		}
+		require.NoError(t, d.Send(s.pkts[0].AU, 2), "keyframe after fuzz input")
+		require.NoError(t, d.Drain())
+		pics = convertAll(t, d)
+		require.NotEmpty(t, pics, "the keyframe after fuzz input gives a picture")
+		assert.Equal(t, [2]int{fuzzW, fuzzH}, [2]int{pics[0].Width, pics[0].Height})
 	})
+}
+
+// convertAll receives every picture the decoder has ready and converts each to BGR, checking the Mat's size.
+func convertAll(t *testing.T, d *Decoder) []PictureInfo {
+	t.Helper()
+	var pics []PictureInfo
+	for {
+		pi, err := d.Receive()
+		if err != nil {
+			return pics
+		}
+		m, err := d.BGR()
+		require.NoError(t, err)
+		assert.Equal(t, [2]int{pi.Width, pi.Height}, [2]int{m.Cols(), m.Rows()})
+		m.Close()
+		pics = append(pics, pi)
+	}
 }
 
 // FuzzContainerParsers exercises the Go-side parsers of codec headers and packets.
