@@ -12,7 +12,7 @@ export SNOWLIGHT_TESTVIDEOS ?= $(abspath $(OUT)/testvideos)
 # Packages whose goroutines meet: their tests always run under the race detector.
 RACE_PKGS := ./ingest/... ./live/... ./auth/... ./audit/... ./web/... ./tracks/... ./store/... ./alerts/... ./objstore/... ./pipeline/... ./retention/... ./watchlist/... ./server/... ./bus/...
 
-.PHONY: setup build demo test test-unit test-race testvideos models bench bench-ingest bench-perception bench-alerts bench-search test-browser bench-console test-outage bench-center clean
+.PHONY: setup build demo test test-unit test-race test-valgrind testvideos models bench bench-ingest bench-perception bench-alerts bench-search test-browser bench-console test-outage bench-center clean
 
 setup:
 	@./scripts/setup.sh
@@ -36,6 +36,21 @@ test: build testvideos
 	$(GO) test -tags matprofile -count=1 -run TestNoMatLeaks ./detect/ ./redact/
 	$(GO) test -count=1 -timeout 20m -run City5 ./pipeline/  # the six-camera replay, too slow under -race
 	$(GO) test -tags matprofile -count=1 -run TestNoMatLeaks ./pipeline/
+	$(MAKE) test-valgrind
+
+# The decoder's C code and the libavcodec/libswscale it drives, under valgrind's memcheck: pictures of widths
+# 848..862 (every even residue modulo swscale's 16-pixel blocks, led by 856, which corrupted the heap) and
+# the decode fuzzer's seeds (odd sizes in 4:4:4, malformed input); about 30 s. -tags valgrind makes the Go
+# runtime describe its heap and goroutine stacks to valgrind, GOEXPERIMENT=nodwarf5 gives it debug info it
+# reads, asyncpreemptoff keeps preemption signals off goroutine stacks; valgrind's leak check does not
+# understand the Go heap (cgo leaks are the matprofile tests' job). --alignment=64 leaves 8 bytes between
+# the end of an OpenCV Mat's pixels and the end of its malloc block (8 to 56 otherwise), so a write past a
+# picture is caught (TestDecodeEveryWidth's canary row catches shorter ones). The "unhandled syscall 434"
+# warning is pidfd_open, which os/exec falls back from.
+test-valgrind:
+	GOEXPERIMENT=nodwarf5 $(GO) test -c -tags valgrind -o $(abspath $(OUT))/av.valgrind.test ./ingest/av/
+	cd ingest/av && GODEBUG=asyncpreemptoff=1 valgrind -q --error-exitcode=1 --leak-check=no --alignment=64 \
+		$(abspath $(OUT))/av.valgrind.test -test.short -test.run '^(TestDecodeEveryWidth|FuzzDecode)$$'
 
 bench: build testvideos
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./...

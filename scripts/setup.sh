@@ -8,6 +8,7 @@ pkgs=(
   build-essential pkg-config                                  # cgo
   libopencv-dev libopencv-contrib-dev opencv-data opencv-doc  # gocv, cascades, vtest.avi
   ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-dev  # decoder wrapper, test video encoding, peers
+  valgrind                                                    # memory checker over the decoder's C code
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools    # GStreamer RTSP server: interop peer camera
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
