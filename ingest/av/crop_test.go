@@ -2,9 +2,13 @@ package av
 
 import (
 	"fmt"
+	"testing"
 
 	mbits "github.com/bluenviron/mediacommon/v2/pkg/bits"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // cropSPS returns a copy of the SPS NAL unit nalu whose cropping window (H.264 frame cropping, H.265
@@ -46,6 +50,48 @@ func cropSPS(c Codec, nalu []byte, w, h int) ([]byte, error) {
 		return nil, fmt.Errorf("copy %v SPS: %w", c, err)
 	}
 	return append(append([]byte{}, nalu[:hdr]...), addEmulationPrevention(rbsp)...), nil
+}
+
+// cropSPS's output parses, with mediacommon's independent SPS parsers, as the size asked for, for every
+// chroma format the crop units depend on.
+func TestCropSPS(t *testing.T) {
+	for _, tc := range []struct {
+		c      Codec
+		pixFmt string
+		w, h   int
+	}{
+		{H264, "yuv420p", 856, 34},
+		{H264, "yuv422p", 1934, 33},
+		{H264, "yuv444p", 321, 1},
+		{H265, "yuv420p", 2, 2},
+		{H265, "yuv444p", 1935, 47},
+	} {
+		t.Run(fmt.Sprintf("%v %s %dx%d", tc.c, tc.pixFmt, tc.w, tc.h), func(t *testing.T) {
+			pkts := encodeSweep(t, tc.c, tc.pixFmt)
+			var sps []byte
+			for _, n := range pkts[0].AU {
+				if isSPS(tc.c, n) {
+					sps = n
+				}
+			}
+			require.NotNil(t, sps)
+			out, err := cropSPS(tc.c, sps, tc.w, tc.h)
+			require.NoError(t, err)
+			var w, h int
+			if tc.c == H264 {
+				var p h264.SPS
+				require.NoError(t, p.Unmarshal(out))
+				w, h = p.Width(), p.Height()
+			} else {
+				var p h265.SPS
+				require.NoError(t, p.Unmarshal(out))
+				w, h = p.Width(), p.Height()
+			}
+			assert.Equal(t, [2]int{tc.w, tc.h}, [2]int{w, h})
+			_, err = cropSPS(tc.c, sps, sweepW+2, sweepH)
+			assert.Error(t, err, "a crop wider than the coded picture")
+		})
+	}
 }
 
 // spsCopier copies an SPS's RBSP field by field up to its cropping window, which it reads and drops; the
