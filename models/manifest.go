@@ -28,6 +28,9 @@ type Input struct {
 	Std           [3]float64 // ... subtract Mean and divide by Std (per channel, in Channels order); zero Std means 1
 	Layout        string     // memory layout, always "NCHW" for these
 	BatchOne      bool       // OpenCV 4.6 gives wrong results for batches larger than one
+	// Resizable: the graph records a fixed height and width (YuNet 120x160, YOLOX 416x416) but the network
+	// is fully convolutional and runs at any size; ONNX Runtime needs the graph edited (FreeSize) first.
+	Resizable bool
 }
 
 // Model is one entry of the manifest.
@@ -44,6 +47,8 @@ type Model struct {
 	DataTerms string // terms of the training data, which bind use beyond the code licence
 	Input     Input
 	Output    string
+	// Outputs are the graph's output names, in the order the code reads them.
+	Outputs []string
 }
 
 // Manifest lists every model snowlight knows, in a fixed order.
@@ -60,7 +65,8 @@ func Manifest() []Model {
 			Licence: "MIT",
 			DataTerms: "trained on WIDER FACE (images from the web, research use); " +
 				"no further data terms stated by the authors",
-			Input: Input{Name: "input", Channels: "BGR", Scale: 1, Layout: "NCHW", BatchOne: true},
+			Input:   Input{Name: "input", Channels: "BGR", Scale: 1, Layout: "NCHW", BatchOne: true, Resizable: true},
+			Outputs: []string{"loc", "conf", "iou"},
 			Output: "loc [N,14], conf [N,2], iou [N,1] over fixed priors; decoded in Go " +
 				"(score = sqrt(conf1*iou), height variance 0.2)",
 		},
@@ -75,8 +81,9 @@ func Manifest() []Model {
 			Licence:   "Apache-2.0",
 			DataTerms: "trained on COCO (CC BY 4.0 annotations; images under their Flickr licences)",
 			Input: Input{Name: "images", Width: 416, Height: 416, Channels: "BGR", Scale: 1, Layout: "NCHW",
-				BatchOne: true},
-			Output: "output [1,3549,85]: grids 52/26/13 at strides 8/16/32; tx,ty,tw,th,obj,80 class scores",
+				BatchOne: true, Resizable: true},
+			Outputs: []string{"output"},
+			Output:  "output [1,3549,85]: grids 52/26/13 at strides 8/16/32; tx,ty,tw,th,obj,80 class scores",
 		},
 		{
 			Name:    FaceEmbedder,
@@ -92,7 +99,8 @@ func Manifest() []Model {
 			Input: Input{Name: "input0", Width: 112, Height: 112, Channels: "RGB", Scale: 1.0 / 255,
 				Mean: [3]float64{0.485, 0.456, 0.406}, Std: [3]float64{0.229, 0.224, 0.225}, Layout: "NCHW",
 				BatchOne: true},
-			Output: "output0 [1,128], not normalised: L2-normalise, compare by cosine",
+			Output:  "output0 [1,128], not normalised: L2-normalise, compare by cosine",
+			Outputs: []string{"output0"},
 		},
 		{
 			Name:    PersonReID,
@@ -108,7 +116,8 @@ func Manifest() []Model {
 			Input: Input{Name: "input", Width: 128, Height: 256, Channels: "RGB", Scale: 1.0 / 255,
 				Mean: [3]float64{0.485, 0.456, 0.406}, Std: [3]float64{0.229, 0.224, 0.225}, Layout: "NCHW",
 				BatchOne: true},
-			Output: "512 values >= 0: L2-normalise, compare by cosine",
+			Output:  "512 values >= 0: L2-normalise, compare by cosine",
+			Outputs: []string{"output"},
 		},
 	}
 }
