@@ -46,6 +46,24 @@ if [ ! -x "$gobin/nats-server" ] || [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
+# ONNX Runtime's CPU library, the default inference engine: the npm package onnxruntime-node ships it
+# (bin/napi-v6/linux/<arch>/libonnxruntime.so.1). --ignore-scripts: its install script only fetches GPU
+# builds. The product looks here by default (detect/infer.DefaultLibrary); SNOWLIGHT_ONNXRUNTIME or the
+# configuration's onnxruntime field point elsewhere.
+ORT_VERSION=1.31.1
+ort_dir="${XDG_CACHE_HOME:-$HOME/.cache}/snowlight/onnxruntime-$ORT_VERSION"
+case "$(uname -m)" in x86_64) ort_arch=x64 ;; aarch64) ort_arch=arm64 ;; *) ort_arch=unsupported ;; esac
+ort_lib="$ort_dir/node_modules/onnxruntime-node/bin/napi-v6/linux/$ort_arch/libonnxruntime.so.1"
+if [ ! -f "$ort_lib" ]; then
+  if ! command -v npm >/dev/null; then  # this machine's Node comes with npm; Debian's is a package of its own
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm
+  fi
+  echo "setup: installing ONNX Runtime $ORT_VERSION (npm onnxruntime-node) into $ort_dir" >&2
+  mkdir -p "$ort_dir"
+  (cd "$ort_dir" && npm install --ignore-scripts --no-audit --no-fund --silent "onnxruntime-node@$ORT_VERSION")
+  [ -f "$ort_lib" ] || { echo "setup: $ort_lib missing after the install" >&2; exit 1; }
+fi
+
 # Go modules for the project itself (served from the module cache after the first run).
 cd "$(dirname "$0")/.."
 if [ -f go.mod ]; then
