@@ -10,7 +10,7 @@ import (
 // figures recorded in docs/BENCHMARKS.md.
 
 func BenchmarkYOLOX(b *testing.B) {
-	y, err := NewYOLOX(modelsDir(b), DefaultYOLOXConfig())
+	y, err := NewYOLOX(nil, modelsDir(b), DefaultYOLOXConfig())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func BenchmarkYOLOX(b *testing.B) {
 }
 
 func BenchmarkYuNet(b *testing.B) {
-	y, err := NewYuNet(modelsDir(b), DefaultYuNetConfig())
+	y, err := NewYuNet(nil, modelsDir(b), DefaultYuNetConfig())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"snowlight/detect/infer"
 	"snowlight/models"
 )
 
@@ -14,31 +15,40 @@ import (
 // larger than one) and returns an L2-normalised vector. Not safe for concurrent use; a mutex keeps calls
 // single-flight.
 type Embedder struct {
-	mu    sync.Mutex
-	net   gocv.Net
-	model models.Model
+	mu      sync.Mutex
+	sess    infer.Session
+	model   models.Model
+	blob    *blobWriter
+	resized gocv.Mat // the crop at the network's input size, reused
 }
 
-// NewFaceEmbedder loads and verifies MobileFaceNet from the models directory.
-func NewFaceEmbedder(dir string) (*Embedder, error) { return newEmbedder(dir, models.FaceEmbedder) }
+// NewFaceEmbedder loads and verifies MobileFaceNet from the models directory into the engine (nil:
+// OpenCV's).
+func NewFaceEmbedder(e infer.Engine, dir string) (*Embedder, error) {
+	return newEmbedder(e, dir, models.FaceEmbedder)
+}
 
 // NewAppearanceEmbedder loads and verifies OSNet x0.25 (person re-identification) from the models
-// directory.
-func NewAppearanceEmbedder(dir string) (*Embedder, error) { return newEmbedder(dir, models.PersonReID) }
+// directory into the engine (nil: OpenCV's).
+func NewAppearanceEmbedder(e infer.Engine, dir string) (*Embedder, error) {
+	return newEmbedder(e, dir, models.PersonReID)
+}
 
-func newEmbedder(dir string, name models.Name) (*Embedder, error) {
-	net, m, err := loadNet(dir, name)
+func newEmbedder(e infer.Engine, dir string, name models.Name) (*Embedder, error) {
+	sess, m, err := loadSession(e, dir, name)
 	if err != nil {
 		return nil, err
 	}
-	return &Embedder{net: net, model: m}, nil
+	return &Embedder{sess: sess, model: m, blob: newBlobWriter(m.Input), resized: gocv.NewMat()}, nil
 }
 
 // Close frees the network.
 func (e *Embedder) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.net.Close()
+	e.resized.Close()
+	e.blob.Close()
+	return e.sess.Close()
 }
 
 // Model is the manifest entry of the network; its SHA256 identifies the embedding space, so stored
@@ -54,19 +64,23 @@ func (e *Embedder) Embed(crop gocv.Mat) ([]float32, error) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	blob, err := normalizedBlob(crop, e.model.Input)
+	w, h := e.model.Input.Width, e.model.Input.Height
+	if crop.Cols() != w || crop.Rows() != h {
+		gocv.Resize(crop, &e.resized, image.Pt(w, h), 0, 0, gocv.InterpolationLinear)
+		crop = e.resized
+	}
+	in, err := e.sess.Input(1, 3, h, w)
 	if err != nil {
 		return nil, fmt.Errorf("embed %s: %w", e.model.Name, err)
 	}
-	defer blob.Close()
-	e.net.SetInput(blob, e.model.Input.Name)
-	out := e.net.Forward("")
-	defer out.Close()
-	data, err := out.DataPtrFloat32()
-	if err != nil {
-		return nil, fmt.Errorf("embed %s: output: %w", e.model.Name, err)
+	if err := e.blob.write(in, crop); err != nil {
+		return nil, fmt.Errorf("embed %s: %w", e.model.Name, err)
 	}
-	return l2normalize(append([]float32(nil), data...)), nil
+	outs, err := e.sess.Run()
+	if err != nil {
+		return nil, fmt.Errorf("embed %s: %w", e.model.Name, err)
+	}
+	return l2normalize(append([]float32(nil), outs[0]...)), nil
 }
 
 // EmbedFace aligns the face in img by its landmarks and embeds it.

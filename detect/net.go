@@ -2,74 +2,78 @@ package detect
 
 import (
 	"fmt"
-	"image"
 	"math"
 
 	"gocv.io/x/gocv"
 
+	"snowlight/detect/infer"
 	"snowlight/models"
 )
 
-// loadNet reads the model from dir, verifies it against the manifest and gives OpenCV the verified bytes
-// (never the path), so what runs is what was checked.
-func loadNet(dir string, name models.Name) (gocv.Net, models.Model, error) {
+// loadSession reads the model from dir, verifies it against the manifest and gives the engine the
+// verified bytes (never the path), so what runs is what was checked. A nil engine is OpenCV's.
+func loadSession(e infer.Engine, dir string, name models.Name) (infer.Session, models.Model, error) {
 	data, m, err := models.Load(dir, name)
 	if err != nil {
-		return gocv.Net{}, m, err
+		return nil, m, err
 	}
-	net, err := gocv.ReadNetFromONNXBytes(data)
-	if err != nil {
-		return gocv.Net{}, m, fmt.Errorf("load model %s: OpenCV cannot read it: %w", name, err)
-	}
-	if net.Empty() {
-		net.Close()
-		return gocv.Net{}, m, fmt.Errorf("load model %s: OpenCV returned an empty network", name)
-	}
-	if err := net.SetPreferableBackend(gocv.NetBackendOpenCV); err != nil {
-		net.Close()
-		return gocv.Net{}, m, fmt.Errorf("load model %s: set backend: %w", name, err)
-	}
-	if err := net.SetPreferableTarget(gocv.NetTargetCPU); err != nil {
-		net.Close()
-		return gocv.Net{}, m, fmt.Errorf("load model %s: set target: %w", name, err)
-	}
-	return net, m, nil
+	s, err := infer.OrOpenCV(e).Load(m, data)
+	return s, m, err
 }
 
-// normalizedBlob turns a BGR image into the NCHW float blob the input spec asks for: resized to the spec's
-// size, channels in the spec's order, (x*Scale - Mean)/Std per channel. Mean and Std are applied in Go on
-// the blob because BlobFromImage only supports one scale for all channels.
-func normalizedBlob(img gocv.Mat, in models.Input) (gocv.Mat, error) {
-	size := image.Pt(in.Width, in.Height)
-	if in.Width == 0 || in.Height == 0 {
-		size = image.Pt(img.Cols(), img.Rows())
-	}
-	blob := gocv.BlobFromImage(img, in.Scale, size, gocv.NewScalar(0, 0, 0, 0), in.Channels == "RGB", false)
-	if in.Std == [3]float64{} && in.Mean == [3]float64{} {
-		return blob, nil
-	}
-	data, err := blob.DataPtrFloat32()
-	if err != nil {
-		blob.Close()
-		return gocv.Mat{}, fmt.Errorf("blob data: %w", err)
-	}
-	plane := size.X * size.Y
-	if len(data) != 3*plane {
-		blob.Close()
-		return gocv.Mat{}, fmt.Errorf("blob has %d values, want %d", len(data), 3*plane)
-	}
+// blobWriter turns BGR images into the NCHW float tensor an input spec asks for: channels in the spec's
+// order, (x*Scale - Mean)/Std per channel. It keeps a scratch Mat for images that are views into a larger
+// one (a region of interest), whose rows are not contiguous.
+type blobWriter struct {
+	swap     bool       // RGB: the tensor's first plane is the image's third channel
+	mul, add [3]float32 // per tensor plane: x*mul + add
+	scratch  gocv.Mat
+}
+
+func newBlobWriter(in models.Input) *blobWriter {
+	b := &blobWriter{swap: in.Channels == "RGB", scratch: gocv.NewMat()}
 	for c := 0; c < 3; c++ {
-		mean, std := float32(in.Mean[c]), float32(in.Std[c])
+		std := in.Std[c]
 		if std == 0 {
 			std = 1
 		}
-		inv := 1 / std
-		p := data[c*plane : (c+1)*plane]
-		for i := range p {
-			p[i] = (p[i] - mean) * inv
-		}
+		b.mul[c], b.add[c] = float32(in.Scale/std), float32(-in.Mean[c]/std)
 	}
-	return blob, nil
+	return b
+}
+
+func (b *blobWriter) Close() error { return b.scratch.Close() }
+
+// write fills dst (3 x rows x cols floats) from img, an 8-bit 3-channel image.
+func (b *blobWriter) write(dst []float32, img gocv.Mat) error {
+	if img.Type() != gocv.MatTypeCV8UC3 {
+		return fmt.Errorf("blob: need an 8-bit 3-channel image, got type %v", img.Type())
+	}
+	if !img.IsContinuous() {
+		img.CopyTo(&b.scratch)
+		img = b.scratch
+	}
+	src, err := img.DataPtrUint8()
+	if err != nil {
+		return fmt.Errorf("blob: %w", err)
+	}
+	n := img.Rows() * img.Cols()
+	if len(src) != 3*n || len(dst) != 3*n {
+		return fmt.Errorf("blob: %d bytes of image and %d floats of tensor for %d pixels", len(src), len(dst), n)
+	}
+	c0, c2 := 0, 2
+	if b.swap {
+		c0, c2 = 2, 0
+	}
+	p0, p1, p2 := dst[:n], dst[n:2*n], dst[2*n:3*n]
+	m0, m1, m2, a0, a1, a2 := b.mul[0], b.mul[1], b.mul[2], b.add[0], b.add[1], b.add[2]
+	for i := range p0 {
+		px := src[3*i : 3*i+3 : 3*i+3]
+		p0[i] = float32(px[c0])*m0 + a0
+		p1[i] = float32(px[1])*m1 + a1
+		p2[i] = float32(px[c2])*m2 + a2
+	}
+	return nil
 }
 
 // l2normalize scales v to unit length in place and returns it; a zero vector stays zero.

@@ -149,7 +149,7 @@ func TestPersonDetectionMOT17(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultYOLOXConfig()
 			cfg.Tiles = tc.tiles
-			y, err := NewYOLOX(dir, cfg)
+			y, err := NewYOLOX(nil, dir, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -221,7 +221,7 @@ func readVideoFrames(t testing.TB, path string, want ...int) map[int]gocv.Mat {
 // TestPersonDetectionVtest checks the counts on vtest.avi the models README reports for YOLOX-nano at
 // threshold 0.3 (4, 7 and 9 people in frames 0, 100 and 199).
 func TestPersonDetectionVtest(t *testing.T) {
-	y, err := NewYOLOX(modelsDir(t), DefaultYOLOXConfig())
+	y, err := NewYOLOX(nil, modelsDir(t), DefaultYOLOXConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"snowlight/detect/infer"
 	"snowlight/watchlist"
 )
 
@@ -38,9 +39,11 @@ type Config struct {
 	// ModelsDir holds the verified ONNX models; empty runs the classical fallback (HOG people, Haar faces,
 	// no recognition).
 	ModelsDir string
-	YuNet     YuNetConfig
-	YOLOX     YOLOXConfig
-	HOG       HOGConfig
+	// Engine runs the models (infer.Open picks it); nil runs them on OpenCV dnn.
+	Engine infer.Engine
+	YuNet  YuNetConfig
+	YOLOX  YOLOXConfig
+	HOG    HOGConfig
 	// FaceCascade is the fallback face detector's cascade file.
 	FaceCascade string
 	// Appearance loads OSNet and embeds persons (for the tracker and cross-camera association): every
@@ -79,6 +82,7 @@ func DefaultConfig(modelsDir string) Config {
 type Pipeline struct {
 	cfg     Config
 	log     *slog.Logger
+	engine  string // the inference engine's name; empty on the classical fallback
 	persons PersonDetector
 	faces   FaceDetector
 	faceEmb *Embedder // nil: recognition off
@@ -110,28 +114,31 @@ func NewPipeline(cfg Config) (*Pipeline, error) {
 			"persons", p.persons.Kind(), "faces", p.faces.Kind())
 		return p, nil
 	}
-	yolox, err := NewYOLOX(cfg.ModelsDir, cfg.YOLOX)
+	engine := infer.OrOpenCV(cfg.Engine)
+	p.engine = engine.Name()
+	yolox, err := NewYOLOX(engine, cfg.ModelsDir, cfg.YOLOX)
 	if err != nil {
 		return nil, err
 	}
 	p.persons = yolox
-	yunet, err := NewYuNet(cfg.ModelsDir, cfg.YuNet)
+	yunet, err := NewYuNet(engine, cfg.ModelsDir, cfg.YuNet)
 	if err != nil {
 		p.Close()
 		return nil, err
 	}
 	p.faces = yunet
-	if p.faceEmb, err = NewFaceEmbedder(cfg.ModelsDir); err != nil {
+	if p.faceEmb, err = NewFaceEmbedder(engine, cfg.ModelsDir); err != nil {
 		p.Close()
 		return nil, err
 	}
 	if cfg.Appearance {
-		if p.appEmb, err = NewAppearanceEmbedder(cfg.ModelsDir); err != nil {
+		if p.appEmb, err = NewAppearanceEmbedder(engine, cfg.ModelsDir); err != nil {
 			p.Close()
 			return nil, err
 		}
 	}
-	p.log.Info("perception models loaded and verified", "dir", cfg.ModelsDir, "persons", p.persons.Kind(),
+	p.log.Info("perception models loaded and verified", "dir", cfg.ModelsDir, "engine", engine.Name(),
+		"persons", p.persons.Kind(),
 		"faces", p.faces.Kind(), "recognition", true, "appearance", cfg.Appearance)
 	return p, nil
 }
@@ -161,6 +168,10 @@ func (p *Pipeline) Recognition() bool { return p.faceEmb != nil }
 
 // Modes names the detectors in use, for logs and the analyze output.
 func (p *Pipeline) Modes() (persons, faces string) { return p.persons.Kind(), p.faces.Kind() }
+
+// Engine names the inference engine the models run on (infer.ONNXRuntime or infer.OpenCV); empty on the
+// classical fallback.
+func (p *Pipeline) Engine() string { return p.engine }
 
 // FaceEmbedder exposes the embedder (nil without models), for enrolment.
 func (p *Pipeline) FaceEmbedder() *Embedder { return p.faceEmb }

@@ -58,7 +58,7 @@ func TestSimilarityTransform(t *testing.T) {
 // TestYuNetPriorsFitTheNetwork runs the real network at awkward sizes: the priors laid out in Go must
 // match the number of outputs OpenCV produces for every input size.
 func TestYuNetPriorsFitTheNetwork(t *testing.T) {
-	y, err := NewYuNet(modelsDir(t), DefaultYuNetConfig())
+	y, err := NewYuNet(nil, modelsDir(t), DefaultYuNetConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"snowlight/detect/infer"
 	"snowlight/models"
 )
 
@@ -20,6 +21,9 @@ type YOLOXConfig struct {
 	// shrinks to a few pixels, and tiles give them back their size at (Tiles^2 + 1) times the cost.
 	Tiles     int
 	TileAbove int
+	// Size is the network's input side; 0 is the model's own (416). The graph is fully convolutional, so
+	// a larger input (a multiple of 32) keeps small people at more pixels, at about (Size/416)^2 the cost.
+	Size int
 }
 
 // DefaultYOLOXConfig is the configuration the accuracy figures in docs/ACCURACY.md were measured with.
@@ -31,7 +35,8 @@ func DefaultYOLOXConfig() YOLOXConfig {
 // keeps calls single-flight.
 type YOLOX struct {
 	mu     sync.Mutex
-	net    gocv.Net
+	sess   infer.Session
+	blob   *blobWriter
 	cfg    YOLOXConfig
 	size   int       // network input side
 	canvas gocv.Mat  // size x size letterbox canvas, reused
@@ -42,14 +47,22 @@ type gridRef struct{ gx, gy, stride float32 }
 
 const yoloxClasses = 80
 
-// NewYOLOX loads and verifies the person detector from the models directory.
-func NewYOLOX(dir string, cfg YOLOXConfig) (*YOLOX, error) {
-	net, m, err := loadNet(dir, models.PersonDetector)
+// NewYOLOX loads and verifies the person detector from the models directory into the engine (nil:
+// OpenCV's).
+func NewYOLOX(e infer.Engine, dir string, cfg YOLOXConfig) (*YOLOX, error) {
+	sess, m, err := loadSession(e, dir, models.PersonDetector)
 	if err != nil {
 		return nil, err
 	}
 	size := m.Input.Width
-	y := &YOLOX{net: net, cfg: cfg, size: size,
+	if cfg.Size != 0 {
+		size = cfg.Size
+	}
+	if size < 32 || size%32 != 0 || size > 2048 {
+		sess.Close()
+		return nil, fmt.Errorf("yolox: input size %d is not a multiple of 32 between 32 and 2048", size)
+	}
+	y := &YOLOX{sess: sess, blob: newBlobWriter(m.Input), cfg: cfg, size: size,
 		canvas: gocv.NewMatWithSizeFromScalar(gocv.NewScalar(114, 114, 114, 0), size, size, gocv.MatTypeCV8UC3)}
 	for _, s := range []int{8, 16, 32} {
 		n := size / s
@@ -67,7 +80,8 @@ func (y *YOLOX) Close() error {
 	y.mu.Lock()
 	defer y.mu.Unlock()
 	y.canvas.Close()
-	return y.net.Close()
+	y.blob.Close()
+	return y.sess.Close()
 }
 
 // Kind names the detector for logs and metrics.
@@ -135,16 +149,18 @@ func (y *YOLOX) detect(img gocv.Mat) ([]Person, error) {
 	gocv.Resize(img, &roi, image.Pt(w, h), 0, 0, gocv.InterpolationLinear)
 	roi.Close()
 
-	blob := gocv.BlobFromImage(y.canvas, 1, image.Pt(y.size, y.size), gocv.NewScalar(0, 0, 0, 0), false, false)
-	defer blob.Close()
-	y.net.SetInput(blob, "images")
-	out := y.net.Forward("output")
-	defer out.Close()
-	data, err := out.DataPtrFloat32()
+	in, err := y.sess.Input(1, 3, y.size, y.size)
 	if err != nil {
-		return nil, fmt.Errorf("yolox: output: %w", err)
+		return nil, fmt.Errorf("yolox: %w", err)
 	}
-	return decodeYOLOX(data, y.grid, float32(r), y.cfg, img.Cols(), img.Rows())
+	if err := y.blob.write(in, y.canvas); err != nil {
+		return nil, fmt.Errorf("yolox: %w", err)
+	}
+	outs, err := y.sess.Run()
+	if err != nil {
+		return nil, fmt.Errorf("yolox: %w", err)
+	}
+	return decodeYOLOX(outs[0], y.grid, float32(r), y.cfg, img.Cols(), img.Rows())
 }
 
 func decodeYOLOX(data []float32, grid []gridRef, r float32, cfg YOLOXConfig, w, h int) ([]Person, error) {

@@ -9,6 +9,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"snowlight/detect/infer"
 	"snowlight/models"
 )
 
@@ -35,12 +36,12 @@ func DefaultYuNetConfig() YuNetConfig {
 		VerifyCascade: filepath.Join(CascadeDir, "haarcascades", "haarcascade_frontalface_default.xml")}
 }
 
-// YuNet is the YuNet 2022mar face detector run through OpenCV DNN, its raw outputs decoded here because
-// gocv v0.31 has no FaceDetectorYN. Not safe for concurrent use (one OpenCV Net); a mutex keeps calls
-// single-flight.
+// YuNet is the YuNet 2022mar face detector, its raw outputs decoded here (as cv::FaceDetectorYN does,
+// which gocv v0.31 lacks). Not safe for concurrent use (one session); a mutex keeps calls single-flight.
 type YuNet struct {
 	mu     sync.Mutex
-	net    gocv.Net
+	sess   infer.Session
+	blob   *blobWriter
 	cfg    YuNetConfig
 	verify *Cascade // nil when verification is off
 	priors []prior
@@ -49,16 +50,18 @@ type YuNet struct {
 
 type prior struct{ cx, cy, sx, sy float32 }
 
-// NewYuNet loads and verifies the face detector from the models directory.
-func NewYuNet(dir string, cfg YuNetConfig) (*YuNet, error) {
-	net, _, err := loadNet(dir, models.FaceDetector)
+// NewYuNet loads and verifies the face detector from the models directory into the engine (nil:
+// OpenCV's).
+func NewYuNet(e infer.Engine, dir string, cfg YuNetConfig) (*YuNet, error) {
+	sess, m, err := loadSession(e, dir, models.FaceDetector)
 	if err != nil {
 		return nil, err
 	}
-	y := &YuNet{net: net, cfg: cfg}
+	y := &YuNet{sess: sess, blob: newBlobWriter(m.Input), cfg: cfg}
 	if cfg.VerifyBelow > 0 {
 		if y.verify, err = NewCascade(cfg.VerifyCascade); err != nil {
-			net.Close()
+			y.blob.Close()
+			sess.Close()
 			return nil, fmt.Errorf("face verification: %w", err)
 		}
 		y.verify.MinNeighbors, y.verify.MinSize = 3, 60
@@ -73,7 +76,8 @@ func (y *YuNet) Close() error {
 	if y.verify != nil {
 		y.verify.Close()
 	}
-	return y.net.Close()
+	y.blob.Close()
+	return y.sess.Close()
 }
 
 // Kind names the detector for logs and metrics.
@@ -185,30 +189,18 @@ func (y *YuNet) detect(img gocv.Mat) ([]Face, error) {
 	if w < yunetMinSide || h < yunetMinSide {
 		return nil, nil // too small to hold a face YuNet finds
 	}
-	blob := gocv.BlobFromImage(img, 1, image.Pt(w, h), gocv.NewScalar(0, 0, 0, 0), false, false)
-	defer blob.Close()
-	y.net.SetInput(blob, "input")
-	outs := y.net.ForwardLayers([]string{"loc", "conf", "iou"})
-	defer func() {
-		for _, o := range outs {
-			o.Close()
-		}
-	}()
-	if len(outs) != 3 {
-		return nil, fmt.Errorf("yunet: expected 3 outputs, got %d", len(outs))
-	}
-	loc, err := outs[0].DataPtrFloat32()
+	in, err := y.sess.Input(1, 3, h, w)
 	if err != nil {
-		return nil, fmt.Errorf("yunet: loc output: %w", err)
+		return nil, fmt.Errorf("yunet: %w", err)
 	}
-	conf, err := outs[1].DataPtrFloat32()
+	if err := y.blob.write(in, img); err != nil {
+		return nil, fmt.Errorf("yunet: %w", err)
+	}
+	outs, err := y.sess.Run()
 	if err != nil {
-		return nil, fmt.Errorf("yunet: conf output: %w", err)
+		return nil, fmt.Errorf("yunet: %w", err)
 	}
-	iou, err := outs[2].DataPtrFloat32()
-	if err != nil {
-		return nil, fmt.Errorf("yunet: iou output: %w", err)
-	}
+	loc, conf, iou := outs[0], outs[1], outs[2]
 	if y.size != image.Pt(w, h) {
 		y.priors = yunetPriors(w, h)
 		y.size = image.Pt(w, h)

@@ -434,7 +434,7 @@ func isolatedStages(ctx context.Context, modelsDir string, frames []frame) ([]St
 	}
 	ycfg := detect.DefaultYuNetConfig()
 	ycfg.VerifyBelow = 0
-	yn, err := detect.NewYuNet(modelsDir, ycfg)
+	yn, err := detect.NewYuNet(nil, modelsDir, ycfg)
 	if err != nil {
 		return nil, err
 	}
@@ -447,7 +447,7 @@ func isolatedStages(ctx context.Context, modelsDir string, frames []frame) ([]St
 	}
 	// Embedding cost does not depend on what the face shows: align a template-shaped set of landmarks
 	// in the frame (vtest's faces are too small to recognise, so the pipeline embeds none there).
-	emb, err := detect.NewFaceEmbedder(modelsDir)
+	emb, err := detect.NewFaceEmbedder(nil, modelsDir)
 	if err != nil {
 		return nil, err
 	}
@@ -525,12 +525,12 @@ func compareReference(ctx context.Context, o Options, frames []frame) ([]Referen
 
 	ycfg := detect.DefaultYuNetConfig()
 	ycfg.VerifyBelow = 0 // the same work as cv::FaceDetectorYN
-	yn, err := detect.NewYuNet(o.ModelsDir, ycfg)
+	yn, err := detect.NewYuNet(nil, o.ModelsDir, ycfg)
 	if err != nil {
 		return nil, err
 	}
 	defer yn.Close()
-	yx, err := detect.NewYOLOX(o.ModelsDir, detect.DefaultYOLOXConfig())
+	yx, err := detect.NewYOLOX(nil, o.ModelsDir, detect.DefaultYOLOXConfig())
 	if err != nil {
 		return nil, err
 	}
