@@ -25,6 +25,12 @@ type Config struct {
 	OpsListen string `yaml:"ops_listen"` // if set, /metrics and /healthz are served only here
 	DataDir   string `yaml:"data_dir"`   // database, local object store, spool
 	Models    string `yaml:"models"`     // model directory; empty: classical detectors, no face recognition
+	// Engine runs the models: onnxruntime, opencv, or auto (empty): ONNX Runtime when its library loads,
+	// else OpenCV dnn.
+	Engine string `yaml:"engine"`
+	// ONNXRuntime is the path of libonnxruntime.so.1; empty: $SNOWLIGHT_ONNXRUNTIME, then where
+	// scripts/setup.sh installs it, then the system's library path.
+	ONNXRuntime string `yaml:"onnxruntime"`
 	// TimeZone is where the deployment is (an IANA name such as Europe/Vienna): alert rule schedules that
 	// name no zone use it. UTC when empty.
 	TimeZone string `yaml:"time_zone"`

@@ -20,6 +20,7 @@ const canary = "Canary-Pa55word-7f3a"
 const valid = `
 listen: 127.0.0.1:9090
 time_zone: Europe/Berlin
+engine: onnxruntime
 alerts:
   rules:
     - {kind: loitering, cameras: [cam-1], schedule: "22:00-06:00"}
@@ -140,6 +141,7 @@ func TestInvalidConfig(t *testing.T) {
 		{"area cycle", "{id: city, level: city}", "{id: city, level: city, parent: market-st}", "its own ancestor"},
 		{"huge polygon coordinate", "[100,100]]", "[100,1e300]]", "zones[0].polygon[2]"},
 		{"transport", "transport: udp", "transport: carrier-pigeon", "cameras[1].transport"},
+		{"engine", "engine: onnxruntime", "engine: tensorflow", `engine: "tensorflow" is not onnxruntime, opencv or auto`},
 		{"time zone", "time_zone: Europe/Berlin", "time_zone: Mars/Olympus_Mons", "time_zone"},
 		{"rules not a list", `  rules:
     - {kind: loitering, cameras: [cam-1], schedule: "22:00-06:00"}`, "  rules: {kind: loitering}", "alerts.rules"},

@@ -43,6 +43,11 @@ func (c *Config) validate() error {
 			errs.add("time_zone", "%q is not an IANA time zone such as Europe/Vienna", c.TimeZone)
 		}
 	}
+	switch c.Engine {
+	case "", "auto", "onnxruntime", "opencv":
+	default:
+		errs.add("engine", "%q is not onnxruntime, opencv or auto", c.Engine)
+	}
 	if r := c.Alerts.Rules; r.Kind != 0 && r.Kind != yaml.SequenceNode {
 		errs.add("alerts.rules", "must be a list of rules")
 	}

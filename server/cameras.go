@@ -132,7 +132,7 @@ func (s *Server) buildPipeline(ctx context.Context) error {
 			return err
 		}
 		dc := detect.DefaultConfig(s.cfg.Models)
-		dc.Log, dc.Metrics = s.log, dmetrics
+		dc.Log, dc.Metrics, dc.Engine = s.log, dmetrics, s.infer
 		if c.det, err = detect.NewPipeline(dc); err != nil {
 			return fmt.Errorf("camera %s: %w", cc.ID, err)
 		}

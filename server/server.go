@@ -26,6 +26,7 @@ import (
 	"snowlight/audit"
 	"snowlight/auth"
 	"snowlight/config"
+	"snowlight/detect/infer"
 	"snowlight/live"
 	"snowlight/objstore"
 	"snowlight/pipeline"
@@ -76,6 +77,8 @@ type Server struct {
 	ln, opsL net.Listener
 
 	watch *watchList
+	// infer runs the perception models (ONNX Runtime, or OpenCV dnn when its library does not load).
+	infer infer.Engine
 
 	// alertWork carries the center's stored sightings to the rules, so the center never waits on an
 	// alert's database writes; cameraNotes carries camera state changes (offline, tampered) likewise.
@@ -121,6 +124,11 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	if err := s.openAudit(); err != nil {
 		return nil, err
+	}
+	if cfg.Models != "" {
+		if s.infer, err = infer.Open(infer.Options{Engine: cfg.Engine, Library: cfg.ONNXRuntime, Log: s.log}); err != nil {
+			return nil, fmt.Errorf("inference engine: %w", err)
+		}
 	}
 	if s.watch, err = newWatchList(ctx, s); err != nil {
 		return nil, err

@@ -35,7 +35,7 @@ func newWatchList(ctx context.Context, s *Server) (*watchList, error) {
 	w := &watchList{s: s, policy: policy, changed: make(chan struct{}, 1)}
 	if s.cfg.Models != "" {
 		dc := detect.DefaultConfig(s.cfg.Models)
-		dc.Log = s.log
+		dc.Log, dc.Engine = s.log, s.infer
 		if w.det, err = detect.NewPipeline(dc); err != nil {
 			return nil, fmt.Errorf("enrolment detector: %w", err)
 		}

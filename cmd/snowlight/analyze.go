@@ -30,10 +30,11 @@ func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
 // runAnalyze finds people and faces in footage or photos an investigator was handed and names the faces
 // that belong to people in a gallery folder.
 func runAnalyze(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "analyze", "[--gallery DIR] [--models DIR] [--json] [--fps N] (--video FILE | --image FILE...)")
+	fs := newFlagSet(e, "analyze", "[--gallery DIR] [--models DIR] [--engine E] [--json] [--fps N] (--video FILE | --image FILE...)")
 	gallery := fs.String("gallery", "", "folder of people to look for: DIR/<person name>/*.jpg|png")
 	category := fs.String("category", string(watchlist.Missing), "watch-list category (and so threshold) for the gallery: at_risk, missing or suspect")
 	modelsDir := fs.String("models", "", "models directory (default $"+models.EnvDir+"); without one, classical detectors and no recognition")
+	engine := addEngineFlags(fs)
 	asJSON := fs.Bool("json", false, "one JSON object per line, per frame or image")
 	video := fs.String("video", "", "video file to analyse")
 	var images repeated
@@ -62,6 +63,9 @@ func runAnalyze(ctx context.Context, e *env, args []string) error {
 	cfg := detect.DefaultConfig(models.ResolveDir(*modelsDir))
 	cfg.Appearance = false
 	cfg.Log = e.log
+	if err := engine.configure(&cfg, e.log); err != nil {
+		return err
+	}
 	p, err := detect.NewPipeline(cfg)
 	if err != nil {
 		return err

@@ -23,11 +23,12 @@ import (
 )
 
 func runDemo(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "demo", "[--addr HOST:PORT] [--data DIR] [--models DIR] [--detect-fps F]")
+	fs := newFlagSet(e, "demo", "[--addr HOST:PORT] [--data DIR] [--models DIR] [--engine E] [--detect-fps F]")
 	addr := fs.String("addr", "127.0.0.1:8080", "where the console and API listen")
 	dataDir := fs.String("data", "", "keep the demo's database and evidence here (a fresh temporary directory when empty)")
 	modelsDir := fs.String("models", os.Getenv(models.EnvDir), "model directory; without one the demo runs the classical detectors and names nobody")
 	fps := fs.Float64("detect-fps", 2, "detections per second on each camera")
+	engine := addEngineFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -82,6 +83,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	engine.override(&cfg.Engine, &cfg.ONNXRuntime)
 	srv, err := server.New(ctx, server.Options{Config: cfg, Location: cfg.Location(), Log: e.log})
 	if err != nil {
 		return err

@@ -29,7 +29,7 @@ func runEnroll(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	fs := newFlagSet(e, "enroll", "--db FILE --name NAME --category at_risk|missing|suspect --legal-basis TEXT "+
-		"--approved-by NAME [--expires YYYY-MM-DD] [--guardian-contact TEXT] [--config FILE.yaml] [--models DIR] [--audit-key REF] PHOTO...\n"+
+		"--approved-by NAME [--expires YYYY-MM-DD] [--guardian-contact TEXT] [--config FILE.yaml] [--models DIR] [--engine E] [--audit-key REF] PHOTO...\n"+
 		"       snowlight enroll list --db FILE [--json]\n"+
 		"       snowlight enroll remove --db FILE [--audit-key REF] ID")
 	dbPath := fs.String("db", "", "the snowlight database (SQLite) whose watch list the person joins; created if missing")
@@ -42,6 +42,7 @@ func runEnroll(ctx context.Context, e *env, args []string) error {
 	cfgPath := fs.String("config", "", "deployment configuration whose watch-list policy limits the expiry (default: the built-in policy)")
 	modelsDir := fs.String("models", "", "models directory (default $"+models.EnvDir+")")
 	af := addAuditFlags(fs)
+	engine := addEngineFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -95,6 +96,9 @@ func runEnroll(ctx context.Context, e *env, args []string) error {
 	cfg := detect.DefaultConfig(dir)
 	cfg.Appearance = false
 	cfg.Log = e.log
+	if err := engine.configure(&cfg, e.log); err != nil {
+		return err
+	}
 	p, err := detect.NewPipeline(cfg)
 	if err != nil {
 		return err

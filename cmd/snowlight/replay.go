@@ -26,7 +26,7 @@ import (
 // runReplay plays recorded cameras through the whole pipeline (decode at the detection rate, detect,
 // track, stitch, store) with their real relative timing, as fast as the machine allows.
 func runReplay(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "replay", "(--config FILE.yaml | --scenario DIR [--fps F]) --db FILE [--cameras ID,...] [--objects DIR] [--gallery DIR [--category C]] [--models DIR] [--workers N]")
+	fs := newFlagSet(e, "replay", "(--config FILE.yaml | --scenario DIR [--fps F]) --db FILE [--cameras ID,...] [--objects DIR] [--gallery DIR [--category C]] [--models DIR] [--engine E] [--workers N]")
 	cfgPath := fs.String("config", "", "deployment configuration; cameras[].recording gives each camera's file and start time")
 	scenarioDir := fs.String("scenario", "", "a rendered scenario (truth.json and a video per camera) instead of --config; its enrolled people are the watch list unless --gallery says otherwise")
 	fps := fs.Float64("fps", 3, "with --scenario: detections per second on every camera")
@@ -36,6 +36,7 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 	gallery := fs.String("gallery", "", "watch list from a folder of people: DIR/<person name>/*.jpg|png (default: the database's watch list, which `snowlight enroll --db` fills)")
 	category := fs.String("category", string(watchlist.Missing), "watch-list category (and so threshold) of the --gallery people: at_risk, missing or suspect")
 	modelsDir := fs.String("models", "", "models directory (default $"+models.EnvDir+"); without one, classical detectors and no recognition")
+	engine := addEngineFlags(fs)
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "detectors run in parallel (one per core is fastest)")
 	gate := fs.Bool("gate", true, "motion gate: frames where nothing moves skip the detectors, as live")
 	if err := fs.Parse(args); err != nil {
@@ -101,6 +102,9 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 
 	dcfg := detect.DefaultConfig(models.ResolveDir(*modelsDir))
 	dcfg.Log = e.log
+	if err := engine.configure(&dcfg, e.log); err != nil {
+		return err
+	}
 	var dets []*detect.Pipeline
 	defer func() {
 		for _, d := range dets {

@@ -12,9 +12,10 @@ import (
 )
 
 func runServe(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "serve", "--config FILE.yaml [--models DIR]")
+	fs := newFlagSet(e, "serve", "--config FILE.yaml [--models DIR] [--engine E]")
 	cfgPath := fs.String("config", "", "the deployment's configuration (cameras, areas, patrols, storage, ...)")
 	modelsDir := fs.String("models", "", "model directory (overrides the config's models and $"+models.EnvDir+")")
+	engine := addEngineFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -31,6 +32,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	} else if cfg.Models == "" {
 		cfg.Models = os.Getenv(models.EnvDir)
 	}
+	engine.override(&cfg.Engine, &cfg.ONNXRuntime)
 	rs, err := loadRules(cfg)
 	if err != nil {
 		return err
