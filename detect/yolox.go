@@ -21,14 +21,20 @@ type YOLOXConfig struct {
 	// shrinks to a few pixels, and tiles give them back their size at (Tiles^2 + 1) times the cost.
 	Tiles     int
 	TileAbove int
-	// Size is the network's input side; 0 is the model's own (416). The graph is fully convolutional, so
-	// a larger input (a multiple of 32) keeps small people at more pixels, at about (Size/416)^2 the cost.
+	// Size is the network's input side (a multiple of 32); 0 is the model's own, 416. The graph is fully
+	// convolutional: a larger input keeps small people at more pixels, at about (Size/416)^2 the cost.
 	Size int
+	// LargeSize replaces Size for pictures more than LargeAbove pixels on their long side (0: never).
+	// At 416 a 1080p frame shrinks 4.6 times and a distant pedestrian to a few pixels; at 640 the
+	// MOT17-mini recall of half-visible people goes from 0.43 to 0.67 at the same precision, for 2.4 times
+	// the detector's cost on those cameras only (docs/ACCURACY.md).
+	LargeSize, LargeAbove int
 }
 
 // DefaultYOLOXConfig is the configuration the accuracy figures in docs/ACCURACY.md were measured with.
 func DefaultYOLOXConfig() YOLOXConfig {
-	return YOLOXConfig{ScoreThreshold: 0.3, NMSThreshold: 0.45, Tiles: 1, TileAbove: 1000}
+	return YOLOXConfig{ScoreThreshold: 0.3, NMSThreshold: 0.45, Tiles: 1, TileAbove: 1000, Size: 416,
+		LargeSize: 640, LargeAbove: 1000}
 }
 
 // YOLOX is the YOLOX-nano 416 COCO detector keeping class 0 (person). Not safe for concurrent use; a mutex
@@ -38,9 +44,15 @@ type YOLOX struct {
 	sess   infer.Session
 	blob   *blobWriter
 	cfg    YOLOXConfig
-	size   int       // network input side
-	canvas gocv.Mat  // size x size letterbox canvas, reused
-	grid   []gridRef // per output row: cell and stride
+	inputs []*letterbox // one per input size used
+}
+
+// letterbox is the network input at one size: the canvas a picture is pasted on, and for each output
+// row its grid cell and stride.
+type letterbox struct {
+	size   int
+	canvas gocv.Mat
+	grid   []gridRef
 }
 
 type gridRef struct{ gx, gy, stride float32 }
@@ -54,32 +66,50 @@ func NewYOLOX(e infer.Engine, dir string, cfg YOLOXConfig) (*YOLOX, error) {
 	if err != nil {
 		return nil, err
 	}
-	size := m.Input.Width
-	if cfg.Size != 0 {
-		size = cfg.Size
+	if cfg.Size == 0 {
+		cfg.Size = m.Input.Width
 	}
-	if size < 32 || size%32 != 0 || size > 2048 {
-		sess.Close()
-		return nil, fmt.Errorf("yolox: input size %d is not a multiple of 32 between 32 and 2048", size)
+	for _, size := range []int{cfg.Size, cfg.LargeSize} {
+		if size != 0 && (size < 32 || size%32 != 0 || size > 2048) {
+			sess.Close()
+			return nil, fmt.Errorf("yolox: input size %d is not a multiple of 32 between 32 and 2048", size)
+		}
 	}
-	y := &YOLOX{sess: sess, blob: newBlobWriter(m.Input), cfg: cfg, size: size,
+	return &YOLOX{sess: sess, blob: newBlobWriter(m.Input), cfg: cfg}, nil
+}
+
+// input is the letterbox for a w x h picture.
+func (y *YOLOX) input(w, h int) *letterbox {
+	size := y.cfg.Size
+	if y.cfg.LargeSize > 0 && max(w, h) > y.cfg.LargeAbove {
+		size = y.cfg.LargeSize
+	}
+	for _, in := range y.inputs {
+		if in.size == size {
+			return in
+		}
+	}
+	in := &letterbox{size: size,
 		canvas: gocv.NewMatWithSizeFromScalar(gocv.NewScalar(114, 114, 114, 0), size, size, gocv.MatTypeCV8UC3)}
 	for _, s := range []int{8, 16, 32} {
 		n := size / s
 		for gy := 0; gy < n; gy++ {
 			for gx := 0; gx < n; gx++ {
-				y.grid = append(y.grid, gridRef{float32(gx), float32(gy), float32(s)})
+				in.grid = append(in.grid, gridRef{float32(gx), float32(gy), float32(s)})
 			}
 		}
 	}
-	return y, nil
+	y.inputs = append(y.inputs, in)
+	return in
 }
 
 // Close frees the network and buffers.
 func (y *YOLOX) Close() error {
 	y.mu.Lock()
 	defer y.mu.Unlock()
-	y.canvas.Close()
+	for _, in := range y.inputs {
+		in.canvas.Close()
+	}
 	y.blob.Close()
 	return y.sess.Close()
 }
@@ -141,26 +171,27 @@ func (y *YOLOX) DetectPersons(img gocv.Mat) ([]Person, error) {
 func (y *YOLOX) detect(img gocv.Mat) ([]Person, error) {
 
 	// Letterbox: scale to fit, paste at the top-left of a grey canvas (as YOLOX was trained).
-	r := min(float64(y.size)/float64(img.Rows()), float64(y.size)/float64(img.Cols()))
+	lb := y.input(img.Cols(), img.Rows())
+	r := min(float64(lb.size)/float64(img.Rows()), float64(lb.size)/float64(img.Cols()))
 	w := max(1, int(float64(img.Cols())*r))
 	h := max(1, int(float64(img.Rows())*r))
-	y.canvas.SetTo(gocv.NewScalar(114, 114, 114, 0))
-	roi := y.canvas.Region(image.Rect(0, 0, w, h))
+	lb.canvas.SetTo(gocv.NewScalar(114, 114, 114, 0))
+	roi := lb.canvas.Region(image.Rect(0, 0, w, h))
 	gocv.Resize(img, &roi, image.Pt(w, h), 0, 0, gocv.InterpolationLinear)
 	roi.Close()
 
-	in, err := y.sess.Input(1, 3, y.size, y.size)
+	in, err := y.sess.Input(1, 3, lb.size, lb.size)
 	if err != nil {
 		return nil, fmt.Errorf("yolox: %w", err)
 	}
-	if err := y.blob.write(in, y.canvas); err != nil {
+	if err := y.blob.write(in, lb.canvas); err != nil {
 		return nil, fmt.Errorf("yolox: %w", err)
 	}
 	outs, err := y.sess.Run()
 	if err != nil {
 		return nil, fmt.Errorf("yolox: %w", err)
 	}
-	return decodeYOLOX(outs[0], y.grid, float32(r), y.cfg, img.Cols(), img.Rows())
+	return decodeYOLOX(outs[0], lb.grid, float32(r), y.cfg, img.Cols(), img.Rows())
 }
 
 func decodeYOLOX(data []float32, grid []gridRef, r float32, cfg YOLOXConfig, w, h int) ([]Person, error) {

@@ -135,8 +135,7 @@ func (e *onnxRuntime) Load(m models.Model, data []byte) (Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: ONNX Runtime cannot load it: %w", m.Name, err)
 	}
-	return &ortSession{s: s, model: m, outs: make([]*cTensor, len(m.Outputs)),
-		values: make([]ort.Value, len(m.Outputs)), data: make([][]float32, len(m.Outputs))}, nil
+	return &ortSession{s: s, model: m}, nil
 }
 
 // cTensor is a float tensor whose data lives in C memory: ONNX Runtime keeps a pointer to a tensor's
@@ -171,15 +170,36 @@ func (t *cTensor) free() {
 	C.free(t.mem)
 }
 
+// shapesKept is how many input shapes a session keeps tensors for: a detector alternates between a few
+// (YOLOX's two input sizes; YuNet's full frame and a region of interest).
+const shapesKept = 4
+
 type ortSession struct {
 	s     *ort.DynamicAdvancedSession
 	model models.Model
-	in    *cTensor
-	// outs are allocated after the first run at an input shape, once ONNX Runtime has said the outputs'
-	// shapes; values and data are the same tensors as the binding and the caller see them.
+	bufs  []*ortTensors // most recently used first; bufs[0] is the current input
+}
+
+// ortTensors are a session's input and output tensors for one input shape. The outputs are allocated
+// after the first run at the shape, once ONNX Runtime has said their shapes; values and data are the
+// same tensors as the binding and the caller see them.
+type ortTensors struct {
+	in     *cTensor
 	outs   []*cTensor
 	values []ort.Value
 	data   [][]float32
+}
+
+func (t *ortTensors) free() {
+	t.freeOutputs()
+	t.in.free()
+}
+
+func (t *ortTensors) freeOutputs() {
+	for i := range t.outs {
+		t.outs[i].free()
+		t.outs[i], t.values[i], t.data[i] = nil, nil, nil
+	}
 }
 
 func (s *ortSession) Input(n, c, h, w int) ([]float32, error) {
@@ -187,30 +207,41 @@ func (s *ortSession) Input(n, c, h, w int) ([]float32, error) {
 		return nil, fmt.Errorf("%s: %w", s.model.Name, err)
 	}
 	shape := ort.NewShape(int64(n), int64(c), int64(h), int64(w))
-	if s.in == nil || !s.in.t.GetShape().Equals(shape) {
-		s.freeTensors()
-		in, err := newCTensor(shape)
-		if err != nil {
-			return nil, fmt.Errorf("%s: input: %w", s.model.Name, err)
+	for i, b := range s.bufs {
+		if b.in.t.GetShape().Equals(shape) {
+			copy(s.bufs[1:i+1], s.bufs[:i])
+			s.bufs[0] = b
+			return b.in.t.GetData(), nil
 		}
-		s.in = in
 	}
-	return s.in.t.GetData(), nil
+	in, err := newCTensor(shape)
+	if err != nil {
+		return nil, fmt.Errorf("%s: input: %w", s.model.Name, err)
+	}
+	k := len(s.model.Outputs)
+	b := &ortTensors{in: in, outs: make([]*cTensor, k), values: make([]ort.Value, k), data: make([][]float32, k)}
+	if len(s.bufs) == shapesKept {
+		s.bufs[shapesKept-1].free()
+		s.bufs = s.bufs[:shapesKept-1]
+	}
+	s.bufs = append([]*ortTensors{b}, s.bufs...)
+	return in.t.GetData(), nil
 }
 
 func (s *ortSession) Run() ([][]float32, error) {
-	if s.in == nil {
+	if len(s.bufs) == 0 {
 		return nil, fmt.Errorf("%s: run before the input was set", s.model.Name)
 	}
-	if s.outs[0] != nil {
-		if err := s.s.Run([]ort.Value{s.in.t}, s.values); err != nil {
+	b := s.bufs[0]
+	if b.outs[0] != nil {
+		if err := s.s.Run([]ort.Value{b.in.t}, b.values); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.model.Name, err)
 		}
-		return s.data, nil
+		return b.data, nil
 	}
 	// First run at this input shape: ONNX Runtime allocates the outputs, whose shapes then size ours.
-	got := make([]ort.Value, len(s.values))
-	if err := s.s.Run([]ort.Value{s.in.t}, got); err != nil {
+	got := make([]ort.Value, len(b.values))
+	if err := s.s.Run([]ort.Value{b.in.t}, got); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.model.Name, err)
 	}
 	defer func() {
@@ -223,35 +254,25 @@ func (s *ortSession) Run() ([][]float32, error) {
 	for i, v := range got {
 		src, ok := v.(*ort.Tensor[float32])
 		if !ok {
-			s.freeOutputs()
+			b.freeOutputs()
 			return nil, fmt.Errorf("%s: output %s is not a float tensor", s.model.Name, s.model.Outputs[i])
 		}
 		out, err := newCTensor(src.GetShape())
 		if err != nil {
-			s.freeOutputs()
+			b.freeOutputs()
 			return nil, fmt.Errorf("%s: output %s: %w", s.model.Name, s.model.Outputs[i], err)
 		}
 		copy(out.t.GetData(), src.GetData())
-		s.outs[i], s.values[i], s.data[i] = out, out.t, out.t.GetData()
+		b.outs[i], b.values[i], b.data[i] = out, out.t, out.t.GetData()
 	}
-	return s.data, nil
-}
-
-func (s *ortSession) freeOutputs() {
-	for i := range s.outs {
-		s.outs[i].free()
-		s.outs[i], s.values[i], s.data[i] = nil, nil, nil
-	}
-}
-
-func (s *ortSession) freeTensors() {
-	s.freeOutputs()
-	s.in.free()
-	s.in = nil
+	return b.data, nil
 }
 
 func (s *ortSession) Close() error {
-	s.freeTensors()
+	for _, b := range s.bufs {
+		b.free()
+	}
+	s.bufs = nil
 	if s.s == nil {
 		return errors.New("session closed twice")
 	}
