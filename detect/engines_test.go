@@ -74,8 +74,12 @@ func TestEnginesAgree(t *testing.T) {
 			b, err := cv.Detect(context.Background(), img, time.Time{})
 			require.NoError(t, err)
 			persons += agree(t, "person", ycfg.ScoreThreshold, len(a.Persons), len(b.Persons),
-				func(i int) (Box, float32, []float32) { return a.Persons[i].Box, a.Persons[i].Score, a.Persons[i].Appearance },
-				func(j int) (Box, float32, []float32) { return b.Persons[j].Box, b.Persons[j].Score, b.Persons[j].Appearance })
+				func(i int) (Box, float32, []float32) {
+					return a.Persons[i].Box, a.Persons[i].Score, a.Persons[i].Appearance
+				},
+				func(j int) (Box, float32, []float32) {
+					return b.Persons[j].Box, b.Persons[j].Score, b.Persons[j].Appearance
+				})
 			faces += agree(t, "face", fcfg.ScoreThreshold, len(a.Faces), len(b.Faces),
 				func(i int) (Box, float32, []float32) { return a.Faces[i].Box, a.Faces[i].Score, a.Faces[i].Embedding },
 				func(j int) (Box, float32, []float32) { return b.Faces[j].Box, b.Faces[j].Score, b.Faces[j].Embedding })
