@@ -4,38 +4,45 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"snowlight/detect/infer"
 )
 
 // Per-stage micro-benchmarks on a real vtest frame. `snowlight bench perception` gives the whole-stage
 // figures recorded in docs/BENCHMARKS.md.
 
+// engines are the inference engines a benchmark compares, side by side.
+func engines(b *testing.B) []infer.Engine { return []infer.Engine{openORT(b), infer.NewOpenCV()} }
+
 func BenchmarkYOLOX(b *testing.B) {
-	y, err := NewYOLOX(nil, modelsDir(b), DefaultYOLOXConfig())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer y.Close()
 	img := readVideoFramesB(b, 100)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := y.DetectPersons(img); err != nil {
-			b.Fatal(err)
-		}
+	for _, e := range engines(b) {
+		b.Run(e.Name(), func(b *testing.B) {
+			y, err := NewYOLOX(e, modelsDir(b), DefaultYOLOXConfig())
+			require.NoError(b, err)
+			defer y.Close()
+			for b.Loop() {
+				_, err := y.DetectPersons(img)
+				require.NoError(b, err)
+			}
+		})
 	}
 }
 
 func BenchmarkYuNet(b *testing.B) {
-	y, err := NewYuNet(nil, modelsDir(b), DefaultYuNetConfig())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer y.Close()
 	img := readVideoFramesB(b, 100)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := y.DetectFaces(img); err != nil {
-			b.Fatal(err)
-		}
+	for _, e := range engines(b) {
+		b.Run(e.Name(), func(b *testing.B) {
+			y, err := NewYuNet(e, modelsDir(b), DefaultYuNetConfig())
+			require.NoError(b, err)
+			defer y.Close()
+			for b.Loop() {
+				_, err := y.DetectFaces(img)
+				require.NoError(b, err)
+			}
+		})
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"gocv.io/x/gocv"
 )
 
@@ -151,19 +153,17 @@ func TestPersonDetectionMOT17(t *testing.T) {
 			cfg := DefaultYOLOXConfig()
 			tc.cfg(&cfg)
 			y, err := NewYOLOX(engine, dir, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			defer y.Close()
 			s := runMOT17(t, y, 0, 0.5)
 			for i, label := range []string{"all pedestrians", "visibility >= 0.5"} {
 				t.Logf("MOT17-mini %s, %s: %d pedestrians, %d detections, %d true, %d false: recall %.3f precision %.3f",
 					tc.name, label, s[i].truth, s[i].found, s[i].tp, s[i].fp, s[i].recall(), s[i].precision())
 			}
-			if s[0].recall() < tc.minRecall || s[0].precision() < tc.minPrecision ||
-				s[1].recall() < tc.minRecallVis || s[1].precision() < tc.minPrecisionVis {
-				t.Errorf("below the floors %+v", tc)
-			}
+			assert.GreaterOrEqual(t, s[0].recall(), tc.minRecall, "recall, all")
+			assert.GreaterOrEqual(t, s[0].precision(), tc.minPrecision, "precision, all")
+			assert.GreaterOrEqual(t, s[1].recall(), tc.minRecallVis, "recall, visibility >= 0.5")
+			assert.GreaterOrEqual(t, s[1].precision(), tc.minPrecisionVis, "precision, visibility >= 0.5")
 		})
 	}
 }

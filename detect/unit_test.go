@@ -6,7 +6,11 @@ import (
 	"math"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"gocv.io/x/gocv"
+
+	"snowlight/detect/infer"
 )
 
 func TestBoxIoUAndNMS(t *testing.T) {
@@ -55,26 +59,25 @@ func TestSimilarityTransform(t *testing.T) {
 	}
 }
 
-// TestYuNetPriorsFitTheNetwork runs the real network at awkward sizes: the priors laid out in Go must
-// match the number of outputs OpenCV produces for every input size.
+// TestYuNetPriorsFitTheNetwork runs the real network at awkward sizes on both engines: the priors laid
+// out in Go must match the number of outputs each produces for every input size.
 func TestYuNetPriorsFitTheNetwork(t *testing.T) {
-	y, err := NewYuNet(nil, modelsDir(t), DefaultYuNetConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer y.Close()
-	for _, sz := range []image.Point{{640, 480}, {641, 481}, {333, 257}, {100, 77}, {1279, 719}, {64, 64}} {
-		img := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(90, 120, 150, 0), sz.Y, sz.X, gocv.MatTypeCV8UC3)
-		faces, err := y.DetectFaces(img)
-		img.Close()
-		if err != nil {
-			t.Errorf("%v: %v", sz, err)
-		} else if len(faces) != 0 {
-			t.Errorf("%v: %d faces in a flat image", sz, len(faces))
+	for _, e := range []infer.Engine{openORT(t), infer.NewOpenCV()} {
+		y, err := NewYuNet(e, modelsDir(t), DefaultYuNetConfig())
+		require.NoError(t, err)
+		defer y.Close()
+		for _, sz := range []image.Point{{640, 480}, {641, 481}, {333, 257}, {100, 77}, {1279, 719}, {64, 64}} {
+			img := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(90, 120, 150, 0), sz.Y, sz.X, gocv.MatTypeCV8UC3)
+			faces, err := y.DetectFaces(img)
+			img.Close()
+			if assert.NoError(t, err, "%s %v", e.Name(), sz) {
+				assert.Empty(t, faces, "%s %v: faces in a flat image", e.Name(), sz)
+			}
 		}
-	}
-	if _, err := y.DetectFaces(gocv.NewMat()); err == nil {
-		t.Error("empty image accepted")
+		empty := gocv.NewMat()
+		_, err = y.DetectFaces(empty)
+		empty.Close()
+		assert.Error(t, err, "empty image accepted")
 	}
 }
 
