@@ -44,16 +44,24 @@ type YOLOX struct {
 	sess   infer.Session
 	blob   *blobWriter
 	cfg    YOLOXConfig
-	inputs []*letterbox // one per input size used
+	inputs []*letterbox // most recently used first
 }
 
-// letterbox is the network input at one size: the canvas a picture is pasted on, and for each output
-// row its grid cell and stride.
+// letterbox is the network input for pictures of one shape: the canvas a picture is pasted on (its long
+// side the input size, its short side the picture's scaled to the next multiple of 32, as the network's
+// strides need: a 4:3 frame at 416 runs at 416x320, without the quarter of grey a square canvas would
+// cost), and for each output row its grid cell and stride.
 type letterbox struct {
-	size   int
+	size   int     // the input size the picture is scaled to fit
+	r      float64 // the scale
+	w, h   int     // the scaled picture
 	canvas gocv.Mat
 	grid   []gridRef
 }
+
+// lettersKept is how many canvas shapes a detector keeps (a camera's full frame and its regions of
+// interest come in a few).
+const lettersKept = 4
 
 type gridRef struct{ gx, gy, stride float32 }
 
@@ -84,22 +92,31 @@ func (y *YOLOX) input(w, h int) *letterbox {
 	if y.cfg.LargeSize > 0 && max(w, h) > y.cfg.LargeAbove {
 		size = y.cfg.LargeSize
 	}
-	for _, in := range y.inputs {
-		if in.size == size {
+	r := min(float64(size)/float64(h), float64(size)/float64(w))
+	sw, sh := max(1, int(float64(w)*r)), max(1, int(float64(h)*r))
+	cw, ch := min(size, (sw+31)/32*32), min(size, (sh+31)/32*32)
+	for i, in := range y.inputs {
+		if in.size == size && in.canvas.Cols() == cw && in.canvas.Rows() == ch {
+			copy(y.inputs[1:i+1], y.inputs[:i])
+			y.inputs[0] = in
+			in.r, in.w, in.h = r, sw, sh
 			return in
 		}
 	}
-	in := &letterbox{size: size,
-		canvas: gocv.NewMatWithSizeFromScalar(gocv.NewScalar(114, 114, 114, 0), size, size, gocv.MatTypeCV8UC3)}
+	in := &letterbox{size: size, r: r, w: sw, h: sh,
+		canvas: gocv.NewMatWithSizeFromScalar(gocv.NewScalar(114, 114, 114, 0), ch, cw, gocv.MatTypeCV8UC3)}
 	for _, s := range []int{8, 16, 32} {
-		n := size / s
-		for gy := 0; gy < n; gy++ {
-			for gx := 0; gx < n; gx++ {
+		for gy := 0; gy < ch/s; gy++ {
+			for gx := 0; gx < cw/s; gx++ {
 				in.grid = append(in.grid, gridRef{float32(gx), float32(gy), float32(s)})
 			}
 		}
 	}
-	y.inputs = append(y.inputs, in)
+	if len(y.inputs) == lettersKept {
+		y.inputs[lettersKept-1].canvas.Close()
+		y.inputs = y.inputs[:lettersKept-1]
+	}
+	y.inputs = append([]*letterbox{in}, y.inputs...)
 	return in
 }
 
@@ -172,15 +189,12 @@ func (y *YOLOX) detect(img gocv.Mat) ([]Person, error) {
 
 	// Letterbox: scale to fit, paste at the top-left of a grey canvas (as YOLOX was trained).
 	lb := y.input(img.Cols(), img.Rows())
-	r := min(float64(lb.size)/float64(img.Rows()), float64(lb.size)/float64(img.Cols()))
-	w := max(1, int(float64(img.Cols())*r))
-	h := max(1, int(float64(img.Rows())*r))
 	lb.canvas.SetTo(gocv.NewScalar(114, 114, 114, 0))
-	roi := lb.canvas.Region(image.Rect(0, 0, w, h))
-	gocv.Resize(img, &roi, image.Pt(w, h), 0, 0, gocv.InterpolationLinear)
+	roi := lb.canvas.Region(image.Rect(0, 0, lb.w, lb.h))
+	gocv.Resize(img, &roi, image.Pt(lb.w, lb.h), 0, 0, gocv.InterpolationLinear)
 	roi.Close()
 
-	in, err := y.sess.Input(1, 3, lb.size, lb.size)
+	in, err := y.sess.Input(1, 3, lb.canvas.Rows(), lb.canvas.Cols())
 	if err != nil {
 		return nil, fmt.Errorf("yolox: %w", err)
 	}
@@ -191,7 +205,7 @@ func (y *YOLOX) detect(img gocv.Mat) ([]Person, error) {
 	if err != nil {
 		return nil, fmt.Errorf("yolox: %w", err)
 	}
-	return decodeYOLOX(outs[0], lb.grid, float32(r), y.cfg, img.Cols(), img.Rows())
+	return decodeYOLOX(outs[0], lb.grid, float32(lb.r), y.cfg, img.Cols(), img.Rows())
 }
 
 func decodeYOLOX(data []float32, grid []gridRef, r float32, cfg YOLOXConfig, w, h int) ([]Person, error) {

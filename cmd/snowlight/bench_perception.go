@@ -12,8 +12,9 @@ import (
 )
 
 func runBenchPerception(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "bench perception", "[--models DIR] [--duration D] [--fps N] [--json]")
+	fs := newFlagSet(e, "bench perception", "[--models DIR] [--engine E] [--duration D] [--fps N] [--json]")
 	modelsDir := fs.String("models", "", "models directory (default $"+models.EnvDir+")")
+	engine := addEngineFlags(fs)
 	o := detectbench.DefaultOptions()
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "length of each video measured")
 	fs.Float64Var(&o.FPS, "fps", o.FPS, "detection frames per second")
@@ -32,6 +33,9 @@ func runBenchPerception(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	o.Busy, o.Quiet, o.Log = testvideos.DefaultSource, paths[testvideos.Quiet], e.log
+	if o.Engines, err = engine.compared(e.log); err != nil {
+		return err
+	}
 	rep, err := detectbench.Run(ctx, o)
 	if err != nil {
 		return err

@@ -25,6 +25,21 @@ func (f engineFlags) open(log *slog.Logger) (infer.Engine, error) {
 	return infer.Open(infer.Options{Engine: *f.engine, Library: *f.library, Log: log})
 }
 
+// compared is the engine the flags name, then the other one when it loads: what a benchmark compares.
+func (f engineFlags) compared(log *slog.Logger) ([]infer.Engine, error) {
+	first, err := f.open(log)
+	if err != nil {
+		return nil, err
+	}
+	if first.Name() == infer.ONNXRuntime {
+		return []infer.Engine{first, infer.NewOpenCV()}, nil
+	}
+	if rt, err := infer.OpenONNXRuntime(*f.library, 1); err == nil {
+		return []infer.Engine{first, rt}, nil
+	}
+	return []infer.Engine{first}, nil
+}
+
 // configure sets the detection configuration's engine; without models there is nothing to run on one.
 func (f engineFlags) configure(cfg *detect.Config, log *slog.Logger) error {
 	if cfg.ModelsDir == "" {

@@ -28,6 +28,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"snowlight/detect"
+	"snowlight/detect/infer"
 	"snowlight/models"
 )
 
@@ -44,7 +45,10 @@ type Options struct {
 	// RefFrames frames of the busy video are timed RefRounds times by both the Go path and the C++
 	// reference with OpenCV limited to RefThreads threads; RefRounds 0 skips the comparison.
 	RefFrames, RefRounds, RefThreads int
-	Log                              *slog.Logger `json:"-"`
+	// Engines are compared side by side on the busy street; the first runs every other table too.
+	Engines     []infer.Engine `json:"-"`
+	EngineNames []string       `json:"engines"`
+	Log         *slog.Logger   `json:"-"`
 }
 
 // DefaultOptions measures 20 s of each video at 5 detection fps and compares on 10 frames x 5 rounds.
@@ -114,6 +118,9 @@ type Report struct {
 	Tracks    []TrackAgreement `json:"tracks"`
 	Reference []Reference      `json:"reference,omitempty"`
 	RefError  string           `json:"reference_error,omitempty"`
+	// EngineScenes and ModelTimes compare the inference engines (Options.Engines).
+	EngineScenes []EngineScene `json:"engine_scenes"`
+	ModelTimes   []ModelTime   `json:"model_times"`
 }
 
 type frame struct {
@@ -126,8 +133,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	if len(o.Engines) == 0 {
+		o.Engines = []infer.Engine{infer.NewOpenCV()}
+	}
+	o.EngineNames = nil
+	for _, e := range o.Engines {
+		o.EngineNames = append(o.EngineNames, e.Name())
+	}
 	rep := &Report{Date: time.Now().UTC(), Machine: machine(), Options: o}
-	rep.Options.Log = nil
+	rep.Options.Log, rep.Options.Engines = nil, nil
 	busy, err := decodeSampled(o.Busy, o.FPS, o.Duration)
 	if err != nil {
 		return nil, err
@@ -144,7 +158,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	pipelines := map[string]*detect.Pipeline{}
 	for _, mode := range []string{everyPerson, scheduled} {
 		cfg := detect.DefaultConfig(o.ModelsDir)
-		cfg.Log = o.Log
+		cfg.Log, cfg.Engine = o.Log, o.Engines[0]
 		if mode == everyPerson {
 			cfg.AppearanceSchedule = detect.AppearanceSchedule{}
 		}
@@ -205,11 +219,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 
 	o.Log.Info("bench perception: isolated stages")
-	more, err := isolatedStages(ctx, o.ModelsDir, busy)
+	more, err := isolatedStages(ctx, o.ModelsDir, o.Engines[0], busy)
 	if err != nil {
 		return nil, err
 	}
 	rep.Stages = append(rep.Stages, more...)
+
+	o.Log.Info("bench perception: engines side by side", "engines", o.EngineNames)
+	if rep.EngineScenes, rep.ModelTimes, err = compareEngines(ctx, o, busy); err != nil {
+		return nil, err
+	}
 
 	if o.RefRounds > 0 {
 		o.Log.Info("bench perception: Go vs OpenCV reference")
@@ -392,7 +411,7 @@ func matchBoxes(ref, found []detect.Box) int {
 
 // isolatedStages times the gate and the fallback detectors alone, and YuNet at 640x480 (the size the
 // models README quotes).
-func isolatedStages(ctx context.Context, modelsDir string, frames []frame) ([]Stage, error) {
+func isolatedStages(ctx context.Context, modelsDir string, engine infer.Engine, frames []frame) ([]Stage, error) {
 	in := fmt.Sprintf("%dx%d frame", frames[0].img.Cols(), frames[0].img.Rows())
 	var out []Stage
 	time1 := func(name, input string, fn func(gocv.Mat) error, fs []gocv.Mat) error {
@@ -434,7 +453,7 @@ func isolatedStages(ctx context.Context, modelsDir string, frames []frame) ([]St
 	}
 	ycfg := detect.DefaultYuNetConfig()
 	ycfg.VerifyBelow = 0
-	yn, err := detect.NewYuNet(nil, modelsDir, ycfg)
+	yn, err := detect.NewYuNet(engine, modelsDir, ycfg)
 	if err != nil {
 		return nil, err
 	}
@@ -445,17 +464,12 @@ func isolatedStages(ctx context.Context, modelsDir string, frames []frame) ([]St
 	}, small); err != nil {
 		return nil, err
 	}
-	// Embedding cost does not depend on what the face shows: align a template-shaped set of landmarks
-	// in the frame (vtest's faces are too small to recognise, so the pipeline embeds none there).
-	emb, err := detect.NewFaceEmbedder(nil, modelsDir)
+	emb, err := detect.NewFaceEmbedder(engine, modelsDir)
 	if err != nil {
 		return nil, err
 	}
 	defer emb.Close()
-	face := detect.Face{HasLandmarks: true, Box: detect.Box{X: 300, Y: 100, W: 80, H: 100}}
-	for k, p := range [5][2]float32{{38.3, 51.7}, {73.5, 51.5}, {56.0, 71.7}, {41.5, 92.4}, {70.7, 92.2}} {
-		face.Landmarks[k] = detect.Point{X: 300 + p[0]*0.8, Y: 100 + p[1]*0.8}
-	}
+	face := templateFace()
 	if err := time1("face align + embed (MobileFaceNet), per face", "90 px face", func(m gocv.Mat) error {
 		_, err := emb.EmbedFace(m, face)
 		return err
@@ -612,11 +626,45 @@ func mustFile(n models.Name) string {
 	return m.File
 }
 
+// engineMarkdown renders the engines side by side: the whole stage per camera-second, the ratio to the
+// first engine, whether the detections are the same, and each model alone.
+func (r *Report) engineMarkdown(b *strings.Builder) {
+	if len(r.EngineScenes) == 0 {
+		return
+	}
+	names := r.Options.EngineNames
+	b.WriteString("| whole perception stage, busy street | gated | engine | CPU ms per camera-second | share of a core | vs " + names[0] + " | detector runs | persons + faces | same detections (IoU >= 0.9) as " + names[0] + " |\n|---|---|---|---|---|---|---|---|---|\n")
+	var base float64
+	for i, s := range r.EngineScenes {
+		if i%len(names) == 0 {
+			base = s.CPUPerCamSec
+		}
+		fmt.Fprintf(b, "| %s | %v | %s | %.0f | %.2f | %.2fx | %d | %d | %d same, %d different |\n", s.Scene, s.Gated,
+			s.Engine, s.CPUPerCamSec, s.CPUPerCamSec/1000, s.CPUPerCamSec/max(base, 1e-9), s.DetectorRuns,
+			s.Persons+s.Faces, s.Same, s.Different)
+	}
+	b.WriteString("\n| model alone, CPU ms per call (median) | input |")
+	for _, n := range names {
+		b.WriteString(" " + n + " |")
+	}
+	b.WriteString(" " + names[len(names)-1] + " / " + names[0] + " |\n|---|---|" + strings.Repeat("---|", len(names)+1) + "\n")
+	for _, m := range r.ModelTimes {
+		fmt.Fprintf(b, "| %s | %s |", m.Model, m.Input)
+		for _, n := range names {
+			fmt.Fprintf(b, " %.1f |", m.Ms[n])
+		}
+		fmt.Fprintf(b, " %.1fx |\n", m.Ms[names[len(names)-1]]/max(m.Ms[names[0]], 1e-9))
+	}
+	b.WriteString("\n")
+}
+
 // Markdown renders the report as the tables of docs/BENCHMARKS.md.
 func (r *Report) Markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Measured %s on %s; %.0f detection fps, %s of each video.\n\n", r.Date.Format("2006-01-02"),
-		r.Machine, r.Options.FPS, r.Options.Duration)
+	fmt.Fprintf(&b, "Measured %s on %s; %.0f detection fps, %s of each video; engine %s (compared: %s).\n\n",
+		r.Date.Format("2006-01-02"), r.Machine, r.Options.FPS, r.Options.Duration, r.Options.EngineNames[0],
+		strings.Join(r.Options.EngineNames, ", "))
+	r.engineMarkdown(&b)
 	b.WriteString("| perception stage, whole | gated | appearance | frames | detector runs | CPU ms per camera-second | persons | OSNet calls per frame (new / near / doubt / larger / due) | appearance stage ms per camera-second | recall vs ungated |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Scenes {

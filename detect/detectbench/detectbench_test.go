@@ -8,6 +8,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"snowlight/detect/infer"
 )
 
 func dataDir(t *testing.T, env, name string) string {
@@ -32,11 +37,26 @@ func TestRunSmall(t *testing.T) {
 		t.Skip("g++ not installed")
 	}
 	// The busy video serves as its own "quiet" scene here: only the plumbing is under test.
+	rt, err := infer.OpenONNXRuntime("", 1)
+	require.NoError(t, err, "ONNX Runtime's library: run scripts/setup.sh or set %s", infer.LibraryEnv)
 	o := Options{ModelsDir: dataDir(t, "SNOWLIGHT_MODELS", "models"), Busy: busy, Quiet: busy, FPS: 5,
-		Duration: 2 * time.Second, RefFrames: 2, RefRounds: 1}
+		Duration: 2 * time.Second, RefFrames: 2, RefRounds: 1, Engines: []infer.Engine{rt, infer.NewOpenCV()}}
 	rep, err := Run(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
+	require.NoError(t, err)
+	// Both engines, gated and ungated, on the same frames: the same detections, every model timed on each.
+	require.Len(t, rep.EngineScenes, 4)
+	for _, s := range rep.EngineScenes {
+		assert.Equal(t, 10, s.Frames, "%+v", s)
+		assert.Positive(t, s.CPUPerCamSec, "%+v", s)
+		assert.Positive(t, s.Same, "%+v", s)
+		assert.Zero(t, s.Different, "%+v", s)
+	}
+	assert.Equal(t, []string{"onnxruntime", "opencv", "onnxruntime", "opencv"}, []string{rep.EngineScenes[0].Engine,
+		rep.EngineScenes[1].Engine, rep.EngineScenes[2].Engine, rep.EngineScenes[3].Engine})
+	require.Len(t, rep.ModelTimes, 5)
+	for _, m := range rep.ModelTimes {
+		assert.Positive(t, m.Ms["onnxruntime"], "%+v", m)
+		assert.Positive(t, m.Ms["opencv"], "%+v", m)
 	}
 	if rep.RefError != "" {
 		t.Fatalf("reference: %s", rep.RefError)
@@ -81,7 +101,8 @@ func TestRunSmall(t *testing.T) {
 		}
 	}
 	md := rep.Markdown()
-	for _, w := range []string{"CPU ms per camera-second", "OSNet calls per frame", "IDF1", "YuNet", "YOLOX", "Go overhead"} {
+	for _, w := range []string{"CPU ms per camera-second", "OSNet calls per frame", "IDF1", "YuNet", "YOLOX", "Go overhead",
+		"same detections (IoU >= 0.9) as onnxruntime", "opencv / onnxruntime"} {
 		if !strings.Contains(md, w) {
 			t.Errorf("markdown lacks %q:\n%s", w, md)
 		}
