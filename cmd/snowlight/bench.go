@@ -12,7 +12,8 @@ func benchmarks() map[string]command {
 	return map[string]command{
 		"ingest":     {"CPU per frame of ingest vs ffmpeg vs OpenCV VideoCapture on simulated 720p cameras", runBenchIngest},
 		"search":     {"query latency, recall and memory of the search index over synthetic sightings", runBenchSearch},
-		"perception": {"ms per stage, CPU per camera-second gated vs ungated and scheduled vs every-person appearance, Go vs OpenCV's own YuNet/YOLOX", runBenchPerception},
+		"density":    {"how many busy-street cameras the machine holds in real time through ingest and perception, per engine", runBenchDensity},
+		"perception": {"ms per stage, CPU per camera-second per engine, gated vs ungated and scheduled vs every-person appearance, Go vs OpenCV's own YuNet/YOLOX", runBenchPerception},
 	}
 }
 
