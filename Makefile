@@ -12,7 +12,7 @@ export SNOWLIGHT_TESTVIDEOS ?= $(abspath $(OUT)/testvideos)
 # Packages whose goroutines meet: their tests always run under the race detector.
 RACE_PKGS := ./ingest/... ./live/... ./auth/... ./audit/... ./web/... ./tracks/... ./store/... ./alerts/... ./objstore/... ./pipeline/... ./retention/... ./watchlist/... ./server/... ./bus/...
 
-.PHONY: setup build demo test test-unit test-race test-valgrind testvideos models bench bench-ingest bench-perception bench-alerts bench-search test-browser bench-console test-outage bench-center clean
+.PHONY: setup build demo test test-unit test-race test-valgrind testvideos models bench bench-ingest bench-perception bench-density bench-alerts bench-search test-browser bench-console test-outage bench-center clean
 
 setup:
 	@./scripts/setup.sh
@@ -60,11 +60,16 @@ bench: build testvideos
 models: build
 	./bin/snowlight models fetch --dir $(or $(SNOWLIGHT_MODELS),$(MODELS_CACHE))
 
-# Perception: ms per stage, CPU per camera-second gated vs ungated and with OSNet on every person vs the
-# appearance schedule (and the tracks each makes), Go vs OpenCV's C++ for YuNet and YOLOX
-# (docs/BENCHMARKS.md, "Perception").
+# Perception: the inference engines side by side (whole stage and each model), ms per stage, CPU per
+# camera-second gated vs ungated and with OSNet on every person vs the appearance schedule (and the tracks
+# each makes), Go vs OpenCV's C++ for YuNet and YOLOX (docs/BENCHMARKS.md, "Perception").
 bench-perception: build testvideos
 	./bin/snowlight bench perception
+
+# Camera density: how many busy-street cameras (camsim, vtest at 5 detection fps) the machine holds in
+# real time through ingest and perception, on each engine; several minutes (docs/BENCHMARKS.md).
+bench-density: build testvideos
+	./bin/snowlight bench density
 
 # End-to-end alert latency: enrolled face in view at camsim to the alert on an API stream client, p50/p95
 # over 20 alerts, and alert to clip readable in MinIO (docs/BENCHMARKS.md, "Alerts end to end"). About

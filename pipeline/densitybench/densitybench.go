@@ -104,38 +104,54 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	old := detect.SetOpenCVThreads(1)
 	defer detect.SetOpenCVThreads(old)
 	for _, e := range o.Engines {
-		held, failed := 0, 0
-		try := func(n int) error {
+		held, err := search(o.Start, o.Step, o.Max, func(n int) (bool, error) {
 			o.Log.Info("bench density: trial", "engine", e.Name(), "cameras", n)
 			t, err := trial(ctx, o, e, n)
 			if err != nil {
-				return err
+				return false, err
 			}
 			o.Log.Info("bench density: result", "engine", e.Name(), "cameras", n, "holds", t.Holds, "why", t.Why,
 				"cpu_ms_per_camera_second", int(t.CPUPerCamSec), "latency_p99_ms", int(t.LatencyP99))
 			rep.Trials = append(rep.Trials, t)
-			if t.Holds {
-				held = max(held, n)
-			} else if failed == 0 || n < failed {
-				failed = n
-			}
-			return nil
-		}
-		for n := o.Start; n <= o.Max && failed == 0; n += o.Step {
-			if err := try(n); err != nil {
-				return nil, err
-			}
-		}
-		for failed-held > 1 {
-			if err := try((held + failed) / 2); err != nil {
-				return nil, err
-			}
+			return t.Holds, nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		rep.Held[e.Name()] = held
 	}
 	rep.Load[1] = loadAverage()
 	rep.Options.Log, rep.Options.Engines = nil, nil
 	return rep, nil
+}
+
+// search returns the largest count that holds: it tries start, start+step, ... up to limit until a count
+// does not hold, then halves the gap between the last that held and the first that did not.
+func search(start, step, limit int, holds func(n int) (bool, error)) (int, error) {
+	held, failed := 0, 0
+	try := func(n int) error {
+		ok, err := holds(n)
+		switch {
+		case err != nil:
+			return err
+		case ok:
+			held = max(held, n)
+		case failed == 0 || n < failed:
+			failed = n
+		}
+		return nil
+	}
+	for n := start; n <= limit && failed == 0; n += step {
+		if err := try(n); err != nil {
+			return held, err
+		}
+	}
+	for failed-held > 1 {
+		if err := try((held + failed) / 2); err != nil {
+			return held, err
+		}
+	}
+	return held, nil
 }
 
 // camera is one camera's worker, pipeline and edge, and what it measured.
@@ -280,16 +296,17 @@ func trial(ctx context.Context, o Options, e infer.Engine, n int) (Trial, error)
 func serveCameras(ctx context.Context, o Options, n int) ([]string, func() float64, error) {
 	if o.Exe == "" {
 		srv := camsim.New(camsim.Options{Addr: "127.0.0.1:0", UDPAddr: "off", Log: o.Log})
-		var urls []string
 		for i := range n {
-			name := fmt.Sprintf("cam%02d", i+1)
-			if err := srv.AddFile(name, o.Video); err != nil {
+			if err := srv.AddFile(fmt.Sprintf("cam%02d", i+1), o.Video); err != nil {
 				return nil, nil, err
 			}
-			urls = append(urls, srv.URL(name))
 		}
 		if err := srv.Start(ctx); err != nil {
 			return nil, nil, err
+		}
+		var urls []string
+		for _, p := range srv.Paths() {
+			urls = append(urls, srv.URL(p))
 		}
 		return urls, func() float64 { srv.Close(); return 0 }, nil
 	}
