@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -36,4 +37,16 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("unknown benchmark %q", args[0])
 	}
 	return b.run(ctx, e, args[1:])
+}
+
+// printReport prints a benchmark's report as indented JSON, or as the Markdown tables of
+// docs/BENCHMARKS.md.
+func printReport(e *env, asJSON bool, rep interface{ Markdown() string }) error {
+	if asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	fmt.Fprint(e.stdout, rep.Markdown())
+	return nil
 }

@@ -40,11 +40,5 @@ func runBenchIngest(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
-	fmt.Fprint(e.stdout, rep.Markdown())
-	return nil
+	return printReport(e, *asJSON, rep)
 }

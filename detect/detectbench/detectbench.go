@@ -350,7 +350,7 @@ func scene(ctx context.Context, p *detect.Pipeline, name, mode string, frames []
 			boxes = append(boxes, pr.Box)
 		}
 		if ref != nil {
-			matched += matchBoxes(ref[i], boxes)
+			matched += pairs(ref[i], boxes, 0.5)
 			refTotal += len(ref[i])
 		}
 		out.boxes = append(out.boxes, boxes)
@@ -388,25 +388,6 @@ func perCall(total time.Duration, n int) float64 {
 		return 0
 	}
 	return float64(total) / float64(n) / float64(time.Millisecond)
-}
-
-// matchBoxes counts reference boxes with a found box at IoU >= 0.5 (greedy, best first).
-func matchBoxes(ref, found []detect.Box) int {
-	used := make([]bool, len(found))
-	n := 0
-	for _, r := range ref {
-		best, bi := float32(0.5), -1
-		for j, f := range found {
-			if iou := r.IoU(f); !used[j] && iou >= best {
-				best, bi = iou, j
-			}
-		}
-		if bi >= 0 {
-			used[bi] = true
-			n++
-		}
-	}
-	return n
 }
 
 // isolatedStages times the gate and the fallback detectors alone, and YuNet at 640x480 (the size the
