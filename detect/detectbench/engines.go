@@ -44,6 +44,10 @@ const engineRounds = 2
 // compareEngines runs the busy street through the whole stage on every engine, gated and ungated, and
 // times each model alone on each engine.
 func compareEngines(ctx context.Context, o Options, frames []frame) ([]EngineScene, []ModelTime, error) {
+	// One OpenCV thread, as `snowlight serve` runs the cameras: each engine runs its models on one
+	// thread, and the cameras are the parallelism.
+	old := detect.SetOpenCVThreads(1)
+	defer detect.SetOpenCVThreads(old)
 	var out []EngineScene
 	gcfg := detect.DefaultGateConfig()
 	for _, gate := range []*detect.GateConfig{&gcfg, nil} {
