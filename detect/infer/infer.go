@@ -62,10 +62,15 @@ func Open(o Options) (Engine, error) {
 	case OpenCV:
 		return NewOpenCV(), nil
 	case ONNXRuntime:
-		return OpenONNXRuntime(o.Library, o.Threads)
+		e, err := OpenONNXRuntime(o.Library, o.Threads)
+		if err == nil {
+			logLoaded(o.Log, e)
+		}
+		return e, err
 	case "", Auto:
 		e, err := OpenONNXRuntime(o.Library, o.Threads)
 		if err == nil {
+			logLoaded(o.Log, e)
 			return e, nil
 		}
 		if o.Log != nil {
@@ -75,6 +80,13 @@ func Open(o Options) (Engine, error) {
 		return NewOpenCV(), nil
 	}
 	return nil, fmt.Errorf("unknown inference engine %q: want %s, %s or %s", o.Engine, ONNXRuntime, OpenCV, Auto)
+}
+
+func logLoaded(log *slog.Logger, e Engine) {
+	if log != nil {
+		rt := e.(*onnxRuntime)
+		log.Info("inference engine: ONNX Runtime", "version", rt.version, "library", rt.lib, "threads", rt.threads)
+	}
 }
 
 // OrOpenCV is e, or the OpenCV engine when e is nil: configurations that name no engine keep working.

@@ -87,8 +87,8 @@ func loadORT(lib string) error {
 
 // onnxRuntime runs models with ONNX Runtime's CPU execution provider.
 type onnxRuntime struct {
-	lib     string
-	threads int
+	lib, version string
+	threads      int
 }
 
 // OpenONNXRuntime loads ONNX Runtime's library (ResolveLibrary(lib)) and returns its engine; sessions get
@@ -98,7 +98,7 @@ func OpenONNXRuntime(lib string, threads int) (Engine, error) {
 	if err := loadORT(lib); err != nil {
 		return nil, err
 	}
-	return &onnxRuntime{lib: lib, threads: max(threads, 1)}, nil
+	return &onnxRuntime{lib: lib, version: ort.GetVersion(), threads: max(threads, 1)}, nil
 }
 
 func (*onnxRuntime) Name() string { return ONNXRuntime }
