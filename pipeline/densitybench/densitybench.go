@@ -73,9 +73,30 @@ type Trial struct {
 	LatencyP99       float64 `json:"latency_p99_ms"`
 	LatencyMax       float64 `json:"latency_max_ms"`
 	// CPUPerCamSec is the product's CPU (ingest and perception, this process) per camera-second of the
-	// window; CamsimCPU the serving process's share of a core over the whole trial.
+	// window, CPUPerFrame per frame perception finished (the decoding of frames dropped included), and
+	// Cores what the process got of the machine in the window; CamsimCPU is the serving process's share
+	// of a core over the whole trial.
 	CPUPerCamSec float64 `json:"cpu_ms_per_camera_second"`
+	CPUPerFrame  float64 `json:"cpu_ms_per_frame"`
+	Cores        float64 `json:"cores"`
 	CamsimCPU    float64 `json:"camsim_cores,omitempty"`
+}
+
+// Projected is how many cameras the machine's cores would hold at the trials' median CPU per frame
+// done, were the process given all of them: the figure to compare with Held when other load took
+// part of the machine.
+func (r *Report) Projected(engine string) float64 {
+	var per []float64
+	for _, t := range r.Trials {
+		if t.Engine == engine && t.Frames > 0 {
+			per = append(per, t.CPUPerFrame)
+		}
+	}
+	if len(per) == 0 {
+		return 0
+	}
+	slices.Sort(per)
+	return float64(runtime.NumCPU()) * 1000 / (per[len(per)/2] * r.Options.FPS)
 }
 
 // Report is the outcome of Run.
@@ -278,6 +299,8 @@ func trial(ctx context.Context, o Options, e infer.Engine, n int) (Trial, error)
 	t.Dropped = dropped
 	t.LatencyP50, t.LatencyP99, t.LatencyMax = pct(0.5), pct(0.99), pct(1)
 	t.CPUPerCamSec = 1000 * cpu.Seconds() / (float64(n) * o.Window.Seconds())
+	t.CPUPerFrame = 1000 * cpu.Seconds() / float64(max(t.Frames, 1))
+	t.Cores = cpu.Seconds() / o.Window.Seconds()
 	switch {
 	case dropped > 0:
 		t.Why = fmt.Sprintf("%d frames dropped", dropped)
@@ -403,11 +426,11 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "Measured %s on %s (load average %s before, %s after); busy street at %.0f detection fps, "+
 		"%s measured after %s of warm-up.\n\n", r.Date.Format("2006-01-02"), r.Machine, r.Load[0], r.Load[1],
 		r.Options.FPS, r.Options.Window, r.Options.Warmup)
-	b.WriteString("| engine | cameras | holds | frames done / due | dropped | latency p50 / p99 / max ms | CPU ms per camera-second | camsim (cores) | why not |\n|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| engine | cameras | holds | frames done / due | dropped | latency p50 / p99 / max ms | CPU ms per camera-second | CPU ms per frame done | cores the process got | camsim (cores) | why not |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, t := range r.Trials {
-		fmt.Fprintf(&b, "| %s | %d | %v | %d / %d | %d | %.0f / %.0f / %.0f | %.0f | %.2f | %s |\n", t.Engine, t.Cameras,
-			t.Holds, t.Frames, t.Expected, t.Dropped, t.LatencyP50, t.LatencyP99, t.LatencyMax, t.CPUPerCamSec,
-			t.CamsimCPU, t.Why)
+		fmt.Fprintf(&b, "| %s | %d | %v | %d / %d | %d | %.0f / %.0f / %.0f | %.0f | %.1f | %.2f | %.2f | %s |\n", t.Engine,
+			t.Cameras, t.Holds, t.Frames, t.Expected, t.Dropped, t.LatencyP50, t.LatencyP99, t.LatencyMax,
+			t.CPUPerCamSec, t.CPUPerFrame, t.Cores, t.CamsimCPU, t.Why)
 	}
 	names := make([]string, 0, len(r.Held))
 	for n := range r.Held {
@@ -416,7 +439,8 @@ func (r *Report) Markdown() string {
 	slices.Sort(names)
 	b.WriteString("\n")
 	for _, n := range names {
-		fmt.Fprintf(&b, "%s holds %d cameras.\n", n, r.Held[n])
+		fmt.Fprintf(&b, "%s holds %d cameras; its CPU per frame projects %.1f on all %d cores.\n", n, r.Held[n],
+			r.Projected(n), runtime.NumCPU())
 	}
 	return b.String()
 }

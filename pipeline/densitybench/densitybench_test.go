@@ -61,6 +61,9 @@ func TestTrialThroughTheRealPath(t *testing.T) {
 	assert.Positive(t, tr.Frames)
 	assert.Positive(t, tr.CPUPerCamSec)
 	assert.Positive(t, tr.LatencyP50)
+	assert.Positive(t, tr.Cores)
+	assert.InDelta(t, tr.CPUPerCamSec*float64(tr.Cameras)*o.Window.Seconds()/float64(tr.Frames), tr.CPUPerFrame, 1e-6)
+	assert.Positive(t, rep.Projected("onnxruntime"))
 	assert.Equal(t, tr.Holds, rep.Held["onnxruntime"] == 1)
 	assert.Contains(t, rep.Markdown(), "| onnxruntime | 1 |")
 }
