@@ -31,8 +31,8 @@ type Engine interface {
 // Session is one loaded model. Not safe for concurrent use: a detector owns its session and serialises
 // its calls. Buffers are kept between runs, so a run at the same input shape allocates nothing.
 type Session interface {
-	// Input returns the n x c x h x w float input tensor to fill before Run. It is reused while the
-	// shape stays the same; its contents are left as they were.
+	// Input returns the n x c x h x w float input tensor to fill before Run. Tensors are kept for reuse
+	// (the last shape on OpenCV, the last four on ONNX Runtime); a reused one holds what it held.
 	Input(n, c, h, w int) ([]float32, error)
 	// Run runs the model on the input tensor and returns its outputs in the order of the manifest's
 	// Outputs, each flattened. They are valid until the next call of Input, Run or Close.
