@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"snowlight/config"
 	"snowlight/detect"
+	"snowlight/detect/infer"
 	"snowlight/internal/shareddata"
 	"snowlight/objstore"
 	"snowlight/pipeline"
@@ -75,16 +78,25 @@ func writeConfig(t testing.TB, r *testvideos.Rendered, fps float64, cams ...stri
 	return path
 }
 
+// detectConfig is the product's detection configuration on the real models and its default engine,
+// ONNX Runtime (which scripts/setup.sh installs).
+func detectConfig(t testing.TB) detect.Config {
+	t.Helper()
+	cfg := detect.DefaultConfig(shareddata.Dir(t, "SNOWLIGHT_MODELS", "models"))
+	var err error
+	cfg.Engine, err = infer.OpenONNXRuntime("", 1)
+	require.NoError(t, err, "ONNX Runtime's library: run scripts/setup.sh or set %s", infer.LibraryEnv)
+	return cfg
+}
+
 // detectors loads n perception pipelines with appearance embedding on.
 func detectors(t testing.TB, n int) []*detect.Pipeline {
 	t.Helper()
-	models := shareddata.Dir(t, "SNOWLIGHT_MODELS", "models")
+	cfg := detectConfig(t)
 	var out []*detect.Pipeline
 	for range n {
-		p, err := detect.NewPipeline(detect.DefaultConfig(models))
-		if err != nil {
-			t.Fatal(err)
-		}
+		p, err := detect.NewPipeline(cfg)
+		require.NoError(t, err)
 		t.Cleanup(func() { p.Close() })
 		out = append(out, p)
 	}

@@ -7,10 +7,10 @@ import (
 	"context"
 	"testing"
 
+	"github.com/stretchr/testify/require"
 	"gocv.io/x/gocv"
 
 	"snowlight/detect"
-	"snowlight/internal/shareddata"
 	"snowlight/pipeline"
 	"snowlight/watchlist"
 )
@@ -29,10 +29,8 @@ func TestNoMatLeaks(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := gocv.MatProfile.Count()
-	p, err := detect.NewPipeline(detect.DefaultConfig(shareddata.Dir(t, "SNOWLIGHT_MODELS", "models")))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, err := detect.NewPipeline(detectConfig(t))
+	require.NoError(t, err)
 	dets := []*detect.Pipeline{p}
 	watch := enrol(t, p, spec, watchlist.DefaultPolicy())
 	c := newCenter(t, cfg)

@@ -11,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
 	"gocv.io/x/gocv"
 
 	"snowlight/detect"
+	"snowlight/detect/infer"
 	"snowlight/ingest/av"
 	"snowlight/watchlist"
 )
@@ -124,10 +126,10 @@ func checkScenarioDetections(t *testing.T, name, models string, every int) {
 	}
 	cfg := detect.DefaultConfig(models)
 	cfg.Appearance = false
+	cfg.Engine, err = infer.OpenONNXRuntime("", 1) // the product's default engine
+	require.NoError(t, err, "ONNX Runtime's library: run scripts/setup.sh or set %s", infer.LibraryEnv)
 	p, err := detect.NewPipeline(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer p.Close()
 	var ids []watchlist.Person
 	for _, person := range spec.Persons {
