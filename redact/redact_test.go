@@ -32,12 +32,12 @@ func photos(t *testing.T) []string {
 // checks them: lower score threshold, no second opinion, so a face left half-recognisable is found.
 func detectors(t *testing.T) (product, eager *detect.YuNet) {
 	models := shareddata.Dir(t, "SNOWLIGHT_MODELS", "models")
-	product, err := detect.NewYuNet(models, detect.DefaultYuNetConfig())
+	product, err := detect.NewYuNet(nil, models, detect.DefaultYuNetConfig())
 	require.NoError(t, err)
 	t.Cleanup(func() { product.Close() })
 	cfg := detect.DefaultYuNetConfig()
 	cfg.ScoreThreshold, cfg.VerifyBelow = 0.5, 0
-	eager, err = detect.NewYuNet(models, cfg)
+	eager, err = detect.NewYuNet(nil, models, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { eager.Close() })
 	return product, eager
