@@ -138,8 +138,7 @@ func NewPipeline(cfg Config) (*Pipeline, error) {
 		}
 	}
 	p.log.Info("perception models loaded and verified", "dir", cfg.ModelsDir, "engine", engine.Name(),
-		"persons", p.persons.Kind(),
-		"faces", p.faces.Kind(), "recognition", true, "appearance", cfg.Appearance)
+		"persons", p.persons.Kind(), "faces", p.faces.Kind(), "recognition", true, "appearance", cfg.Appearance)
 	return p, nil
 }
 
