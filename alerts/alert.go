@@ -254,6 +254,9 @@ type Event struct {
 	To      Status    `json:"to,omitempty"`
 	Target  string    `json:"target,omitempty"` // who a dispatch step went to
 	Note    string    `json:"note,omitempty"`
+	// Camera is where the step happened when it is a sighting (raised, sighted): its note names the
+	// place, so a viewer who may not see the camera is shown the step without it.
+	Camera string `json:"camera,omitempty"`
 	// Alert is the alert as this event left it (without history), so a stream client needs nothing
 	// else to update its view.
 	Alert *Alert `json:"alert,omitempty"`

@@ -244,7 +244,7 @@ func (e *Engine) Raise(ctx context.Context, t Trigger) (Alert, bool, error) {
 		Evidence: Evidence{}, Status: Open, Created: now,
 	}
 	a.Evidence.merge(t.Evidence)
-	a, err = e.commit(ctx, a, true, now, step{events: []Event{{Actor: System, Action: ActRaised, To: Open, Note: t.Detail}}})
+	a, err = e.commit(ctx, a, true, now, step{events: []Event{{Actor: System, Action: ActRaised, To: Open, Note: t.Detail, Camera: t.Place.Camera}}})
 	return a, true, err
 }
 
@@ -258,7 +258,7 @@ func (e *Engine) fold(a *Alert, t Trigger) step {
 	if t.Detail != "" {
 		a.Detail = t.Detail
 	}
-	s := step{events: []Event{{Actor: System, Action: ActSighted, Note: "at " + placeName(t.Place)}}}
+	s := step{events: []Event{{Actor: System, Action: ActSighted, Note: "at " + placeName(t.Place), Camera: t.Place.Camera}}}
 	if a.Status == Dispatched || a.Status == OnScene {
 		if tg, ok := a.responder(); ok && tg.Receiver != "" {
 			s.outbox = append(s.outbox, e.message(*a, tg.Receiver, "dispatch.update", fmt.Sprintf("%s/update/%d/%s", a.ID, a.Version+1, tg.Receiver), nil))

@@ -115,7 +115,16 @@ func (x alertsAPI) view(a alerts.Alert) web.AlertView {
 			v.Patrol = tg.ID
 		}
 	}
-	v.Clip = web.Clip{Media: web.Media{Key: a.Evidence.Clip}, State: web.ClipNone, Start: a.Evidence.ClipStart, End: a.Evidence.ClipEnd}
+	// The snapshot and clip are cut from the ring of the camera the alert was raised at (the
+	// evidence collector runs once, on the raised alert), as is the first face: the web handler links
+	// them only for callers who may see that camera, which after the person moved on is not the
+	// alert's camera.
+	first := a.FirstPlace.Camera
+	v.Snapshot.Camera = first
+	if len(a.Evidence.FaceCrops) > 0 {
+		v.Face = web.Media{Key: a.Evidence.FaceCrops[0], Camera: first}
+	}
+	v.Clip = web.Clip{Media: web.Media{Key: a.Evidence.Clip, Camera: first}, State: web.ClipNone, Start: a.Evidence.ClipStart, End: a.Evidence.ClipEnd}
 	switch {
 	case a.Evidence.Clip != "":
 		v.Clip.State = web.ClipReady
@@ -181,24 +190,26 @@ func (x alertsAPI) Get(ctx context.Context, id string) (web.AlertDetail, error) 
 		return web.AlertDetail{}, webErr(err)
 	}
 	d := web.AlertDetail{AlertView: x.view(a)}
+	tr := trajectoriesAPI{x.s}
+	faceCamera := map[string]string{} // a face crop is its sighting's face picture
+	for _, sid := range a.Evidence.Sightings {
+		if sv, err := tr.sighting(ctx, sid); err == nil {
+			d.Sightings = append(d.Sightings, sv)
+			if sv.Face.Key != "" {
+				faceCamera[sv.Face.Key] = sv.Camera
+			}
+		}
+	}
 	for i, key := range a.Evidence.FaceCrops {
-		fc := web.FaceCrop{Image: web.Media{Key: key}, Time: a.LastSeen, Camera: a.Place.Camera}
+		// A crop whose sighting is gone keeps no camera, and is shown only to those who see all.
+		fc := web.FaceCrop{Image: web.Media{Key: key}, Time: a.LastSeen, Camera: faceCamera[key]}
 		if i < len(a.Evidence.Scores) {
 			fc.Similarity = float64(a.Evidence.Scores[i])
 		}
 		d.Crops = append(d.Crops, fc)
 	}
-	tr := trajectoriesAPI{x.s}
-	for _, sid := range a.Evidence.Sightings {
-		if sv, err := tr.sighting(ctx, sid); err == nil {
-			d.Sightings = append(d.Sightings, sv)
-		}
-	}
-	if a.Person != nil {
-		// The person's path over the last hours, for the map next to the evidence.
-		if t, err := tr.PersonTrajectory(ctx, a.Person.ID, a.LastSeen.Add(-6*time.Hour), a.LastSeen.Add(time.Minute)); err == nil {
-			d.Path = t.Sightings
-		}
+	if len(d.Crops) > 0 {
+		d.Face.Camera = d.Crops[0].Camera
 	}
 	if a.Patrol != "" {
 		if u, err := x.s.patrols.Unit(ctx, a.Patrol); err == nil {
@@ -207,9 +218,17 @@ func (x alertsAPI) Get(ctx context.Context, id string) (web.AlertDetail, error) 
 		}
 	}
 	for _, ev := range a.History {
-		h := web.AlertHistory{Status: string(ev.To), Action: string(ev.Action), Actor: ev.Actor, At: ev.At, Note: ev.Note}
+		h := web.AlertHistory{Status: string(ev.To), Action: string(ev.Action), Actor: ev.Actor, At: ev.At, Note: ev.Note, Camera: ev.Camera}
 		if h.Status == "" && ev.Alert != nil {
 			h.Status = status(*ev.Alert)
+		}
+		if h.Camera == "" {
+			switch ev.Action {
+			case alerts.ActRaised:
+				h.Camera = a.FirstPlace.Camera
+			case alerts.ActSighted:
+				h.Note = "" // written before steps named their camera: the place cannot be checked
+			}
 		}
 		if ev.Target != "" {
 			d.Notices = append(d.Notices, fmt.Sprintf("%s: %s", ev.Action, ev.Target))
@@ -217,6 +236,21 @@ func (x alertsAPI) Get(ctx context.Context, id string) (web.AlertDetail, error) 
 		d.History = append(d.History, h)
 	}
 	return d, nil
+}
+
+// alertPathWindow is how far back before an alert's last sighting its path goes.
+const alertPathWindow = 6 * time.Hour
+
+// Path is the alert's person's trajectory over the hours before the alert's last sighting.
+func (x alertsAPI) Path(ctx context.Context, id string) (web.TrajectoryView, error) {
+	a, err := x.s.engine.Alert(ctx, id)
+	if err != nil {
+		return web.TrajectoryView{}, webErr(err)
+	}
+	if a.Person == nil {
+		return web.TrajectoryView{}, fmt.Errorf("alert %s is about no watch-list person: it has no path: %w", id, web.ErrInvalid)
+	}
+	return trajectoriesAPI{x.s}.PersonTrajectory(ctx, a.Person.ID, a.LastSeen.Add(-alertPathWindow), a.LastSeen.Add(time.Minute))
 }
 
 func (x alertsAPI) Act(ctx context.Context, act web.AlertAction) (web.AlertView, error) {

@@ -22,6 +22,9 @@ func (a *api) alertRoutes() []Route {
 		// Opening an alert shows face crops: each view is recorded. The alert itself is the
 		// justification, so no case number is asked of the operator who must check it quickly.
 		{Pattern: "GET /api/v1/alerts/{id}", Name: "alerts.get", Policy: Policy{Roles: readers, Audit: AuditAccess}, Handler: http.HandlerFunc(a.getAlert)},
+		// Where else the person went is a trajectory query: the roles, case and reason of one.
+		{Pattern: "GET /api/v1/alerts/{id}/path", Name: "trajectory.alert", Policy: Policy{Roles: roles(auth.Admin, auth.Investigator), Audit: AuditCase},
+			Handler: http.HandlerFunc(a.alertPath)},
 	}
 	for _, act := range []struct {
 		action string
@@ -38,65 +41,6 @@ func (a *api) alertRoutes() []Route {
 			Policy: Policy{Roles: act.roles}, Handler: a.actOnAlert(act.action)})
 	}
 	return rs
-}
-
-// alertViewer is what one caller may see of the alerts.
-type alertViewer struct {
-	p    auth.Principal
-	unit string // the patrol unit the caller reports for
-	area func(camera string) string
-}
-
-func (a *api) viewer(ctx context.Context, p auth.Principal) (alertViewer, error) {
-	v := alertViewer{p: p, area: a.o.Cameras.Area}
-	if p.User.Role == auth.Patrol {
-		units, err := a.o.Patrols.List(ctx)
-		if err != nil {
-			return v, fmt.Errorf("find the unit of patrol account %s: %w", p.User.Name, err)
-		}
-		for _, u := range units {
-			if u.Account == p.User.Name {
-				v.unit = u.ID
-				break
-			}
-		}
-	}
-	return v, nil
-}
-
-func (v alertViewer) scope() AlertScope {
-	s := v.p.User.Scope
-	switch v.p.User.Role {
-	case auth.Admin, auth.Investigator:
-		return AlertScope{All: true}
-	case auth.Operator:
-		return AlertScope{Cameras: slices.Clone(s.Cameras), Areas: slices.Clone(s.Areas)}
-	case auth.Guardian:
-		return AlertScope{Persons: slices.Clone(s.Persons)}
-	case auth.Patrol:
-		// A patrol account with no unit sees nothing: an empty unit matches no alert.
-		return AlertScope{Unit: v.unit}
-	}
-	return AlertScope{}
-}
-
-// canSee is the handler's own check of every alert it returns, whatever the service filtered.
-func (v alertViewer) canSee(al AlertView) bool {
-	switch v.p.User.Role {
-	case auth.Admin, auth.Investigator:
-		return true
-	case auth.Operator:
-		area := al.Area
-		if area == "" && al.Camera != "" {
-			area = v.area(al.Camera)
-		}
-		return v.p.CanSeeCamera(al.Camera, area)
-	case auth.Guardian:
-		return al.PersonID != "" && v.p.CanSeePerson(al.PersonID)
-	case auth.Patrol:
-		return v.unit != "" && al.Patrol == v.unit
-	}
-	return false
 }
 
 // listAlerts answers GET /api/v1/alerts?status=open,confirmed&limit=200.
@@ -130,7 +74,7 @@ func (a *api) listAlerts(w http.ResponseWriter, r *http.Request) {
 	out := make([]AlertView, 0, len(list))
 	for _, al := range list {
 		if v.canSee(al) {
-			a.linkAlert(r.Context(), &al)
+			a.scopeAlert(r.Context(), v, &al)
 			out = append(out, al)
 		}
 	}
@@ -145,41 +89,22 @@ func validStatus(s string) bool {
 	return false
 }
 
-// getAlert answers GET /api/v1/alerts/{id} with the evidence. An alert the caller may not see is
-// reported as missing, so guardians and patrols cannot probe for others' alerts.
+// getAlert answers GET /api/v1/alerts/{id} with the evidence from the cameras the caller may see. An
+// alert the caller may not see is reported as missing, so guardians and patrols cannot probe for
+// others' alerts.
 func (a *api) getAlert(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r, "id")
+	ctx := r.Context()
+	v, d, ok := a.visibleAlert(w, r)
 	if !ok {
 		return
 	}
-	ctx := r.Context()
-	v, err := a.viewer(ctx, principal(r))
-	if err != nil {
-		Fail(w, r, err)
-		return
-	}
-	d, err := a.o.Alerts.Get(ctx, id)
-	if err == nil && !v.canSee(d.AlertView) {
-		err = fmt.Errorf("no alert %s among those you may see: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		failService(w, r, err)
-		return
-	}
 	if v.p.User.Role == auth.Guardian {
-		// A guardian learns where and when their person was seen and what is being done, not the
-		// evidence about others in the pictures or the units' whereabouts.
-		d = AlertDetail{AlertView: d.AlertView, History: d.History}
-		d.Patrol = ""
+		WriteJSON(w, http.StatusOK, a.guardianDetail(ctx, d))
+		return
 	}
-	a.linkAlert(ctx, &d.AlertView)
-	for i := range d.Crops {
-		a.link(ctx, &d.Crops[i].Image)
-	}
-	a.linkSightings(ctx, d.Sightings)
-	a.linkSightings(ctx, d.Path)
+	a.scopeDetail(ctx, v, &d)
 	d.EnrolmentPhotos = nil
-	if d.PersonID != "" && v.p.User.Role != auth.Guardian {
+	if d.PersonID != "" {
 		if pv, err := a.o.Watchlist.Get(ctx, d.PersonID); err == nil {
 			d.EnrolmentPhotos = photoMedia(pv.ID, pv.Photos)
 		}
@@ -190,9 +115,6 @@ func (a *api) getAlert(w http.ResponseWriter, r *http.Request) {
 	if d.Sightings == nil {
 		d.Sightings = []SightingView{}
 	}
-	if d.Path == nil {
-		d.Path = []SightingView{}
-	}
 	if d.History == nil {
 		d.History = []AlertHistory{}
 	}
@@ -200,6 +122,52 @@ func (a *api) getAlert(w http.ResponseWriter, r *http.Request) {
 		d.EnrolmentPhotos = []Media{}
 	}
 	WriteJSON(w, http.StatusOK, d)
+}
+
+// visibleAlert reads the alert named in the path and the caller's view of it, answering 404 itself
+// when there is no such alert among those the caller may see.
+func (a *api) visibleAlert(w http.ResponseWriter, r *http.Request) (alertViewer, AlertDetail, bool) {
+	id, ok := pathID(w, r, "id")
+	if !ok {
+		return alertViewer{}, AlertDetail{}, false
+	}
+	v, err := a.viewer(r.Context(), principal(r))
+	if err != nil {
+		Fail(w, r, err)
+		return v, AlertDetail{}, false
+	}
+	d, err := a.o.Alerts.Get(r.Context(), id)
+	if err == nil && !v.canSee(d.AlertView) {
+		err = fmt.Errorf("no alert %s among those you may see: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		failService(w, r, err)
+		return v, AlertDetail{}, false
+	}
+	return v, d, true
+}
+
+// alertPath answers GET /api/v1/alerts/{id}/path?case=&reason= with the person's path through the
+// cameras around the alert: a trajectory query, asked and recorded like one.
+func (a *api) alertPath(w http.ResponseWriter, r *http.Request) {
+	v, d, ok := a.visibleAlert(w, r)
+	if !ok {
+		return
+	}
+	t, err := a.o.Alerts.Path(r.Context(), d.ID)
+	if err != nil {
+		failService(w, r, err)
+		return
+	}
+	// The route admits only roles that see every camera; the filter keeps it so if that changes.
+	t.Sightings = slices.DeleteFunc(t.Sightings, func(s SightingView) bool { return !v.seesCamera(d.AlertView, s.Camera) })
+	for i := range t.Sightings {
+		a.linkSighting(r.Context(), v, d.AlertView, &t.Sightings[i])
+	}
+	if t.Sightings == nil {
+		t.Sightings = []SightingView{}
+	}
+	WriteJSON(w, http.StatusOK, t)
 }
 
 func photoMedia(person string, n int) []Media {
@@ -218,10 +186,6 @@ type actRequest struct {
 // actOnAlert answers POST /api/v1/alerts/{id}/{action} with an optional {"note", "patrol"} body.
 func (a *api) actOnAlert(action string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := pathID(w, r, "id")
-		if !ok {
-			return
-		}
 		var req actRequest
 		if r.ContentLength != 0 {
 			if err := DecodeJSON(r, &req); err != nil {
@@ -238,20 +202,11 @@ func (a *api) actOnAlert(action string) http.Handler {
 			return
 		}
 		ctx := r.Context()
-		p := principal(r)
-		v, err := a.viewer(ctx, p)
-		if err != nil {
-			Fail(w, r, err)
+		v, cur, ok := a.visibleAlert(w, r)
+		if !ok {
 			return
 		}
-		cur, err := a.o.Alerts.Get(ctx, id)
-		if err == nil && !v.canSee(cur.AlertView) {
-			err = fmt.Errorf("no alert %s among those you may see: %w", id, ErrNotFound)
-		}
-		if err != nil {
-			failService(w, r, err)
-			return
-		}
+		id, p := cur.ID, v.p
 		got, err := a.o.Alerts.Act(ctx, AlertAction{ID: id, Action: action, Actor: p.User.Name, Role: string(p.User.Role), Note: req.Note, Patrol: req.Patrol})
 		if err != nil {
 			failService(w, r, err)
@@ -271,7 +226,7 @@ func (a *api) actOnAlert(action string) http.Handler {
 			Fail(w, r, err)
 			return
 		}
-		a.linkAlert(ctx, &got)
+		a.scopeAlert(ctx, v, &got)
 		WriteJSON(w, http.StatusOK, got)
 	})
 }
@@ -341,7 +296,7 @@ func (a *api) streamAlerts(w http.ResponseWriter, r *http.Request) {
 			if !v.canSee(ev.Alert) {
 				continue
 			}
-			a.linkAlert(ctx, &ev.Alert)
+			a.scopeAlert(ctx, v, &ev.Alert)
 			b, err := json.Marshal(ev.Alert)
 			if err != nil {
 				a.log.Error("encode alert event", "err", err)

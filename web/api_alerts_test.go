@@ -177,57 +177,6 @@ func TestAlertDetailEvidence(t *testing.T) {
 	}
 }
 
-func TestGuardiansSeeOnlyTheirPerson(t *testing.T) {
-	p := newProduct(t, nil, guardScope)
-	anna := p.Token(t, auth.Guardian) // guards p-anna
-	_, pw := p.AddUser(t, "bobs-guardian", auth.Guardian, auth.Scope{Persons: []string{"p-bob"}})
-	bob := p.Login(t, "bobs-guardian", pw)
-
-	if got := listIDs(t, p, anna); !slices.Equal(got, []string{"a-anna"}) {
-		t.Fatalf("anna's guardian sees %v", got)
-	}
-	if got := listIDs(t, p, bob); !slices.Equal(got, []string{"a-bob"}) {
-		t.Fatalf("bob's guardian sees %v", got)
-	}
-	r := p.Do(t, "GET", "/api/v1/alerts/a-bob", anna, "")
-	wantStatus(t, r, http.StatusNotFound)
-	if contains(string(r.Body), "Bob") {
-		t.Fatalf("refusal reveals the person: %s", r.Body)
-	}
-	// A guardian's view of their own alert leaves out others' evidence and the units.
-	d := alertDetail(t, p, anna, "a-anna")
-	if len(d.Crops) != 0 || d.PatrolUnit != nil || len(d.EnrolmentPhotos) != 0 || d.Snapshot.URL == "" {
-		t.Fatalf("guardian detail %+v", d)
-	}
-	wantStatus(t, p.Do(t, "GET", "/api/v1/persons/p-bob/photos/0", anna, ""), http.StatusForbidden)
-	wantStatus(t, p.Do(t, "GET", "/api/v1/persons/p-anna/photos/0", anna, ""), http.StatusOK)
-	wantStatus(t, p.Do(t, "GET", "/api/v1/persons/p-anna/trajectory", anna, ""), http.StatusForbidden)
-	wantStatus(t, p.Do(t, "POST", "/api/v1/alerts/a-anna/confirm", anna, ""), http.StatusForbidden)
-
-	var g struct{ Persons []web.GuardedPerson }
-	r = p.Do(t, "GET", "/api/v1/guardian", anna, "")
-	wantStatus(t, r, http.StatusOK)
-	decode(t, r, &g)
-	if len(g.Persons) != 1 || g.Persons[0].ID != "p-anna" || len(g.Persons[0].Alerts) != 1 || g.Persons[0].Alerts[0].ID != "a-anna" {
-		t.Fatalf("guardian view %s", r.Body)
-	}
-	l := g.Persons[0].Latest
-	if l == nil || l.ID != "s2" || l.Camera != "cam-2" || l.Snapshot.URL == "" || l.Face.URL != "" || l.Score != 0 {
-		t.Fatalf("latest location %+v", l)
-	}
-	for _, leak := range []string{"Bob", "p-bob", "Jon K", "u-near"} {
-		if contains(string(r.Body), leak) {
-			t.Fatalf("guardian view holds %q: %s", leak, r.Body)
-		}
-	}
-	r = p.Do(t, "GET", "/api/v1/guardian", bob, "")
-	g.Persons = nil
-	decode(t, r, &g)
-	if len(g.Persons) != 1 || g.Persons[0].ID != "p-bob" || g.Persons[0].Latest != nil {
-		t.Fatalf("bob's guardian view %s", r.Body)
-	}
-}
-
 // sse reads one server-sent events stream.
 type sse struct {
 	resp *http.Response

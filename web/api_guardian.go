@@ -56,10 +56,14 @@ func (a *api) guardianView(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if ok && s.PersonID == id {
-			// Where and when, with the picture: not the face crop, the clip or the link evidence.
-			latest := SightingView{ID: s.ID, Camera: s.Camera, CameraName: s.CameraName, Position: s.Position,
-				Enter: s.Enter, Exit: s.Exit, PersonID: id, Snapshot: s.Snapshot}
-			a.link(ctx, &latest.Snapshot)
+			// Where (the camera's name and place) and when, with their face: not the full frame or
+			// the clip (others are in them), nor the link evidence.
+			latest := SightingView{ID: s.ID, CameraName: s.CameraName, Position: s.Position,
+				Enter: s.Enter, Exit: s.Exit, PersonID: id, Face: Media{Key: s.Face.Key}}
+			if latest.CameraName == "" {
+				latest.CameraName = s.Camera
+			}
+			a.link(ctx, &latest.Face)
 			g.Latest = &latest
 		}
 		alerts, err := a.o.Alerts.List(ctx, AlertFilter{Limit: 50, Scope: AlertScope{Persons: []string{id}}})
@@ -69,9 +73,7 @@ func (a *api) guardianView(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, al := range alerts {
 			if al.PersonID == id && v.canSee(al) {
-				al.Patrol = ""
-				a.linkAlert(ctx, &al)
-				g.Alerts = append(g.Alerts, al)
+				g.Alerts = append(g.Alerts, a.guardianAlert(ctx, al))
 			}
 		}
 		out = append(out, g)

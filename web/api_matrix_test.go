@@ -67,6 +67,7 @@ func TestProductRouteRoleMatrix(t *testing.T) {
 		"GET /api/v1/alerts":                         {Allowed: alertReaders},
 		"GET /api/v1/alerts/stream":                  {Allowed: alertReaders},
 		"GET /api/v1/alerts/{id}":                    {Allowed: alertReaders},
+		"GET /api/v1/alerts/{id}/path":               {Allowed: investigators},
 		"POST /api/v1/alerts/{id}/confirm":           {Allowed: []auth.Role{auth.Admin, auth.Operator, auth.Investigator}},
 		"POST /api/v1/alerts/{id}/dispatch":          {Allowed: []auth.Role{auth.Admin, auth.Operator}},
 		"POST /api/v1/alerts/{id}/ack":               {Allowed: []auth.Role{auth.Admin, auth.Operator, auth.Patrol}},

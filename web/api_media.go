@@ -25,6 +25,7 @@ func (a *api) mediaRoutes() []Route {
 
 // link replaces m's key with a short-lived URL. An object still in the upload spool is marked pending.
 func (a *api) link(ctx context.Context, m *Media) {
+	m.Camera = ""
 	if m.Key == "" {
 		return
 	}
@@ -56,11 +57,6 @@ func (a *api) linkClip(ctx context.Context, c *Clip) {
 			c.State = ClipFailed
 		}
 	}
-}
-
-func (a *api) linkAlert(ctx context.Context, v *AlertView) {
-	a.link(ctx, &v.Snapshot)
-	a.linkClip(ctx, &v.Clip)
 }
 
 func (a *api) linkSightings(ctx context.Context, ss []SightingView) {

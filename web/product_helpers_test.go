@@ -86,13 +86,13 @@ func newProduct(t testing.TB, mod func(*web.APIOptions), scopes map[auth.Role]au
 		web.SightingView{ID: "s1", Trajectory: "s1", Camera: "cam-1", CameraName: "Market St", Position: &posCam1, Enter: t0.Add(-50 * time.Minute),
 			Exit: t0.Add(-49 * time.Minute), PersonID: "p-anna", Score: 0.71, Snapshot: snap},
 		web.SightingView{ID: "s2", Trajectory: "s1", Camera: "cam-2", CameraName: "Harbour", Position: &posCam2, Enter: t0.Add(-40 * time.Minute),
-			Exit: t0.Add(-39 * time.Minute), PersonID: "p-anna", Confidence: 0.93, Score: 0.64, Snapshot: snap},
+			Exit: t0.Add(-39 * time.Minute), PersonID: "p-anna", Confidence: 0.93, Score: 0.64, Snapshot: snap, Face: crop},
 		web.SightingView{ID: "s3", Trajectory: "s3", Camera: "cam-2", CameraName: "Harbour", Position: &posCam2, Enter: t0.Add(-30 * time.Minute),
 			Exit: t0.Add(-29 * time.Minute)},
 	)
 	w.Alerts.Raise(web.AlertDetail{AlertView: web.AlertView{ID: "a-anna", Rule: "safe_zone_exit", Severity: "critical", Title: "At-risk person outside safe zone",
 		Camera: "cam-2", CameraName: "Harbour", Area: "south", Position: &posCam2, PersonID: "p-anna", PersonName: "Anna K", Category: watchlist.AtRisk,
-		Score: 0.64, Threshold: 0.5, Biometric: true, ConfirmationsRequired: 1, Snapshot: snap, Clip: web.Clip{State: web.ClipPreparing}},
+		Score: 0.64, Threshold: 0.5, Biometric: true, ConfirmationsRequired: 1, Snapshot: snap, Face: crop, Clip: web.Clip{State: web.ClipPreparing}},
 		Crops: []web.FaceCrop{{Image: crop, Similarity: 0.64, Time: t0, Camera: "cam-2"}}})
 	w.Alerts.Raise(web.AlertDetail{AlertView: web.AlertView{ID: "a-bob", Rule: "watchlist_hit", Severity: "high", Title: "Suspect on watch list",
 		Camera: "cam-1", CameraName: "Market St", Area: "north", Position: &posCam1, PersonID: "p-bob", PersonName: "Bob S", Category: watchlist.Suspect,

@@ -35,6 +35,10 @@ type Alerts interface {
 	// Act moves an alert through its lifecycle; ErrConflict when the action does not apply to its
 	// current status (a biometric match must be confirmed before dispatch).
 	Act(ctx context.Context, a AlertAction) (AlertView, error)
+	// Path is the person's trajectory around an alert (the hours before it was last seen, in time
+	// order); ErrNotFound for no such alert, ErrInvalid for an alert about nobody. It reveals where
+	// someone went: only a route that asks for a case and a reason calls it.
+	Path(ctx context.Context, id string) (TrajectoryView, error)
 	// Subscribe streams alert events with IDs greater than after (replayed from the durable log when
 	// after >= 0; live events only when after < 0) until ctx ends. The channel is closed when the
 	// subscription ends, including when the subscriber fell behind: the client then resumes with the
@@ -110,7 +114,7 @@ type AlertView struct {
 	Created  time.Time `json:"created"`
 	Updated  time.Time `json:"updated"`
 
-	Camera     string  `json:"camera"`
+	Camera     string  `json:"camera,omitempty"` // absent for guardians, who get the name only
 	CameraName string  `json:"camera_name,omitempty"`
 	Area       string  `json:"area,omitempty"`
 	Position   *LatLon `json:"position,omitempty"` // the camera's
@@ -128,8 +132,11 @@ type AlertView struct {
 	Confirmations         int  `json:"confirmations"`
 	ConfirmationsRequired int  `json:"confirmations_required"`
 
-	Snapshot Media  `json:"snapshot"`
-	Clip     Clip   `json:"clip"`
+	// Snapshot is the full frame at the alert and Face the person's face crop that matched (both
+	// captured by the alert's first camera unless their Camera says otherwise).
+	Snapshot Media  `json:"snapshot,omitzero"`
+	Face     Media  `json:"face,omitzero"`
+	Clip     Clip   `json:"clip,omitzero"`
 	Patrol   string `json:"patrol,omitempty"` // the assigned unit
 }
 
@@ -139,9 +146,9 @@ type AlertDetail struct {
 	// EnrolmentPhotos are the watch-list photos of the person (URLs of the authorised photo route).
 	EnrolmentPhotos []Media    `json:"enrolment_photos"`
 	Crops           []FaceCrop `json:"crops"`
-	// Sightings are the sightings that triggered the alert; Path the person's recent trajectory.
+	// Sightings are the sightings that triggered the alert. The person's path through the other
+	// cameras is not part of the alert: it is a trajectory query (Alerts.Path) with a case.
 	Sightings []SightingView `json:"sightings"`
-	Path      []SightingView `json:"path"`
 	// PatrolUnit is the assigned unit with its position; Units every unit, for the map.
 	PatrolUnit *PatrolView    `json:"patrol_unit,omitempty"`
 	History    []AlertHistory `json:"history"`
@@ -149,7 +156,8 @@ type AlertDetail struct {
 	Notices []string `json:"notices,omitempty"`
 }
 
-// FaceCrop is a face captured by a camera with its similarity to the enrolment.
+// FaceCrop is a face captured by a camera with its similarity to the enrolment. Camera is required:
+// a crop from an unknown camera is shown only to those who see every camera.
 type FaceCrop struct {
 	Image      Media     `json:"image"`
 	Similarity float64   `json:"similarity"`
@@ -161,9 +169,12 @@ type FaceCrop struct {
 type AlertHistory struct {
 	Status string    `json:"status"`
 	Action string    `json:"action,omitempty"`
-	Actor  string    `json:"actor"` // a user name, or "system"
+	Actor  string    `json:"actor,omitempty"` // a user name, or "system"; absent for guardians
 	At     time.Time `json:"at"`
 	Note   string    `json:"note,omitempty"`
+	// Camera is where the person was seen again, for the steps that say so (the note names it):
+	// such a step is shown only to those who may see that camera.
+	Camera string `json:"camera,omitempty"`
 }
 
 // AlertAction is a request to move an alert along.
@@ -188,7 +199,10 @@ type AlertEvent struct {
 // handler turns it into URL (a short-lived presigned or signed link) and never shows the key itself.
 type Media struct {
 	Key string `json:"-"`
-	URL string `json:"url,omitempty"`
+	// Camera is the camera that captured the object, when it is not the camera of what carries it
+	// (the alert's or the sighting's): the handler links the object only for callers who may see it.
+	Camera string `json:"-"`
+	URL    string `json:"url,omitempty"`
 	// Pending is set when the object exists but is not readable yet (held in the upload spool).
 	Pending bool `json:"pending,omitempty"`
 }
@@ -405,9 +419,9 @@ type SightingView struct {
 	PersonID   string  `json:"person_id,omitempty"`
 	// Score is the identity evidence for PersonID (best face similarity).
 	Score    float64 `json:"score,omitempty"`
-	Snapshot Media   `json:"snapshot"`
-	Face     Media   `json:"face"`
-	Clip     Clip    `json:"clip"`
+	Snapshot Media   `json:"snapshot,omitzero"`
+	Face     Media   `json:"face,omitzero"`
+	Clip     Clip    `json:"clip,omitzero"`
 }
 
 // MediaStore reads evidence objects and makes short-lived links to them; objstore.Store implements

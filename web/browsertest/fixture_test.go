@@ -117,7 +117,7 @@ func newFixture(t testing.TB) *fixture {
 			Enter: now.Add(-25 * time.Minute), Exit: now.Add(-23 * time.Minute), PersonID: "p-lin", Confidence: 0.91, Score: 0.70,
 			Snapshot: f.snap, Clip: web.Clip{Media: f.clip, State: web.ClipReady}},
 		web.SightingView{ID: "s-3", Trajectory: "s-1", Camera: "cam-harbour", CameraName: "Harbour Gate", Position: &posHarbour,
-			Enter: now.Add(-9 * time.Minute), Exit: now.Add(-8 * time.Minute), PersonID: "p-lin", Confidence: 0.84, Score: 0.66, Snapshot: f.snap},
+			Enter: now.Add(-9 * time.Minute), Exit: now.Add(-8 * time.Minute), PersonID: "p-lin", Confidence: 0.84, Score: 0.66, Snapshot: f.snap, Face: f.crops[0]},
 	)
 
 	f.Live, err = live.NewServer(live.Options{Rings: w.Cameras.Ring, IncludeLoopback: true, MaxViewersPerCamera: 40, MaxViewers: 80})
@@ -208,8 +208,8 @@ func (f *fixture) raise(ctx context.Context, person string) (string, error) {
 	f.World.Alerts.Raise(web.AlertDetail{AlertView: web.AlertView{ID: id, Rule: "safe_zone_exit", Severity: "critical",
 		Title: "At-risk person outside safe zone", Camera: "cam-market", CameraName: "Market Street", Area: "north", Position: &posMarket,
 		PersonID: p.ID, PersonName: p.Name, Category: p.Category, Score: 0.70, Threshold: 0.55, Biometric: true, ConfirmationsRequired: 1,
-		Snapshot: f.snap, Clip: web.Clip{Media: f.clip, State: web.ClipReady, Start: now.Add(-5 * time.Second), End: now.Add(3 * time.Second)}},
-		Crops: crops, Sightings: last, Path: tr.Sightings,
+		Snapshot: f.snap, Face: f.crops[0], Clip: web.Clip{Media: f.clip, State: web.ClipReady, Start: now.Add(-5 * time.Second), End: now.Add(3 * time.Second)}},
+		Crops: crops, Sightings: last,
 		Notices: []string{"the guardian is notified once a person confirms the match"}})
 	return id, nil
 }

@@ -64,8 +64,9 @@ type Result struct {
 }
 
 // Run drives the console through the path a new user takes: log in, see an alert arrive live, check
-// its evidence and clip, confirm and dispatch it, watch a camera live, follow a trajectory, look at the
-// watch list and the patrols, and, as a guardian, see only their own person.
+// its evidence and clip, confirm and dispatch it, watch a camera live, follow a trajectory (and, from
+// the alert, the person's path, asked with a case), look at the watch list and the patrols, and, as a
+// guardian, see only their own person.
 func Run(t *testing.T, tg Target) Result {
 	t.Helper()
 	res := Result{Shots: tg.Shots}
@@ -167,6 +168,10 @@ func Run(t *testing.T, tg Target) Result {
 		if evid < 2 {
 			t.Errorf("evidence shows %d pictures, want enrolment photo and captured faces", evid)
 		}
+		// Where else the person went is not the operator's to ask.
+		if offered, err := Eval[bool](op, 5*time.Second, `!document.querySelector('#alert-path').hidden`); err != nil || offered {
+			t.Errorf("the operator is offered the person's path (%v)", err)
+		}
 		shot(t, op, "03-alert-detail")
 		for _, step := range []struct{ action, status string }{{"confirm", "confirmed"}, {"dispatch", "dispatched"}} {
 			must(t, op.Do(10*time.Second, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#alert-actions button[data-action=%q]`, step.action)))))
@@ -262,6 +267,27 @@ func Run(t *testing.T, tg Target) Result {
 			t.Errorf("the server says case BT-2025-001 still holds %d items after the release", left)
 		}
 		t.Logf("held %d items for the case (a sighting, then its trajectory with the others) and released them", held)
+
+		// From the alert, the person's path is asked for like any trajectory: with a case and a reason.
+		must(t, inv.Go("#/alert/"+alertID, "alert"))
+		_, err = WaitJS[bool](inv, 10*time.Second, `!!document.querySelector('#alert-path') && !document.querySelector('#alert-path').hidden`)
+		must(t, err)
+		if pts, err := Eval[int](inv, 5*time.Second, `document.querySelectorAll('#main svg.map .path-point').length`); err != nil || pts != 0 {
+			t.Errorf("the alert's map shows %d path points before a case was given (%v)", pts, err)
+		}
+		must(t, inv.Do(10*time.Second, chromedp.Click(chromedp.CSS("#path-show"))))
+		refusal, err := WaitJS[string](inv, 10*time.Second, `(document.querySelector('#path-result.error-text')||{}).textContent || ''`)
+		must(t, err)
+		t.Logf("without a case the path is refused: %s", refusal)
+		inv.Problems() // the browser logs the refused request; it is the point, not a problem of the page
+		must(t, inv.Do(10*time.Second,
+			chromedp.SendKeys(chromedp.CSS("#path-case"), "BT-2025-002"),
+			chromedp.SendKeys(chromedp.CSS("#path-reason"), "browser test: where the person came from"),
+			chromedp.Click(chromedp.CSS("#path-show"))))
+		pathPts, err := WaitJS[int](inv, 15*time.Second, `document.querySelectorAll('#main svg.map .path-point').length`)
+		must(t, err)
+		t.Logf("the alert's path: %d sightings on the map", pathPts)
+		shot(t, inv, "07c-alert-path")
 		must(t, inv.Go("#/watchlist", "watchlist"))
 		_, err = WaitJS[bool](inv, 10*time.Second, `document.querySelectorAll('#persons tr[data-person]').length > 0`)
 		must(t, err)
@@ -303,6 +329,15 @@ func Run(t *testing.T, tg Target) Result {
 		} else {
 			t.Logf("guardian sees: %s", seen)
 		}
+		// Their person's face, never the full frame or the clip, in which others are.
+		srcs, err := Eval[[]string](g, 5*time.Second, `[...document.querySelectorAll('#guarded img, #guarded video')].map((e) => e.src)`)
+		must(t, err)
+		for _, src := range srcs {
+			if !strings.Contains(src, "/face/") && !strings.Contains(src, "/photos/") {
+				t.Errorf("guardian page shows %s, which is not a face", src)
+			}
+		}
+		t.Logf("guardian page shows %d faces", len(srcs))
 		// The API refuses the other alert too, through the guardian's own session.
 		resp, err := Eval[string](g, 10*time.Second, fmt.Sprintf(`Promise.all([
 			fetch('/api/v1/alerts/' + encodeURIComponent(%[1]s)).then(r => r.status),

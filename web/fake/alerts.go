@@ -21,6 +21,8 @@ import (
 type Alerts struct {
 	Now     func() time.Time
 	Patrols *Patrols // for dispatch to the nearest available unit
+	// Trajectories answer Path: the person's sightings in the six hours before the alert's last change.
+	Trajectories *Trajectories
 
 	mu     sync.Mutex
 	alerts map[string]*web.AlertDetail
@@ -143,13 +145,24 @@ func (a *Alerts) Get(ctx context.Context, id string) (web.AlertDetail, error) {
 	c.History = slices.Clone(d.History)
 	c.Crops = slices.Clone(d.Crops)
 	c.Sightings = slices.Clone(d.Sightings)
-	c.Path = slices.Clone(d.Path)
 	if a.Patrols != nil && c.Patrol != "" {
 		if u, ok := a.Patrols.get(c.Patrol); ok {
 			c.PatrolUnit = &u
 		}
 	}
 	return c, nil
+}
+
+// Path is the alert's person's trajectory in the six hours up to a minute after its last change.
+func (a *Alerts) Path(ctx context.Context, id string) (web.TrajectoryView, error) {
+	d, err := a.Get(ctx, id)
+	if err != nil {
+		return web.TrajectoryView{}, err
+	}
+	if d.PersonID == "" || a.Trajectories == nil {
+		return web.TrajectoryView{}, fmt.Errorf("alert %s is about nobody: it has no path: %w", id, web.ErrInvalid)
+	}
+	return a.Trajectories.PersonTrajectory(ctx, d.PersonID, d.Updated.Add(-6*time.Hour), d.Updated.Add(time.Minute))
 }
 
 // Act applies a lifecycle step.

@@ -42,6 +42,7 @@ func NewWorld(dir string, now func() time.Time) (*World, error) {
 	}
 	p := NewPatrols(now)
 	a, t := NewAlerts(now, p), NewTrajectories()
+	a.Trajectories = t
 	return &World{Now: now, Alerts: a, Patrols: p, Cameras: NewCameras(now), Watchlist: NewWatchlist(now),
 		Trajectories: t, Holds: NewHolds(now, a, t), Media: media, Signer: signer}, nil
 }

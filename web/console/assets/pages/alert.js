@@ -1,7 +1,7 @@
 // Alert detail: the evidence side by side, the clip, the map and the lifecycle, for the human who
 // decides.
-import { api, hasRole } from '../api.js';
-import { h, clear, fmtTime, ago, categoryText, statusText, ruleText, pct, secondsText } from '../ui.js';
+import { api, hasRole, withCase } from '../api.js';
+import { h, clear, fmtTime, ago, categoryText, statusText, ruleText, pct, secondsText, field } from '../ui.js';
 import { VectorMap } from '../map.js';
 import { actionButtons, evidenceLine } from './wall.js';
 
@@ -16,8 +16,11 @@ export async function render(main, { args, stream }) {
     '◆ camera (red: offline, ring: this alert) · ● patrol unit (green available, orange busy, grey offline; dashed line: the unit sent) · numbered: recent path · green dashes: safe zone · arrows at the edge: further away'));
   const history = h('div', { class: 'panel', id: 'alert-history' });
   const sightings = h('div', { class: 'panel', id: 'alert-sightings' });
+  // Where else the person went is a trajectory query: only investigators and admins may ask, each
+  // time with a case number and a reason that the server records, as on the Investigation page.
+  const pathBox = h('form', { class: 'panel', id: 'alert-path', hidden: true });
   main.append(h('p', null, h('a', { href: '#/wall' }, '← all alerts')), head, actions,
-    h('div', { class: 'row' }, h('div', { class: 'col' }, evidence, clipBox), h('div', { class: 'col' }, mapBox, history)), sightings);
+    h('div', { class: 'row' }, h('div', { class: 'col' }, evidence, clipBox), h('div', { class: 'col' }, mapBox, pathBox, history)), sightings);
 
   let d = null;
   let clipShown = '';
@@ -25,6 +28,7 @@ export async function render(main, { args, stream }) {
   let cameras = [];
   let clipTimer = 0;
   let zone = null; // the person's safe zone, for a safe-zone alert
+  let path = []; // the person's path, once asked for with a case
   const unitSelect = h('select', { id: 'dispatch-unit' });
 
   const load = async () => {
@@ -94,9 +98,9 @@ export async function render(main, { args, stream }) {
     const assigned = mapUnits.find((u) => u.id === d.patrol);
     // The frame shows where this alert is: its camera, the person's path and the unit sent; units
     // further away point in from the edge with their distance from the camera.
-    map.render({ cameras: cams, units: mapUnits, path: d.path || [], highlightCamera: d.camera, highlightUnit: d.patrol,
+    map.render({ cameras: cams, units: mapUnits, path, highlightCamera: d.camera, highlightUnit: d.patrol,
       zones: zone && zone.length ? [{ points: zone, label: 'safe zone' }] : [],
-      focus: [d.position, ...(d.path || []).map((p) => p.position), assigned && assigned.position, ...(zone || [])], origin: d.position,
+      focus: [d.position, ...path.map((p) => p.position), assigned && assigned.position, ...(zone || [])], origin: d.position,
       lines: assigned && assigned.position && d.position ? [{ from: assigned.position, to: d.position }] : [] });
 
     clear(history).append(h('h2', null, 'Lifecycle'),
@@ -148,7 +152,33 @@ export async function render(main, { args, stream }) {
     }
   };
 
+  if (hasRole('admin', 'investigator')) {
+    const caseNo = h('input', { id: 'path-case', placeholder: 'e.g. 2025-0142', autocomplete: 'off' });
+    const reason = h('input', { id: 'path-reason', placeholder: 'why you need where the person went (at least 10 characters)', autocomplete: 'off' });
+    const go = h('button', { type: 'submit', id: 'path-show', class: 'ghost' }, 'Show the path');
+    const said = h('p', { class: 'muted', id: 'path-result' }, 'The path through the other cameras is a trajectory query: the case number and reason are recorded with your name in the audit log.');
+    pathBox.append(h('h2', null, 'Where the person went'), h('div', { class: 'form-grid' }, field('Case number', caseNo), h('div', { class: 'wide' }, field('Reason', reason))), go, said);
+    pathBox.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      go.disabled = true;
+      try {
+        const q = withCase(`/api/v1/alerts/${encodeURIComponent(id)}/path`, caseNo.value.trim(), reason.value.trim());
+        path = (await api('GET', q.path, { headers: q.headers })).sightings || [];
+        said.className = 'muted';
+        said.textContent = path.length ? `${path.length} sighting${path.length === 1 ? '' : 's'} from ${fmtTime(path[0].enter)} to ${fmtTime(path[path.length - 1].exit)}, numbered on the map.`
+          : 'Not seen on any camera in the six hours before the alert.';
+        draw();
+      } catch (x) {
+        said.className = 'error-text';
+        said.textContent = x.message;
+      } finally {
+        go.disabled = false;
+      }
+    });
+  }
+
   await load();
+  if (d && d.person_id) pathBox.hidden = !pathBox.childNodes.length;
   let pending = 0;
   const off = stream.listen((type, a) => {
     if (a.id !== id) return;

@@ -43,11 +43,12 @@ function person(p) {
     h('div', { class: 'row' },
       h('div', { class: 'col' },
         l ? h('div', { class: 'latest' }, h('strong', null, 'Last seen: '), `${l.camera_name || l.camera}, ${fmtTime(l.exit)} (${ago(l.exit)})`,
-          l.snapshot && l.snapshot.url ? h('div', null, h('img', { src: l.snapshot.url, alt: 'last seen', class: 'snap' })) : null)
+          l.face && l.face.url ? h('div', null, h('img', { src: l.face.url, alt: 'face seen', class: 'crop' })) : null)
           : h('p', { class: 'muted' }, 'Not seen by any camera recently.'),
         h('h2', null, 'Alerts'),
         alerts.length ? h('table', { class: 'guardian-alerts' }, alerts.map((a) => h('tr', { dataset: { id: a.id } },
-          h('td', null, fmtTime(a.created)), h('td', null, a.title), h('td', null, a.camera_name || a.camera),
+          h('td', null, fmtTime(a.created)), h('td', null, a.title), h('td', null, a.camera_name),
+          h('td', null, a.face && a.face.url ? h('img', { src: a.face.url, alt: 'face seen' }) : null),
           h('td', null, h('span', { class: ['status', a.status] }, familyStatus[a.status] || a.status)))))
           : h('p', { class: 'muted' }, 'No alerts.')),
       h('div', { class: 'col' }, map.svg)));
