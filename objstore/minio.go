@@ -9,6 +9,7 @@ import (
 	"io"
 	"iter"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -201,7 +202,9 @@ func (m *MinIO) PresignGet(ctx context.Context, key string, expiry time.Duration
 	if expiry <= 0 || expiry > MaxPresignExpiry {
 		return "", fmt.Errorf("presign %s: expiry %v outside (0, %v]", key, expiry, MaxPresignExpiry)
 	}
-	u, err := m.public.PresignedGetObject(ctx, m.bucket, key, expiry, nil)
+	// Evidence identifies people: MinIO answers the link with no-store, so no cache, shared or the
+	// browser's, keeps a copy past the link's life.
+	u, err := m.public.PresignedGetObject(ctx, m.bucket, key, expiry, url.Values{"response-cache-control": {"no-store"}})
 	if err != nil {
 		return "", fmt.Errorf("presign %s: %w", key, m.mapErr(err))
 	}

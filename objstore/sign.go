@@ -122,7 +122,8 @@ func (d *Dir) Handler() http.Handler {
 		}
 		w.Header().Set("Content-Type", ct)
 		w.Header().Set("ETag", `"`+info.SHA256+`"`)
-		w.Header().Set("Cache-Control", "private, max-age=300")
+		// Evidence identifies people: no cache, shared or the browser's, keeps a copy past the link.
+		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		http.ServeContent(w, r, "", info.Created, rc.(io.ReadSeeker))
 	})

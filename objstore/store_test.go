@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+
 	"snowlight/objstore"
 	"snowlight/objstore/miniotest"
 )
@@ -170,10 +172,11 @@ func TestStoreSemantics(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			code, body, _ := fetch(t, base, link)
+			code, body, hdr := fetch(t, base, link)
 			if code != http.StatusOK || !bytes.Equal(body, clip) {
 				t.Fatalf("presigned GET: %d, %d bytes", code, len(body))
 			}
+			assert.Equal(t, "no-store", hdr.Get("Cache-Control"), "evidence must not be cached")
 			if code, _, _ := fetch(t, base, strings.Replace(link, "clip/", "snapshot/", 1)); code != http.StatusForbidden {
 				t.Fatalf("link altered to another key: %d, want 403", code)
 			}

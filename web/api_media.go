@@ -100,7 +100,8 @@ func (a *api) object(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", ct)
-	h.Set("Cache-Control", "private, max-age=300")
+	// Evidence identifies people: no cache, shared or the browser's, keeps a copy past the link.
+	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Disposition", "inline")
 	if info.SHA256 != "" {
 		h.Set("ETag", `"`+info.SHA256+`"`)
