@@ -151,9 +151,10 @@ func BenchmarkAlertLatency(b *testing.B) {
 	for _, st := range p.srv.CameraStatus() {
 		b.Logf("camera: %s", ingest.StatusLine(st))
 	}
+	admin := login(b, p.base, p.users[auth.Admin])
 	b.Logf("frames at the edge: detected %v, skipped by the motion gate %v",
-		metric(b, p.base, `snowlight_pipeline_frames_total{camera="gate",result="detected"}`),
-		metric(b, p.base, `snowlight_pipeline_frames_total{camera="gate",result="skipped"}`))
+		metric(b, admin, `snowlight_pipeline_frames_total{camera="gate",result="detected"}`),
+		metric(b, admin, `snowlight_pipeline_frames_total{camera="gate",result="skipped"}`))
 	b.Logf("load average %s at the start, %s at the end (%d CPUs)", load0, load1, runtime.NumCPU())
 }
 

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bufio"
 	"context"
 	"net/http"
 	"os"
@@ -42,6 +41,7 @@ func TestMinIOOutage(t *testing.T) {
 		offline: 10 * time.Minute}
 	p := startProduct(t, d.config(t, r.Truth), r.Truth)
 	op := login(t, p.base, p.users[auth.Operator])
+	admin := login(t, p.base, p.users[auth.Admin])
 	st := op.stream(t)
 
 	// MinIO goes away before the first alert.
@@ -78,7 +78,7 @@ func TestMinIOOutage(t *testing.T) {
 	if m.Running() {
 		t.Fatal("MinIO came back by itself")
 	}
-	if n := metric(t, p.base, "snowlight_objstore_spool_objects"); n < 2 {
+	if n := metric(t, admin, "snowlight_objstore_spool_objects"); n < 2 {
 		t.Errorf("spool holds %v objects while MinIO is down, want at least a clip and a snapshot", n)
 	}
 	if err := m.Start(); err != nil {
@@ -100,9 +100,9 @@ func TestMinIOOutage(t *testing.T) {
 		waitEvidence(t, op, a.ID, 60*time.Second)
 	}
 	deadline := time.Now().Add(60 * time.Second)
-	for metric(t, p.base, "snowlight_objstore_spool_objects") != 0 {
+	for metric(t, admin, "snowlight_objstore_spool_objects") != 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("spool still holds %v objects a minute after MinIO came back", metric(t, p.base, "snowlight_objstore_spool_objects"))
+			t.Fatalf("spool still holds %v objects a minute after MinIO came back", metric(t, admin, "snowlight_objstore_spool_objects"))
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -140,7 +140,7 @@ func TestMinIOOutage(t *testing.T) {
 	if pr := ffprobe(t, download(t, det.Clip.URL)); !pr.firstKey || pr.duration < 3*time.Second {
 		t.Errorf("clip spooled during the outage: %+v", pr)
 	}
-	if n := metric(t, p.base, `snowlight_objstore_uploads_total{result="ok"}`); n < 2 {
+	if n := metric(t, admin, `snowlight_objstore_uploads_total{result="ok"}`); n < 2 {
 		t.Errorf("uploads after the outage: %v", n)
 	}
 	t.Logf("%d alerts, each with one clip and one snapshot in the bucket", len(list.Alerts))
@@ -185,19 +185,16 @@ func countFiles(t *testing.T, dir string) int {
 	return n
 }
 
-// metric reads one sample of the server's /metrics by its name with labels, e.g.
-// `snowlight_objstore_uploads_total{result="ok"}`; 0 when absent.
-func metric(t testing.TB, base, name string) float64 {
+// metric reads one sample of the server's /metrics (an admin's to read) by its name with labels,
+// e.g. `snowlight_objstore_uploads_total{result="ok"}`; 0 when absent.
+func metric(t testing.TB, admin *client, name string) float64 {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	status, body := admin.do(t, "GET", "/metrics", "")
+	if status != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %s", status, body)
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
+	for line := range strings.Lines(string(body)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
 			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 			if err != nil {
 				t.Fatalf("metric %s: %v", name, err)

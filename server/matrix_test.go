@@ -45,7 +45,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 		"GET /api/v1/audit":               {Allowed: []auth.Role{auth.Auditor, auth.Admin}},
 		"GET /api/v1/audit/verify":        {Allowed: []auth.Role{auth.Auditor, auth.Admin}},
 		"GET /healthz":                    {Public: true},
-		"GET /metrics":                    {Public: true},
+		"GET /metrics":                    {Allowed: admin},
 
 		"GET /api/v1/alerts":                 {Allowed: alertReaders},
 		"GET /api/v1/alerts/stream":          {Allowed: alertReaders},

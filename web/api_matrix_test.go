@@ -61,7 +61,7 @@ func TestProductRouteRoleMatrix(t *testing.T) {
 		"GET /api/v1/audit":               {Allowed: []auth.Role{auth.Auditor, auth.Admin}},
 		"GET /api/v1/audit/verify":        {Allowed: []auth.Role{auth.Auditor, auth.Admin}},
 		"GET /healthz":                    {Public: true},
-		"GET /metrics":                    {Public: true},
+		"GET /metrics":                    {Allowed: admin},
 
 		// Alerts: everyone but the auditor reads (filtered to what each may see); each step has its roles.
 		"GET /api/v1/alerts":                         {Allowed: alertReaders},

@@ -48,7 +48,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 		"GET /api/v1/audit":               {Allowed: []auth.Role{auth.Auditor, auth.Admin}},
 		"GET /api/v1/audit/verify":        {Allowed: []auth.Role{auth.Auditor, auth.Admin}},
 		"GET /healthz":                    {Public: true},
-		"GET /metrics":                    {Public: true},
+		"GET /metrics":                    {Allowed: admin},
 
 		"GET /api/v1/sample/persons/{id}/trajectory": {Allowed: []auth.Role{auth.Investigator, auth.Admin}},
 		"GET /api/v1/sample/cameras/{id}":            {Allowed: []auth.Role{auth.Operator, auth.Investigator, auth.Admin}},

@@ -8,12 +8,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// opsRoutes are for load balancers and Prometheus. They are public: run them on a separate listen
-// address (Options.OpsSeparate) where only the monitoring network can reach them.
-func (s *Server) opsRoutes() []Route {
+// opsRoutes are for load balancers and Prometheus, with metrics under the given policy: public on a
+// separate listen address (Options.OpsSeparate) that only the monitoring network reaches, for admins
+// only on the main one, since they tell what the cameras see and how the system is used.
+func (s *Server) opsRoutes(metrics Policy) []Route {
 	return []Route{
 		{Pattern: "GET /healthz", Name: "healthz", Policy: Policy{Public: true}, Handler: http.HandlerFunc(s.healthz)},
-		{Pattern: "GET /metrics", Name: "metrics", Policy: Policy{Public: true},
+		{Pattern: "GET /metrics", Name: "metrics", Policy: metrics,
 			Handler: promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{ErrorLog: slogPrinter{s}})},
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+
 	"snowlight/audit"
 	"snowlight/auth"
 	"snowlight/web"
@@ -350,11 +352,12 @@ func TestHealthMetricsAndOpsListener(t *testing.T) {
 	if contains(string(r.Body), "database locked") {
 		t.Fatal("health detail leaked to the client")
 	}
-	r = e.Do(t, "GET", "/metrics", "", "")
+	// Without a monitoring listener, metrics are for admins only: they tell how the system is used.
+	wantStatus(t, e.Do(t, "GET", "/metrics", "", ""), http.StatusUnauthorized)
+	wantStatus(t, e.Do(t, "GET", "/metrics", e.Token(t, auth.Operator), ""), http.StatusForbidden)
+	r = e.Do(t, "GET", "/metrics", e.Token(t, auth.Admin), "")
 	wantStatus(t, r, http.StatusOK)
-	if !contains(string(r.Body), `snowlight_http_requests_total{code="503",route="healthz"} 1`) {
-		t.Fatalf("metrics:\n%s", r.Body)
-	}
+	assert.Contains(t, string(r.Body), `snowlight_http_requests_total{code="503",route="healthz"} 1`)
 
 	sep := webtest.New(t, webtest.Config{Options: func(o *web.Options) { o.OpsSeparate = true }})
 	wantStatus(t, sep.Do(t, "GET", "/metrics", "", ""), http.StatusNotFound)

@@ -33,7 +33,8 @@ type Options struct {
 	// Registry gets the server's metrics and is what /metrics serves; a new registry when nil.
 	Registry *prometheus.Registry
 	// OpsSeparate serves /healthz and /metrics only from OpsHandler, for a listen address that only
-	// the monitoring network reaches; otherwise the main handler serves them too.
+	// the monitoring network reaches, where both are public. Otherwise the main handler serves them
+	// too: /healthz to anyone, /metrics to admins only.
 	OpsSeparate bool
 	// Health reports whether the process can serve (e.g. the database answers); always healthy when nil.
 	Health func(context.Context) error
@@ -100,9 +101,9 @@ func New(opts Options, routes ...Route) (*Server, error) {
 	s.metrics = m
 
 	mainRoutes := append(s.builtinRoutes(), routes...)
-	opsRoutes := s.opsRoutes()
+	opsRoutes := s.opsRoutes(Policy{Public: true})
 	if !opts.OpsSeparate {
-		mainRoutes = append(mainRoutes, opsRoutes...)
+		mainRoutes = append(mainRoutes, s.opsRoutes(Policy{Roles: []auth.Role{auth.Admin}})...)
 	}
 	if s.main, s.routes, err = s.build(mainRoutes); err != nil {
 		return nil, err
@@ -132,7 +133,7 @@ func (s *Server) build(routes []Route) (http.Handler, []RouteInfo, error) {
 // Handler is the main listener's handler.
 func (s *Server) Handler() http.Handler { return s.main }
 
-// OpsHandler serves /healthz and /metrics, for a separate listen address.
+// OpsHandler serves /healthz and /metrics to anyone, for a separate listen address.
 func (s *Server) OpsHandler() http.Handler { return s.ops }
 
 // Routes lists the main handler's routes.

@@ -104,7 +104,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if err := enrolDemo(ctx, e, srv, truth); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "\nConsole: http://%s/   metrics: http://%s/metrics\n", srv.Addr(), srv.Addr())
+	fmt.Fprintf(e.stdout, "\nConsole: http://%s/   metrics: http://%s/metrics (log in as admin)\n", srv.Addr(), srv.Addr())
 	fmt.Fprintf(e.stdout, "%d cameras play a scene in which an at-risk man leaves his safe zone and a suspect crosses three\n"+
 		"cameras; alerts arrive within a minute or two. Ctrl-C stops the demo.\n\n", len(truth.Cameras))
 	go printStatus(ctx, e, srv)
