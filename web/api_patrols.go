@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
+	"strconv"
 
 	"snowlight/auth"
 )
@@ -66,7 +68,10 @@ func (a *api) createPatrol(w http.ResponseWriter, r *http.Request) {
 }
 
 // patrolPosition answers POST /api/v1/patrols/{id}/position {"position": {"lat", "lon"}, "status"}.
-// A patrol account reports only for its own unit.
+// A patrol account reports for its own unit; an operator moves the units of their areas, an admin any
+// unit. Where a unit is decides which unit the nearest-unit dispatch asks first, so a move made for a
+// unit by someone else is recorded with where it was and where it went; a unit's own reports are
+// its telemetry, and are not.
 func (a *api) patrolPosition(w http.ResponseWriter, r *http.Request) {
 	id, ok := pathID(w, r, "id")
 	if !ok {
@@ -85,21 +90,24 @@ func (a *api) patrolPosition(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, "status must be available, busy or offline")
 		return
 	}
-	p := principal(r)
-	if p.User.Role == auth.Patrol {
-		units, err := a.o.Patrols.List(r.Context())
-		if err != nil {
-			failService(w, r, err)
-			return
-		}
-		mine := false
-		for _, unit := range units {
-			mine = mine || unit.ID == id && unit.Account == p.User.Name
-		}
-		if !mine {
-			WriteError(w, http.StatusForbidden, fmt.Sprintf("you report for your own unit only, not for %s", id))
-			return
-		}
+	units, err := a.o.Patrols.List(r.Context())
+	if err != nil {
+		failService(w, r, err)
+		return
+	}
+	i := slices.IndexFunc(units, func(unit PatrolView) bool { return unit.ID == id })
+	if i < 0 {
+		WriteError(w, http.StatusNotFound, fmt.Sprintf("no patrol unit %s", id))
+		return
+	}
+	before, p := units[i], principal(r)
+	switch {
+	case p.User.Role == auth.Patrol && before.Account != p.User.Name:
+		WriteError(w, http.StatusForbidden, fmt.Sprintf("you report for your own unit only, not for %s", id))
+		return
+	case p.User.Role == auth.Operator && !inAreas(p, before.Area):
+		WriteError(w, http.StatusForbidden, fmt.Sprintf("unit %s belongs to an area outside yours: its own crew or an admin moves it", id))
+		return
 	}
 	if u.At.IsZero() {
 		u.At = a.o.Now()
@@ -109,7 +117,30 @@ func (a *api) patrolPosition(w http.ResponseWriter, r *http.Request) {
 		failService(w, r, err)
 		return
 	}
+	if p.User.Role != auth.Patrol {
+		d := map[string]string{"to": latLonText(got.Position), "from": latLonText(before.Position), "area": before.Area}
+		if got.Status != before.Status {
+			d["status"] = before.Status + " -> " + got.Status
+		}
+		if err := a.record(r, "patrol.move", id, d); err != nil {
+			Fail(w, r, err)
+			return
+		}
+	}
 	WriteJSON(w, http.StatusOK, got)
+}
+
+// inAreas reports whether an operator's scope covers an area: it lists the area, or every camera.
+func inAreas(p auth.Principal, area string) bool {
+	s := p.User.Scope
+	return slices.Contains(s.Cameras, auth.AllCameras) || area != "" && slices.Contains(s.Areas, area)
+}
+
+func latLonText(p *LatLon) string {
+	if p == nil {
+		return "none"
+	}
+	return strconv.FormatFloat(p.Lat, 'f', 6, 64) + "," + strconv.FormatFloat(p.Lon, 'f', 6, 64)
 }
 
 func validPatrolStatus(s string) bool {
