@@ -376,7 +376,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string, kind Credenti
 		return Principal{}, ErrUnauthenticated
 	}
 	now := s.now()
-	expired := !now.Before(c.Expires) || kind == KindSession && now.Sub(c.LastSeen) >= s.sessionIdle
+	expired := s.expired(c, now)
 	if expired || u.Disabled {
 		if expired {
 			if err := s.store.DeleteCredential(ctx, h); err != nil {
