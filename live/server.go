@@ -161,15 +161,11 @@ func (s *Server) Offer(ctx context.Context, camera, offer string) (answer, id st
 	if err != nil {
 		return "", "", err
 	}
-	sess, answer, err := s.start(ctx, id, camera, ring, offer)
+	answer, err = s.start(ctx, id, camera, ring, offer)
 	if err != nil {
 		s.release(id)
 		return "", "", err
 	}
-	s.mu.Lock()
-	s.sessions[id] = sess
-	s.mu.Unlock()
-	s.views.WithLabelValues(camera).Inc()
 	s.log.Info("live viewer joined", "camera", camera, "session", id)
 	return answer, id, nil
 }
@@ -199,6 +195,15 @@ func (s *Server) reserve(camera string) (string, error) {
 	return id, nil
 }
 
+// publish makes a started session visible (Close, Done, Viewers). It happens before the session's
+// goroutines run, so a session that ends at once is released after it was published, not before.
+func (s *Server) publish(sess *session) {
+	s.mu.Lock()
+	s.sessions[sess.id] = sess
+	s.mu.Unlock()
+	s.views.WithLabelValues(sess.camera).Inc()
+}
+
 func (s *Server) release(id string) {
 	s.mu.Lock()
 	sess := s.sessions[id]
@@ -206,6 +211,7 @@ func (s *Server) release(id string) {
 	s.mu.Unlock()
 	if sess != nil {
 		s.views.WithLabelValues(sess.camera).Dec()
+		close(sess.done)
 	}
 }
 
@@ -219,6 +225,19 @@ func (s *Server) Close(camera, id string) error {
 	}
 	sess.cancel()
 	return nil
+}
+
+// Done returns a channel that is closed when session id ends, whatever ends it (Close, the viewer
+// leaving, Shutdown); for a session that does not exist (any more) it is closed already.
+func (s *Server) Done(id string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sess := s.sessions[id]; sess != nil {
+		return sess.done
+	}
+	ended := make(chan struct{})
+	close(ended)
+	return ended
 }
 
 // Viewers returns the number of sessions watching camera.

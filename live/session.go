@@ -18,6 +18,7 @@ import (
 type session struct {
 	id, camera string
 	cancel     context.CancelFunc
+	done       chan struct{} // closed by release
 }
 
 // How long a viewer may take to connect, and how much it may fall behind before it skips to the next GOP.
@@ -27,14 +28,15 @@ const (
 	rtpMTU         = 1200
 )
 
-func (s *Server) start(ctx context.Context, id, camera string, ring *ingest.Ring, offer string) (*session, string, error) {
+// start negotiates the session and publishes it; its goroutine releases it when it ends.
+func (s *Server) start(ctx context.Context, id, camera string, ring *ingest.Ring, offer string) (string, error) {
 	pc, err := s.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
-		return nil, "", fmt.Errorf("live: new peer connection: %w", err)
+		return "", fmt.Errorf("live: new peer connection: %w", err)
 	}
-	fail := func(err error) (*session, string, error) {
+	fail := func(err error) (string, error) {
 		pc.Close()
-		return nil, "", err
+		return "", err
 	}
 	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{
 		MimeType: webrtc.MimeTypeH264, ClockRate: clockRate, SDPFmtpLine: h264Profiles[0],
@@ -64,7 +66,7 @@ func (s *Server) start(ctx context.Context, id, camera string, ring *ingest.Ring
 	}
 
 	sctx, cancel := context.WithCancel(s.ctx)
-	sess := &session{id: id, camera: camera, cancel: cancel}
+	sess := &session{id: id, camera: camera, cancel: cancel, done: make(chan struct{})}
 	connected := make(chan struct{})
 	var once sync.Once
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
@@ -75,6 +77,7 @@ func (s *Server) start(ctx context.Context, id, camera string, ring *ingest.Ring
 			cancel()
 		}
 	})
+	s.publish(sess)
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
@@ -96,7 +99,7 @@ func (s *Server) start(ctx context.Context, id, camera string, ring *ingest.Ring
 		err := s.send(sctx, camera, ring, track)
 		s.log.Info("live viewer left", "camera", camera, "session", id, "reason", err)
 	}()
-	return sess, pc.LocalDescription().SDP, nil
+	return pc.LocalDescription().SDP, nil
 }
 
 // drainRTCP reads the receiver's reports so the interceptors (NACK retransmission, reports) see them.
