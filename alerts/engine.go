@@ -33,6 +33,8 @@ type Store interface {
 	// AlertEventsAfter returns up to limit events with Seq > after, in order, each with its alert
 	// snapshot.
 	AlertEventsAfter(ctx context.Context, after int64, limit int) ([]Event, error)
+	// LastAlertEvent returns the Seq of the newest event, 0 when there is none.
+	LastAlertEvent(ctx context.Context) (int64, error)
 }
 
 // Change is one atomic step of an alert.
@@ -702,6 +704,10 @@ func (e *Engine) Alert(ctx context.Context, id string) (Alert, error) {
 
 // Alerts lists alerts.
 func (e *Engine) Alerts(ctx context.Context, q Query) ([]Alert, error) { return e.store.Alerts(ctx, q) }
+
+// LastEvent is the id of the newest alert event, 0 when there is none: a stream that resumes can be
+// told how far behind it is.
+func (e *Engine) LastEvent(ctx context.Context) (int64, error) { return e.store.LastAlertEvent(ctx) }
 
 // Replay serves the console stream's resume (notify.StreamOptions.Replay).
 func (e *Engine) Replay(ctx context.Context, after int64, limit int) ([]notify.Event, error) {

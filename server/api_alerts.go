@@ -310,7 +310,16 @@ func (x alertsAPI) responder(ctx context.Context, act web.AlertAction) (string, 
 	return a.Dispatch.Asking().ID, nil
 }
 
-func (x alertsAPI) Subscribe(ctx context.Context, after int64) (<-chan web.AlertEvent, error) {
+func (x alertsAPI) Subscribe(ctx context.Context, after int64, maxReplay int) (<-chan web.AlertEvent, error) {
+	if after >= 0 {
+		// Event ids only grow (with gaps where retention deleted): resuming at most maxReplay
+		// before the newest replays at most maxReplay events, however far behind the client was.
+		newest, err := x.s.engine.LastEvent(ctx)
+		if err != nil {
+			return nil, err
+		}
+		after = max(after, newest-int64(maxReplay))
+	}
 	sub := x.s.hub.Subscribe(ctx, after, x.s.engine.Replay)
 	out := make(chan web.AlertEvent)
 	go func() {

@@ -189,6 +189,15 @@ func scanEvent(rows *sql.Rows, withSnapshot bool) (alerts.Event, error) {
 	return ev, nil
 }
 
+// LastAlertEvent implements alerts.Store.
+func (db *DB) LastAlertEvent(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := db.R.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM alert_events`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("read the newest alert event: %w", err)
+	}
+	return seq, nil
+}
+
 // ActiveAlert implements alerts.Store.
 func (db *DB) ActiveAlert(ctx context.Context, kind alerts.Kind, subject string) (alerts.Alert, bool, error) {
 	var data string

@@ -40,6 +40,12 @@ type APIOptions struct {
 	MaxEnrolBytes int64
 	// Heartbeat is the interval of keep-alive comments on the alert stream [15 s].
 	Heartbeat time.Duration
+	// MaxStreamsPerUser bounds the alert streams one user holds open [4] (one per console tab), and
+	// MaxLivePerUser their live views [8] (the live page starts four by itself); past them, 429.
+	MaxStreamsPerUser, MaxLivePerUser int
+	// MaxReplay is how many missed events an alert stream that resumes is sent at most [500]: the
+	// newest; a console that missed more reloads its lists anyway.
+	MaxReplay int
 }
 
 // Recorder appends to the audit log; *audit.Log implements it.
@@ -52,8 +58,10 @@ const ObjectsPath = "/api/v1/objects"
 
 // api holds the product handlers.
 type api struct {
-	o   APIOptions
-	log *slog.Logger
+	o       APIOptions
+	log     *slog.Logger
+	streams perUser   // alert streams open, per user
+	live    liveViews // live views open
 }
 
 // ProductRoutes returns the product's JSON API (alerts, patrols, cameras and live view, watch list,
@@ -84,6 +92,15 @@ func ProductRoutes(o APIOptions) ([]Route, error) {
 	}
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 15 * time.Second
+	}
+	if o.MaxStreamsPerUser <= 0 {
+		o.MaxStreamsPerUser = 4
+	}
+	if o.MaxLivePerUser <= 0 {
+		o.MaxLivePerUser = 8
+	}
+	if o.MaxReplay <= 0 {
+		o.MaxReplay = 500
 	}
 	a := &api{o: o, log: o.Log}
 	con, err := console.New()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -234,7 +235,8 @@ func (a *api) actOnAlert(action string) http.Handler {
 // streamAlerts answers GET /api/v1/alerts/stream with Server-Sent Events: "alert" for a new alert,
 // "update" for a change, each the AlertView as JSON, only for alerts the caller may see. A client
 // that reconnects sends Last-Event-ID (browsers do by themselves) or ?last_event_id= and gets what it
-// missed first.
+// missed first, at most MaxReplay events. The stream ends with the login that opened it, after a
+// "session_ended" event, and when the user's access changes (the browser reconnects under the new one).
 func (a *api) streamAlerts(w http.ResponseWriter, r *http.Request) {
 	after := int64(-1)
 	last := r.Header.Get("Last-Event-ID")
@@ -249,18 +251,29 @@ func (a *api) streamAlerts(w http.ResponseWriter, r *http.Request) {
 		}
 		after = n
 	}
+	p := principal(r)
+	if !a.streams.take(p.User.ID, a.o.MaxStreamsPerUser) {
+		tooMany(w, "alert streams", a.o.MaxStreamsPerUser)
+		return
+	}
+	defer a.streams.give(p.User.ID)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	v, err := a.viewer(ctx, principal(r))
+	v, err := a.viewer(ctx, p)
 	if err != nil {
 		Fail(w, r, err)
 		return
 	}
-	events, err := a.o.Alerts.Subscribe(ctx, after)
+	events, err := a.o.Alerts.Subscribe(ctx, after, a.o.MaxReplay)
 	if err != nil {
 		failService(w, r, err)
 		return
 	}
+	loginc := make(chan error, 1)
+	go func() {
+		_, err := loginOf(r).watch(ctx)
+		loginc <- err
+	}()
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -282,6 +295,12 @@ func (a *api) streamAlerts(w http.ResponseWriter, r *http.Request) {
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case err := <-loginc:
+			if errors.Is(err, errLoginEnded) {
+				// Said before closing, so the console asks for a login instead of reconnecting.
+				send([]byte("event: session_ended\ndata: {}\n\n"))
+			}
 			return
 		case <-beat.C:
 			if !send([]byte(": ping\n\n")) {

@@ -195,6 +195,12 @@ func openStream(t *testing.T, p *product, ctx context.Context, token, lastID str
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
 	}
+	return startStream(t, p, req)
+}
+
+// startStream sends a prepared stream request and checks that the stream opened.
+func startStream(t *testing.T, p *product, req *http.Request) *sse {
+	t.Helper()
 	resp, err := p.HTTP.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)

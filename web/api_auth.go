@@ -127,6 +127,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		Fail(w, r, err)
 		return
 	}
+	s.ended.notify()
 	if p.Kind == auth.KindSession {
 		s.setCookies(w, r, "", "", time.Time{})
 	}
@@ -186,6 +187,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 		Fail(w, r, err)
 		return
 	}
+	s.ended.notify()
 	if p.Kind == auth.KindSession {
 		s.setCookies(w, r, "", "", time.Time{})
 	}

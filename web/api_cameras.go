@@ -49,6 +49,8 @@ func (a *api) listCameras(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, map[string]any{"cameras": out})
 }
 
+// whepOffer answers POST /api/v1/cameras/{id}/whep: a live view, at most MaxLivePerUser per user,
+// recorded when it starts and when it ends (superviseLive), and ended with the login that opened it.
 func (a *api) whepOffer(w http.ResponseWriter, r *http.Request) {
 	cam, ok := pathID(w, r, "id")
 	if !ok {
@@ -67,7 +69,15 @@ func (a *api) whepOffer(w http.ResponseWriter, r *http.Request) {
 		Fail(w, r, decodeError(err))
 		return
 	}
+	p := principal(r)
+	if !a.live.users.take(p.User.ID, a.o.MaxLivePerUser) {
+		tooMany(w, "live views", a.o.MaxLivePerUser)
+		return
+	}
 	answer, id, err := a.o.Live.Offer(r.Context(), cam, string(offer))
+	if err != nil {
+		a.live.users.give(p.User.ID)
+	}
 	switch {
 	case errors.Is(err, live.ErrNoCamera):
 		WriteError(w, http.StatusNotFound, "no camera "+cam+" on this server")
@@ -87,12 +97,25 @@ func (a *api) whepOffer(w http.ResponseWriter, r *http.Request) {
 		failService(w, r, err)
 		return
 	}
+	v := &liveView{id: id, camera: cam, p: p, start: a.o.Now()}
+	a.live.add(v)
+	if err := a.record(r, "live.start", cam, map[string]string{"session": id}); err != nil {
+		// Nobody watches unrecorded.
+		a.live.ending(v, "its start could not be recorded")
+		a.o.Live.Close(cam, id)
+		go a.superviseLive(loginOf(r), v)
+		Fail(w, r, err)
+		return
+	}
+	go a.superviseLive(loginOf(r), v)
 	w.Header().Set("Content-Type", "application/sdp")
 	w.Header().Set("Location", "/api/v1/cameras/"+url.PathEscape(cam)+"/whep/"+url.PathEscape(id))
 	w.WriteHeader(http.StatusCreated)
 	io.WriteString(w, answer)
 }
 
+// whepClose answers DELETE /api/v1/cameras/{id}/whep/{session}: a viewer ends their own live view (an
+// admin any); superviseLive records the end.
 func (a *api) whepClose(w http.ResponseWriter, r *http.Request) {
 	cam, ok := pathID(w, r, "id")
 	if !ok {
@@ -106,6 +129,12 @@ func (a *api) whepClose(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusServiceUnavailable, "live view is not enabled on this server")
 		return
 	}
+	v, ok := a.live.get(sess, cam, principal(r))
+	if !ok {
+		WriteError(w, http.StatusNotFound, "no such live session of yours (it may have ended already)")
+		return
+	}
+	a.live.ending(v, "closed by "+principal(r).User.Name)
 	if err := a.o.Live.Close(cam, sess); err != nil {
 		if errors.Is(err, live.ErrNoSession) {
 			WriteError(w, http.StatusNotFound, "no such live session (it may have ended already)")

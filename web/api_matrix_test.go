@@ -7,25 +7,16 @@ import (
 	"time"
 
 	"snowlight/auth"
-	"snowlight/live"
 	"snowlight/web"
+	"snowlight/web/fake"
 	"snowlight/web/webtest"
 )
-
-// noCameraLive answers every offer as if the camera did not exist, so the matrix reaches the handler
-// without a video pipeline.
-type noCameraLive struct{}
-
-func (noCameraLive) Offer(ctx context.Context, camera, offer string) (string, string, error) {
-	return "", "", live.ErrNoCamera
-}
-func (noCameraLive) Close(camera, id string) error { return live.ErrNoSession }
 
 // endedStream is an alert service whose event streams end at once, so a matrix request to the stream
 // route returns instead of waiting for events.
 type endedStream struct{ web.Alerts }
 
-func (endedStream) Subscribe(ctx context.Context, after int64) (<-chan web.AlertEvent, error) {
+func (endedStream) Subscribe(ctx context.Context, after int64, maxReplay int) (<-chan web.AlertEvent, error) {
 	ch := make(chan web.AlertEvent)
 	close(ch)
 	return ch, nil
@@ -35,7 +26,7 @@ func (endedStream) Subscribe(ctx context.Context, after int64) (<-chan web.Alert
 // server) against every role.
 func TestProductRouteRoleMatrix(t *testing.T) {
 	p := newProduct(t, func(o *web.APIOptions) {
-		o.Live = noCameraLive{}
+		o.Live = fake.NewLive() // no cameras: every offer reaches the handler and finds none
 		o.Alerts = endedStream{o.Alerts}
 	}, nil)
 	admin := []auth.Role{auth.Admin}

@@ -92,6 +92,7 @@ func (s *Server) disableUser(w http.ResponseWriter, r *http.Request) {
 		Fail(w, r, err)
 		return
 	}
+	s.ended.notify()
 	if err := s.record(r, "user.disable", u.Name, nil); err != nil {
 		Fail(w, r, err)
 		return

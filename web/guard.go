@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -72,7 +73,7 @@ func (s *Server) guard(rt Route, info RouteInfo) http.Handler {
 			WriteError(w, http.StatusForbidden, "this is outside the cameras, areas or persons assigned to you")
 			return
 		}
-		ctx := auth.NewContext(r.Context(), p)
+		ctx := context.WithValue(auth.NewContext(r.Context(), p), loginKey{}, login{s, p})
 		var c audit.Case
 		if pol.Audit == AuditCase {
 			if c, err = caseOf(r); err != nil {

@@ -112,7 +112,9 @@ func newProduct(t testing.TB, mod func(*web.APIOptions), scopes map[auth.Role]au
 	if scopes == nil {
 		scopes = guardScope
 	}
-	p.Env = webtest.New(t, webtest.Config{Routes: routes, Scopes: scopes})
+	// Open streams and live views check their login every 50 ms, not every 2 s, so that tests of
+	// revocation are quick.
+	p.Env = webtest.New(t, webtest.Config{Routes: routes, Scopes: scopes, Options: func(o *web.Options) { o.Recheck = 50 * time.Millisecond }})
 	la.mu.Lock()
 	la.log = p.Env.Audit
 	la.mu.Unlock()

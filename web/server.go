@@ -50,6 +50,9 @@ type Options struct {
 	// MediaSources are added to the CSP's img-src and media-src, for example the object store's origin
 	// that presigned snapshot and clip URLs point to.
 	MediaSources []string
+	// Recheck is how often a request that stays open (an alert stream, a live view) checks that its
+	// login still holds [2 s]; it also checks at once when this server ends a login.
+	Recheck time.Duration
 }
 
 // Server is the HTTP server's handlers and their route table.
@@ -64,6 +67,8 @@ type Server struct {
 
 	main, ops       http.Handler
 	routes, opsList []RouteInfo
+
+	ended endedLogins
 }
 
 // New builds the server from the built-in routes (login, logout, me, users, audit, health, metrics)
@@ -81,8 +86,12 @@ func New(opts Options, routes ...Route) (*Server, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
 	}
+	if opts.Recheck <= 0 {
+		opts.Recheck = 2 * time.Second
+	}
 	var err error
-	s := &Server{opts: opts, log: opts.Log, auth: opts.Auth, audit: opts.Audit, origins: http.NewCrossOriginProtection()}
+	s := &Server{opts: opts, log: opts.Log, auth: opts.Auth, audit: opts.Audit, origins: http.NewCrossOriginProtection(),
+		ended: endedLogins{ch: make(chan struct{})}}
 	for _, o := range opts.TrustedOrigins {
 		if err := s.origins.AddTrustedOrigin(o); err != nil {
 			return nil, fmt.Errorf("web: trusted origin: %w", err)

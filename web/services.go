@@ -39,11 +39,11 @@ type Alerts interface {
 	// order); ErrNotFound for no such alert, ErrInvalid for an alert about nobody. It reveals where
 	// someone went: only a route that asks for a case and a reason calls it.
 	Path(ctx context.Context, id string) (TrajectoryView, error)
-	// Subscribe streams alert events with IDs greater than after (replayed from the durable log when
-	// after >= 0; live events only when after < 0) until ctx ends. The channel is closed when the
-	// subscription ends, including when the subscriber fell behind: the client then resumes with the
-	// last ID it saw.
-	Subscribe(ctx context.Context, after int64) (<-chan AlertEvent, error)
+	// Subscribe streams alert events with IDs greater than after until ctx ends: when after >= 0,
+	// first those replayed from the durable log, at most the newest maxReplay of them; then live
+	// events (only those when after < 0). The channel is closed when the subscription ends, including
+	// when the subscriber fell behind: the client then resumes with the last ID it saw.
+	Subscribe(ctx context.Context, after int64, maxReplay int) (<-chan AlertEvent, error)
 }
 
 // AlertFilter narrows a list of alerts. Scope is the caller's visibility, which the service applies
@@ -308,6 +308,9 @@ type Live interface {
 	Offer(ctx context.Context, camera, offer string) (answer, id string, err error)
 	// Close ends the session id of camera.
 	Close(camera, id string) error
+	// Done returns a channel closed when session id has ended, whatever ended it; closed already for
+	// a session that does not exist.
+	Done(id string) <-chan struct{}
 }
 
 // Watchlist is the persons enrolled for matching.

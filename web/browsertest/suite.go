@@ -351,6 +351,13 @@ func Run(t *testing.T, tg Target) Result {
 			t.Errorf("guardian API answers %s: want 404 for the other alert, a list without it, 403 for a trajectory", resp)
 		}
 		shot(t, g, "09-guardian")
+		// Logged out elsewhere (another tab; an admin disabling the account is the same): the open page
+		// learns it from its alert stream, with no request of its own, and asks for a login.
+		_, err = Eval[int](g, 10*time.Second, `fetch('/api/v1/logout', {method: 'POST',
+			headers: {'X-CSRF-Token': decodeURIComponent((document.cookie.match(/snowlight_csrf=([^;]*)/) || [])[1] || '')}}).then(r => r.status)`)
+		must(t, err)
+		_, err = WaitJS[bool](g, 5*time.Second, `window.snowlight.page === 'login' && window.snowlight.stream.state === 'off'`)
+		must(t, err)
 		// Skipped problems: the refused fetches above are logged by the browser as failed requests.
 		g.Problems()
 	})
@@ -369,6 +376,15 @@ func Run(t *testing.T, tg Target) Result {
 				t.Errorf("audit verdict: %s", verdict)
 			}
 			shot(t, a, "10-audit")
+			// The live view the operator watched is in the log, started and (the page left) stopped.
+			live, err := WaitJS[string](a, 15*time.Second, fmt.Sprintf(`Promise.all(['live.start', 'live.stop'].map((act) =>
+				fetch('/api/v1/audit?action=' + act).then(r => r.json()).then(d => d.entries.filter((e) => e.target === %s).length)))
+				.then(([a, b]) => a > 0 && b > 0 ? a + ' started, ' + b + ' stopped' : '')`, jsString(tg.Camera)))
+			if err != nil {
+				t.Errorf("the audit log lacks the live view of %s: %v", tg.Camera, err)
+			} else {
+				t.Logf("live views of %s in the audit log: %s", tg.Camera, live)
+			}
 			noProblems(t, a)
 		})
 	}

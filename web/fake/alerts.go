@@ -249,12 +249,13 @@ func joinNote(a, b string) string {
 	return a + "; " + b
 }
 
-// Subscribe replays events after after (when after >= 0) and then streams live ones.
-func (a *Alerts) Subscribe(ctx context.Context, after int64) (<-chan web.AlertEvent, error) {
+// Subscribe replays the newest maxReplay events after after (when after >= 0) and then streams live
+// ones.
+func (a *Alerts) Subscribe(ctx context.Context, after int64, maxReplay int) (<-chan web.AlertEvent, error) {
 	a.mu.Lock()
 	var replay []web.AlertEvent
 	if after >= 0 && after < int64(len(a.events)) {
-		replay = a.events[after:]
+		replay = a.events[max(after, int64(len(a.events)-maxReplay)):]
 	}
 	ch := make(chan web.AlertEvent, len(replay)+256)
 	for _, e := range replay {

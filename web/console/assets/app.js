@@ -55,6 +55,9 @@ class AlertStream {
     };
     this.es.addEventListener('alert', on('alert'));
     this.es.addEventListener('update', on('update'));
+    // The server ends the stream with the login (logout elsewhere, password changed, account
+    // disabled, session expired): ask for a login rather than reconnect.
+    this.es.addEventListener('session_ended', () => sessionEnded());
   }
 
   stop() {
@@ -173,15 +176,17 @@ async function logout() {
   route();
 }
 
+function sessionEnded() {
+  if (!currentUser()) return;
+  setSession(null, '');
+  stream.stop();
+  toast('Your session has ended: log in again.', 'error');
+  location.hash = '#/login';
+  route();
+}
+
 async function boot() {
-  onSessionExpired(() => {
-    if (!currentUser()) return;
-    setSession(null, '');
-    stream.stop();
-    toast('Your session has ended: log in again.', 'error');
-    location.hash = '#/login';
-    route();
-  });
+  onSessionExpired(sessionEnded);
   document.getElementById('logout').addEventListener('click', logout);
   const sound = document.getElementById('sound');
   sound.addEventListener('click', () => {
