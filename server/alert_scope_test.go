@@ -22,9 +22,9 @@ import (
 	"snowlight/watchlist"
 )
 
-// scopeWorld is a server with two cameras in two areas and an alert about a person who was seen at
-// market and then at corner: the alert was raised at market and moved to corner, so its evidence
-// comes from both cameras.
+// scopeWorld is a server with two cameras and two patrol units in two areas and an alert about a
+// person who was seen at market and then at corner: the alert was raised at market and moved to
+// corner, so its evidence comes from both cameras. It serves the API without running the pipeline.
 type scopeWorld struct {
 	s      *Server
 	url    string
@@ -42,6 +42,9 @@ areas: [{id: city, level: city}, {id: east, level: district, parent: city}, {id:
 cameras:
   - {id: corner, name: Corner, url: "rtsp://127.0.0.1:9/corner", area: east, position: {lat: 50.88, lon: 4.70}}
   - {id: market, name: Market, url: "rtsp://127.0.0.1:9/market", area: west, position: {lat: 50.87, lon: 4.69}}
+patrols:
+  - {id: u-near, name: Near unit, area: east, position: {lat: 50.881, lon: 4.701}}
+  - {id: u-far, name: Far unit, area: west, position: {lat: 50.86, lon: 4.68}}
 `, t.TempDir())
 	cfg, err := config.Parse(strings.NewReader(text), func(string) string { return "" })
 	require.NoError(t, err)

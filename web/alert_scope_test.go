@@ -43,7 +43,7 @@ func raiseWalk(t *testing.T, p *product) walk {
 	p.W.Trajectories.Add(sightings...)
 	p.W.Alerts.Raise(web.AlertDetail{AlertView: web.AlertView{ID: "a-walk", Rule: "watchlist_hit", Severity: "high", Title: "At-risk person seen",
 		Camera: "cam-1", CameraName: "Market St", Area: "north", Position: &posCam1, PersonID: "p-anna", PersonName: "Anna K",
-		Category: watchlist.AtRisk, Score: 0.7, Biometric: true, ConfirmationsRequired: 1, Snapshot: web.Media{Key: w.snaps[0]}},
+		Category: watchlist.AtRisk, Score: 0.7, Biometric: true, ConfirmationsRequired: 1, Snapshot: web.Media{Key: w.snaps[0]}, Face: web.Media{Key: w.faces[0]}},
 		Crops: crops, Sightings: sightings})
 	return w
 }

@@ -44,7 +44,7 @@ func FuzzProductAPI(f *testing.F) {
 	} {
 		f.Add(s.method, s.path, s.ctype, s.body)
 	}
-	p := newProduct(f, func(o *web.APIOptions) { o.Live = fake.NewLive(); o.Alerts = endedStream{o.Alerts} }, nil)
+	p := newProduct(f, func(o *web.APIOptions) { o.Live = fake.NewLive(); o.Alerts = replayedStream{o.Alerts} }, nil)
 	admin := p.Token(f, auth.Admin)
 	f.Fuzz(func(t *testing.T, method, path, ctype, body string) {
 		switch method {

@@ -37,7 +37,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 	victim, _ := e.AddUser(t, "matrix-victim", auth.Patrol, auth.Scope{})
 	admin := []auth.Role{auth.Admin}
 	all := auth.Roles()
-	webtest.RoleMatrix(t, e, webtest.Matrix{
+	webtest.RoleMatrix(t, e.Target(), webtest.Matrix{
 		"POST /api/v1/login":              {Public: true},
 		"POST /api/v1/logout":             {Allowed: all},
 		"GET /api/v1/me":                  {Allowed: all},
@@ -53,7 +53,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 		"GET /api/v1/sample/persons/{id}/trajectory": {Allowed: []auth.Role{auth.Investigator, auth.Admin}},
 		"GET /api/v1/sample/cameras/{id}":            {Allowed: []auth.Role{auth.Operator, auth.Investigator, auth.Admin}},
 		"GET /api/v1/sample/guarded/{id}":            {Allowed: []auth.Role{auth.Guardian, auth.Admin}},
-	})
+	}, nil)
 }
 
 func TestNewRefusesRoutesWithoutAClearPolicy(t *testing.T) {

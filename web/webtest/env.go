@@ -49,6 +49,7 @@ type Env struct {
 	mu       sync.Mutex
 	accounts map[auth.Role]account
 	scopes   map[auth.Role]auth.Scope
+	tokens   map[auth.Role]string // the matrix's logins
 }
 
 type account struct {
@@ -71,7 +72,8 @@ func New(t testing.TB, cfg Config) *Env {
 	}
 	t.Cleanup(func() { db.Close() })
 	e := &Env{DB: db, Clock: NewClock(time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)), Logs: &Buffer{},
-		Registry: prometheus.NewRegistry(), accounts: map[auth.Role]account{}, scopes: cfg.Scopes}
+		Registry: prometheus.NewRegistry(), accounts: map[auth.Role]account{}, scopes: cfg.Scopes,
+		tokens: map[auth.Role]string{}}
 	ac := auth.Config{Store: db, Now: e.Clock.Now, Argon2: TestArgon2()}
 	if cfg.Auth != nil {
 		cfg.Auth(&ac)
