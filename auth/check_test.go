@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"snowlight/auth"
+	"snowlight/store"
 )
 
 // TestCheckFollowsRevocation checks that a credential checked again later (as an open event stream or
@@ -68,4 +70,35 @@ func TestCheckFollowsRevocation(t *testing.T) {
 	require.NoError(t, s.SetDisabled(ctx, u.ID, true))
 	assert.ErrorIs(t, check(tok), auth.ErrUnauthenticated, "disabled")
 	assert.ErrorIs(t, check(auth.Principal{User: u, Kind: auth.KindToken}), auth.ErrUnauthenticated, "not authenticated here")
+}
+
+// BenchmarkRecheck measures what an open stream's periodic check costs, against the authentication
+// every request pays (the baseline, same run).
+func BenchmarkRecheck(b *testing.B) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(b.TempDir(), "s.db"))
+	require.NoError(b, err)
+	defer db.Close()
+	s, err := auth.NewService(auth.Config{Store: db, Argon2: cheap})
+	require.NoError(b, err)
+	_, err = s.AddUser(ctx, auth.NewUser{Name: "olga", Role: auth.Operator, Password: pw, Scope: auth.Scope{Cameras: []string{"corner"}}})
+	require.NoError(b, err)
+	is, err := s.Login(ctx, auth.LoginRequest{Name: "olga", Password: pw, Kind: auth.KindToken})
+	require.NoError(b, err)
+	p, err := s.Authenticate(ctx, is.Secret, auth.KindToken)
+	require.NoError(b, err)
+	b.Run("Authenticate", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Authenticate(ctx, is.Secret, auth.KindToken); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Check", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Check(ctx, p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -78,6 +78,21 @@ func TestAlertDetailShowsOnlyTheCallersCameras(t *testing.T) {
 	}
 	assert.True(t, keyIn(r.Body, w.faces[0]) && keyIn(r.Body, w.snaps[0]), "the evidence of cam-1 is linked: %s", r.Body)
 
+	// The patrol sent to the alert sees the evidence of the camera it is sent to, not of others, and
+	// no enrolment photos (the photo route does not admit patrols).
+	admin := p.Token(t, auth.Admin)
+	for _, step := range []string{"confirm", "dispatch"} {
+		wantStatus(t, p.Do(t, "POST", "/api/v1/alerts/a-walk/"+step, admin, ""), http.StatusOK)
+	}
+	r = p.Do(t, "GET", "/api/v1/alerts/a-walk", p.Token(t, auth.Patrol), "")
+	require.Equal(t, http.StatusOK, r.StatusCode, string(r.Body))
+	var pd web.AlertDetail
+	decode(t, r, &pd)
+	require.Len(t, pd.Sightings, 1)
+	assert.Equal(t, "cam-1", pd.Sightings[0].Camera)
+	assert.Empty(t, pd.EnrolmentPhotos)
+	assert.False(t, keyIn(r.Body, w.faces[1]) || keyIn(r.Body, w.snaps[1]), "the patrol is shown cam-2's evidence")
+
 	// Objects are served by signed link only: without the link the server gave, nothing downloads.
 	for _, key := range []string{w.faces[1], w.snaps[1]} {
 		for _, token := range []string{"", op} {

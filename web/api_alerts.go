@@ -105,7 +105,7 @@ func (a *api) getAlert(w http.ResponseWriter, r *http.Request) {
 	}
 	a.scopeDetail(ctx, v, &d)
 	d.EnrolmentPhotos = nil
-	if d.PersonID != "" {
+	if d.PersonID != "" && v.p.User.Role != auth.Patrol { // the photo route is not the patrol's either
 		if pv, err := a.o.Watchlist.Get(ctx, d.PersonID); err == nil {
 			d.EnrolmentPhotos = photoMedia(pv.ID, pv.Photos)
 		}
