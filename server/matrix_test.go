@@ -1,12 +1,7 @@
 package server
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -46,11 +41,11 @@ func TestRouteRoleMatrix(t *testing.T) {
 	anna := []string{"p-anna", "Anna K"}
 	atMarket := []string{"face@market", "body@market"}
 	atCorner := []string{"face@corner", "body@corner"}
-	both := join(corner, market, []string{"p-anna"}, atMarket, atCorner)
+	both := webtest.Join(corner, market, []string{"p-anna"}, atMarket, atCorner)
 	// The alert's view: at corner, with the snapshot and first face taken at market, where it began.
 	view := map[auth.Role][]string{
-		auth.Admin: join(corner, anna, atMarket), auth.Investigator: join(corner, anna, atMarket),
-		auth.Operator: join(corner, anna), auth.Guardian: {"Corner", "p-anna", "Anna K"},
+		auth.Admin: webtest.Join(corner, anna, atMarket), auth.Investigator: webtest.Join(corner, anna, atMarket),
+		auth.Operator: webtest.Join(corner, anna), auth.Guardian: {"Corner", "p-anna", "Anna K"},
 	}
 	units := []string{"u-near", "Near unit", "u-far", "Far unit"}
 	unit := []string{"u-near", "Near unit"}
@@ -72,11 +67,11 @@ func TestRouteRoleMatrix(t *testing.T) {
 		// From the beginning: the raising event shows the alert at market, which the operator of
 		// corner is not sent.
 		"GET /api/v1/alerts/stream": {Allowed: alertReaders, Path: "/api/v1/alerts/stream?last_event_id=0", Sees: map[auth.Role][]string{
-			auth.Admin: join(corner, market, anna, atMarket), auth.Investigator: join(corner, market, anna, atMarket),
-			auth.Operator: join(corner, anna), auth.Guardian: {"Corner", "Market", "p-anna", "Anna K"}}},
+			auth.Admin: webtest.Join(corner, market, anna, atMarket), auth.Investigator: webtest.Join(corner, market, anna, atMarket),
+			auth.Operator: webtest.Join(corner, anna), auth.Guardian: {"Corner", "Market", "p-anna", "Anna K"}}},
 		"GET /api/v1/alerts/{id}": {Allowed: alertReaders, Path: "/api/v1/alerts/" + w.alert, Sees: map[auth.Role][]string{
-			auth.Admin: join(both, anna), auth.Investigator: join(both, anna),
-			auth.Operator: join(corner, anna, atCorner), auth.Guardian: {"Corner", "p-anna", "Anna K"}}},
+			auth.Admin: webtest.Join(both, anna), auth.Investigator: webtest.Join(both, anna),
+			auth.Operator: webtest.Join(corner, anna, atCorner), auth.Guardian: {"Corner", "p-anna", "Anna K"}}},
 		"GET /api/v1/alerts/{id}/path": {Allowed: investigators, Path: "/api/v1/alerts/" + w.alert + "/path", Sees: map[auth.Role][]string{
 			auth.Admin: both, auth.Investigator: both}},
 		"POST /api/v1/alerts/{id}/confirm":  {Allowed: checkers},
@@ -92,11 +87,11 @@ func TestRouteRoleMatrix(t *testing.T) {
 			Sees: map[auth.Role][]string{auth.Admin: unit, auth.Operator: unit, auth.Patrol: unit}},
 
 		"GET /api/v1/cameras": {Allowed: watchers, Sees: map[auth.Role][]string{
-			auth.Admin: join(corner, market), auth.Investigator: join(corner, market), auth.Operator: corner}},
+			auth.Admin: webtest.Join(corner, market), auth.Investigator: webtest.Join(corner, market), auth.Operator: corner}},
 		"POST /api/v1/cameras/{id}/whep":             {Allowed: watchers, Path: "/api/v1/cameras/corner/whep"},
 		"DELETE /api/v1/cameras/{id}/whep/{session}": {Allowed: watchers, Path: "/api/v1/cameras/corner/whep/1"},
 		"GET /api/v1/cameras/{id}/sightings": {Allowed: investigators, Path: "/api/v1/cameras/market/sightings", Sees: map[auth.Role][]string{
-			auth.Admin: join(market, []string{"p-anna"}, atMarket), auth.Investigator: join(market, []string{"p-anna"}, atMarket)}},
+			auth.Admin: webtest.Join(market, []string{"p-anna"}, atMarket), auth.Investigator: webtest.Join(market, []string{"p-anna"}, atMarket)}},
 		"GET /api/v1/persons":                 {Allowed: watchers},
 		"POST /api/v1/persons":                {Allowed: watchers},
 		"GET /api/v1/persons/{id}":            {Allowed: watchers},
@@ -105,7 +100,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 		"GET /api/v1/persons/{id}/trajectory": {Allowed: investigators, Path: "/api/v1/persons/p-anna/trajectory", Sees: map[auth.Role][]string{
 			auth.Admin: both, auth.Investigator: both}},
 		"GET /api/v1/sightings/{id}/trajectory": {Allowed: investigators, Path: "/api/v1/sightings/market-1/trajectory", Sees: map[auth.Role][]string{
-			auth.Admin: join(market, []string{"p-anna"}, atMarket), auth.Investigator: join(market, []string{"p-anna"}, atMarket)}},
+			auth.Admin: webtest.Join(market, []string{"p-anna"}, atMarket), auth.Investigator: webtest.Join(market, []string{"p-anna"}, atMarket)}},
 		// The person is not enrolled (that takes the models): the guardian's view is empty here; the web
 		// package's matrix covers it.
 		"GET /api/v1/guardian": {Allowed: []auth.Role{auth.Guardian}},
@@ -123,15 +118,6 @@ func TestRouteRoleMatrix(t *testing.T) {
 	webtest.RoleMatrix(t, m.target(), matrix, markers)
 }
 
-// join concatenates lists of markers.
-func join(lists ...[]string) []string {
-	var out []string
-	for _, l := range lists {
-		out = append(out, l...)
-	}
-	return out
-}
-
 // matrixServer is the scope world with an account per role.
 type matrixServer struct {
 	world  *scopeWorld
@@ -140,15 +126,13 @@ type matrixServer struct {
 	pw     map[auth.Role]string
 	names  map[auth.Role]string
 	tokens map[auth.Role]string
-	http   *http.Client
 }
 
 func startMatrixServer(t *testing.T) *matrixServer {
 	t.Helper()
 	ctx := t.Context()
 	w := newScopeWorld(t)
-	m := &matrixServer{world: w, pw: map[auth.Role]string{}, names: map[auth.Role]string{}, tokens: map[auth.Role]string{},
-		http: &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	m := &matrixServer{world: w, pw: map[auth.Role]string{}, names: map[auth.Role]string{}, tokens: map[auth.Role]string{}}
 	for _, r := range auth.Roles() {
 		pw, err := auth.RandomPassword()
 		require.NoError(t, err)
@@ -175,8 +159,7 @@ func startMatrixServer(t *testing.T) *matrixServer {
 	return m
 }
 
-// target logs in through the API (argon2 at its real cost: each role once, and afresh only for
-// logout) and reads an event stream for a second, which brings what it replays.
+// target logs each role in through the API once (argon2 at its real cost), afresh only for logout.
 func (m *matrixServer) target() webtest.Target {
 	return webtest.Target{
 		Routes: m.world.s.web.Routes(),
@@ -185,42 +168,12 @@ func (m *matrixServer) target() webtest.Target {
 			if tok, ok := m.tokens[r]; ok && !fresh {
 				return tok
 			}
-			status, b := m.request(t, "POST", "/api/v1/login", "", fmt.Sprintf(`{"user":%q,"password":%q}`, m.names[r], m.pw[r]))
-			var lr struct{ Token string }
-			if status != http.StatusOK || json.Unmarshal(b, &lr) != nil || lr.Token == "" {
-				t.Fatalf("login %s: %d %s", r, status, b)
-			}
+			tok := m.world.login(t, m.names[r], m.pw[r])
 			if !fresh {
-				m.tokens[r] = lr.Token
+				m.tokens[r] = tok
 			}
-			return lr.Token
+			return tok
 		},
-		Request: m.request,
+		Request: m.world.request,
 	}
-}
-
-func (m *matrixServer) request(t testing.TB, method, path, token, body string) (int, []byte) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, m.world.url+path, rd)
-	require.NoError(t, err)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := m.http.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		time.AfterFunc(time.Second, cancel)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
 }

@@ -2,8 +2,6 @@ package server
 
 import (
 	"fmt"
-	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
@@ -11,18 +9,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"snowlight/alerts"
-	"snowlight/config"
 )
 
 // TestStreamReplayBoundedByTheNewest checks the alert stream's resume against the real event log: a
 // client that resumes from the very beginning gets only the newest events it missed.
 func TestStreamReplayBoundedByTheNewest(t *testing.T) {
 	ctx := t.Context()
-	cfg, err := config.Parse(strings.NewReader("listen: 127.0.0.1:0\ndata_dir: "+t.TempDir()+"\n"), func(string) string { return "" })
-	require.NoError(t, err)
-	s, err := New(ctx, Options{Config: cfg, Log: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
+	s, _ := apiServer(t, "")
 	for i := range 30 {
 		_, _, err := s.engine.Raise(ctx, alerts.Trigger{Kind: alerts.CameraOffline, At: time.Now(), Place: alerts.Place{Camera: fmt.Sprintf("cam-%d", i)}})
 		require.NoError(t, err)

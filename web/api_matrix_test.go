@@ -74,12 +74,12 @@ func TestProductRouteRoleMatrix(t *testing.T) {
 	// cam-1, the guardian the two about her person (camera names and person only, no face before a
 	// person confirmed the match).
 	alerts := map[auth.Role][]string{
-		auth.Admin:        join(cam1, cam2, anna, bob, evidence1),
-		auth.Investigator: join(cam1, cam2, anna, bob, evidence1),
-		auth.Operator:     join(cam1, anna, bob, evidence1),
+		auth.Admin:        webtest.Join(cam1, cam2, anna, bob, evidence1),
+		auth.Investigator: webtest.Join(cam1, cam2, anna, bob, evidence1),
+		auth.Operator:     webtest.Join(cam1, anna, bob, evidence1),
 		auth.Guardian:     {"Market St", "Harbour", "p-anna", "Anna K"},
 	}
-	walkPath := join(cam1, cam2, []string{"p-anna"}, evidence1, evidence2)
+	walkPath := webtest.Join(cam1, cam2, []string{"p-anna"}, evidence1, evidence2)
 	webtest.RoleMatrix(t, p.Target(), webtest.Matrix{
 		// Built in.
 		"POST /api/v1/login":  {Public: true},
@@ -99,9 +99,9 @@ func TestProductRouteRoleMatrix(t *testing.T) {
 		"GET /api/v1/alerts":        {Allowed: alertReaders, Sees: alerts},
 		"GET /api/v1/alerts/stream": {Allowed: alertReaders, Path: "/api/v1/alerts/stream?last_event_id=0", Sees: alerts},
 		"GET /api/v1/alerts/{id}": {Allowed: alertReaders, Path: "/api/v1/alerts/a-walk", Sees: map[auth.Role][]string{
-			auth.Admin:        join(cam1, cam2, anna, evidence1, evidence2),
-			auth.Investigator: join(cam1, cam2, anna, evidence1, evidence2),
-			auth.Operator:     join(cam1, anna, evidence1),
+			auth.Admin:        webtest.Join(cam1, cam2, anna, evidence1, evidence2),
+			auth.Investigator: webtest.Join(cam1, cam2, anna, evidence1, evidence2),
+			auth.Operator:     webtest.Join(cam1, anna, evidence1),
 			auth.Guardian:     {"Market St", "p-anna", "Anna K"},
 		}},
 		"GET /api/v1/alerts/{id}/path": {Allowed: investigators, Path: "/api/v1/alerts/a-walk/path", Sees: map[auth.Role][]string{
@@ -120,17 +120,17 @@ func TestProductRouteRoleMatrix(t *testing.T) {
 			Body: `{"position":{"lat":52.01,"lon":4.35}}`, Sees: map[auth.Role][]string{
 				auth.Admin: {"u-near", "Unit 1"}, auth.Operator: {"u-near", "Unit 1"}, auth.Patrol: {"u-near", "Unit 1"}}},
 		"GET /api/v1/cameras": {Allowed: watchers, Sees: map[auth.Role][]string{
-			auth.Admin: join(cam1, cam2), auth.Investigator: join(cam1, cam2), auth.Operator: cam1}},
+			auth.Admin: webtest.Join(cam1, cam2), auth.Investigator: webtest.Join(cam1, cam2), auth.Operator: cam1}},
 		"POST /api/v1/cameras/{id}/whep":             {Allowed: watchers, Path: "/api/v1/cameras/cam-1/whep"},
 		"DELETE /api/v1/cameras/{id}/whep/{session}": {Allowed: watchers, Path: "/api/v1/cameras/cam-1/whep/1"},
 		"GET /api/v1/cameras/{id}/sightings": {Allowed: investigators, Path: "/api/v1/cameras/cam-2/sightings", Sees: map[auth.Role][]string{
-			auth.Admin: join(cam2, []string{"p-anna"}, evidence2), auth.Investigator: join(cam2, []string{"p-anna"}, evidence2)}},
+			auth.Admin: webtest.Join(cam2, []string{"p-anna"}, evidence2), auth.Investigator: webtest.Join(cam2, []string{"p-anna"}, evidence2)}},
 		// The watch list: who is on it, for those who keep it.
 		"GET /api/v1/persons": {Allowed: watchers, Sees: map[auth.Role][]string{
-			auth.Admin: join(anna, bob, []string{"Jon K"}), auth.Operator: join(anna, bob, []string{"Jon K"}), auth.Investigator: join(anna, bob, []string{"Jon K"})}},
+			auth.Admin: webtest.Join(anna, bob, []string{"Jon K"}), auth.Operator: webtest.Join(anna, bob, []string{"Jon K"}), auth.Investigator: webtest.Join(anna, bob, []string{"Jon K"})}},
 		"POST /api/v1/persons": {Allowed: watchers},
 		"GET /api/v1/persons/{id}": {Allowed: watchers, Path: "/api/v1/persons/p-anna", Sees: map[auth.Role][]string{
-			auth.Admin: join(anna, []string{"Jon K"}), auth.Operator: join(anna, []string{"Jon K"}), auth.Investigator: join(anna, []string{"Jon K"})}},
+			auth.Admin: webtest.Join(anna, []string{"Jon K"}), auth.Operator: webtest.Join(anna, []string{"Jon K"}), auth.Investigator: webtest.Join(anna, []string{"Jon K"})}},
 		"DELETE /api/v1/persons/{id}":         {Allowed: watchers, Path: "/api/v1/persons/nobody"},
 		"GET /api/v1/persons/{id}/photos/{n}": {Allowed: []auth.Role{auth.Admin, auth.Operator, auth.Investigator, auth.Guardian}, Path: "/api/v1/persons/p-anna/photos/0"},
 		"GET /api/v1/persons/{id}/trajectory": {Allowed: investigators, Path: "/api/v1/persons/p-anna/trajectory", Sees: map[auth.Role][]string{
@@ -149,13 +149,4 @@ func TestProductRouteRoleMatrix(t *testing.T) {
 		"GET /{$}":                     {Public: true},
 		"GET /assets/{file...}":        {Public: true, Path: "/assets/app.js"},
 	}, markers)
-}
-
-// join concatenates lists of markers.
-func join(lists ...[]string) []string {
-	var out []string
-	for _, l := range lists {
-		out = append(out, l...)
-	}
-	return out
 }

@@ -40,6 +40,15 @@ type Matrix map[string]Expect
 // object key in an evidence link, a unit's id).
 type Markers map[string]string
 
+// Join concatenates lists of markers, for rows that see several groups of them.
+func Join(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
+}
+
 // Target is the server under the matrix: its routes, a login per role (fresh when asked, for routes
 // that end the login), and requests, which return the status and the body (what an event stream sent
 // before the server or the target ended it).
