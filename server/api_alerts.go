@@ -208,8 +208,8 @@ func (x alertsAPI) Get(ctx context.Context, id string) (web.AlertDetail, error) 
 		}
 		d.Crops = append(d.Crops, fc)
 	}
-	if len(d.Crops) > 0 {
-		d.Face.Camera = d.Crops[0].Camera
+	if len(d.Crops) > 0 && d.Crops[0].Camera != "" {
+		d.Face.Camera = d.Crops[0].Camera // the view could only assume the first camera
 	}
 	if a.Patrol != "" {
 		if u, err := x.s.patrols.Unit(ctx, a.Patrol); err == nil {

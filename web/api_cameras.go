@@ -99,15 +99,14 @@ func (a *api) whepOffer(w http.ResponseWriter, r *http.Request) {
 	}
 	v := &liveView{id: id, camera: cam, p: p, start: a.o.Now()}
 	a.live.add(v)
+	go a.superviseLive(loginOf(r), v)
 	if err := a.record(r, "live.start", cam, map[string]string{"session": id}); err != nil {
 		// Nobody watches unrecorded.
 		a.live.ending(v, "its start could not be recorded")
 		a.o.Live.Close(cam, id)
-		go a.superviseLive(loginOf(r), v)
 		Fail(w, r, err)
 		return
 	}
-	go a.superviseLive(loginOf(r), v)
 	w.Header().Set("Content-Type", "application/sdp")
 	w.Header().Set("Location", "/api/v1/cameras/"+url.PathEscape(cam)+"/whep/"+url.PathEscape(id))
 	w.WriteHeader(http.StatusCreated)

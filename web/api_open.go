@@ -123,20 +123,17 @@ func (a *api) superviseLive(l login, v *liveView) {
 		case <-ctx.Done():
 		}
 	}()
-	for {
-		u, err := l.watch(ctx)
-		if errors.Is(err, errAccessChanged) && l.as(u).p.CanSeeCamera(v.camera, a.o.Cameras.Area(v.camera)) {
-			l = l.as(u)
-			continue
+	u, err := l.watch(ctx)
+	for errors.Is(err, errAccessChanged) && l.as(u).p.CanSeeCamera(v.camera, a.o.Cameras.Area(v.camera)) {
+		l = l.as(u)
+		u, err = l.watch(ctx)
+	}
+	if err != nil {
+		a.live.ending(v, err.Error())
+		if cerr := a.o.Live.Close(v.camera, v.id); cerr != nil {
+			a.log.Warn("close a live view whose login ended", "camera", v.camera, "session", v.id, "err", cerr)
 		}
-		if err != nil {
-			a.live.ending(v, err.Error())
-			if cerr := a.o.Live.Close(v.camera, v.id); cerr != nil {
-				a.log.Warn("close a live view whose login ended", "camera", v.camera, "session", v.id, "err", cerr)
-			}
-			<-done
-		}
-		break
+		<-done
 	}
 	why := a.live.remove(v)
 	rec := audit.Record{Actor: v.p.User.Name, Role: string(v.p.User.Role), Action: "live.stop", Target: v.camera,
