@@ -149,8 +149,11 @@ func (s *Server) dismissed(ctx context.Context, a alerts.Alert) error {
 	return err
 }
 
-// runRules turns the center's stored sightings into alerts, in order, until the queue closes.
+// runRules turns the center's stored sightings into alerts, in order, until the queue closes (Run
+// closes it once the cameras stopped). It finishes the queue even when ctx ends: the cameras' last
+// sightings are in it.
 func (s *Server) runRules(ctx context.Context) error {
+	ctx = context.WithoutCancel(ctx)
 	for ev := range s.alertWork {
 		if ev.Sighting == nil {
 			continue

@@ -203,24 +203,36 @@ func (s *Server) cameraWork(n cameraNote) {
 	}
 }
 
-// runCameraNotes hands camera state changes to the rules in order.
+// runCameraNotes hands camera state changes to the rules in order. Run stops it after the cameras, and
+// it then applies what is still queued.
 func (s *Server) runCameraNotes(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			for {
+				select {
+				case n := <-s.cameraNotes:
+					s.cameraNote(context.WithoutCancel(ctx), n)
+				default:
+					return nil
+				}
+			}
 		case n := <-s.cameraNotes:
-			var err error
-			switch {
-			case n.event != nil:
-				err = s.rules.CameraEvent(ctx, *n.event)
-			case n.tamper != nil:
-				err = s.rules.Tamper(ctx, n.camera, *n.tamper)
-			}
-			if err != nil {
-				s.log.Error("camera alert rule failed", "camera", n.camera, "err", err)
-			}
+			s.cameraNote(ctx, n)
 		}
+	}
+}
+
+func (s *Server) cameraNote(ctx context.Context, n cameraNote) {
+	var err error
+	switch {
+	case n.event != nil:
+		err = s.rules.CameraEvent(ctx, *n.event)
+	case n.tamper != nil:
+		err = s.rules.Tamper(ctx, n.camera, *n.tamper)
+	}
+	if err != nil {
+		s.log.Error("camera alert rule failed", "camera", n.camera, "err", err)
 	}
 }
 

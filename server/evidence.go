@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"image"
+	"sync"
 	"time"
 
 	"snowlight/alerts"
@@ -17,6 +18,10 @@ type evidence struct {
 	jobs chan alerts.Alert
 }
 
+// evidenceStoreTimeout bounds storing one piece of evidence once it is cut, which goes on after the
+// server began to stop: an object is stored whole or not at all.
+const evidenceStoreTimeout = time.Minute
+
 func newEvidence(s *Server) *evidence { return &evidence{s: s, jobs: make(chan alerts.Alert, 256)} }
 
 // request queues an alert; it never blocks the engine.
@@ -28,14 +33,19 @@ func (e *evidence) request(a alerts.Alert) {
 	}
 }
 
-// run serves requests, each in its own goroutine since a clip waits for its post-roll.
+// run serves requests, each in its own goroutine since a clip waits for its post-roll, until ctx ends;
+// it returns when every collection it started has finished, so that none outlives the database.
+// Collections still waiting for their post-roll then give up (the cameras have stopped); those that have
+// cut their evidence store it.
 func (e *evidence) run(ctx context.Context) error {
+	var collecting sync.WaitGroup
+	defer collecting.Wait()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case a := <-e.jobs:
-			go e.collect(ctx, a)
+			collecting.Go(func() { e.collect(ctx, a) })
 		}
 	}
 }
@@ -48,14 +58,21 @@ func (e *evidence) collect(ctx context.Context, a alerts.Alert) {
 	}
 	at := a.FirstSeen
 	log := s.log.With("alert", a.ID, "camera", a.Place.Camera)
+	store := func(kind alerts.EvidenceKind, data []byte, from, to time.Time) {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), evidenceStoreTimeout)
+		defer cancel()
+		if _, _, err := s.engine.StoreEvidence(sctx, s.objects, a.ID, kind, data, from, to); err != nil {
+			log.Error("evidence not stored", "kind", kind, "err", err)
+		}
+	}
 
 	// The snapshot first: it needs no post-roll.
 	if c, err := ring.Window(at.Add(-2*time.Second), at); err == nil {
 		marks := e.marks(ctx, a, at)
 		if jpg, shown, err := clip.Snapshot(c, at, marks, 85); err != nil {
 			log.Warn("no snapshot for alert", "err", err)
-		} else if _, _, err := s.engine.StoreEvidence(ctx, s.objects, a.ID, alerts.SnapshotEvidence, jpg, shown, shown); err != nil {
-			log.Error("snapshot not stored", "err", err)
+		} else {
+			store(alerts.SnapshotEvidence, jpg, shown, shown)
 		}
 	}
 	mp4, info, err := clip.Cut(ctx, ring, a.Place.Camera, at, s.cfg.Alerts.PreRoll, s.cfg.Alerts.PostRoll)
@@ -63,9 +80,7 @@ func (e *evidence) collect(ctx context.Context, a alerts.Alert) {
 		log.Warn("no clip for alert", "err", err)
 		return
 	}
-	if _, _, err := s.engine.StoreEvidence(ctx, s.objects, a.ID, alerts.ClipEvidence, mp4, info.Start, info.End); err != nil {
-		log.Error("clip not stored", "err", err)
-	}
+	store(alerts.ClipEvidence, mp4, info.Start, info.End)
 }
 
 // marks are the boxes of the alert's sightings at the moment of the snapshot.

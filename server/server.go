@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -45,6 +44,9 @@ type Options struct {
 	Log      *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Stages run beside the server's own, stopped with the last of them (a message-bus link, or a
+	// test's stage that fails).
+	Stages []Stage
 }
 
 // Server is one snowlight process: every stage, in memory, sharing one database.
@@ -78,7 +80,8 @@ type Server struct {
 
 	watch *watchList
 	// infer runs the perception models (ONNX Runtime, or OpenCV dnn when its library does not load).
-	infer infer.Engine
+	infer  infer.Engine
+	stages []Stage
 
 	// alertWork carries the center's stored sightings to the rules, so the center never waits on an
 	// alert's database writes; cameraNotes carries camera state changes (offline, tampered) likewise.
@@ -95,7 +98,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return nil, errors.New("server: no configuration")
 	}
 	s := &Server{cfg: cfg, log: o.Log, now: o.Now, reg: prometheus.NewRegistry(), alertWork: make(chan pipeline.Event, 1024),
-		cameraNotes: make(chan cameraNote, 256)}
+		cameraNotes: make(chan cameraNote, 256), stages: o.Stages}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -248,59 +251,41 @@ func (s *Server) Registry() *prometheus.Registry { return s.reg }
 // credentialsPurgeEvery is how often expired sessions and tokens are deleted: a few times per idle limit.
 const credentialsPurgeEvery = 10 * time.Minute
 
-// Run runs every stage until ctx ends, then stops them in order: cameras first, so their last
-// sightings and alerts are stored, then the alert and notification workers, then the web server.
+// Run runs every stage until ctx ends or one of them stops, then stops them in order: the cameras
+// first, so their last sightings reach the rules; then the rules, which finish what the cameras left
+// in their queue; then the rest (notifications, escalation, evidence, retention, upkeep, the web
+// server), each waiting for the work it started; and anchors the audit chain's final head. It returns
+// the first stage's error, or nil when ctx ended and every stage stopped cleanly. Call Close after Run
+// returned.
 func (s *Server) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	run := func(name string, f func(context.Context) error, c context.Context) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(c); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, http.ErrServerClosed) {
-				errs <- fmt.Errorf("%s: %w", name, err)
-			}
-		}()
+	rest := []Stage{
+		{"notifications", s.notifier.Run},
+		{"alert escalation", func(c context.Context) error { return s.engine.Run(c, time.Second) }},
+		{"watch list", s.watch.run},
+		{"evidence", s.evidence.run},
+		{"retention", func(c context.Context) error { return s.reten.Run(c, s.cfg.Retention.Interval) }},
+		{"credentials purge", s.periodically("purge expired sessions", credentialsPurgeEvery, func(c context.Context) error {
+			_, err := s.auth.PurgeExpired(c)
+			return err
+		})},
+		{"audit anchors", s.periodically("anchor the audit chain", s.cfg.Audit.AnchorEvery, func(c context.Context) error {
+			_, _, err := s.audit.Anchor(c)
+			return err
+		})},
+		{"web", func(c context.Context) error { return web.Serve(c, s.ln, s.web.Handler(), s.log) }},
 	}
-	// The back half outlives the cameras by a moment, so the cameras' final events are delivered.
-	back, stopBack := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBack()
-	run("notifications", s.notifier.Run, back)
-	run("alert escalation", func(c context.Context) error { return s.engine.Run(c, time.Second) }, back)
-	run("alert rules", s.runRules, back)
-	run("camera rules", s.runCameraNotes, back)
-	run("watch list", s.watch.run, back)
-	run("evidence", s.evidence.run, back)
-	run("retention", func(c context.Context) error { return s.reten.Run(c, s.cfg.Retention.Interval) }, back)
-	run("credentials purge", s.periodically("purge expired sessions", credentialsPurgeEvery, func(c context.Context) error {
-		_, err := s.auth.PurgeExpired(c)
-		return err
-	}), back)
-	run("audit anchors", s.periodically("anchor the audit chain", s.cfg.Audit.AnchorEvery, func(c context.Context) error {
-		_, _, err := s.audit.Anchor(c)
-		return err
-	}), back)
 	if s.spool != nil {
-		run("object spool", s.spool.Run, back)
+		rest = append(rest, Stage{"object spool", s.spool.Run})
 	}
-	run("web", func(c context.Context) error { return web.Serve(c, s.ln, s.web.Handler(), s.log) }, back)
 	if s.opsL != nil {
-		run("ops", func(c context.Context) error { return web.Serve(c, s.opsL, s.web.OpsHandler(), s.log) }, back)
+		rest = append(rest, Stage{"ops", func(c context.Context) error { return web.Serve(c, s.opsL, s.web.OpsHandler(), s.log) }})
 	}
-	camerasDone := make(chan error, 1)
-	go func() { camerasDone <- s.runCameras(ctx) }()
-
-	var first error
-	select {
-	case <-ctx.Done():
-	case first = <-errs:
-	}
-	if err := <-camerasDone; err != nil && !errors.Is(err, context.Canceled) && first == nil {
-		first = err
-	}
-	close(s.alertWork)
-	stopBack()
-	wg.Wait()
+	rest = append(rest, s.stages...)
+	err := runGroup(ctx, s.log, []tier{
+		{stages: []Stage{{"cameras", s.runCameras}}, after: func() { close(s.alertWork) }},
+		{stages: []Stage{{"alert rules", s.runRules}, {"camera rules", s.runCameraNotes}}},
+		{stages: rest},
+	})
 	s.live.Shutdown()
 	// Everything that writes audit entries has stopped: anchor the final head.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -308,7 +293,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if _, _, err := s.audit.Anchor(actx); err != nil {
 		s.log.Error("audit anchor not written at shutdown", "err", err)
 	}
-	return first
+	return err
 }
 
 // periodically calls f now and then every interval until ctx ends. A failure is logged and f tried again
