@@ -13,6 +13,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"snowlight/server"
 )
 
 // command is one subcommand. run receives the arguments after the subcommand's name.
@@ -25,6 +27,8 @@ type command struct {
 type env struct {
 	stdout, stderr io.Writer
 	log            *slog.Logger
+	// stages run beside the product's own in serve and demo (a test's failing stage).
+	stages []server.Stage
 }
 
 // commands lists the subcommands. Each lives in its own file, named after it.
@@ -62,27 +66,44 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr, log: newLogger(stderr)}
+	return (&env{stdout: stdout, stderr: stderr, log: newLogger(stderr)}).run(ctx, args)
+}
+
+// run runs the command args name and returns the exit code: 0 when it succeeded or printed the help
+// it was asked for, 2 for a mistake in the command line, 1 when it failed.
+func (e *env) run(ctx context.Context, args []string) int {
 	cmds := commands()
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		usage(stderr, cmds)
+	if len(args) == 0 {
+		usage(e.stderr, cmds)
 		return 2
+	}
+	if helpFlag(args[0]) || args[0] == "help" {
+		usage(e.stderr, cmds)
+		return 0
 	}
 	c, ok := cmds[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "snowlight: unknown command %q\n\n", args[0])
-		usage(stderr, cmds)
+		fmt.Fprintf(e.stderr, "snowlight: unknown command %q\n\n", args[0])
+		usage(e.stderr, cmds)
 		return 2
 	}
 	if err := c.run(ctx, e, args[1:]); err != nil {
-		if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+			return 0 // a flag set printed the help it was asked for
+		case errors.Is(err, errUsage) && len(args) > 1 && helpFlag(args[1]):
+			return 0 // a command with subcommands printed its usage when asked for help
+		case errors.Is(err, errUsage):
 			return 2
 		}
-		fmt.Fprintf(stderr, "snowlight %s: %v\n", args[0], err)
+		fmt.Fprintf(e.stderr, "snowlight %s: %v\n", args[0], err)
 		return 1
 	}
 	return 0
 }
+
+// helpFlag reports whether arg asks for help the way the flag package understands it.
+func helpFlag(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
 func usage(w io.Writer, cmds map[string]command) {
 	fmt.Fprintln(w, "usage: snowlight <command> [flags]\n\ncommands:")

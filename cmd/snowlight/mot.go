@@ -13,7 +13,7 @@ import (
 )
 
 func runMot(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 {
+	if len(args) == 0 || helpFlag(args[0]) {
 		fmt.Fprintln(e.stderr, "usage: snowlight mot eval|track [flags]")
 		return errUsage
 	}

@@ -37,7 +37,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(ctx, server.Options{Config: cfg, Rules: rs, Location: cfg.Location(), Log: e.log})
+	srv, err := server.New(ctx, server.Options{Config: cfg, Rules: rs, Location: cfg.Location(), Log: e.log, Stages: e.stages})
 	if err != nil {
 		return err
 	}
