@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"snowlight/alerts/dispatch"
+	"snowlight/geo"
 	"snowlight/watchlist"
 )
 
@@ -88,11 +89,11 @@ type Person struct {
 
 // Place is where the alert was triggered: a camera, its position and grid area.
 type Place struct {
-	Camera     string          `json:"camera"`
-	CameraName string          `json:"camera_name,omitempty"`
-	Position   dispatch.LatLon `json:"position"`
-	Area       string          `json:"area,omitempty"`
-	Zone       string          `json:"zone,omitempty"` // the image zone, for loitering
+	Camera     string     `json:"camera"`
+	CameraName string     `json:"camera_name,omitempty"`
+	Position   geo.LatLon `json:"position"`
+	Area       string     `json:"area,omitempty"`
+	Zone       string     `json:"zone,omitempty"` // the image zone, for loitering
 }
 
 // Evidence is what an alert shows the human who confirms it.

@@ -14,6 +14,7 @@ import (
 
 	"snowlight/alerts/dispatch"
 	"snowlight/alerts/notify"
+	"snowlight/geo"
 	"snowlight/watchlist"
 )
 
@@ -466,12 +467,12 @@ func (e *Engine) dispatch(ctx context.Context, id, user, unit string) (Alert, er
 			if u.Status != dispatch.Available {
 				return step{}, fmt.Errorf("%w: unit %s is %s", ErrInvalid, unit, u.Status)
 			}
-			chosen := dispatch.Target{Kind: dispatch.UnitTarget, ID: u.ID, Name: u.Name, Receiver: u.Receiver, Distance: dispatch.Distance(a.Place.Position, u.Position)}
+			chosen := dispatch.Target{Kind: dispatch.UnitTarget, ID: u.ID, Name: u.Name, Receiver: u.Receiver, Distance: geo.Distance(a.Place.Position, u.Position)}
 			// The chosen unit is measured as the plan measures the others, by road if there is a router.
 			if i := slices.IndexFunc(targets, func(t dispatch.Target) bool { return t.Kind == dispatch.UnitTarget && t.ID == unit }); i >= 0 {
 				chosen = targets[i]
 			} else if r := e.o.Plan.Router; r != nil {
-				tr, err := r.Travel(ctx, a.Place.Position, []dispatch.LatLon{u.Position})
+				tr, err := r.Travel(ctx, a.Place.Position, []geo.LatLon{u.Position})
 				if err != nil {
 					return step{}, fmt.Errorf("route unit %s: %w", unit, err)
 				}

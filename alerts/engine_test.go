@@ -10,6 +10,7 @@ import (
 
 	"snowlight/alerts"
 	"snowlight/alerts/dispatch"
+	"snowlight/geo"
 )
 
 // TestLifecycle walks alerts through the state machine, step by step, checking each step's outcome.
@@ -397,10 +398,10 @@ func TestDispatchChosenUnit(t *testing.T) {
 // doubling is a router that measures every way as twice the straight line.
 type doubling struct{}
 
-func (doubling) Travel(_ context.Context, to dispatch.LatLon, from []dispatch.LatLon) ([]dispatch.Travel, error) {
+func (doubling) Travel(_ context.Context, to geo.LatLon, from []geo.LatLon) ([]dispatch.Travel, error) {
 	out := make([]dispatch.Travel, len(from))
 	for i, p := range from {
-		out[i] = dispatch.Travel{Metres: 2 * dispatch.Distance(p, to), Route: dispatch.RoadRoute}
+		out[i] = dispatch.Travel{Metres: 2 * geo.Distance(p, to), Route: dispatch.RoadRoute}
 	}
 	return out, nil
 }
@@ -421,7 +422,7 @@ func TestDispatchChosenUnitByRoad(t *testing.T) {
 	}
 	for i, want := range []float64{500, 100} {
 		tg := a.Dispatch.Targets[i]
-		if d := 2 * dispatch.Distance(elmPos, metresNorth(want)); tg.Route != dispatch.RoadRoute || math.Abs(tg.Distance-d) > 0.01 {
+		if d := 2 * geo.Distance(elmPos, metresNorth(want)); tg.Route != dispatch.RoadRoute || math.Abs(tg.Distance-d) > 0.01 {
 			t.Errorf("target %d: %s %.1f m by %q, want %.1f m by road", i, tg.ID, tg.Distance, tg.Route, d)
 		}
 	}

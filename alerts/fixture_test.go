@@ -11,6 +11,7 @@ import (
 	"snowlight/alerts"
 	"snowlight/alerts/dispatch"
 	"snowlight/alerts/notify"
+	"snowlight/geo"
 	"snowlight/store"
 	"snowlight/watchlist"
 )
@@ -47,9 +48,9 @@ type fixture struct {
 
 // The city in these tests: Elm Street (in North district, in the city), with camera cam-elm on it.
 var (
-	elmPos = dispatch.LatLon{Lat: 48.2000, Lon: 16.3700}
+	elmPos = geo.LatLon{Lat: 48.2000, Lon: 16.3700}
 	camElm = alerts.Place{Camera: "cam-elm", CameraName: "Elm St / 5th", Position: elmPos, Area: "elm-st"}
-	camOak = alerts.Place{Camera: "cam-oak", CameraName: "Oak Sq", Position: dispatch.LatLon{Lat: 48.2050, Lon: 16.3700}, Area: "elm-st"}
+	camOak = alerts.Place{Camera: "cam-oak", CameraName: "Oak Sq", Position: geo.LatLon{Lat: 48.2050, Lon: 16.3700}, Area: "elm-st"}
 	areas  = dispatch.Areas{
 		"city":   {ID: "city", Level: dispatch.City, Supervisor: "City command centre", Receiver: "cmd-city"},
 		"north":  {ID: "north", Level: dispatch.District, Parent: "city", Supervisor: "North duty officer", Receiver: "cmd-north"},
@@ -61,8 +62,8 @@ var (
 )
 
 // metresNorth is a position d metres north of the Elm Street camera.
-func metresNorth(d float64) dispatch.LatLon {
-	return dispatch.LatLon{Lat: elmPos.Lat + d/111195, Lon: elmPos.Lon}
+func metresNorth(d float64) geo.LatLon {
+	return geo.LatLon{Lat: elmPos.Lat + d/111195, Lon: elmPos.Lon}
 }
 
 func newFixture(t testing.TB, path string, adjust func(*alerts.Options)) *fixture {

@@ -8,6 +8,7 @@ import (
 
 	"snowlight/alerts/dispatch"
 	"snowlight/alerts/notify"
+	"snowlight/geo"
 )
 
 // Notice is the JSON body of every webhook the engine sends. Receivers get only what their role needs:
@@ -32,10 +33,10 @@ type Notice struct {
 
 // Where is a place as a person reads it.
 type Where struct {
-	Camera   string          `json:"camera"`
-	Name     string          `json:"name,omitempty"`
-	Position dispatch.LatLon `json:"position"`
-	Area     string          `json:"area,omitempty"`
+	Camera   string     `json:"camera"`
+	Name     string     `json:"name,omitempty"`
+	Position geo.LatLon `json:"position"`
+	Area     string     `json:"area,omitempty"`
 }
 
 func (e *Engine) message(a Alert, receiver, topic, key string, target *dispatch.Target) notify.Message {

@@ -16,6 +16,7 @@ import (
 
 	_ "time/tzdata" // time zones validate and resolve even on a host without a zone database
 
+	"snowlight/geo"
 	"snowlight/watchlist"
 )
 
@@ -50,22 +51,16 @@ type Config struct {
 	Roads []Road `yaml:"roads"`
 }
 
-// LatLon is a WGS84 position in degrees.
-type LatLon struct {
-	Lat float64 `yaml:"lat" json:"lat"`
-	Lon float64 `yaml:"lon" json:"lon"`
-}
-
 // Camera is one RTSP camera.
 type Camera struct {
-	ID        string `yaml:"id"`
-	Name      string `yaml:"name"`
-	URL       string `yaml:"url"` // rtsp:// or rtsps://; credentials in it are moved to Username/Password
-	Username  string `yaml:"username"`
-	Password  Secret `yaml:"password"`
-	Transport string `yaml:"transport"` // tcp (default) or udp
-	Position  LatLon `yaml:"position"`
-	Area      string `yaml:"area"`
+	ID        string     `yaml:"id"`
+	Name      string     `yaml:"name"`
+	URL       string     `yaml:"url"` // rtsp:// or rtsps://; credentials in it are moved to Username/Password
+	Username  string     `yaml:"username"`
+	Password  Secret     `yaml:"password"`
+	Transport string     `yaml:"transport"` // tcp (default) or udp
+	Position  geo.LatLon `yaml:"position"`
+	Area      string     `yaml:"area"`
 	// DetectFPS is how many frames per second go to the detectors.
 	DetectFPS  float64     `yaml:"detect_fps"`
 	Zones      []ImageZone `yaml:"zones"`
@@ -125,11 +120,11 @@ type Receiver struct {
 
 // Patrol is a street patrol unit.
 type Patrol struct {
-	ID       string   `yaml:"id"`
-	Name     string   `yaml:"name"`
-	Area     string   `yaml:"area"`
-	Position LatLon   `yaml:"position"`
-	Receiver Receiver `yaml:"receiver"`
+	ID       string     `yaml:"id"`
+	Name     string     `yaml:"name"`
+	Area     string     `yaml:"area"`
+	Position geo.LatLon `yaml:"position"`
+	Receiver Receiver   `yaml:"receiver"`
 }
 
 // Guardian is someone told when a person they look after (an at-risk or missing person on the watch

@@ -3,16 +3,16 @@ package config
 import (
 	"fmt"
 
-	"snowlight/alerts/dispatch"
 	"snowlight/alerts/dispatch/roads"
+	"snowlight/geo"
 )
 
 // Road is one street or part of one, for routing patrols without a map service: a polyline, in the
 // direction of traffic if it is one-way. Roads meet where they share a point (within a metre).
 type Road struct {
-	ID     string   `yaml:"id"` // optional; names the road in messages
-	Oneway bool     `yaml:"oneway"`
-	Points []LatLon `yaml:"points"`
+	ID     string       `yaml:"id"` // optional; names the road in messages
+	Oneway bool         `yaml:"oneway"`
+	Points []geo.LatLon `yaml:"points"`
 }
 
 // validateRoads checks what the road graph needs, naming the field, so that building it cannot fail.
@@ -45,7 +45,7 @@ func (c *Config) validateRoads(errs *fieldErrors) {
 				continue
 			}
 			q := r.Points[j-1]
-			if d := dispatch.Distance(dispatch.LatLon(q), dispatch.LatLon(p)); d > roads.MaxSegment {
+			if d := geo.Distance(q, p); d > roads.MaxSegment {
 				errs.add(pf, "%.0f km from the previous point, more than %.0f km: latitude and longitude swapped?", d/1000, roads.MaxSegment/1000)
 			}
 		}

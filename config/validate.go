@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"snowlight/geo"
 	"snowlight/watchlist"
 )
 
@@ -259,7 +260,7 @@ func checkID(errs *fieldErrors, field, id string, seen map[string]bool) {
 	seen[id] = true
 }
 
-func checkLatLon(errs *fieldErrors, field string, p LatLon) {
+func checkLatLon(errs *fieldErrors, field string, p geo.LatLon) {
 	if !finite(p.Lat) || !finite(p.Lon) || p.Lat < -90 || p.Lat > 90 || p.Lon < -180 || p.Lon > 180 {
 		errs.add(field, "(%v, %v) is not a latitude/longitude", p.Lat, p.Lon)
 	}

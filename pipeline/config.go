@@ -13,7 +13,7 @@ import (
 func Topology(cfg *config.Config) (*stitch.Topology, error) {
 	cams := make([]stitch.Camera, 0, len(cfg.Cameras))
 	for _, c := range cfg.Cameras {
-		sc := stitch.Camera{ID: c.ID, Lat: c.Position.Lat, Lon: c.Position.Lon}
+		sc := stitch.Camera{ID: c.ID, Position: c.Position}
 		for _, n := range c.Neighbours {
 			sc.Neighbours = append(sc.Neighbours, stitch.Neighbour{Camera: n.Camera, Min: n.MinTransit, Max: n.MaxTransit})
 		}

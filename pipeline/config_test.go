@@ -32,7 +32,7 @@ cameras:
 	if _, _, ok := topo.Window("b", "a"); ok {
 		t.Error("b -> a is not configured")
 	}
-	if c, ok := topo.Camera("b"); !ok || c.Lat != 50.88 {
+	if c, ok := topo.Camera("b"); !ok || c.Position.Lat != 50.88 {
 		t.Errorf("camera b: %+v", c)
 	}
 	recs, err := pipeline.Recordings(cfg)

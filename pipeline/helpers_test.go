@@ -156,7 +156,7 @@ func newCenter(t testing.TB, cfg *config.Config) *center {
 	t.Cleanup(func() { db.Close() })
 	var pos []store.CameraPosition
 	for _, c := range cfg.Cameras {
-		pos = append(pos, store.CameraPosition{ID: c.ID, Lat: c.Position.Lat, Lon: c.Position.Lon})
+		pos = append(pos, store.CameraPosition{ID: c.ID, Position: c.Position})
 	}
 	if err := db.SetCameras(ctx, pos); err != nil {
 		t.Fatal(err)

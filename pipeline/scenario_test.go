@@ -95,7 +95,7 @@ func writeStitchDump(t *testing.T, path string, cfg *config.Config, finals []tra
 	t.Helper()
 	d := stitchDump{Sightings: finals, Truth: map[string]dumpTruth{}, TrueLinks: rep.truePairs, Background: rep.background}
 	for _, c := range cfg.Cameras {
-		sc := stitch.Camera{ID: c.ID, Lat: c.Position.Lat, Lon: c.Position.Lon}
+		sc := stitch.Camera{ID: c.ID, Position: c.Position}
 		for _, n := range c.Neighbours {
 			sc.Neighbours = append(sc.Neighbours, stitch.Neighbour{Camera: n.Camera, Min: n.MinTransit, Max: n.MaxTransit})
 		}

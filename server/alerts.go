@@ -38,7 +38,7 @@ func (s *Server) buildAlerts(ctx context.Context, o Options) error {
 	}
 	for _, p := range cfg.Patrols {
 		// A configured position counts as reported now; units keep it fresh through the API.
-		u := dispatch.Unit{ID: p.ID, Name: p.Name, Area: p.Area, Position: dispatch.LatLon{Lat: p.Position.Lat, Lon: p.Position.Lon},
+		u := dispatch.Unit{ID: p.ID, Name: p.Name, Area: p.Area, Position: p.Position,
 			PositionAt: s.now(), Status: dispatch.Available}
 		if p.Receiver.Webhook != "" {
 			u.Receiver = patrolReceiver(p.ID)

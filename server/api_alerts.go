@@ -96,7 +96,7 @@ func (x alertsAPI) view(a alerts.Alert) web.AlertView {
 		Snapshot: web.Media{Key: a.Evidence.Snapshot}, Patrol: a.Patrol,
 	}
 	if p := a.Place.Position; !p.IsZero() {
-		v.Position = &web.LatLon{Lat: p.Lat, Lon: p.Lon}
+		v.Position = &p
 	}
 	if a.Person != nil {
 		v.PersonID, v.PersonName, v.Category = a.Person.ID, a.Person.Name, a.Person.Category

@@ -16,7 +16,7 @@ func (x camerasAPI) List(ctx context.Context) ([]web.CameraView, error) {
 	out := make([]web.CameraView, 0, len(x.s.cfg.Cameras))
 	for _, cc := range x.s.cfg.Cameras {
 		v := web.CameraView{ID: cc.ID, Name: cc.Name, Area: cc.Area, State: "offline", LastFrameAge: -1,
-			Position: &web.LatLon{Lat: cc.Position.Lat, Lon: cc.Position.Lon}}
+			Position: &cc.Position}
 		if c, ok := x.s.cameras.byID[cc.ID]; ok {
 			st := c.worker.Status()
 			v.State, v.Online = string(st.State), st.State == ingest.StateOnline

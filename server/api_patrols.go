@@ -6,6 +6,7 @@ import (
 
 	"snowlight/alerts"
 	"snowlight/alerts/dispatch"
+	"snowlight/geo"
 	"snowlight/web"
 )
 
@@ -17,14 +18,14 @@ func patrolView(u dispatch.Unit, alert string) web.PatrolView {
 	v := web.PatrolView{ID: u.ID, Name: u.Name, Status: string(u.Status), Area: u.Area, Updated: u.Updated,
 		Alert: alert, Account: u.ID}
 	if !u.Position.IsZero() {
-		v.Position = &web.LatLon{Lat: u.Position.Lat, Lon: u.Position.Lon}
+		v.Position = &u.Position
 	}
 	return v
 }
 
 // ReportPosition records where a patrol unit is, as its app would through the API.
 func (s *Server) ReportPosition(ctx context.Context, id string, lat, lon float64) error {
-	_, err := s.patrols.UpdatePosition(ctx, id, dispatch.LatLon{Lat: lat, Lon: lon})
+	_, err := s.patrols.UpdatePosition(ctx, id, geo.LatLon{Lat: lat, Lon: lon})
 	return err
 }
 
@@ -68,7 +69,7 @@ func (x patrolsAPI) Create(ctx context.Context, p web.PatrolInput) (web.PatrolVi
 		u.Status = st
 	}
 	if p.Position != nil {
-		u.Position = dispatch.LatLon{Lat: p.Position.Lat, Lon: p.Position.Lon}
+		u.Position = *p.Position
 		u.PositionAt = x.s.now()
 	}
 	if err := x.s.patrols.Register(ctx, u); err != nil {
@@ -79,7 +80,7 @@ func (x patrolsAPI) Create(ctx context.Context, p web.PatrolInput) (web.PatrolVi
 }
 
 func (x patrolsAPI) UpdatePosition(ctx context.Context, id string, up web.PositionUpdate) (web.PatrolView, error) {
-	u, err := x.s.patrols.UpdatePosition(ctx, id, dispatch.LatLon{Lat: up.Position.Lat, Lon: up.Position.Lon})
+	u, err := x.s.patrols.UpdatePosition(ctx, id, up.Position)
 	if err != nil {
 		return web.PatrolView{}, webErr(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"snowlight/geo"
 	"snowlight/store"
 	"snowlight/tracks"
 	"snowlight/web"
@@ -23,7 +24,7 @@ func (x trajectoriesAPI) stepView(st tracks.Step) web.SightingView {
 		v.CameraName = c.Name
 	}
 	if st.HasPos {
-		v.Position = &web.LatLon{Lat: st.Lat, Lon: st.Lon}
+		v.Position = &geo.LatLon{Lat: st.Lat, Lon: st.Lon}
 	}
 	if st.Link != nil {
 		v.Confidence = st.Link.Confidence

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"snowlight/watchlist"
 	"snowlight/web"
@@ -16,9 +17,7 @@ func (x watchlistAPI) view(p watchlist.Person) web.PersonView {
 	v := web.PersonView{ID: p.ID, Name: p.Name, Category: p.Category, GuardianContact: p.GuardianContact,
 		Expires: p.Expires, Expired: p.Expired(x.s.now()), LegalBasis: p.LegalBasis, ApprovedBy: p.ApprovedBy,
 		EnrolledBy: p.EnrolledBy, Enrolled: p.Enrolled, Photos: len(p.Photos)}
-	for _, z := range p.SafeZone {
-		v.SafeZone = append(v.SafeZone, web.LatLon{Lat: z.Lat, Lon: z.Lon})
-	}
+	v.SafeZone = slices.Clone(p.SafeZone)
 	return v
 }
 

@@ -25,7 +25,7 @@ func newStitcher(topo *stitch.Topology) (*stitch.Stitcher, error) {
 func cameraPositions(cfg *config.Config) []store.CameraPosition {
 	out := make([]store.CameraPosition, 0, len(cfg.Cameras))
 	for _, c := range cfg.Cameras {
-		out = append(out, store.CameraPosition{ID: c.ID, Lat: c.Position.Lat, Lon: c.Position.Lon})
+		out = append(out, store.CameraPosition{ID: c.ID, Position: c.Position})
 	}
 	return out
 }

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"snowlight/alerts/dispatch"
 	"snowlight/auth"
+	"snowlight/geo"
 	"snowlight/internal/shareddata"
 	"snowlight/objstore"
 	"snowlight/objstore/miniotest"
@@ -149,7 +149,7 @@ func TestEndToEnd(t *testing.T) {
 	cam := r.Truth.Camera("gate").Position
 	units := slices.Clone(r.Truth.Patrols)
 	dist := func(p testvideos.PatrolSpec) float64 {
-		return dispatch.Distance(dispatch.LatLon{Lat: cam.Lat, Lon: cam.Lon}, dispatch.LatLon{Lat: p.Position.Lat, Lon: p.Position.Lon})
+		return geo.Distance(*cam, p.Position)
 	}
 	slices.SortFunc(units, func(a, b testvideos.PatrolSpec) int { return cmp.Compare(dist(a), dist(b)) })
 	v := op.act(t, chosen.ID, "dispatch", "")

@@ -27,6 +27,7 @@ import (
 	"snowlight/alerts/notify"
 	"snowlight/auth"
 	"snowlight/config"
+	"snowlight/geo"
 	"snowlight/ingest/camsim"
 	"snowlight/internal/shareddata"
 	"snowlight/objstore/miniotest"
@@ -572,10 +573,10 @@ func startProduct(t testing.TB, cfg *config.Config, tr *testvideos.Truth) *produ
 // enrolScene puts the scenario's enrolled persons on the watch list under their scenario ids.
 func enrolScene(t testing.TB, srv *server.Server, tr *testvideos.Truth) {
 	t.Helper()
-	zones := map[string][]web.LatLon{}
+	zones := map[string][]geo.LatLon{}
 	for _, z := range tr.Zones {
 		for _, p := range z.Polygon {
-			zones[z.ID] = append(zones[z.ID], web.LatLon{Lat: p[0], Lon: p[1]})
+			zones[z.ID] = append(zones[z.ID], geo.LatLon{Lat: p[0], Lon: p[1]})
 		}
 	}
 	for _, p := range tr.Persons {

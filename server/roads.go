@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"slices"
 
 	"snowlight/alerts/dispatch"
 	"snowlight/alerts/dispatch/roads"
@@ -15,10 +16,7 @@ func planOptions(rs []config.Road) (dispatch.PlanOptions, error) {
 	}
 	in := make([]roads.Road, len(rs))
 	for i, r := range rs {
-		in[i] = roads.Road{ID: r.ID, Oneway: r.Oneway, Points: make([]dispatch.LatLon, len(r.Points))}
-		for j, p := range r.Points {
-			in[i].Points[j] = dispatch.LatLon(p)
-		}
+		in[i] = roads.Road{ID: r.ID, Oneway: r.Oneway, Points: slices.Clone(r.Points)}
 	}
 	g, err := roads.New(in, roads.Options{})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -109,10 +110,7 @@ func (w *watchList) enrol(ctx context.Context, id string, e web.Enrolment) (watc
 	now := w.s.now()
 	p := watchlist.Person{ID: id, Name: e.Name, Category: e.Category, EmbeddingModel: w.det.EmbeddingModel(),
 		Enrolled: now, EnrolledBy: e.EnrolledBy, LegalBasis: e.LegalBasis, ApprovedBy: e.ApprovedBy,
-		Expires: e.Expires, GuardianContact: e.GuardianContact}
-	for _, z := range e.SafeZone {
-		p.SafeZone = append(p.SafeZone, watchlist.LatLon{Lat: z.Lat, Lon: z.Lon})
-	}
+		Expires: e.Expires, GuardianContact: e.GuardianContact, SafeZone: slices.Clone(e.SafeZone)}
 	if err := w.policy.CheckEntry(&p, now); err != nil {
 		return watchlist.Person{}, nil, fmt.Errorf("%v: %w", err, web.ErrInvalid)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"snowlight/alerts/dispatch"
+	"snowlight/geo"
 )
 
 // patrolsComponent holds the patrol units (see dispatch.Store); the grid areas come from configuration.
@@ -91,7 +92,7 @@ func (db *DB) PutPatrolUnit(ctx context.Context, u dispatch.Unit) error {
 
 // SetPatrolPosition implements dispatch.Store. A report older than the one stored is ignored: phones
 // resend late.
-func (db *DB) SetPatrolPosition(ctx context.Context, id string, p dispatch.LatLon, at time.Time) error {
+func (db *DB) SetPatrolPosition(ctx context.Context, id string, p geo.LatLon, at time.Time) error {
 	return db.updatePatrol(ctx, id, `UPDATE patrol_units SET lat = ?, lon = ?, position_at_ns = max(position_at_ns, ?),
 		updated_ns = ? WHERE id = ? AND position_at_ns <= ?`, p.Lat, p.Lon, at.UnixNano(), at.UnixNano(), id, at.UnixNano())
 }

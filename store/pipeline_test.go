@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"snowlight/geo"
 	"snowlight/store"
 	"snowlight/tracks"
 	"snowlight/tracks/stitch"
@@ -65,9 +66,9 @@ func TestTrackStitchStore(t *testing.T) {
 	}
 
 	cams := []stitch.Camera{
-		{ID: "A", Lat: 52.520, Lon: 13.400, Neighbours: []stitch.Neighbour{{Camera: "B", Min: 20 * time.Second, Max: 90 * time.Second}}},
-		{ID: "B", Lat: 52.521, Lon: 13.401, Neighbours: []stitch.Neighbour{{Camera: "C", Min: 20 * time.Second, Max: 90 * time.Second}}},
-		{ID: "C", Lat: 52.522, Lon: 13.402},
+		{ID: "A", Position: geo.LatLon{Lat: 52.520, Lon: 13.400}, Neighbours: []stitch.Neighbour{{Camera: "B", Min: 20 * time.Second, Max: 90 * time.Second}}},
+		{ID: "B", Position: geo.LatLon{Lat: 52.521, Lon: 13.401}, Neighbours: []stitch.Neighbour{{Camera: "C", Min: 20 * time.Second, Max: 90 * time.Second}}},
+		{ID: "C", Position: geo.LatLon{Lat: 52.522, Lon: 13.402}},
 	}
 	topo, err := stitch.NewTopology(cams, stitch.DefaultLearning())
 	if err != nil {
@@ -84,7 +85,7 @@ func TestTrackStitchStore(t *testing.T) {
 	defer db.Close()
 	var positions []store.CameraPosition
 	for _, c := range cams {
-		positions = append(positions, store.CameraPosition{ID: c.ID, Lat: c.Lat, Lon: c.Lon})
+		positions = append(positions, store.CameraPosition{ID: c.ID, Position: c.Position})
 	}
 	if err := db.SetCameras(ctx, positions); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"math"
 	"time"
 
+	"snowlight/geo"
 	"snowlight/tracks"
 )
 
@@ -76,7 +77,7 @@ type sightingDetail struct {
 // CameraPosition is where a camera is, for the positions trajectory queries report.
 type CameraPosition struct {
 	ID       string
-	Lat, Lon float64
+	Position geo.LatLon
 }
 
 // SetCameras records camera positions (replacing earlier ones for the same ids).
@@ -87,11 +88,11 @@ func (db *DB) SetCameras(ctx context.Context, cams []CameraPosition) error {
 	}
 	defer tx.Rollback()
 	for _, c := range cams {
-		if c.ID == "" || math.IsNaN(c.Lat) || math.IsNaN(c.Lon) || math.Abs(c.Lat) > 90 || math.Abs(c.Lon) > 180 {
-			return fmt.Errorf("set cameras: camera %q at %v,%v: not a valid id and position", c.ID, c.Lat, c.Lon)
+		if c.ID == "" || c.Position.Validate() != nil {
+			return fmt.Errorf("set cameras: camera %q at %v,%v: not a valid id and position", c.ID, c.Position.Lat, c.Position.Lon)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO cameras(id, lat, lon) VALUES (?, ?, ?)
-			ON CONFLICT(id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon`, c.ID, c.Lat, c.Lon); err != nil {
+			ON CONFLICT(id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon`, c.ID, c.Position.Lat, c.Position.Lon); err != nil {
 			return fmt.Errorf("set camera %s: %w", c.ID, err)
 		}
 	}

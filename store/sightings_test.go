@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"snowlight/geo"
 	"snowlight/tracks"
 )
 
@@ -77,7 +78,7 @@ func stepIDs(steps []tracks.Step) []string {
 // person u1(A) -> u2(B); plus a lone sighting x at A.
 func seed(t *testing.T, db *DB) {
 	ctx := context.Background()
-	if err := db.SetCameras(ctx, []CameraPosition{{"A", 52.52, 13.40}, {"B", 52.521, 13.401}, {"C", 52.522, 13.402}}); err != nil {
+	if err := db.SetCameras(ctx, []CameraPosition{{"A", geo.LatLon{Lat: 52.52, Lon: 13.40}}, {"B", geo.LatLon{Lat: 52.521, Lon: 13.401}}, {"C", geo.LatLon{Lat: 52.522, Lon: 13.402}}}); err != nil {
 		t.Fatal(err)
 	}
 	mustSave(t, db,
@@ -258,7 +259,7 @@ func TestArchiveRejects(t *testing.T) {
 	if len(tr.Steps) != 1 || tr.Steps[0].Link != nil {
 		t.Errorf("after failed batches: %+v", tr)
 	}
-	if err := db.SetCameras(ctx, []CameraPosition{{"A", 95, 0}}); err == nil {
+	if err := db.SetCameras(ctx, []CameraPosition{{"A", geo.LatLon{Lat: 95}}}); err == nil {
 		t.Error("camera at latitude 95 accepted")
 	}
 }

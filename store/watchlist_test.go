@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"snowlight/geo"
 	"snowlight/retention"
 	"snowlight/watchlist"
 )
@@ -30,7 +31,7 @@ func testPerson(id string) watchlist.Person {
 		},
 		Enrolled: st0, EnrolledBy: "officer-7", LegalBasis: "court order 123/24", ApprovedBy: "judge-2",
 		Expires: st0.Add(30 * 24 * time.Hour), GuardianContact: "+49 30 1234",
-		SafeZone: []watchlist.LatLon{{Lat: 52.52, Lon: 13.40}, {Lat: 52.53, Lon: 13.40}, {Lat: 52.53, Lon: 13.41}},
+		SafeZone: []geo.LatLon{{Lat: 52.52, Lon: 13.40}, {Lat: 52.53, Lon: 13.40}, {Lat: 52.53, Lon: 13.41}},
 	}
 }
 

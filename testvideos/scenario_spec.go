@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"snowlight/geo"
 	"snowlight/watchlist"
 )
 
@@ -43,7 +44,7 @@ type CameraSpec struct {
 	FPS        int             `yaml:"fps,omitempty" json:"fps"`
 	Duration   float64         `yaml:"duration,omitempty" json:"duration"`
 	Background BackgroundSpec  `yaml:"background" json:"background"`
-	Position   *LatLon         `yaml:"position,omitempty" json:"position,omitempty"`
+	Position   *geo.LatLon     `yaml:"position,omitempty" json:"position,omitempty"`
 	Neighbours []NeighbourSpec `yaml:"neighbours,omitempty" json:"neighbours,omitempty"`
 }
 
@@ -64,12 +65,6 @@ type BackgroundSpec struct {
 	To    float64 `yaml:"to,omitempty" json:"to,omitempty"`
 	Crop  []int   `yaml:"crop,omitempty" json:"crop,omitempty"`
 	Flip  bool    `yaml:"flip,omitempty" json:"flip,omitempty"`
-}
-
-// LatLon is a position in WGS84 degrees.
-type LatLon struct {
-	Lat float64 `yaml:"lat" json:"lat"`
-	Lon float64 `yaml:"lon" json:"lon"`
 }
 
 // NeighbourSpec says a person leaving this camera can reach Camera after Transit[0] to Transit[1] seconds.
@@ -198,9 +193,9 @@ type ZoneSpec struct {
 
 // PatrolSpec is a patrol unit placed on the map for the alert and dispatch tests.
 type PatrolSpec struct {
-	ID       string `yaml:"id" json:"id"`
-	Position LatLon `yaml:"position" json:"position"`
-	Area     string `yaml:"area,omitempty" json:"area,omitempty"`
+	ID       string     `yaml:"id" json:"id"`
+	Position geo.LatLon `yaml:"position" json:"position"`
+	Area     string     `yaml:"area,omitempty" json:"area,omitempty"`
 }
 
 // resolvedPaths holds absolute file names after ${VAR} expansion, in the spec's own order.
@@ -477,7 +472,7 @@ func (s *Spec) validateZones(errs *specErrors) {
 			errs.add(f+".polygon", "needs at least 3 [lat, lon] points, got %d", len(z.Polygon))
 		}
 		for j, p := range z.Polygon {
-			validLatLon(errs, fmt.Sprintf("%s.polygon[%d]", f, j), LatLon{p[0], p[1]})
+			validLatLon(errs, fmt.Sprintf("%s.polygon[%d]", f, j), geo.LatLon{Lat: p[0], Lon: p[1]})
 		}
 	}
 }
@@ -660,7 +655,7 @@ func (w *WalkSpec) refHeight() float64 {
 	return 0
 }
 
-func validLatLon(errs *specErrors, f string, p LatLon) {
+func validLatLon(errs *specErrors, f string, p geo.LatLon) {
 	if !(p.Lat >= -90 && p.Lat <= 90) {
 		errs.add(f+".lat", "must be between -90 and 90, got %v", p.Lat)
 	}

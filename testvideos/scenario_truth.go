@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"snowlight/geo"
 	"time"
 )
 
@@ -32,7 +33,7 @@ type CameraTruth struct {
 	Width      int             `json:"width"`
 	Height     int             `json:"height"`
 	FPS        int             `json:"fps"`
-	Position   *LatLon         `json:"position,omitempty"`
+	Position   *geo.LatLon     `json:"position,omitempty"`
 	Neighbours []NeighbourSpec `json:"neighbours,omitempty"`
 	// BackgroundPeople is true when the background is real video with passers-by of its own, who are not
 	// listed in the frames: detections there are not false positives.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"snowlight/geo"
 	"time"
 )
 
@@ -38,8 +39,8 @@ type Person struct {
 	// GuardianContact says whom to call about an at-risk or missing person (free text: names and
 	// numbers). SafeZone is the area (a polygon of at least 3 points) an at-risk person should stay
 	// inside; empty when they have none.
-	GuardianContact string   `json:"guardian_contact,omitempty"`
-	SafeZone        []LatLon `json:"safe_zone,omitempty"`
+	GuardianContact string       `json:"guardian_contact,omitempty"`
+	SafeZone        []geo.LatLon `json:"safe_zone,omitempty"`
 	// Negatives are embeddings of faces a human judged not to be this person (a dismissed alert): a
 	// face must resemble the enrolment more than it resembles any of them to be matched to the person.
 	Negatives [][]float32 `json:"negatives,omitempty"`
@@ -62,12 +63,6 @@ type Box struct {
 	Y float32 `json:"y"`
 	W float32 `json:"w"`
 	H float32 `json:"h"`
-}
-
-// LatLon is a WGS84 position in degrees.
-type LatLon struct {
-	Lat float64 `json:"lat"`
-	Lon float64 `json:"lon"`
 }
 
 // Expired reports whether the entry has expired at t.

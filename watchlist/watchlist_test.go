@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"snowlight/geo"
 	"snowlight/watchlist"
 )
 
@@ -299,7 +300,7 @@ func TestCheckEntry(t *testing.T) {
 func TestPersonValidate(t *testing.T) {
 	good := person("p-1", "Ann", watchlist.AtRisk, unit(1, 0), unit(0, 1))
 	good.Photos = []watchlist.Photo{{Source: "a.jpg"}, {Source: "b.jpg"}}
-	good.SafeZone = []watchlist.LatLon{{52.5, 13.4}, {52.6, 13.4}, {52.6, 13.5}}
+	good.SafeZone = []geo.LatLon{{Lat: 52.5, Lon: 13.4}, {Lat: 52.6, Lon: 13.4}, {Lat: 52.6, Lon: 13.5}}
 	if err := good.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +324,7 @@ func TestPersonValidate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		p := good
-		p.SafeZone = append([]watchlist.LatLon(nil), good.SafeZone...)
+		p.SafeZone = append([]geo.LatLon(nil), good.SafeZone...)
 		p.Photos = append([]watchlist.Photo(nil), good.Photos...)
 		tc.f(&p)
 		if err := p.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {

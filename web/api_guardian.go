@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"snowlight/auth"
+	"snowlight/geo"
 	"snowlight/watchlist"
 )
 
@@ -22,7 +23,7 @@ type GuardedPerson struct {
 	ID       string             `json:"id"`
 	Name     string             `json:"name"`
 	Category watchlist.Category `json:"category"`
-	SafeZone []LatLon           `json:"safe_zone,omitempty"`
+	SafeZone []geo.LatLon       `json:"safe_zone,omitempty"`
 	Latest   *SightingView      `json:"latest,omitempty"`
 	Alerts   []AlertView        `json:"alerts"`
 }

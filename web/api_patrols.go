@@ -2,12 +2,12 @@ package web
 
 import (
 	"fmt"
-	"math"
 	"net/http"
 	"slices"
 	"strconv"
 
 	"snowlight/auth"
+	"snowlight/geo"
 )
 
 func (a *api) patrolRoutes() []Route {
@@ -136,7 +136,7 @@ func inAreas(p auth.Principal, area string) bool {
 	return slices.Contains(s.Cameras, auth.AllCameras) || area != "" && slices.Contains(s.Areas, area)
 }
 
-func latLonText(p *LatLon) string {
+func latLonText(p *geo.LatLon) string {
 	if p == nil {
 		return "none"
 	}
@@ -147,7 +147,6 @@ func validPatrolStatus(s string) bool {
 	return s == PatrolAvailable || s == PatrolBusy || s == PatrolOffline
 }
 
-func validLatLon(p LatLon) bool {
-	return !math.IsNaN(p.Lat) && !math.IsNaN(p.Lon) && p.Lat >= -90 && p.Lat <= 90 && p.Lon >= -180 && p.Lon <= 180 &&
-		!(p.Lat == 0 && p.Lon == 0)
+func validLatLon(p geo.LatLon) bool {
+	return p.Validate() == nil && !p.IsZero()
 }

@@ -12,6 +12,7 @@ import (
 
 	"snowlight/audit"
 	"snowlight/auth"
+	"snowlight/geo"
 	"snowlight/watchlist"
 	"snowlight/web"
 	"snowlight/web/fake"
@@ -44,8 +45,8 @@ type product struct {
 
 var (
 	t0         = time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
-	posCam1    = web.LatLon{Lat: 52.0100, Lon: 4.3500}
-	posCam2    = web.LatLon{Lat: 52.0150, Lon: 4.3600}
+	posCam1    = geo.LatLon{Lat: 52.0100, Lon: 4.3500}
+	posCam2    = geo.LatLon{Lat: 52.0150, Lon: 4.3600}
 	guardScope = map[auth.Role]auth.Scope{auth.Guardian: {Persons: []string{"p-anna"}}}
 )
 
@@ -62,13 +63,13 @@ func newProduct(t testing.TB, mod func(*web.APIOptions), scopes map[auth.Role]au
 		web.CameraView{ID: "cam-2", Name: "Harbour", Area: "south", Position: &posCam2, State: "offline"},
 	)
 	w.Patrols.Add(
-		web.PatrolView{ID: "u-near", Name: "Unit 1", Status: web.PatrolAvailable, Area: "north", Position: &web.LatLon{Lat: 52.0105, Lon: 4.3505}, Account: "t-patrol"},
-		web.PatrolView{ID: "u-far", Name: "Unit 2", Status: web.PatrolAvailable, Area: "south", Position: &web.LatLon{Lat: 52.0500, Lon: 4.4000}},
+		web.PatrolView{ID: "u-near", Name: "Unit 1", Status: web.PatrolAvailable, Area: "north", Position: &geo.LatLon{Lat: 52.0105, Lon: 4.3505}, Account: "t-patrol"},
+		web.PatrolView{ID: "u-far", Name: "Unit 2", Status: web.PatrolAvailable, Area: "south", Position: &geo.LatLon{Lat: 52.0500, Lon: 4.4000}},
 	)
 	photo := testPNG(t, 160, 200)
 	w.Watchlist.Add(web.PersonView{ID: "p-anna", Name: "Anna K", Category: watchlist.AtRisk, GuardianContact: "Jon K +31 6 000",
 		LegalBasis: "guardian consent 2025-11", ApprovedBy: "chief Ng", Expires: t0.AddDate(1, 0, 0),
-		SafeZone: []web.LatLon{{Lat: 52.009, Lon: 4.349}, {Lat: 52.011, Lon: 4.349}, {Lat: 52.011, Lon: 4.352}}}, web.Photo{ContentType: "image/png", Data: photo})
+		SafeZone: []geo.LatLon{{Lat: 52.009, Lon: 4.349}, {Lat: 52.011, Lon: 4.349}, {Lat: 52.011, Lon: 4.352}}}, web.Photo{ContentType: "image/png", Data: photo})
 	w.Watchlist.Add(web.PersonView{ID: "p-bob", Name: "Bob S", Category: watchlist.Suspect, LegalBasis: "warrant 77", ApprovedBy: "judge Li",
 		Expires: t0.AddDate(0, 1, 0)}, web.Photo{ContentType: "image/png", Data: photo})
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"snowlight/geo"
 	"snowlight/objstore"
 	"snowlight/watchlist"
 )
@@ -114,10 +115,10 @@ type AlertView struct {
 	Created  time.Time `json:"created"`
 	Updated  time.Time `json:"updated"`
 
-	Camera     string  `json:"camera,omitempty"` // absent for guardians, who get the name only
-	CameraName string  `json:"camera_name,omitempty"`
-	Area       string  `json:"area,omitempty"`
-	Position   *LatLon `json:"position,omitempty"` // the camera's
+	Camera     string      `json:"camera,omitempty"` // absent for guardians, who get the name only
+	CameraName string      `json:"camera_name,omitempty"`
+	Area       string      `json:"area,omitempty"`
+	Position   *geo.LatLon `json:"position,omitempty"` // the camera's
 
 	PersonID   string             `json:"person_id,omitempty"`
 	PersonName string             `json:"person_name,omitempty"`
@@ -224,12 +225,6 @@ const (
 	ClipFailed    = "failed"
 )
 
-// LatLon is a WGS84 point in degrees.
-type LatLon struct {
-	Lat float64 `json:"lat"`
-	Lon float64 `json:"lon"`
-}
-
 // Patrols are the units in the street.
 type Patrols interface {
 	List(ctx context.Context) ([]PatrolView, error)
@@ -240,12 +235,12 @@ type Patrols interface {
 
 // PatrolView is a unit as the console shows it.
 type PatrolView struct {
-	ID       string    `json:"id"`
-	Name     string    `json:"name"`
-	Status   string    `json:"status"` // available, busy, offline
-	Area     string    `json:"area,omitempty"`
-	Position *LatLon   `json:"position,omitempty"`
-	Updated  time.Time `json:"updated,omitzero"`
+	ID       string      `json:"id"`
+	Name     string      `json:"name"`
+	Status   string      `json:"status"` // available, busy, offline
+	Area     string      `json:"area,omitempty"`
+	Position *geo.LatLon `json:"position,omitempty"`
+	Updated  time.Time   `json:"updated,omitzero"`
 	// Alert is the alert the unit is assigned to, if any.
 	Alert string `json:"alert,omitempty"`
 	// Account is the user name of the patrol role account that reports for the unit.
@@ -261,19 +256,19 @@ const (
 
 // PatrolInput creates a unit.
 type PatrolInput struct {
-	ID       string  `json:"id"`
-	Name     string  `json:"name"`
-	Area     string  `json:"area,omitempty"`
-	Status   string  `json:"status,omitempty"`
-	Position *LatLon `json:"position,omitempty"`
-	Account  string  `json:"account,omitempty"`
+	ID       string      `json:"id"`
+	Name     string      `json:"name"`
+	Area     string      `json:"area,omitempty"`
+	Status   string      `json:"status,omitempty"`
+	Position *geo.LatLon `json:"position,omitempty"`
+	Account  string      `json:"account,omitempty"`
 }
 
 // PositionUpdate is a unit's report of where it is.
 type PositionUpdate struct {
-	Position LatLon    `json:"position"`
-	Status   string    `json:"status,omitempty"` // unchanged when empty
-	At       time.Time `json:"at,omitzero"`      // now when zero
+	Position geo.LatLon `json:"position"`
+	Status   string     `json:"status,omitempty"` // unchanged when empty
+	At       time.Time  `json:"at,omitzero"`      // now when zero
 }
 
 // Cameras reports the cameras and their health.
@@ -285,17 +280,17 @@ type Cameras interface {
 
 // CameraView is a camera and its health. It never carries the camera's URL or credentials.
 type CameraView struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Area      string    `json:"area,omitempty"`
-	Position  *LatLon   `json:"position,omitempty"`
-	State     string    `json:"state"` // online, connecting, stalled, offline, unauthorized
-	Online    bool      `json:"online"`
-	FPS       float64   `json:"fps"`
-	Width     int       `json:"width,omitempty"`
-	Height    int       `json:"height,omitempty"`
-	Codec     string    `json:"codec,omitempty"`
-	LastFrame time.Time `json:"last_frame,omitzero"`
+	ID        string      `json:"id"`
+	Name      string      `json:"name"`
+	Area      string      `json:"area,omitempty"`
+	Position  *geo.LatLon `json:"position,omitempty"`
+	State     string      `json:"state"` // online, connecting, stalled, offline, unauthorized
+	Online    bool        `json:"online"`
+	FPS       float64     `json:"fps"`
+	Width     int         `json:"width,omitempty"`
+	Height    int         `json:"height,omitempty"`
+	Codec     string      `json:"codec,omitempty"`
+	LastFrame time.Time   `json:"last_frame,omitzero"`
 	// LastFrameAge is seconds since the last frame when the view was made (-1 when never).
 	LastFrameAge float64 `json:"last_frame_age"`
 	// Live says whether the camera can be watched over WebRTC (H.264 in the ring).
@@ -334,7 +329,7 @@ type PersonView struct {
 	Name            string             `json:"name"`
 	Category        watchlist.Category `json:"category"`
 	GuardianContact string             `json:"guardian_contact,omitempty"`
-	SafeZone        []LatLon           `json:"safe_zone,omitempty"`
+	SafeZone        []geo.LatLon       `json:"safe_zone,omitempty"`
 	Expires         time.Time          `json:"expires,omitzero"`
 	Expired         bool               `json:"expired"`
 	LegalBasis      string             `json:"legal_basis"`
@@ -351,7 +346,7 @@ type Enrolment struct {
 	Name            string
 	Category        watchlist.Category
 	GuardianContact string
-	SafeZone        []LatLon
+	SafeZone        []geo.LatLon
 	Expires         time.Time
 	LegalBasis      string
 	ApprovedBy      string
@@ -409,13 +404,13 @@ type TrajectoryView struct {
 
 // SightingView is one person's pass through one camera.
 type SightingView struct {
-	ID         string    `json:"id"`
-	Trajectory string    `json:"trajectory,omitempty"`
-	Camera     string    `json:"camera"`
-	CameraName string    `json:"camera_name,omitempty"`
-	Position   *LatLon   `json:"position,omitempty"`
-	Enter      time.Time `json:"enter"`
-	Exit       time.Time `json:"exit"`
+	ID         string      `json:"id"`
+	Trajectory string      `json:"trajectory,omitempty"`
+	Camera     string      `json:"camera"`
+	CameraName string      `json:"camera_name,omitempty"`
+	Position   *geo.LatLon `json:"position,omitempty"`
+	Enter      time.Time   `json:"enter"`
+	Exit       time.Time   `json:"exit"`
 	// Confidence is the link confidence to the previous sighting of the trajectory (0..1); 0 for the
 	// first.
 	Confidence float64 `json:"confidence"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"snowlight/geo"
 	"sort"
 	"time"
 )
@@ -33,7 +34,7 @@ type Target struct {
 
 // Incident is where help is needed.
 type Incident struct {
-	Position LatLon
+	Position geo.LatLon
 	Area     string // the grid area of the camera
 }
 
@@ -71,12 +72,12 @@ func (r *Registry) Plan(ctx context.Context, inc Incident, o PlanOptions) ([]Tar
 	}
 	now := r.now()
 	var cands []Target
-	var from []LatLon // the positions of cands, for the router
+	var from []geo.LatLon // the positions of cands, for the router
 	for _, u := range units {
 		if u.Status != Available || u.PositionAt.IsZero() || now.Sub(u.PositionAt) > o.MaxPositionAge {
 			continue
 		}
-		cands = append(cands, Target{Kind: UnitTarget, ID: u.ID, Name: u.Name, Receiver: u.Receiver, Distance: Distance(inc.Position, u.Position)})
+		cands = append(cands, Target{Kind: UnitTarget, ID: u.ID, Name: u.Name, Receiver: u.Receiver, Distance: geo.Distance(inc.Position, u.Position)})
 		from = append(from, u.Position)
 	}
 	if o.Router != nil && len(from) > 0 {

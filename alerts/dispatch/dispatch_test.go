@@ -8,25 +8,26 @@ import (
 	"time"
 
 	"snowlight/alerts/dispatch"
+	"snowlight/geo"
 	"snowlight/store"
 )
 
 func TestDistance(t *testing.T) {
 	tests := []struct {
 		name string
-		a, b dispatch.LatLon
+		a, b geo.LatLon
 		want float64 // metres
 		tol  float64
 	}{
-		{"same point", dispatch.LatLon{Lat: 48.2, Lon: 16.37}, dispatch.LatLon{Lat: 48.2, Lon: 16.37}, 0, 1e-9},
-		{"one degree of latitude", dispatch.LatLon{Lat: 0, Lon: 0}, dispatch.LatLon{Lat: 1, Lon: 0}, 111195, 1},
-		{"one degree of longitude at 60N is half", dispatch.LatLon{Lat: 60, Lon: 0}, dispatch.LatLon{Lat: 60, Lon: 1}, 55597, 10},
-		{"Paris to London", dispatch.LatLon{Lat: 48.8566, Lon: 2.3522}, dispatch.LatLon{Lat: 51.5074, Lon: -0.1278}, 343_556, 500},
-		{"antipodes", dispatch.LatLon{Lat: 0, Lon: 0}, dispatch.LatLon{Lat: 0, Lon: 180}, math.Pi * 6371008.8, 1},
-		{"across the date line", dispatch.LatLon{Lat: 0, Lon: 179.999}, dispatch.LatLon{Lat: 0, Lon: -179.999}, 222.4, 0.5},
+		{"same point", geo.LatLon{Lat: 48.2, Lon: 16.37}, geo.LatLon{Lat: 48.2, Lon: 16.37}, 0, 1e-9},
+		{"one degree of latitude", geo.LatLon{Lat: 0, Lon: 0}, geo.LatLon{Lat: 1, Lon: 0}, 111195, 1},
+		{"one degree of longitude at 60N is half", geo.LatLon{Lat: 60, Lon: 0}, geo.LatLon{Lat: 60, Lon: 1}, 55597, 10},
+		{"Paris to London", geo.LatLon{Lat: 48.8566, Lon: 2.3522}, geo.LatLon{Lat: 51.5074, Lon: -0.1278}, 343_556, 500},
+		{"antipodes", geo.LatLon{Lat: 0, Lon: 0}, geo.LatLon{Lat: 0, Lon: 180}, math.Pi * 6371008.8, 1},
+		{"across the date line", geo.LatLon{Lat: 0, Lon: 179.999}, geo.LatLon{Lat: 0, Lon: -179.999}, 222.4, 0.5},
 	}
 	for _, tc := range tests {
-		if got := dispatch.Distance(tc.a, tc.b); math.Abs(got-tc.want) > tc.tol {
+		if got := geo.Distance(tc.a, tc.b); math.Abs(got-tc.want) > tc.tol {
 			t.Errorf("%s: %.1f m, want %.1f ± %.1f", tc.name, got, tc.want, tc.tol)
 		}
 	}
@@ -81,9 +82,9 @@ func newRegistry(t *testing.T, now *time.Time) *dispatch.Registry {
 
 // elm is the incident position: a camera on Elm Street. Units are placed at known distances north of it
 // (0.001 degrees of latitude is 111 m).
-var elm = dispatch.LatLon{Lat: 48.2000, Lon: 16.3700}
+var elm = geo.LatLon{Lat: 48.2000, Lon: 16.3700}
 
-func north(m float64) dispatch.LatLon { return dispatch.LatLon{Lat: elm.Lat + m/111195, Lon: elm.Lon} }
+func north(m float64) geo.LatLon { return geo.LatLon{Lat: elm.Lat + m/111195, Lon: elm.Lon} }
 
 func TestPlanNearestAvailableThenUpTheGrid(t *testing.T) {
 	ctx := t.Context()
@@ -145,7 +146,7 @@ func TestPlanNearestAvailableThenUpTheGrid(t *testing.T) {
 	if len(plan) != 2 || plan[1].ID != "city" {
 		t.Errorf("unmapped camera plan %+v", plan)
 	}
-	if _, err := r.Plan(ctx, dispatch.Incident{Position: dispatch.LatLon{Lat: 91}}, dispatch.PlanOptions{}); err == nil {
+	if _, err := r.Plan(ctx, dispatch.Incident{Position: geo.LatLon{Lat: 91}}, dispatch.PlanOptions{}); err == nil {
 		t.Error("planned for a position off the globe")
 	}
 }
@@ -167,7 +168,7 @@ func TestRegistryValidation(t *testing.T) {
 			t.Errorf("registered %+v", b)
 		}
 	}
-	if _, err := r.UpdatePosition(ctx, "u1", dispatch.LatLon{Lat: math.NaN()}); err == nil {
+	if _, err := r.UpdatePosition(ctx, "u1", geo.LatLon{Lat: math.NaN()}); err == nil {
 		t.Error("NaN position accepted")
 	}
 	if _, err := r.UpdatePosition(ctx, "ghost", elm); !errors.Is(err, dispatch.ErrUnknownUnit) {
@@ -180,7 +181,7 @@ func TestRegistryValidation(t *testing.T) {
 	r.UpdatePosition(ctx, "u1", north(100))
 	now = now.Add(-time.Minute)
 	r.UpdatePosition(ctx, "u1", north(5000))
-	if u, _ := r.Unit(ctx, "u1"); math.Abs(dispatch.Distance(u.Position, north(100))) > 1 {
+	if u, _ := r.Unit(ctx, "u1"); math.Abs(geo.Distance(u.Position, north(100))) > 1 {
 		t.Errorf("older report moved the unit to %+v", u.Position)
 	}
 }

@@ -11,41 +11,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
+	"snowlight/geo"
 	"strings"
 	"time"
 )
-
-// LatLon is a WGS84 position in degrees.
-type LatLon struct {
-	Lat float64 `json:"lat"`
-	Lon float64 `json:"lon"`
-}
-
-// Validate rejects positions outside the globe (and NaNs), which would poison every distance.
-func (p LatLon) Validate() error {
-	if !(p.Lat >= -90 && p.Lat <= 90) || !(p.Lon >= -180 && p.Lon <= 180) {
-		return fmt.Errorf("position (%v, %v) outside lat [-90, 90], lon [-180, 180]", p.Lat, p.Lon)
-	}
-	return nil
-}
-
-// IsZero reports an unset position.
-func (p LatLon) IsZero() bool { return p.Lat == 0 && p.Lon == 0 }
-
-// earthRadius is the mean Earth radius (IUGG) in metres.
-const earthRadius = 6371008.8
-
-// Distance is the great-circle distance in metres (haversine). Plan ranks units by it unless
-// PlanOptions.Router measures travel on roads: in an open street grid both rank nearby units alike, but
-// a river, a railway or one-way streets can make the nearest unit as the crow flies the farther one.
-func Distance(a, b LatLon) float64 {
-	rad := math.Pi / 180
-	dLat := (b.Lat - a.Lat) * rad
-	dLon := (b.Lon - a.Lon) * rad
-	h := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(a.Lat*rad)*math.Cos(b.Lat*rad)*math.Sin(dLon/2)*math.Sin(dLon/2)
-	return 2 * earthRadius * math.Asin(math.Min(1, math.Sqrt(h)))
-}
 
 // Status is a unit's availability.
 type Status string
@@ -72,11 +41,11 @@ type Unit struct {
 	Name string `json:"name"`
 	Area string `json:"area"` // the area it belongs to
 	// Receiver names the unit's app for notifications (see notify.Receivers).
-	Receiver   string    `json:"receiver,omitempty"`
-	Position   LatLon    `json:"position"`
-	PositionAt time.Time `json:"position_at,omitzero"`
-	Status     Status    `json:"status"`
-	Updated    time.Time `json:"updated"`
+	Receiver   string     `json:"receiver,omitempty"`
+	Position   geo.LatLon `json:"position"`
+	PositionAt time.Time  `json:"position_at,omitzero"`
+	Status     Status     `json:"status"`
+	Updated    time.Time  `json:"updated"`
 }
 
 // Level is a level of the city grid.
@@ -158,7 +127,7 @@ type Store interface {
 	// PutPatrolUnit creates or replaces a unit's definition (name, area, receiver), keeping the
 	// position and status of an existing unit.
 	PutPatrolUnit(ctx context.Context, u Unit) error
-	SetPatrolPosition(ctx context.Context, id string, p LatLon, at time.Time) error
+	SetPatrolPosition(ctx context.Context, id string, p geo.LatLon, at time.Time) error
 	SetPatrolStatus(ctx context.Context, id string, s Status, at time.Time) error
 }
 
@@ -226,7 +195,7 @@ func (r *Registry) Unit(ctx context.Context, id string) (Unit, error) {
 }
 
 // UpdatePosition records where a unit is now (its app reports this).
-func (r *Registry) UpdatePosition(ctx context.Context, id string, p LatLon) (Unit, error) {
+func (r *Registry) UpdatePosition(ctx context.Context, id string, p geo.LatLon) (Unit, error) {
 	if err := p.Validate(); err != nil {
 		return Unit{}, fmt.Errorf("update position of %s: %w", id, err)
 	}

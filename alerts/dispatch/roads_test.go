@@ -10,15 +10,16 @@ import (
 
 	"snowlight/alerts/dispatch"
 	"snowlight/alerts/dispatch/roads"
+	"snowlight/geo"
 )
 
 // east is m metres east of elm.
-func east(m float64) dispatch.LatLon {
-	return dispatch.LatLon{Lat: elm.Lat, Lon: elm.Lon + m/(111195.08*math.Cos(elm.Lat*math.Pi/180))}
+func east(m float64) geo.LatLon {
+	return geo.LatLon{Lat: elm.Lat, Lon: elm.Lon + m/(111195.08*math.Cos(elm.Lat*math.Pi/180))}
 }
 
 // offset is e metres east and n metres north of elm.
-func offset(e, n float64) dispatch.LatLon {
+func offset(e, n float64) geo.LatLon {
 	p := east(e)
 	p.Lat = north(n).Lat
 	return p
@@ -32,14 +33,14 @@ func TestPlanByRoad(t *testing.T) {
 	// bridge is 2 km east. u-across is 150 m away as the crow flies but across the water; u-bank is
 	// 800 m down Elm Street.
 	graph, err := roads.New([]roads.Road{
-		{ID: "elm", Points: []dispatch.LatLon{offset(-500, 0), elm, east(2000)}},
-		{ID: "north-bank", Points: []dispatch.LatLon{offset(-500, 150), north(150), offset(2000, 150)}},
-		{ID: "bridge", Points: []dispatch.LatLon{east(2000), offset(2000, 150)}},
+		{ID: "elm", Points: []geo.LatLon{offset(-500, 0), elm, east(2000)}},
+		{ID: "north-bank", Points: []geo.LatLon{offset(-500, 150), north(150), offset(2000, 150)}},
+		{ID: "bridge", Points: []geo.LatLon{east(2000), offset(2000, 150)}},
 	}, roads.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for id, p := range map[string]dispatch.LatLon{"u-across": north(150), "u-bank": east(800)} {
+	for id, p := range map[string]geo.LatLon{"u-across": north(150), "u-bank": east(800)} {
 		if err := r.Register(ctx, dispatch.Unit{ID: id, Area: "elm-st", Status: dispatch.Available, Position: p, PositionAt: now}); err != nil {
 			t.Fatal(err)
 		}
@@ -52,9 +53,9 @@ func TestPlanByRoad(t *testing.T) {
 		metres []float64
 	}{
 		{"as the crow flies", nil, []string{"u-across", "u-bank"}, []dispatch.Route{"", ""},
-			[]float64{dispatch.Distance(elm, north(150)), dispatch.Distance(elm, east(800))}},
+			[]float64{geo.Distance(elm, north(150)), geo.Distance(elm, east(800))}},
 		{"by road", graph, []string{"u-bank", "u-across"}, []dispatch.Route{dispatch.RoadRoute, dispatch.RoadRoute},
-			[]float64{dispatch.Distance(elm, east(800)), dispatch.Distance(north(150), offset(2000, 150)) + dispatch.Distance(offset(2000, 150), east(2000)) + dispatch.Distance(east(2000), elm)}},
+			[]float64{geo.Distance(elm, east(800)), geo.Distance(north(150), offset(2000, 150)) + geo.Distance(offset(2000, 150), east(2000)) + geo.Distance(east(2000), elm)}},
 	}
 	for _, tc := range tests {
 		plan, err := r.Plan(ctx, dispatch.Incident{Position: elm, Area: "elm-st"}, dispatch.PlanOptions{Router: tc.router})
@@ -75,7 +76,7 @@ func TestPlanByRoad(t *testing.T) {
 // failing is a router that cannot answer.
 type failing struct{}
 
-func (failing) Travel(context.Context, dispatch.LatLon, []dispatch.LatLon) ([]dispatch.Travel, error) {
+func (failing) Travel(context.Context, geo.LatLon, []geo.LatLon) ([]dispatch.Travel, error) {
 	return nil, context.DeadlineExceeded
 }
 
@@ -98,7 +99,7 @@ func (u units) PatrolUnit(context.Context, string) (dispatch.Unit, error) {
 	return dispatch.Unit{}, dispatch.ErrUnknownUnit
 }
 func (u units) PutPatrolUnit(context.Context, dispatch.Unit) error { return nil }
-func (u units) SetPatrolPosition(context.Context, string, dispatch.LatLon, time.Time) error {
+func (u units) SetPatrolPosition(context.Context, string, geo.LatLon, time.Time) error {
 	return nil
 }
 func (u units) SetPatrolStatus(context.Context, string, dispatch.Status, time.Time) error { return nil }
@@ -108,7 +109,7 @@ func (u units) SetPatrolStatus(context.Context, string, dispatch.Status, time.Ti
 func cityGrid(n int, spacing float64) []roads.Road {
 	var rs []roads.Road
 	for i := range n {
-		var row, col []dispatch.LatLon
+		var row, col []geo.LatLon
 		for j := range n {
 			row = append(row, offset(float64(j)*spacing, float64(i)*spacing))
 			col = append(col, offset(float64(i)*spacing, float64(j)*spacing))

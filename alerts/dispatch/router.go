@@ -1,6 +1,9 @@
 package dispatch
 
-import "context"
+import (
+	"context"
+	"snowlight/geo"
+)
 
 // Route says how a unit's distance to an incident was measured.
 type Route string
@@ -27,5 +30,5 @@ type Router interface {
 	// Travel returns, for each position in from and in its order, the distance a unit there travels to
 	// reach to. Units travel to the incident, not the other way round: one-way streets count in that
 	// direction.
-	Travel(ctx context.Context, to LatLon, from []LatLon) ([]Travel, error)
+	Travel(ctx context.Context, to geo.LatLon, from []geo.LatLon) ([]Travel, error)
 }

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"snowlight/alerts"
-	"snowlight/alerts/dispatch"
 	"snowlight/config"
+	"snowlight/geo"
 	"snowlight/tracks"
 	"snowlight/watchlist"
 )
@@ -34,22 +34,28 @@ func (noAlerts) Resolve(context.Context, string, string, string) (alerts.Alert, 
 	return alerts.Alert{}, nil
 }
 
-// The cameras of the decision tests: cam-home inside Mia's safe zone (the square of geo_test), cam-far
+// metres per degree of latitude.
+const mPerDegLat = geo.EarthRadius * math.Pi / 180
+
+// square is Mia's safe zone: about 1.1 km on a side around (48.2, 16.37).
+var square = []geo.LatLon{{Lat: 48.195, Lon: 16.3625}, {Lat: 48.195, Lon: 16.3775}, {Lat: 48.205, Lon: 16.3775}, {Lat: 48.205, Lon: 16.3625}}
+
+// The cameras of the decision tests: cam-home inside Mia's safe zone, cam-far
 // 1 km north of it, cam-school with a gate zone (2 min dwell) and cam-atm with an ATM zone (2 min)
 // and a bench zone with no dwell time.
 var (
 	cameras = []config.Camera{
-		{ID: "cam-home", Name: "Home St", Position: config.LatLon{Lat: 48.2, Lon: 16.37}, Area: "home"},
-		{ID: "cam-far", Name: "Far Sq", Position: config.LatLon{Lat: 48.205 + 1000/mPerDegLat, Lon: 16.37}, Area: "far"},
-		{ID: "cam-school", Name: "School gate", Position: config.LatLon{Lat: 48.19, Lon: 16.36},
+		{ID: "cam-home", Name: "Home St", Position: geo.LatLon{Lat: 48.2, Lon: 16.37}, Area: "home"},
+		{ID: "cam-far", Name: "Far Sq", Position: geo.LatLon{Lat: 48.205 + 1000/mPerDegLat, Lon: 16.37}, Area: "far"},
+		{ID: "cam-school", Name: "School gate", Position: geo.LatLon{Lat: 48.19, Lon: 16.36},
 			Zones: []config.ImageZone{{ID: "gate", Polygon: [][2]float64{{400, 500}, {600, 500}, {600, 700}, {400, 700}}, Dwell: 2 * time.Minute}}},
-		{ID: "cam-atm", Name: "Bank", Position: config.LatLon{Lat: 48.21, Lon: 16.38}, Zones: []config.ImageZone{
+		{ID: "cam-atm", Name: "Bank", Position: geo.LatLon{Lat: 48.21, Lon: 16.38}, Zones: []config.ImageZone{
 			{ID: "atm", Polygon: [][2]float64{{400, 500}, {600, 500}, {600, 700}, {400, 700}}, Dwell: 2 * time.Minute},
 			{ID: "bench", Polygon: [][2]float64{{0, 0}, {1280, 0}, {1280, 720}, {0, 720}}},
 		}},
 	}
 	listed = personMap{
-		"p-mia":   {ID: "p-mia", Name: "Mia Berg", Category: watchlist.AtRisk, SafeZone: zoneOf(square)},
+		"p-mia":   {ID: "p-mia", Name: "Mia Berg", Category: watchlist.AtRisk, SafeZone: square},
 		"p-rex":   {ID: "p-rex", Name: "Rex Noor", Category: watchlist.Suspect, Expires: t0.Add(24 * time.Hour)},
 		"p-kim":   {ID: "p-kim", Name: "Kim Lo", Category: watchlist.Missing},
 		"p-old":   {ID: "p-old", Name: "Old Entry", Category: watchlist.Suspect, Expires: t0.Add(-time.Hour)},
@@ -202,7 +208,7 @@ func TestTriggers(t *testing.T) {
 					len(ev.Scores) != 1 || math.Abs(float64(ev.Scores[0])-0.71) > 1e-6 || ev.Snapshot != "snapshot/bb.jpg" {
 					t.Errorf("evidence %+v", ev)
 				}
-				if got[0].Person == nil || got[0].Person.ID != tc.s.PersonID() || got[0].Place.Position == (dispatch.LatLon{}) {
+				if got[0].Person == nil || got[0].Person.ID != tc.s.PersonID() || got[0].Place.Position == (geo.LatLon{}) {
 					t.Errorf("person %+v place %+v", got[0].Person, got[0].Place)
 				}
 			}
@@ -240,12 +246,4 @@ func TestRuleValidation(t *testing.T) {
 	if _, err := New(Options{Alerts: noAlerts{}, Persons: listed, Cameras: []config.Camera{{ID: "a"}, {ID: "a"}}}); err == nil {
 		t.Error("duplicate camera: no error")
 	}
-}
-
-func zoneOf(pts []dispatch.LatLon) []watchlist.LatLon {
-	out := make([]watchlist.LatLon, len(pts))
-	for i, p := range pts {
-		out[i] = watchlist.LatLon{Lat: p.Lat, Lon: p.Lon}
-	}
-	return out
 }

@@ -23,6 +23,7 @@ import (
 	"snowlight/alerts/rules"
 	"snowlight/config"
 	"snowlight/detect/tamper"
+	"snowlight/geo"
 	"snowlight/ingest"
 	"snowlight/objstore"
 	"snowlight/store"
@@ -39,15 +40,15 @@ const mPerDegLat = 6371008.8 * 3.141592653589793 / 180
 // and cam-far2 2 km north of it. cam-atm has a 2-minute loitering zone; cam-school a gate zone
 // whose loitering rule is active only at night (Vienna time).
 var (
-	homeZone = []watchlist.LatLon{{Lat: 48.195, Lon: 16.3625}, {Lat: 48.195, Lon: 16.3775}, {Lat: 48.205, Lon: 16.3775}, {Lat: 48.205, Lon: 16.3625}}
+	homeZone = []geo.LatLon{{Lat: 48.195, Lon: 16.3625}, {Lat: 48.195, Lon: 16.3775}, {Lat: 48.205, Lon: 16.3775}, {Lat: 48.205, Lon: 16.3625}}
 	gate     = [][2]float64{{300, 400}, {700, 400}, {700, 720}, {300, 720}}
 	cameras  = []config.Camera{
-		{ID: "cam-home", Name: "Home St", Position: config.LatLon{Lat: 48.2, Lon: 16.37}, Area: "home"},
-		{ID: "cam-far", Name: "Far Sq", Position: config.LatLon{Lat: 48.205 + 1000/mPerDegLat, Lon: 16.37}, Area: "north"},
-		{ID: "cam-far2", Name: "Farther Rd", Position: config.LatLon{Lat: 48.205 + 2000/mPerDegLat, Lon: 16.37}, Area: "north"},
-		{ID: "cam-market", Name: "Market", Position: config.LatLon{Lat: 48.21, Lon: 16.36}, Area: "market"},
-		{ID: "cam-atm", Name: "Bank", Position: config.LatLon{Lat: 48.21, Lon: 16.38}, Zones: []config.ImageZone{{ID: "atm", Polygon: gate, Dwell: 2 * time.Minute}}},
-		{ID: "cam-school", Name: "School gate", Position: config.LatLon{Lat: 48.19, Lon: 16.36}, Zones: []config.ImageZone{{ID: "gate", Polygon: gate, Dwell: 2 * time.Minute}}},
+		{ID: "cam-home", Name: "Home St", Position: geo.LatLon{Lat: 48.2, Lon: 16.37}, Area: "home"},
+		{ID: "cam-far", Name: "Far Sq", Position: geo.LatLon{Lat: 48.205 + 1000/mPerDegLat, Lon: 16.37}, Area: "north"},
+		{ID: "cam-far2", Name: "Farther Rd", Position: geo.LatLon{Lat: 48.205 + 2000/mPerDegLat, Lon: 16.37}, Area: "north"},
+		{ID: "cam-market", Name: "Market", Position: geo.LatLon{Lat: 48.21, Lon: 16.36}, Area: "market"},
+		{ID: "cam-atm", Name: "Bank", Position: geo.LatLon{Lat: 48.21, Lon: 16.38}, Zones: []config.ImageZone{{ID: "atm", Polygon: gate, Dwell: 2 * time.Minute}}},
+		{ID: "cam-school", Name: "School gate", Position: geo.LatLon{Lat: 48.19, Lon: 16.36}, Zones: []config.ImageZone{{ID: "gate", Polygon: gate, Dwell: 2 * time.Minute}}},
 	}
 )
 

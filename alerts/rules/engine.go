@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"snowlight/alerts"
-	"snowlight/alerts/dispatch"
 	"snowlight/config"
 	"snowlight/detect/tamper"
+	"snowlight/geo"
 	"snowlight/ingest"
 	"snowlight/tracks"
 	"snowlight/watchlist"
@@ -75,10 +75,6 @@ func (c *camera) zone(id string) *config.ImageZone {
 		}
 	}
 	return nil
-}
-
-func (c *camera) position() dispatch.LatLon {
-	return dispatch.LatLon{Lat: c.Position.Lat, Lon: c.Position.Lon}
 }
 
 // Engine applies the rules. Its methods are safe for concurrent use. Each call may write to the
@@ -167,7 +163,7 @@ func New(o Options) (*Engine, error) {
 func (e *Engine) place(camID, zone string) alerts.Place {
 	p := alerts.Place{Camera: camID, Zone: zone}
 	if c := e.cams[camID]; c != nil {
-		p.CameraName, p.Position, p.Area = c.Name, c.position(), c.Area
+		p.CameraName, p.Position, p.Area = c.Name, c.Position, c.Area
 	}
 	return p
 }
@@ -302,11 +298,11 @@ func (e *Engine) personTriggers(p *watchlist.Person, s tracks.Sighting, cam *cam
 	sc := scope{category: p.Category, camera: s.Camera, at: at}
 	var out []alerts.Trigger
 	if len(p.SafeZone) >= 3 && cam != nil {
-		pos, zone := cam.position(), safeZone(p)
-		if !InZone(zone, pos) {
+		pos, zone := cam.Position, p.SafeZone
+		if !geo.InZone(zone, pos) {
 			sc.kind = alerts.SafeZoneExit
 			if ok, _ := e.policy.allows(sc); ok {
-				d, nearest := ZoneDistance(zone, pos)
+				d, nearest := geo.ZoneDistance(zone, pos)
 				out = append(out, alerts.Trigger{Kind: alerts.SafeZoneExit, At: at, Person: who, Place: place, Evidence: ev,
 					Detail: fmt.Sprintf("%s (%s) seen at %s, %.0f m outside the safe zone (nearest point of the zone %.5f, %.5f)",
 						p.Name, p.Category.Label(), placeName(place), d, nearest.Lat, nearest.Lon)})

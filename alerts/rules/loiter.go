@@ -3,6 +3,7 @@ package rules
 import (
 	"time"
 
+	"snowlight/geo"
 	"snowlight/tracks"
 )
 
@@ -28,7 +29,7 @@ func Stays(boxes []tracks.TimedBox, zone [][2]float64, grace time.Duration) []St
 	var cur *Stay
 	var outSince time.Time // first box outside since the current stay's last box inside
 	for _, b := range boxes {
-		if x, y := Foot(b.Box); inImageZone(zone, x, y) {
+		if x, y := Foot(b.Box); geo.InPolygon(zone, x, y) {
 			switch {
 			case cur == nil:
 				out = append(out, Stay{From: b.Time, To: b.Time})

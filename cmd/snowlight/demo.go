@@ -13,6 +13,7 @@ import (
 
 	"snowlight/auth"
 	"snowlight/config"
+	"snowlight/geo"
 	"snowlight/ingest"
 	"snowlight/ingest/camsim"
 	"snowlight/models"
@@ -211,10 +212,10 @@ func demoConfig(t *testvideos.Truth, s demoSettings) (*config.Config, error) {
 // enrolDemo puts the scene's enrolled people on the watch list, from photos other than the ones the
 // scene shows, with their safe zones.
 func enrolDemo(ctx context.Context, e *env, srv *server.Server, t *testvideos.Truth) error {
-	zones := map[string][]web.LatLon{}
+	zones := map[string][]geo.LatLon{}
 	for _, z := range t.Zones {
 		for _, p := range z.Polygon {
-			zones[z.ID] = append(zones[z.ID], web.LatLon{Lat: p[0], Lon: p[1]})
+			zones[z.ID] = append(zones[z.ID], geo.LatLon{Lat: p[0], Lon: p[1]})
 		}
 	}
 	for _, p := range t.Persons {

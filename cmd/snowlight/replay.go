@@ -90,7 +90,7 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 	defer db.Close()
 	var pos []store.CameraPosition
 	for _, c := range cfg.Cameras {
-		pos = append(pos, store.CameraPosition{ID: c.ID, Lat: c.Position.Lat, Lon: c.Position.Lon})
+		pos = append(pos, store.CameraPosition{ID: c.ID, Position: c.Position})
 	}
 	if err := db.SetCameras(ctx, pos); err != nil {
 		return err

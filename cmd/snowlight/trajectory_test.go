@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"snowlight/geo"
 	"snowlight/store"
 	"snowlight/tracks"
 )
@@ -21,7 +22,7 @@ func TestTrajectoryCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)
-	if err := db.SetCameras(ctx, []store.CameraPosition{{ID: "market", Lat: 52.52, Lon: 13.40}, {ID: "bridge", Lat: 52.521, Lon: 13.402}}); err != nil {
+	if err := db.SetCameras(ctx, []store.CameraPosition{{ID: "market", Position: geo.LatLon{Lat: 52.52, Lon: 13.40}}, {ID: "bridge", Position: geo.LatLon{Lat: 52.521, Lon: 13.402}}}); err != nil {
 		t.Fatal(err)
 	}
 	a := tracks.Sighting{ID: "s-market", Camera: "market", Enter: t0, Exit: t0.Add(10 * time.Second), Final: true,

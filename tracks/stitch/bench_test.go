@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"snowlight/geo"
 	"snowlight/tracks"
 )
 
@@ -21,7 +22,7 @@ func cityStream(side, n, perMinute int, faceRate float64) ([]Camera, []tracks.Si
 	var cams []Camera
 	for x := 0; x < side; x++ {
 		for y := 0; y < side; y++ {
-			c := Camera{ID: id(x, y), Lat: 52.5 + float64(y)*0.0018, Lon: 13.4 + float64(x)*0.003}
+			c := Camera{ID: id(x, y), Position: geo.LatLon{Lat: 52.5 + float64(y)*0.0018, Lon: 13.4 + float64(x)*0.003}}
 			for _, d := range [][2]int{{1, 0}, {-1, 0}, {0, 1}, {0, -1}} {
 				if nx, ny := x+d[0], y+d[1]; nx >= 0 && nx < side && ny >= 0 && ny < side {
 					c.Neighbours = append(c.Neighbours, Neighbour{Camera: id(nx, ny), Min: 60 * sec, Max: 180 * sec})

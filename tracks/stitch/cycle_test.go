@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"snowlight/geo"
 	"snowlight/tracks"
 )
 
@@ -12,8 +13,8 @@ import (
 // two and never a loop (which hung the stitcher on the replayed city5 scenario).
 func TestOverlappingSightingsDoNotLoop(t *testing.T) {
 	topo, err := NewTopology([]Camera{
-		{ID: "A", Lat: 50, Lon: 4, Neighbours: []Neighbour{{Camera: "B", Min: 3 * time.Second, Max: 30 * time.Second}}},
-		{ID: "B", Lat: 50, Lon: 4.0003, Neighbours: []Neighbour{{Camera: "A", Min: 3 * time.Second, Max: 30 * time.Second}}},
+		{ID: "A", Position: geo.LatLon{Lat: 50, Lon: 4}, Neighbours: []Neighbour{{Camera: "B", Min: 3 * time.Second, Max: 30 * time.Second}}},
+		{ID: "B", Position: geo.LatLon{Lat: 50, Lon: 4.0003}, Neighbours: []Neighbour{{Camera: "A", Min: 3 * time.Second, Max: 30 * time.Second}}},
 	}, DefaultLearning())
 	if err != nil {
 		t.Fatal(err)

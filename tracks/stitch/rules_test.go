@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"snowlight/geo"
 	"snowlight/tracks"
 )
 
@@ -68,11 +69,11 @@ func TestScoreRules(t *testing.T) {
 	const lat = 50.879
 	win := func(cam string, lo, hi time.Duration) Neighbour { return Neighbour{Camera: cam, Min: lo, Max: hi} }
 	topo, err := NewTopology([]Camera{
-		{ID: "A", Lat: lat, Lon: 4.70000, Neighbours: []Neighbour{win("B", 0, 20*sec), win("F", 0, 20*sec)}},
-		{ID: "B", Lat: lat, Lon: 4.70028, Neighbours: []Neighbour{win("A", 0, 20*sec)}},
-		{ID: "F", Lat: lat, Lon: 4.70300},
-		{ID: "S", Lat: lat, Lon: 4.71000, Neighbours: []Neighbour{win("S", 2*sec, 60*sec)}},
-		{ID: "Z", Lat: lat, Lon: 4.72000},
+		{ID: "A", Position: geo.LatLon{Lat: lat, Lon: 4.70000}, Neighbours: []Neighbour{win("B", 0, 20*sec), win("F", 0, 20*sec)}},
+		{ID: "B", Position: geo.LatLon{Lat: lat, Lon: 4.70028}, Neighbours: []Neighbour{win("A", 0, 20*sec)}},
+		{ID: "F", Position: geo.LatLon{Lat: lat, Lon: 4.70300}},
+		{ID: "S", Position: geo.LatLon{Lat: lat, Lon: 4.71000}, Neighbours: []Neighbour{win("S", 2*sec, 60*sec)}},
+		{ID: "Z", Position: geo.LatLon{Lat: lat, Lon: 4.72000}},
 	}, DefaultLearning())
 	if err != nil {
 		t.Fatal(err)
@@ -163,8 +164,8 @@ func TestReturnToSameCamera(t *testing.T) {
 	// S lists itself (people leave its view and come back) and N is a neighbour both ways, so S can
 	// also be reached from S through N.
 	cams := []Camera{
-		{ID: "S", Lat: 50.879, Lon: 4.7, Neighbours: []Neighbour{{Camera: "S", Min: 2 * sec, Max: 60 * sec}, {Camera: "N", Min: 3 * sec, Max: 30 * sec}}},
-		{ID: "N", Lat: 50.8792, Lon: 4.7, Neighbours: []Neighbour{{Camera: "S", Min: 3 * sec, Max: 30 * sec}}},
+		{ID: "S", Position: geo.LatLon{Lat: 50.879, Lon: 4.7}, Neighbours: []Neighbour{{Camera: "S", Min: 2 * sec, Max: 60 * sec}, {Camera: "N", Min: 3 * sec, Max: 30 * sec}}},
+		{ID: "N", Position: geo.LatLon{Lat: 50.8792, Lon: 4.7}, Neighbours: []Neighbour{{Camera: "S", Min: 3 * sec, Max: 30 * sec}}},
 	}
 	viaN := slices.Clone(cams)
 	viaN[0].Neighbours = viaN[0].Neighbours[1:]
@@ -227,7 +228,7 @@ func TestReturnToSameCamera(t *testing.T) {
 func TestReturnWithdrawnWhenLookalikeArrives(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	clothes := unitVec(r, 512)
-	st := newStitcher(t, []Camera{{ID: "S", Lat: 50, Lon: 4, Neighbours: []Neighbour{{Camera: "S", Min: 2 * sec, Max: 60 * sec}}}}, DefaultLearning(), nil)
+	st := newStitcher(t, []Camera{{ID: "S", Position: geo.LatLon{Lat: 50, Lon: 4}, Neighbours: []Neighbour{{Camera: "S", Min: 2 * sec, Max: 60 * sec}}}}, DefaultLearning(), nil)
 	add(t, st, seen("p", "S", 0, 5, nil, clothes))
 	ds := add(t, st, seen("q", "S", 20, 25, nil, near(r, clothes, 0.95)))
 	if ds[0].Link == nil || ds[0].Link.From != "p" {
@@ -268,10 +269,10 @@ func TestTrajectoryCannotLink(t *testing.T) {
 		return out
 	}
 	cams := []Camera{
-		{ID: "A", Lat: lat, Lon: 4.70000, Neighbours: nb("B")},
-		{ID: "B", Lat: lat, Lon: 4.70028, Neighbours: nb("A", "C", "D")},
-		{ID: "C", Lat: lat, Lon: 4.70056, Neighbours: nb("B")},
-		{ID: "D", Lat: lat, Lon: 4.70084, Neighbours: nb("B")},
+		{ID: "A", Position: geo.LatLon{Lat: lat, Lon: 4.70000}, Neighbours: nb("B")},
+		{ID: "B", Position: geo.LatLon{Lat: lat, Lon: 4.70028}, Neighbours: nb("A", "C", "D")},
+		{ID: "C", Position: geo.LatLon{Lat: lat, Lon: 4.70056}, Neighbours: nb("B")},
+		{ID: "D", Position: geo.LatLon{Lat: lat, Lon: 4.70084}, Neighbours: nb("B")},
 	}
 	r := rand.New(rand.NewPCG(9, 10))
 	face := unitVec(r, 128)
@@ -337,8 +338,8 @@ func TestTrajectoryCannotLink(t *testing.T) {
 // own track was in view. A face that strong cannot join two tracks seen at once on one camera.
 func TestSwappedTrackOnOneCamera(t *testing.T) {
 	cams := []Camera{
-		{ID: "c6", Lat: 50.87925, Lon: 4.7006, Neighbours: []Neighbour{{Camera: "c3", Min: 3 * sec, Max: 30 * sec}}},
-		{ID: "c3", Lat: 50.879, Lon: 4.7006, Neighbours: []Neighbour{{Camera: "c6", Min: 3 * sec, Max: 30 * sec}}},
+		{ID: "c6", Position: geo.LatLon{Lat: 50.87925, Lon: 4.7006}, Neighbours: []Neighbour{{Camera: "c3", Min: 3 * sec, Max: 30 * sec}}},
+		{ID: "c3", Position: geo.LatLon{Lat: 50.879, Lon: 4.7006}, Neighbours: []Neighbour{{Camera: "c6", Min: 3 * sec, Max: 30 * sec}}},
 	}
 	r := rand.New(rand.NewPCG(11, 12))
 	tom := unitVec(r, 128)

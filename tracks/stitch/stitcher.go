@@ -547,7 +547,7 @@ func (st *Stitcher) Trajectory(sightingID string) (tracks.Trajectory, bool) {
 	for ; n != nil; n = succOf(n) {
 		cam, _ := st.topo.Camera(n.camera)
 		step := tracks.Step{
-			Sighting: n.id, Trajectory: n.traj, Camera: n.camera, Lat: cam.Lat, Lon: cam.Lon, HasPos: true,
+			Sighting: n.id, Trajectory: n.traj, Camera: n.camera, Lat: cam.Position.Lat, Lon: cam.Position.Lon, HasPos: true,
 			Enter: n.enter, Exit: n.exit, PersonID: n.person,
 		}
 		if n.pred != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"snowlight/geo"
 	"snowlight/tracks"
 )
 
@@ -396,7 +397,7 @@ func simulate(t testing.TB, seed uint64, persons int, faceRate, missRate float64
 	id := func(x, y int) string { return fmt.Sprintf("c%d%d", x, y) }
 	for x := 0; x < side; x++ {
 		for y := 0; y < side; y++ {
-			c := Camera{ID: id(x, y), Lat: 52.5 + float64(y)*0.0018, Lon: 13.4 + float64(x)*0.003}
+			c := Camera{ID: id(x, y), Position: geo.LatLon{Lat: 52.5 + float64(y)*0.0018, Lon: 13.4 + float64(x)*0.003}}
 			for _, d := range [][2]int{{1, 0}, {-1, 0}, {0, 1}, {0, -1}} {
 				nx, ny := x+d[0], y+d[1]
 				if nx >= 0 && nx < side && ny >= 0 && ny < side {

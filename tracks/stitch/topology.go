@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"snowlight/geo"
 	"sort"
 	"time"
 )
@@ -28,7 +29,7 @@ import (
 // Camera is one camera's place in the network.
 type Camera struct {
 	ID         string
-	Lat, Lon   float64
+	Position   geo.LatLon
 	Neighbours []Neighbour
 }
 
@@ -82,8 +83,8 @@ func NewTopology(cams []Camera, learn Learning) (*Topology, error) {
 		switch {
 		case c.ID == "":
 			return nil, fmt.Errorf("topology: camera %d has no id", i)
-		case math.IsNaN(c.Lat) || c.Lat < -90 || c.Lat > 90 || math.IsNaN(c.Lon) || c.Lon < -180 || c.Lon > 180:
-			return nil, fmt.Errorf("topology: camera %s: position %v,%v is not a latitude/longitude", c.ID, c.Lat, c.Lon)
+		case c.Position.Validate() != nil:
+			return nil, fmt.Errorf("topology: camera %s: %w", c.ID, c.Position.Validate())
 		}
 		if _, dup := t.cams[c.ID]; dup {
 			return nil, fmt.Errorf("topology: camera %s listed twice", c.ID)
@@ -130,11 +131,7 @@ func (t *Topology) Distance(a, b string) float64 {
 	if !okA || !okB {
 		return math.NaN()
 	}
-	const r = 6371e3
-	φ1, φ2 := ca.Lat*math.Pi/180, cb.Lat*math.Pi/180
-	dφ, dλ := φ2-φ1, (cb.Lon-ca.Lon)*math.Pi/180
-	h := math.Sin(dφ/2)*math.Sin(dφ/2) + math.Cos(φ1)*math.Cos(φ2)*math.Sin(dλ/2)*math.Sin(dλ/2)
-	return 2 * r * math.Asin(math.Min(1, math.Sqrt(h)))
+	return geo.Distance(ca.Position, cb.Position)
 }
 
 // route is the transit window over a path of one or more edges.

@@ -3,6 +3,7 @@ package stitch
 import (
 	"math"
 	"reflect"
+	"snowlight/geo"
 	"testing"
 	"time"
 )
@@ -11,7 +12,7 @@ func line(n int, lo, hi time.Duration) []Camera {
 	// Cameras c0..c(n-1) along a street, 100 m apart, each a neighbour of the next both ways.
 	cams := make([]Camera, n)
 	for i := range cams {
-		cams[i] = Camera{ID: camID(i), Lat: 52.52, Lon: 13.40 + float64(i)*0.00147}
+		cams[i] = Camera{ID: camID(i), Position: geo.LatLon{Lat: 52.52, Lon: 13.40 + float64(i)*0.00147}}
 		if i > 0 {
 			cams[i].Neighbours = append(cams[i].Neighbours, Neighbour{Camera: camID(i - 1), Min: lo, Max: hi})
 		}
@@ -30,10 +31,10 @@ func TestNewTopologyRejects(t *testing.T) {
 		cams  []Camera
 		learn Learning
 	}{
-		{"no id", []Camera{{Lat: 1}}, Learning{}},
+		{"no id", []Camera{{Position: geo.LatLon{Lat: 1}}}, Learning{}},
 		{"duplicate", []Camera{{ID: "a"}, {ID: "a"}}, Learning{}},
-		{"latitude", []Camera{{ID: "a", Lat: 91}}, Learning{}},
-		{"longitude", []Camera{{ID: "a", Lon: math.NaN()}}, Learning{}},
+		{"latitude", []Camera{{ID: "a", Position: geo.LatLon{Lat: 91}}}, Learning{}},
+		{"longitude", []Camera{{ID: "a", Position: geo.LatLon{Lon: math.NaN()}}}, Learning{}},
 		{"unknown neighbour", []Camera{{ID: "a", Neighbours: []Neighbour{{Camera: "b", Max: time.Second}}}}, Learning{}},
 		{"inverted window", []Camera{{ID: "a", Neighbours: []Neighbour{{Camera: "a", Min: 2 * time.Second, Max: time.Second}}}}, Learning{}},
 		{"negative window", []Camera{{ID: "a", Neighbours: []Neighbour{{Camera: "a", Min: -time.Second, Max: time.Second}}}}, Learning{}},

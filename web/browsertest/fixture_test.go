@@ -14,6 +14,7 @@ import (
 
 	"snowlight/audit"
 	"snowlight/auth"
+	"snowlight/geo"
 	"snowlight/ingest"
 	"snowlight/ingest/av"
 	"snowlight/live"
@@ -42,9 +43,9 @@ type fixture struct {
 }
 
 var (
-	posMarket  = web.LatLon{Lat: 31.2304, Lon: 121.4737}
-	posHarbour = web.LatLon{Lat: 31.2330, Lon: 121.4800}
-	posSchool  = web.LatLon{Lat: 31.2280, Lon: 121.4790}
+	posMarket  = geo.LatLon{Lat: 31.2304, Lon: 121.4737}
+	posHarbour = geo.LatLon{Lat: 31.2330, Lon: 121.4800}
+	posSchool  = geo.LatLon{Lat: 31.2280, Lon: 121.4790}
 )
 
 func newFixture(t testing.TB) *fixture {
@@ -99,11 +100,11 @@ func newFixture(t testing.TB) *fixture {
 	f.Ring = camera(t, ctx, "cam-market", "scale=384:288,fps=25", "")
 	w.Cameras.SetRing("cam-market", f.Ring)
 	w.Patrols.Add(
-		web.PatrolView{ID: "unit-1", Name: "Street patrol 1", Status: web.PatrolAvailable, Area: "north", Position: &web.LatLon{Lat: 31.2312, Lon: 121.4745}, Updated: now},
-		web.PatrolView{ID: "unit-2", Name: "Street patrol 2", Status: web.PatrolAvailable, Area: "south", Position: &web.LatLon{Lat: 31.2270, Lon: 121.4810}, Updated: now},
+		web.PatrolView{ID: "unit-1", Name: "Street patrol 1", Status: web.PatrolAvailable, Area: "north", Position: &geo.LatLon{Lat: 31.2312, Lon: 121.4745}, Updated: now},
+		web.PatrolView{ID: "unit-2", Name: "Street patrol 2", Status: web.PatrolAvailable, Area: "south", Position: &geo.LatLon{Lat: 31.2270, Lon: 121.4810}, Updated: now},
 		web.PatrolView{ID: "unit-3", Name: "Bike 3", Status: web.PatrolOffline, Area: "north"},
 	)
-	zone := []web.LatLon{{Lat: 31.2290, Lon: 121.4725}, {Lat: 31.2318, Lon: 121.4725}, {Lat: 31.2318, Lon: 121.4760}, {Lat: 31.2290, Lon: 121.4760}}
+	zone := []geo.LatLon{{Lat: 31.2290, Lon: 121.4725}, {Lat: 31.2318, Lon: 121.4725}, {Lat: 31.2318, Lon: 121.4760}, {Lat: 31.2290, Lon: 121.4760}}
 	w.Watchlist.Add(web.PersonView{ID: "p-lin", Name: "Lin Wei", Category: watchlist.AtRisk, GuardianContact: "Lin Hua (son)",
 		SafeZone: zone, Expires: now.AddDate(0, 6, 0), LegalBasis: "guardian consent form 2025-031", ApprovedBy: "street office director", Enrolled: now.AddDate(0, -1, 0)},
 		web.Photo{ContentType: "image/png", Data: enrol})

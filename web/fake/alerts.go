@@ -9,7 +9,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"math"
 	"slices"
 	"sync"
 	"time"
@@ -280,13 +279,4 @@ func (a *Alerts) Subscribers() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return len(a.subs)
-}
-
-// distance is the great-circle distance in metres.
-func distance(p, q web.LatLon) float64 {
-	const r = 6371e3
-	la1, la2 := p.Lat*math.Pi/180, q.Lat*math.Pi/180
-	dla, dlo := la2-la1, (q.Lon-p.Lon)*math.Pi/180
-	h := math.Sin(dla/2)*math.Sin(dla/2) + math.Cos(la1)*math.Cos(la2)*math.Sin(dlo/2)*math.Sin(dlo/2)
-	return 2 * r * math.Asin(math.Sqrt(h))
 }

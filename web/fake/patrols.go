@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"snowlight/geo"
 	"snowlight/web"
 )
 
@@ -82,7 +83,7 @@ func (p *Patrols) get(id string) (web.PatrolView, bool) {
 }
 
 // assign gives alert to the unit named, or to the nearest available one to at.
-func (p *Patrols) assign(id, alert string, at *web.LatLon) (string, error) {
+func (p *Patrols) assign(id, alert string, at *geo.LatLon) (string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	best := -1
@@ -100,7 +101,7 @@ func (p *Patrols) assign(id, alert string, at *web.LatLon) (string, error) {
 			}
 		case best < 0:
 			best = i
-		case at != nil && u.Position != nil && (p.units[best].Position == nil || distance(*at, *u.Position) < distance(*at, *p.units[best].Position)):
+		case at != nil && u.Position != nil && (p.units[best].Position == nil || geo.Distance(*at, *u.Position) < geo.Distance(*at, *p.units[best].Position)):
 			best = i
 		}
 	}

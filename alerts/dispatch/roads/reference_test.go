@@ -7,6 +7,7 @@ import (
 
 	"snowlight/alerts/dispatch"
 	"snowlight/alerts/dispatch/roads"
+	"snowlight/geo"
 )
 
 // TestTravelMatchesFloydWarshall compares the search with all-pairs shortest paths on small grids with
@@ -68,7 +69,7 @@ func TestTravelMatchesFloydWarshall(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var from []dispatch.LatLon
+		var from []geo.LatLon
 		for i := range n {
 			for j := range n {
 				from = append(from, at(float64(j)*spacing, float64(i)*spacing))
@@ -80,7 +81,7 @@ func TestTravelMatchesFloydWarshall(t *testing.T) {
 			t.Fatal(err)
 		}
 		// An intersection no block touches is off the network; so is one that cannot reach the incident.
-		touched := map[dispatch.LatLon]bool{}
+		touched := map[geo.LatLon]bool{}
 		for _, r := range rs {
 			for _, p := range r.Points {
 				touched[p] = true

@@ -11,8 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-
-	"snowlight/alerts/dispatch"
+	"snowlight/geo"
 )
 
 // Road is one street or part of one: a polyline, drawn in the order traffic flows if it is one-way.
@@ -21,7 +20,7 @@ import (
 type Road struct {
 	ID     string // names the road in errors; optional
 	Oneway bool
-	Points []dispatch.LatLon
+	Points []geo.LatLon
 }
 
 // Limits on the input.
@@ -51,7 +50,7 @@ type Options struct {
 type Graph struct {
 	o     Options
 	frame frame
-	nodes []dispatch.LatLon
+	nodes []geo.LatLon
 	segs  []segment
 	// in lists, for node v, the edges that end at v (in[inStart[v]:inStart[v+1]]): the search runs
 	// from the incident backwards, so that one-way streets count in the direction units drive.
@@ -97,7 +96,7 @@ func New(roads []Road, o Options) (*Graph, error) {
 		for _, p := range r.Points {
 			n := junctions.node(p, &g.nodes)
 			if prev >= 0 && n != prev {
-				g.segs = append(g.segs, segment{a: prev, b: n, length: dispatch.Distance(g.nodes[prev], g.nodes[n]), oneway: r.Oneway})
+				g.segs = append(g.segs, segment{a: prev, b: n, length: geo.Distance(g.nodes[prev], g.nodes[n]), oneway: r.Oneway})
 			}
 			prev = n
 		}
@@ -125,7 +124,7 @@ func validate(roads []Road) error {
 				return fmt.Errorf("%s: point %d: %w", name, j, err)
 			}
 			if j > 0 {
-				if d := dispatch.Distance(r.Points[j-1], p); d > MaxSegment {
+				if d := geo.Distance(r.Points[j-1], p); d > MaxSegment {
 					return fmt.Errorf("%s: points %d and %d are %.0f km apart, more than %.0f km", name, j-1, j, d/1000, MaxSegment/1000)
 				}
 			}
@@ -176,14 +175,11 @@ func newFrame(roads []Road) frame {
 }
 
 func frameAt(lat float64) frame {
-	ky := earthRadius * math.Pi / 180
+	ky := geo.EarthRadius * math.Pi / 180
 	return frame{kx: ky * math.Cos(lat*math.Pi/180), ky: ky}
 }
 
-// earthRadius is dispatch's mean Earth radius, for the projection.
-const earthRadius = 6371008.8
-
-func (f frame) xy(p dispatch.LatLon) (x, y float64) { return p.Lon * f.kx, p.Lat * f.ky }
+func (f frame) xy(p geo.LatLon) (x, y float64) { return p.Lon * f.kx, p.Lat * f.ky }
 
 // junctions finds the node of a point: an existing one within MergeRadius, or a new one.
 type junctions struct {
@@ -197,13 +193,13 @@ const junctionCell = 2 * MergeRadius
 
 func newJunctions(f frame) *junctions { return &junctions{f: f, cells: map[[2]int64][]int32{}} }
 
-func (j *junctions) node(p dispatch.LatLon, nodes *[]dispatch.LatLon) int32 {
+func (j *junctions) node(p geo.LatLon, nodes *[]geo.LatLon) int32 {
 	x, y := j.f.xy(p)
 	cx, cy := int64(math.Floor(x/junctionCell)), int64(math.Floor(y/junctionCell))
 	for dx := int64(-1); dx <= 1; dx++ {
 		for dy := int64(-1); dy <= 1; dy++ {
 			for _, n := range j.cells[[2]int64{cx + dx, cy + dy}] {
-				if dispatch.Distance((*nodes)[n], p) <= MergeRadius {
+				if geo.Distance((*nodes)[n], p) <= MergeRadius {
 					return n
 				}
 			}

@@ -8,14 +8,15 @@ import (
 
 	"snowlight/alerts/dispatch"
 	"snowlight/alerts/dispatch/roads"
+	"snowlight/geo"
 )
 
 // origin is the south-west corner of the test towns; at(e, n) is e metres east and n metres north of it.
-var origin = dispatch.LatLon{Lat: 48.2000, Lon: 16.3700}
+var origin = geo.LatLon{Lat: 48.2000, Lon: 16.3700}
 
-func at(e, n float64) dispatch.LatLon {
+func at(e, n float64) geo.LatLon {
 	const m = 111195.08 // metres per degree of latitude on dispatch's sphere
-	return dispatch.LatLon{Lat: origin.Lat + n/m, Lon: origin.Lon + e/(m*math.Cos(origin.Lat*math.Pi/180))}
+	return geo.LatLon{Lat: origin.Lat + n/m, Lon: origin.Lon + e/(m*math.Cos(origin.Lat*math.Pi/180))}
 }
 
 func road(oneway bool, pts ...[2]float64) roads.Road {
@@ -30,7 +31,7 @@ func road(oneway bool, pts ...[2]float64) roads.Road {
 func length(pts ...[2]float64) float64 {
 	d := 0.0
 	for i := 1; i < len(pts); i++ {
-		d += dispatch.Distance(at(pts[i-1][0], pts[i-1][1]), at(pts[i][0], pts[i][1]))
+		d += geo.Distance(at(pts[i-1][0], pts[i-1][1]), at(pts[i][0], pts[i][1]))
 	}
 	return d
 }
@@ -96,7 +97,7 @@ func TestTravel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := g.Travel(t.Context(), at(tc.incident[0], tc.incident[1]), []dispatch.LatLon{at(tc.unit[0], tc.unit[1])})
+			got, err := g.Travel(t.Context(), at(tc.incident[0], tc.incident[1]), []geo.LatLon{at(tc.unit[0], tc.unit[1])})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,7 +115,7 @@ func TestTravelMany(t *testing.T) {
 		t.Fatal(err)
 	}
 	units := []pt{{1000, 900}, {500, 500}, {0, 0}, {1000, 0}}
-	from := make([]dispatch.LatLon, len(units))
+	from := make([]geo.LatLon, len(units))
 	for i, u := range units {
 		from[i] = at(u[0], u[1])
 	}
@@ -158,7 +159,7 @@ func TestJunctions(t *testing.T) {
 			t.Errorf("%s: %d nodes, want %d", tc.name, n, tc.nodes)
 		}
 		last := tc.roads[1].Points[len(tc.roads[1].Points)-1]
-		got, _ := g.Travel(t.Context(), tc.roads[0].Points[0], []dispatch.LatLon{last})
+		got, _ := g.Travel(t.Context(), tc.roads[0].Points[0], []geo.LatLon{last})
 		if (got[0].Route == dispatch.RoadRoute) != tc.crosses {
 			t.Errorf("%s: unit at the end of the second road measured %+v", tc.name, got[0])
 		}
@@ -174,11 +175,11 @@ func TestNewRejects(t *testing.T) {
 		want  string // in the error
 	}{
 		{"no roads", nil, roads.Options{}, "no roads"},
-		{"one point", []roads.Road{ok, {ID: "stub", Points: []dispatch.LatLon{origin}}}, roads.Options{}, "road 1 (stub): needs at least 2 points"},
-		{"latitude off the globe", []roads.Road{ok, ok, {Points: []dispatch.LatLon{origin, {Lat: 91, Lon: 16}}}}, roads.Options{}, "road 2: point 1: position"},
-		{"NaN", []roads.Road{{Points: []dispatch.LatLon{{Lat: math.NaN()}, origin}}}, roads.Options{}, "road 0: point 0"},
-		{"lat and lon swapped", []roads.Road{{Points: []dispatch.LatLon{origin, {Lat: origin.Lon, Lon: origin.Lat}}}}, roads.Options{}, "road 0: points 0 and 1 are"},
-		{"too many points", []roads.Road{{Points: make([]dispatch.LatLon, roads.MaxPoints+1)}}, roads.Options{}, "road 0: more than 1000000 points"},
+		{"one point", []roads.Road{ok, {ID: "stub", Points: []geo.LatLon{origin}}}, roads.Options{}, "road 1 (stub): needs at least 2 points"},
+		{"latitude off the globe", []roads.Road{ok, ok, {Points: []geo.LatLon{origin, {Lat: 91, Lon: 16}}}}, roads.Options{}, "road 2: point 1: position"},
+		{"NaN", []roads.Road{{Points: []geo.LatLon{{Lat: math.NaN()}, origin}}}, roads.Options{}, "road 0: point 0"},
+		{"lat and lon swapped", []roads.Road{{Points: []geo.LatLon{origin, {Lat: origin.Lon, Lon: origin.Lat}}}}, roads.Options{}, "road 0: points 0 and 1 are"},
+		{"too many points", []roads.Road{{Points: make([]geo.LatLon, roads.MaxPoints+1)}}, roads.Options{}, "road 0: more than 1000000 points"},
 		{"negative off-road distance", []roads.Road{ok}, roads.Options{MaxOffRoad: -1}, "max off-road"},
 		{"detour below one", []roads.Road{ok}, roads.Options{Detour: 0.5}, "detour"},
 	}
@@ -202,19 +203,19 @@ func TestTravelFarAway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	far := []dispatch.LatLon{{Lat: 90, Lon: 0}, {Lat: -90, Lon: 180}, {Lat: 89.999999, Lon: 16.37}, {Lat: -48.2, Lon: -163.63}, at(50, 0)}
+	far := []geo.LatLon{{Lat: 90, Lon: 0}, {Lat: -90, Lon: 180}, {Lat: 89.999999, Lon: 16.37}, {Lat: -48.2, Lon: -163.63}, at(50, 0)}
 	for _, gr := range []*roads.Graph{g, dot} {
-		for _, inc := range []dispatch.LatLon{at(0, 0), {Lat: 90, Lon: 0}} {
+		for _, inc := range []geo.LatLon{at(0, 0), {Lat: 90, Lon: 0}} {
 			got, err := gr.Travel(t.Context(), inc, far)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if nan, err := gr.Travel(t.Context(), inc, []dispatch.LatLon{{Lat: math.NaN()}}); err != nil || nan[0].Route != dispatch.GreatCircleRoute {
+			if nan, err := gr.Travel(t.Context(), inc, []geo.LatLon{{Lat: math.NaN()}}); err != nil || nan[0].Route != dispatch.GreatCircleRoute {
 				t.Errorf("unit at NaN: %+v, %v", nan, err)
 			}
 			for i, tr := range got {
 				routed := gr == g && inc == at(0, 0) && i == len(far)-1
-				if (tr.Route == dispatch.RoadRoute) != routed || math.Abs(tr.Metres-1.4*dispatch.Distance(inc, far[i])) > 0.5 && !routed {
+				if (tr.Route == dispatch.RoadRoute) != routed || math.Abs(tr.Metres-1.4*geo.Distance(inc, far[i])) > 0.5 && !routed {
 					t.Errorf("unit at %+v, incident at %+v: %+v", far[i], inc, tr)
 				}
 			}
@@ -229,7 +230,7 @@ func TestTravelCancelled(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := g.Travel(ctx, at(0, 0), []dispatch.LatLon{at(100, 0)}); err == nil {
+	if _, err := g.Travel(ctx, at(0, 0), []geo.LatLon{at(100, 0)}); err == nil {
 		t.Error("a cancelled search answered")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"snowlight/alerts/dispatch"
+	"snowlight/geo"
 )
 
 // Travel implements dispatch.Router: for each unit position in from, the metres to drive to the
@@ -13,10 +14,10 @@ import (
 // way along the roads (one-way streets respected) leads from its road to the incident's; its distance
 // is then the leg to its road, the way along the roads, and the leg from the incident's road to the
 // incident. Any other unit gets the great-circle distance times Detour, marked GreatCircleRoute.
-func (g *Graph) Travel(ctx context.Context, to dispatch.LatLon, from []dispatch.LatLon) ([]dispatch.Travel, error) {
+func (g *Graph) Travel(ctx context.Context, to geo.LatLon, from []geo.LatLon) ([]dispatch.Travel, error) {
 	out := make([]dispatch.Travel, len(from))
 	for i, p := range from {
-		out[i] = dispatch.Travel{Metres: g.o.Detour * dispatch.Distance(p, to), Route: dispatch.GreatCircleRoute}
+		out[i] = dispatch.Travel{Metres: g.o.Detour * geo.Distance(p, to), Route: dispatch.GreatCircleRoute}
 	}
 	inc, ok := g.snap(to)
 	if !ok {

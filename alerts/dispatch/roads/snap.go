@@ -2,8 +2,7 @@ package roads
 
 import (
 	"math"
-
-	"snowlight/alerts/dispatch"
+	"snowlight/geo"
 )
 
 // segmentIndex buckets segments by the grid cells their bounding boxes cover, so that snapping a
@@ -62,7 +61,7 @@ type snap struct {
 // snap finds the nearest point on any segment within MaxOffRoad of p; ok is false if there is none.
 // The nearest point is found in an equirectangular frame centred on p, where a projection onto a
 // segment a few hundred metres long is exact to well under a metre.
-func (g *Graph) snap(p dispatch.LatLon) (s snap, ok bool) {
+func (g *Graph) snap(p geo.LatLon) (s snap, ok bool) {
 	if len(g.segs) == 0 || p.Validate() != nil {
 		return snap{}, false // every road was shorter than MergeRadius, or p is off the globe
 	}
@@ -104,12 +103,12 @@ func (g *Graph) snap(p dispatch.LatLon) (s snap, ok bool) {
 	if math.IsInf(best, 1) {
 		return snap{}, false
 	}
-	s.off = dispatch.Distance(p, g.point(s))
+	s.off = geo.Distance(p, g.point(s))
 	return s, s.off <= g.o.MaxOffRoad
 }
 
 // point is the position of a snap, interpolated in degrees like the projection it was found in.
-func (g *Graph) point(s snap) dispatch.LatLon {
+func (g *Graph) point(s snap) geo.LatLon {
 	a, b := g.nodes[g.segs[s.seg].a], g.nodes[g.segs[s.seg].b]
-	return dispatch.LatLon{Lat: a.Lat + s.t*(b.Lat-a.Lat), Lon: a.Lon + s.t*(b.Lon-a.Lon)}
+	return geo.LatLon{Lat: a.Lat + s.t*(b.Lat-a.Lat), Lon: a.Lon + s.t*(b.Lon-a.Lon)}
 }

@@ -1,23 +1,24 @@
-package rules
+package geo
 
 import (
 	"math"
 	"testing"
 
-	"snowlight/alerts/dispatch"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // metres per degree of latitude on the mean-radius sphere.
-const mPerDegLat = earthRadius * math.Pi / 180
+const mPerDegLat = EarthRadius * math.Pi / 180
 
-func ll(lat, lon float64) dispatch.LatLon { return dispatch.LatLon{Lat: lat, Lon: lon} }
+func ll(lat, lon float64) LatLon { return LatLon{Lat: lat, Lon: lon} }
 
 // The home community of the tests: a square about 1.1 km on a side around (48.2, 16.37), and a
 // concave "U" (a courtyard open to the north) inside the same box.
 var (
-	square = []dispatch.LatLon{ll(48.195, 16.3625), ll(48.195, 16.3775), ll(48.205, 16.3775), ll(48.205, 16.3625)}
+	square = []LatLon{ll(48.195, 16.3625), ll(48.195, 16.3775), ll(48.205, 16.3775), ll(48.205, 16.3625)}
 	// The U: the notch spans lon 16.3675-16.3725 from lat 48.199 up to the top edge.
-	uShape = []dispatch.LatLon{
+	uShape = []LatLon{
 		ll(48.195, 16.3625), ll(48.195, 16.3775), ll(48.205, 16.3775), ll(48.205, 16.3725),
 		ll(48.199, 16.3725), ll(48.199, 16.3675), ll(48.205, 16.3675), ll(48.205, 16.3625),
 	}
@@ -26,8 +27,8 @@ var (
 func TestInZone(t *testing.T) {
 	tests := []struct {
 		name string
-		zone []dispatch.LatLon
-		p    dispatch.LatLon
+		zone []LatLon
+		p    LatLon
 		want bool
 	}{
 		{"centre of the square", square, ll(48.2, 16.37), true},
@@ -46,67 +47,90 @@ func TestInZone(t *testing.T) {
 		{"U: on the notch's floor", uShape, ll(48.199, 16.37), true},
 		{"U: on the notch's wall", uShape, ll(48.202, 16.3675), true},
 		{"U: ray through the notch's vertices", uShape, ll(48.199, 16.365), true},
-		{"zone across the antimeridian: inside", []dispatch.LatLon{ll(-17, 179.9), ll(-17, -179.9), ll(-16.9, -179.9), ll(-16.9, 179.9)}, ll(-16.95, 179.99), true},
-		{"zone across the antimeridian: outside", []dispatch.LatLon{ll(-17, 179.9), ll(-17, -179.9), ll(-16.9, -179.9), ll(-16.9, 179.9)}, ll(-16.95, 179.8), false},
+		{"zone across the antimeridian: inside", []LatLon{ll(-17, 179.9), ll(-17, -179.9), ll(-16.9, -179.9), ll(-16.9, 179.9)}, ll(-16.95, 179.99), true},
+		{"zone across the antimeridian: outside", []LatLon{ll(-17, 179.9), ll(-17, -179.9), ll(-16.9, -179.9), ll(-16.9, 179.9)}, ll(-16.95, 179.8), false},
 		{"two points are no zone", square[:2], ll(48.2, 16.37), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := InZone(tc.zone, tc.p); got != tc.want {
-				t.Errorf("InZone(%v) = %v, want %v", tc.p, got, tc.want)
-			}
+			assert.Equal(t, tc.want, InZone(tc.zone, tc.p), "InZone(%v)", tc.p)
 		})
 	}
 }
 
 func TestZoneDistance(t *testing.T) {
-	equatorMetresPerDeg := earthRadius * math.Pi / 180
+	equatorMetresPerDeg := EarthRadius * math.Pi / 180
 	tests := []struct {
 		name    string
-		zone    []dispatch.LatLon
-		p       dispatch.LatLon
+		zone    []LatLon
+		p       LatLon
 		want    float64 // metres
 		tol     float64
-		nearest dispatch.LatLon
+		nearest LatLon
 	}{
 		// On the equator the distance to a meridian is exactly the longitude difference.
-		{"equator to a meridian segment", []dispatch.LatLon{ll(-1, 0), ll(1, 0)}, ll(0, 0.01), 0.01 * equatorMetresPerDeg, 1e-6, ll(0, 0)},
+		{"equator to a meridian segment", []LatLon{ll(-1, 0), ll(1, 0)}, ll(0, 0.01), 0.01 * equatorMetresPerDeg, 1e-6, ll(0, 0)},
 		// Beyond the segment's end the nearest point is the end.
-		{"past the end of a segment", []dispatch.LatLon{ll(-1, 0), ll(1, 0)}, ll(2, 0), equatorMetresPerDeg, 1e-6, ll(1, 0)},
+		{"past the end of a segment", []LatLon{ll(-1, 0), ll(1, 0)}, ll(2, 0), equatorMetresPerDeg, 1e-6, ll(1, 0)},
 		// 500 m north of the square's north edge (a great-circle arc bulges north by millimetres).
 		{"500 m north of the square", square, ll(48.205+500/mPerDegLat, 16.37), 500, 0.05, ll(48.205, 16.37)},
 		{"2 km west of the square", square, ll(48.2, 16.3625-2000/(mPerDegLat*math.Cos(48.2*math.Pi/180))), 2000, 1, ll(48.2, 16.3625)},
 		// Diagonally off a corner the corner is nearest: the distance is the corner's.
-		{"off the north-east corner", square, ll(48.206, 16.379), haversine(ll(48.206, 16.379), ll(48.205, 16.3775)), 1e-3, ll(48.205, 16.3775)},
+		{"off the north-east corner", square, ll(48.206, 16.379), Distance(ll(48.206, 16.379), ll(48.205, 16.3775)), 1e-3, ll(48.205, 16.3775)},
 		// In the U's notch (outside the zone) the nearest boundary is the notch's east wall.
 		{"in the U's notch", uShape, ll(48.202, 16.371), 0.0015 * mPerDegLat * math.Cos(48.202*math.Pi/180), 0.05, ll(48.202, 16.3725)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			d, near := ZoneDistance(tc.zone, tc.p)
-			if math.Abs(d-tc.want) > tc.tol {
-				t.Errorf("distance %.4f m, want %.4f ± %v", d, tc.want, tc.tol)
-			}
+			assert.InDelta(t, tc.want, d, tc.tol, "distance")
 			// The foot of the perpendicular to a meridian arc lies a little poleward of the point's
 			// latitude (0.35 m at 2 km here): half a metre is close enough for a map.
-			if dn := haversine(near, tc.nearest); dn > 0.5 {
-				t.Errorf("nearest point %v, want %v (%.3f m apart)", near, tc.nearest, dn)
-			}
-			// The distance is the one to the point it names.
-			if dd := haversine(tc.p, near); math.Abs(dd-d) > 1e-3 {
-				t.Errorf("distance %.4f m but the nearest point is %.4f m away", d, dd)
-			}
+			assert.LessOrEqual(t, Distance(near, tc.nearest), 0.5, "nearest point %v, want %v", near, tc.nearest)
+			// The distance is the one to the point it names, measured independently (haversine).
+			assert.InDelta(t, d, Distance(tc.p, near), 1e-3, "distance to the nearest point")
 		})
 	}
-	if d, p := ZoneDistance(nil, ll(1, 2)); !math.IsInf(d, 1) || p != ll(1, 2) {
-		t.Errorf("empty zone: %v %v", d, p)
+	d, p := ZoneDistance(nil, ll(1, 2))
+	assert.True(t, math.IsInf(d, 1), "empty zone: distance %v", d)
+	assert.Equal(t, ll(1, 2), p)
+}
+
+func TestDistance(t *testing.T) {
+	quarter := EarthRadius * math.Pi / 2
+	tests := []struct {
+		name string
+		a, b LatLon
+		want float64
+	}{
+		{"same point", ll(48.2, 16.37), ll(48.2, 16.37), 0},
+		{"a degree of latitude", ll(48, 16), ll(49, 16), mPerDegLat},
+		{"a degree of longitude on the equator", ll(0, 0), ll(0, 1), mPerDegLat},
+		{"equator to the pole", ll(0, 30), ll(90, 0), quarter},
+		{"a quarter of the equator", ll(0, -45), ll(0, 45), quarter},
+		{"antipodes", ll(10, 20), ll(-10, -160), 2 * quarter},
+		{"across the antimeridian", ll(0, 179.5), ll(0, -179.5), mPerDegLat},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.InDelta(t, tc.want, Distance(tc.a, tc.b), 1e-6*max(1, tc.want))
+			assert.InDelta(t, Distance(tc.a, tc.b), Distance(tc.b, tc.a), 1e-9, "symmetric")
+		})
 	}
 }
 
-// haversine is an independent great-circle distance (the dispatcher's).
-func haversine(a, b dispatch.LatLon) float64 { return dispatch.Distance(a, b) }
+func TestValidate(t *testing.T) {
+	for _, p := range []LatLon{ll(0, 0), ll(90, 180), ll(-90, -180), ll(48.2, 16.37)} {
+		require.NoError(t, p.Validate(), "%v", p)
+	}
+	for _, p := range []LatLon{ll(90.1, 0), ll(0, -180.5), ll(math.NaN(), 0), ll(0, math.Inf(1))} {
+		assert.Error(t, p.Validate(), "%v", p)
+	}
+	assert.True(t, LatLon{}.IsZero())
+	assert.False(t, ll(0, 1).IsZero())
+}
 
-func TestInImageZone(t *testing.T) {
+func TestInPolygon(t *testing.T) {
 	// An L-shaped zone: a pavement along the bottom and up the right side of a 1280x720 view.
 	l := [][2]float64{{0, 600}, {1280, 600}, {1280, 0}, {1100, 0}, {1100, 450}, {0, 450}}
 	tri := [][2]float64{{100, 100}, {300, 100}, {200, 300}}
@@ -131,8 +155,6 @@ func TestInImageZone(t *testing.T) {
 		{"degenerate", [][2]float64{{0, 0}, {10, 10}}, 5, 5, false},
 	}
 	for _, tc := range tests {
-		if got := inImageZone(tc.poly, tc.x, tc.y); got != tc.want {
-			t.Errorf("%s: inImageZone(%v, %v) = %v, want %v", tc.name, tc.x, tc.y, got, tc.want)
-		}
+		assert.Equal(t, tc.want, InPolygon(tc.poly, tc.x, tc.y), "%s: InPolygon(%v, %v)", tc.name, tc.x, tc.y)
 	}
 }
