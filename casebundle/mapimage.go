@@ -8,15 +8,13 @@ import (
 	"image/color"
 	"image/png"
 	"math"
+	"snowlight/geo"
 )
-
-// LatLon is a position in degrees.
-type LatLon struct{ Lat, Lon float64 }
 
 // MapCamera is a camera drawn on the map.
 type MapCamera struct {
 	ID  string
-	Pos LatLon
+	Pos geo.LatLon
 }
 
 // MapOptions sizes the picture (default 800 x 600).
@@ -27,14 +25,14 @@ type MapOptions struct{ Width, Height int }
 // green and the end red, on a grid of 100 m squares. Equirectangular around the middle latitude, which
 // over a city is exact to well under a pixel. No tiles and no text: the JSON beside it carries names
 // and times.
-func MapPNG(route []LatLon, cameras []MapCamera, seen []string, o MapOptions) ([]byte, error) {
+func MapPNG(route []geo.LatLon, cameras []MapCamera, seen []string, o MapOptions) ([]byte, error) {
 	if o.Width <= 0 || o.Height <= 0 {
 		o.Width, o.Height = 800, 600
 	}
 	if o.Width > 4096 || o.Height > 4096 {
 		return nil, fmt.Errorf("map picture: %dx%d is larger than 4096x4096", o.Width, o.Height)
 	}
-	all := append([]LatLon(nil), route...)
+	all := append([]geo.LatLon(nil), route...)
 	for _, c := range cameras {
 		all = append(all, c.Pos)
 	}
@@ -104,9 +102,10 @@ type projection struct {
 	metresPerDeg  float64
 }
 
-const earthMetresPerDegree = 111_320.0
+// earthMetresPerDegree is a degree of latitude on geo's sphere.
+const earthMetresPerDegree = geo.EarthRadius * math.Pi / 180
 
-func fit(ps []LatLon, w, h int) projection {
+func fit(ps []geo.LatLon, w, h int) projection {
 	minLat, maxLat, minLon, maxLon := ps[0].Lat, ps[0].Lat, ps[0].Lon, ps[0].Lon
 	for _, p := range ps {
 		minLat, maxLat = min(minLat, p.Lat), max(maxLat, p.Lat)
@@ -122,11 +121,11 @@ func fit(ps []LatLon, w, h int) projection {
 	return pr
 }
 
-func (pr projection) metres(p LatLon) (x, y float64) {
+func (pr projection) metres(p geo.LatLon) (x, y float64) {
 	return (p.Lon - pr.lon0) * pr.cosLat * pr.metresPerDeg, (p.Lat - pr.lat0) * pr.metresPerDeg
 }
 
-func (pr projection) xy(p LatLon) (int, int) {
+func (pr projection) xy(p geo.LatLon) (int, int) {
 	mx, my := pr.metres(p)
 	return int(math.Round(float64(pr.width)/2 + mx*pr.pxPerM)), int(math.Round(float64(pr.height)/2 - my*pr.pxPerM))
 }

@@ -11,17 +11,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"snowlight/casebundle"
+	"snowlight/geo"
 )
 
 // TestMapPNG: the route starts green and ends red where its first and last positions fall, cameras on
 // the route are filled and the others hollow, and the whole scene fits inside the margins.
 func TestMapPNG(t *testing.T) {
 	cams := []casebundle.MapCamera{
-		{ID: "c1", Pos: casebundle.LatLon{Lat: 52.2297, Lon: 21.0122}},
-		{ID: "c2", Pos: casebundle.LatLon{Lat: 52.2310, Lon: 21.0160}},
-		{ID: "c3", Pos: casebundle.LatLon{Lat: 52.2280, Lon: 21.0200}},
+		{ID: "c1", Pos: geo.LatLon{Lat: 52.2297, Lon: 21.0122}},
+		{ID: "c2", Pos: geo.LatLon{Lat: 52.2310, Lon: 21.0160}},
+		{ID: "c3", Pos: geo.LatLon{Lat: 52.2280, Lon: 21.0200}},
 	}
-	route := []casebundle.LatLon{cams[0].Pos, cams[1].Pos}
+	route := []geo.LatLon{cams[0].Pos, cams[1].Pos}
 	b, err := casebundle.MapPNG(route, cams, []string{"c1", "c2"}, casebundle.MapOptions{Width: 400, Height: 300})
 	require.NoError(t, err)
 	img, err := png.Decode(bytes.NewReader(b))
@@ -30,7 +31,7 @@ func TestMapPNG(t *testing.T) {
 	require.Equal(t, 300, img.Bounds().Dy())
 
 	// The map's scale: the scene's longer side spans the picture less 40-pixel margins.
-	at := func(p casebundle.LatLon) (int, int) {
+	at := func(p geo.LatLon) (int, int) {
 		cos := math.Cos((52.2280 + 52.2310) / 2 * math.Pi / 180)
 		spanX := (21.0200 - 21.0122) * cos * 111320
 		spanY := (52.2310 - 52.2280) * 111320
@@ -52,7 +53,7 @@ func TestMapPNG(t *testing.T) {
 
 	_, err = casebundle.MapPNG(nil, nil, nil, casebundle.MapOptions{})
 	assert.Error(t, err)
-	_, err = casebundle.MapPNG([]casebundle.LatLon{{Lat: math.NaN()}}, nil, nil, casebundle.MapOptions{})
+	_, err = casebundle.MapPNG([]geo.LatLon{{Lat: math.NaN()}}, nil, nil, casebundle.MapOptions{})
 	assert.Error(t, err)
 	_, err = casebundle.MapPNG(route, nil, nil, casebundle.MapOptions{Width: 100000, Height: 10})
 	assert.Error(t, err)
