@@ -5,6 +5,9 @@ import (
 	"time"
 )
 
+// t0 is the arrival of the first access unit in the clock tests.
+var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
 // step is one access unit fed to the clock.
 type step struct {
 	rtp     uint32

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"snowlight/media"
 	"time"
 )
 
@@ -43,7 +44,7 @@ type Config struct {
 
 	// Ring receives the compressed stream; a ring of RingDuration (30 s) and RingBytes (64 MiB) is made
 	// when nil.
-	Ring         *Ring
+	Ring         *media.Ring
 	RingDuration time.Duration
 	RingBytes    int
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"snowlight/ingest/av"
+	"snowlight/media"
 )
 
 // frameDecoder decodes one session's access units into Frames, doing only the work the mode needs:
@@ -13,18 +14,18 @@ import (
 // keeps; keyframe mode sends the decoder nothing else.
 type frameDecoder struct {
 	w     *Worker
-	codec Codec
+	codec media.Codec
 	dec   *av.Decoder
 	// Sampling.
 	period  time.Duration
 	nextDue time.Duration
 	started bool
 	// meta maps the PTS given to the decoder back to the access unit's times.
-	meta      map[int64]AccessUnit
+	meta      map[int64]media.AccessUnit
 	skipToKey bool
 }
 
-func newFrameDecoder(w *Worker, codec Codec) (*frameDecoder, error) {
+func newFrameDecoder(w *Worker, codec media.Codec) (*frameDecoder, error) {
 	threads := w.cfg.DecodeThreads
 	if w.cfg.Decode == DecodeKeyframes {
 		// Frame threading would hold each keyframe back until the next ones arrive, a second apiece.
@@ -35,7 +36,7 @@ func newFrameDecoder(w *Worker, codec Codec) (*frameDecoder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("camera %s: %w", w.cfg.Camera, err)
 	}
-	fd := &frameDecoder{w: w, codec: codec, dec: dec, meta: make(map[int64]AccessUnit)}
+	fd := &frameDecoder{w: w, codec: codec, dec: dec, meta: make(map[int64]media.AccessUnit)}
 	if w.cfg.Decode == DecodeSampled {
 		fd.period = time.Duration(float64(time.Second) / w.cfg.SampleFPS)
 	}
@@ -43,7 +44,7 @@ func newFrameDecoder(w *Worker, codec Codec) (*frameDecoder, error) {
 }
 
 // run decodes until queue closes, then frees the decoder.
-func (fd *frameDecoder) run(queue <-chan AccessUnit) {
+func (fd *frameDecoder) run(queue <-chan media.AccessUnit) {
 	defer fd.dec.Close()
 	for au := range queue {
 		fd.decode(au)
@@ -63,7 +64,7 @@ func (fd *frameDecoder) wanted(pts time.Duration) bool {
 	return false
 }
 
-func (fd *frameDecoder) decode(au AccessUnit) {
+func (fd *frameDecoder) decode(au media.AccessUnit) {
 	w := fd.w
 	if fd.skipToKey && !au.Keyframe {
 		return

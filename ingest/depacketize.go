@@ -12,6 +12,7 @@ import (
 	"github.com/pion/rtp"
 
 	"snowlight/ingest/av"
+	"snowlight/media"
 )
 
 // errNeedMore means the packet did not complete an access unit.
@@ -21,7 +22,7 @@ var errNeedMore = errors.New("more packets needed")
 // the current parameter sets (cameras that send them only in the SDP get them added), so the ring and
 // live view can start anywhere a keyframe is.
 type depacketizer struct {
-	codec  Codec
+	codec  media.Codec
 	decode func(*rtp.Packet) ([][]byte, error)
 	// vps is H.265 only.
 	vps, sps, pps []byte
@@ -35,14 +36,14 @@ func newDepacketizer(f format.Format) (*depacketizer, error) {
 			return nil, fmt.Errorf("create H.264 depacketizer: %w", err)
 		}
 		sps, pps := f.SafeParams()
-		return &depacketizer{codec: H264, decode: dec.Decode, sps: clone(sps), pps: clone(pps)}, nil
+		return &depacketizer{codec: media.H264, decode: dec.Decode, sps: clone(sps), pps: clone(pps)}, nil
 	case *format.H265:
 		dec, err := f.CreateDecoder()
 		if err != nil {
 			return nil, fmt.Errorf("create H.265 depacketizer: %w", err)
 		}
 		vps, sps, pps := f.SafeParams()
-		return &depacketizer{codec: H265, decode: dec.Decode, vps: clone(vps), sps: clone(sps), pps: clone(pps)}, nil
+		return &depacketizer{codec: media.H265, decode: dec.Decode, vps: clone(vps), sps: clone(sps), pps: clone(pps)}, nil
 	}
 	return nil, fmt.Errorf("unsupported video format %s", f.Codec())
 }
@@ -117,7 +118,7 @@ func (d *depacketizer) paramType(n []byte) byte {
 	if len(n) == 0 {
 		return 0
 	}
-	if d.codec == H264 {
+	if d.codec == media.H264 {
 		switch h264.NALUType(n[0] & 0x1f) {
 		case h264.NALUTypeSPS:
 			return 's'
@@ -182,13 +183,13 @@ func clone(b []byte) []byte {
 }
 
 // pictureSize reads the picture size from the SPS in au.
-func pictureSize(c Codec, au [][]byte) (w, h int, ok bool) {
+func pictureSize(c media.Codec, au [][]byte) (w, h int, ok bool) {
 	for _, n := range au {
 		if len(n) == 0 {
 			continue
 		}
 		switch c {
-		case H264:
+		case media.H264:
 			if h264.NALUType(n[0]&0x1f) != h264.NALUTypeSPS {
 				continue
 			}
@@ -196,7 +197,7 @@ func pictureSize(c Codec, au [][]byte) (w, h int, ok bool) {
 			if sps.Unmarshal(n) == nil {
 				return sps.Width(), sps.Height(), true
 			}
-		case H265:
+		case media.H265:
 			if h265.NALUType((n[0]>>1)&0x3f) != h265.NALUType_SPS_NUT {
 				continue
 			}

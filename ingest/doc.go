@@ -1,5 +1,5 @@
 // Package ingest turns RTSP cameras into two streams the rest of snowlight consumes: compressed access
-// units kept in a per-camera Ring (for clips and live view, never decoded or re-encoded) and decoded BGR
+// units kept in a per-camera media.Ring (for clips and live view, never decoded or re-encoded) and decoded BGR
 // Frames stamped with wall-clock time (for detection).
 //
 // One Worker runs per camera. It connects with gortsplib, depacketizes RTP into access units, stamps them

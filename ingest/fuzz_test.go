@@ -8,6 +8,7 @@ import (
 	"github.com/pion/rtp"
 
 	"snowlight/ingest/av"
+	"snowlight/media"
 	"snowlight/testvideos"
 )
 
@@ -99,7 +100,7 @@ func newPipeline(t testing.TB) *pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec, err := newFrameDecoder(w, H264)
+	dec, err := newFrameDecoder(w, media.H264)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func (p *pipeline) feed(pkt *rtp.Packet) {
 	if err != nil {
 		return
 	}
-	p.dec.decode(AccessUnit{Camera: "fuzz", PTS: p.dec.w.clock.toDuration(int64(pkt.Timestamp)), NALUs: nalus, Keyframe: key})
+	p.dec.decode(media.AccessUnit{Camera: "fuzz", PTS: p.dec.w.clock.toDuration(int64(pkt.Timestamp)), NALUs: nalus, Keyframe: key})
 	p.drain()
 }
 

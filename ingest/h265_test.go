@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"snowlight/ingest/camsim"
+	"snowlight/media"
 	"snowlight/testvideos"
 )
 
@@ -30,7 +31,7 @@ func TestWorkerDecodesH265(t *testing.T) {
 		t.Errorf("status %+v", s)
 	}
 	clip, err := r.w.Ring().Window(frames[0].Time, frames[len(frames)-1].Time)
-	if err != nil || clip.Codec != H265 || len(clip.ParamSets) != 3 {
+	if err != nil || clip.Codec != media.H265 || len(clip.ParamSets) != 3 {
 		t.Errorf("ring clip: codec %v, %d parameter sets (want VPS, SPS, PPS), err %v", clip.Codec, len(clip.ParamSets), err)
 	}
 }

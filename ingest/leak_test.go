@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"os"
+	"snowlight/media"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,7 +46,7 @@ func TestPipelineDoesNotLeak(t *testing.T) {
 				if err != nil {
 					continue
 				}
-				p.dec.decode(AccessUnit{PTS: time.Duration(q.Timestamp) * time.Second / 90000, NALUs: nalus, Keyframe: key})
+				p.dec.decode(media.AccessUnit{PTS: time.Duration(q.Timestamp) * time.Second / 90000, NALUs: nalus, Keyframe: key})
 				n++
 				if n%10 < 7 { // now and then the consumer is too slow and the decoder drops frames
 					p.drain()

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"snowlight/ingest/camsim"
+	"snowlight/media"
 	"snowlight/testvideos"
 )
 
@@ -56,7 +57,7 @@ func TestWorkerBoundsTheRingWhenKeyframesStop(t *testing.T) {
 	assert.Empty(t, fresh, "a new viewer got pictures it cannot decode")
 	assert.Greater(t, padded.Load(), int64(75), "the viewer who was watching lost the stream")
 	_, err := ring.Window(since.Add(time.Second), time.Now())
-	assert.ErrorIs(t, err, ErrNotBuffered)
+	assert.ErrorIs(t, err, media.ErrNotBuffered)
 
 	require.NoError(t, srv.SetFaults("cam", camsim.Faults{}))
 	first := <-fresh

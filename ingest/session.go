@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"snowlight/media"
 	"sync"
 	"time"
 
@@ -25,8 +26,8 @@ type session struct {
 	medi   *description.Media
 	dp     *depacketizer
 	srs    senderReports
-	queue  chan AccessUnit // to the decoder; nil in DecodeNone mode
-	first  bool            // the worker's first session
+	queue  chan media.AccessUnit // to the decoder; nil in DecodeNone mode
+	first  bool                  // the worker's first session
 	// Touched only by the RTP callback.
 	gotKey    bool
 	skipToKey bool
@@ -83,7 +84,7 @@ func (w *Worker) runSession(ctx context.Context) (online bool, err error) {
 		if err != nil {
 			return false, err
 		}
-		s.queue = make(chan AccessUnit, decodeQueue)
+		s.queue = make(chan media.AccessUnit, decodeQueue)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -210,7 +211,7 @@ func (s *session) onPacket(pkt *rtp.Packet) {
 		w.logger().Warn("RTP timestamp jump; media time rebased", "pts", st.PTS)
 		w.emit(EventTimestampJump, nil)
 	}
-	au := AccessUnit{Camera: w.cfg.Camera, Time: st.Wall, PTS: st.PTS, NALUs: nalus, Keyframe: key}
+	au := media.AccessUnit{Camera: w.cfg.Camera, Time: st.Wall, PTS: st.PTS, NALUs: nalus, Keyframe: key}
 	s.observe(au, st.Source)
 	if w.ring.Push(s.dp.codec, s.dp.params(), au) {
 		w.logger().Warn("GOP larger than the ring's byte bound: dropped, keeping nothing until the next keyframe")
@@ -235,7 +236,7 @@ func (s *session) onPacket(pkt *rtp.Packet) {
 }
 
 // observe keeps the stream facts a probe or status line shows: GOP, frame rate, picture size, online.
-func (s *session) observe(au AccessUnit, src ClockSource) {
+func (s *session) observe(au media.AccessUnit, src ClockSource) {
 	w := s.w
 	n := w.c.received.Load()
 	w.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"snowlight/media"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,7 +64,7 @@ var errStalled = errors.New("no video for the stall timeout")
 // Worker ingests one camera until its context ends.
 type Worker struct {
 	cfg    Config
-	ring   *Ring
+	ring   *media.Ring
 	frames chan Frame
 	clock  *clock // guarded by clockMu: sessions hand it over one after another
 	seq    atomic.Uint64
@@ -112,7 +113,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 		since: time.Now(),
 	}
 	if w.ring == nil {
-		w.ring = NewRing(cfg.RingDuration, cfg.RingBytes)
+		w.ring = media.NewRing(cfg.RingDuration, cfg.RingBytes)
 	}
 	if cfg.Decode != DecodeNone {
 		w.frames = make(chan Frame, cfg.FrameBuffer)
@@ -125,7 +126,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 func (w *Worker) Camera() string { return w.cfg.Camera }
 
 // Ring is the camera's compressed ring buffer.
-func (w *Worker) Ring() *Ring { return w.ring }
+func (w *Worker) Ring() *media.Ring { return w.ring }
 
 // Frames delivers decoded frames; the receiver closes each. It is closed when Run returns, and nil in
 // DecodeNone mode.
@@ -271,7 +272,7 @@ type Status struct {
 	TimestampJumps       uint64
 	DecodeTime           time.Duration
 	LastFrame            time.Time
-	Ring                 RingStats
+	Ring                 media.RingStats
 }
 
 // Status returns a snapshot of the worker.

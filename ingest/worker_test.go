@@ -14,6 +14,7 @@ import (
 
 	"snowlight/ingest/av"
 	"snowlight/ingest/camsim"
+	"snowlight/media"
 	"snowlight/testvideos"
 )
 
@@ -105,7 +106,7 @@ func TestWorkerDecodesCamsim(t *testing.T) {
 				t.Errorf("clip of %d access units decoded to %d pictures", len(clip.AUs), got)
 			}
 			ctx, cancel := context.WithCancel(context.Background())
-			var live []AccessUnit
+			var live []media.AccessUnit
 			for au := range r.w.Ring().Subscribe(ctx, 50) {
 				live = append(live, au)
 				if len(live) == 40 {
@@ -123,12 +124,12 @@ func TestWorkerDecodesCamsim(t *testing.T) {
 
 // decodeStandalone decodes access units with a fresh decoder, as a clip builder or a viewer would, and
 // counts the pictures; any error fails the test.
-func decodeStandalone(t *testing.T, aus []AccessUnit) int {
+func decodeStandalone(t *testing.T, aus []media.AccessUnit) int {
 	t.Helper()
 	if len(aus) == 0 || !aus[0].Keyframe {
 		t.Fatal("does not start at a keyframe")
 	}
-	dec, err := av.NewDecoder(av.DecoderOptions{Codec: H264})
+	dec, err := av.NewDecoder(av.DecoderOptions{Codec: media.H264})
 	if err != nil {
 		t.Fatal(err)
 	}

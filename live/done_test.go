@@ -2,13 +2,12 @@ package live
 
 import (
 	"context"
+	"snowlight/media"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"snowlight/ingest"
 )
 
 // TestDoneWhenTheSessionEnds checks that Done tells when a session ended, whatever ended it: Close
@@ -17,7 +16,7 @@ import (
 func TestDoneWhenTheSessionEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s := newServer(t, map[string]*ingest.Ring{"cam-1": camera(t, ctx)}, 0)
+	s := newServer(t, map[string]*media.Ring{"cam-1": camera(t, ctx)}, 0)
 	start := func() (*viewer, string) {
 		t.Helper()
 		v, offer := newViewer(t)

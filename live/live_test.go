@@ -14,12 +14,12 @@ import (
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v3"
 
-	"snowlight/ingest"
 	"snowlight/ingest/av"
+	"snowlight/media"
 )
 
 // camera plays a real H.264 file into a ring in real time, looping, as an ingest worker would.
-func camera(t *testing.T, ctx context.Context) *ingest.Ring {
+func camera(t *testing.T, ctx context.Context) *media.Ring {
 	t.Helper()
 	const vtest = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
 	if _, err := os.Stat(vtest); err != nil {
@@ -36,11 +36,11 @@ func camera(t *testing.T, ctx context.Context) *ingest.Ring {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring := ingest.NewRing(10*time.Second, 8<<20)
+	ring := media.NewRing(10*time.Second, 8<<20)
 	push := func(i int) {
 		p := pkts[i%len(pkts)]
 		pts := time.Duration(i) * 40 * time.Millisecond
-		ring.Push(ingest.H264, nil, ingest.AccessUnit{Camera: "cam-1", Time: time.Now(), PTS: pts, NALUs: p.AU, Keyframe: p.Keyframe})
+		ring.Push(media.H264, nil, media.AccessUnit{Camera: "cam-1", Time: time.Now(), PTS: pts, NALUs: p.AU, Keyframe: p.Keyframe})
 	}
 	for i := range 30 { // a GOP and a bit already buffered, as on a running camera
 		push(i)
@@ -98,7 +98,7 @@ func newViewer(t *testing.T) (*viewer, string) {
 }
 
 func (v *viewer) decode(tr *webrtc.TrackRemote) {
-	dec, err := av.NewDecoder(av.DecoderOptions{Codec: av.H264})
+	dec, err := av.NewDecoder(av.DecoderOptions{Codec: media.H264})
 	if err != nil {
 		return
 	}
@@ -145,10 +145,10 @@ func (v *viewer) answer(t *testing.T, sdp string) {
 	}
 }
 
-func newServer(t *testing.T, rings map[string]*ingest.Ring, perCamera int) *Server {
+func newServer(t *testing.T, rings map[string]*media.Ring, perCamera int) *Server {
 	t.Helper()
 	s, err := NewServer(Options{
-		Rings:               func(id string) (*ingest.Ring, bool) { r, ok := rings[id]; return r, ok },
+		Rings:               func(id string) (*media.Ring, bool) { r, ok := rings[id]; return r, ok },
 		IncludeLoopback:     true,
 		MaxViewersPerCamera: perCamera,
 	})
@@ -162,7 +162,7 @@ func newServer(t *testing.T, rings map[string]*ingest.Ring, perCamera int) *Serv
 func TestViewersDecodeLiveVideo(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s := newServer(t, map[string]*ingest.Ring{"cam-1": camera(t, ctx)}, 3)
+	s := newServer(t, map[string]*media.Ring{"cam-1": camera(t, ctx)}, 3)
 
 	var viewers []*viewer
 	var ids []string
@@ -218,7 +218,7 @@ func TestViewersDecodeLiveVideo(t *testing.T) {
 
 func TestOfferErrors(t *testing.T) {
 	ctx := context.Background()
-	s := newServer(t, map[string]*ingest.Ring{"empty": ingest.NewRing(time.Second, 1<<20)}, 0)
+	s := newServer(t, map[string]*media.Ring{"empty": media.NewRing(time.Second, 1<<20)}, 0)
 	_, offer := newViewer(t)
 	for _, tc := range []struct {
 		camera, offer string
@@ -237,7 +237,7 @@ func TestOfferErrors(t *testing.T) {
 func TestBadSDPRefused(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s := newServer(t, map[string]*ingest.Ring{"cam-1": camera(t, ctx)}, 0)
+	s := newServer(t, map[string]*media.Ring{"cam-1": camera(t, ctx)}, 0)
 	for _, sdp := range []string{"garbage", "v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"} {
 		if _, _, err := s.Offer(ctx, "cam-1", sdp); !errors.Is(err, ErrBadOffer) {
 			t.Errorf("offer %q: %v, want ErrBadOffer", sdp[:7], err)

@@ -12,13 +12,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"snowlight/media"
 	"sync"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v3"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"snowlight/ingest"
 )
 
 // Errors a signalling handler maps to HTTP statuses.
@@ -32,7 +31,7 @@ var (
 )
 
 // Rings finds a camera's ring buffer.
-type Rings func(camera string) (*ingest.Ring, bool)
+type Rings func(camera string) (*media.Ring, bool)
 
 // Options configures a Server.
 type Options struct {
@@ -154,7 +153,7 @@ func (s *Server) Offer(ctx context.Context, camera, offer string) (answer, id st
 	if !ok {
 		return "", "", fmt.Errorf("%w: %q", ErrNoVideo, camera)
 	}
-	if codec != ingest.H264 {
+	if codec != media.H264 {
 		return "", "", fmt.Errorf("%w: %v", errUnsupported, codec)
 	}
 	id, err = s.reserve(camera)

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"snowlight/media"
 	"sync"
 	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v3"
-
-	"snowlight/ingest"
 )
 
 // session is one viewer of one camera.
@@ -29,7 +28,7 @@ const (
 )
 
 // start negotiates the session and publishes it; its goroutine releases it when it ends.
-func (s *Server) start(ctx context.Context, id, camera string, ring *ingest.Ring, offer string) (string, error) {
+func (s *Server) start(ctx context.Context, id, camera string, ring *media.Ring, offer string) (string, error) {
 	pc, err := s.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return "", fmt.Errorf("live: new peer connection: %w", err)
@@ -113,7 +112,7 @@ func drainRTCP(r *webrtc.RTPSender) {
 }
 
 // send forwards the camera's access units to the viewer, starting with the newest GOP.
-func (s *Server) send(ctx context.Context, camera string, ring *ingest.Ring, track *webrtc.TrackLocalStaticRTP) error {
+func (s *Server) send(ctx context.Context, camera string, ring *media.Ring, track *webrtc.TrackLocalStaticRTP) error {
 	// Everything up to the newest access unit now is backlog, sent as a burst (see burstStep).
 	backlogEnd := ring.Stats().Newest
 	aus := ring.Subscribe(ctx, viewerBuffer)

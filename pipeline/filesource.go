@@ -10,6 +10,7 @@ import (
 
 	"snowlight/ingest"
 	"snowlight/ingest/av"
+	"snowlight/media"
 )
 
 // Recording is one camera's recorded video.
@@ -29,7 +30,7 @@ type FileSource struct {
 	rec    Recording
 	dm     *av.Demuxer
 	dec    *av.Decoder
-	codec  av.Codec
+	codec  media.Codec
 	log    *slog.Logger
 	period time.Duration
 	// Sampling grid, as in ingest: the next PTS due, restarted after a gap.

@@ -16,6 +16,7 @@ import (
 	"snowlight/detect"
 	"snowlight/ingest/av"
 	"snowlight/internal/shareddata"
+	"snowlight/media"
 	"snowlight/redact"
 )
 
@@ -165,7 +166,7 @@ func TestClip(t *testing.T) {
 	dm, err := av.OpenFile(out)
 	require.NoError(t, err)
 	defer dm.Close()
-	assert.Equal(t, av.H264, dm.Info().Codec)
+	assert.Equal(t, media.H264, dm.Info().Codec)
 	dec, err := av.NewDecoder(av.DecoderOptions{Codec: dm.Info().Codec})
 	require.NoError(t, err)
 	defer dec.Close()

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"snowlight/ingest"
+	"snowlight/media"
 	"snowlight/web"
 )
 
@@ -24,7 +25,7 @@ func (x camerasAPI) List(ctx context.Context) ([]web.CameraView, error) {
 			if !st.LastFrame.IsZero() {
 				v.LastFrame, v.LastFrameAge = st.LastFrame, now.Sub(st.LastFrame).Round(time.Millisecond).Seconds()
 			}
-			v.Live = v.Online && st.Codec == ingest.H264.String()
+			v.Live = v.Online && st.Codec == media.H264.String()
 		}
 		out = append(out, v)
 	}

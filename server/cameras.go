@@ -9,6 +9,7 @@ import (
 	"snowlight/detect"
 	"snowlight/detect/tamper"
 	"snowlight/ingest"
+	"snowlight/media"
 	"snowlight/pipeline"
 	"snowlight/store"
 	"snowlight/tracks/stitch"
@@ -48,7 +49,7 @@ type cameraSet struct {
 	byID map[string]*camera
 }
 
-func (cs *cameraSet) ring(id string) (*ingest.Ring, bool) {
+func (cs *cameraSet) ring(id string) (*media.Ring, bool) {
 	c, ok := cs.byID[id]
 	if !ok {
 		return nil, false

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"snowlight/auth"
-	"snowlight/ingest"
 	"snowlight/live"
+	"snowlight/media"
 	"snowlight/web"
 
 	"github.com/pion/webrtc/v3"
@@ -226,11 +226,11 @@ func TestTrajectoryQueries(t *testing.T) {
 }
 
 func TestCamerasAndWHEP(t *testing.T) {
-	ring := ingest.NewRing(10*time.Second, 1<<20)
+	ring := media.NewRing(10*time.Second, 1<<20)
 	// A parameter set and a keyframe make the ring ready for viewers; the answer does not need real video.
-	ring.Push(ingest.H264, [][]byte{{0x67, 0x42, 0xc0, 0x1f}, {0x68, 0xce, 0x3c, 0x80}}, ingest.AccessUnit{Camera: "cam-1", Time: time.Now(),
+	ring.Push(media.H264, [][]byte{{0x67, 0x42, 0xc0, 0x1f}, {0x68, 0xce, 0x3c, 0x80}}, media.AccessUnit{Camera: "cam-1", Time: time.Now(),
 		NALUs: [][]byte{{0x65, 0x88, 0x84}}, Keyframe: true})
-	ls, err := live.NewServer(live.Options{Rings: func(id string) (*ingest.Ring, bool) {
+	ls, err := live.NewServer(live.Options{Rings: func(id string) (*media.Ring, bool) {
 		if id == "cam-1" {
 			return ring, true
 		}

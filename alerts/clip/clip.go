@@ -8,14 +8,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"snowlight/media"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
-
-	"snowlight/ingest"
 )
 
 // timescale is the MP4 track clock: the RTP video clock, so media times convert without rounding.
@@ -31,8 +30,8 @@ type Info struct {
 
 // Source is what clips are cut from: a camera's ring buffer.
 type Source interface {
-	Window(from, to time.Time) (ingest.Clip, error)
-	Stats() ingest.RingStats
+	Window(from, to time.Time) (media.Clip, error)
+	Stats() media.RingStats
 }
 
 // Cut waits until src holds video up to at+post (or until ctx ends or a camera that stopped sending has
@@ -81,7 +80,7 @@ func waitFor(ctx context.Context, src Source, end time.Time, post time.Duration)
 }
 
 // Mux writes c as a progressive MP4 (index first, so browsers start playing before the download ends).
-func Mux(c ingest.Clip) ([]byte, Info, error) {
+func Mux(c media.Clip) ([]byte, Info, error) {
 	if len(c.AUs) == 0 {
 		return nil, Info{}, errors.New("mux clip: no video")
 	}
@@ -138,10 +137,10 @@ func ticks(d time.Duration) int64 { return int64(d) * timescale / int64(time.Sec
 
 // decodeTimes derives each access unit's decode time from its presentation time; with B-frames they
 // differ, and MP4 stores both.
-func decodeTimes(c ingest.Clip) ([]int64, error) {
+func decodeTimes(c media.Clip) ([]int64, error) {
 	out := make([]int64, len(c.AUs))
 	switch c.Codec {
-	case ingest.H264:
+	case media.H264:
 		ex := h264.NewDTSExtractor()
 		for i, au := range c.AUs {
 			d, err := ex.Extract(au.NALUs, ticks(au.PTS))
@@ -150,7 +149,7 @@ func decodeTimes(c ingest.Clip) ([]int64, error) {
 			}
 			out[i] = d
 		}
-	case ingest.H265:
+	case media.H265:
 		ex := h265.NewDTSExtractor()
 		for i, au := range c.AUs {
 			d, err := ex.Extract(au.NALUs, ticks(au.PTS))
@@ -171,13 +170,13 @@ func decodeTimes(c ingest.Clip) ([]int64, error) {
 }
 
 // mp4Codec builds the sample description from the clip's parameter sets.
-func mp4Codec(c ingest.Clip) (mp4.Codec, error) {
+func mp4Codec(c media.Clip) (mp4.Codec, error) {
 	params := c.ParamSets
 	if len(params) == 0 {
 		params = c.AUs[0].NALUs
 	}
 	switch c.Codec {
-	case ingest.H264:
+	case media.H264:
 		var sps, pps []byte
 		for _, n := range params {
 			if len(n) == 0 {
@@ -194,7 +193,7 @@ func mp4Codec(c ingest.Clip) (mp4.Codec, error) {
 			return nil, errors.New("no H264 SPS/PPS")
 		}
 		return &mp4.CodecH264{SPS: sps, PPS: pps}, nil
-	case ingest.H265:
+	case media.H265:
 		var vps, sps, pps []byte
 		for _, n := range params {
 			if len(n) < 2 {
@@ -218,16 +217,16 @@ func mp4Codec(c ingest.Clip) (mp4.Codec, error) {
 }
 
 // stripDelimiters drops access unit delimiters, which MP4 samples must not carry.
-func stripDelimiters(c ingest.Codec, nalus [][]byte) [][]byte {
+func stripDelimiters(c media.Codec, nalus [][]byte) [][]byte {
 	out := nalus[:0:0]
 	for _, n := range nalus {
 		if len(n) == 0 {
 			continue
 		}
-		if c == ingest.H264 && h264.NALUType(n[0]&0x1f) == h264.NALUTypeAccessUnitDelimiter {
+		if c == media.H264 && h264.NALUType(n[0]&0x1f) == h264.NALUTypeAccessUnitDelimiter {
 			continue
 		}
-		if c == ingest.H265 && h265.NALUType((n[0]>>1)&0x3f) == h265.NALUType_AUD_NUT {
+		if c == media.H265 && h265.NALUType((n[0]>>1)&0x3f) == h265.NALUType_AUD_NUT {
 			continue
 		}
 		out = append(out, n)

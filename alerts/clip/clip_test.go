@@ -15,14 +15,14 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"snowlight/ingest"
 	"snowlight/ingest/av"
+	"snowlight/media"
 )
 
 const vtest = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
 
 // fill encodes real footage with x264 args and pushes it into a ring as a 25 fps camera that started at t0.
-func fill(t *testing.T, codec []string, frames int, t0 time.Time) *ingest.Ring {
+func fill(t *testing.T, codec []string, frames int, t0 time.Time) *media.Ring {
 	t.Helper()
 	if _, err := os.Stat(vtest); err != nil {
 		t.Skip("vtest.avi missing: run scripts/setup.sh")
@@ -37,9 +37,9 @@ func fill(t *testing.T, codec []string, frames int, t0 time.Time) *ingest.Ring {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring := ingest.NewRing(time.Minute, 64<<20)
+	ring := media.NewRing(time.Minute, 64<<20)
 	for _, p := range pkts {
-		ring.Push(info.Codec, info.ParamSets, ingest.AccessUnit{
+		ring.Push(info.Codec, info.ParamSets, media.AccessUnit{
 			Camera: "cam-1", Time: t0.Add(p.PTS), PTS: p.PTS, NALUs: p.AU, Keyframe: p.Keyframe,
 		})
 	}
@@ -177,10 +177,10 @@ func TestCutErrors(t *testing.T) {
 	if _, _, err := Cut(ctx, ring, "cam-1", time.Now(), time.Second, time.Second); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
 	}
-	if _, _, err := Cut(context.Background(), ring, "cam-1", t0.Add(-time.Hour), time.Second, time.Second); !errors.Is(err, ingest.ErrNotBuffered) {
+	if _, _, err := Cut(context.Background(), ring, "cam-1", t0.Add(-time.Hour), time.Second, time.Second); !errors.Is(err, media.ErrNotBuffered) {
 		t.Errorf("before the ring: %v", err)
 	}
-	if _, _, err := Mux(ingest.Clip{Codec: ingest.H264}); err == nil {
+	if _, _, err := Mux(media.Clip{Codec: media.H264}); err == nil {
 		t.Error("empty clip muxed")
 	}
 }
@@ -224,7 +224,7 @@ func TestSnapshotDrawsOnThePictureAtTheTime(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := Snapshot(ingest.Clip{Codec: ingest.H264}, t0, nil, 85); err == nil {
+	if _, _, err := Snapshot(media.Clip{Codec: media.H264}, t0, nil, 85); err == nil {
 		t.Error("snapshot of nothing succeeded")
 	}
 }

@@ -10,8 +10,8 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"snowlight/ingest"
 	"snowlight/ingest/av"
+	"snowlight/media"
 )
 
 // Mark is a box to draw on a snapshot, with an optional label.
@@ -23,7 +23,7 @@ type Mark struct {
 // Snapshot decodes c from its keyframe up to the picture shown at or just before at, draws marks on it
 // and returns it as a JPEG. The ring keeps only compressed video, so a snapshot costs one GOP's decode,
 // paid only when an alert asks for it.
-func Snapshot(c ingest.Clip, at time.Time, marks []Mark, quality int) ([]byte, time.Time, error) {
+func Snapshot(c media.Clip, at time.Time, marks []Mark, quality int) ([]byte, time.Time, error) {
 	if len(c.AUs) == 0 || !c.AUs[0].Keyframe {
 		return nil, time.Time{}, errors.New("snapshot: no video starting at a keyframe")
 	}

@@ -13,32 +13,14 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"snowlight/media"
 )
 
-// Codec is a video compression format the decoder accepts.
-type Codec int
-
-// Codecs. The zero value is invalid so that a forgotten field is caught.
-const (
-	H264 Codec = iota + 1
-	H265
-)
-
-func (c Codec) String() string {
+func avCodecID(c media.Codec) (C.int, error) {
 	switch c {
-	case H264:
-		return "H264"
-	case H265:
-		return "H265"
-	}
-	return fmt.Sprintf("Codec(%d)", int(c))
-}
-
-func (c Codec) avID() (C.int, error) {
-	switch c {
-	case H264:
+	case media.H264:
 		return C.sl_codec_h264(), nil
-	case H265:
+	case media.H265:
 		return C.sl_codec_hevc(), nil
 	}
 	return 0, fmt.Errorf("unsupported codec %v", c)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"snowlight/media"
 	"strconv"
 	"testing"
 
@@ -98,17 +99,17 @@ func TestDecodeMatchesFFmpeg(t *testing.T) {
 	tests := []struct {
 		name  string
 		file  string
-		codec Codec
+		codec media.Codec
 		w, h  int // vtest's 768x576 unless scaled
 		extra []string
 	}{
-		{"h264 mp4", "a.mp4", H264, 768, 576, []string{"-bf", "0"}},
-		{"h264 mkv with b-frames", "a.mkv", H264, 768, 576, []string{"-bf", "2"}},
-		{"h264 mpegts", "a.ts", H264, 768, 576, []string{"-bf", "0"}},
-		{"h264 raw annex-b", "a.h264", H264, 768, 576, []string{"-bf", "0"}},
-		{"h265 mp4", "b.mp4", H265, 768, 576, x265},
+		{"h264 mp4", "a.mp4", media.H264, 768, 576, []string{"-bf", "0"}},
+		{"h264 mkv with b-frames", "a.mkv", media.H264, 768, 576, []string{"-bf", "2"}},
+		{"h264 mpegts", "a.ts", media.H264, 768, 576, []string{"-bf", "0"}},
+		{"h264 raw annex-b", "a.h264", media.H264, 768, 576, []string{"-bf", "0"}},
+		{"h265 mp4", "b.mp4", media.H265, 768, 576, x265},
 		// The size of tbbt.mp4, whose rows of 2568 bytes made the conversion write past the picture.
-		{"h265 mp4 856x480", "c.mp4", H265, 856, 480, append([]string{"-vf", "scale=856:480"}, x265...)},
+		{"h265 mp4 856x480", "c.mp4", media.H265, 856, 480, append([]string{"-vf", "scale=856:480"}, x265...)},
 	}
 	const frames = 30
 	for _, tc := range tests {

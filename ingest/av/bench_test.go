@@ -3,6 +3,7 @@ package av
 import (
 	"errors"
 	"runtime"
+	"snowlight/media"
 	"testing"
 	"time"
 
@@ -35,7 +36,7 @@ func threadCPU(b *testing.B) time.Duration {
 // benchmarkDecode decodes 720p real footage; convert selects whether each picture becomes a BGR Mat.
 func benchmarkDecode(b *testing.B, threads int, convert bool) {
 	_, pkts := readAUs(b, encodeVtest(b, "720p.mp4", 100, "-bf", "0", "-vf", "scale=1280:720"))
-	d, err := NewDecoder(DecoderOptions{Codec: H264, Threads: threads})
+	d, err := NewDecoder(DecoderOptions{Codec: media.H264, Threads: threads})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -80,7 +81,7 @@ func BenchmarkDecode720pBGR2Threads(b *testing.B) { benchmarkDecode(b, 2, true) 
 // straight into the Mat, it gives the cost of converting into the padded buffer and copying the rows out.
 func BenchmarkBGR720p(b *testing.B) {
 	_, pkts := readAUs(b, encodeVtest(b, "720p.mp4", 1, "-vf", "scale=1280:720"))
-	d, err := NewDecoder(DecoderOptions{Codec: H264})
+	d, err := NewDecoder(DecoderOptions{Codec: media.H264})
 	require.NoError(b, err)
 	defer d.Close()
 	require.NoError(b, d.Send(pkts[0].AU, 0))

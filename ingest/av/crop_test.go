@@ -2,6 +2,7 @@ package av
 
 import (
 	"fmt"
+	"snowlight/media"
 	"testing"
 
 	mbits "github.com/bluenviron/mediacommon/v2/pkg/bits"
@@ -16,9 +17,9 @@ import (
 // encoder sends any size that is not a whole number of its blocks (an 856-wide camera codes 864 columns
 // and crops 8), so a stream coded once at the widest size becomes, SPS by SPS, a stream of any smaller
 // size. w and h must be multiples of the crop unit (2 for 4:2:0 width and height, 1 for 4:4:4).
-func cropSPS(c Codec, nalu []byte, w, h int) ([]byte, error) {
+func cropSPS(c media.Codec, nalu []byte, w, h int) ([]byte, error) {
 	hdr := 1
-	if c == H265 {
+	if c == media.H265 {
 		hdr = 2
 	}
 	if len(nalu) <= hdr {
@@ -27,9 +28,9 @@ func cropSPS(c Codec, nalu []byte, w, h int) ([]byte, error) {
 	cp := &spsCopier{in: h264.EmulationPreventionRemove(nalu[hdr:])}
 	var codedW, codedH, unitX, unitY int
 	switch c {
-	case H264:
+	case media.H264:
 		codedW, codedH, unitX, unitY = cp.h264()
-	case H265:
+	case media.H265:
 		codedW, codedH, unitX, unitY = cp.h265()
 	default:
 		return nil, fmt.Errorf("unsupported codec %v", c)
@@ -56,15 +57,15 @@ func cropSPS(c Codec, nalu []byte, w, h int) ([]byte, error) {
 // chroma format the crop units depend on.
 func TestCropSPS(t *testing.T) {
 	for _, tc := range []struct {
-		c      Codec
+		c      media.Codec
 		pixFmt string
 		w, h   int
 	}{
-		{H264, "yuv420p", 856, 34},
-		{H264, "yuv422p", 1934, 33},
-		{H264, "yuv444p", 321, 1},
-		{H265, "yuv420p", 2, 2},
-		{H265, "yuv444p", 1935, 47},
+		{media.H264, "yuv420p", 856, 34},
+		{media.H264, "yuv422p", 1934, 33},
+		{media.H264, "yuv444p", 321, 1},
+		{media.H265, "yuv420p", 2, 2},
+		{media.H265, "yuv444p", 1935, 47},
 	} {
 		t.Run(fmt.Sprintf("%v %s %dx%d", tc.c, tc.pixFmt, tc.w, tc.h), func(t *testing.T) {
 			pkts := encodeSweep(t, tc.c, tc.pixFmt)
@@ -78,7 +79,7 @@ func TestCropSPS(t *testing.T) {
 			out, err := cropSPS(tc.c, sps, tc.w, tc.h)
 			require.NoError(t, err)
 			var w, h int
-			if tc.c == H264 {
+			if tc.c == media.H264 {
 				var p h264.SPS
 				require.NoError(t, p.Unmarshal(out))
 				w, h = p.Width(), p.Height()
@@ -301,7 +302,7 @@ func addEmulationPrevention(rbsp []byte) []byte {
 }
 
 // cropAU returns au with every SPS cropped to w x h (other NAL units shared), and whether it held one.
-func cropAU(c Codec, au [][]byte, w, h int) ([][]byte, bool, error) {
+func cropAU(c media.Codec, au [][]byte, w, h int) ([][]byte, bool, error) {
 	out := make([][]byte, len(au))
 	found := false
 	for i, nalu := range au {
@@ -318,11 +319,11 @@ func cropAU(c Codec, au [][]byte, w, h int) ([][]byte, bool, error) {
 	return out, found, nil
 }
 
-func isSPS(c Codec, nalu []byte) bool {
+func isSPS(c media.Codec, nalu []byte) bool {
 	if len(nalu) == 0 {
 		return false
 	}
-	if c == H265 {
+	if c == media.H265 {
 		return (nalu[0]>>1)&0x3f == 33
 	}
 	return h264.NALUType(nalu[0]&0x1f) == h264.NALUTypeSPS

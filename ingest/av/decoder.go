@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"snowlight/media"
 	"unsafe"
 
 	"gocv.io/x/gocv"
@@ -16,7 +17,7 @@ import (
 
 // DecoderOptions configures a Decoder.
 type DecoderOptions struct {
-	Codec Codec
+	Codec media.Codec
 	// Threads is the number of decoding threads; 0 means 1. Frame threading delays output by Threads-1
 	// pictures, and with one decoder per camera on a busy machine a single thread each is cheapest overall.
 	Threads int
@@ -47,7 +48,7 @@ const inputPadding = 64
 
 // NewDecoder opens a decoder.
 func NewDecoder(o DecoderOptions) (*Decoder, error) {
-	id, err := o.Codec.avID()
+	id, err := avCodecID(o.Codec)
 	if err != nil {
 		return nil, fmt.Errorf("open decoder: %w", err)
 	}
@@ -68,7 +69,7 @@ func NewDecoder(o DecoderOptions) (*Decoder, error) {
 }
 
 // Codec returns the codec the decoder was opened for.
-func (d *Decoder) Codec() Codec { return d.opts.Codec }
+func (d *Decoder) Codec() media.Codec { return d.opts.Codec }
 
 // Send decodes one access unit: its NAL units without start codes, in decode order. Parameter sets may be
 // part of it. A malformed access unit returns an error and leaves the decoder usable for the next one.

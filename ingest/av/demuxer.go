@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"snowlight/media"
 	"time"
 	"unsafe"
 
@@ -20,7 +21,7 @@ import (
 
 // StreamInfo describes the video stream of a file.
 type StreamInfo struct {
-	Codec         Codec
+	Codec         media.Codec
 	Width, Height int
 	FrameRate     float64
 	ParamSets     [][]byte      // VPS/SPS/PPS without start codes, from the container header
@@ -57,9 +58,9 @@ func OpenFile(path string) (*Demuxer, error) {
 	}
 	switch ci.codec_id {
 	case C.sl_codec_h264():
-		d.info.Codec = H264
+		d.info.Codec = media.H264
 	case C.sl_codec_hevc():
-		d.info.Codec = H265
+		d.info.Codec = media.H265
 	default:
 		d.Close()
 		return nil, fmt.Errorf("open video %s: video codec is not H.264 or H.265", path)
@@ -150,7 +151,7 @@ func (d *Demuxer) Close() {
 
 // parseExtradata reads the codec header: an avcC/hvcC record (MP4, MKV) gives parameter sets and the NAL
 // length size; anything else is taken as Annex-B parameter sets.
-func parseExtradata(c Codec, b []byte) (ps [][]byte, lenSize int, err error) {
+func parseExtradata(c media.Codec, b []byte) (ps [][]byte, lenSize int, err error) {
 	if len(b) == 0 {
 		return nil, 0, nil
 	}
@@ -162,9 +163,9 @@ func parseExtradata(c Codec, b []byte) (ps [][]byte, lenSize int, err error) {
 		return a, 0, nil
 	}
 	switch c {
-	case H264:
+	case media.H264:
 		return parseAVCC(b)
-	case H265:
+	case media.H265:
 		return parseHVCC(b)
 	}
 	return nil, 0, fmt.Errorf("unsupported codec %v", c)
@@ -261,17 +262,17 @@ func splitNALUs(b []byte, lenSize int) ([][]byte, error) {
 	return au, nil
 }
 
-func hasParamSets(c Codec, au [][]byte) bool {
+func hasParamSets(c media.Codec, au [][]byte) bool {
 	for _, n := range au {
 		if len(n) == 0 {
 			continue
 		}
 		switch c {
-		case H264:
+		case media.H264:
 			if h264.NALUType(n[0]&0x1f) == h264.NALUTypeSPS {
 				return true
 			}
-		case H265:
+		case media.H265:
 			if t := (n[0] >> 1) & 0x3f; t == 32 || t == 33 { // VPS, SPS
 				return true
 			}

@@ -2,6 +2,7 @@ package av
 
 import (
 	"fmt"
+	"snowlight/media"
 	"testing"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
@@ -11,7 +12,7 @@ import (
 
 // fuzzStream is a real stream the decode fuzzer crops to the size its input chooses.
 type fuzzStream struct {
-	codec  Codec
+	codec  media.Codec
 	pkts   []Packet
 	unit   int // crop unit in both directions: 2 for 4:2:0, 1 for 4:4:4
 	pixFmt string
@@ -25,16 +26,16 @@ const fuzzW, fuzzH = 96, 64
 // every picture converts to a Mat of its size, and the decoder keeps working.
 func FuzzDecode(f *testing.F) {
 	streams := []fuzzStream{
-		{codec: H264, pixFmt: "yuv420p", unit: 2},
-		{codec: H264, pixFmt: "yuv444p", unit: 1},
-		{codec: H265, pixFmt: "yuv420p", unit: 2},
-		{codec: H265, pixFmt: "yuv444p", unit: 1},
+		{codec: media.H264, pixFmt: "yuv420p", unit: 2},
+		{codec: media.H264, pixFmt: "yuv444p", unit: 1},
+		{codec: media.H265, pixFmt: "yuv420p", unit: 2},
+		{codec: media.H265, pixFmt: "yuv444p", unit: 1},
 	}
 	for i := range streams {
 		s := &streams[i]
 		args := []string{"-bf", "0", "-vf", fmt.Sprintf("scale=%d:%d", fuzzW, fuzzH), "-pix_fmt", s.pixFmt}
 		switch {
-		case s.codec == H265:
+		case s.codec == media.H265:
 			args = append(args, "-c:v", "libx265", "-x265-params", "log-level=error:bframes=0", "-profile:v",
 				map[int]string{1: "main444-8", 2: "main"}[s.unit])
 		case s.unit == 1:
@@ -104,14 +105,14 @@ func FuzzContainerParsers(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 1, 0x67, 0x42, 0, 0, 1, 0x68}, 0)
 	f.Add(make([]byte, 23), 2)
 	f.Fuzz(func(t *testing.T, b []byte, lenSize int) {
-		for _, c := range []Codec{H264, H265} {
+		for _, c := range []media.Codec{media.H264, media.H265} {
 			_, _, _ = parseExtradata(c, b)
 		}
 		au, err := splitNALUs(b, lenSize&3)
 		if err == nil {
-			_ = CheckParamSets(H264, au, DefaultMaxWidth, DefaultMaxHeight)
-			_ = CheckParamSets(H265, au, DefaultMaxWidth, DefaultMaxHeight)
-			_ = Disposable(H264, au)
+			_ = CheckParamSets(media.H264, au, DefaultMaxWidth, DefaultMaxHeight)
+			_ = CheckParamSets(media.H265, au, DefaultMaxWidth, DefaultMaxHeight)
+			_ = Disposable(media.H264, au)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package av
 
 import (
 	"fmt"
+	"snowlight/media"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
@@ -16,14 +17,14 @@ const (
 // CheckParamSets parses every SPS in au and refuses one whose picture exceeds maxW x maxH, before any
 // decoder allocates for it. An SPS this parser cannot read is left to libavcodec, which is more complete
 // and enforces the same limit (max_pixels) before it allocates.
-func CheckParamSets(c Codec, au [][]byte, maxW, maxH int) error {
+func CheckParamSets(c media.Codec, au [][]byte, maxW, maxH int) error {
 	for _, nalu := range au {
 		if len(nalu) == 0 {
 			continue
 		}
 		var w, h int
 		switch c {
-		case H264:
+		case media.H264:
 			if h264.NALUType(nalu[0]&0x1f) != h264.NALUTypeSPS {
 				continue
 			}
@@ -32,7 +33,7 @@ func CheckParamSets(c Codec, au [][]byte, maxW, maxH int) error {
 				continue
 			}
 			w, h = sps.Width(), sps.Height()
-		case H265:
+		case media.H265:
 			if len(nalu) < 2 || h265.NALUType((nalu[0]>>1)&0x3f) != h265.NALUType_SPS_NUT {
 				continue
 			}
@@ -54,8 +55,8 @@ func CheckParamSets(c Codec, au [][]byte, maxW, maxH int) error {
 // Disposable reports whether no later picture can reference au, so a sampler that does not want the
 // picture may skip decoding it. Only H.264 non-reference pictures qualify: an H.265 "_N" picture can still
 // be referenced from a higher temporal sub-layer, and telling the layers apart needs the SPS.
-func Disposable(c Codec, au [][]byte) bool {
-	if c != H264 {
+func Disposable(c media.Codec, au [][]byte) bool {
+	if c != media.H264 {
 		return false
 	}
 	vcl := false
@@ -77,11 +78,11 @@ func Disposable(c Codec, au [][]byte) bool {
 
 // IsKeyframe reports whether au starts a point a decoder can begin at (an IDR picture for H.264; an
 // IRAP picture for H.265).
-func IsKeyframe(c Codec, au [][]byte) bool {
+func IsKeyframe(c media.Codec, au [][]byte) bool {
 	switch c {
-	case H264:
+	case media.H264:
 		return h264.IsRandomAccess(au)
-	case H265:
+	case media.H265:
 		return h265.IsRandomAccess(au)
 	}
 	return false

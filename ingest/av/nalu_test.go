@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"os"
 	"runtime"
+	"snowlight/media"
 	"strings"
 	"testing"
 )
@@ -82,7 +83,7 @@ func TestCheckParamSets(t *testing.T) {
 		{"absurd", baselineSPS(1<<20, 1<<20), "refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := CheckParamSets(H264, [][]byte{tc.sps, pps}, DefaultMaxWidth, DefaultMaxHeight)
+			err := CheckParamSets(media.H264, [][]byte{tc.sps, pps}, DefaultMaxWidth, DefaultMaxHeight)
 			if tc.wantErr == "" && err != nil {
 				t.Fatalf("refused a valid SPS: %v", err)
 			}
@@ -122,7 +123,7 @@ func receiveAll(t testing.TB, d *Decoder) []PictureInfo {
 // After an absurd SPS and garbage, the decoder still decodes the real stream that follows.
 func TestDecoderSurvivesBadInput(t *testing.T) {
 	_, pkts := readAUs(t, encodeVtest(t, "a.mp4", 30, "-bf", "0"))
-	d, err := NewDecoder(DecoderOptions{Codec: H264})
+	d, err := NewDecoder(DecoderOptions{Codec: media.H264})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,14 +159,14 @@ func TestDecoderSurvivesBadInput(t *testing.T) {
 func TestDisposableSkipping(t *testing.T) {
 	// x264 with B-frames but no B-pyramid: every B picture is a non-reference picture.
 	_, pkts := readAUs(t, encodeVtest(t, "b.mp4", 50, "-bf", "2", "-x264-params", "b-pyramid=none"))
-	d, err := NewDecoder(DecoderOptions{Codec: H264})
+	d, err := NewDecoder(DecoderOptions{Codec: media.H264})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
 	skipped, decoded := 0, 0
 	for _, p := range pkts {
-		if Disposable(H264, p.AU) {
+		if Disposable(media.H264, p.AU) {
 			if p.Keyframe {
 				t.Fatal("keyframe reported disposable")
 			}
@@ -211,7 +212,7 @@ func TestNoLeakOverManyFrames(t *testing.T) {
 	}
 	path := encodeVtest(t, "leak.mp4", 50, "-bf", "0", "-vf", "scale=192:144")
 	_, pkts := readAUs(t, path)
-	d, err := NewDecoder(DecoderOptions{Codec: H264})
+	d, err := NewDecoder(DecoderOptions{Codec: media.H264})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"image"
 	"io"
 	"path/filepath"
+	"snowlight/media"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -19,16 +20,16 @@ const sweepW, sweepH = 1936, 48
 
 // encodeSweep encodes three pictures (I, P, P; no B-frames, so output order is decode order) of ffmpeg's
 // moving colour test pattern at sweepW x sweepH as a raw stream, parameter sets in band.
-func encodeSweep(t testing.TB, c Codec, pixFmt string) []Packet {
+func encodeSweep(t testing.TB, c media.Codec, pixFmt string) []Packet {
 	t.Helper()
 	args := []string{"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=10", sweepW, sweepH),
 		"-frames:v", "3", "-pix_fmt", pixFmt, "-g", "3", "-bf", "0"}
-	if c == H264 {
+	if c == media.H264 {
 		args = append(args, "-c:v", "libx264", "-threads", "1")
 	} else {
 		args = append(args, "-c:v", "libx265", "-x265-params", "log-level=error:bframes=0:pools=none:frame-threads=1")
 	}
-	out := filepath.Join(t.TempDir(), map[Codec]string{H264: "sweep.h264", H265: "sweep.hevc"}[c])
+	out := filepath.Join(t.TempDir(), map[media.Codec]string{media.H264: "sweep.h264", media.H265: "sweep.hevc"}[c])
 	ffmpeg(t, append(args, out)...)
 	_, pkts := readAUs(t, out)
 	require.Len(t, pkts, 3)
@@ -64,7 +65,7 @@ func sweepWidths() []int {
 // the extra row alone, which shows an overrun without a memory checker.
 func TestDecodeEveryWidth(t *testing.T) {
 	canary := []byte{0xa5, 0x5a, 0xa5}
-	for _, c := range []Codec{H264, H265} {
+	for _, c := range []media.Codec{media.H264, media.H265} {
 		t.Run(c.String(), func(t *testing.T) {
 			pkts := encodeSweep(t, c, "yuv420p")
 			d, err := NewDecoder(DecoderOptions{Codec: c})

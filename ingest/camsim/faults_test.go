@@ -1,11 +1,10 @@
 package camsim
 
 import (
+	"snowlight/media"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-
-	"snowlight/ingest/av"
 )
 
 func TestParseStreamFaults(t *testing.T) {
@@ -31,9 +30,9 @@ func TestParseStreamFaults(t *testing.T) {
 
 func TestFillerNALU(t *testing.T) {
 	for _, c := range []struct {
-		codec  av.Codec
+		codec  media.Codec
 		header []byte
-	}{{av.H264, []byte{12}}, {av.H265, []byte{76, 1}}} {
+	}{{media.H264, []byte{12}}, {media.H265, []byte{76, 1}}} {
 		b := fillerNALU(c.codec, 10)
 		assert.Len(t, b, 10)
 		assert.Equal(t, c.header, b[:len(c.header)])

@@ -13,6 +13,7 @@ import (
 	"github.com/pion/rtp"
 
 	"snowlight/ingest/av"
+	"snowlight/media"
 )
 
 // clockRate is the RTP clock of H.264 and H.265 video.
@@ -58,7 +59,7 @@ func newPath(s *Server, name string, src *source) *path {
 		rng: rand.New(rand.NewPCG(seed, uint64(len(name))))}
 	var f format.Format
 	switch src.info.Codec {
-	case av.H265:
+	case media.H265:
 		h := &format.H265{PayloadTyp: 96}
 		for _, ps := range src.params {
 			switch (ps[0] >> 1) & 0x3f {
@@ -350,9 +351,9 @@ func (p *path) run(ctx context.Context) {
 
 // fillerNALU is filler data of n bytes in all (H.264 type 12, H.265 FD_NUT): 0xFF bytes ending in the
 // RBSP stop bit, which decoders skip.
-func fillerNALU(c av.Codec, n int) []byte {
+func fillerNALU(c media.Codec, n int) []byte {
 	hdr := []byte{12}
-	if c == av.H265 {
+	if c == media.H265 {
 		hdr = []byte{38 << 1, 1}
 	}
 	n = max(n, len(hdr)+1)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"snowlight/ingest/av"
+	"snowlight/media"
 )
 
 // source is one video file, scanned once: its stream facts, its loop period and, when it is small
@@ -131,7 +132,7 @@ func (s *source) packets(fn func(av.Packet) bool) error {
 }
 
 // paramSets picks the parameter sets out of a keyframe.
-func paramSets(c av.Codec, au [][]byte) [][]byte {
+func paramSets(c media.Codec, au [][]byte) [][]byte {
 	var ps [][]byte
 	for _, n := range au {
 		if len(n) == 0 {
@@ -139,10 +140,10 @@ func paramSets(c av.Codec, au [][]byte) [][]byte {
 		}
 		var isPS bool
 		switch c {
-		case av.H264:
+		case media.H264:
 			t := n[0] & 0x1f
 			isPS = t == 7 || t == 8
-		case av.H265:
+		case media.H265:
 			t := (n[0] >> 1) & 0x3f
 			isPS = t == 32 || t == 33 || t == 34
 		}

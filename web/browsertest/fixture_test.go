@@ -15,9 +15,9 @@ import (
 	"snowlight/audit"
 	"snowlight/auth"
 	"snowlight/geo"
-	"snowlight/ingest"
 	"snowlight/ingest/av"
 	"snowlight/live"
+	"snowlight/media"
 	"snowlight/store"
 	"snowlight/watchlist"
 	"snowlight/web"
@@ -33,7 +33,7 @@ type fixture struct {
 	URL      string
 	World    *fake.World
 	Live     *live.Server
-	Ring     *ingest.Ring
+	Ring     *media.Ring
 	Accounts map[string]Account
 	photo    string // a face photo file, for enrolment
 	clip     web.Media
@@ -271,7 +271,7 @@ func faces(t testing.TB, snapshot string) ([]byte, [][]byte) {
 // camera plays a real H.264 file into a ring in real time, looping, as an ingest worker would, until
 // ctx ends. vf is the ffmpeg filter that sets size and rate (25 fps); bitrate, when set, is the
 // encoder's target (e.g. "2M"), else x264's default quality.
-func camera(t testing.TB, ctx context.Context, id, vf, bitrate string) *ingest.Ring {
+func camera(t testing.TB, ctx context.Context, id, vf, bitrate string) *media.Ring {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), id+".mp4")
 	args := []string{"-i", vtest, "-frames:v", "100", "-vf", vf, "-c:v", "libx264", "-profile:v", "main", "-bf", "0",
@@ -284,10 +284,10 @@ func camera(t testing.TB, ctx context.Context, id, vf, bitrate string) *ingest.R
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring := ingest.NewRing(10*time.Second, 8<<20)
+	ring := media.NewRing(10*time.Second, 8<<20)
 	push := func(i int) {
 		p := pkts[i%len(pkts)]
-		ring.Push(ingest.H264, nil, ingest.AccessUnit{Camera: id, Time: time.Now(), PTS: time.Duration(i) * 40 * time.Millisecond, NALUs: p.AU, Keyframe: p.Keyframe})
+		ring.Push(media.H264, nil, media.AccessUnit{Camera: id, Time: time.Now(), PTS: time.Duration(i) * 40 * time.Millisecond, NALUs: p.AU, Keyframe: p.Keyframe})
 	}
 	for i := range 30 { // a GOP and a bit already buffered, as on a running camera
 		push(i)

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"snowlight/ingest"
+	"snowlight/media"
 	"snowlight/web"
 )
 
@@ -17,7 +17,7 @@ type Cameras struct {
 
 	mu    sync.Mutex
 	cams  []web.CameraView
-	rings map[string]*ingest.Ring
+	rings map[string]*media.Ring
 }
 
 // NewCameras returns the cameras given, as listed.
@@ -25,7 +25,7 @@ func NewCameras(now func() time.Time, cams ...web.CameraView) *Cameras {
 	if now == nil {
 		now = time.Now
 	}
-	return &Cameras{Now: now, cams: slices.Clone(cams), rings: map[string]*ingest.Ring{}}
+	return &Cameras{Now: now, cams: slices.Clone(cams), rings: map[string]*media.Ring{}}
 }
 
 // Add configures cameras.
@@ -36,14 +36,14 @@ func (c *Cameras) Add(cams ...web.CameraView) {
 }
 
 // SetRing ties a camera to the ring its video arrives in.
-func (c *Cameras) SetRing(id string, r *ingest.Ring) {
+func (c *Cameras) SetRing(id string, r *media.Ring) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.rings[id] = r
 }
 
 // Ring returns a camera's ring, for a live.Server.
-func (c *Cameras) Ring(id string) (*ingest.Ring, bool) {
+func (c *Cameras) Ring(id string) (*media.Ring, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r, ok := c.rings[id]
@@ -80,7 +80,7 @@ func (c *Cameras) List(ctx context.Context) ([]web.CameraView, error) {
 			out[i].State = "online"
 		}
 		codec, _, ok := r.Params()
-		out[i].Live = ok && codec == ingest.H264
+		out[i].Live = ok && codec == media.H264
 		if ok {
 			out[i].Codec = codec.String()
 		}
