@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"snowlight/camevent"
 	"snowlight/ingest/camsim"
 	"snowlight/testvideos"
 )
@@ -151,7 +152,7 @@ func (r *running) snapshot() ([]Frame, []Event) {
 	return append([]Frame(nil), r.frames...), append([]Event(nil), r.events...)
 }
 
-func (r *running) count(kind EventKind) int {
+func (r *running) count(kind camevent.Kind) int {
 	_, evs := r.snapshot()
 	n := 0
 	for _, e := range evs {

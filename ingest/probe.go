@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"snowlight/camevent"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,10 +84,10 @@ func Probe(ctx context.Context, o ProbeOptions) (ProbeReport, error) {
 				errs = append(errs, e.Err.Error())
 			}
 			switch {
-			case e.Kind == EventUnauthorized:
+			case e.Kind == camevent.Unauthorized:
 				fatalErr = e.Err
 				cancel()
-			case e.Kind == EventDisconnected && o.Duration <= 0 && decoded.Load() == 0:
+			case e.Kind == camevent.Disconnected && o.Duration <= 0 && decoded.Load() == 0:
 				// A frame count probe is a quick check: a camera that cannot be reached fails it at once.
 				fatalErr = e.Err
 				cancel()

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"snowlight/camevent"
 	"snowlight/ingest/camsim"
 	"snowlight/media"
 	"snowlight/testvideos"
@@ -39,7 +40,7 @@ func TestWorkerBoundsTheRingWhenKeyframesStop(t *testing.T) {
 	peak := 0
 	overflowed := func() bool {
 		peak = max(peak, ring.Stats().Bytes)
-		return peak > ringBytes || r.count(EventOversizedGOP) > 0
+		return peak > ringBytes || r.count(camevent.OversizedGOP) > 0
 	}
 	waitFor(t, 30*time.Second, "the ring to overflow", overflowed)
 	// Keep receiving (about 3 s more), and keep checking the bound meanwhile.
@@ -50,7 +51,7 @@ func TestWorkerBoundsTheRingWhenKeyframesStop(t *testing.T) {
 		return r.w.Status().FramesReceived >= received+75
 	})
 	assert.LessOrEqual(t, peak, ringBytes, "the ring outgrew its bound")
-	assert.Equal(t, 1, r.count(EventOversizedGOP))
+	assert.Equal(t, 1, r.count(camevent.OversizedGOP))
 	s := r.w.Status().Ring
 	assert.EqualValues(t, 1, s.DroppedGOPs)
 	assert.Greater(t, s.DroppedAccessUnits, uint64(75))

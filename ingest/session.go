@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"snowlight/camevent"
 	"snowlight/media"
 	"sync"
 	"time"
@@ -209,13 +210,13 @@ func (s *session) onPacket(pkt *rtp.Packet) {
 	if st.Jump {
 		w.c.jumps.Add(1)
 		w.logger().Warn("RTP timestamp jump; media time rebased", "pts", st.PTS)
-		w.emit(EventTimestampJump, nil)
+		w.emit(camevent.TimestampJump, nil)
 	}
 	au := media.AccessUnit{Camera: w.cfg.Camera, Time: st.Wall, PTS: st.PTS, NALUs: nalus, Keyframe: key}
 	s.observe(au, st.Source)
 	if w.ring.Push(s.dp.codec, s.dp.params(), au) {
 		w.logger().Warn("GOP larger than the ring's byte bound: dropped, keeping nothing until the next keyframe")
-		w.emit(EventOversizedGOP, nil)
+		w.emit(camevent.OversizedGOP, nil)
 	}
 	if s.queue == nil {
 		return
@@ -265,7 +266,7 @@ func (s *session) observe(au media.AccessUnit, src ClockSource) {
 		codec := w.info.codec
 		w.mu.Unlock()
 		w.logger().Info("camera online", "codec", codec, "clock", src)
-		w.emit(EventOnline, nil)
+		w.emit(camevent.Online, nil)
 		w.mu.Lock()
 	}
 }

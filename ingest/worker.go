@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"snowlight/camevent"
 	"snowlight/media"
 	"sync"
 	"sync/atomic"
@@ -30,29 +31,23 @@ func allStatesList() []State {
 	return []State{StateConnecting, StateOnline, StateReconnecting, StateOffline, StateUnauthorized, StateStopped}
 }
 
-// EventKind names a worker event.
-type EventKind string
-
-// Worker events.
-const (
-	EventOnline        EventKind = "online"         // access units flow (again)
-	EventDisconnected  EventKind = "disconnected"   // a session ended in an error
-	EventStalled       EventKind = "stalled"        // connected, but nothing arrived for StallTimeout
-	EventOffline       EventKind = "offline"        // unreachable for OfflineAfter: an alert for later stages
-	EventUnauthorized  EventKind = "unauthorized"   // the camera rejected the credentials
-	EventTimestampJump EventKind = "timestamp_jump" // the RTP timeline jumped and was rebased
-	// EventOversizedGOP: a GOP outgrew the ring's byte bound and was dropped (a camera that stopped
-	// sending keyframes, or one whose stream was tampered with); clips and new live viewers wait for the
-	// next keyframe.
-	EventOversizedGOP EventKind = "oversized_gop"
-)
-
-// Event is something a later stage may act on (an offline camera becomes an alert).
+// Event is something a later stage may act on (an offline camera becomes an alert). OversizedGOP
+// means the GOP outgrew the ring's byte bound and was dropped (a camera that stopped sending keyframes,
+// or one whose stream was tampered with); clips and new live viewers wait for the next keyframe.
 type Event struct {
 	Camera string
 	Time   time.Time
-	Kind   EventKind
+	Kind   camevent.Kind
 	Err    error // already redacted
+}
+
+// Report is the event as the alert rules take it and a message bus carries it: plain values.
+func (e Event) Report() camevent.Event {
+	ev := camevent.Event{Camera: e.Camera, Kind: e.Kind, Time: e.Time}
+	if e.Err != nil {
+		ev.Detail = e.Err.Error()
+	}
+	return ev
 }
 
 // ErrUnauthorized is wrapped by session errors when the camera rejects the credentials.
@@ -171,12 +166,12 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.c.reconnects.Add(1)
 		err = redactError(err)
 		wait := bo.next()
-		kind, state := EventDisconnected, StateReconnecting
+		kind, state := camevent.Disconnected, StateReconnecting
 		switch {
 		case errors.Is(err, ErrUnauthorized):
-			kind, state, wait = EventUnauthorized, StateUnauthorized, w.cfg.AuthRetry
+			kind, state, wait = camevent.Unauthorized, StateUnauthorized, w.cfg.AuthRetry
 		case errors.Is(err, errStalled):
-			kind = EventStalled
+			kind = camevent.Stalled
 		case !w.everOnline():
 			state = StateConnecting
 		}
@@ -201,7 +196,7 @@ func (w *Worker) Run(ctx context.Context) error {
 				return ctx.Err()
 			case <-offline:
 				offlineReported = true
-				w.emit(EventOffline, err)
+				w.emit(camevent.Offline, err)
 				if w.State() != StateUnauthorized {
 					w.setState(StateOffline, err.Error())
 				}
@@ -219,7 +214,7 @@ func (w *Worker) everOnline() bool {
 	return w.sessions > 0
 }
 
-func (w *Worker) emit(kind EventKind, err error) {
+func (w *Worker) emit(kind camevent.Kind, err error) {
 	if w.cfg.OnEvent != nil {
 		w.cfg.OnEvent(Event{Camera: w.cfg.Camera, Time: time.Now(), Kind: kind, Err: err})
 	}

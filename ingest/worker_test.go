@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"snowlight/camevent"
 	"snowlight/ingest/av"
 	"snowlight/ingest/camsim"
 	"snowlight/media"
@@ -39,8 +40,8 @@ func TestWorkerDecodesCamsim(t *testing.T) {
 			waitFor(t, 20*time.Second, "60 frames", func() bool { f, _ := r.snapshot(); return len(f) >= 60 })
 			frames, _ := r.snapshot()
 			checkMonotonic(t, frames)
-			if r.count(EventOnline) != 1 {
-				t.Errorf("online events: %d, want 1", r.count(EventOnline))
+			if r.count(camevent.Online) != 1 {
+				t.Errorf("online events: %d, want 1", r.count(camevent.Online))
 			}
 			s := r.w.Status()
 			if s.Width != 768 || s.Height != 576 || s.Codec != "H264" || s.GOP != 25 {
@@ -229,7 +230,7 @@ func TestWorkerSurvivesCameraRestart(t *testing.T) {
 	if s.Reconnects == 0 || s.FramesAfterReconnect < 25 {
 		t.Errorf("reconnects %d, frames after reconnect %d", s.Reconnects, s.FramesAfterReconnect)
 	}
-	if r.count(EventOnline) < 2 || r.count(EventDisconnected) < 1 {
+	if r.count(camevent.Online) < 2 || r.count(camevent.Disconnected) < 1 {
 		_, evs := r.snapshot()
 		t.Errorf("events %v", evs)
 	}
@@ -255,7 +256,7 @@ func TestWorkerWatchdogFiresOnStall(t *testing.T) {
 	if err := srv.Stall("cam", 2*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "stalled event", func() bool { return r.count(EventStalled) >= 1 })
+	waitFor(t, 5*time.Second, "stalled event", func() bool { return r.count(camevent.Stalled) >= 1 })
 	n, _ := r.snapshot()
 	waitFor(t, 10*time.Second, "frames after the stall", func() bool {
 		f, _ := r.snapshot()
@@ -297,7 +298,7 @@ func TestWorkerRebasesTimestampJumps(t *testing.T) {
 	if err := srv.JumpTimestamps("cam", -3*time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "jump event", func() bool { return r.count(EventTimestampJump) >= 1 })
+	waitFor(t, 5*time.Second, "jump event", func() bool { return r.count(camevent.TimestampJump) >= 1 })
 	before, _ := r.snapshot()
 	oldSSRC := mustStats(t, srv).SSRC
 	if err := srv.Restart("cam", 7*time.Hour); err != nil {
@@ -347,7 +348,7 @@ func TestWorkerWrongPasswordAndRedaction(t *testing.T) {
 		MaxBackoff: 20 * time.Millisecond})
 	waitFor(t, 10*time.Second, "unauthorized", func() bool { return r.w.State() == StateUnauthorized })
 	time.Sleep(time.Second)
-	if n := r.count(EventUnauthorized); n != 1 {
+	if n := r.count(camevent.Unauthorized); n != 1 {
 		t.Errorf("%d unauthorized attempts in a second, want 1 (no retry storm)", n)
 	}
 	s := r.w.Status()
@@ -385,7 +386,7 @@ func TestWorkerReportsOffline(t *testing.T) {
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Decode: DecodeNone})
 	waitFor(t, 5*time.Second, "offline", func() bool { return r.w.State() == StateOffline })
 	time.Sleep(500 * time.Millisecond)
-	if n := r.count(EventOffline); n != 1 {
+	if n := r.count(camevent.Offline); n != 1 {
 		t.Errorf("%d offline events, want 1", n)
 	}
 	if s := r.w.Status(); s.Reconnects < 3 || strings.Contains(s.LastError, "Canary") {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"snowlight/camevent"
 	"snowlight/config"
 	"snowlight/detect"
 	"snowlight/detect/tamper"
@@ -178,29 +179,21 @@ func (s *Server) inspector(c *camera) func(ingest.Frame) {
 			s.log.Warn("tamper check failed", "camera", c.cfg.ID, "err", err)
 			return
 		}
-		if r.Changed {
-			s.cameraWork(cameraNote{camera: c.cfg.ID, tamper: &r})
+		if ev, changed := r.Event(c.cfg.ID); changed {
+			s.cameraWork(ev)
 		}
 	}
 }
 
-// cameraNote is a camera's state change on its way to the alert rules.
-type cameraNote struct {
-	camera string
-	event  *ingest.Event
-	tamper *tamper.Result
-}
-
 // cameraEvent receives ingest worker events; it must not block the worker.
-func (s *Server) cameraEvent(ev ingest.Event) {
-	s.cameraWork(cameraNote{camera: ev.Camera, event: &ev})
-}
+func (s *Server) cameraEvent(ev ingest.Event) { s.cameraWork(ev.Report()) }
 
-func (s *Server) cameraWork(n cameraNote) {
+// cameraWork queues a camera's state change for the alert rules.
+func (s *Server) cameraWork(ev camevent.Event) {
 	select {
-	case s.cameraNotes <- n:
+	case s.cameraNotes <- ev:
 	default:
-		s.log.Error("camera state queue full: a state change was not checked", "camera", n.camera)
+		s.log.Error("camera state queue full: a state change was not checked", "camera", ev.Camera, "kind", ev.Kind)
 	}
 }
 
@@ -224,16 +217,9 @@ func (s *Server) runCameraNotes(ctx context.Context) error {
 	}
 }
 
-func (s *Server) cameraNote(ctx context.Context, n cameraNote) {
-	var err error
-	switch {
-	case n.event != nil:
-		err = s.rules.CameraEvent(ctx, *n.event)
-	case n.tamper != nil:
-		err = s.rules.Tamper(ctx, n.camera, *n.tamper)
-	}
-	if err != nil {
-		s.log.Error("camera alert rule failed", "camera", n.camera, "err", err)
+func (s *Server) cameraNote(ctx context.Context, ev camevent.Event) {
+	if err := s.rules.CameraEvent(ctx, ev); err != nil {
+		s.log.Error("camera alert rule failed", "camera", ev.Camera, "kind", ev.Kind, "err", err)
 	}
 }
 

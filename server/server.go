@@ -24,6 +24,7 @@ import (
 	"snowlight/alerts/rules"
 	"snowlight/audit"
 	"snowlight/auth"
+	"snowlight/camevent"
 	"snowlight/config"
 	"snowlight/detect/infer"
 	"snowlight/live"
@@ -86,7 +87,7 @@ type Server struct {
 	// alertWork carries the center's stored sightings to the rules, so the center never waits on an
 	// alert's database writes; cameraNotes carries camera state changes (offline, tampered) likewise.
 	alertWork   chan pipeline.Event
-	cameraNotes chan cameraNote
+	cameraNotes chan camevent.Event
 
 	closeOnce sync.Once
 }
@@ -98,7 +99,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return nil, errors.New("server: no configuration")
 	}
 	s := &Server{cfg: cfg, log: o.Log, now: o.Now, reg: prometheus.NewRegistry(), alertWork: make(chan pipeline.Event, 1024),
-		cameraNotes: make(chan cameraNote, 256), stages: o.Stages}
+		cameraNotes: make(chan camevent.Event, 256), stages: o.Stages}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -21,6 +20,7 @@ import (
 
 	"snowlight/alerts"
 	"snowlight/alerts/rules"
+	"snowlight/camevent"
 	"snowlight/config"
 	"snowlight/detect/tamper"
 	"snowlight/geo"
@@ -430,9 +430,9 @@ func TestCameraOffline(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 	at := t0.Add(time.Minute)
-	for _, ev := range []ingest.Event{
-		{Camera: "cam-market", Time: at, Kind: ingest.EventStalled, Err: errors.New("no video for the stall timeout")},
-		{Camera: "cam-market", Time: at.Add(30 * time.Second), Kind: ingest.EventOffline, Err: errors.New("dial tcp 10.0.0.5:554: connect: connection refused")},
+	for _, ev := range []camevent.Event{
+		{Camera: "cam-market", Time: at, Kind: camevent.Stalled, Detail: "no video for the stall timeout"},
+		{Camera: "cam-market", Time: at.Add(30 * time.Second), Kind: camevent.Offline, Detail: "dial tcp 10.0.0.5:554: connect: connection refused"},
 	} {
 		f.clock.Set(ev.Time)
 		if err := f.rules.CameraEvent(ctx, ev); err != nil {
@@ -445,7 +445,7 @@ func TestCameraOffline(t *testing.T) {
 		t.Fatalf("alert %+v", a)
 	}
 	f.clock.Set(at.Add(2 * time.Minute))
-	if err := f.rules.CameraEvent(ctx, ingest.Event{Camera: "cam-market", Time: at.Add(2 * time.Minute), Kind: ingest.EventOnline}); err != nil {
+	if err := f.rules.CameraEvent(ctx, camevent.Event{Camera: "cam-market", Time: at.Add(2 * time.Minute), Kind: camevent.Online}); err != nil {
 		t.Fatal(err)
 	}
 	a = f.only(t, alerts.CameraOffline)
@@ -455,9 +455,9 @@ func TestCameraOffline(t *testing.T) {
 
 	// Rejected credentials say so.
 	f.clock.Set(at.Add(time.Hour))
-	for _, ev := range []ingest.Event{
-		{Camera: "cam-atm", Time: at.Add(time.Hour), Kind: ingest.EventUnauthorized, Err: ingest.ErrUnauthorized},
-		{Camera: "cam-atm", Time: at.Add(time.Hour + 30*time.Second), Kind: ingest.EventOffline},
+	for _, ev := range []camevent.Event{
+		{Camera: "cam-atm", Time: at.Add(time.Hour), Kind: camevent.Unauthorized, Detail: ingest.ErrUnauthorized.Error()},
+		{Camera: "cam-atm", Time: at.Add(time.Hour + 30*time.Second), Kind: camevent.Offline},
 	} {
 		if err := f.rules.CameraEvent(ctx, ev); err != nil {
 			t.Fatal(err)
@@ -520,8 +520,10 @@ func TestTamper(t *testing.T) {
 			changes = append(changes, r.State)
 		}
 		f.clock.Set(at)
-		if err := f.rules.Tamper(ctx, "cam-atm", r); err != nil {
-			t.Fatal(err)
+		if ev, changed := r.Event("cam-atm"); changed {
+			if err := f.rules.CameraEvent(ctx, ev); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if r.Changed && r.State == tamper.Covered {
 			a := f.only(t, alerts.CameraTampered)
@@ -556,12 +558,12 @@ func TestEachRuleOpensItsKind(t *testing.T) {
 			f.pass(t, newTracker(t, "cam-atm"), "cam-atm", t0, 250, 2, walker{box: standing})
 		}},
 		{alerts.CameraOffline, func(t *testing.T, f *fixture) {
-			if err := f.rules.CameraEvent(t.Context(), ingest.Event{Camera: "cam-home", Time: t0, Kind: ingest.EventOffline}); err != nil {
+			if err := f.rules.CameraEvent(t.Context(), camevent.Event{Camera: "cam-home", Time: t0, Kind: camevent.Offline}); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{alerts.CameraTampered, func(t *testing.T, f *fixture) {
-			if err := f.rules.Tamper(t.Context(), "cam-home", tamper.Result{Time: t0, State: tamper.Defocused, Changed: true, From: tamper.OK}); err != nil {
+			if err := f.rules.CameraEvent(t.Context(), camevent.Event{Camera: "cam-home", Time: t0, Kind: camevent.Tampered, Detail: "picture defocused"}); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -598,11 +600,11 @@ func TestConcurrentCameras(t *testing.T) {
 			t.Run(cam+" ingest events", func(t *testing.T) {
 				t.Parallel()
 				for i := range 6 {
-					kind := ingest.EventOffline
+					kind := camevent.Offline
 					if i%2 == 1 {
-						kind = ingest.EventOnline
+						kind = camevent.Online
 					}
-					if err := f.rules.CameraEvent(context.Background(), ingest.Event{Camera: cam, Time: t0.Add(time.Duration(i) * time.Second), Kind: kind}); err != nil {
+					if err := f.rules.CameraEvent(context.Background(), camevent.Event{Camera: cam, Time: t0.Add(time.Duration(i) * time.Second), Kind: kind}); err != nil {
 						t.Error(err)
 					}
 				}

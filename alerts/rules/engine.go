@@ -16,10 +16,9 @@ import (
 	"time"
 
 	"snowlight/alerts"
+	"snowlight/camevent"
 	"snowlight/config"
-	"snowlight/detect/tamper"
 	"snowlight/geo"
-	"snowlight/ingest"
 	"snowlight/tracks"
 	"snowlight/watchlist"
 )
@@ -89,7 +88,7 @@ type Engine struct {
 	mu       sync.Mutex
 	fired    map[string]*sightingMemory // by sighting id
 	pruned   time.Time
-	problems map[string]ingest.Event // by camera: the last trouble before it went offline
+	problems map[string]camevent.Event // by camera: the last trouble before it went offline
 }
 
 // sightingMemory is what a live sighting already triggered, so the updates of one pass through
@@ -132,7 +131,7 @@ func New(o Options) (*Engine, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{o: o, cams: map[string]*camera{}, log: log.With("component", "alert-rules"),
-		fired: map[string]*sightingMemory{}, problems: map[string]ingest.Event{}}
+		fired: map[string]*sightingMemory{}, problems: map[string]camevent.Event{}}
 	for _, c := range o.Cameras {
 		if _, dup := e.cams[c.ID]; dup {
 			return nil, fmt.Errorf("rules: camera %q listed twice", c.ID)
@@ -381,15 +380,17 @@ func (e *Engine) loiterTriggers(s tracks.Sighting, cam *camera) []alerts.Trigger
 	return out
 }
 
-// CameraEvent acts on an ingest worker's event: offline raises camera_offline, online resolves the
-// camera's offline alerts; the trouble before an outage (disconnects, stalls, rejected credentials)
-// goes into the offline alert's detail.
-func (e *Engine) CameraEvent(ctx context.Context, ev ingest.Event) error {
+// CameraEvent acts on what happened to a camera. Offline raises camera_offline, online resolves the
+// camera's offline alerts; the trouble before an outage (disconnects, stalls, rejected credentials) goes
+// into the offline alert's detail. Tampered raises camera_tampered (a change of what the picture shows
+// folds into the open alert), picture normal resolves the camera's open tamper alerts. Other kinds
+// change nothing, so every event may be passed.
+func (e *Engine) CameraEvent(ctx context.Context, ev camevent.Event) error {
 	if ev.Camera == "" {
 		return errors.New("rules: camera event without a camera")
 	}
 	switch ev.Kind {
-	case ingest.EventOnline:
+	case camevent.Online:
 		e.mu.Lock()
 		delete(e.problems, ev.Camera)
 		e.mu.Unlock()
@@ -401,15 +402,29 @@ func (e *Engine) CameraEvent(ctx context.Context, ev ingest.Event) error {
 			e.log.Info("camera back online: offline alerts resolved", "camera", ev.Camera, "resolved", n)
 		}
 		return nil
-	case ingest.EventDisconnected, ingest.EventStalled, ingest.EventUnauthorized:
+	case camevent.Disconnected, camevent.Stalled, camevent.Unauthorized:
 		e.mu.Lock()
 		e.problems[ev.Camera] = ev
 		e.mu.Unlock()
 		return nil
-	case ingest.EventOffline:
-	default:
+	case camevent.Offline:
+		return e.offline(ctx, ev)
+	case camevent.Tampered:
+		if ok, _ := e.policy.allows(scope{kind: alerts.CameraTampered, camera: ev.Camera, at: ev.Time}); !ok {
+			return nil
+		}
+		if _, _, err := e.o.Alerts.Raise(ctx, alerts.Trigger{Kind: alerts.CameraTampered, At: ev.Time,
+			Place: e.place(ev.Camera, ""), Detail: ev.Detail}); err != nil {
+			return fmt.Errorf("rules: camera %s tampered: %w", ev.Camera, err)
+		}
 		return nil
+	case camevent.PictureNormal:
+		return e.pictureNormal(ctx, ev)
 	}
+	return nil
+}
+
+func (e *Engine) offline(ctx context.Context, ev camevent.Event) error {
 	if ok, _ := e.policy.allows(scope{kind: alerts.CameraOffline, camera: ev.Camera, at: ev.Time}); !ok {
 		return nil
 	}
@@ -418,12 +433,12 @@ func (e *Engine) CameraEvent(ctx context.Context, ev ingest.Event) error {
 	e.mu.Unlock()
 	detail := "camera offline: no video"
 	switch {
-	case had && last.Kind == ingest.EventUnauthorized:
+	case had && last.Kind == camevent.Unauthorized:
 		detail = "camera offline: it rejects the configured credentials"
-	case ev.Err != nil:
-		detail = "camera offline: " + ev.Err.Error() // ingest redacts credentials from its errors
-	case had && last.Err != nil:
-		detail = fmt.Sprintf("camera offline: %s (%v)", last.Kind, last.Err)
+	case ev.Detail != "":
+		detail = "camera offline: " + ev.Detail // ingest redacts credentials from its errors
+	case had && last.Detail != "":
+		detail = fmt.Sprintf("camera offline: %s (%s)", last.Kind, last.Detail)
 	}
 	if _, _, err := e.o.Alerts.Raise(ctx, alerts.Trigger{Kind: alerts.CameraOffline, At: ev.Time, Place: e.place(ev.Camera, ""), Detail: detail}); err != nil {
 		return fmt.Errorf("rules: camera %s offline: %w", ev.Camera, err)
@@ -431,46 +446,17 @@ func (e *Engine) CameraEvent(ctx context.Context, ev ingest.Event) error {
 	return nil
 }
 
-// Tamper acts on a camera's tamper detector: when it changes to covered, defocused or moved, a
-// camera_tampered alert is raised (a change of kind folds into it); when the picture is back to
-// normal, the camera's open tamper alerts are resolved. Results that change nothing are ignored,
-// so every result may be passed.
-func (e *Engine) Tamper(ctx context.Context, cameraID string, r tamper.Result) error {
-	if !r.Changed {
-		return nil
+// pictureNormal resolves the camera's open tamper alerts.
+func (e *Engine) pictureNormal(ctx context.Context, ev camevent.Event) error {
+	open, err := e.o.Alerts.Alerts(ctx, alerts.Query{Kinds: []alerts.Kind{alerts.CameraTampered}, Camera: ev.Camera,
+		Statuses: []alerts.Status{alerts.Open, alerts.Confirmed, alerts.Dispatched, alerts.OnScene}})
+	if err != nil {
+		return fmt.Errorf("rules: camera %s picture normal: %w", ev.Camera, err)
 	}
-	if !r.State.Tampered() {
-		open, err := e.o.Alerts.Alerts(ctx, alerts.Query{Kinds: []alerts.Kind{alerts.CameraTampered}, Camera: cameraID,
-			Statuses: []alerts.Status{alerts.Open, alerts.Confirmed, alerts.Dispatched, alerts.OnScene}})
-		if err != nil {
-			return fmt.Errorf("rules: camera %s picture normal: %w", cameraID, err)
+	for _, a := range open {
+		if _, err := e.o.Alerts.Resolve(ctx, a.ID, alerts.System, "picture normal again at "+ev.Time.UTC().Format(time.RFC3339)); err != nil {
+			return fmt.Errorf("rules: camera %s picture normal: %w", ev.Camera, err)
 		}
-		for _, a := range open {
-			if _, err := e.o.Alerts.Resolve(ctx, a.ID, alerts.System, "picture normal again at "+r.Time.UTC().Format(time.RFC3339)); err != nil {
-				return fmt.Errorf("rules: camera %s picture normal: %w", cameraID, err)
-			}
-		}
-		return nil
-	}
-	if ok, _ := e.policy.allows(scope{kind: alerts.CameraTampered, camera: cameraID, at: r.Time}); !ok {
-		return nil
-	}
-	if _, _, err := e.o.Alerts.Raise(ctx, alerts.Trigger{Kind: alerts.CameraTampered, At: r.Time,
-		Place: e.place(cameraID, ""), Detail: tamperDetail(r)}); err != nil {
-		return fmt.Errorf("rules: camera %s %s: %w", cameraID, r.State, err)
 	}
 	return nil
-}
-
-func tamperDetail(r tamper.Result) string {
-	m, b := r.Measures, r.Baseline
-	switch r.State {
-	case tamper.Covered:
-		return fmt.Sprintf("picture covered: contrast %.1f grey levels (normally %.1f)", m.Contrast, b.Contrast)
-	case tamper.Defocused:
-		return fmt.Sprintf("picture defocused: sharpness %.2f (normally %.2f)", m.Sharpness, b.Sharpness)
-	case tamper.Moved:
-		return fmt.Sprintf("camera moved: the scene's structure correlates %.2f with its usual view", m.Correlation)
-	}
-	return "picture " + string(r.State)
 }

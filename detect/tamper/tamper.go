@@ -12,6 +12,7 @@ package tamper
 
 import (
 	"fmt"
+	"snowlight/camevent"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -132,6 +133,35 @@ type Result struct {
 	// meaningless there and left 0).
 	Measures Measures `json:"measures"`
 	Baseline Measures `json:"baseline"`
+}
+
+// Event is the change r reports, as the camera event the alert rules take (tampered, or the picture
+// normal again) with what was measured in its detail; ok is false when r changed nothing.
+func (r Result) Event(camera string) (ev camevent.Event, ok bool) {
+	if !r.Changed {
+		return camevent.Event{}, false
+	}
+	kind := camevent.PictureNormal
+	if r.State.Tampered() {
+		kind = camevent.Tampered
+	}
+	return camevent.Event{Camera: camera, Kind: kind, Time: r.Time, Detail: r.describe()}, true
+}
+
+// describe says what changed, with the numbers that made the verdict.
+func (r Result) describe() string {
+	m, b := r.Measures, r.Baseline
+	switch r.State {
+	case Covered:
+		return fmt.Sprintf("picture covered: contrast %.1f grey levels (normally %.1f)", m.Contrast, b.Contrast)
+	case Defocused:
+		return fmt.Sprintf("picture defocused: sharpness %.2f (normally %.2f)", m.Sharpness, b.Sharpness)
+	case Moved:
+		return fmt.Sprintf("camera moved: the scene's structure correlates %.2f with its usual view", m.Correlation)
+	case OK:
+		return fmt.Sprintf("picture normal again after %s", r.From)
+	}
+	return "picture " + string(r.State)
 }
 
 // Detector watches one camera. It is not safe for concurrent use: one goroutine feeds it the
