@@ -137,7 +137,7 @@ func (e *Edge) Stats() EdgeStats { return e.stats }
 // the person leaves) or UpdateEvery passing while it is in view (SightingUpdated), tracks ended
 // (SightingEnded). The caller keeps ownership of the frame. A frame the motion gate skips leaves the
 // tracks as they are: nothing moved, so they are where they were.
-func (e *Edge) Process(ctx context.Context, f ingest.Frame) ([]SightingEvent, error) {
+func (e *Edge) Process(ctx context.Context, f ingest.Frame) ([]tracks.SightingEvent, error) {
 	e.stats.Frames++
 	res, err := e.det.Process(ctx, f.Mat, f.Time)
 	if err != nil {
@@ -167,16 +167,16 @@ func (e *Edge) Process(ctx context.Context, f ingest.Frame) ([]SightingEvent, er
 		dets[i].Crops = c
 	}
 	e.last = f.Time
-	var events []SightingEvent
+	var events []tracks.SightingEvent
 	for _, t := range e.tracker.Update(f.Time, dets) {
 		last, reported := e.reported[t.ID]
-		kind := SightingStarted
+		kind := tracks.SightingStarted
 		switch {
 		case !reported:
 		case last.person != t.PersonID:
-			kind = SightingUpdated
+			kind = tracks.SightingUpdated
 		case e.cfg.UpdateEvery > 0 && f.Time.Sub(last.at) >= e.cfg.UpdateEvery:
-			kind = SightingUpdated
+			kind = tracks.SightingUpdated
 		default:
 			continue
 		}
@@ -194,40 +194,40 @@ func (e *Edge) Process(ctx context.Context, f ingest.Frame) ([]SightingEvent, er
 }
 
 // Finish ends every track (the stream is over) and returns their final sightings.
-func (e *Edge) Finish() []SightingEvent {
-	var events []SightingEvent
+func (e *Edge) Finish() []tracks.SightingEvent {
+	var events []tracks.SightingEvent
 	for _, s := range e.tracker.Finish() {
 		events = append(events, e.ended(e.last, s))
 	}
 	return events
 }
 
-func (e *Edge) ended(at time.Time, s tracks.Sighting) SightingEvent {
+func (e *Edge) ended(at time.Time, s tracks.Sighting) tracks.SightingEvent {
 	delete(e.reported, s.TrackID)
-	return e.event(SightingEnded, at, s)
+	return e.event(tracks.SightingEnded, at, s)
 }
 
-func (e *Edge) event(kind Kind, at time.Time, s tracks.Sighting) SightingEvent {
+func (e *Edge) event(kind tracks.EventKind, at time.Time, s tracks.Sighting) tracks.SightingEvent {
 	switch kind {
-	case SightingStarted:
+	case tracks.SightingStarted:
 		e.stats.Started++
-	case SightingUpdated:
+	case tracks.SightingUpdated:
 		e.stats.Updated++
-	case SightingEnded:
+	case tracks.SightingEnded:
 		e.stats.Ended++
 	}
 	e.cfg.Metrics.sighting(e.camera, kind)
 	if at.IsZero() { // Finish before any frame: nothing was tracked, but keep the event valid
 		at = s.Exit
 	}
-	return SightingEvent{Kind: kind, Camera: e.camera, Frame: at, Sighting: s}
+	return tracks.SightingEvent{Kind: kind, Camera: e.camera, Frame: at, Sighting: s}
 }
 
 // Run processes frames until the channel closes (its producer closes it when ctx ends), closing each
 // frame, then ends every track; emit receives the events in order. A frame the detectors fail on is
 // logged and skipped: one bad picture must not stop a camera. Once ctx is cancelled the remaining
 // frames are only closed.
-func (e *Edge) Run(ctx context.Context, frames <-chan ingest.Frame, emit func(SightingEvent)) error {
+func (e *Edge) Run(ctx context.Context, frames <-chan ingest.Frame, emit func(tracks.SightingEvent)) error {
 	for f := range frames {
 		if ctx.Err() != nil {
 			f.Close()

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"snowlight/center"
 	"snowlight/pipeline"
 )
 
@@ -120,7 +121,7 @@ func TestReplayStopsWhenCancelled(t *testing.T) {
 	before := runtime.NumGoroutine()
 	ctx, cancel := context.WithCancel(context.Background())
 	var cancelled time.Time
-	c.cfg.OnEvent = func(pipeline.Event) { // the first sighting stops it
+	c.cfg.OnEvent = func(center.Event) { // the first sighting stops it
 		if cancelled.IsZero() {
 			cancelled = time.Now()
 			cancel()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"snowlight/center"
 	"snowlight/config"
 	"snowlight/detect"
 	"snowlight/detect/infer"
@@ -139,13 +140,13 @@ func enrol(t testing.TB, p *detect.Pipeline, spec *testvideos.Spec, policy watch
 }
 
 // center is a center over a fresh SQLite store and local object directory.
-type center struct {
+type centerParts struct {
 	db      *store.DB
 	objects *objstore.Dir
-	cfg     pipeline.CenterConfig
+	cfg     center.Config
 }
 
-func newCenter(t testing.TB, cfg *config.Config) *center {
+func newCenter(t testing.TB, cfg *config.Config) *centerParts {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -173,5 +174,22 @@ func newCenter(t testing.TB, cfg *config.Config) *center {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &center{db: db, objects: objects, cfg: pipeline.CenterConfig{Store: db, Objects: objects, Stitcher: st}}
+	return &centerParts{db: db, objects: objects, cfg: center.Config{Store: db, Objects: objects, Stitcher: st}}
+}
+
+// twoCameras is a configuration of two recorded cameras c1 and c2, 20 m apart, a person taking 3 to
+// 30 s from one to the other.
+func twoCameras(t *testing.T) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse(strings.NewReader(`
+cameras:
+  - {id: c1, position: {lat: 50.879, lon: 4.7}, recording: {file: c1.mp4, start: 2024-05-01T08:00:00Z},
+     neighbours: [{camera: c2, min: 3s, max: 30s}]}
+  - {id: c2, position: {lat: 50.879, lon: 4.7003}, recording: {file: c2.mp4, start: 2024-05-01T08:00:00Z},
+     neighbours: [{camera: c1, min: 3s, max: 30s}]}
+`), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

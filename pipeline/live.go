@@ -7,7 +7,9 @@ import (
 	"sync"
 	"time"
 
+	"snowlight/center"
 	"snowlight/ingest"
+	"snowlight/tracks"
 )
 
 // LiveCamera is one live camera: its ingest worker (which should decode in sampled mode at the
@@ -39,7 +41,7 @@ func (c LiveCamera) frames() <-chan ingest.Frame {
 // LiveOptions configure RunLive.
 type LiveOptions struct {
 	Cameras []LiveCamera
-	Center  *Center
+	Center  *center.Center
 	// Events is how many sighting events may wait for the center before edges block [256].
 	Events int
 	// FlushTimeout bounds the work on the final sightings after ctx ends [10 s].
@@ -72,7 +74,7 @@ func RunLive(ctx context.Context, o LiveOptions) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	events := make(chan SightingEvent, o.Events)
+	events := make(chan tracks.SightingEvent, o.Events)
 	var wg sync.WaitGroup
 	for _, c := range o.Cameras {
 		wg.Add(2)
@@ -86,7 +88,7 @@ func RunLive(ctx context.Context, o LiveOptions) error {
 			defer wg.Done()
 			// The worker closes Frames when it stops; the edge then ends its tracks. Events are sent
 			// even after ctx ends: the final sightings must reach the center.
-			c.Edge.Run(ctx, c.frames(), func(ev SightingEvent) { events <- ev })
+			c.Edge.Run(ctx, c.frames(), func(ev tracks.SightingEvent) { events <- ev })
 		}()
 	}
 	go func() {
@@ -113,7 +115,7 @@ func RunLive(ctx context.Context, o LiveOptions) error {
 		}
 		// Latency counts from the frame that gave a track its name, once per name.
 		id, p := ev.Sighting.ID, ev.Sighting.PersonID()
-		if ev.Kind == SightingEnded {
+		if ev.Kind == tracks.SightingEnded {
 			delete(named, id)
 		} else if p != named[id] {
 			named[id] = p

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"snowlight/center"
 	"snowlight/config"
 	"snowlight/ingest"
 	"snowlight/ingest/camsim"
@@ -68,13 +69,15 @@ func TestLiveCameras(t *testing.T) {
 	}
 	c := newCenter(t, cfg)
 	type seen struct {
-		ev pipeline.Event
+		ev center.Event
 		at time.Time
 	}
 	var events []seen
-	c.cfg.OnEvent = func(e pipeline.Event) { events = append(events, seen{e, time.Now()}) } // the center's goroutine
-	c.cfg.Metrics = metrics
-	center, err := pipeline.NewCenter(c.cfg)
+	c.cfg.OnEvent = func(e center.Event) { events = append(events, seen{e, time.Now()}) } // the center's goroutine
+	if c.cfg.Metrics, err = center.NewMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	cn, err := center.New(c.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,13 +100,13 @@ func TestLiveCameras(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 13*time.Second)
 	defer cancel()
-	if err := pipeline.RunLive(ctx, pipeline.LiveOptions{Cameras: cams, Center: center, Metrics: metrics}); err != context.DeadlineExceeded {
+	if err := pipeline.RunLive(ctx, pipeline.LiveOptions{Cameras: cams, Center: cn, Metrics: metrics}); err != context.DeadlineExceeded {
 		t.Fatalf("RunLive: %v, want the deadline", err)
 	}
 
 	// Obama: named while in view, then a final sighting; Lin: a final sighting without a name.
 	var named *seen
-	finals := map[string][]pipeline.Event{}
+	finals := map[string][]center.Event{}
 	for i, s := range events {
 		if s.ev.Sighting == nil {
 			continue
@@ -120,7 +123,7 @@ func TestLiveCameras(t *testing.T) {
 	if named == nil {
 		t.Fatalf("obama was never named while in view; events %d, finals %v", len(events), finals)
 	}
-	var obamaFinal *pipeline.Event
+	var obamaFinal *center.Event
 	for i, f := range finals["c1"] {
 		if f.Sighting.PersonID() == "obama" {
 			obamaFinal = &finals["c1"][i]
@@ -132,11 +135,11 @@ func TestLiveCameras(t *testing.T) {
 	if !named.ev.Frame.Before(obamaFinal.Sighting.Exit) {
 		t.Errorf("obama named at frame %v, not before his track ended at %v", named.ev.Frame, obamaFinal.Sighting.Exit)
 	}
-	if i := slices.IndexFunc(finals["c2"], func(e pipeline.Event) bool { return e.Sighting.Exit.Sub(e.Sighting.Enter) > 3*time.Second }); i < 0 {
+	if i := slices.IndexFunc(finals["c2"], func(e center.Event) bool { return e.Sighting.Exit.Sub(e.Sighting.Enter) > 3*time.Second }); i < 0 {
 		t.Errorf("no sighting of lin on c2: %+v", finals["c2"])
 	}
 	// The store has both, as final sightings with their snapshots in the object store.
-	for _, f := range []pipeline.Event{*obamaFinal} {
+	for _, f := range []center.Event{*obamaFinal} {
 		s, err := c.db.Sighting(context.Background(), f.Sighting.ID)
 		if err != nil {
 			t.Fatal(err)

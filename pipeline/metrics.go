@@ -2,17 +2,16 @@ package pipeline
 
 import (
 	"fmt"
+	"snowlight/tracks"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics are the pipeline's Prometheus metrics. A nil *Metrics records nothing.
+// Metrics are the edge's Prometheus metrics (the center has its own). A nil *Metrics records nothing.
 type Metrics struct {
 	frames    *prometheus.CounterVec
 	sightings *prometheus.CounterVec
-	decisions *prometheus.CounterVec
-	errors    *prometheus.CounterVec
 	latency   prometheus.Histogram
 }
 
@@ -27,21 +26,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "snowlight_pipeline_sighting_events_total",
 			Help: "Sighting events the edge emitted, by camera and kind.",
 		}, []string{"camera", "kind"}),
-		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "snowlight_pipeline_decisions_total",
-			Help: "Stitcher decisions applied by the center: linked to an earlier sighting or starting a trajectory.",
-		}, []string{"result"}),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "snowlight_pipeline_center_errors_total",
-			Help: "Sighting events the center failed to handle, by stage.",
-		}, []string{"stage"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "snowlight_pipeline_identity_latency_seconds",
 			Help:    "From the wall time of the frame that gave a live track its identity to the center having stored and reported it.",
 			Buckets: []float64{0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10},
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.frames, m.sightings, m.decisions, m.errors, m.latency} {
+	for _, c := range []prometheus.Collector{m.frames, m.sightings, m.latency} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register pipeline metrics: %w", err)
 		}
@@ -55,25 +46,9 @@ func (m *Metrics) frame(camera, result string) {
 	}
 }
 
-func (m *Metrics) sighting(camera string, kind Kind) {
+func (m *Metrics) sighting(camera string, kind tracks.EventKind) {
 	if m != nil {
 		m.sightings.WithLabelValues(camera, string(kind)).Inc()
-	}
-}
-
-func (m *Metrics) decision(linked bool) {
-	if m != nil {
-		r := "new_trajectory"
-		if linked {
-			r = "linked"
-		}
-		m.decisions.WithLabelValues(r).Inc()
-	}
-}
-
-func (m *Metrics) failed(stage string) {
-	if m != nil {
-		m.errors.WithLabelValues(stage).Inc()
 	}
 }
 

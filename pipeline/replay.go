@@ -10,7 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"snowlight/center"
 	"snowlight/detect"
+	"snowlight/tracks"
 )
 
 // ReplayOptions configure a replay of recorded cameras.
@@ -24,7 +26,7 @@ type ReplayOptions struct {
 	// detectors, as they would live.
 	Gate   *detect.GateConfig
 	Edge   EdgeConfig
-	Center CenterConfig
+	Center center.Config
 	// Buffer is how many processed frames a camera may run ahead of the slowest one [32].
 	Buffer int
 	Log    *slog.Logger
@@ -33,7 +35,7 @@ type ReplayOptions struct {
 // ReplayStats is what a replay did.
 type ReplayStats struct {
 	Cameras []CameraStats
-	Center  CenterStats
+	Center  center.Stats
 	// Trajectories formed by the final sightings, how many of them join several sightings, and by
 	// how many links.
 	Trajectories, Linked, Links int
@@ -62,7 +64,7 @@ func (s ReplayStats) Frames() int {
 // frame yields a batch, even an empty one, so the merger knows how far each camera has got.
 type batch struct {
 	at     time.Time
-	events []SightingEvent
+	events []tracks.SightingEvent
 	err    error
 }
 
@@ -96,7 +98,7 @@ func Replay(ctx context.Context, o ReplayOptions) (ReplayStats, error) {
 	linked := map[string]bool{}
 	ids := map[string]bool{}
 	user := o.Center.OnEvent
-	o.Center.OnEvent = func(e Event) {
+	o.Center.OnEvent = func(e center.Event) {
 		switch {
 		case e.Decision != nil:
 			traj[e.Decision.Sighting] = e.Decision.Trajectory
@@ -108,7 +110,7 @@ func Replay(ctx context.Context, o ReplayOptions) (ReplayStats, error) {
 			user(e)
 		}
 	}
-	center, err := NewCenter(o.Center)
+	cn, err := center.New(o.Center)
 	if err != nil {
 		return ReplayStats{}, err
 	}
@@ -194,14 +196,14 @@ func Replay(ctx context.Context, o ReplayOptions) (ReplayStats, error) {
 			break
 		}
 		for _, ev := range next.head.events {
-			if err := center.Handle(ctx, ev); err != nil {
+			if err := cn.Handle(ctx, ev); err != nil {
 				return ReplayStats{}, fmt.Errorf("replay: %w", err)
 			}
 		}
 		next.head = nil
 	}
 
-	st := ReplayStats{Center: center.Stats(), Elapsed: time.Since(start)}
+	st := ReplayStats{Center: cn.Stats(), Elapsed: time.Since(start)}
 	for i, c := range cams {
 		st.Cameras = append(st.Cameras, CameraStats{Camera: o.Recordings[i].Camera, Source: c.src.Stats(), Edge: c.edge.Stats()})
 	}

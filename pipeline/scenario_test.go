@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"snowlight/center"
 	"snowlight/config"
 	"snowlight/pipeline"
 	"snowlight/tracks"
@@ -42,7 +43,7 @@ func replayScenario(t *testing.T, name string, fps float64, cams ...string) (*sc
 	// The center must see every camera's events in wall-time order, as live.
 	var last time.Time
 	var finals []tracks.Sighting // in the order the stitcher took them
-	c.cfg.OnEvent = func(e pipeline.Event) {
+	c.cfg.OnEvent = func(e center.Event) {
 		if e.Frame.Before(last) {
 			t.Errorf("%s event of frame %v after one of frame %v", e.Kind, e.Frame, last)
 		}

@@ -9,7 +9,7 @@ import (
 	"snowlight/alerts/notify"
 	"snowlight/alerts/rules"
 	"snowlight/audit"
-	"snowlight/pipeline"
+	"snowlight/center"
 )
 
 // Receiver names in the outbox: who a notification goes to, resolved to a webhook by receivers().
@@ -166,7 +166,7 @@ func (s *Server) runRules(ctx context.Context) error {
 }
 
 // onCenterEvent runs on the center's goroutine: it hands stored sightings to the rules without waiting.
-func (s *Server) onCenterEvent(ev pipeline.Event) {
+func (s *Server) onCenterEvent(ev center.Event) {
 	if ev.Sighting == nil {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"snowlight/camevent"
+	"snowlight/center"
 	"snowlight/config"
 	"snowlight/detect"
 	"snowlight/detect/tamper"
@@ -105,8 +106,12 @@ func (s *Server) buildPipeline(ctx context.Context) error {
 	if err := s.db.SetCameras(ctx, cameraPositions(s.cfg)); err != nil {
 		return fmt.Errorf("record camera positions: %w", err)
 	}
-	s.center, err = pipeline.NewCenter(pipeline.CenterConfig{Store: s.db, Objects: s.objects, Stitcher: st,
-		OnEvent: s.onCenterEvent, Metrics: s.pmetrics, Log: s.log})
+	cmetrics, err := center.NewMetrics(s.reg)
+	if err != nil {
+		return err
+	}
+	s.center, err = center.New(center.Config{Store: s.db, Objects: s.objects, Stitcher: st,
+		OnEvent: s.onCenterEvent, Metrics: cmetrics, Log: s.log})
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 	"snowlight/audit"
 	"snowlight/auth"
 	"snowlight/camevent"
+	"snowlight/center"
 	"snowlight/config"
 	"snowlight/detect/infer"
 	"snowlight/live"
@@ -70,7 +71,7 @@ type Server struct {
 	rules    *rules.Engine
 	live     *live.Server
 	cameras  *cameraSet
-	center   *pipeline.Center
+	center   *center.Center
 	pmetrics *pipeline.Metrics
 	evidence *evidence
 	reten    *retention.Job
@@ -86,7 +87,7 @@ type Server struct {
 
 	// alertWork carries the center's stored sightings to the rules, so the center never waits on an
 	// alert's database writes; cameraNotes carries camera state changes (offline, tampered) likewise.
-	alertWork   chan pipeline.Event
+	alertWork   chan center.Event
 	cameraNotes chan camevent.Event
 
 	closeOnce sync.Once
@@ -98,7 +99,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if cfg == nil {
 		return nil, errors.New("server: no configuration")
 	}
-	s := &Server{cfg: cfg, log: o.Log, now: o.Now, reg: prometheus.NewRegistry(), alertWork: make(chan pipeline.Event, 1024),
+	s := &Server{cfg: cfg, log: o.Log, now: o.Now, reg: prometheus.NewRegistry(), alertWork: make(chan center.Event, 1024),
 		cameraNotes: make(chan camevent.Event, 256), stages: o.Stages}
 	if s.log == nil {
 		s.log = slog.Default()

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"snowlight/center"
 	"snowlight/config"
 	"snowlight/detect"
 	"snowlight/models"
@@ -154,7 +155,7 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 			WatchList: func() *watchlist.Matcher { return matcher },
 			Log:       e.log,
 		},
-		Center: pipeline.CenterConfig{Store: db, Objects: objs, Stitcher: stitcher, Log: e.log},
+		Center: center.Config{Store: db, Objects: objs, Stitcher: stitcher, Log: e.log},
 		Log:    e.log,
 	}
 	if *gate {

@@ -1,4 +1,4 @@
-package pipeline
+package tracks
 
 import (
 	"encoding/json"
@@ -6,20 +6,16 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"snowlight/tracks"
 )
 
-var t0 = time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)
-
-func sightingEvent(kind Kind) SightingEvent {
-	s := tracks.Sighting{
-		ID: tracks.SightingID("c1", t0, 7), Camera: "c1", TrackID: 7, Enter: t0, Exit: t0.Add(3 * time.Second),
-		Boxes:         []tracks.TimedBox{{Time: t0, Box: tracks.Box{X: 1, Y: 2, W: 30, H: 90}, Score: 0.8}},
-		Face:          &tracks.Snapshot{Time: t0, Box: tracks.Box{X: 5, Y: 3, W: 12, H: 12}, Quality: 2, JPEG: []byte{0xff, 0xd8, 0xff}},
+func sightingEvent(kind EventKind) SightingEvent {
+	s := Sighting{
+		ID: SightingID("c1", t0, 7), Camera: "c1", TrackID: 7, Enter: t0, Exit: t0.Add(3 * time.Second),
+		Boxes:         []TimedBox{{Time: t0, Box: Box{X: 1, Y: 2, W: 30, H: 90}, Score: 0.8}},
+		Face:          &Snapshot{Time: t0, Box: Box{X: 5, Y: 3, W: 12, H: 12}, Quality: 2, JPEG: []byte{0xff, 0xd8, 0xff}},
 		FaceEmbedding: []float32{0.6, 0.8},
-		Evidence: tracks.Evidence{FaceFrames: 3, PersonID: "ann", Decided: t0.Add(time.Second),
-			Candidates: []tracks.Candidate{{PersonID: "ann", Score: 4, Listed: 3, Above: 3, Best: 3}}},
+		Evidence: Evidence{FaceFrames: 3, PersonID: "ann", Decided: t0.Add(time.Second),
+			Candidates: []Candidate{{PersonID: "ann", Score: 4, Listed: 3, Above: 3, Best: 3}}},
 		Final: kind == SightingEnded,
 	}
 	return SightingEvent{Kind: kind, Camera: "c1", Frame: t0.Add(3 * time.Second), Sighting: s}
@@ -42,7 +38,7 @@ func TestSightingEventValidate(t *testing.T) {
 		{"exit before enter", func(e *SightingEvent) { e.Sighting.Exit = t0.Add(-time.Second) }, "exit"},
 		{"nan embedding", func(e *SightingEvent) { e.Sighting.FaceEmbedding[0] = float32(math.NaN()) }, "embedding holds NaN"},
 		{"huge snapshot", func(e *SightingEvent) { e.Sighting.Face.JPEG = make([]byte, maxSnapshotBytes+1) }, "snapshot of"},
-		{"too many boxes", func(e *SightingEvent) { e.Sighting.Boxes = make([]tracks.TimedBox, maxBoxes+1) }, "boxes"},
+		{"too many boxes", func(e *SightingEvent) { e.Sighting.Boxes = make([]TimedBox, maxBoxes+1) }, "boxes"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -61,7 +57,7 @@ func TestSightingEventValidate(t *testing.T) {
 
 // An event survives the trip through JSON unchanged, as it would over a message bus.
 func TestSightingEventRoundTrip(t *testing.T) {
-	for _, kind := range []Kind{SightingStarted, SightingUpdated, SightingEnded} {
+	for _, kind := range []EventKind{SightingStarted, SightingUpdated, SightingEnded} {
 		e := sightingEvent(kind)
 		data, err := json.Marshal(e)
 		if err != nil {
@@ -92,7 +88,7 @@ func TestSightingEventRoundTrip(t *testing.T) {
 // FuzzDecodeSightingEvent: whatever arrives, decoding returns a valid event or an error, never
 // panics, and what it accepts encodes and decodes again to the same event.
 func FuzzDecodeSightingEvent(f *testing.F) {
-	for _, kind := range []Kind{SightingStarted, SightingEnded} {
+	for _, kind := range []EventKind{SightingStarted, SightingEnded} {
 		data, _ := json.Marshal(sightingEvent(kind))
 		f.Add(data)
 	}

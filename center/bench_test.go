@@ -1,4 +1,4 @@
-package pipeline_test
+package center_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"snowlight/pipeline"
+	"snowlight/center"
 	"snowlight/tracks"
 )
 
@@ -16,17 +16,16 @@ import (
 // local object store, the sighting into SQLite, the stitcher, and its decisions back into SQLite.
 // People walk along a line of ten cameras, so most sightings are linked to an earlier one.
 //
-//	go test -run '^$' -bench CenterHandle -benchtime 2000x ./pipeline/
+//	go test -run '^$' -bench CenterHandle -benchtime 2000x ./center/
 func BenchmarkCenterHandle(b *testing.B) {
-	cfg := lineOfCameras(b, 10)
-	c := newCenter(b, cfg)
+	parts := newRig(b, lineOfCameras(10))
 	links := 0
-	c.cfg.OnEvent = func(e pipeline.Event) {
+	parts.cfg.OnEvent = func(e center.Event) {
 		if e.Decision != nil && e.Decision.Link != nil && !e.Decision.Revised {
 			links++
 		}
 	}
-	center, err := pipeline.NewCenter(c.cfg)
+	c, err := center.New(parts.cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -57,13 +56,13 @@ func BenchmarkCenterHandle(b *testing.B) {
 		binaryStamp(jpeg, i)
 		s.Face = &tracks.Snapshot{Time: enter, JPEG: append([]byte("f"), jpeg...)}
 		s.Body = &tracks.Snapshot{Time: enter, JPEG: append([]byte("b"), jpeg...)}
-		if err := center.Handle(ctx, pipeline.SightingEvent{Kind: pipeline.SightingEnded, Camera: s.Camera, Frame: s.Exit, Sighting: s}); err != nil {
+		if err := c.Handle(ctx, tracks.SightingEvent{Kind: tracks.SightingEnded, Camera: s.Camera, Frame: s.Exit, Sighting: s}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sightings/s")
 	b.ReportMetric(float64(links)/float64(b.N), "links/sighting")
-	if st := center.Stats(); st.Decisions < b.N {
+	if st := c.Stats(); st.Decisions < b.N {
 		b.Fatalf("%d decisions for %d sightings", st.Decisions, b.N)
 	}
 }

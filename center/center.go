@@ -1,10 +1,15 @@
-package pipeline
+// Package center is the central half of the pipeline: it takes the edges' sighting events, keeps their
+// snapshots in the object store and the sightings in the database, and stitches final sightings into
+// trajectories across cameras. It handles no picture: in a distributed deployment it runs where the
+// database is, fed from the message bus, and links neither OpenCV nor libav.
+package center
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"snowlight/objstore"
 	"snowlight/tracks"
@@ -20,8 +25,8 @@ type Store interface {
 	ApplyDecisions(ctx context.Context, ds []tracks.Decision) error
 }
 
-// CenterConfig assembles a center.
-type CenterConfig struct {
+// Config assembles a center.
+type Config struct {
 	Store Store
 	// Objects keeps the snapshots (face and body JPEGs), named by their content.
 	Objects  objstore.Store
@@ -37,21 +42,21 @@ type CenterConfig struct {
 // Center stores sightings and stitches them into trajectories. Not safe for concurrent use: one
 // goroutine hands it the events of every camera, in the order they happened.
 type Center struct {
-	cfg   CenterConfig
+	cfg   Config
 	log   *slog.Logger
-	stats CenterStats
+	stats Stats
 }
 
-// CenterStats counts what the center stored and decided.
-type CenterStats struct {
+// Stats counts what the center stored and decided.
+type Stats struct {
 	Interim   int // interim sightings stored
 	Sightings int // final sightings stored
 	Decisions int
 	Snapshots int // JPEGs stored (an identical one already there counts too)
 }
 
-// NewCenter checks the configuration.
-func NewCenter(cfg CenterConfig) (*Center, error) {
+// New checks the configuration.
+func New(cfg Config) (*Center, error) {
 	if cfg.Store == nil || cfg.Objects == nil || cfg.Stitcher == nil {
 		return nil, errors.New("center: store, object store and stitcher are required")
 	}
@@ -65,7 +70,7 @@ func NewCenter(cfg CenterConfig) (*Center, error) {
 // keys) to the database; a final sighting then goes through the stitcher, whose decisions are
 // applied to the database in order. An interim sighting is stored so that alerts can point at it, but
 // not stitched: its trajectory is decided once the person has left.
-func (c *Center) Handle(ctx context.Context, ev SightingEvent) error {
+func (c *Center) Handle(ctx context.Context, ev tracks.SightingEvent) error {
 	if err := ev.Validate(); err != nil {
 		c.cfg.Metrics.failed("validate")
 		return err
@@ -98,7 +103,7 @@ func (c *Center) Handle(ctx context.Context, ev SightingEvent) error {
 		d := ds[i]
 		c.stats.Decisions++
 		c.cfg.Metrics.decision(d.Link != nil)
-		c.emit(Event{Kind: TrajectoryDecided, Camera: ev.Camera, Frame: ev.Frame, Decision: &d})
+		c.emit(Event{Kind: tracks.TrajectoryDecided, Camera: ev.Camera, Frame: ev.Frame, Decision: &d})
 	}
 	return nil
 }
@@ -133,4 +138,15 @@ func (c *Center) emit(e Event) {
 }
 
 // Stats returns the counts so far.
-func (c *Center) Stats() CenterStats { return c.stats }
+func (c *Center) Stats() Stats { return c.stats }
+
+// Event is what the center reports, for the alert engine and the console: a sighting as stored
+// (snapshots as object-store keys), or a trajectory decision.
+type Event struct {
+	Kind   tracks.EventKind `json:"kind"`
+	Camera string           `json:"camera,omitempty"`
+	// Frame is the wall time of the frame that led to the event (see SightingEvent.Frame).
+	Frame    time.Time        `json:"frame"`
+	Sighting *tracks.Sighting `json:"sighting,omitempty"`
+	Decision *tracks.Decision `json:"decision,omitempty"`
+}

@@ -1,4 +1,4 @@
-package pipeline
+package tracks
 
 import (
 	"bytes"
@@ -8,40 +8,38 @@ import (
 	"io"
 	"math"
 	"time"
-
-	"snowlight/tracks"
 )
 
-// Kind names what happened to a sighting or a trajectory.
-type Kind string
+// EventKind names what happened to a sighting or a trajectory.
+type EventKind string
 
 // Event kinds. The first three cross from the edge to the center; the center adds the fourth.
 const (
 	// SightingStarted: a track was confirmed. The sighting is interim (Final false) and may already
 	// carry an identity.
-	SightingStarted Kind = "sighting_started"
+	SightingStarted EventKind = "sighting_started"
 	// SightingUpdated: the identity the track's face evidence supports changed while the person is
 	// still in view (a name was reached, or lapsed as contrary evidence came in), or the edge's
 	// UpdateEvery passed since the track was last reported. Interim.
-	SightingUpdated Kind = "sighting_updated"
+	SightingUpdated EventKind = "sighting_updated"
 	// SightingEnded: the track ended; the sighting is final.
-	SightingEnded Kind = "sighting_ended"
+	SightingEnded EventKind = "sighting_ended"
 	// TrajectoryDecided: the stitcher put a sighting into a trajectory, or revised where it had put
 	// it. Center only.
-	TrajectoryDecided Kind = "trajectory_decided"
+	TrajectoryDecided EventKind = "trajectory_decided"
 )
 
-// SightingEvent is what the edge tells the center. It is a plain value: the in-process channel and a
-// message bus carry the same thing (see DecodeSightingEvent).
+// SightingEvent is what the edge tells the center about a track. It is a plain value: the in-process
+// channel and a message bus carry the same thing (see DecodeSightingEvent).
 type SightingEvent struct {
-	Kind   Kind   `json:"kind"`
-	Camera string `json:"camera"`
+	Kind   EventKind `json:"kind"`
+	Camera string    `json:"camera"`
 	// Frame is the wall time of the frame whose processing produced the event. Latency is measured
 	// from it, and a replay hands the cameras' events to the center in its order.
 	Frame time.Time `json:"frame"`
 	// Sighting is the track's sighting so far (interim) or complete (SightingEnded). At the edge its
 	// snapshots carry JPEG bytes; the center stores them and keeps only their object-store keys.
-	Sighting tracks.Sighting `json:"sighting"`
+	Sighting Sighting `json:"sighting"`
 }
 
 // Limits on what an event may carry, so a malformed or hostile message cannot exhaust the center.
@@ -91,7 +89,7 @@ func (e *SightingEvent) Validate() error {
 			}
 		}
 	}
-	for _, snap := range []*tracks.Snapshot{s.Face, s.Body} {
+	for _, snap := range []*Snapshot{s.Face, s.Body} {
 		if snap != nil && len(snap.JPEG) > maxSnapshotBytes {
 			return fmt.Errorf("sighting event %s: snapshot of %d bytes, at most %d", s.ID, len(snap.JPEG), maxSnapshotBytes)
 		}
@@ -118,15 +116,4 @@ func DecodeSightingEvent(data []byte) (SightingEvent, error) {
 		return SightingEvent{}, err
 	}
 	return e, nil
-}
-
-// Event is what the center reports, for the alert engine and the console: a sighting as stored
-// (snapshots as object-store keys), or a trajectory decision.
-type Event struct {
-	Kind   Kind   `json:"kind"`
-	Camera string `json:"camera,omitempty"`
-	// Frame is the wall time of the frame that led to the event (see SightingEvent.Frame).
-	Frame    time.Time        `json:"frame"`
-	Sighting *tracks.Sighting `json:"sighting,omitempty"`
-	Decision *tracks.Decision `json:"decision,omitempty"`
 }
