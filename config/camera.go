@@ -15,13 +15,3 @@ func (c Camera) URLWithCredentials() string {
 	}
 	return u.String()
 }
-
-// CameraByID finds a camera.
-func (c *Config) CameraByID(id string) (Camera, bool) {
-	for _, cam := range c.Cameras {
-		if cam.ID == id {
-			return cam, true
-		}
-	}
-	return Camera{}, false
-}

@@ -17,7 +17,6 @@ import (
 	_ "time/tzdata" // time zones validate and resolve even on a host without a zone database
 
 	"snowlight/geo"
-	"snowlight/watchlist"
 )
 
 // Config is a whole deployment.
@@ -151,37 +150,6 @@ type Category struct {
 	Margin    *float64 `yaml:"margin"`
 	// MaxExpiry caps how long an entry of this category may stay on the list.
 	MaxExpiry *time.Duration `yaml:"max_expiry"`
-}
-
-// Policy is the watch-list policy of the deployment: watchlist.DefaultPolicy() with the file's
-// overrides. The error names the field (a configuration built in code skips Load's validation).
-func (w Watchlist) Policy() (watchlist.Policy, error) {
-	p := watchlist.DefaultPolicy()
-	seen := map[watchlist.Category]string{}
-	for name, o := range w.Categories {
-		f := "watchlist.categories." + name
-		cat, err := watchlist.ParseCategory(name)
-		if err != nil {
-			return watchlist.Policy{}, fmt.Errorf("%s: %w", f, err)
-		}
-		if other, dup := seen[cat]; dup {
-			return watchlist.Policy{}, fmt.Errorf("%s: the same category as watchlist.categories.%s", f, other)
-		}
-		seen[cat] = name
-		if o.Threshold != nil {
-			p.Threshold[cat] = float32(*o.Threshold)
-		}
-		if o.Margin != nil {
-			p.Margin[cat] = float32(*o.Margin)
-		}
-		if o.MaxExpiry != nil {
-			p.MaxExpiry[cat] = *o.MaxExpiry
-		}
-	}
-	if err := p.Validate(); err != nil {
-		return watchlist.Policy{}, err
-	}
-	return p, nil
 }
 
 // Alerts tunes the alert engine.

@@ -5,14 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"gopkg.in/yaml.v3"
-
-	"snowlight/watchlist"
 )
 
 const canary = "Canary-Pa55word-7f3a"
@@ -86,20 +83,6 @@ func TestValidConfig(t *testing.T) {
 	}
 	if c.Cameras[0].Transport != "tcp" || c.Cameras[0].DetectFPS != 5 || c.Alerts.PreRoll != 5*time.Second {
 		t.Error("defaults not applied")
-	}
-	// The file overrides what it names; everything else is watchlist.DefaultPolicy's.
-	pol, err := c.Watchlist.Policy()
-	if err != nil {
-		t.Fatal(err)
-	}
-	def := watchlist.DefaultPolicy()
-	if pol.Threshold[watchlist.Suspect] != 0.6 || pol.MaxExpiry[watchlist.Suspect] != 14*24*time.Hour ||
-		pol.Margin[watchlist.Suspect] != def.Margin[watchlist.Suspect] || pol.Margin[watchlist.AtRisk] != 0 ||
-		pol.Threshold[watchlist.AtRisk] != def.Threshold[watchlist.AtRisk] || pol.Threshold[watchlist.Missing] != def.Threshold[watchlist.Missing] {
-		t.Errorf("policy not the defaults with the file's overrides: %+v", pol)
-	}
-	if p, err := Default().Watchlist.Policy(); err != nil || !reflect.DeepEqual(p, def) {
-		t.Errorf("without a file the policy is not the default: %+v %v", p, err)
 	}
 	if c.Location().String() != "Europe/Berlin" || len(c.Alerts.Rules.Content) != 1 {
 		t.Error("time zone or alert rules not read")

@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 
-	"snowlight/alerts/dispatch/roads"
 	"snowlight/geo"
 )
 
@@ -15,10 +14,10 @@ type Road struct {
 	Points []geo.LatLon `yaml:"points"`
 }
 
-// validateRoads checks what the road graph needs, naming the field, so that building it cannot fail.
+// validateRoads checks the roads point by point, naming the field; the road network (deploy) checks
+// the whole: how many points, how far apart.
 func (c *Config) validateRoads(errs *fieldErrors) {
 	ids := map[string]bool{}
-	total := 0
 	for i, r := range c.Roads {
 		f := fmt.Sprintf("roads[%d]", i)
 		if r.ID != "" {
@@ -26,10 +25,6 @@ func (c *Config) validateRoads(errs *fieldErrors) {
 		}
 		if len(r.Points) < 2 {
 			errs.add(f+".points", "a road needs at least 2 points, has %d", len(r.Points))
-		}
-		if total += len(r.Points); total > roads.MaxPoints {
-			errs.add(f+".points", "more than %d points in all roads", roads.MaxPoints)
-			return
 		}
 		for j, p := range r.Points {
 			pf := fmt.Sprintf("%s.points[%d]", f, j)
@@ -39,14 +34,6 @@ func (c *Config) validateRoads(errs *fieldErrors) {
 			}
 			if !finite(p.Lon) || p.Lon < -180 || p.Lon > 180 {
 				errs.add(pf+".lon", "%v is not a longitude", p.Lon)
-				continue
-			}
-			if j == 0 {
-				continue
-			}
-			q := r.Points[j-1]
-			if d := geo.Distance(q, p); d > roads.MaxSegment {
-				errs.add(pf, "%.0f km from the previous point, more than %.0f km: latitude and longitude swapped?", d/1000, roads.MaxSegment/1000)
 			}
 		}
 	}

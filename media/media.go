@@ -1,6 +1,7 @@
 // Package media holds the compressed video that crosses from ingest to the stages that keep, cut and
 // show it: the codec of a camera, its access units, and the Ring that keeps the last stretch of them for
-// clips and live view. Nothing here decodes a picture, so it needs neither cgo nor libav.
+// clips and live view, and recordings of it in files. Nothing here decodes a picture, so it needs
+// neither cgo nor libav.
 package media
 
 import (
@@ -50,4 +51,15 @@ func (au AccessUnit) Size() int {
 		n += len(nalu)
 	}
 	return n
+}
+
+// Recording is one camera's recorded video.
+type Recording struct {
+	Camera string
+	File   string
+	// Start is the wall time of media time (PTS) zero: a frame's wall time is Start + PTS.
+	Start time.Time
+	// FPS is the rate the recording is played at: about this many pictures a second are decoded (the
+	// camera's detection rate).
+	FPS float64
 }

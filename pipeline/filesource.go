@@ -13,21 +13,11 @@ import (
 	"snowlight/media"
 )
 
-// Recording is one camera's recorded video.
-type Recording struct {
-	Camera string
-	File   string
-	// Start is the wall time of media time (PTS) zero: a frame's wall time is Start + PTS.
-	Start time.Time
-	// FPS is the detection rate: about this many frames a second are decoded into pictures.
-	FPS float64
-}
-
 // FileSource decodes a recording into frames at its detection rate, as an ingest worker decodes a
 // live camera in sampled mode: pictures no later picture refers to are skipped without decoding when
 // not wanted, and only the wanted ones are converted to BGR. Not safe for concurrent use.
 type FileSource struct {
-	rec    Recording
+	rec    media.Recording
 	dm     *av.Demuxer
 	dec    *av.Decoder
 	codec  media.Codec
@@ -54,7 +44,7 @@ type SourceStats struct {
 }
 
 // OpenRecording opens a recording for decoding. The file must be H.264 or H.265.
-func OpenRecording(rec Recording, log *slog.Logger) (*FileSource, error) {
+func OpenRecording(rec media.Recording, log *slog.Logger) (*FileSource, error) {
 	switch {
 	case rec.Camera == "":
 		return nil, errors.New("recording: camera id is required")

@@ -13,11 +13,12 @@ import (
 	"time"
 
 	"snowlight/center"
+	"snowlight/media"
 	"snowlight/pipeline"
 )
 
 // readAll decodes a recording to the end and returns its frames' wall times.
-func readAll(t *testing.T, rec pipeline.Recording) ([]time.Time, pipeline.SourceStats) {
+func readAll(t *testing.T, rec media.Recording) ([]time.Time, pipeline.SourceStats) {
 	t.Helper()
 	src, err := pipeline.OpenRecording(rec, nil)
 	if err != nil {
@@ -52,7 +53,7 @@ func TestFileSourceSamples(t *testing.T) {
 		frames int
 		gap    time.Duration // the longest step between frames
 	}{{10, 620, 100 * time.Millisecond}, {4, 248, 300 * time.Millisecond}, {3, 186, 400 * time.Millisecond}} {
-		times, st := readAll(t, pipeline.Recording{Camera: "c5", File: r.VideoPath("c5"), Start: start, FPS: tc.fps})
+		times, st := readAll(t, media.Recording{Camera: "c5", File: r.VideoPath("c5"), Start: start, FPS: tc.fps})
 		if len(times) != tc.frames || st.Frames != tc.frames || st.AccessUnits != 620 || st.Damaged != 0 || st.BrokenOff != nil {
 			t.Errorf("%g fps: %d frames, stats %+v; want %d", tc.fps, len(times), st, tc.frames)
 			continue
@@ -76,11 +77,11 @@ func TestFileSourceBadFiles(t *testing.T) {
 	if err := os.WriteFile(junk, []byte("not a video at all"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	rec := pipeline.Recording{Camera: "cam-9", File: junk, Start: time.Unix(0, 0), FPS: 5}
+	rec := media.Recording{Camera: "cam-9", File: junk, Start: time.Unix(0, 0), FPS: 5}
 	if _, err := pipeline.OpenRecording(rec, nil); err == nil || !strings.Contains(err.Error(), "cam-9") {
 		t.Errorf("junk file: %v", err)
 	}
-	for _, bad := range []pipeline.Recording{{File: junk, Start: time.Unix(0, 0), FPS: 5}, {Camera: "c", File: junk, FPS: 5},
+	for _, bad := range []media.Recording{{File: junk, Start: time.Unix(0, 0), FPS: 5}, {Camera: "c", File: junk, FPS: 5},
 		{Camera: "c", File: junk, Start: time.Unix(0, 0)}} {
 		if _, err := pipeline.OpenRecording(bad, nil); err == nil {
 			t.Errorf("recording %+v accepted", bad)
@@ -99,7 +100,7 @@ func TestFileSourceBadFiles(t *testing.T) {
 	if err := os.WriteFile(ts, data[:len(data)*2/3], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	times, st := readAll(t, pipeline.Recording{Camera: "c5", File: ts, Start: time.Unix(0, 0), FPS: 10})
+	times, st := readAll(t, media.Recording{Camera: "c5", File: ts, Start: time.Unix(0, 0), FPS: 10})
 	if len(times) < 30 || len(times) >= 60 {
 		t.Errorf("cut recording gave %d frames (stats %+v), want those before the cut", len(times), st)
 	}
@@ -112,7 +113,7 @@ func TestReplayStopsWhenCancelled(t *testing.T) {
 	for i, id := range []string{"c1", "c2"} {
 		cfg.Cameras[i].Recording.File = r.VideoPath(id)
 	}
-	recs, err := pipeline.Recordings(cfg)
+	recs, err := decode(t, cfg).Recordings()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,11 +13,11 @@ import (
 
 	"snowlight/center"
 	"snowlight/config"
+	"snowlight/deploy"
 	"snowlight/detect"
 	"snowlight/detect/infer"
 	"snowlight/internal/shareddata"
 	"snowlight/objstore"
-	"snowlight/pipeline"
 	"snowlight/store"
 	"snowlight/testvideos"
 	"snowlight/tracks/stitch"
@@ -139,7 +139,7 @@ func enrol(t testing.TB, p *detect.Pipeline, spec *testvideos.Spec, policy watch
 	return m
 }
 
-// center is a center over a fresh SQLite store and local object directory.
+// centerParts are a center's parts over a fresh SQLite store and local object directory.
 type centerParts struct {
 	db      *store.DB
 	objects *objstore.Dir
@@ -155,18 +155,15 @@ func newCenter(t testing.TB, cfg *config.Config) *centerParts {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	var pos []store.CameraPosition
-	for _, c := range cfg.Cameras {
-		pos = append(pos, store.CameraPosition{ID: c.ID, Position: c.Position})
-	}
-	if err := db.SetCameras(ctx, pos); err != nil {
+	d := decode(t, cfg)
+	if err := db.SetCameras(ctx, d.CameraPositions()); err != nil {
 		t.Fatal(err)
 	}
 	objects, err := objstore.OpenDir(filepath.Join(dir, "objects"), objstore.DirOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	topo, err := pipeline.Topology(cfg)
+	topo, err := d.Topology()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,6 +172,16 @@ func newCenter(t testing.TB, cfg *config.Config) *centerParts {
 		t.Fatal(err)
 	}
 	return &centerParts{db: db, objects: objects, cfg: center.Config{Store: db, Objects: objects, Stitcher: st}}
+}
+
+// decode decodes a configuration as serve and replay do.
+func decode(t testing.TB, cfg *config.Config) *deploy.Deployment {
+	t.Helper()
+	d, err := deploy.Decode(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // twoCameras is a configuration of two recorded cameras c1 and c2, 20 m apart, a person taking 3 to

@@ -24,7 +24,7 @@ func TestNoMatLeaks(t *testing.T) {
 	cfg.Cameras[0].Recording.File = r.VideoPath("c4")
 	cfg.Cameras[1].Recording.File = r.VideoPath("c5")
 	cfg.Cameras[0].DetectFPS, cfg.Cameras[1].DetectFPS = 1, 1
-	recs, err := pipeline.Recordings(cfg)
+	recs, err := decode(t, cfg).Recordings()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,10 +34,7 @@ func TestLiveCameras(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	policy, err := cfg.Watchlist.Policy()
-	if err != nil {
-		t.Fatal(err)
-	}
+	policy := decode(t, cfg).Watchlist
 	dets := detectors(t, 2)
 	watch := enrol(t, dets[0], spec, policy)
 

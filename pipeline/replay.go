@@ -12,12 +12,13 @@ import (
 
 	"snowlight/center"
 	"snowlight/detect"
+	"snowlight/media"
 	"snowlight/tracks"
 )
 
 // ReplayOptions configure a replay of recorded cameras.
 type ReplayOptions struct {
-	Recordings []Recording
+	Recordings []media.Recording
 	// Detectors run the cameras: camera i uses Detectors[i % len]. Cameras on different detectors
 	// run in parallel, those on one detector take turns (its networks run one frame at a time), so
 	// one detector per core is the fastest.

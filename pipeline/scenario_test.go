@@ -29,14 +29,12 @@ func replayScenario(t *testing.T, name string, fps float64, cams ...string) (*sc
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, err := pipeline.Recordings(cfg)
+	d := decode(t, cfg)
+	recs, err := d.Recordings()
 	if err != nil {
 		t.Fatal(err)
 	}
-	policy, err := cfg.Watchlist.Policy()
-	if err != nil {
-		t.Fatal(err)
-	}
+	policy := d.Watchlist
 	dets := detectors(t, min(runtime.GOMAXPROCS(0), len(recs)))
 	watch := enrol(t, dets[0], spec, policy)
 	c := newCenter(t, cfg)

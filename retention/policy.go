@@ -3,8 +3,6 @@ package retention
 import (
 	"fmt"
 	"time"
-
-	"snowlight/config"
 )
 
 // Policy says how long each kind of data is kept. Zero fields take the defaults.
@@ -37,11 +35,6 @@ const (
 	DefaultExpiredGrace   = 7 * 24 * time.Hour
 	DefaultLiveTrajectory = 24 * time.Hour
 )
-
-// FromConfig takes the periods the configuration sets; the rest keep their defaults.
-func FromConfig(r config.Retention) Policy {
-	return Policy{Unlisted: r.Unlisted, Alerts: r.Alerts}
-}
 
 // withDefaults fills zero fields and checks the rest.
 func (p Policy) withDefaults() (Policy, error) {

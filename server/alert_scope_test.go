@@ -60,7 +60,6 @@ patrols:
   - {id: u-far, name: Far unit, area: west, position: {lat: 50.86, lon: 4.68}}
 `)
 	w := &scopeWorld{s: s, url: url}
-	cfg := s.cfg
 
 	person := &alerts.Person{ID: "p-anna", Name: "Anna K", Category: watchlist.Suspect}
 	now := time.Now()
@@ -77,7 +76,7 @@ patrols:
 			Face: &tracks.Snapshot{Time: at, Ref: keys[0]}, Body: &tracks.Snapshot{Time: at, Ref: keys[1]},
 			Evidence: tracks.Evidence{PersonID: person.ID, FaceFrames: 3}}
 		require.NoError(t, s.db.SaveSighting(ctx, sg))
-		c, _ := cfg.CameraByID(cam)
+		c, _ := s.dep.Camera(cam)
 		a, _, err := s.engine.Raise(ctx, alerts.Trigger{Kind: alerts.WatchlistHit, At: at, Person: person,
 			Place:    alerts.Place{Camera: cam, CameraName: c.Name, Area: c.Area},
 			Detail:   "Anna K identified at " + c.Name,

@@ -12,100 +12,42 @@ import (
 	"snowlight/center"
 )
 
-// Receiver names in the outbox: who a notification goes to, resolved to a webhook by receivers().
-func patrolReceiver(id string) string   { return "patrol:" + id }
-func areaReceiver(id string) string     { return "area:" + id }
-func guardianReceiver(id string) string { return "guardian:" + id }
-
 // buildAlerts assembles dispatch, notifications, the alert engine and its rules.
-func (s *Server) buildAlerts(ctx context.Context, o Options) error {
-	cfg := s.cfg
-	areas := dispatch.Areas{}
-	for _, a := range cfg.Areas {
-		da := dispatch.Area{ID: a.ID, Name: a.Name, Level: dispatch.Level(a.Level), Parent: a.Parent, Supervisor: a.Supervisor.Name}
-		if a.Supervisor.Webhook != "" {
-			da.Receiver = areaReceiver(a.ID)
-		}
-		areas[a.ID] = da
-	}
+func (s *Server) buildAlerts(ctx context.Context) error {
+	d := s.dep
 	var err error
-	if s.patrols, err = dispatch.NewRegistry(s.db, areas, s.now); err != nil {
+	if s.patrols, err = dispatch.NewRegistry(s.db, d.Areas, s.now); err != nil {
 		return fmt.Errorf("patrols: %w", err)
 	}
-	plan, err := planOptions(cfg.Roads)
-	if err != nil {
-		return err
-	}
-	for _, p := range cfg.Patrols {
+	for _, u := range d.Units {
 		// A configured position counts as reported now; units keep it fresh through the API.
-		u := dispatch.Unit{ID: p.ID, Name: p.Name, Area: p.Area, Position: p.Position,
-			PositionAt: s.now(), Status: dispatch.Available}
-		if p.Receiver.Webhook != "" {
-			u.Receiver = patrolReceiver(p.ID)
-		}
-		if existing, err := s.patrols.Unit(ctx, p.ID); err == nil {
+		u.PositionAt = s.now()
+		if existing, err := s.patrols.Unit(ctx, u.ID); err == nil {
 			// A restart keeps where the unit last reported and what it is doing.
 			u.Position, u.PositionAt, u.Status = existing.Position, existing.PositionAt, existing.Status
 		}
 		if err := s.patrols.Register(ctx, u); err != nil {
-			return fmt.Errorf("patrol %s: %w", p.ID, err)
+			return fmt.Errorf("patrol %s: %w", u.ID, err)
 		}
 	}
 	if s.hub, err = notify.NewHub(notify.HubOptions{Logger: s.log, Registerer: s.reg}); err != nil {
 		return fmt.Errorf("alert stream: %w", err)
 	}
-	if s.notifier, err = notify.NewWorker(s.db, s.receivers(), notify.WorkerOptions{Now: s.now, Logger: s.log, Registerer: s.reg}); err != nil {
+	if s.notifier, err = notify.NewWorker(s.db, d.Receivers, notify.WorkerOptions{Now: s.now, Logger: s.log, Registerer: s.reg}); err != nil {
 		return fmt.Errorf("notifications: %w", err)
 	}
-	guardians := alerts.GuardianMap{}
-	for _, g := range cfg.Guardians {
-		for _, p := range g.Persons {
-			guardians[p] = append(guardians[p], guardianReceiver(g.ID))
-		}
-	}
 	s.evidence = newEvidence(s)
-	s.engine, err = alerts.NewEngine(s.db, s.patrols, alerts.Options{
-		Cooldown:      cfg.Alerts.Cooldown,
-		TwoPersonRule: cfg.Alerts.TwoPersonConfirm,
-		AckTimeout:    cfg.Alerts.AckTimeout,
-		Plan:          plan,
-		Guardians:     guardians,
-		BaseURL:       "http://" + cfg.Listen,
-		OnDismiss:     s.dismissed,
-		Publish:       s.publish,
-		Kick:          s.notifier.Kick,
-		Now:           s.now,
-		Logger:        s.log,
-	})
-	if err != nil {
+	o := d.Alerts
+	o.OnDismiss, o.Publish, o.Kick, o.Now, o.Logger = s.dismissed, s.publish, s.notifier.Kick, s.now, s.log
+	if s.engine, err = alerts.NewEngine(s.db, s.patrols, o); err != nil {
 		return fmt.Errorf("alert engine: %w", err)
 	}
-	s.rules, err = rules.New(rules.Options{Alerts: s.engine, Persons: s.db, Cameras: cfg.Cameras, Rules: o.Rules,
-		Location: o.Location, Now: s.now, Logger: s.log})
+	s.rules, err = rules.New(rules.Options{Alerts: s.engine, Persons: s.db, Cameras: d.RuleCameras(), Rules: d.Rules,
+		Location: d.Location, Now: s.now, Logger: s.log})
 	if err != nil {
 		return fmt.Errorf("alert rules: %w", err)
 	}
 	return nil
-}
-
-// receivers maps receiver names to the webhooks of the configuration.
-func (s *Server) receivers() notify.StaticReceivers {
-	r := notify.StaticReceivers{}
-	add := func(name, url, secret string) {
-		if url != "" {
-			r[name] = notify.Endpoint{URL: url, Secret: []byte(secret)}
-		}
-	}
-	for _, p := range s.cfg.Patrols {
-		add(patrolReceiver(p.ID), p.Receiver.Webhook, p.Receiver.Secret.Reveal())
-	}
-	for _, a := range s.cfg.Areas {
-		add(areaReceiver(a.ID), a.Supervisor.Webhook, a.Supervisor.Secret.Reveal())
-	}
-	for _, g := range s.cfg.Guardians {
-		add(guardianReceiver(g.ID), g.Receiver.Webhook, g.Receiver.Secret.Reveal())
-	}
-	return r
 }
 
 // publish takes every committed alert event: it goes to the console stream, and a newly raised alert

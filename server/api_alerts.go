@@ -104,7 +104,7 @@ func (x alertsAPI) view(a alerts.Alert) web.AlertView {
 	}
 	if v.Biometric {
 		v.ConfirmationsRequired = 1
-		if x.s.cfg.Alerts.TwoPersonConfirm {
+		if x.s.dep.Alerts.TwoPersonRule {
 			v.ConfirmationsRequired = 2
 		}
 	}
@@ -128,7 +128,7 @@ func (x alertsAPI) view(a alerts.Alert) web.AlertView {
 	switch {
 	case a.Evidence.Clip != "":
 		v.Clip.State = web.ClipReady
-	case x.s.now().Sub(a.Created) < x.s.cfg.Alerts.PreRoll+x.s.cfg.Alerts.PostRoll+30*time.Second:
+	case x.s.now().Sub(a.Created) < x.s.dep.PreRoll+x.s.dep.PostRoll+30*time.Second:
 		if _, ok := x.s.cameras.ring(a.Place.Camera); ok {
 			v.Clip.State = web.ClipPreparing // the post-roll is still being recorded
 		}

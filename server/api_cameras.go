@@ -14,8 +14,8 @@ type camerasAPI struct{ s *Server }
 
 func (x camerasAPI) List(ctx context.Context) ([]web.CameraView, error) {
 	now := x.s.now()
-	out := make([]web.CameraView, 0, len(x.s.cfg.Cameras))
-	for _, cc := range x.s.cfg.Cameras {
+	out := make([]web.CameraView, 0, len(x.s.dep.Cameras))
+	for _, cc := range x.s.dep.Cameras {
 		v := web.CameraView{ID: cc.ID, Name: cc.Name, Area: cc.Area, State: "offline", LastFrameAge: -1,
 			Position: &cc.Position}
 		if c, ok := x.s.cameras.byID[cc.ID]; ok {
@@ -33,7 +33,7 @@ func (x camerasAPI) List(ctx context.Context) ([]web.CameraView, error) {
 }
 
 func (x camerasAPI) Area(camera string) string {
-	if c, ok := x.s.cfg.CameraByID(camera); ok {
+	if c, ok := x.s.dep.Camera(camera); ok {
 		return c.Area
 	}
 	return ""

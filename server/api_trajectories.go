@@ -20,7 +20,7 @@ func (x trajectoriesAPI) stepView(st tracks.Step) web.SightingView {
 	v := web.SightingView{ID: st.Sighting, Trajectory: st.Trajectory, Camera: st.Camera, Enter: st.Enter, Exit: st.Exit,
 		PersonID: st.PersonID, Snapshot: web.Media{Key: st.BodyRef}, Face: web.Media{Key: st.FaceRef},
 		Clip: web.Clip{State: web.ClipNone}}
-	if c, ok := x.s.cfg.CameraByID(st.Camera); ok {
+	if c, ok := x.s.dep.Camera(st.Camera); ok {
 		v.CameraName = c.Name
 	}
 	if st.HasPos {
@@ -45,7 +45,7 @@ func (x trajectoriesAPI) sighting(ctx context.Context, id string) (web.SightingV
 	if s.Body != nil {
 		st.BodyRef = s.Body.Ref
 	}
-	if c, ok := x.s.cfg.CameraByID(s.Camera); ok {
+	if c, ok := x.s.dep.Camera(s.Camera); ok {
 		st.Lat, st.Lon, st.HasPos = c.Position.Lat, c.Position.Lon, true
 	}
 	v := x.stepView(st)

@@ -7,35 +7,18 @@ import (
 
 	"snowlight/camevent"
 	"snowlight/center"
-	"snowlight/config"
+	"snowlight/deploy"
 	"snowlight/detect"
 	"snowlight/detect/tamper"
 	"snowlight/ingest"
 	"snowlight/media"
 	"snowlight/pipeline"
-	"snowlight/store"
 	"snowlight/tracks/stitch"
 )
 
-func newStitcher(topo *stitch.Topology) (*stitch.Stitcher, error) {
-	st, err := stitch.New(stitch.DefaultConfig(), topo)
-	if err != nil {
-		return nil, fmt.Errorf("stitcher: %w", err)
-	}
-	return st, nil
-}
-
-func cameraPositions(cfg *config.Config) []store.CameraPosition {
-	out := make([]store.CameraPosition, 0, len(cfg.Cameras))
-	for _, c := range cfg.Cameras {
-		out = append(out, store.CameraPosition{ID: c.ID, Position: c.Position})
-	}
-	return out
-}
-
 // camera is one ingested camera and its edge of the pipeline.
 type camera struct {
-	cfg    config.Camera
+	cfg    deploy.Camera
 	worker *ingest.Worker
 	det    *detect.Pipeline
 	dcam   *detect.Camera
@@ -78,7 +61,7 @@ const tamperEvery = 500 * time.Millisecond
 
 // ringFor is how much compressed video each camera keeps: a clip's pre- and post-roll, with room for
 // the GOP a clip must start at and for a late alert.
-func ringFor(a config.Alerts) time.Duration { return a.PreRoll + a.PostRoll + 20*time.Second }
+func ringFor(d *deploy.Deployment) time.Duration { return d.PreRoll + d.PostRoll + 20*time.Second }
 
 // buildPipeline makes each camera's ingest worker, detectors, tracker and tamper check, and the center
 // they report to.
@@ -95,15 +78,15 @@ func (s *Server) buildPipeline(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	topo, err := pipeline.Topology(s.cfg)
+	topo, err := s.dep.Topology()
 	if err != nil {
 		return err
 	}
-	st, err := newStitcher(topo)
+	st, err := stitch.New(stitch.DefaultConfig(), topo)
 	if err != nil {
-		return err
+		return fmt.Errorf("stitcher: %w", err)
 	}
-	if err := s.db.SetCameras(ctx, cameraPositions(s.cfg)); err != nil {
+	if err := s.db.SetCameras(ctx, s.dep.CameraPositions()); err != nil {
 		return fmt.Errorf("record camera positions: %w", err)
 	}
 	cmetrics, err := center.NewMetrics(s.reg)
@@ -121,8 +104,8 @@ func (s *Server) buildPipeline(ctx context.Context) error {
 	s.cameras = &cameraSet{byID: map[string]*camera{}}
 	// One OpenCV thread per network: the cameras themselves are the parallelism.
 	detect.SetOpenCVThreads(1)
-	for _, cc := range s.cfg.Cameras {
-		if cc.URL == "" {
+	for _, cc := range s.dep.Cameras {
+		if cc.URL() == "" {
 			s.log.Warn("camera has only a recording: it is for snowlight replay, not served", "camera", cc.ID)
 			continue
 		}
@@ -130,9 +113,9 @@ func (s *Server) buildPipeline(ctx context.Context) error {
 		s.cameras.list = append(s.cameras.list, c)
 		s.cameras.byID[cc.ID] = c
 		c.worker, err = ingest.NewWorker(ingest.Config{
-			Camera: cc.ID, URL: cc.URLWithCredentials(), Transport: ingest.Transport(cc.Transport),
-			Decode: ingest.DecodeSampled, SampleFPS: cc.DetectFPS, RingDuration: ringFor(s.cfg.Alerts),
-			OfflineAfter: s.cfg.Alerts.OfflineAfter, Metrics: imetrics, Log: s.log,
+			Camera: cc.ID, URL: cc.URL(), Transport: ingest.Transport(cc.Transport),
+			Decode: ingest.DecodeSampled, SampleFPS: cc.DetectFPS, RingDuration: ringFor(s.dep),
+			OfflineAfter: s.dep.OfflineAfter, Metrics: imetrics, Log: s.log,
 			OnEvent: s.cameraEvent,
 		})
 		if err != nil {

@@ -75,7 +75,7 @@ func (e *evidence) collect(ctx context.Context, a alerts.Alert) {
 			store(alerts.SnapshotEvidence, jpg, shown, shown)
 		}
 	}
-	mp4, info, err := clip.Cut(ctx, ring, a.Place.Camera, at, s.cfg.Alerts.PreRoll, s.cfg.Alerts.PostRoll)
+	mp4, info, err := clip.Cut(ctx, ring, a.Place.Camera, at, s.dep.PreRoll, s.dep.PostRoll)
 	if err != nil {
 		log.Warn("no clip for alert", "err", err)
 		return

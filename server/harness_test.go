@@ -530,7 +530,7 @@ func startProduct(t testing.TB, cfg *config.Config, tr *testvideos.Truth) *produ
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, server.Options{Config: cfg, Location: time.UTC, Log: log})
+	srv, err := server.New(ctx, server.Options{Config: cfg, Log: log})
 	if err != nil {
 		cancel()
 		t.Fatalf("server: %v\n%s", err, tail(logs.String(), 4000))

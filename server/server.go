@@ -27,6 +27,7 @@ import (
 	"snowlight/camevent"
 	"snowlight/center"
 	"snowlight/config"
+	"snowlight/deploy"
 	"snowlight/detect/infer"
 	"snowlight/live"
 	"snowlight/objstore"
@@ -38,12 +39,9 @@ import (
 
 // Options configure a Server.
 type Options struct {
+	// Config is the deployment; New decodes it (package deploy), alert rules included.
 	Config *config.Config
-	// Rules decide which triggers alert (see rules.Rule); every trigger alerts when empty.
-	Rules []rules.Rule
-	// Location is the time zone of rule schedules that name none.
-	Location *time.Location
-	Log      *slog.Logger
+	Log    *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Stages run beside the server's own, stopped with the last of them (a message-bus link, or a
@@ -54,6 +52,7 @@ type Options struct {
 // Server is one snowlight process: every stage, in memory, sharing one database.
 type Server struct {
 	cfg *config.Config
+	dep *deploy.Deployment
 	log *slog.Logger
 	now func() time.Time
 	reg *prometheus.Registry
@@ -114,10 +113,13 @@ func New(ctx context.Context, o Options) (*Server, error) {
 			s.Close()
 		}
 	}()
+	var err error
+	if s.dep, err = deploy.Decode(cfg); err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	var err error
 	if s.db, err = store.Open(ctx, filepath.Join(cfg.DataDir, "snowlight.db")); err != nil {
 		return nil, err
 	}
@@ -138,7 +140,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if s.watch, err = newWatchList(ctx, s); err != nil {
 		return nil, err
 	}
-	if err := s.buildAlerts(ctx, o); err != nil {
+	if err := s.buildAlerts(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.buildPipeline(ctx); err != nil {
@@ -234,7 +236,7 @@ func (s *Server) buildRetention() error {
 		return fmt.Errorf("case holds: %w", err)
 	}
 	s.reten, err = retention.New(retention.Options{Store: s.db, Objects: s.objects, Audit: s.audit,
-		Policy: retention.FromConfig(s.cfg.Retention), Registerer: s.reg, Logger: s.log})
+		Policy: s.dep.Retention, Registerer: s.reg, Logger: s.log})
 	if err != nil {
 		return fmt.Errorf("retention: %w", err)
 	}
@@ -265,7 +267,7 @@ func (s *Server) Run(ctx context.Context) error {
 		{"alert escalation", func(c context.Context) error { return s.engine.Run(c, time.Second) }},
 		{"watch list", s.watch.run},
 		{"evidence", s.evidence.run},
-		{"retention", func(c context.Context) error { return s.reten.Run(c, s.cfg.Retention.Interval) }},
+		{"retention", func(c context.Context) error { return s.reten.Run(c, s.dep.RetentionEvery) }},
 		{"credentials purge", s.periodically("purge expired sessions", credentialsPurgeEvery, func(c context.Context) error {
 			_, err := s.auth.PurgeExpired(c)
 			return err

@@ -29,14 +29,11 @@ type watchList struct {
 const expiryCheck = time.Minute
 
 func newWatchList(ctx context.Context, s *Server) (*watchList, error) {
-	policy, err := s.cfg.Watchlist.Policy()
-	if err != nil {
-		return nil, err
-	}
-	w := &watchList{s: s, policy: policy, changed: make(chan struct{}, 1)}
+	w := &watchList{s: s, policy: s.dep.Watchlist, changed: make(chan struct{}, 1)}
 	if s.cfg.Models != "" {
 		dc := detect.DefaultConfig(s.cfg.Models)
 		dc.Log, dc.Engine = s.log, s.infer
+		var err error
 		if w.det, err = detect.NewPipeline(dc); err != nil {
 			return nil, fmt.Errorf("enrolment detector: %w", err)
 		}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"snowlight/alerts"
-	"snowlight/config"
 	"snowlight/geo"
 	"snowlight/tracks"
 	"snowlight/watchlist"
@@ -44,12 +43,12 @@ var square = []geo.LatLon{{Lat: 48.195, Lon: 16.3625}, {Lat: 48.195, Lon: 16.377
 // 1 km north of it, cam-school with a gate zone (2 min dwell) and cam-atm with an ATM zone (2 min)
 // and a bench zone with no dwell time.
 var (
-	cameras = []config.Camera{
+	cameras = []Camera{
 		{ID: "cam-home", Name: "Home St", Position: geo.LatLon{Lat: 48.2, Lon: 16.37}, Area: "home"},
 		{ID: "cam-far", Name: "Far Sq", Position: geo.LatLon{Lat: 48.205 + 1000/mPerDegLat, Lon: 16.37}, Area: "far"},
 		{ID: "cam-school", Name: "School gate", Position: geo.LatLon{Lat: 48.19, Lon: 16.36},
-			Zones: []config.ImageZone{{ID: "gate", Polygon: [][2]float64{{400, 500}, {600, 500}, {600, 700}, {400, 700}}, Dwell: 2 * time.Minute}}},
-		{ID: "cam-atm", Name: "Bank", Position: geo.LatLon{Lat: 48.21, Lon: 16.38}, Zones: []config.ImageZone{
+			Zones: []Zone{{ID: "gate", Polygon: [][2]float64{{400, 500}, {600, 500}, {600, 700}, {400, 700}}, Dwell: 2 * time.Minute}}},
+		{ID: "cam-atm", Name: "Bank", Position: geo.LatLon{Lat: 48.21, Lon: 16.38}, Zones: []Zone{
 			{ID: "atm", Polygon: [][2]float64{{400, 500}, {600, 500}, {600, 700}, {400, 700}}, Dwell: 2 * time.Minute},
 			{ID: "bench", Polygon: [][2]float64{{0, 0}, {1280, 0}, {1280, 720}, {0, 720}}},
 		}},
@@ -243,7 +242,7 @@ func TestRuleValidation(t *testing.T) {
 	if _, err := New(Options{Persons: listed}); err == nil {
 		t.Error("no alert engine: no error")
 	}
-	if _, err := New(Options{Alerts: noAlerts{}, Persons: listed, Cameras: []config.Camera{{ID: "a"}, {ID: "a"}}}); err == nil {
+	if _, err := New(Options{Alerts: noAlerts{}, Persons: listed, Cameras: []Camera{{ID: "a"}, {ID: "a"}}}); err == nil {
 		t.Error("duplicate camera: no error")
 	}
 }

@@ -21,7 +21,6 @@ import (
 	"snowlight/alerts"
 	"snowlight/alerts/rules"
 	"snowlight/camevent"
-	"snowlight/config"
 	"snowlight/detect/tamper"
 	"snowlight/geo"
 	"snowlight/ingest"
@@ -42,13 +41,13 @@ const mPerDegLat = 6371008.8 * 3.141592653589793 / 180
 var (
 	homeZone = []geo.LatLon{{Lat: 48.195, Lon: 16.3625}, {Lat: 48.195, Lon: 16.3775}, {Lat: 48.205, Lon: 16.3775}, {Lat: 48.205, Lon: 16.3625}}
 	gate     = [][2]float64{{300, 400}, {700, 400}, {700, 720}, {300, 720}}
-	cameras  = []config.Camera{
+	cameras  = []rules.Camera{
 		{ID: "cam-home", Name: "Home St", Position: geo.LatLon{Lat: 48.2, Lon: 16.37}, Area: "home"},
 		{ID: "cam-far", Name: "Far Sq", Position: geo.LatLon{Lat: 48.205 + 1000/mPerDegLat, Lon: 16.37}, Area: "north"},
 		{ID: "cam-far2", Name: "Farther Rd", Position: geo.LatLon{Lat: 48.205 + 2000/mPerDegLat, Lon: 16.37}, Area: "north"},
 		{ID: "cam-market", Name: "Market", Position: geo.LatLon{Lat: 48.21, Lon: 16.36}, Area: "market"},
-		{ID: "cam-atm", Name: "Bank", Position: geo.LatLon{Lat: 48.21, Lon: 16.38}, Zones: []config.ImageZone{{ID: "atm", Polygon: gate, Dwell: 2 * time.Minute}}},
-		{ID: "cam-school", Name: "School gate", Position: geo.LatLon{Lat: 48.19, Lon: 16.36}, Zones: []config.ImageZone{{ID: "gate", Polygon: gate, Dwell: 2 * time.Minute}}},
+		{ID: "cam-atm", Name: "Bank", Position: geo.LatLon{Lat: 48.21, Lon: 16.38}, Zones: []rules.Zone{{ID: "atm", Polygon: gate, Dwell: 2 * time.Minute}}},
+		{ID: "cam-school", Name: "School gate", Position: geo.LatLon{Lat: 48.19, Lon: 16.36}, Zones: []rules.Zone{{ID: "gate", Polygon: gate, Dwell: 2 * time.Minute}}},
 	}
 )
 

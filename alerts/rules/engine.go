@@ -17,7 +17,6 @@ import (
 
 	"snowlight/alerts"
 	"snowlight/camevent"
-	"snowlight/config"
 	"snowlight/geo"
 	"snowlight/tracks"
 	"snowlight/watchlist"
@@ -43,8 +42,8 @@ type Options struct {
 	Alerts  Alerter // required
 	Persons Persons // required
 	// Cameras give positions (for safe zones), names and areas (for the alert's place) and image
-	// zones with their dwell times (loitering; a zone with no dwell time has no loitering rule).
-	Cameras []config.Camera
+	// zones with their dwell times (loitering).
+	Cameras []Camera
 	// Rules decide which triggers alert; see Rule. Without rules every trigger alerts.
 	Rules []Rule
 	// Location is the time zone of schedules that name none [UTC].
@@ -62,12 +61,32 @@ type Options struct {
 	Logger  *slog.Logger
 }
 
-// camera is a configured camera as the rules use it.
-type camera struct {
-	config.Camera
+// Camera is a camera as the rules see it.
+type Camera struct {
+	ID   string
+	Name string // for people: the alert's place
+	Area string // the management area the alert is dispatched in
+	// Position is where the camera is: a person it sees is there (safe zones, dispatch).
+	Position geo.LatLon
+	Zones    []Zone
 }
 
-func (c *camera) zone(id string) *config.ImageZone {
+// Zone is an area of a camera's picture.
+type Zone struct {
+	ID string
+	// Polygon is the zone in pixels of the camera's picture; a person is in it when the middle of
+	// their box's bottom edge (where they stand) is.
+	Polygon [][2]float64
+	// Dwell is how long a person may stay in the zone before loitering alerts; no loitering rule when 0.
+	Dwell time.Duration
+}
+
+// camera is a camera of the engine.
+type camera struct {
+	Camera
+}
+
+func (c *camera) zone(id string) *Zone {
 	for i := range c.Zones {
 		if c.Zones[i].ID == id {
 			return &c.Zones[i]

@@ -85,7 +85,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	engine.override(&cfg.Engine, &cfg.ONNXRuntime)
-	srv, err := server.New(ctx, server.Options{Config: cfg, Location: cfg.Location(), Log: e.log, Stages: e.stages})
+	srv, err := server.New(ctx, server.Options{Config: cfg, Log: e.log, Stages: e.stages})
 	if err != nil {
 		return err
 	}

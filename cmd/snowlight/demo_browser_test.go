@@ -134,7 +134,7 @@ func startDemo(t testing.TB, modelsDir string) *demoRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(ctx, server.Options{Config: cfg, Location: cfg.Location(), Log: log})
+	srv, err := server.New(ctx, server.Options{Config: cfg, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"snowlight/audit"
 	"snowlight/config"
+	"snowlight/deploy"
 	"snowlight/detect"
 	"snowlight/models"
 	"snowlight/store"
@@ -60,9 +61,11 @@ func runEnroll(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if policy, err = cfg.Watchlist.Policy(); err != nil {
+		d, err := deploy.Decode(cfg)
+		if err != nil {
 			return fmt.Errorf("config %s: %w", *cfgPath, err)
 		}
+		policy = d.Watchlist
 	}
 	now := time.Now().UTC()
 	until := now.Add(policy.MaxExpiry[cat])

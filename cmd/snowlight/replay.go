@@ -14,7 +14,9 @@ import (
 
 	"snowlight/center"
 	"snowlight/config"
+	"snowlight/deploy"
 	"snowlight/detect"
+	"snowlight/media"
 	"snowlight/models"
 	"snowlight/objstore"
 	"snowlight/pipeline"
@@ -62,7 +64,11 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	recs, err := pipeline.Recordings(cfg)
+	d, err := deploy.Decode(cfg)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", *cfgPath, err)
+	}
+	recs, err := d.Recordings()
 	if err != nil {
 		return fmt.Errorf("config %s: %w", *cfgPath, err)
 	}
@@ -71,11 +77,8 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	policy, err := cfg.Watchlist.Policy()
-	if err != nil {
-		return fmt.Errorf("config %s: %w", *cfgPath, err)
-	}
-	topo, err := pipeline.Topology(cfg)
+	policy := d.Watchlist
+	topo, err := d.Topology()
 	if err != nil {
 		return fmt.Errorf("config %s: %w", *cfgPath, err)
 	}
@@ -89,11 +92,7 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	var pos []store.CameraPosition
-	for _, c := range cfg.Cameras {
-		pos = append(pos, store.CameraPosition{ID: c.ID, Position: c.Position})
-	}
-	if err := db.SetCameras(ctx, pos); err != nil {
+	if err := db.SetCameras(ctx, d.CameraPositions()); err != nil {
 		return err
 	}
 	objs, where, err := replayObjects(ctx, cfg, *objects, *dbPath)
@@ -172,10 +171,10 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 }
 
 // selectRecordings keeps the recordings of the named cameras.
-func selectRecordings(recs []pipeline.Recording, ids []string) ([]pipeline.Recording, error) {
-	var out []pipeline.Recording
+func selectRecordings(recs []media.Recording, ids []string) ([]media.Recording, error) {
+	var out []media.Recording
 	for _, id := range ids {
-		i := slices.IndexFunc(recs, func(r pipeline.Recording) bool { return r.Camera == id })
+		i := slices.IndexFunc(recs, func(r media.Recording) bool { return r.Camera == id })
 		if i < 0 {
 			return nil, fmt.Errorf("--cameras: no recording of camera %q", id)
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 
-	"snowlight/alerts/rules"
 	"snowlight/config"
 	"snowlight/models"
 	"snowlight/server"
@@ -33,27 +32,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		cfg.Models = os.Getenv(models.EnvDir)
 	}
 	engine.override(&cfg.Engine, &cfg.ONNXRuntime)
-	rs, err := loadRules(cfg)
-	if err != nil {
-		return err
-	}
-	srv, err := server.New(ctx, server.Options{Config: cfg, Rules: rs, Location: cfg.Location(), Log: e.log, Stages: e.stages})
+	srv, err := server.New(ctx, server.Options{Config: cfg, Log: e.log, Stages: e.stages})
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
 	fmt.Fprintf(e.stdout, "snowlight serving %d cameras; console and API at http://%s/\n", len(cfg.Cameras), srv.Addr())
 	return srv.Run(ctx)
-}
-
-// loadRules reads the alert rules of the configuration; the rules package checks them.
-func loadRules(cfg *config.Config) ([]rules.Rule, error) {
-	if cfg.Alerts.Rules.Kind == 0 {
-		return nil, nil
-	}
-	var rs []rules.Rule
-	if err := cfg.Alerts.Rules.Decode(&rs); err != nil {
-		return nil, fmt.Errorf("alerts.rules: %w", err)
-	}
-	return rs, nil
 }
