@@ -12,6 +12,7 @@ import (
 
 	"snowlight/center"
 	"snowlight/detect"
+	"snowlight/ingest"
 	"snowlight/media"
 	"snowlight/tracks"
 )
@@ -48,7 +49,7 @@ type ReplayStats struct {
 // CameraStats is one camera's share of a replay.
 type CameraStats struct {
 	Camera string
-	Source SourceStats
+	Source ingest.FileStats
 	Edge   EdgeStats
 }
 
@@ -118,7 +119,7 @@ func Replay(ctx context.Context, o ReplayOptions) (ReplayStats, error) {
 
 	// Open everything before starting, so a bad file fails the replay before any work is done.
 	type camera struct {
-		src  *FileSource
+		src  *ingest.FileSource
 		edge *Edge
 		det  *detect.Camera
 		out  chan batch
@@ -142,7 +143,7 @@ func Replay(ctx context.Context, o ReplayOptions) (ReplayStats, error) {
 	for i, r := range o.Recordings {
 		c := &camera{out: make(chan batch, o.Buffer)}
 		cams[i] = c
-		if c.src, err = OpenRecording(r, log); err != nil {
+		if c.src, err = ingest.OpenRecording(r, log); err != nil {
 			return ReplayStats{}, fmt.Errorf("replay: %w", err)
 		}
 		c.det = o.Detectors[i%len(o.Detectors)].NewCamera(r.Camera, o.Gate)
@@ -232,7 +233,7 @@ func Replay(ctx context.Context, o ReplayOptions) (ReplayStats, error) {
 
 // playCamera decodes a recording frame by frame through its edge and sends a batch per frame, then
 // the final sightings of the tracks still open at the end.
-func playCamera(ctx context.Context, src *FileSource, edge *Edge, out chan<- batch, log *slog.Logger) {
+func playCamera(ctx context.Context, src *ingest.FileSource, edge *Edge, out chan<- batch, log *slog.Logger) {
 	send := func(b batch) bool {
 		select {
 		case out <- b:

@@ -96,7 +96,7 @@ func runAnalyze(ctx context.Context, e *env, args []string) error {
 
 	a := &analysis{e: e, json: *asJSON, sightings: map[string]*sighting{}}
 	if *video != "" {
-		src, err := openVideo(*video, e.log)
+		src, err := openVideo(*video, *fps, e.log)
 		if err != nil {
 			return err
 		}
@@ -244,20 +244,6 @@ func (a *analysis) video(ctx context.Context, p *detect.Pipeline, src videoSourc
 	enc := json.NewEncoder(a.e.stdout)
 	total := src.Frames()
 	began := time.Now()
-	var due time.Duration
-	want := func(n int, t time.Duration) bool {
-		if fps <= 0 {
-			return true
-		}
-		if t+time.Millisecond < due { // a millisecond of slack for rounded timestamps
-			return false
-		}
-		due += time.Duration(float64(time.Second) / fps)
-		if due <= t {
-			due = t + time.Duration(float64(time.Second)/fps)
-		}
-		return true
-	}
 	// Wall time anchored at the start of analysis: the gate only needs time to advance as the video does.
 	anchor := time.Now()
 	lastBar := time.Time{}
@@ -265,7 +251,7 @@ func (a *analysis) video(ctx context.Context, p *detect.Pipeline, src videoSourc
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		n, t, img, err := src.Next(want)
+		n, t, img, err := src.Next(ctx)
 		if errors.Is(err, io.EOF) {
 			break
 		}

@@ -1,4 +1,4 @@
-package pipeline
+package ingest
 
 import (
 	"context"
@@ -8,14 +8,14 @@ import (
 	"log/slog"
 	"time"
 
-	"snowlight/ingest"
 	"snowlight/ingest/av"
 	"snowlight/media"
 )
 
-// FileSource decodes a recording into frames at its detection rate, as an ingest worker decodes a
-// live camera in sampled mode: pictures no later picture refers to are skipped without decoding when
-// not wanted, and only the wanted ones are converted to BGR. Not safe for concurrent use.
+// FileSource decodes a recording into frames at its rate, as a Worker decodes a live camera in sampled
+// mode: pictures no later picture refers to are skipped without decoding when not wanted, and only the
+// wanted ones are converted to BGR. It is the one reader of video files into pictures: replay plays
+// cameras' recordings with it, analyze an investigator's video. Not safe for concurrent use.
 type FileSource struct {
 	rec    media.Recording
 	dm     *av.Demuxer
@@ -30,11 +30,11 @@ type FileSource struct {
 	drained bool
 	// skipToKey is set after a picture failed to decode: its successors may refer to it.
 	skipToKey bool
-	stats     SourceStats
+	stats     FileStats
 }
 
-// SourceStats counts a recording's pictures.
-type SourceStats struct {
+// FileStats counts a recording's pictures.
+type FileStats struct {
 	AccessUnits int // read from the file
 	Decoded     int // pictures the decoder produced
 	Frames      int // frames handed out
@@ -43,15 +43,16 @@ type SourceStats struct {
 	BrokenOff error
 }
 
-// OpenRecording opens a recording for decoding. The file must be H.264 or H.265.
+// OpenRecording opens a recording for decoding. The file must be H.264 or H.265. A recording without
+// FPS is decoded whole, every picture a frame.
 func OpenRecording(rec media.Recording, log *slog.Logger) (*FileSource, error) {
 	switch {
 	case rec.Camera == "":
 		return nil, errors.New("recording: camera id is required")
 	case rec.Start.IsZero():
 		return nil, fmt.Errorf("recording of camera %s: start time is required", rec.Camera)
-	case !(rec.FPS > 0 && rec.FPS <= 120):
-		return nil, fmt.Errorf("recording of camera %s: detection rate %v outside (0, 120]", rec.Camera, rec.FPS)
+	case !(rec.FPS >= 0 && rec.FPS <= 120):
+		return nil, fmt.Errorf("recording of camera %s: rate %v outside [0, 120]", rec.Camera, rec.FPS)
 	}
 	dm, err := av.OpenFile(rec.File)
 	if err != nil {
@@ -65,15 +66,18 @@ func OpenRecording(rec media.Recording, log *slog.Logger) (*FileSource, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &FileSource{rec: rec, dm: dm, dec: dec, codec: dm.Info().Codec, log: log.With("camera", rec.Camera),
-		period: time.Duration(float64(time.Second) / rec.FPS)}, nil
+	s := &FileSource{rec: rec, dm: dm, dec: dec, codec: dm.Info().Codec, log: log.With("camera", rec.Camera)}
+	if rec.FPS > 0 {
+		s.period = time.Duration(float64(time.Second) / rec.FPS)
+	}
+	return s, nil
 }
 
 // Info describes the recording's video stream.
 func (s *FileSource) Info() av.StreamInfo { return s.dm.Info() }
 
 // Stats returns the counts so far.
-func (s *FileSource) Stats() SourceStats { return s.stats }
+func (s *FileSource) Stats() FileStats { return s.stats }
 
 // Close frees the decoder and the file.
 func (s *FileSource) Close() {
@@ -81,17 +85,17 @@ func (s *FileSource) Close() {
 	s.dm.Close()
 }
 
-// wanted says whether a picture at pts is due on the sampling grid. A millisecond of tolerance keeps
+// wanted says whether a picture at pts is due on the sampling grid (every one is without a rate). A millisecond of tolerance keeps
 // a 25 fps file sampled at 5 fps on every fifth picture despite timestamp rounding.
 func (s *FileSource) wanted(pts time.Duration) bool {
-	return !s.started || pts >= s.nextDue-time.Millisecond
+	return s.period == 0 || !s.started || pts >= s.nextDue-time.Millisecond
 }
 
 // Next returns the next sampled frame, or io.EOF after the last. The caller closes the frame.
-func (s *FileSource) Next(ctx context.Context) (ingest.Frame, error) {
+func (s *FileSource) Next(ctx context.Context) (Frame, error) {
 	for {
 		if err := ctx.Err(); err != nil {
-			return ingest.Frame{}, err
+			return Frame{}, err
 		}
 		pic, err := s.dec.Receive()
 		switch {
@@ -108,22 +112,22 @@ func (s *FileSource) Next(ctx context.Context) (ingest.Frame, error) {
 			s.started = true
 			mat, err := s.dec.BGR()
 			if err != nil {
-				return ingest.Frame{}, fmt.Errorf("recording of camera %s: convert picture at %v: %w", s.rec.Camera, pts, err)
+				return Frame{}, fmt.Errorf("recording of camera %s: convert picture at %v: %w", s.rec.Camera, pts, err)
 			}
 			s.seq++
 			s.stats.Frames++
-			return ingest.Frame{Camera: s.rec.Camera, Seq: s.seq, Time: s.rec.Start.Add(pts), PTS: pts,
+			return Frame{Camera: s.rec.Camera, Seq: s.seq, Time: s.rec.Start.Add(pts), PTS: pts,
 				Keyframe: pic.Keyframe, Corrupt: pic.Corrupt, Mat: mat}, nil
 		case errors.Is(err, io.EOF):
-			return ingest.Frame{}, io.EOF
+			return Frame{}, io.EOF
 		case !errors.Is(err, av.ErrNeedInput):
-			return ingest.Frame{}, fmt.Errorf("recording of camera %s: decode: %w", s.rec.Camera, err)
+			return Frame{}, fmt.Errorf("recording of camera %s: decode: %w", s.rec.Camera, err)
 		}
 		if s.drained {
-			return ingest.Frame{}, io.EOF
+			return Frame{}, io.EOF
 		}
 		if err := s.feed(); err != nil {
-			return ingest.Frame{}, err
+			return Frame{}, err
 		}
 	}
 }
