@@ -32,7 +32,7 @@ func percentiles(b *testing.B, ds []time.Duration, name string) {
 // the event arriving at a console's SSE connection, through the real SQLite store, hub and HTTP; and
 // from Confirm to the guardian's webhook receiving its notice, through the outbox worker.
 func BenchmarkRaiseToStream(b *testing.B) {
-	hub, err := notify.NewHub(notify.HubOptions{})
+	hub, err := notify.NewHub[alerts.Event](notify.HubOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -46,7 +46,11 @@ func BenchmarkRaiseToStream(b *testing.B) {
 	f := newFixture(b, "", func(o *alerts.Options) {
 		o.TwoPersonRule = false
 		o.Now = time.Now
-		o.Publish = hub.Publish
+		o.Publish = func(evs ...alerts.Event) {
+			for _, ev := range evs {
+				hub.Publish(alerts.StreamEvent(ev))
+			}
+		}
 		o.Kick = func() { w.Kick() }
 		o.Guardians = guardianAll{}
 	})
@@ -58,7 +62,7 @@ func BenchmarkRaiseToStream(b *testing.B) {
 	ctx := b.Context()
 	go w.Run(ctx)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hub.Serve(w, r, notify.StreamOptions{Replay: eng.Replay})
+		hub.Serve(w, r, notify.StreamOptions[alerts.Event]{Replay: eng.Replay})
 	}))
 	defer srv.Close()
 	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)

@@ -103,8 +103,9 @@ type Options struct {
 	// OnDismiss is called after a biometric alert was dismissed as false, so the matcher can take the
 	// evidence as a negative for that person. Errors are logged; the dismissal stands.
 	OnDismiss func(ctx context.Context, a Alert) error
-	// Publish receives every committed event, in order (the console stream's hub).
-	Publish func(events ...notify.Event)
+	// Publish receives every committed event, in order, with the alert as it left it (for the console
+	// stream's hub).
+	Publish func(events ...Event)
 	// Kick is called after notifications were queued (the outbox worker's Kick).
 	Kick   func()
 	Now    func() time.Time
@@ -323,16 +324,7 @@ func (e *Engine) commit(ctx context.Context, a Alert, isNew bool, now time.Time,
 		e.log.Info("alert "+string(ev.Action), attrs...)
 	}
 	if e.o.Publish != nil {
-		out := make([]notify.Event, 0, len(evs))
-		for _, ev := range evs {
-			se, err := StreamEvent(ev)
-			if err != nil {
-				e.log.Error("encode stream event", "alert", a.ID, "err", err)
-				continue
-			}
-			out = append(out, se)
-		}
-		e.o.Publish(out...)
+		e.o.Publish(evs...)
 	}
 	if len(s.outbox) > 0 && e.o.Kick != nil {
 		e.o.Kick()
@@ -711,18 +703,14 @@ func (e *Engine) Alerts(ctx context.Context, q Query) ([]Alert, error) { return 
 func (e *Engine) LastEvent(ctx context.Context) (int64, error) { return e.store.LastAlertEvent(ctx) }
 
 // Replay serves the console stream's resume (notify.StreamOptions.Replay).
-func (e *Engine) Replay(ctx context.Context, after int64, limit int) ([]notify.Event, error) {
+func (e *Engine) Replay(ctx context.Context, after int64, limit int) ([]notify.Event[Event], error) {
 	evs, err := e.store.AlertEventsAfter(ctx, after, limit)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]notify.Event, 0, len(evs))
-	for _, ev := range evs {
-		se, err := StreamEvent(ev)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, se)
+	out := make([]notify.Event[Event], len(evs))
+	for i, ev := range evs {
+		out[i] = StreamEvent(ev)
 	}
 	return out, nil
 }

@@ -41,7 +41,7 @@ type fixture struct {
 	clock *clock
 
 	mu        sync.Mutex
-	published []notify.Event
+	published []alerts.Event
 	kicks     int
 	dismissed []alerts.Alert
 }
@@ -87,7 +87,7 @@ func newFixture(t testing.TB, path string, adjust func(*alerts.Options)) *fixtur
 		BaseURL:       "https://console.example",
 		Guardians:     alerts.GuardianMap{"p-mia": {"guardian-mia"}, "p-otto": {"guardian-otto"}, "p-rex": {"someone"}},
 		Now:           f.clock.Now,
-		Publish: func(evs ...notify.Event) {
+		Publish: func(evs ...alerts.Event) {
 			f.mu.Lock()
 			f.published = append(f.published, evs...)
 			f.mu.Unlock()

@@ -67,22 +67,8 @@ func (e *Engine) message(a Alert, receiver, topic, key string, target *dispatch.
 // StreamType is the SSE event name of alert events.
 const StreamType = "alert"
 
-// StreamEvent encodes an alert event for the console stream: the event (with the alert as it left
-// it) as JSON, with the event's Seq as the stream id.
-func StreamEvent(ev Event) (notify.Event, error) {
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return notify.Event{}, fmt.Errorf("encode alert event %d: %w", ev.Seq, err)
-	}
-	return notify.Event{ID: ev.Seq, Type: StreamType, Data: b}, nil
-}
-
-// DecodeStreamEvent reads back a stream event, for filters that decide per viewer (a guardian sees only
-// events about their person; an operator only their cameras).
-func DecodeStreamEvent(se notify.Event) (Event, error) {
-	var ev Event
-	if err := json.Unmarshal(se.Data, &ev); err != nil {
-		return Event{}, fmt.Errorf("decode alert event %d: %w", se.ID, err)
-	}
-	return ev, nil
+// StreamEvent is an alert event as the console stream carries it: the event (with the alert as it
+// left it), with its Seq as the stream id.
+func StreamEvent(ev Event) notify.Event[Event] {
+	return notify.Event[Event]{ID: ev.Seq, Type: StreamType, Data: ev}
 }

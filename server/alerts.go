@@ -30,7 +30,7 @@ func (s *Server) buildAlerts(ctx context.Context) error {
 			return fmt.Errorf("patrol %s: %w", u.ID, err)
 		}
 	}
-	if s.hub, err = notify.NewHub(notify.HubOptions{Logger: s.log, Registerer: s.reg}); err != nil {
+	if s.hub, err = notify.NewHub[alerts.Event](notify.HubOptions{Logger: s.log, Registerer: s.reg}); err != nil {
 		return fmt.Errorf("alert stream: %w", err)
 	}
 	if s.notifier, err = notify.NewWorker(s.db, d.Receivers, notify.WorkerOptions{Now: s.now, Logger: s.log, Registerer: s.reg}); err != nil {
@@ -52,14 +52,16 @@ func (s *Server) buildAlerts(ctx context.Context) error {
 
 // publish takes every committed alert event: it goes to the console stream, and a newly raised alert
 // gets its snapshot and clip cut from the camera's ring.
-func (s *Server) publish(events ...notify.Event) {
-	s.hub.Publish(events...)
-	for _, ne := range events {
-		ev, err := alerts.DecodeStreamEvent(ne)
-		if err != nil || ev.Action != alerts.ActRaised || ev.Alert == nil {
-			continue
+func (s *Server) publish(events ...alerts.Event) {
+	out := make([]notify.Event[alerts.Event], len(events))
+	for i, ev := range events {
+		out[i] = alerts.StreamEvent(ev)
+	}
+	s.hub.Publish(out...)
+	for _, ev := range events {
+		if ev.Action == alerts.ActRaised && ev.Alert != nil {
+			s.evidence.request(*ev.Alert)
 		}
-		s.evidence.request(*ev.Alert)
 	}
 }
 

@@ -324,9 +324,9 @@ func (x alertsAPI) Subscribe(ctx context.Context, after int64, maxReplay int) (<
 	out := make(chan web.AlertEvent)
 	go func() {
 		defer close(out)
-		for ne := range sub.C {
-			ev, err := alerts.DecodeStreamEvent(ne)
-			if err != nil || ev.Alert == nil {
+		for se := range sub.C {
+			ev := se.Data
+			if ev.Alert == nil {
 				continue
 			}
 			typ := "update"

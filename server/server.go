@@ -64,7 +64,7 @@ type Server struct {
 	auth     *auth.Service
 	audit    *audit.Log
 	patrols  *dispatch.Registry
-	hub      *notify.Hub
+	hub      *notify.Hub[alerts.Event]
 	notifier *notify.Worker
 	engine   *alerts.Engine
 	rules    *rules.Engine

@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,11 +16,12 @@ import (
 )
 
 // Event is one entry of a console stream. IDs increase; a client that reconnects with the last ID it
-// saw (the Last-Event-ID header browsers send by themselves) gets everything after it.
-type Event struct {
+// saw (the Last-Event-ID header browsers send by themselves) gets everything after it. Data stays a
+// typed value until Serve writes it to a client as JSON.
+type Event[T any] struct {
 	ID   int64
 	Type string // the SSE event name
-	Data []byte // one JSON document
+	Data T
 }
 
 // HubOptions configure a Hub.
@@ -36,24 +38,24 @@ type HubOptions struct {
 }
 
 // Hub fans events out to Server-Sent Events clients.
-type Hub struct {
+type Hub[T any] struct {
 	o   HubOptions
 	log *slog.Logger
 
 	mu      sync.Mutex
-	clients map[*client]struct{}
+	clients map[*client[T]]struct{}
 
 	connected prometheus.Gauge
 	dropped   prometheus.Counter
 }
 
-type client struct {
-	ch   chan Event
+type client[T any] struct {
+	ch   chan Event[T]
 	gone chan struct{} // closed when the hub drops the client
 }
 
 // NewHub returns an empty hub.
-func NewHub(o HubOptions) (*Hub, error) {
+func NewHub[T any](o HubOptions) (*Hub[T], error) {
 	if o.Buffer <= 0 {
 		o.Buffer = 256
 	}
@@ -67,7 +69,7 @@ func NewHub(o HubOptions) (*Hub, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &Hub{o: o, log: log.With("component", "sse"), clients: map[*client]struct{}{},
+	h := &Hub[T]{o: o, log: log.With("component", "sse"), clients: map[*client[T]]struct{}{},
 		connected: prometheus.NewGauge(prometheus.GaugeOpts{Name: "snowlight_sse_clients", Help: "Connected event-stream clients."}),
 		dropped:   prometheus.NewCounter(prometheus.CounterOpts{Name: "snowlight_sse_dropped_total", Help: "Event-stream clients disconnected for falling behind."}),
 	}
@@ -82,7 +84,7 @@ func NewHub(o HubOptions) (*Hub, error) {
 }
 
 // Publish hands events to every client without waiting for any of them.
-func (h *Hub) Publish(events ...Event) {
+func (h *Hub[T]) Publish(events ...Event[T]) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.clients {
@@ -104,14 +106,14 @@ func (h *Hub) Publish(events ...Event) {
 }
 
 // Clients is the number of connected clients.
-func (h *Hub) Clients() int {
+func (h *Hub[T]) Clients() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.clients)
 }
 
-func (h *Hub) subscribe() *client {
-	c := &client{ch: make(chan Event, h.o.Buffer), gone: make(chan struct{})}
+func (h *Hub[T]) subscribe() *client[T] {
+	c := &client[T]{ch: make(chan Event[T], h.o.Buffer), gone: make(chan struct{})}
 	h.mu.Lock()
 	h.clients[c] = struct{}{}
 	h.mu.Unlock()
@@ -119,7 +121,7 @@ func (h *Hub) subscribe() *client {
 	return c
 }
 
-func (h *Hub) unsubscribe(c *client) {
+func (h *Hub[T]) unsubscribe(c *client[T]) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, ok := h.clients[c]; ok {
@@ -130,13 +132,13 @@ func (h *Hub) unsubscribe(c *client) {
 
 // Replay returns up to limit events with IDs greater than after, in ID order (the durable log the
 // stream resumes from: for alerts, the alert event table).
-type Replay func(ctx context.Context, after int64, limit int) ([]Event, error)
+type Replay[T any] func(ctx context.Context, after int64, limit int) ([]Event[T], error)
 
 // StreamOptions adapt one stream to its viewer.
-type StreamOptions struct {
-	Replay Replay
+type StreamOptions[T any] struct {
+	Replay Replay[T]
 	// Filter, if set, decides which events this viewer may see (a guardian sees only their person).
-	Filter func(Event) bool
+	Filter func(Event[T]) bool
 }
 
 // ErrDropped ends the stream of a client that fell too far behind.
@@ -146,15 +148,15 @@ var ErrDropped = errors.New("event-stream client fell behind and was disconnecte
 // live ones, each once and in order. The channel closes when ctx ends or the subscriber falls more
 // than Buffer events behind; the subscriber then resumes with the last ID it saw. Err reports why it
 // closed (nil when ctx ended).
-func (h *Hub) Subscribe(ctx context.Context, after int64, replay Replay) *Subscription {
+func (h *Hub[T]) Subscribe(ctx context.Context, after int64, replay Replay[T]) *Subscription[T] {
 	c := h.subscribe() // before replaying, so nothing published meanwhile is missed
-	ch := make(chan Event)
-	s := &Subscription{C: ch}
+	ch := make(chan Event[T])
+	s := &Subscription[T]{C: ch}
 	go func() {
 		defer close(ch)
 		defer h.unsubscribe(c)
 		last := after
-		emit := func(e Event) bool {
+		emit := func(e Event[T]) bool {
 			if e.ID <= last {
 				return true
 			}
@@ -204,21 +206,21 @@ func (h *Hub) Subscribe(ctx context.Context, after int64, replay Replay) *Subscr
 }
 
 // Subscription is a stream of events from Subscribe.
-type Subscription struct {
-	C   <-chan Event
+type Subscription[T any] struct {
+	C   <-chan Event[T]
 	mu  sync.Mutex
 	err error
 }
 
 // Err says why C closed: nil if the context ended, ErrDropped if the subscriber fell behind, or a
 // replay error. Read it after C is closed.
-func (s *Subscription) Err() error {
+func (s *Subscription[T]) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err
 }
 
-func (s *Subscription) setErr(err error) {
+func (s *Subscription[T]) setErr(err error) {
 	s.mu.Lock()
 	s.err = err
 	s.mu.Unlock()
@@ -227,7 +229,7 @@ func (s *Subscription) setErr(err error) {
 // Serve streams events to one client until it leaves, the request's context ends or the hub drops it.
 // A Last-Event-ID header (or last_event_id query parameter, for clients that cannot set headers)
 // replays what the client missed before live events.
-func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, o StreamOptions) error {
+func (h *Hub[T]) Serve(w http.ResponseWriter, r *http.Request, o StreamOptions[T]) error {
 	rc := http.NewResponseController(w)
 	var after int64 = -1
 	if s := r.Header.Get("Last-Event-ID"); s != "" {
@@ -267,7 +269,9 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, o StreamOptions) err
 				continue
 			}
 			buf.Reset()
-			writeEvent(&buf, e)
+			if err := writeEvent(&buf, e); err != nil {
+				return err
+			}
 			if err := send(buf.Bytes()); err != nil {
 				return err
 			}
@@ -279,18 +283,21 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, o StreamOptions) err
 	}
 }
 
-// writeEvent encodes one event; a data line per line of data, as the SSE format requires.
-func writeEvent(b *bytes.Buffer, e Event) {
+// writeEvent encodes one event, its data as JSON on one data line (JSON encoding escapes every line
+// break, which would end an SSE field).
+func writeEvent[T any](b *bytes.Buffer, e Event[T]) error {
+	data, err := json.Marshal(e.Data)
+	if err != nil {
+		return fmt.Errorf("encode stream event %d: %w", e.ID, err)
+	}
 	fmt.Fprintf(b, "id: %d\n", e.ID)
 	if e.Type != "" {
 		fmt.Fprintf(b, "event: %s\n", sanitizeLine(e.Type))
 	}
-	for line := range bytes.SplitSeq(e.Data, []byte("\n")) {
-		b.WriteString("data: ")
-		b.Write(bytes.TrimSuffix(line, []byte("\r")))
-		b.WriteByte('\n')
-	}
-	b.WriteByte('\n')
+	b.WriteString("data: ")
+	b.Write(data)
+	b.WriteString("\n\n")
+	return nil
 }
 
 func sanitizeLine(s string) string {

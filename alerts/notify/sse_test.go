@@ -3,6 +3,7 @@ package notify_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -19,22 +20,22 @@ import (
 // eventLog is the durable log a stream replays from (the alert event table in production).
 type eventLog struct {
 	mu  sync.Mutex
-	evs []notify.Event
+	evs []notify.Event[json.RawMessage]
 }
 
-func (l *eventLog) append(hub *notify.Hub, typ, data string) notify.Event {
+func (l *eventLog) append(hub *notify.Hub[json.RawMessage], typ, data string) notify.Event[json.RawMessage] {
 	l.mu.Lock()
-	e := notify.Event{ID: int64(len(l.evs) + 1), Type: typ, Data: []byte(data)}
+	e := notify.Event[json.RawMessage]{ID: int64(len(l.evs) + 1), Type: typ, Data: json.RawMessage(data)}
 	l.evs = append(l.evs, e)
 	l.mu.Unlock()
 	hub.Publish(e)
 	return e
 }
 
-func (l *eventLog) replay(ctx context.Context, after int64, limit int) ([]notify.Event, error) {
+func (l *eventLog) replay(ctx context.Context, after int64, limit int) ([]notify.Event[json.RawMessage], error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var out []notify.Event
+	var out []notify.Event[json.RawMessage]
 	for _, e := range l.evs {
 		if e.ID > after && len(out) < limit {
 			out = append(out, e)
@@ -95,7 +96,7 @@ func connect(t *testing.T, url, lastID string) *bufio.Scanner {
 	return bufio.NewScanner(resp.Body)
 }
 
-func waitClients(t *testing.T, hub *notify.Hub, n int) {
+func waitClients(t *testing.T, hub *notify.Hub[json.RawMessage], n int) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); hub.Clients() != n; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -107,15 +108,17 @@ func waitClients(t *testing.T, hub *notify.Hub, n int) {
 // TestStreamLiveAndResume: live events reach every client; a client that reconnects with
 // Last-Event-ID gets exactly what it missed, then live events; a filter hides other people's events.
 func TestStreamLiveAndResume(t *testing.T) {
-	hub, err := notify.NewHub(notify.HubOptions{Heartbeat: 20 * time.Millisecond})
+	hub, err := notify.NewHub[json.RawMessage](notify.HubOptions{Heartbeat: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := &eventLog{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		o := notify.StreamOptions{Replay: log.replay}
+		o := notify.StreamOptions[json.RawMessage]{Replay: log.replay}
 		if p := r.URL.Query().Get("person"); p != "" {
-			o.Filter = func(e notify.Event) bool { return strings.Contains(string(e.Data), `"person":"`+p+`"`) }
+			o.Filter = func(e notify.Event[json.RawMessage]) bool {
+				return strings.Contains(string(e.Data), `"person":"`+p+`"`)
+			}
 		}
 		hub.Serve(w, r, o)
 	}))
@@ -152,8 +155,8 @@ func TestStreamLiveAndResume(t *testing.T) {
 			t.Fatalf("resumed stream: event %d has id %d: %+v", i, e.id, got)
 		}
 	}
-	if got[4].data != "{\n\"multi\": \"line\"\n}" {
-		t.Fatalf("multi-line data came back as %q", got[4].data)
+	if got[4].data != `{"multi":"line"}` {
+		t.Fatalf("multi-line data came back as %q, want one compact line", got[4].data)
 	}
 }
 
@@ -174,7 +177,7 @@ func (b *blockedWriter) Flush() {}
 // TestSlowClientDroppedNotBlocking: a client that stops reading is disconnected when its buffer fills;
 // publishing never waits for it and the other clients get every event.
 func TestSlowClientDroppedNotBlocking(t *testing.T) {
-	hub, err := notify.NewHub(notify.HubOptions{Buffer: 16})
+	hub, err := notify.NewHub[json.RawMessage](notify.HubOptions{Buffer: 16})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,11 +185,11 @@ func TestSlowClientDroppedNotBlocking(t *testing.T) {
 	slowDone := make(chan error, 1)
 	go func() {
 		req := httptest.NewRequest("GET", "/stream", nil)
-		slowDone <- hub.Serve(slow, req, notify.StreamOptions{})
+		slowDone <- hub.Serve(slow, req, notify.StreamOptions[json.RawMessage]{})
 	}()
 	log := &eventLog{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hub.Serve(w, r, notify.StreamOptions{Replay: log.replay})
+		hub.Serve(w, r, notify.StreamOptions[json.RawMessage]{Replay: log.replay})
 	}))
 	t.Cleanup(srv.Close)
 	fast := connect(t, srv.URL, "")
@@ -222,7 +225,7 @@ func TestSlowClientDroppedNotBlocking(t *testing.T) {
 // TestSubscribe covers the channel form of a stream (for handlers that encode events themselves):
 // replay then live without gaps or repeats, and ErrDropped for a subscriber that stops reading.
 func TestSubscribe(t *testing.T) {
-	hub, err := notify.NewHub(notify.HubOptions{Buffer: 8})
+	hub, err := notify.NewHub[json.RawMessage](notify.HubOptions{Buffer: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
