@@ -351,10 +351,6 @@ func (e *Engine) change(ctx context.Context, id string, fn func(a *Alert, now ti
 	return e.commit(ctx, a, false, now, s)
 }
 
-func transitionErr(a *Alert, what string) error {
-	return fmt.Errorf("%w: cannot %s a %s alert", ErrTransition, what, a.Status)
-}
-
 func needUser(user, what string) error {
 	if strings.TrimSpace(user) == "" {
 		return fmt.Errorf("%w: %s needs the acting user", ErrInvalid, what)
@@ -369,8 +365,8 @@ func (e *Engine) Confirm(ctx context.Context, id, user string) (Alert, error) {
 		return Alert{}, err
 	}
 	return e.change(ctx, id, func(a *Alert, now time.Time) (step, error) {
-		if a.Status != Open {
-			return step{}, transitionErr(a, "confirm")
+		if _, err := a.Lifecycle().Next(ActConfirmed); err != nil {
+			return step{}, err
 		}
 		for _, c := range a.Confirmations {
 			if c.User == user {
@@ -433,19 +429,15 @@ func (e *Engine) dispatch(ctx context.Context, id, user, unit string) (Alert, er
 		return Alert{}, fmt.Errorf("alert %s: no patrol units configured", id)
 	}
 	return e.change(ctx, id, func(a *Alert, now time.Time) (step, error) {
-		switch {
-		case a.Status == Open && a.Biometric():
-			need := 1
-			if e.o.TwoPersonRule {
-				need = 2
+		if _, err := a.Lifecycle().Next(ActDispatched); err != nil {
+			if a.Status == Open {
+				need := 1
+				if e.o.TwoPersonRule {
+					need = 2
+				}
+				err = fmt.Errorf("%w (%d of %d confirmations)", err, len(a.Confirmations), need)
 			}
-			return step{}, fmt.Errorf("%w: a face-match alert must be confirmed by a human before dispatch (%d of %d confirmations)",
-				ErrTransition, len(a.Confirmations), need)
-		case a.Status == Open || a.Status == Confirmed:
-		case a.Status == Dispatched && a.Dispatch != nil && a.Dispatch.Exhausted:
-			// Nobody answered: an operator may try again with whoever is available now.
-		default:
-			return step{}, transitionErr(a, "dispatch")
+			return step{}, err
 		}
 		targets, err := e.patrols.Plan(ctx, dispatch.Incident{Position: a.Place.Position, Area: a.Place.Area}, e.o.Plan)
 		if err != nil && !(unit != "" && errors.Is(err, dispatch.ErrNobody)) {
@@ -504,8 +496,8 @@ func (e *Engine) Acknowledge(ctx context.Context, id, by string) (Alert, error) 
 		return Alert{}, err
 	}
 	return e.change(ctx, id, func(a *Alert, now time.Time) (step, error) {
-		if a.Status != Dispatched || a.Dispatch == nil {
-			return step{}, transitionErr(a, "acknowledge")
+		if _, err := a.Lifecycle().Next(ActAcknowledged); err != nil {
+			return step{}, err
 		}
 		tg, err := a.Dispatch.Acknowledge(by, now)
 		if err != nil {
@@ -526,13 +518,11 @@ func (e *Engine) Arrive(ctx context.Context, id, by string) (Alert, error) {
 		return Alert{}, err
 	}
 	return e.change(ctx, id, func(a *Alert, now time.Time) (step, error) {
-		if a.Status != Dispatched {
-			return step{}, transitionErr(a, "mark on scene")
+		to, err := a.Lifecycle().Next(ActOnScene)
+		if err != nil {
+			return step{}, err
 		}
-		if !a.Dispatch.Acked() {
-			return step{}, fmt.Errorf("%w: nobody has acknowledged the dispatch yet", ErrTransition)
-		}
-		a.Status = OnScene
+		a.Status = to
 		return step{events: []Event{{Actor: by, Action: ActOnScene, From: Dispatched, To: OnScene}}}, nil
 	})
 }
@@ -544,10 +534,11 @@ func (e *Engine) Resolve(ctx context.Context, id, user, note string) (Alert, err
 		return Alert{}, err
 	}
 	return e.change(ctx, id, func(a *Alert, now time.Time) (step, error) {
-		if a.Status.Final() || a.Status == Open && a.Biometric() {
-			return step{}, transitionErr(a, "resolve")
+		to, err := a.Lifecycle().Next(ActResolved)
+		if err != nil {
+			return step{}, err
 		}
-		return e.close(a, now, Resolved, ActResolved, user, note), nil
+		return e.close(a, now, to, ActResolved, user, note), nil
 	})
 }
 
@@ -561,10 +552,11 @@ func (e *Engine) Dismiss(ctx context.Context, id, user, reason string) (Alert, e
 		return Alert{}, fmt.Errorf("%w: dismissing needs a reason", ErrInvalid)
 	}
 	a, err := e.change(ctx, id, func(a *Alert, now time.Time) (step, error) {
-		if a.Status.Final() {
-			return step{}, transitionErr(a, "dismiss")
+		to, err := a.Lifecycle().Next(ActDismissed)
+		if err != nil {
+			return step{}, err
 		}
-		return e.close(a, now, Dismissed, ActDismissed, user, reason), nil
+		return e.close(a, now, to, ActDismissed, user, reason), nil
 	})
 	if err == nil && a.Biometric() && e.o.OnDismiss != nil {
 		if ferr := e.o.OnDismiss(ctx, a); ferr != nil {

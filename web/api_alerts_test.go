@@ -47,7 +47,7 @@ func TestAlertLifecycleThroughTheAPI(t *testing.T) {
 	// A biometric match cannot be dispatched before a person confirms it.
 	r := p.Do(t, "POST", "/api/v1/alerts/a-anna/dispatch", op, "")
 	wantStatus(t, r, http.StatusConflict)
-	if !contains(string(r.Body), "confirmed by a person") {
+	if !contains(string(r.Body), "confirmed by a human") { // the alert engine's own words
 		t.Fatalf("refusal says %s", r.Body)
 	}
 	r = p.Do(t, "POST", "/api/v1/alerts/a-anna/confirm", op, `{"note":"faces match"}`)

@@ -90,7 +90,7 @@ func TestOpenAPISchemasMatchTheViews(t *testing.T) {
 	decode(t, p.Do(t, "GET", "/api/v1/openapi.json", "", ""), &doc)
 	for name, v := range map[string]any{
 		"AlertView": web.AlertView{}, "FaceCrop": web.FaceCrop{}, "AlertHistory": web.AlertHistory{}, "Media": web.Media{}, "Clip": web.Clip{},
-		"geo.LatLon": geo.LatLon{}, "PatrolView": web.PatrolView{}, "PatrolInput": web.PatrolInput{}, "PositionUpdate": web.PositionUpdate{},
+		"LatLon": geo.LatLon{}, "PatrolView": web.PatrolView{}, "PatrolInput": web.PatrolInput{}, "PositionUpdate": web.PositionUpdate{},
 		"CameraView": web.CameraView{}, "PersonView": web.PersonView{}, "PhotoResult": web.PhotoResult{}, "EnrolResult": web.EnrolResult{},
 		"SightingView": web.SightingView{}, "TrajectoryView": web.TrajectoryView{}, "GuardedPerson": web.GuardedPerson{},
 		"HoldItem": web.HoldItem{}, "HoldView": web.HoldView{}, "HoldRelease": web.HoldRelease{},

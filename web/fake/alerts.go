@@ -1,8 +1,8 @@
 // Package fake holds in-memory implementations of the web package's service interfaces, so the API and
-// the console can be tested (and shown) before and apart from the real alert engine, store and
-// perception. They keep the rules the real services promise (lifecycle order, two-person confirmation,
-// nearest available unit, replayable event ids) but no persistence, and the watch list's face check is
-// a stand-in: see Watchlist.
+// the console can be tested (and shown) apart from the store and perception. They keep the rules the
+// real services promise (the alert lifecycle is the alert engine's own table, alerts.Lifecycle;
+// two-person confirmation, nearest available unit, replayable event ids) but no persistence, and the
+// watch list's face check is a stand-in: see Watchlist.
 package fake
 
 import (
@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"snowlight/alerts"
 	"snowlight/web"
 )
 
@@ -177,27 +178,25 @@ func (a *Alerts) Act(ctx context.Context, act web.AlertAction) (web.AlertView, e
 	}
 	now := a.Now()
 	step := web.AlertHistory{Action: act.Action, Actor: act.Actor, At: now, Note: act.Note}
+	to, err := lifecycle(d).Next(lifecycleSteps[act.Action])
+	switch {
+	case lifecycleSteps[act.Action] == "":
+		return web.AlertView{}, fmt.Errorf("unknown action %q: %w", act.Action, web.ErrInvalid)
+	case err != nil:
+		return conflict("alert %s: %v", d.ID, err)
+	}
 	switch act.Action {
 	case web.ActConfirm:
-		if d.Status != web.StatusOpen {
-			return conflict("alert %s is %s: only an open alert can be confirmed", d.ID, d.Status)
-		}
 		for _, h := range d.History {
 			if h.Action == web.ActConfirm && h.Actor == act.Actor {
 				return conflict("you confirmed this alert already: a second, different person must confirm it")
 			}
 		}
 		d.Confirmations++
-		if d.Confirmations >= max(1, d.ConfirmationsRequired) {
-			d.Status = web.StatusConfirmed
+		if d.Confirmations < max(1, d.ConfirmationsRequired) {
+			to = alerts.Open
 		}
 	case web.ActDispatch:
-		if d.Status != web.StatusConfirmed && !(d.Status == web.StatusOpen && !d.Biometric) {
-			if d.Status == web.StatusOpen {
-				return conflict("a biometric match must be confirmed by a person before a patrol is dispatched")
-			}
-			return conflict("alert %s is %s: it cannot be dispatched now", d.ID, d.Status)
-		}
 		if a.Patrols == nil {
 			return conflict("no patrol units are configured")
 		}
@@ -206,39 +205,36 @@ func (a *Alerts) Act(ctx context.Context, act web.AlertAction) (web.AlertView, e
 			return web.AlertView{}, err
 		}
 		d.Patrol = u
-		d.Status = web.StatusDispatched
 		step.Note = joinNote(act.Note, "unit "+u)
-	case web.ActAck:
-		if d.Status != web.StatusDispatched {
-			return conflict("alert %s is %s: only a dispatched alert can be acknowledged", d.ID, d.Status)
-		}
-		d.Status = web.StatusAcked
-	case web.ActOnScene:
-		if d.Status != web.StatusDispatched && d.Status != web.StatusAcked {
-			return conflict("alert %s is %s: report on scene after dispatch", d.ID, d.Status)
-		}
-		d.Status = web.StatusOnScene
-	case web.ActResolve:
-		if d.Status == web.StatusOpen || closed(d.Status) {
-			return conflict("alert %s is %s: confirm it first, or dismiss it", d.ID, d.Status)
-		}
-		d.Status = web.StatusResolved
+	case web.ActResolve, web.ActDismiss:
 		if a.Patrols != nil && d.Patrol != "" {
 			a.Patrols.release(d.Patrol)
 		}
-	case web.ActDismiss:
-		if d.Status != web.StatusOpen && d.Status != web.StatusConfirmed {
-			return conflict("alert %s is %s: only open or confirmed alerts can be dismissed", d.ID, d.Status)
-		}
-		d.Status = web.StatusDismissed
-	default:
-		return web.AlertView{}, fmt.Errorf("unknown action %q: %w", act.Action, web.ErrInvalid)
+	}
+	d.Status = string(to)
+	if act.Action == web.ActAck {
+		d.Status = web.StatusAcked // the console shows a dispatch somebody took as acknowledged
 	}
 	step.Status = d.Status
 	d.History = append(d.History, step)
 	d.Updated = now
 	a.publish("update", d.AlertView)
 	return d.AlertView, nil
+}
+
+// lifecycleSteps are the console's actions as the alert lifecycle's steps.
+var lifecycleSteps = map[string]alerts.Action{
+	web.ActConfirm: alerts.ActConfirmed, web.ActDispatch: alerts.ActDispatched, web.ActAck: alerts.ActAcknowledged,
+	web.ActOnScene: alerts.ActOnScene, web.ActResolve: alerts.ActResolved, web.ActDismiss: alerts.ActDismissed,
+}
+
+// lifecycle is a console alert's state as the alert engine's lifecycle sees it: "acked" is a dispatch
+// somebody acknowledged.
+func lifecycle(d *web.AlertDetail) alerts.Lifecycle {
+	if d.Status == web.StatusAcked {
+		return alerts.Lifecycle{Status: alerts.Dispatched, Biometric: d.Biometric, Acked: true}
+	}
+	return alerts.Lifecycle{Status: alerts.Status(d.Status), Biometric: d.Biometric}
 }
 
 func joinNote(a, b string) string {
