@@ -10,7 +10,7 @@ export SNOWLIGHT_MODELS ?= $(if $(wildcard $(SHARED)/models),$(SHARED)/models,$(
 export SNOWLIGHT_EVAL   ?= $(if $(wildcard $(SHARED)/eval),$(SHARED)/eval,)
 export SNOWLIGHT_TESTVIDEOS ?= $(abspath $(OUT)/testvideos)
 # Packages whose goroutines meet: their tests always run under the race detector.
-RACE_PKGS := ./ingest/... ./live/... ./auth/... ./audit/... ./web/... ./tracks/... ./store/... ./alerts/... ./objstore/... ./pipeline/... ./retention/... ./watchlist/... ./server/... ./bus/...
+RACE_PKGS := ./ingest/... ./media/... ./center/... ./live/... ./auth/... ./audit/... ./web/... ./tracks/... ./store/... ./alerts/... ./objstore/... ./pipeline/... ./retention/... ./watchlist/... ./server/... ./bus/...
 
 .PHONY: setup build demo test test-unit test-race test-valgrind testvideos models bench bench-ingest bench-perception bench-density bench-alerts bench-search test-browser bench-console test-outage bench-center clean
 
@@ -29,7 +29,7 @@ demo: build
 
 test: build testvideos
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v -E '/(ingest|live|auth|audit|web|tracks|store|alerts|objstore|pipeline|retention|watchlist|server|bus)(/|$$)')
+	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v -E '/(ingest|media|center|live|auth|audit|web|tracks|store|alerts|objstore|pipeline|retention|watchlist|server|bus)(/|$$)')
 	$(GO) test -race -count=1 -timeout 30m $(RACE_PKGS)
 	$(GO) test -race -count=1 -run 'Concurrent' ./detect/
 	$(GO) test -race -count=1 -run 'Concurrent|Delete|Persistence' ./search/
