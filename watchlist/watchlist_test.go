@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
 	"snowlight/geo"
@@ -150,7 +152,7 @@ func TestMatcher(t *testing.T) {
 		nearest   string
 		threshold float32
 	}{
-		{"clear match, best of two embeddings", unit(1, 0.02, 0, 0), "Alice", "Alice", 0.50},
+		{"clear match against the mean of two embeddings", unit(1, 0.02, 0, 0), "Alice", "Alice", 0.50},
 		{"suspect above its stricter threshold", unit(0.05, 1, 0.3, 0), "Bob", "Bob", 0.55},
 		{"suspect below 0.55 stays unknown", unit(0, 0.5, 0, 0.8), "", "Bob", 0.55},
 		{"too close to two persons", unit(1.6, 0.8, 0, 0), "", "Alice", 0.50},
@@ -180,6 +182,27 @@ func TestMatcher(t *testing.T) {
 	if a, n := (&watchlist.Matcher{}).Match(unit(1, 0)); a != nil || n != nil {
 		t.Error("empty watch list matched something")
 	}
+}
+
+// A person is compared as the mean of their photos: a probe resembling one photo only is less like the
+// person than that photo, so an impostor does not get one chance per photo.
+func TestTemplate(t *testing.T) {
+	p := person("a", "Alice", watchlist.Missing, unit(1, 0, 0), unit(0, 1, 0))
+	tpl := p.Template()
+	require.Len(t, tpl, 3)
+	assert.InDelta(t, 1, watchlist.Cosine(tpl, tpl), 1e-6, "unit length")
+	assert.InDelta(t, math.Sqrt(0.5), watchlist.Cosine(tpl, unit(1, 0, 0)), 1e-6)
+
+	m, err := watchlist.NewMatcher([]watchlist.Person{p}, watchlist.DefaultPolicy(), "", t0)
+	require.NoError(t, err)
+	r := m.Rank(unit(1, 0, 0))
+	require.Len(t, r, 1)
+	assert.InDelta(t, math.Sqrt(0.5), r[0].Similarity, 1e-6, "similarity to the template, not to the best photo")
+	assert.Equal(t, watchlist.DefaultPolicy().Margin[watchlist.Missing], r[0].Margin)
+
+	one := person("b", "Bob", watchlist.Suspect, unit(0, 0, 2))
+	assert.Equal(t, unit(0, 0, 1), one.Template(), "one photo is its own template")
+	assert.Nil(t, (&watchlist.Person{}).Template())
 }
 
 func TestNewMatcherRefuses(t *testing.T) {
