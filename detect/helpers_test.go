@@ -71,17 +71,23 @@ func leftToRight(faces []Face) []Face {
 // a lower bar than enrolment, as the peers feed such crops straight to their embedders.
 func cropEmbedding(t testing.TB, p *Pipeline, path string) []float32 {
 	t.Helper()
+	return cropFace(t, p, path).Embedding
+}
+
+// cropFace is the one face of a labelled crop or photo, found as enrolment finds it with relaxed rules.
+func cropFace(t testing.TB, p *Pipeline, path string) Face {
+	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rules := DefaultEnrolmentRules()
-	rules.MinScore, rules.MinFace = 0.7, 32
-	_, v, err := p.EmbedPhoto(context.Background(), PhotoInput{Name: path, Data: data}, rules)
+	rules.MinScore, rules.MinFace, rules.MinQuality = 0.7, 32, 0
+	f, err := p.enrolmentFace(context.Background(), PhotoInput{Name: path, Data: data}, rules)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v
+	return f
 }
 
 // matchBoxes greedily pairs detections with ground truth at IoU >= minIoU, best overlaps first, and

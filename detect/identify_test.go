@@ -264,6 +264,7 @@ func TestIdentifyFaceRecognitionPhotos(t *testing.T) {
 type labelled struct {
 	identity, source string
 	v                []float32
+	quality          Quality
 }
 
 var (
@@ -288,7 +289,8 @@ func allLabelled(t *testing.T) []labelled {
 		}
 		defer p.Close()
 		add := func(identity, path string) {
-			labelledSet = append(labelledSet, labelled{identity, path, cropEmbedding(t, p, path)})
+			f := cropFace(t, p, path)
+			labelledSet = append(labelledSet, labelled{identity, path, f.Embedding, f.Quality})
 		}
 		for s := 1; s <= 40; s++ {
 			for k := 1; k <= 10; k++ {

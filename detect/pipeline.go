@@ -341,8 +341,8 @@ func (p *Pipeline) detectFaces(area gocv.Mat, roi image.Rectangle) ([]Face, erro
 	return faces, nil
 }
 
-// recognise embeds and matches faces large enough to trust. img is the image the faces' coordinates
-// refer to.
+// recognise rates, embeds and matches faces large enough to trust. img is the image the faces'
+// coordinates refer to.
 func (p *Pipeline) recognise(img gocv.Mat, faces []Face) error {
 	if p.faceEmb == nil {
 		return nil
@@ -353,11 +353,11 @@ func (p *Pipeline) recognise(img gocv.Mat, faces []Face) error {
 		if !f.HasLandmarks || f.Box.H < p.cfg.MinRecognitionFace {
 			continue
 		}
-		v, err := p.faceEmb.EmbedFace(img, *f)
+		v, q, err := p.faceEmb.embedRated(img, *f)
 		if err != nil {
 			return fmt.Errorf("embed face: %w", err)
 		}
-		f.Embedding = v
+		f.Embedding, f.Quality = v, q
 		if matcher != nil {
 			f.Match, f.Nearest = matcher.Match(v)
 		}

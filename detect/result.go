@@ -27,6 +27,8 @@ type Face struct {
 	HasLandmarks bool     `json:"has_landmarks"`
 	// Embedding is the L2-normalised MobileFaceNet vector of the aligned face; empty when recognition is off.
 	Embedding []float32 `json:"embedding,omitempty"`
+	// Quality rates the face for recognition; set with Embedding.
+	Quality Quality `json:"quality"`
 	// Match is the watch-list person this face was accepted as, nil when unknown.
 	Match *watchlist.Match `json:"match,omitempty"`
 	// Nearest is the most similar enrolled person even when it was rejected (below threshold or too close
