@@ -19,8 +19,10 @@ type Detection struct {
 type Face struct {
 	Box   Box
 	Score float64 // detector confidence
-	// Quality ranks views of the same person's face (higher is better: larger, sharper, frontal).
-	// Zero lets the tracker rank by Score times the face's size.
+	// Quality rates the face for recognition, in (0, 1] (larger, sharper, more frontal is higher): the
+	// weight of its frame in the identity evidence and how views of the face are ranked. Zero when the
+	// perception stage did not rate it: the frame then counts fully, and views rank by Score times
+	// the face's size.
 	Quality float64
 	// Embedding is the face recognition embedding, L2-normalised; nil when none was computed.
 	Embedding []float32
@@ -32,8 +34,10 @@ type Face struct {
 type FaceMatch struct {
 	PersonID   string  `json:"person_id"`
 	Similarity float64 `json:"similarity"` // cosine similarity of the embeddings
-	// Threshold is the similarity at which the person's watch list accepts a match.
+	// Threshold is the similarity at which the person's watch list accepts a match, and Margin how far
+	// ahead of every other person the person must be.
 	Threshold float64 `json:"threshold"`
+	Margin    float64 `json:"margin,omitempty"`
 }
 
 // CropSource encodes crops of a detection's frame; see Detection.Crops.
@@ -44,6 +48,14 @@ type CropSource interface {
 
 // quality ranks full-body views: a confident, large detection is the most useful snapshot.
 func (d *Detection) quality() float64 { return d.Score * sqrtArea(d.Box) }
+
+// weight is the face's weight in the identity evidence.
+func (f *Face) weight() float64 {
+	if f.Quality > 0 {
+		return min(f.Quality, 1)
+	}
+	return 1
+}
 
 func (f *Face) quality() float64 {
 	if f.Quality > 0 {

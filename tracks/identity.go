@@ -12,16 +12,28 @@ import (
 type Combine int
 
 const (
+	// Template compares the track's face template with each person: the quality-weighted mean of the
+	// track's face embeddings, whose cosine with a person's template is the weighted sum of the frames'
+	// similarities to that person divided by the length of the weighted embedding sum. The track takes
+	// the best person when that similarity reaches the person's threshold (the weighted mean of the
+	// frames' thresholds) and leads every other person by the person's margin, over at least MinFrames
+	// frames: the rule one face is named by, applied to the whole track. Frames of one track are not
+	// independent evidence (a look-alike resembles the person in every frame), so the track is held to
+	// the single face's thresholds; what it gains is that turned, blurred and small frames no longer
+	// decide alone (docs/ACCURACY.md).
+	Template Combine = iota
 	// LogLikelihood sums per-frame log-likelihood ratios: a match above the list's threshold adds
 	// evidence in proportion to its margin, one below subtracts, a face that resembles someone else
 	// more never adds, and a face that did not resemble the candidate at all subtracts AbsentLLR.
-	LogLikelihood Combine = iota
+	LogLikelihood
 	// Vote counts frames in which the candidate is the best match above the list's threshold.
 	Vote
 )
 
 func (c Combine) String() string {
 	switch c {
+	case Template:
+		return "template"
 	case LogLikelihood:
 		return "loglikelihood"
 	case Vote:
@@ -34,7 +46,8 @@ func (c Combine) String() string {
 type IdentityConfig struct {
 	Method Combine
 	// MinFrames is how many frames must have matched a person above the list's threshold before the
-	// track may take that identity, whatever the method; one lucky frame is never enough.
+	// track may take that identity (with Template: how many frames' faces the template holds); one
+	// lucky frame is never enough.
 	MinFrames int
 	// LogLikelihood: a frame adds Slope*(similarity - threshold), clamped to ±MaxFrameLLR, or
 	// subtracts AbsentLLR when the face's candidates did not include the person (a far or blurred
@@ -52,11 +65,11 @@ type IdentityConfig struct {
 	MaxEvidence int
 }
 
-// DefaultIdentityConfig returns the log-likelihood method with settings that need two clear or
-// several marginal matches.
+// DefaultIdentityConfig returns the template method over at least two frames; the settings of the
+// other methods need two clear or several marginal matches.
 func DefaultIdentityConfig() IdentityConfig {
 	return IdentityConfig{
-		Method: LogLikelihood, MinFrames: 2,
+		Method: Template, MinFrames: 2,
 		Slope: 25, MaxFrameLLR: 2.5, AbsentLLR: 1, Decision: 3, Margin: 2,
 		VoteFraction: 0.5, MaxEvidence: 32,
 	}
@@ -64,7 +77,7 @@ func DefaultIdentityConfig() IdentityConfig {
 
 func (c IdentityConfig) validate() error {
 	switch {
-	case c.Method != LogLikelihood && c.Method != Vote:
+	case c.Method != Template && c.Method != LogLikelihood && c.Method != Vote:
 		return fmt.Errorf("identity: unknown method %v", c.Method)
 	case c.MinFrames < 1:
 		return fmt.Errorf("identity: MinFrames %d < 1", c.MinFrames)
@@ -89,8 +102,11 @@ type FaceEvidence struct {
 // Candidate is everything a track's frames say about one watch-list person.
 type Candidate struct {
 	PersonID string `json:"person_id"`
-	// Score is the combined evidence: the summed log-likelihood ratio, or the number of votes.
+	// Score is the combined evidence: the template's similarity, the summed log-likelihood ratio, or
+	// the number of votes.
 	Score float64 `json:"score"`
+	// Threshold is, with Template, the similarity Score must reach.
+	Threshold float64 `json:"threshold,omitempty"`
 	// Listed counts frames whose face had the person among its candidates, Above those where the
 	// match reached the list's threshold, and Best those where the person was the best match.
 	Listed int `json:"frames_listed"`
@@ -116,10 +132,17 @@ type evidence struct {
 	cfg IdentityConfig
 	Evidence
 	llr map[string]float64 // per candidate, summed over the frames that listed it
+	// Template: the quality-weighted sum of the embeddings, and per candidate the weighted sums of
+	// similarity and threshold over the frames that listed it, their weight, and its margin.
+	embSum  []float64
+	weighed int
+	tpl     map[string]*templateSums
 }
 
+type templateSums struct{ sim, threshold, weight, margin float64 }
+
 func newEvidence(cfg IdentityConfig) *evidence {
-	return &evidence{cfg: cfg, llr: map[string]float64{}}
+	return &evidence{cfg: cfg, llr: map[string]float64{}, tpl: map[string]*templateSums{}}
 }
 
 // add records one frame's face.
@@ -128,6 +151,32 @@ func (e *evidence) add(t time.Time, f *Face) {
 		return
 	}
 	e.FaceFrames++
+	w := f.weight()
+	if e.cfg.Method == Template && w > 0 && len(f.Embedding) > 0 && (e.embSum == nil || len(e.embSum) == len(f.Embedding)) {
+		if e.embSum == nil {
+			e.embSum = make([]float64, len(f.Embedding))
+		}
+		for i, x := range f.Embedding {
+			e.embSum[i] += w * float64(x)
+		}
+		e.weighed++
+		seen := map[string]bool{}
+		for _, m := range f.Matches {
+			if seen[m.PersonID] {
+				continue
+			}
+			seen[m.PersonID] = true
+			ts := e.tpl[m.PersonID]
+			if ts == nil {
+				ts = &templateSums{}
+				e.tpl[m.PersonID] = ts
+			}
+			ts.sim += w * m.Similarity
+			ts.threshold += w * m.Threshold
+			ts.weight += w
+			ts.margin = m.Margin
+		}
+	}
 	best := ""
 	bestSim := math.Inf(-1)
 	for _, m := range f.Matches {
@@ -180,9 +229,19 @@ func (e *evidence) candidate(id string, create bool) *Candidate {
 
 // decide applies the rule; the identity may change or lapse as evidence arrives.
 func (e *evidence) decide(t time.Time) {
+	norm := 0.0
+	for _, x := range e.embSum {
+		norm += x * x
+	}
+	norm = math.Sqrt(norm)
 	for i := range e.Candidates {
 		c := &e.Candidates[i]
 		switch e.cfg.Method {
+		case Template:
+			c.Score, c.Threshold = -1, 1
+			if ts := e.tpl[c.PersonID]; ts != nil && norm > 0 && ts.weight > 0 {
+				c.Score, c.Threshold = ts.sim/norm, ts.threshold/ts.weight
+			}
 		case LogLikelihood:
 			c.Score = e.llr[c.PersonID] - e.cfg.AbsentLLR*float64(e.FaceFrames-c.Listed)
 		case Vote:
@@ -199,6 +258,15 @@ func (e *evidence) decide(t time.Time) {
 		}
 		pass := c.Above >= e.cfg.MinFrames
 		switch e.cfg.Method {
+		case Template:
+			if len(e.Candidates) == 1 {
+				lead = c.Score + 1 // as a single face's: the margin is to "nobody" at similarity -1
+			}
+			margin := 0.0
+			if ts := e.tpl[c.PersonID]; ts != nil {
+				margin = ts.margin
+			}
+			pass = e.weighed >= e.cfg.MinFrames && c.Score >= c.Threshold && lead >= margin && lead > 0
 		case LogLikelihood:
 			pass = pass && c.Score >= e.cfg.Decision && lead >= e.cfg.Margin
 		case Vote:

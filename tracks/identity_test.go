@@ -3,6 +3,9 @@ package tracks
 import (
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // frame is one face: candidate person -> similarity, all against a list threshold of 0.5.
@@ -17,6 +20,8 @@ func faceOf(f frame) *Face {
 }
 
 func TestIdentityEvidence(t *testing.T) {
+	llr := DefaultIdentityConfig()
+	llr.Method = LogLikelihood
 	vote := DefaultIdentityConfig()
 	vote.Method = Vote
 	tests := []struct {
@@ -26,19 +31,19 @@ func TestIdentityEvidence(t *testing.T) {
 		want    string
 		decided int // frame index at which the identity was first decided, -1 for none
 	}{
-		{"two clear matches", DefaultIdentityConfig(), []frame{{"ann": 0.7}, {"ann": 0.68}}, "ann", 1},
-		{"one strong frame is not enough", DefaultIdentityConfig(), []frame{{"ann": 0.95}}, "", -1},
+		{"two clear matches", llr, []frame{{"ann": 0.7}, {"ann": 0.68}}, "ann", 1},
+		{"one strong frame is not enough", llr, []frame{{"ann": 0.95}}, "", -1},
 		// 25 x 0.02 = 0.5 per frame: six frames reach 3.
-		{"marginal matches add up", DefaultIdentityConfig(), []frame{{"ann": 0.52}, {"ann": 0.52}, {"ann": 0.52}, {"ann": 0.52}, {"ann": 0.52}, {"ann": 0.52}}, "ann", 5},
-		{"below threshold never", DefaultIdentityConfig(), []frame{{"ann": 0.49}, {"ann": 0.45}, {"ann": 0.48}, {"ann": 0.4}}, "", -1},
+		{"marginal matches add up", llr, []frame{{"ann": 0.52}, {"ann": 0.52}, {"ann": 0.52}, {"ann": 0.52}, {"ann": 0.52}, {"ann": 0.52}}, "ann", 5},
+		{"below threshold never", llr, []frame{{"ann": 0.49}, {"ann": 0.45}, {"ann": 0.48}, {"ann": 0.4}}, "", -1},
 		// Unrecognised faces (matching nobody) count against: two clear matches after three
 		// unrecognised frames give 5 - 3 = 2 < 3; a third match decides.
-		{"unrecognised frames count against", DefaultIdentityConfig(), []frame{{}, {}, {}, {"ann": 0.7}, {"ann": 0.7}, {"ann": 0.7}}, "ann", 5},
+		{"unrecognised frames count against", llr, []frame{{}, {}, {}, {"ann": 0.7}, {"ann": 0.7}, {"ann": 0.7}}, "ann", 5},
 		// Alternating best matches: each frame that prefers the other person cannot add.
-		{"two people compete", DefaultIdentityConfig(), []frame{{"ann": 0.6, "bob": 0.55}, {"ann": 0.55, "bob": 0.6}, {"ann": 0.6, "bob": 0.55}, {"ann": 0.55, "bob": 0.6}}, "", -1},
-		{"clear winner over a lookalike", DefaultIdentityConfig(), []frame{{"ann": 0.7, "bob": 0.52}, {"ann": 0.72, "bob": 0.51}}, "ann", 1},
+		{"two people compete", llr, []frame{{"ann": 0.6, "bob": 0.55}, {"ann": 0.55, "bob": 0.6}, {"ann": 0.6, "bob": 0.55}, {"ann": 0.55, "bob": 0.6}}, "", -1},
+		{"clear winner over a lookalike", llr, []frame{{"ann": 0.7, "bob": 0.52}, {"ann": 0.72, "bob": 0.51}}, "ann", 1},
 		// Evidence that turns: the identity lapses when later frames contradict it.
-		{"identity lapses", DefaultIdentityConfig(), []frame{{"ann": 0.7}, {"ann": 0.7}, {"bob": 0.7}, {"bob": 0.7}, {"bob": 0.7}}, "bob", 4},
+		{"identity lapses", llr, []frame{{"ann": 0.7}, {"ann": 0.7}, {"bob": 0.7}, {"bob": 0.7}, {"bob": 0.7}}, "bob", 4},
 		{"vote majority", vote, []frame{{"ann": 0.6}, {"ann": 0.55}, {}, {"ann": 0.51}}, "ann", 1},
 		{"vote minority", vote, []frame{{"ann": 0.6}, {}, {}, {}, {"ann": 0.6}}, "", -1},
 	}
@@ -112,5 +117,67 @@ func TestTrackTakesIdentity(t *testing.T) {
 	}
 	if !s.Evidence.Decided.Equal(at(3, 10)) {
 		t.Errorf("decided %v, want %v", s.Evidence.Decided, at(3, 10))
+	}
+}
+
+// The template method on frames with explicit embeddings (ann's faces along one axis, bob's along
+// another), qualities and similarities; the list's threshold is 0.5 and the margin 0.08.
+func TestTemplateEvidence(t *testing.T) {
+	annFace, bobFace := []float32{1, 0}, []float32{0, 1}
+	type obs struct {
+		emb  []float32
+		q    float64
+		sims map[string]float64
+	}
+	ann := func(sim, q float64) obs { return obs{annFace, q, map[string]float64{"ann": sim}} }
+	tests := []struct {
+		name    string
+		frames  []obs
+		want    string
+		decided int // frame index of the first decision, -1 for none
+	}{
+		{"two clear frames", []obs{ann(0.7, 1), ann(0.68, 1)}, "ann", 1},
+		{"one strong frame is not enough", []obs{ann(0.95, 1)}, "", -1},
+		{"a clear frame carries weak ones", []obs{ann(0.45, 1), ann(0.45, 1), ann(0.65, 1)}, "ann", 2},
+		{"below the threshold on average never", []obs{ann(0.55, 1), ann(0.4, 1), ann(0.4, 1)}, "", -1},
+		// Unweighted the mean is 0.39; weighted by quality (0.03 + 0.03 + 0.56) / 1.2 = 0.52.
+		{"poor frames count less", []obs{ann(0.3, 0.1), ann(0.3, 0.1), ann(0.56, 1)}, "ann", 2},
+		{"a look-alike within the margin", []obs{
+			{annFace, 1, map[string]float64{"ann": 0.7, "bob": 0.65}},
+			{annFace, 1, map[string]float64{"ann": 0.7, "bob": 0.66}}}, "", -1},
+		{"two people compete", []obs{
+			{annFace, 1, map[string]float64{"ann": 0.6, "bob": 0.55}},
+			{annFace, 1, map[string]float64{"ann": 0.55, "bob": 0.6}}}, "", -1},
+		// Two of ann's faces then three of bob's: the template leans to bob, cos 2.1/sqrt(13) = 0.58
+		// against ann's 1.4/sqrt(13) = 0.39.
+		{"identity turns with the faces", []obs{ann(0.7, 1), ann(0.7, 1),
+			{bobFace, 1, map[string]float64{"bob": 0.7}}, {bobFace, 1, map[string]float64{"bob": 0.7}},
+			{bobFace, 1, map[string]float64{"bob": 0.7}}}, "bob", 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEvidence(DefaultIdentityConfig())
+			decided := -1
+			for i, o := range tt.frames {
+				f := &Face{Score: 0.9, Embedding: o.emb, Quality: o.q}
+				for id, sim := range o.sims {
+					f.Matches = append(f.Matches, FaceMatch{PersonID: id, Similarity: sim, Threshold: 0.5, Margin: 0.08})
+				}
+				e.add(t0.Add(time.Duration(i)*time.Second), f)
+				switch {
+				case e.PersonID == "":
+					decided = -1
+				case decided < 0:
+					decided = i
+				}
+			}
+			require.Equal(t, tt.want, e.PersonID, "candidates %+v", e.Candidates)
+			assert.Equal(t, tt.decided, decided)
+			if tt.want != "" {
+				c := e.Candidates[0]
+				assert.Equal(t, tt.want, c.PersonID)
+				assert.GreaterOrEqual(t, c.Score, c.Threshold)
+			}
+		})
 	}
 }
