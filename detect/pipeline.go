@@ -187,7 +187,7 @@ func (p *Pipeline) Detect(ctx context.Context, frame gocv.Mat, t time.Time) (Res
 
 // DetectPhoto is Detect for a still photo. A photo, unlike a camera frame, may show a face filling the
 // picture or be a tight crop of one, so faces are searched at several scales and, in a small picture
-// where none is found, again with a border around it.
+// where none is found or one is cut by the edge, again with a border around it.
 func (p *Pipeline) DetectPhoto(ctx context.Context, img gocv.Mat) (Result, error) {
 	if img.Empty() || img.Channels() != 3 {
 		return Result{}, fmt.Errorf("detect photo: need a non-empty BGR image, got %dx%d with %d channels",
@@ -223,8 +223,9 @@ type pyramidDetector interface {
 	DetectFacesPyramid(img gocv.Mat, minSide int) ([]Face, error)
 }
 
-// tightCropSide: pictures this small without a face found are retried with a border; larger ones are not
-// crops, and a retry would only give false detections a second chance.
+// tightCropSide: pictures this small may be tight crops of a face, which YuNet finds better inside a
+// border; larger ones are not crops, and a second search would only give false detections another
+// chance.
 const tightCropSide = 512
 
 // stillFaces finds, embeds and matches the faces of a still photo. p.mu must be held.
@@ -239,8 +240,12 @@ func (p *Pipeline) stillFaces(img gocv.Mat) ([]Face, error) {
 	if err != nil {
 		return nil, fmt.Errorf("detect faces: %w", err)
 	}
-	if len(faces) == 0 && max(img.Cols(), img.Rows()) <= tightCropSide {
-		return p.paddedFaces(img)
+	if max(img.Cols(), img.Rows()) <= tightCropSide && (len(faces) == 0 || cutByEdge(faces, img)) {
+		padded, err := p.paddedFaces(img)
+		if err != nil {
+			return nil, err
+		}
+		faces = preferPadded(faces, padded)
 	}
 	if faces == nil {
 		faces = []Face{}
@@ -248,8 +253,37 @@ func (p *Pipeline) stillFaces(img gocv.Mat) ([]Face, error) {
 	return faces, p.recognise(img, faces)
 }
 
-// paddedFaces detects and recognises faces in img surrounded by a black border half its size; the faces
-// come back in img's coordinates. p.mu must be held.
+// cutByEdge reports whether a face reaches the picture's edge (within a pixel): a tight crop.
+func cutByEdge(faces []Face, img gocv.Mat) bool {
+	w, h := float32(img.Cols()-1), float32(img.Rows()-1)
+	for _, f := range faces {
+		if f.Box.X < 1 || f.Box.Y < 1 || f.Box.X+f.Box.W > w || f.Box.Y+f.Box.H > h {
+			return true
+		}
+	}
+	return false
+}
+
+// preferPadded merges the faces found inside a border into those found without: with none found
+// without, all of them; otherwise a face found both ways is taken from the bordered search when it
+// scores higher there (YuNet scores a face cut by the picture's edge lower and places its landmarks
+// worse), and faces only the bordered search found are left out.
+func preferPadded(faces, padded []Face) []Face {
+	if len(faces) == 0 {
+		return padded
+	}
+	for i, f := range faces {
+		for _, g := range padded {
+			if g.Box.IoU(f.Box) >= 0.3 && g.Score > faces[i].Score {
+				faces[i] = g
+			}
+		}
+	}
+	return faces
+}
+
+// paddedFaces detects faces in img surrounded by a black border half its size; the faces come back in
+// img's coordinates (aligning them in img fills the outside with the same black). p.mu must be held.
 func (p *Pipeline) paddedFaces(img gocv.Mat) ([]Face, error) {
 	pad := max(img.Cols(), img.Rows()) / 2
 	padded := gocv.NewMat()
@@ -257,9 +291,6 @@ func (p *Pipeline) paddedFaces(img gocv.Mat) ([]Face, error) {
 	gocv.CopyMakeBorder(img, &padded, pad, pad, pad, pad, gocv.BorderConstant, color.RGBA{})
 	faces, err := p.detectFaces(padded, image.Rectangle{})
 	if err != nil {
-		return nil, err
-	}
-	if err := p.recognise(padded, faces); err != nil {
 		return nil, err
 	}
 	for i := range faces {
