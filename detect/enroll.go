@@ -145,6 +145,13 @@ func usable(faces []Face, rules EnrolmentRules) []Face {
 // entry has a fresh id, the enrolment time and the embedder's model; the caller adds who enrolled it,
 // why and until when before storing it.
 func (p *Pipeline) Enrol(ctx context.Context, name string, cat watchlist.Category, photos []PhotoInput, rules EnrolmentRules) (watchlist.Person, error) {
+	return p.enrol(ctx, name, cat, photos, rules, nil)
+}
+
+// enrol is Enrol; with skip set, a photo that cannot be used is passed to skip and left out instead of
+// failing the enrolment, which fails only when no photo is left.
+func (p *Pipeline) enrol(ctx context.Context, name string, cat watchlist.Category, photos []PhotoInput, rules EnrolmentRules,
+	skip func(PhotoInput, error)) (watchlist.Person, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return watchlist.Person{}, errors.New("enrol: a name is required")
@@ -159,11 +166,18 @@ func (p *Pipeline) Enrol(ctx context.Context, name string, cat watchlist.Categor
 		EmbeddingModel: p.faceEmbSHA()}
 	for _, ph := range photos {
 		rec, emb, err := p.EmbedPhoto(ctx, ph, rules)
-		if err != nil {
+		if err != nil && (skip == nil || ctx.Err() != nil) {
 			return watchlist.Person{}, fmt.Errorf("enrol %s: %w", name, err)
+		}
+		if err != nil {
+			skip(ph, err)
+			continue
 		}
 		person.Photos = append(person.Photos, rec)
 		person.Embeddings = append(person.Embeddings, emb)
+	}
+	if len(person.Embeddings) == 0 {
+		return watchlist.Person{}, fmt.Errorf("enrol %s: none of the %d photos holds a usable face", name, len(photos))
 	}
 	return person, nil
 }

@@ -15,10 +15,13 @@ import (
 var photoExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".gif": true, ".pgm": true, ".ppm": true}
 
 // LoadGalleryDir enrols a gallery laid out as one folder per person (DIR/<person>/*.jpg|png|...): the
-// person's name is the folder name, and every photo must hold exactly one usable face. Investigators use
-// it to search footage for a few people without touching the watch list.
+// person's name is the folder name. Investigators use it to search footage for a few people without
+// touching the watch list. A photo without exactly one usable face fails the load when skip is nil;
+// otherwise it is passed to skip (to warn, naming it) and left out, and only a person left without
+// any photo fails the load.
 // The entries live only in memory: they carry no legal basis or expiry and are never stored.
-func LoadGalleryDir(ctx context.Context, p *Pipeline, dir string, cat watchlist.Category, rules EnrolmentRules) ([]watchlist.Person, error) {
+func LoadGalleryDir(ctx context.Context, p *Pipeline, dir string, cat watchlist.Category, rules EnrolmentRules,
+	skip func(photo string, err error)) ([]watchlist.Person, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read gallery %s: %w", dir, err)
@@ -34,22 +37,33 @@ func LoadGalleryDir(ctx context.Context, p *Pipeline, dir string, cat watchlist.
 			return nil, fmt.Errorf("read gallery %s: %w", folder, err)
 		}
 		var photos []PhotoInput
+		skipped := 0
 		for _, f := range files {
 			if f.IsDir() || !photoExts[strings.ToLower(filepath.Ext(f.Name()))] {
 				continue
 			}
-			ph, err := ReadPhotoFile(filepath.Join(folder, f.Name()), rules.Limits.MaxBytes)
-			if err != nil {
+			path := filepath.Join(folder, f.Name())
+			ph, err := ReadPhotoFile(path, rules.Limits.MaxBytes)
+			if err != nil && skip == nil {
 				return nil, fmt.Errorf("gallery: %w", err)
+			}
+			if err != nil {
+				skip(path, err)
+				skipped++
+				continue
 			}
 			photos = append(photos, ph)
 		}
-		if len(photos) == 0 {
+		if len(photos) == 0 && skipped == 0 {
 			return nil, fmt.Errorf("gallery folder %s holds no photos (.jpg, .png, .pgm)", folder)
 		}
-		id, err := p.Enrol(ctx, e.Name(), cat, photos, rules)
+		var skipPhoto func(PhotoInput, error)
+		if skip != nil {
+			skipPhoto = func(ph PhotoInput, err error) { skip(ph.Name, err) }
+		}
+		id, err := p.enrol(ctx, e.Name(), cat, photos, rules, skipPhoto)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("gallery folder %s: %w", folder, err)
 		}
 		id.ID = galleryID(e.Name())
 		ids = append(ids, id)

@@ -214,7 +214,7 @@ func TestIdentifyFaceRecognitionPhotos(t *testing.T) {
 	p := newPipeline(t, false)
 	base := filepath.Join(evalDir(t), "faces", "face_recognition")
 	train := filepath.Join(base, "examples", "knn_examples", "train")
-	ids, err := LoadGalleryDir(context.Background(), p, train, watchlist.Missing, DefaultEnrolmentRules())
+	ids, err := LoadGalleryDir(context.Background(), p, train, watchlist.Missing, DefaultEnrolmentRules(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"sort"
@@ -72,11 +73,7 @@ func runAnalyze(ctx context.Context, e *env, args []string) error {
 	}
 	defer p.Close()
 	if *gallery != "" {
-		if !p.Recognition() {
-			return fmt.Errorf("--gallery needs the face models to recognise anyone: run `make models` and pass "+
-				"--models DIR or set %s", models.EnvDir)
-		}
-		ids, err := detect.LoadGalleryDir(ctx, p, *gallery, cat, detect.DefaultEnrolmentRules())
+		ids, err := loadGallery(ctx, e.log, p, *gallery, cat)
 		if err != nil {
 			return err
 		}
@@ -104,6 +101,23 @@ func runAnalyze(ctx context.Context, e *env, args []string) error {
 		return a.video(ctx, p, src, *video, *fps, *gate, showProgress(*progress, e.stderr))
 	}
 	return a.images(ctx, p, images)
+}
+
+// needModels says that what was asked for needs the face models.
+func needModels(what string) error {
+	return fmt.Errorf("%s needs the face models to recognise anyone: run `make models` and pass --models DIR or set %s",
+		what, models.EnvDir)
+}
+
+// loadGallery enrols a gallery folder for analyze and replay: a photo that cannot be used is left out
+// with a warning naming it; the load fails only when a person is left without any photo.
+func loadGallery(ctx context.Context, log *slog.Logger, p *detect.Pipeline, dir string, cat watchlist.Category) ([]watchlist.Person, error) {
+	if !p.Recognition() {
+		return nil, needModels("--gallery")
+	}
+	return detect.LoadGalleryDir(ctx, p, dir, cat, detect.DefaultEnrolmentRules(), func(photo string, err error) {
+		log.Warn("gallery photo left out", "photo", photo, "err", err)
+	})
 }
 
 // analysis accumulates output and a summary.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -123,12 +124,12 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 	var source string
 	if truth != nil && *gallery == "" {
 		if !dets[0].Recognition() {
-			return fmt.Errorf("the scenario's watch list needs the face models: run `make models` and pass --models DIR or set %s", models.EnvDir)
+			return needModels("the scenario's watch list")
 		}
 		ids, err = scenarioWatchList(ctx, dets[0], truth)
 		source = "scenario " + *scenarioDir
 	} else {
-		ids, source, err = replayWatchList(ctx, dets[0], db, *gallery, cat)
+		ids, source, err = replayWatchList(ctx, e.log, dets[0], db, *gallery, cat)
 	}
 	if err != nil {
 		return err
@@ -207,16 +208,10 @@ func replayObjects(ctx context.Context, cfg *config.Config, dir, dbPath string) 
 
 // replayWatchList loads the people to look for: a gallery folder, or else the database's active
 // watch list.
-func replayWatchList(ctx context.Context, p *detect.Pipeline, db *store.DB, gallery string, cat watchlist.Category) ([]watchlist.Person, string, error) {
-	needModels := func(what string) error {
-		return fmt.Errorf("%s needs the face models to recognise anyone: run `make models` and pass --models DIR or set %s",
-			what, models.EnvDir)
-	}
+func replayWatchList(ctx context.Context, log *slog.Logger, p *detect.Pipeline, db *store.DB, gallery string,
+	cat watchlist.Category) ([]watchlist.Person, string, error) {
 	if gallery != "" {
-		if !p.Recognition() {
-			return nil, "", needModels("--gallery")
-		}
-		ids, err := detect.LoadGalleryDir(ctx, p, gallery, cat, detect.DefaultEnrolmentRules())
+		ids, err := loadGallery(ctx, log, p, gallery, cat)
 		return ids, "gallery " + gallery, err
 	}
 	persons, err := db.Watchlist().Active(ctx, time.Now())
