@@ -23,11 +23,25 @@ func toDetections(res detect.Result, rank ranker) []tracks.Detection {
 		if pi < 0 {
 			continue
 		}
-		f := &res.Faces[fi]
-		dets[pi].Face = &tracks.Face{Box: box(f.Box), Score: float64(f.Score), Embedding: f.Embedding,
-			Matches: rank.candidates(f)}
+		dets[pi].Face = rank.face(&res.Faces[fi])
 	}
 	return dets
+}
+
+// TrackFace is what a tracker learns from one detected face: its box, score and quality and, when the
+// face was embedded and its quality is above zero, its embedding and its watch-list candidates (the
+// keep most similar people). The edge (faces on person tracks) and analyze (face tracks) both feed
+// trackers through it, so one rule names people in both.
+func TrackFace(f *detect.Face, matcher *watchlist.Matcher, keep int) *tracks.Face {
+	return ranker{matcher: matcher, keep: keep}.face(f)
+}
+
+func (r ranker) face(f *detect.Face) *tracks.Face {
+	tf := &tracks.Face{Box: box(f.Box), Score: float64(f.Score), Quality: float64(f.Quality.Value())}
+	if tf.Quality > 0 { // a face rated useless tells nothing about who it is
+		tf.Embedding, tf.Matches = f.Embedding, r.candidates(f)
+	}
+	return tf
 }
 
 func box(b detect.Box) tracks.Box {
@@ -104,7 +118,7 @@ func (r ranker) candidates(f *detect.Face) []tracks.FaceMatch {
 		out := make([]tracks.FaceMatch, 0, min(len(ranked), r.keep))
 		for _, c := range ranked[:min(len(ranked), r.keep)] {
 			out = append(out, tracks.FaceMatch{PersonID: c.Person.ID, Similarity: float64(c.Similarity),
-				Threshold: float64(c.Threshold)})
+				Threshold: float64(c.Threshold), Margin: float64(c.Margin)})
 		}
 		return out
 	}

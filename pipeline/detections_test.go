@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"snowlight/detect"
 	"snowlight/tracks"
 	"snowlight/watchlist"
@@ -93,6 +96,34 @@ func TestCandidates(t *testing.T) {
 	}
 }
 
+var fullQuality = detect.Quality{Size: 1, Pose: 1, Sharpness: 1}
+
+// A face passes its quality on as its weight, with the margin of each candidate's category; a face
+// rated useless passes only where it is.
+func TestTrackFace(t *testing.T) {
+	ids := []watchlist.Person{
+		{ID: "ann", Name: "Ann", Category: watchlist.Suspect, Embeddings: [][]float32{unit(1, 0)}},
+		{ID: "bob", Name: "Bob", Category: watchlist.AtRisk, Embeddings: [][]float32{unit(0, 1)}},
+	}
+	m, err := watchlist.NewMatcher(ids, watchlist.DefaultPolicy(), "", time.Now())
+	require.NoError(t, err)
+	f := detect.Face{Box: detect.Box{X: 1, Y: 2, W: 40, H: 40}, Score: 0.9, Embedding: unit(1, 0.2),
+		Quality: detect.Quality{Size: 1, Pose: 0.5, Sharpness: 0.8}}
+	tf := TrackFace(&f, m, 3)
+	assert.InDelta(t, 0.4, tf.Quality, 1e-6)
+	assert.Equal(t, tracks.Box{X: 1, Y: 2, W: 40, H: 40}, tf.Box)
+	require.Len(t, tf.Matches, 2)
+	assert.Equal(t, "ann", tf.Matches[0].PersonID)
+	assert.InDelta(t, watchlist.DefaultPolicy().Margin[watchlist.Suspect], tf.Matches[0].Margin, 1e-6)
+	assert.InDelta(t, watchlist.DefaultPolicy().Margin[watchlist.AtRisk], tf.Matches[1].Margin, 1e-6)
+
+	f.Quality.Pose = 0
+	tf = TrackFace(&f, m, 3)
+	assert.Zero(t, tf.Quality)
+	assert.Nil(t, tf.Embedding)
+	assert.Nil(t, tf.Matches)
+}
+
 func TestToDetections(t *testing.T) {
 	res := detect.Result{
 		Persons: []detect.Person{
@@ -100,7 +131,7 @@ func TestToDetections(t *testing.T) {
 			{Box: detect.Box{X: 400, Y: 100, W: 100, H: 300}, Score: 0.4},
 		},
 		Faces: []detect.Face{
-			{Box: detect.Box{X: 130, Y: 110, W: 40, H: 40}, Score: 0.95, Embedding: unit(1, 0),
+			{Box: detect.Box{X: 130, Y: 110, W: 40, H: 40}, Score: 0.95, Embedding: unit(1, 0), Quality: fullQuality,
 				Nearest: &watchlist.Match{PersonID: "ann", Category: watchlist.Missing, Similarity: 0.3, Threshold: 0.5}},
 			{Box: detect.Box{X: 900, Y: 110, W: 40, H: 40}, Score: 0.95},
 		},

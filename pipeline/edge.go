@@ -49,6 +49,20 @@ func TrackerConfig() tracks.Config {
 	return c
 }
 
+// FaceTrackerConfig returns tracker settings for following faces rather than people, as analyze does
+// in footage where bodies are often out of view. YuNet reports faces from 0.7, so every reported face
+// may start a track, and a face seen once is already a track (ConfirmHits 1), named when its one
+// frame suffices (MinFrames 1: the template of one face is the face, held to the single face's
+// threshold and margin). The edge's person tracks keep MinFrames 2: one lucky frame never sends
+// anyone out.
+func FaceTrackerConfig() tracks.Config {
+	c := tracks.DefaultConfig()
+	c.HighScore, c.LowScore, c.NewTrackScore = 0.7, 0.5, 0.7
+	c.ConfirmHits = 1
+	c.Identity.MinFrames = 1
+	return c
+}
+
 // GateConfig returns the motion gate settings for the edge: the detect package's defaults, except
 // that moving regions covering more than a fifth of the frame get a full pass. A person near the
 // camera fills that much, and the person detector run on a crop around them now and then returns
