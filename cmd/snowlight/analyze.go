@@ -43,6 +43,9 @@ func runAnalyze(ctx context.Context, e *env, args []string) error {
 	fps := fs.Float64("fps", 0, "analyse this many frames per second of video (default: every frame)")
 	gate := fs.Bool("gate", false, "skip frames without motion (faster on quiet footage; a full pass every 2 s)")
 	progress := fs.String("progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
+	facesOnly := fs.Bool("faces-only", false, "run no person detector (faster when only faces matter)")
+	truthTracks := fs.String("truth", "", "score the names against labelled face tracks (pyannote-video's format; with --truth-identities, video only)")
+	truthIDs := fs.String("truth-identities", "", `CSV "track,identity" naming each track of --truth`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,7 +55,8 @@ func runAnalyze(ctx context.Context, e *env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	if (*video == "") == (len(images) == 0) || *fps < 0 {
+	if (*video == "") == (len(images) == 0) || *fps < 0 || (*truthTracks == "") != (*truthIDs == "") ||
+		*truthTracks != "" && (*video == "" || *gallery == "") {
 		fs.Usage()
 		return errUsage
 	}
@@ -63,6 +67,7 @@ func runAnalyze(ctx context.Context, e *env, args []string) error {
 
 	cfg := detect.DefaultConfig(models.ResolveDir(*modelsDir))
 	cfg.Appearance = false
+	cfg.FacesOnly = *facesOnly
 	cfg.Log = e.log
 	if err := engine.configure(&cfg, e.log); err != nil {
 		return err
@@ -72,17 +77,18 @@ func runAnalyze(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer p.Close()
+	var ids []watchlist.Person
+	var matcher *watchlist.Matcher
 	if *gallery != "" {
-		ids, err := loadGallery(ctx, e.log, p, *gallery, cat)
+		ids, err = loadGallery(ctx, e.log, p, *gallery, cat)
 		if err != nil {
 			return err
 		}
 		policy := watchlist.DefaultPolicy()
-		m, err := watchlist.NewMatcher(ids, policy, p.EmbeddingModel(), time.Now())
-		if err != nil {
+		if matcher, err = watchlist.NewMatcher(ids, policy, p.EmbeddingModel(), time.Now()); err != nil {
 			return err
 		}
-		p.SetWatchList(m)
+		p.SetWatchList(matcher)
 		var names []string
 		for _, id := range ids {
 			names = append(names, fmt.Sprintf("%s (%d photos)", id.Name, len(id.Photos)))
@@ -98,7 +104,20 @@ func runAnalyze(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		defer src.Close()
-		return a.video(ctx, p, src, *video, *fps, *gate, showProgress(*progress, e.stderr))
+		namer, err := newTrackNamer(matcher, ids)
+		if err != nil {
+			return err
+		}
+		if *truthTracks != "" {
+			var people []string
+			for _, id := range ids {
+				people = append(people, id.Name)
+			}
+			if a.truth, err = newTruthScorer(*truthTracks, *truthIDs, people); err != nil {
+				return err
+			}
+		}
+		return a.video(ctx, p, namer, src, *video, *fps, *gate, showProgress(*progress, e.stderr))
 	}
 	return a.images(ctx, p, images)
 }
@@ -124,6 +143,9 @@ func loadGallery(ctx context.Context, log *slog.Logger, p *detect.Pipeline, dir 
 type analysis struct {
 	e         *env
 	json      bool
+	truth     *truthScorer // nil: no --truth
+	width     int          // of the video's pictures
+	height    int
 	frames    int
 	persons   int
 	faces     int
@@ -133,7 +155,7 @@ type analysis struct {
 type sighting struct {
 	frames      int
 	first, last float64 // seconds (video) or -1 (images)
-	best        float32
+	best        float64
 	where       []string // images
 }
 
@@ -143,10 +165,19 @@ type jsonPerson struct {
 }
 
 type jsonFace struct {
-	Box        [4]float64 `json:"box"`
-	Score      float64    `json:"score"`
-	Identity   string     `json:"identity"`
-	Similarity float64    `json:"similarity"`
+	Box     [4]float64 `json:"box"`
+	Score   float64    `json:"score"`
+	Quality float64    `json:"quality"`
+	// Track is the face track (video only); Identity its name, "" when unknown; Source says where the
+	// name came from: "face" when this face alone is named so, "track" when its track's other frames
+	// named it.
+	Track    uint64 `json:"track,omitempty"`
+	Identity string `json:"identity"`
+	Source   string `json:"source,omitempty"`
+	// Similarity is this face's to its nearest person (its name's when named by itself);
+	// TrackSimilarity the track template's to the named person.
+	Similarity      float64 `json:"similarity"`
+	TrackSimilarity float64 `json:"track_similarity,omitempty"`
 }
 
 type frameRecord struct {
@@ -171,39 +202,49 @@ func jsonBox(b detect.Box) [4]float64 {
 	return [4]float64{round(b.X, 1), round(b.Y, 1), round(b.W, 1), round(b.H, 1)}
 }
 
-// convert turns a result into output records and updates the summary; at is the time in seconds (video)
-// or negative (image), where names the image.
-func (a *analysis) convert(res detect.Result, at float64, where string) ([]jsonPerson, []jsonFace) {
+// convert turns a result into output records, each face named by its own match; a video's faces are
+// named again by track (trackNamer) before they are counted.
+func convert(res detect.Result) ([]jsonPerson, []jsonFace) {
 	persons := make([]jsonPerson, 0, len(res.Persons))
 	for _, pr := range res.Persons {
 		persons = append(persons, jsonPerson{jsonBox(pr.Box), round(pr.Score, 3)})
 	}
 	faces := make([]jsonFace, 0, len(res.Faces))
 	for _, f := range res.Faces {
-		jf := jsonFace{Box: jsonBox(f.Box), Score: round(f.Score, 3)}
+		jf := jsonFace{Box: jsonBox(f.Box), Score: round(f.Score, 3), Quality: round(f.Quality.Value(), 3)}
 		if f.Nearest != nil {
 			jf.Similarity = round(f.Nearest.Similarity, 3)
 		}
 		if f.Match != nil {
-			jf.Identity, jf.Similarity = f.Match.Name, round(f.Match.Similarity, 3)
-			s := a.sightings[f.Match.Name]
-			if s == nil {
-				s = &sighting{first: at}
-				a.sightings[f.Match.Name] = s
-			}
-			s.frames++
-			s.last = at
-			s.best = max(s.best, f.Match.Similarity)
-			if where != "" {
-				s.where = append(s.where, where)
-			}
+			jf.Identity, jf.Source, jf.Similarity = f.Match.Name, "face", round(f.Match.Similarity, 3)
 		}
 		faces = append(faces, jf)
+	}
+	return persons, faces
+}
+
+// count adds a frame's or image's named faces to the summary; at is the time in seconds (video) or
+// negative (image), where names the image.
+func (a *analysis) count(persons []jsonPerson, faces []jsonFace, at float64, where string) {
+	for _, f := range faces {
+		if f.Identity == "" {
+			continue
+		}
+		s := a.sightings[f.Identity]
+		if s == nil {
+			s = &sighting{first: at}
+			a.sightings[f.Identity] = s
+		}
+		s.frames++
+		s.last = at
+		s.best = max(s.best, f.Similarity, f.TrackSimilarity)
+		if where != "" {
+			s.where = append(s.where, where)
+		}
 	}
 	a.frames++
 	a.persons += len(persons)
 	a.faces += len(faces)
-	return persons, faces
 }
 
 func (a *analysis) images(ctx context.Context, p *detect.Pipeline, paths []string) error {
@@ -222,7 +263,8 @@ func (a *analysis) images(ctx context.Context, p *detect.Pipeline, paths []strin
 		if err != nil {
 			return fmt.Errorf("analyse %s: %w", path, err)
 		}
-		persons, faces := a.convert(res, -1, path)
+		persons, faces := convert(res)
+		a.count(persons, faces, -1, path)
 		if a.json {
 			if err := enc.Encode(imageRecord{Image: path, Persons: persons, Faces: faces}); err != nil {
 				return err
@@ -246,8 +288,8 @@ func (a *analysis) images(ctx context.Context, p *detect.Pipeline, paths []strin
 	return nil
 }
 
-func (a *analysis) video(ctx context.Context, p *detect.Pipeline, src videoSource, path string, fps float64,
-	gated bool, bar io.Writer) error {
+func (a *analysis) video(ctx context.Context, p *detect.Pipeline, namer *trackNamer, src videoSource, path string,
+	fps float64, gated bool, bar io.Writer) error {
 	a.e.log.Info("analysing video", "file", path, "stream", src.Describe(), "fps", fps, "gate", gated)
 	var cam *detect.Camera
 	if gated {
@@ -261,6 +303,7 @@ func (a *analysis) video(ctx context.Context, p *detect.Pipeline, src videoSourc
 	// Wall time anchored at the start of analysis: the gate only needs time to advance as the video does.
 	anchor := time.Now()
 	lastBar := time.Time{}
+	analysed := 0 // a.frames counts frames once named, which waits for their tracks to end
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -278,21 +321,24 @@ func (a *analysis) video(ctx context.Context, p *detect.Pipeline, src videoSourc
 		} else {
 			res, err = p.Detect(ctx, img, anchor.Add(t))
 		}
+		a.width, a.height = img.Cols(), img.Rows()
 		img.Close()
 		if err != nil {
 			return fmt.Errorf("analyse %s frame %d: %w", path, n, err)
 		}
-		persons, faces := a.convert(res, t.Seconds(), "")
-		if a.json {
-			rec := frameRecord{Frame: n, T: math.Round(t.Seconds()*1000) / 1000, Persons: persons, Faces: faces}
-			if err := enc.Encode(rec); err != nil {
-				return err
-			}
+		analysed++
+		persons, faces := convert(res)
+		rec := frameRecord{Frame: n, T: math.Round(t.Seconds()*1000) / 1000, Persons: persons, Faces: faces}
+		if err := a.emit(enc, namer.add(anchor.Add(t), res, rec)); err != nil {
+			return err
 		}
 		if bar != nil && time.Since(lastBar) > 250*time.Millisecond {
 			lastBar = time.Now()
-			drawProgress(bar, n, total, a.frames, time.Since(began))
+			drawProgress(bar, n, total, analysed, time.Since(began))
 		}
+	}
+	if err := a.emit(enc, namer.finish()); err != nil {
+		return err
 	}
 	if bar != nil {
 		drawProgress(bar, total, total, a.frames, time.Since(began))
@@ -302,6 +348,25 @@ func (a *analysis) video(ctx context.Context, p *detect.Pipeline, src videoSourc
 		"persons", a.persons, "faces", a.faces, "identified", len(a.sightings))
 	if !a.json {
 		a.summary()
+	}
+	if a.truth != nil {
+		return a.truth.report(a.e.stdout, a.json)
+	}
+	return nil
+}
+
+// emit counts named frames and writes them as JSON lines when asked.
+func (a *analysis) emit(enc *json.Encoder, recs []frameRecord) error {
+	for _, rec := range recs {
+		a.count(rec.Persons, rec.Faces, rec.T, "")
+		if a.truth != nil {
+			a.truth.add(rec, a.width, a.height)
+		}
+		if a.json {
+			if err := enc.Encode(rec); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

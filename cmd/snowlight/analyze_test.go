@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+
 	"snowlight/testvideos"
 )
 
@@ -108,9 +110,11 @@ func TestAnalyzeScenarioVideo(t *testing.T) {
 					}
 				}
 			}
+			assert.NotZero(t, f.Track, "frame %d: face at %v on no face track", rec.Frame, f.Box)
 			if f.Identity == "" {
 				continue
 			}
+			assert.Contains(t, []string{"face", "track"}, f.Source, "frame %d: where the name %q came from", rec.Frame, f.Identity)
 			if best < 0.3 || names[who] != f.Identity {
 				t.Errorf("frame %d t=%.1f: face at %v named %q but it is %q (IoU %.2f)", rec.Frame, rec.T, f.Box,
 					f.Identity, who, best)
