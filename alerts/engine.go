@@ -103,6 +103,10 @@ type Options struct {
 	// OnDismiss is called after a biometric alert was dismissed as false, so the matcher can take the
 	// evidence as a negative for that person. Errors are logged; the dismissal stands.
 	OnDismiss func(ctx context.Context, a Alert) error
+	// OnConfirm is called after a biometric alert was confirmed (by as many people as the two-person
+	// rule asks), so the matcher may learn the confirmed faces. Errors are logged; the confirmation
+	// stands.
+	OnConfirm func(ctx context.Context, a Alert) error
 	// Publish receives every committed event, in order, with the alert as it left it (for the console
 	// stream's hub).
 	Publish func(events ...Event)
@@ -364,7 +368,7 @@ func (e *Engine) Confirm(ctx context.Context, id, user string) (Alert, error) {
 	if err := needUser(user, "confirm"); err != nil {
 		return Alert{}, err
 	}
-	return e.change(ctx, id, func(a *Alert, now time.Time) (step, error) {
+	a, err := e.change(ctx, id, func(a *Alert, now time.Time) (step, error) {
 		if _, err := a.Lifecycle().Next(ActConfirmed); err != nil {
 			return step{}, err
 		}
@@ -390,6 +394,12 @@ func (e *Engine) Confirm(ctx context.Context, id, user string) (Alert, error) {
 		s.outbox = msgs
 		return s, nil
 	})
+	if err == nil && a.Status == Confirmed && a.Biometric() && e.o.OnConfirm != nil {
+		if ferr := e.o.OnConfirm(ctx, a); ferr != nil {
+			e.log.Error("confirmation feedback to matching failed", "alert", a.ID, "person", a.Person.ID, "err", ferr)
+		}
+	}
+	return a, err
 }
 
 func (e *Engine) guardianNotices(ctx context.Context, a Alert) ([]notify.Message, error) {

@@ -150,6 +150,9 @@ type Category struct {
 	Margin    *float64 `yaml:"margin"`
 	// MaxExpiry caps how long an entry of this category may stay on the list.
 	MaxExpiry *time.Duration `yaml:"max_expiry"`
+	// LearnFromConfirmations adds the faces of a confirmed alert to the person's template (audited;
+	// they expire with the entry). Off by default.
+	LearnFromConfirmations *bool `yaml:"learn_from_confirmations"`
 }
 
 // Alerts tunes the alert engine.

@@ -202,6 +202,9 @@ func watchlistPolicy(w config.Watchlist) (watchlist.Policy, error) {
 		if o.MaxExpiry != nil {
 			p.MaxExpiry[cat] = *o.MaxExpiry
 		}
+		if o.LearnFromConfirmations != nil {
+			p.LearnFromConfirmations[cat] = *o.LearnFromConfirmations
+		}
 	}
 	if err := p.Validate(); err != nil {
 		return watchlist.Policy{}, fmt.Errorf("watchlist: %w", err)

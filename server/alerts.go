@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"snowlight/alerts"
 	"snowlight/alerts/dispatch"
@@ -10,6 +11,7 @@ import (
 	"snowlight/alerts/rules"
 	"snowlight/audit"
 	"snowlight/center"
+	"snowlight/detect"
 )
 
 // buildAlerts assembles dispatch, notifications, the alert engine and its rules.
@@ -38,7 +40,7 @@ func (s *Server) buildAlerts(ctx context.Context) error {
 	}
 	s.evidence = newEvidence(s)
 	o := d.Alerts
-	o.OnDismiss, o.Publish, o.Kick, o.Now, o.Logger = s.dismissed, s.publish, s.notifier.Kick, s.now, s.log
+	o.OnDismiss, o.OnConfirm, o.Publish, o.Kick, o.Now, o.Logger = s.dismissed, s.confirmed, s.publish, s.notifier.Kick, s.now, s.log
 	if s.engine, err = alerts.NewEngine(s.db, s.patrols, o); err != nil {
 		return fmt.Errorf("alert engine: %w", err)
 	}
@@ -72,16 +74,7 @@ func (s *Server) dismissed(ctx context.Context, a alerts.Alert) error {
 	if a.Person == nil || a.Closed == nil {
 		return nil
 	}
-	var faces [][]float32
-	for _, id := range a.Evidence.Sightings {
-		sg, err := s.db.Sighting(ctx, id)
-		if err != nil {
-			continue // deleted by retention meanwhile
-		}
-		if len(sg.FaceEmbedding) > 0 {
-			faces = append(faces, sg.FaceEmbedding)
-		}
-	}
+	faces := s.alertFaces(ctx, a, 0)
 	if len(faces) > 0 {
 		if err := s.db.Watchlist().AddNegatives(ctx, a.Person.ID, a.ID, faces); err != nil {
 			return fmt.Errorf("record false match of %s: %w", a.Person.ID, err)
@@ -91,6 +84,46 @@ func (s *Server) dismissed(ctx context.Context, a alerts.Alert) error {
 	_, err := s.audit.Append(ctx, audit.Record{Actor: a.Closed.By, Action: "watchlist.false_match", Target: "person/" + a.Person.ID,
 		Reason: a.Closed.Reason, Details: map[string]string{"alert": a.ID, "camera": a.Place.Camera, "faces": fmt.Sprint(len(faces))}})
 	return err
+}
+
+// confirmed feeds a biometric alert operators confirmed into matching where the person's category
+// learns from confirmations: the faces of its sightings good enough to enrol from (detect's enrolment
+// quality bar) join the person's template, bringing the cameras' view of them into it. They live and
+// expire with the entry. The audit log records who confirmed them.
+func (s *Server) confirmed(ctx context.Context, a alerts.Alert) error {
+	if a.Person == nil || !s.watch.policy.LearnFromConfirmations[a.Person.Category] {
+		return nil
+	}
+	faces := s.alertFaces(ctx, a, float64(detect.DefaultEnrolmentRules().MinQuality))
+	if len(faces) > 0 {
+		if err := s.db.Watchlist().AddConfirmed(ctx, a.Person.ID, a.ID, faces); err != nil {
+			return fmt.Errorf("learn confirmed faces of %s: %w", a.Person.ID, err)
+		}
+		s.watch.touch()
+	}
+	var by []string
+	for _, c := range a.Confirmations {
+		by = append(by, c.User)
+	}
+	_, err := s.audit.Append(ctx, audit.Record{Actor: by[len(by)-1], Action: "watchlist.confirmed_faces", Target: "person/" + a.Person.ID,
+		Details: map[string]string{"alert": a.ID, "camera": a.Place.Camera, "faces": fmt.Sprint(len(faces)),
+			"confirmed_by": strings.Join(by, ",")}})
+	return err
+}
+
+// alertFaces are the face embeddings of an alert's sightings whose best face reaches minQuality.
+func (s *Server) alertFaces(ctx context.Context, a alerts.Alert, minQuality float64) [][]float32 {
+	var faces [][]float32
+	for _, id := range a.Evidence.Sightings {
+		sg, err := s.db.Sighting(ctx, id)
+		if err != nil {
+			continue // deleted by retention meanwhile
+		}
+		if len(sg.FaceEmbedding) > 0 && (minQuality <= 0 || sg.Face != nil && sg.Face.Quality >= minQuality) {
+			faces = append(faces, sg.FaceEmbedding)
+		}
+	}
+	return faces
 }
 
 // runRules turns the center's stored sightings into alerts, in order, until the queue closes (Run

@@ -432,8 +432,8 @@ func (db *DB) PurgeEntry(ctx context.Context, id string, expiredBefore, at time.
 	if err != nil {
 		return 0, fmt.Errorf("purge watch-list entry %s: %w", id, err)
 	}
-	// Photos and the faces dismissed as false matches are biometric data too: they go with the embeddings.
-	for _, table := range []string{"person_photos", "person_negatives"} {
+	// Photos and the faces judged on alerts are biometric data too: they go with the embeddings.
+	for _, table := range []string{"person_photos", "person_negatives", "person_confirmed"} {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE person_id = ?`, id); err != nil {
 			return 0, fmt.Errorf("purge watch-list entry %s: %w", id, err)
 		}

@@ -16,6 +16,8 @@ import (
 // watchlistComponent holds the people on the watch list with their enrolment embeddings and photos,
 // and what the law and the alert rules need to know about them.
 //
+// Version 4 keeps, per person, the faces operators confirmed as them.
+//
 // Version 3 keeps, per person, the faces humans dismissed as false matches of them.
 //
 // Version 2 gives the enrolment photos a table of their own (what each photo is, where its face was,
@@ -71,6 +73,15 @@ ALTER TABLE persons DROP COLUMN detail;
 UPDATE persons SET category = replace(lower(trim(category)), '-', '_');
 `, `
 CREATE TABLE person_negatives (
+	person_id TEXT NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
+	alert_id  TEXT NOT NULL,
+	idx       INTEGER NOT NULL,
+	added_ns  INTEGER NOT NULL,
+	embedding BLOB NOT NULL,
+	PRIMARY KEY (person_id, alert_id, idx)
+) WITHOUT ROWID;
+`, `
+CREATE TABLE person_confirmed (
 	person_id TEXT NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
 	alert_id  TEXT NOT NULL,
 	idx       INTEGER NOT NULL,
@@ -317,55 +328,78 @@ func (w *Watchlist) query(ctx context.Context, biometrics bool, clause string, a
 	if err := w.loadPhotos(ctx, ids, byID); err != nil {
 		return nil, err
 	}
-	if err := w.loadNegatives(ctx, ids, byID); err != nil {
-		return nil, err
+	for _, f := range alertFaces {
+		if err := w.loadFaces(ctx, f, ids, byID); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
 
+// faceTable is a table of faces operators judged on alerts, per person, and the entry's field for them.
+type faceTable struct {
+	table, what string
+	field       func(*watchlist.Person) *[][]float32
+}
+
+// alertFaces are the faces judged on alerts: false matches, and faces confirmed as the person.
+var alertFaces = []faceTable{
+	{"person_negatives", "false matches", func(p *watchlist.Person) *[][]float32 { return &p.Negatives }},
+	{"person_confirmed", "confirmed faces", func(p *watchlist.Person) *[][]float32 { return &p.Confirmed }},
+}
+
 // AddNegatives implements watchlist.Store. Recording the same alert twice changes nothing.
 func (w *Watchlist) AddNegatives(ctx context.Context, id, alert string, faces [][]float32) error {
+	return w.addFaces(ctx, alertFaces[0].table, alertFaces[0].what, id, alert, faces)
+}
+
+// AddConfirmed implements watchlist.Store. Recording the same alert twice changes nothing.
+func (w *Watchlist) AddConfirmed(ctx context.Context, id, alert string, faces [][]float32) error {
+	return w.addFaces(ctx, alertFaces[1].table, alertFaces[1].what, id, alert, faces)
+}
+
+func (w *Watchlist) addFaces(ctx context.Context, table, what, id, alert string, faces [][]float32) error {
 	tx, err := w.db.W.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("false matches of %s: %w", id, err)
+		return fmt.Errorf("%s of %s: %w", what, id, err)
 	}
 	defer tx.Rollback()
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM persons WHERE id = ?`, id).Scan(&n); err != nil {
-		return fmt.Errorf("false matches of %s: %w", id, err)
+		return fmt.Errorf("%s of %s: %w", what, id, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("false matches of %s: %w", id, watchlist.ErrNotFound)
+		return fmt.Errorf("%s of %s: %w", what, id, watchlist.ErrNotFound)
 	}
 	now := time.Now().UnixNano()
 	for i, f := range faces {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO person_negatives(person_id, alert_id, idx, added_ns, embedding)
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO `+table+`(person_id, alert_id, idx, added_ns, embedding)
 			VALUES (?, ?, ?, ?, ?)`, id, alert, i, now, encodeVector(f)); err != nil {
-			return fmt.Errorf("false matches of %s: %w", id, err)
+			return fmt.Errorf("%s of %s: %w", what, id, err)
 		}
 	}
 	return tx.Commit()
 }
 
-func (w *Watchlist) loadNegatives(ctx context.Context, ids []string, byID map[string]*watchlist.Person) error {
-	rows, err := w.db.R.QueryContext(ctx, `SELECT person_id, embedding FROM person_negatives
+func (w *Watchlist) loadFaces(ctx context.Context, f faceTable, ids []string, byID map[string]*watchlist.Person) error {
+	rows, err := w.db.R.QueryContext(ctx, `SELECT person_id, embedding FROM `+f.table+`
 		WHERE person_id IN (SELECT value FROM json_each(?)) ORDER BY person_id, added_ns, alert_id, idx`, jsonList(ids))
 	if err != nil {
-		return fmt.Errorf("false matches: %w", err)
+		return fmt.Errorf("%s: %w", f.what, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id string
 		var b []byte
 		if err := rows.Scan(&id, &b); err != nil {
-			return fmt.Errorf("false matches: %w", err)
+			return fmt.Errorf("%s: %w", f.what, err)
 		}
 		v, err := decodeVector(b)
 		if err != nil {
-			return fmt.Errorf("watch-list entry %s: false match: %w", id, err)
+			return fmt.Errorf("watch-list entry %s: %s: %w", id, f.what, err)
 		}
-		p := byID[id]
-		p.Negatives = append(p.Negatives, v)
+		field := f.field(byID[id])
+		*field = append(*field, v)
 	}
 	return rows.Err()
 }

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"snowlight/geo"
 	"snowlight/retention"
 	"snowlight/watchlist"
@@ -270,4 +273,36 @@ func TestWatchListNegatives(t *testing.T) {
 	if err := db.R.QueryRow(`SELECT count(*) FROM person_negatives`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("%d negatives left after the purge (%v)", n, err)
 	}
+}
+
+// Faces confirmed as a person are kept with the person like the negatives: read with the active list,
+// recorded once per alert, purged with the entry's biometric data when it expires and removed with it.
+func TestWatchListConfirmedFaces(t *testing.T) {
+	db := openTestDB(t)
+	wl := db.Watchlist()
+	ctx := context.Background()
+	for _, id := range []string{"p1", "p2"} {
+		require.NoError(t, wl.Add(ctx, testPerson(id), [][]byte{[]byte("a"), []byte("b")}))
+	}
+	face := []float32{0.6, 0.8}
+	for range 2 { // the same confirmation delivered twice
+		require.NoError(t, wl.AddConfirmed(ctx, "p1", "al-1", [][]float32{face}))
+	}
+	require.NoError(t, wl.AddConfirmed(ctx, "p2", "al-2", [][]float32{face, face}))
+	assert.ErrorIs(t, wl.AddConfirmed(ctx, "nobody", "al-3", [][]float32{face}), watchlist.ErrNotFound)
+	active, err := wl.Active(ctx, st0)
+	require.NoError(t, err)
+	require.Len(t, active, 2)
+	assert.Equal(t, [][]float32{face}, active[0].Confirmed)
+	assert.Len(t, active[1].Confirmed, 2)
+	assert.Empty(t, active[0].Negatives, "confirmed faces are not negatives")
+
+	p1, err := wl.Get(ctx, "p1")
+	require.NoError(t, err)
+	_, err = db.PurgeEntry(ctx, "p1", p1.Expires.Add(time.Hour), p1.Expires.Add(time.Hour))
+	require.NoError(t, err)
+	require.NoError(t, wl.Remove(ctx, "p2"))
+	var n int
+	require.NoError(t, db.R.QueryRow(`SELECT count(*) FROM person_confirmed`).Scan(&n))
+	assert.Zero(t, n, "confirmed faces left after the purge and the removal")
 }

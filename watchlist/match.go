@@ -3,6 +3,7 @@ package watchlist
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 )
@@ -43,7 +44,7 @@ func NewMatcher(persons []Person, policy Policy, modelSHA string, now time.Time)
 			return nil, fmt.Errorf("watch list entry %s (%s): threshold %v outside [0, 1]", p.ID, p.Name, p.Threshold)
 		}
 		m.persons = append(m.persons, p)
-		m.templates = append(m.templates, p.Template())
+		m.templates = append(m.templates, p.Template(policy.LearnFromConfirmations[p.Category]))
 	}
 	return m, nil
 }
@@ -135,11 +136,15 @@ func (m *Matcher) Match(emb []float32) (accepted, nearest *Match) {
 	return nil, nearest
 }
 
-// Template is what a face is compared with: the mean of the entry's embeddings, L2-normalised. Measured on the labelled sets with several photos per
+// Template is what a face is compared with: the mean of the entry's embeddings (with the faces
+// confirmed as the person when confirmed is set), L2-normalised. Measured on the labelled sets with several photos per
 // person (docs/ACCURACY.md), the mean keeps the false-match rate of one photo, while the best of n
 // photos gives an impostor n chances and multiplies it (2.7e-4 instead of 9e-5 at 0.50 with four).
-func (p *Person) Template() []float32 {
+func (p *Person) Template(confirmed bool) []float32 {
 	embs := p.Embeddings
+	if confirmed {
+		embs = append(slices.Clip(embs), p.Confirmed...)
+	}
 	if len(embs) == 0 {
 		return nil
 	}

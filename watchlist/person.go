@@ -44,6 +44,10 @@ type Person struct {
 	// Negatives are embeddings of faces a human judged not to be this person (a dismissed alert): a
 	// face must resemble the enrolment more than it resembles any of them to be matched to the person.
 	Negatives [][]float32 `json:"negatives,omitempty"`
+	// Confirmed are embeddings of faces operators confirmed as this person (a confirmed alert): where
+	// the category learns from confirmations (Policy.LearnFromConfirmations) they join the enrolment
+	// in the person's template, bringing the cameras' view of the person into it.
+	Confirmed [][]float32 `json:"confirmed,omitempty"`
 }
 
 // Photo records one enrolment photo: where it came from, its hash, and where the face used was.

@@ -16,6 +16,9 @@ type Policy struct {
 	// MaxExpiry is, per category, the longest an entry may stay on the list from its enrolment: an
 	// entry must be renewed, with a legal basis, to stay longer.
 	MaxExpiry map[Category]time.Duration
+	// LearnFromConfirmations says, per category, whether faces operators confirm as a person join
+	// the person's template (Person.Confirmed); off unless a deployment turns it on.
+	LearnFromConfirmations map[Category]bool
 }
 
 // DefaultPolicy holds the thresholds chosen from measured data; docs/ACCURACY.md ("Watch-list
@@ -33,7 +36,8 @@ func DefaultPolicy() Policy {
 		Margin: map[Category]float32{AtRisk: 0.08, Missing: 0.08, Suspect: 0.10},
 		// How long one authorisation lasts (the configuration's defaults before there was one
 		// model); a longer search needs the entry renewed.
-		MaxExpiry: map[Category]time.Duration{AtRisk: 90 * day, Missing: 90 * day, Suspect: 30 * day},
+		MaxExpiry:              map[Category]time.Duration{AtRisk: 90 * day, Missing: 90 * day, Suspect: 30 * day},
+		LearnFromConfirmations: map[Category]bool{},
 	}
 }
 

@@ -25,6 +25,9 @@ type Store interface {
 	// AddNegatives records faces a human judged not to be person id (from alert, a dismissed alert),
 	// so the matcher stops confusing them with the person.
 	AddNegatives(ctx context.Context, id, alert string, faces [][]float32) error
+	// AddConfirmed records faces operators confirmed as person id (from alert, a confirmed alert);
+	// they live and expire with the entry.
+	AddConfirmed(ctx context.Context, id, alert string, faces [][]float32) error
 	// Photo returns the bytes of enrolment photo i of an entry; the error wraps ErrNotFound when there
 	// is no such photo or the Store does not hold its bytes (see Photo.Ref).
 	Photo(ctx context.Context, id string, i int) ([]byte, error)

@@ -188,7 +188,7 @@ func TestMatcher(t *testing.T) {
 // person than that photo, so an impostor does not get one chance per photo.
 func TestTemplate(t *testing.T) {
 	p := person("a", "Alice", watchlist.Missing, unit(1, 0, 0), unit(0, 1, 0))
-	tpl := p.Template()
+	tpl := p.Template(false)
 	require.Len(t, tpl, 3)
 	assert.InDelta(t, 1, watchlist.Cosine(tpl, tpl), 1e-6, "unit length")
 	assert.InDelta(t, math.Sqrt(0.5), watchlist.Cosine(tpl, unit(1, 0, 0)), 1e-6)
@@ -201,8 +201,28 @@ func TestTemplate(t *testing.T) {
 	assert.Equal(t, watchlist.DefaultPolicy().Margin[watchlist.Missing], r[0].Margin)
 
 	one := person("b", "Bob", watchlist.Suspect, unit(0, 0, 2))
-	assert.Equal(t, unit(0, 0, 1), one.Template(), "one photo is its own template")
-	assert.Nil(t, (&watchlist.Person{}).Template())
+	assert.Equal(t, unit(0, 0, 1), one.Template(false), "one photo is its own template")
+	assert.Nil(t, (&watchlist.Person{}).Template(false))
+}
+
+// Faces confirmed as a person join the template only where the category learns from confirmations.
+func TestTemplateLearnsFromConfirmations(t *testing.T) {
+	p := person("a", "Alice", watchlist.Missing, unit(1, 0, 0))
+	p.Confirmed = [][]float32{unit(0, 1, 0)}
+	probe := unit(0, 1, 0)
+	for _, learn := range []bool{false, true} {
+		pol := watchlist.DefaultPolicy()
+		pol.LearnFromConfirmations[watchlist.Missing] = learn
+		m, err := watchlist.NewMatcher([]watchlist.Person{p}, pol, "", t0)
+		require.NoError(t, err)
+		want := 0.0
+		if learn {
+			want = math.Sqrt(0.5)
+		}
+		assert.InDelta(t, want, m.Rank(probe)[0].Similarity, 1e-6, "learn=%v", learn)
+	}
+	assert.False(t, watchlist.DefaultPolicy().LearnFromConfirmations[watchlist.Missing], "off by default")
+	assert.Len(t, p.Embeddings, 1, "the template does not change the entry")
 }
 
 func TestNewMatcherRefuses(t *testing.T) {
