@@ -37,12 +37,17 @@ func TrackFace(f *detect.Face, matcher *watchlist.Matcher, keep int) *tracks.Fac
 }
 
 func (r ranker) face(f *detect.Face) *tracks.Face {
-	tf := &tracks.Face{Box: box(f.Box), Score: float64(f.Score), Quality: float64(f.Quality.Value())}
-	if tf.Quality > 0 { // a face rated useless tells nothing about who it is
+	q := float64(f.Quality.Value())
+	tf := &tracks.Face{Box: box(f.Box), Score: float64(f.Score), Quality: max(q, unratedQuality)}
+	if q > 0 { // a face rated useless (or too small to embed) tells nothing about who it is
 		tf.Embedding, tf.Matches = f.Embedding, r.candidates(f)
 	}
 	return tf
 }
+
+// unratedQuality stands for zero quality towards the tracker, which reads zero as "not rated": such a
+// face ranks below every rated view of the person.
+const unratedQuality = 1e-3
 
 func box(b detect.Box) tracks.Box {
 	return tracks.Box{X: float64(b.X), Y: float64(b.Y), W: float64(b.W), H: float64(b.H)}
