@@ -28,10 +28,10 @@ func LoadGalleryDir(ctx context.Context, p *Pipeline, dir string, cat watchlist.
 	}
 	var ids []watchlist.Person
 	for _, e := range entries {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+		folder := filepath.Join(dir, e.Name())
+		if strings.HasPrefix(e.Name(), ".") || !isDir(folder) {
 			continue
 		}
-		folder := filepath.Join(dir, e.Name())
 		files, err := os.ReadDir(folder)
 		if err != nil {
 			return nil, fmt.Errorf("read gallery %s: %w", folder, err)
@@ -73,6 +73,12 @@ func LoadGalleryDir(ctx context.Context, p *Pipeline, dir string, cat watchlist.
 	}
 	sort.Slice(ids, func(a, b int) bool { return ids[a].Name < ids[b].Name })
 	return ids, nil
+}
+
+// isDir reports whether path is a directory or a link to one.
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
 
 // galleryID derives a stable id from a folder name, so repeated runs name people the same way.

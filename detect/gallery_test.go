@@ -48,6 +48,14 @@ func TestGalleryDirSkipsUnusablePhotos(t *testing.T) {
 	_, err = LoadGalleryDir(ctx, p, dir, watchlist.Missing, DefaultEnrolmentRules(), nil)
 	assert.Error(t, err, "strict loading fails on the first bad photo")
 
+	// A person's folder may be a link to one elsewhere.
+	require.NoError(t, os.Symlink(filepath.Join(faces, "face_recognition", "examples", "knn_examples", "train", "biden"),
+		filepath.Join(dir, "biden")))
+	ids, err = LoadGalleryDir(ctx, p, dir, watchlist.Missing, DefaultEnrolmentRules(), func(string, error) {})
+	require.NoError(t, err)
+	require.Len(t, ids, 2)
+	assert.Equal(t, "biden", ids[0].Name)
+
 	put("nobody/dogs.jpg", "dlib/examples/faces/dogs.jpg")
 	_, err = LoadGalleryDir(ctx, p, dir, watchlist.Missing, DefaultEnrolmentRules(), func(string, error) {})
 	assert.ErrorContains(t, err, filepath.Join(dir, "nobody"))
