@@ -17,7 +17,8 @@ const (
 	// similarities to that person divided by the length of the weighted embedding sum. The track takes
 	// the best person when that similarity reaches the person's threshold (the weighted mean of the
 	// frames' thresholds) and leads every other person by the person's margin, over at least MinFrames
-	// frames: the rule one face is named by, applied to the whole track. Frames of one track are not
+	// frames: the rule one face is named by, applied to the whole track. A frame whose candidates do
+	// not list the person counts as similarity 0 to them. Frames of one track are not
 	// independent evidence (a look-alike resembles the person in every frame), so the track is held to
 	// the single face's thresholds; what it gains is that turned, blurred and small frames no longer
 	// decide alone (docs/ACCURACY.md).

@@ -71,7 +71,7 @@ func sighting(cam, person string, dur time.Duration) tracks.Sighting {
 		Evidence: tracks.Evidence{FaceFrames: 6}}
 	if person != "" {
 		s.Evidence.PersonID = person
-		s.Evidence.Candidates = []tracks.Candidate{{PersonID: person, Above: 4, Frames: []tracks.FaceEvidence{
+		s.Evidence.Candidates = []tracks.Candidate{{PersonID: person, Above: 4, Score: 0.66, Threshold: 0.55, Frames: []tracks.FaceEvidence{
 			{Similarity: 0.71, Threshold: 0.5}, {Similarity: 0.64, Threshold: 0.5}}}}
 	}
 	return s
@@ -119,7 +119,7 @@ func TestTriggers(t *testing.T) {
 	}{
 		{"nobody identified: nothing", sighting("cam-home", "", time.Minute), nil, false, time.Time{}, nil, false},
 		{"suspect identified: watch-list hit", sighting("cam-far", "p-rex", time.Minute), nil, false, time.Time{},
-			[]want{{alerts.WatchlistHit, "", "Rex Noor (suspect) identified at Far Sq: best face similarity 0.71 (threshold 0.50), 4 of 6"}}, true},
+			[]want{{alerts.WatchlistHit, "", "Rex Noor (suspect) identified at Far Sq: best face similarity 0.71 (threshold 0.50), 4 of 6 face frames at or above it, track template similarity 0.66 (threshold 0.55)"}}, true},
 		{"missing person identified", sighting("cam-home", "p-kim", time.Minute), nil, false, time.Time{},
 			[]want{{alerts.WatchlistHit, "", "Kim Lo (missing)"}}, false},
 		{"person no longer on the list", sighting("cam-far", "p-gone", time.Minute), nil, false, time.Time{}, nil, false},

@@ -344,11 +344,15 @@ func evidence(s tracks.Sighting, personID string) (alerts.Evidence, string) {
 	ev := alerts.Evidence{Sightings: []string{s.ID}}
 	var best, threshold float64
 	above := 0
+	track := ""
 	for _, c := range s.Evidence.Candidates {
 		if c.PersonID != personID {
 			continue
 		}
 		above = c.Above
+		if c.Threshold > 0 { // the template rule: what named the track
+			track = fmt.Sprintf(", track template similarity %.2f (threshold %.2f)", c.Score, c.Threshold)
+		}
 		for _, f := range c.Frames {
 			if f.Similarity > best {
 				best, threshold = f.Similarity, f.Threshold
@@ -361,8 +365,8 @@ func evidence(s tracks.Sighting, personID string) (alerts.Evidence, string) {
 	if s.Body != nil && s.Body.Ref != "" {
 		ev.Snapshot = s.Body.Ref
 	}
-	return ev, fmt.Sprintf("best face similarity %.2f (threshold %.2f), %d of %d face frames at or above it",
-		best, threshold, above, s.Evidence.FaceFrames)
+	return ev, fmt.Sprintf("best face similarity %.2f (threshold %.2f), %d of %d face frames at or above it%s",
+		best, threshold, above, s.Evidence.FaceFrames, track)
 }
 
 func placeName(p alerts.Place) string {
