@@ -237,7 +237,10 @@ func (a *analysis) count(persons []jsonPerson, faces []jsonFace, at float64, whe
 		}
 		s.frames++
 		s.last = at
-		s.best = max(s.best, f.Similarity, f.TrackSimilarity)
+		s.best = max(s.best, f.TrackSimilarity)
+		if f.Source == "face" { // Similarity is then the named person's, not some nearer one's
+			s.best = max(s.best, f.Similarity)
+		}
 		if where != "" {
 			s.where = append(s.where, where)
 		}
