@@ -50,15 +50,20 @@ func TrackerConfig() tracks.Config {
 }
 
 // FaceTrackerConfig returns tracker settings for following faces rather than people, as analyze does
-// in footage where bodies are often out of view. YuNet reports faces from 0.7, so every reported face
-// may start a track, and a face seen once is already a track (ConfirmHits 1), named when its one
-// frame suffices (MinFrames 1: the template of one face is the face, held to the single face's
-// threshold and margin). The edge's person tracks keep MinFrames 2: one lucky frame never sends
+// in footage where bodies are often out of view; detections carry the face embedding as their
+// appearance (TrackFace's). YuNet reports faces from 0.7, so every reported face may start a track, and
+// a face seen once is already a track (ConfirmHits 1), named when its one frame suffices (MinFrames 1:
+// the template of one face is the face, held to the single face's threshold and margin). A face less
+// than 0.4 alike its track's (MinAppearance) starts a track of its own: at a shot cut the next
+// person's face often sits where the last one's was, and one track over both would give one of them
+// the other's name. On tbbt consecutive faces of one labelled track are at least 0.48 alike, faces of
+// two people at most 0.38. The edge's person tracks keep MinFrames 2: one lucky frame never sends
 // anyone out.
 func FaceTrackerConfig() tracks.Config {
 	c := tracks.DefaultConfig()
 	c.HighScore, c.LowScore, c.NewTrackScore = 0.7, 0.5, 0.7
 	c.ConfirmHits = 1
+	c.MinAppearance = 0.4
 	c.Identity.MinFrames = 1
 	return c
 }

@@ -52,6 +52,11 @@ type Config struct {
 	AppearanceMinIoU  float64
 	// AppearanceMomentum smooths a track's appearance embedding (the weight of the old one).
 	AppearanceMomentum float64
+	// MinAppearance, when above zero, keeps a detection whose appearance embedding's cosine with the
+	// track's is below it from continuing the track, in every association: a face tracker's guard
+	// against carrying one person's track onto another's face at a shot cut or where two cross. A
+	// track or detection without an embedding is not held to it.
+	MinAppearance float64
 
 	Identity IdentityConfig
 	// MaxBoxes bounds the boxes a sighting keeps.
@@ -92,6 +97,7 @@ func (c Config) validate() error {
 	}{
 		{"MatchIoU", c.MatchIoU}, {"LowMatchIoU", c.LowMatchIoU}, {"TentativeMatchIoU", c.TentativeMatchIoU},
 		{"AppearanceMinIoU", c.AppearanceMinIoU}, {"RecoverIoU", c.RecoverIoU}, {"AppearanceMomentum", c.AppearanceMomentum},
+		{"MinAppearance", c.MinAppearance},
 	} {
 		if err := between(f.name, f.v); err != nil {
 			return err

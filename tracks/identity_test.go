@@ -181,3 +181,34 @@ func TestTemplateEvidence(t *testing.T) {
 		})
 	}
 }
+
+// With MinAppearance, a face that looks unlike its track's (another person at a shot cut, in the same
+// place) starts a track of its own, so neither person's name reaches the other's frames; a face without
+// an embedding, or a track without one, still follows by overlap alone.
+func TestMinAppearanceSplitsTracks(t *testing.T) {
+	ann, bob := []float32{1, 0, 0}, []float32{0, 1, 0}
+	annTurned := []float32{0.8, 0.6, 0} // cosine 0.8 with ann
+	box := Box{X: 100, Y: 100, W: 60, H: 60}
+	frames := [][]float32{ann, annTurned, nil, ann, bob, bob}
+	for _, tc := range []struct {
+		name string
+		min  float64
+		want []uint64 // track id per frame
+	}{
+		{"off", 0, []uint64{1, 1, 1, 1, 1, 1}},
+		{"0.4", 0.4, []uint64{1, 1, 1, 1, 2, 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTestTracker(t, func(c *Config) { c.MinAppearance, c.ConfirmHits = tc.min, 1 })
+			var got []uint64
+			for i, emb := range frames {
+				out := tr.Update(at(i, 25), []Detection{{Box: box, Score: 0.9, Appearance: emb}})
+				require.Len(t, out, 1)
+				got = append(got, out[0].ID)
+			}
+			assert.Equal(t, tc.want, got)
+		})
+	}
+	_, err := NewTracker(Config{MinAppearance: 2})
+	assert.Error(t, err)
+}

@@ -312,6 +312,9 @@ func (tr *Tracker) costs(tracks []*track, dets []Detection, idx []int, fuseScore
 					dist = math.Min(dist, e)
 				}
 			}
+			if tr.unlike(t, d) {
+				dist = math.NaN()
+			}
 			cost[r][c] = dist
 		}
 	}
@@ -329,9 +332,19 @@ func (tr *Tracker) recoverCosts(tracks []*track, dets []Detection, idx []int) []
 		for c, i := range idx {
 			db := buffer(dets[i].Box, b)
 			cost[r][c] = 1 - math.Max(pred.IoU(db), last.IoU(db))
+			if tr.unlike(t, &dets[i]) {
+				cost[r][c] = math.NaN()
+			}
 		}
 	}
 	return cost
+}
+
+// unlike reports whether d looks too unlike t to continue it (Config.MinAppearance).
+func (tr *Tracker) unlike(t *track, d *Detection) bool { return tr.unlikeAppearance(t.appearance, d.Appearance) }
+
+func (tr *Tracker) unlikeAppearance(a, b []float32) bool {
+	return tr.cfg.MinAppearance > 0 && len(a) > 0 && len(a) == len(b) && cosine(a, b) < tr.cfg.MinAppearance
 }
 
 // widen grows a box by mx, my pixels and by f of its size on every side.
@@ -348,7 +361,7 @@ func buffer(b Box, f float64) Box {
 // removeDuplicates drops, of a confirmed and a lost track that overlap almost entirely, the one
 // tracked for less time (ByteTrack's remove_duplicate_stracks): a track started next to a lost one
 // is usually that person again. Tracks started together are two people, one hiding the other, and
-// both stay.
+// both stay, as do two that look unlike each other (Config.MinAppearance).
 func (tr *Tracker) removeDuplicates() {
 	var lost []*track
 	var lostBoxes []Box
@@ -367,7 +380,8 @@ func (tr *Tracker) removeDuplicates() {
 		}
 		ab := a.kf.box()
 		for k, b := range lost {
-			if b.state != Lost || a.start.Equal(b.start) || ab.IoU(lostBoxes[k]) <= 0.85 {
+			if b.state != Lost || a.start.Equal(b.start) || ab.IoU(lostBoxes[k]) <= 0.85 ||
+				tr.unlikeAppearance(a.appearance, b.appearance) {
 				continue
 			}
 			if a.start.Before(b.start) {

@@ -59,8 +59,8 @@ func (n *trackNamer) add(at time.Time, res detect.Result, rec frameRecord) []fra
 		dets := make([]tracks.Detection, len(res.Faces))
 		for i := range res.Faces {
 			f := &res.Faces[i]
-			dets[i] = tracks.Detection{Box: tracks.Box{X: float64(f.Box.X), Y: float64(f.Box.Y), W: float64(f.Box.W),
-				H: float64(f.Box.H)}, Score: float64(f.Score), Face: pipeline.TrackFace(f, n.matcher, candidatesPerFace)}
+			tf := pipeline.TrackFace(f, n.matcher, candidatesPerFace)
+			dets[i] = tracks.Detection{Box: tf.Box, Score: tf.Score, Face: tf, Appearance: tf.Embedding}
 			p.own[i] = f.Match
 		}
 		for _, t := range n.tracker.Update(at, dets) {
