@@ -54,7 +54,7 @@ watchlist:
 	sharp, blurred := []float32{0.8, 0.6, 0}, []float32{0, 0.6, 0.8}
 	confirm := func(person watchlist.Person, sightings ...string) alerts.Alert {
 		a, _, err := s.engine.Raise(ctx, alerts.Trigger{Kind: alerts.WatchlistHit, At: now, Place: alerts.Place{Camera: "cam-1"},
-			Person: &alerts.Person{ID: person.ID, Name: person.Name, Category: person.Category},
+			Person:   &alerts.Person{ID: person.ID, Name: person.Name, Category: person.Category},
 			Evidence: alerts.Evidence{Sightings: sightings}})
 		require.NoError(t, err)
 		_, err = s.engine.Confirm(ctx, a.ID, "op-ann")

@@ -341,7 +341,9 @@ func (tr *Tracker) recoverCosts(tracks []*track, dets []Detection, idx []int) []
 }
 
 // unlike reports whether d looks too unlike t to continue it (Config.MinAppearance).
-func (tr *Tracker) unlike(t *track, d *Detection) bool { return tr.unlikeAppearance(t.appearance, d.Appearance) }
+func (tr *Tracker) unlike(t *track, d *Detection) bool {
+	return tr.unlikeAppearance(t.appearance, d.Appearance)
+}
 
 func (tr *Tracker) unlikeAppearance(a, b []float32) bool {
 	return tr.cfg.MinAppearance > 0 && len(a) > 0 && len(a) == len(b) && cosine(a, b) < tr.cfg.MinAppearance
