@@ -3,6 +3,9 @@ package mot
 import (
 	"math"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestEventsLikePyMotmetrics replays py-motmetrics' own test_mota_motp sequence, which feeds
@@ -30,9 +33,7 @@ func TestEventsLikePyMotmetrics(t *testing.T) {
 		{"motp", a.distSum / 6, 11.1 / 6},
 	}
 	for _, c := range checks {
-		if math.Abs(c.got-c.want) > 1e-12 {
-			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
-		}
+		assert.InDelta(t, c.want, c.got, 1e-12, c.name)
 	}
 }
 
@@ -59,21 +60,15 @@ func TestTrackedStates(t *testing.T) {
 		}
 	}
 	m, err := Evaluate(gt, res, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.MT != 1 || m.PT != 1 || m.ML != 1 {
-		t.Errorf("MT/PT/ML = %d/%d/%d, want 1/1/1", m.MT, m.PT, m.ML)
-	}
-	if m.Frag != 3 {
-		t.Errorf("fragmentations = %d, want 3", m.Frag)
-	}
-	if m.FN != 30-13 || m.FP != 0 || m.IDSW != 0 {
-		t.Errorf("FN/FP/IDSW = %d/%d/%d, want 17/0/0", m.FN, m.FP, m.IDSW)
-	}
-	if m.IDF1 != 2*13.0/(2*13+17) {
-		t.Errorf("IDF1 = %v", m.IDF1)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, 1, m.MT, "mostly tracked")
+	assert.Equal(t, 1, m.PT, "partially tracked")
+	assert.Equal(t, 1, m.ML, "mostly lost")
+	assert.Equal(t, 3, m.Frag, "fragmentations")
+	assert.Equal(t, 30-13, m.FN, "misses")
+	assert.Equal(t, 0, m.FP, "false positives")
+	assert.Equal(t, 0, m.IDSW, "id switches")
+	assert.Equal(t, 2*13.0/(2*13+17), m.IDF1, "IDF1")
 }
 
 func TestEvaluateRejects(t *testing.T) {
@@ -90,9 +85,8 @@ func TestEvaluateRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := Evaluate(tt.gt, tt.res, tt.opt); err == nil {
-				t.Fatal("no error")
-			}
+			_, err := Evaluate(tt.gt, tt.res, tt.opt)
+			assert.Error(t, err)
 		})
 	}
 }
@@ -125,16 +119,12 @@ func TestHOTAByHand(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m, err := Evaluate(gt, tt.res, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			for _, c := range []struct {
 				name      string
 				got, want float64
 			}{{"HOTA", m.HOTA.HOTA, tt.hota}, {"DetA", m.DetA, tt.deta}, {"AssA", m.AssA, tt.assa}} {
-				if math.Abs(c.got-c.want) > 1e-9 {
-					t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
-				}
+				assert.InDelta(t, c.want, c.got, 1e-9, c.name)
 			}
 		})
 	}

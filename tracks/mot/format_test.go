@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestRead(t *testing.T) {
@@ -33,22 +36,11 @@ func TestRead(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := Read(strings.NewReader(tt.in))
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
-				}
+				assert.ErrorContains(t, err, tt.wantErr)
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("got %+v, want %+v", got, tt.want)
-			}
-			for i := range got {
-				if got[i] != tt.want[i] {
-					t.Errorf("row %d: got %+v, want %+v", i, got[i], tt.want[i])
-				}
-			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
 		})
 	}
 }
@@ -56,29 +48,20 @@ func TestRead(t *testing.T) {
 func TestWriteReadRoundTrip(t *testing.T) {
 	rows := []Row{{Frame: 1, ID: 3, X: 1.25, Y: 2.5, W: 30, H: 60.75, Conf: 1}, {Frame: 2, ID: 4, X: 0, Y: 0, W: 1, H: 1, Conf: 0.5}}
 	var buf bytes.Buffer
-	if err := Write(&buf, rows); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, Write(&buf, rows))
 	got, err := Read(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range rows {
-		if got[i] != rows[i] {
-			t.Errorf("row %d: got %+v, want %+v", i, got[i], rows[i])
-		}
-	}
+	require.NoError(t, err)
+	assert.Equal(t, rows, got)
 }
 
 func TestByFrame(t *testing.T) {
 	rows := []Row{{Frame: 3, ID: 1}, {Frame: 1, ID: 2}, {Frame: 3, ID: 0}, {Frame: 1, ID: 1}}
 	frames := ByFrame(rows)
-	if len(frames) != 2 || frames[0].Number != 1 || frames[1].Number != 3 {
-		t.Fatalf("frames %+v", frames)
-	}
-	if frames[0].Rows[0].ID != 2 || frames[1].Rows[1].ID != 0 {
-		t.Errorf("file order inside a frame lost: %+v", frames)
-	}
+	require.Len(t, frames, 2)
+	require.Equal(t, 1, frames[0].Number)
+	require.Equal(t, 3, frames[1].Number)
+	assert.Equal(t, 2, frames[0].Rows[0].ID, "file order inside a frame lost: %+v", frames)
+	assert.Equal(t, 0, frames[1].Rows[1].ID, "file order inside a frame lost: %+v", frames)
 }
 
 // FuzzRead checks that no input makes the reader panic and that what it accepts survives a write and
@@ -101,20 +84,13 @@ func FuzzRead(f *testing.F) {
 			return
 		}
 		for _, r := range rows {
-			if r.Frame < 0 || r.W < 0 || r.H < 0 {
-				t.Fatalf("accepted %+v", r)
-			}
+			require.False(t, r.Frame < 0 || r.W < 0 || r.H < 0, "accepted %+v", r)
 		}
 		var buf bytes.Buffer
-		if err := Write(&buf, rows); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, Write(&buf, rows))
+		written := buf.String()
 		again, err := Read(&buf)
-		if err != nil {
-			t.Fatalf("re-reading written rows: %v\n%s", err, buf.String())
-		}
-		if len(again) != len(rows) {
-			t.Fatalf("%d rows became %d", len(rows), len(again))
-		}
+		require.NoError(t, err, "re-reading written rows:\n%s", written)
+		require.Len(t, again, len(rows))
 	})
 }

@@ -2,10 +2,12 @@ package mot
 
 import (
 	"encoding/csv"
-	"math"
 	"os"
 	"strconv"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/tracks/internal/evaldata"
 )
@@ -13,14 +15,10 @@ import (
 func readFile(t *testing.T, path string) []Row {
 	t.Helper()
 	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer f.Close()
 	rows, err := Read(f)
-	if err != nil {
-		t.Fatalf("read %s: %v", path, err)
-	}
+	require.NoError(t, err, "read %s", path)
 	return rows
 }
 
@@ -30,14 +28,11 @@ func TestTUDStadtmitteMatchesPyMotmetrics(t *testing.T) {
 	gt := readFile(t, evaldata.Path(t, "mot", "py-motmetrics", "TUD-Stadtmitte", "gt.txt"))
 	res := readFile(t, evaldata.Path(t, "mot", "py-motmetrics", "TUD-Stadtmitte", "test.txt"))
 	f, err := os.Open(evaldata.Path(t, "mot", "py-motmetrics", "expected_metrics.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer f.Close()
 	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.Len(t, recs, 2, "expected_metrics.csv: a header and one row of values")
 	want := map[string]float64{}
 	for i, col := range recs[0] {
 		if v, err := strconv.ParseFloat(recs[1][i], 64); err == nil {
@@ -46,9 +41,7 @@ func TestTUDStadtmitteMatchesPyMotmetrics(t *testing.T) {
 	}
 
 	m, err := Evaluate(gt, res, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	got := map[string]float64{
 		"idf1": m.IDF1, "idp": m.IDP, "idr": m.IDR, "recall": m.Recall, "precision": m.Precision,
 		"num_unique_objects(GT)": float64(m.GT), "mostly_tracked(MT)": float64(m.MT),
@@ -59,16 +52,11 @@ func TestTUDStadtmitteMatchesPyMotmetrics(t *testing.T) {
 	}
 	for key, g := range got {
 		w, ok := want[key]
-		if !ok {
-			t.Errorf("expected_metrics.csv has no column %q", key)
-			continue
-		}
-		if math.Abs(g-w) > 1e-3 {
-			t.Errorf("%s = %.6f, py-motmetrics %.6f", key, g, w)
+		if assert.True(t, ok, "expected_metrics.csv has no column %q", key) {
+			assert.InDelta(t, w, g, 1e-3, "%s against py-motmetrics", key)
 		}
 	}
-	if m.Objects != 1156 || m.Frames != 179 {
-		t.Errorf("scored %d boxes over %d frames, want 1156 over 179", m.Objects, m.Frames)
-	}
+	assert.Equal(t, 1156, m.Objects, "ground-truth boxes scored")
+	assert.Equal(t, 179, m.Frames, "frames scored")
 	t.Logf("%+v", m)
 }

@@ -1,6 +1,10 @@
 package mot
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
 
 func TestPreprocessMOT17(t *testing.T) {
 	gt := []Row{
@@ -16,14 +20,12 @@ func TestPreprocessMOT17(t *testing.T) {
 		{Frame: 2, ID: 7, X: 0, Y: 0, W: 10, H: 10},   // frame without ground truth: stays
 	}
 	g, r := PreprocessMOT17(gt, res)
-	if len(g) != 1 || g[0].ID != 1 {
-		t.Errorf("ground truth kept %+v, want only id 1", g)
+	if assert.Len(t, g, 1, "ground truth kept") {
+		assert.Equal(t, 1, g[0].ID, "ground truth kept")
 	}
 	ids := []int{}
 	for _, x := range r {
 		ids = append(ids, x.ID)
 	}
-	if len(ids) != 3 || ids[0] != 7 || ids[1] != 9 || ids[2] != 7 {
-		t.Errorf("results kept ids %v, want [7 9 7]", ids)
-	}
+	assert.Equal(t, []int{7, 9, 7}, ids, "result ids kept")
 }
