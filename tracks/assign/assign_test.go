@@ -4,6 +4,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestMaxCardinalityTable(t *testing.T) {
@@ -28,15 +31,7 @@ func TestMaxCardinalityTable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := MaxCardinality(tt.cost)
-			if len(got) != len(tt.want) {
-				t.Fatalf("got %v, want %v", got, tt.want)
-			}
-			for i := range got {
-				if got[i] != tt.want[i] {
-					t.Fatalf("got %v, want %v", got, tt.want)
-				}
-			}
+			assert.Equal(t, tt.want, MaxCardinality(tt.cost))
 		})
 	}
 }
@@ -57,12 +52,7 @@ func TestWithLimitTable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := WithLimit(tt.cost, tt.limit)
-			for i := range got {
-				if got[i] != tt.want[i] {
-					t.Fatalf("got %v, want %v", got, tt.want)
-				}
-			}
+			assert.Equal(t, tt.want, WithLimit(tt.cost, tt.limit))
 		})
 	}
 }
@@ -136,9 +126,8 @@ func TestMaxCardinalityMatchesBruteForce(t *testing.T) {
 			return card > bc || card == bc && sum < bs
 		})
 		card, sum := score(c, MaxCardinality(c))
-		if card != wantCard || math.Abs(sum-wantSum) > 1e-9 {
-			t.Fatalf("case %d %v: got card %d sum %v, want %d %v", k, c, card, sum, wantCard, wantSum)
-		}
+		require.Equal(t, wantCard, card, "case %d %v: pairs", k, c)
+		require.InDelta(t, wantSum, sum, 1e-9, "case %d %v: cost", k, c)
 	}
 }
 
@@ -150,21 +139,15 @@ func TestWithLimitMatchesBruteForce(t *testing.T) {
 		c := randomMatrix(r, 0.2)
 		a := WithLimit(c, limit)
 		card, sum := score(c, a)
-		if card < 0 {
-			t.Fatalf("case %d: column used twice: %v", k, a)
-		}
+		require.GreaterOrEqual(t, card, 0, "case %d: column used twice: %v", k, a)
 		for i, j := range a {
-			if j != Unassigned && !allowed(c[i][j]) {
-				t.Fatalf("case %d: forbidden pair (%d,%d) chosen", k, i, j)
-			}
+			require.False(t, j != Unassigned && !allowed(c[i][j]), "case %d: forbidden pair (%d,%d) chosen", k, i, j)
 		}
 		// Objective: sum of pair costs + limit/2 per free row and column, i.e. sum(c - limit) + const.
 		bc, bs := brute(c, allowed, func(card int, sum float64, bc int, bs float64) bool {
 			return sum-float64(card)*limit < bs-float64(bc)*limit
 		})
-		if got, exp := sum-float64(card)*limit, bs-float64(bc)*limit; math.Abs(got-exp) > 1e-9 {
-			t.Fatalf("case %d %v: objective %v, want %v", k, c, got, exp)
-		}
+		require.InDelta(t, bs-float64(bc)*limit, sum-float64(card)*limit, 1e-9, "case %d %v: objective", k, c)
 	}
 }
 
