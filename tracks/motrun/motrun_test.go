@@ -2,12 +2,14 @@ package motrun
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/tracks"
 	"snowlight/tracks/internal/evaldata"
@@ -17,27 +19,19 @@ import (
 func read(t *testing.T, elem ...string) []mot.Row {
 	t.Helper()
 	f, err := os.Open(evaldata.Path(t, elem...))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer f.Close()
 	rows, err := mot.Read(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return rows
 }
 
 func score(t *testing.T, gt, dets []mot.Row, u Updater, detBoxes bool) mot.Metrics {
 	t.Helper()
 	res, err := Run(context.Background(), u, dets, Options{FPS: 25, DetectionBoxes: detBoxes})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	m, err := mot.Evaluate(gt, res, mot.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return m
 }
 
@@ -50,17 +44,14 @@ func TestTUDStadtmitte(t *testing.T) {
 
 	sortM := score(t, gt, dets, tracks.NewSORT(tracks.DefaultSORTConfig()), false)
 	tr, err := tracks.NewTracker(PublicDetectionsConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ours := score(t, gt, dets, tr, true)
 	t.Logf("SORT: MOTA %.3f IDF1 %.3f IDSW %d FP %d FN %d HOTA %.3f", sortM.MOTA, sortM.IDF1, sortM.IDSW, sortM.FP, sortM.FN, sortM.HOTA.HOTA)
 	t.Logf("ours: MOTA %.3f IDF1 %.3f IDSW %d FP %d FN %d HOTA %.3f", ours.MOTA, ours.IDF1, ours.IDSW, ours.FP, ours.FN, ours.HOTA.HOTA)
 
-	if ours.MOTA <= sortM.MOTA || ours.IDF1 <= sortM.IDF1 || ours.IDSW >= sortM.IDSW {
-		t.Errorf("not better than SORT: MOTA %.3f vs %.3f, IDF1 %.3f vs %.3f, IDSW %d vs %d",
-			ours.MOTA, sortM.MOTA, ours.IDF1, sortM.IDF1, ours.IDSW, sortM.IDSW)
-	}
+	assert.Greater(t, ours.MOTA, sortM.MOTA, "MOTA not better than SORT's")
+	assert.Greater(t, ours.IDF1, sortM.IDF1, "IDF1 not better than SORT's")
+	assert.Less(t, ours.IDSW, sortM.IDSW, "more identity switches than SORT")
 	floors := []struct {
 		name      string
 		got, want float64
@@ -71,9 +62,7 @@ func TestTUDStadtmitte(t *testing.T) {
 		{"SORT MOTA", sortM.MOTA, 0.715}, {"SORT IDF1", sortM.IDF1, 0.73},
 	}
 	for _, f := range floors {
-		if f.got < f.want {
-			t.Errorf("%s = %.4f below floor %.4f", f.name, f.got, f.want)
-		}
+		assert.GreaterOrEqual(t, f.got, f.want, "%s below its floor", f.name)
 	}
 }
 
@@ -84,12 +73,8 @@ func TestTUDStadtmitte(t *testing.T) {
 func TestMOT17MiniSmoke(t *testing.T) {
 	root := evaldata.Path(t, "mot", "boxmot_MOT17-mini", "train")
 	seqs, err := os.ReadDir(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(seqs) == 0 {
-		t.Fatalf("no sequences in %s", root)
-	}
+	require.NoError(t, err)
+	require.NotEmpty(t, seqs, "no sequences in %s", root)
 	for _, seq := range seqs {
 		t.Run(seq.Name(), func(t *testing.T) {
 			dir := filepath.Join(root, seq.Name())
@@ -101,13 +86,9 @@ func TestMOT17MiniSmoke(t *testing.T) {
 				last = max(last, g.Frame)
 			}
 			tr, err := tracks.NewTracker(tracks.DefaultConfig())
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			res, err := Run(context.Background(), tr, dets, Options{FPS: fps, DetectionBoxes: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			var early []mot.Row
 			for _, r := range res {
 				if r.Frame <= last {
@@ -116,16 +97,12 @@ func TestMOT17MiniSmoke(t *testing.T) {
 			}
 			g, r := mot.PreprocessMOT17(gt, early)
 			m, err := mot.Evaluate(g, r, mot.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			t.Logf("%d frames at %g fps, %d pedestrians: recall %.2f precision %.2f MOTA %.3f IDSW %d", last, fps, m.GT, m.Recall, m.Precision, m.MOTA, m.IDSW)
-			if len(res) == 0 || m.Recall <= 0 || m.Precision <= 0 {
-				t.Errorf("tracker reported nothing useful: %d result rows, recall %v, precision %v", len(res), m.Recall, m.Precision)
-			}
-			if sighted := tr.Finish(); len(sighted) == 0 {
-				t.Error("no sightings at the end of the sequence")
-			}
+			assert.NotEmpty(t, res, "tracker reported no result rows")
+			assert.Positive(t, m.Recall, "recall")
+			assert.Positive(t, m.Precision, "precision")
+			assert.NotEmpty(t, tr.Finish(), "no sightings at the end of the sequence")
 		})
 	}
 }
@@ -133,9 +110,7 @@ func TestMOT17MiniSmoke(t *testing.T) {
 func frameRate(t *testing.T, path string) float64 {
 	t.Helper()
 	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "frameRate="); ok {
 			var fps float64
@@ -144,7 +119,7 @@ func frameRate(t *testing.T, path string) float64 {
 			}
 		}
 	}
-	t.Fatalf("%s: no frameRate", path)
+	require.FailNow(t, "no frameRate", path)
 	return 0
 }
 
@@ -153,15 +128,12 @@ func TestRunStopsOnCancel(t *testing.T) {
 	cancel()
 	dets := []mot.Row{{Frame: 1, ID: -1, W: 10, H: 10, Conf: 1}}
 	_, err := Run(ctx, tracks.NewSORT(tracks.DefaultSORTConfig()), dets, Options{FPS: 25})
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("error %v, want context.Canceled", err)
-	}
+	assert.ErrorIs(t, err, context.Canceled)
 }
 
 func TestRunRejectsFrameRate(t *testing.T) {
 	for _, fps := range []float64{0, -1} {
-		if _, err := Run(context.Background(), tracks.NewSORT(tracks.DefaultSORTConfig()), nil, Options{FPS: fps}); err == nil {
-			t.Errorf("fps %v accepted", fps)
-		}
+		_, err := Run(context.Background(), tracks.NewSORT(tracks.DefaultSORTConfig()), nil, Options{FPS: fps})
+		assert.Error(t, err, "fps %v accepted", fps)
 	}
 }
