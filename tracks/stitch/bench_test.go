@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"snowlight/geo"
 	"snowlight/tracks"
 )
@@ -71,9 +73,8 @@ func BenchmarkStitcherAdd(b *testing.B) {
 					st = newStitcher(b, cams, DefaultLearning(), nil)
 					b.StartTimer()
 				}
-				if _, err := st.Add(stream[i%len(stream)]); err != nil {
-					b.Fatal(err)
-				}
+				_, err := st.Add(stream[i%len(stream)])
+				require.NoError(b, err)
 				i++
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sightings/s")

@@ -4,6 +4,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"snowlight/geo"
 	"snowlight/tracks"
 )
@@ -16,13 +19,9 @@ func TestOverlappingSightingsDoNotLoop(t *testing.T) {
 		{ID: "A", Position: geo.LatLon{Lat: 50, Lon: 4}, Neighbours: []Neighbour{{Camera: "B", Min: 3 * time.Second, Max: 30 * time.Second}}},
 		{ID: "B", Position: geo.LatLon{Lat: 50, Lon: 4.0003}, Neighbours: []Neighbour{{Camera: "A", Min: 3 * time.Second, Max: 30 * time.Second}}},
 	}, DefaultLearning())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	st, err := New(DefaultConfig(), topo)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	face := norm(newPeople(1).gauss(128, 1))
 	sec := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
 	done := make(chan []tracks.Decision, 1)
@@ -33,9 +32,7 @@ func TestOverlappingSightingsDoNotLoop(t *testing.T) {
 			{ID: "q", Camera: "B", Enter: sec(4), Exit: sec(8), FaceEmbedding: face, Final: true},
 		} {
 			ds, err := st.Add(s)
-			if err != nil {
-				t.Error(err)
-			}
+			assert.NoError(t, err)
 			all = append(all, ds...)
 		}
 		done <- all
@@ -46,13 +43,10 @@ func TestOverlappingSightingsDoNotLoop(t *testing.T) {
 		for _, d := range ds {
 			last[d.Sighting] = d
 		}
-		if last["p"].Link != nil && last["q"].Link != nil {
-			t.Errorf("p and q continue each other: %+v", last)
-		}
-		if last["p"].Trajectory != last["q"].Trajectory || last["q"].Trajectory != "q" {
-			t.Errorf("decisions %+v, want one trajectory q -> p", last)
-		}
+		assert.False(t, last["p"].Link != nil && last["q"].Link != nil, "p and q continue each other: %+v", last)
+		assert.Equal(t, "q", last["q"].Trajectory, "decisions %+v, want one trajectory q -> p", last)
+		assert.Equal(t, "q", last["p"].Trajectory, "decisions %+v, want one trajectory q -> p", last)
 	case <-time.After(10 * time.Second):
-		t.Fatal("Add did not return: the links loop")
+		require.FailNow(t, "Add did not return: the links loop")
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/geo"
 	"snowlight/tracks"
@@ -52,9 +54,7 @@ func seen(id, cam string, enter, exit float64, face, app []float32) tracks.Sight
 func explained(t *testing.T, st *Stitcher, from, to string) (Considered, bool) {
 	t.Helper()
 	ex, ok := st.Explain(to)
-	if !ok {
-		t.Fatalf("%s is not remembered", to)
-	}
+	require.True(t, ok, "%s is not remembered", to)
 	for _, k := range ex {
 		if k.Link.From == from {
 			return k, true
@@ -75,9 +75,7 @@ func TestScoreRules(t *testing.T) {
 		{ID: "S", Position: geo.LatLon{Lat: lat, Lon: 4.71000}, Neighbours: []Neighbour{win("S", 2*sec, 60*sec)}},
 		{ID: "Z", Position: geo.LatLon{Lat: lat, Lon: 4.72000}},
 	}, DefaultLearning())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	face := unitVec(rand.New(rand.NewPCG(1, 2)), 128)
 	tests := []struct {
 		name   string
@@ -101,11 +99,9 @@ func TestScoreRules(t *testing.T) {
 			tt.p.Evidence.PersonID, tt.q.Evidence.PersonID = tt.pid, "P1"
 			p, q := summarise(tt.p), summarise(tt.q)
 			_, score, reason := cfg.score(topo, &p, &q)
-			if reason != tt.reason {
-				t.Fatalf("reason %q, want %q", reason, tt.reason)
-			}
-			if reason == "" && score < cfg.Threshold {
-				t.Errorf("possible pair with one face scored %.2f", score)
+			require.Equal(t, tt.reason, reason)
+			if reason == "" {
+				assert.GreaterOrEqual(t, score, cfg.Threshold, "possible pair with one face")
 			}
 		})
 	}
@@ -139,20 +135,14 @@ func TestEvidenceBars(t *testing.T) {
 			st := newStitcher(t, line(4, 10*sec, 40*sec), DefaultLearning(), nil)
 			add(t, st, seen("p", "A", 0, 5, face, clothes))
 			ds := add(t, st, tt.q)
-			if got := ds[len(ds)-1].Link != nil; got != tt.linked {
-				t.Fatalf("linked %v, want %v: %+v", got, tt.linked, ds)
-			}
+			require.Equal(t, tt.linked, ds[len(ds)-1].Link != nil, "linked: %+v", ds)
 			k, ok := explained(t, st, "p", "q")
-			if !ok {
-				t.Fatal("the link was not weighed")
-			}
-			if k.Chosen != tt.linked || k.Refused != tt.refused {
-				t.Errorf("chosen %v refused %q (%s), want %v %q", k.Chosen, k.Refused, k.Detail, tt.linked, tt.refused)
-			}
+			require.True(t, ok, "the link was not weighed")
+			assert.Equal(t, tt.linked, k.Chosen, "chosen (%s)", k.Detail)
+			assert.Equal(t, tt.refused, k.Refused, "refused (%s)", k.Detail)
 			parts := k.Link.Evidence
-			if cfg.weak(&parts) != tt.weak || (k.Link.Score >= cfg.bar(&parts)) != tt.bar {
-				t.Errorf("score %.2f evidence %+v: weak %v, want %v", k.Link.Score, parts, cfg.weak(&parts), tt.weak)
-			}
+			assert.Equal(t, tt.weak, cfg.weak(&parts), "weak, evidence %+v", parts)
+			assert.Equal(t, tt.bar, k.Link.Score >= cfg.bar(&parts), "score %.2f at least its bar %.2f, evidence %+v", k.Link.Score, cfg.bar(&parts), parts)
 		})
 	}
 }
@@ -209,16 +199,11 @@ func TestReturnToSameCamera(t *testing.T) {
 			}
 			ds := add(t, st, tt.q)
 			last := ds[len(ds)-1]
-			if got := last.Link != nil && last.Link.From == "p"; got != tt.linked {
-				t.Fatalf("linked to p %v, want %v: %+v", got, tt.linked, last)
-			}
+			require.Equal(t, tt.linked, last.Link != nil && last.Link.From == "p", "linked to p: %+v", last)
 			k, ok := explained(t, st, "p", "q")
-			if !ok {
-				t.Fatal("the link was not weighed")
-			}
-			if k.Chosen != tt.linked || k.Refused != tt.refused {
-				t.Errorf("chosen %v refused %q (%s), want %v %q", k.Chosen, k.Refused, k.Detail, tt.linked, tt.refused)
-			}
+			require.True(t, ok, "the link was not weighed")
+			assert.Equal(t, tt.linked, k.Chosen, "chosen (%s)", k.Detail)
+			assert.Equal(t, tt.refused, k.Refused, "refused (%s)", k.Detail)
 		})
 	}
 }
@@ -231,24 +216,24 @@ func TestReturnWithdrawnWhenLookalikeArrives(t *testing.T) {
 	st := newStitcher(t, []Camera{{ID: "S", Position: geo.LatLon{Lat: 50, Lon: 4}, Neighbours: []Neighbour{{Camera: "S", Min: 2 * sec, Max: 60 * sec}}}}, DefaultLearning(), nil)
 	add(t, st, seen("p", "S", 0, 5, nil, clothes))
 	ds := add(t, st, seen("q", "S", 20, 25, nil, near(r, clothes, 0.95)))
-	if ds[0].Link == nil || ds[0].Link.From != "p" {
-		t.Fatalf("return not linked at first: %+v", ds)
-	}
+	require.NotNil(t, ds[0].Link, "return not linked at first: %+v", ds)
+	require.Equal(t, "p", ds[0].Link.From, "return linked at first")
 	ds = add(t, st, seen("x", "S", 22, 27, nil, near(r, clothes, 0.96)))
 	byID := map[string]tracks.Decision{}
 	for _, d := range ds {
 		byID[d.Sighting] = d
 	}
-	if d, ok := byID["q"]; !ok || d.Link != nil || d.Trajectory != "q" || !d.Revised {
-		t.Errorf("q decision %+v, want revised to a trajectory of its own", d)
+	if d, ok := byID["q"]; assert.True(t, ok, "no new decision for q") {
+		assert.Nil(t, d.Link, "q still linked: %+v", d)
+		assert.Equal(t, "q", d.Trajectory, "q not a trajectory of its own")
+		assert.True(t, d.Revised, "q's decision not marked revised")
 	}
-	if d := byID["x"]; d.Link != nil {
-		t.Errorf("the lookalike was linked instead: %+v", d)
-	}
+	assert.Nil(t, byID["x"].Link, "the lookalike was linked instead: %+v", byID["x"])
 	for _, id := range []string{"q", "x"} {
-		if k, _ := explained(t, st, "p", id); k.Chosen || k.Refused != AmbiguousReturn || !strings.Contains(k.Detail, "margin") {
-			t.Errorf("p -> %s: %+v", id, k)
-		}
+		k, _ := explained(t, st, "p", id)
+		assert.False(t, k.Chosen, "p -> %s chosen", id)
+		assert.Equal(t, AmbiguousReturn, k.Refused, "p -> %s", id)
+		assert.Contains(t, k.Detail, "margin", "p -> %s", id)
 	}
 }
 
@@ -312,22 +297,21 @@ func TestTrajectoryCannotLink(t *testing.T) {
 				last = add(t, st, s)
 			}
 			for _, want := range tt.chains {
-				if got := chain(st, want[0]); !slices.Equal(got, want) {
-					t.Errorf("trajectory of %s: %v, want %v", want[0], got, want)
-				}
+				assert.Equal(t, want, chain(st, want[0]), "trajectory of %s", want[0])
 			}
 			if tt.because == "" {
 				return
 			}
 			k, ok := explained(t, st, tt.dropped[0], tt.dropped[1])
-			if !ok || k.Chosen || k.Refused != Conflict || k.Detail != tt.because {
-				t.Errorf("%s -> %s: %+v, want refused for %q", tt.dropped[0], tt.dropped[1], k, tt.because)
+			if assert.True(t, ok, "%s -> %s not weighed", tt.dropped[0], tt.dropped[1]) {
+				assert.False(t, k.Chosen, "%s -> %s chosen", tt.dropped[0], tt.dropped[1])
+				assert.Equal(t, Conflict, k.Refused, "%s -> %s", tt.dropped[0], tt.dropped[1])
+				assert.Equal(t, tt.because, k.Detail, "%s -> %s", tt.dropped[0], tt.dropped[1])
 			}
 			// Whatever the last sighting changed was reported.
 			for _, d := range last {
-				if d.Sighting == tt.dropped[1] && d.Link != nil && d.Link.From == tt.dropped[0] {
-					t.Errorf("decision %+v keeps the refused link", d)
-				}
+				assert.False(t, d.Sighting == tt.dropped[1] && d.Link != nil && d.Link.From == tt.dropped[0],
+					"decision %+v keeps the refused link", d)
 			}
 		})
 	}
@@ -346,25 +330,21 @@ func TestSwappedTrackOnOneCamera(t *testing.T) {
 	st := newStitcher(t, cams, DefaultLearning(), nil)
 	add(t, st, seen("swapped", "c6", 5.5, 11, near(r, tom, 0.8), unitVec(r, 512)))
 	ds := add(t, st, seen("tom", "c6", 8.5, 14, tom, unitVec(r, 512)))
-	if ds[0].Link != nil {
-		t.Fatalf("linked: %+v", ds[0].Link)
-	}
-	if _, weighed := explained(t, st, "swapped", "tom"); weighed {
-		t.Error("the pair was weighed as a possible link")
-	}
+	require.Nil(t, ds[0].Link, "linked")
+	_, weighed := explained(t, st, "swapped", "tom")
+	assert.False(t, weighed, "the pair was weighed as a possible link")
 	// The same two, one after the other (out through c3 and back), are one person.
 	st = newStitcher(t, cams, DefaultLearning(), nil)
 	add(t, st, seen("before", "c6", 0, 5, near(r, tom, 0.8), nil))
-	if ds := add(t, st, seen("tom", "c6", 20, 25, tom, nil)); ds[0].Link == nil || ds[0].Link.From != "before" {
-		t.Errorf("return with a face not linked: %+v", ds[0])
+	ds = add(t, st, seen("tom", "c6", 20, 25, tom, nil))
+	if assert.NotNil(t, ds[0].Link, "return with a face not linked: %+v", ds[0]) {
+		assert.Equal(t, "before", ds[0].Link.From, "return with a face linked")
 	}
 }
 
 func TestConfigRejectsUnsoundRules(t *testing.T) {
 	topo, err := NewTopology(line(2, sec, 2*sec), DefaultLearning())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	tests := []struct {
 		name string
 		mod  func(*Config)
@@ -380,9 +360,8 @@ func TestConfigRejectsUnsoundRules(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := DefaultConfig()
 			tt.mod(&cfg)
-			if _, err := New(cfg, topo); err == nil {
-				t.Error("accepted")
-			}
+			_, err := New(cfg, topo)
+			assert.Error(t, err)
 		})
 	}
 }

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"snowlight/geo"
 	"snowlight/tracks"
 )
@@ -108,26 +111,20 @@ func (p *people) make(s sight) tracks.Sighting {
 func newStitcher(t testing.TB, cams []Camera, learn Learning, mod func(*Config)) *Stitcher {
 	t.Helper()
 	topo, err := NewTopology(cams, learn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cfg := DefaultConfig()
 	if mod != nil {
 		mod(&cfg)
 	}
 	st, err := New(cfg, topo)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return st
 }
 
 func add(t testing.TB, st *Stitcher, s tracks.Sighting) []tracks.Decision {
 	t.Helper()
 	ds, err := st.Add(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return ds
 }
 
@@ -155,23 +152,27 @@ func TestChainWithFaces(t *testing.T) {
 	for _, s := range seq {
 		last = add(t, st, p.make(s))
 	}
-	if got := chain(st, "c1"); !slices.Equal(got, []string{"a1", "b1", "c1"}) {
-		t.Fatalf("trajectory %v", got)
-	}
+	require.Equal(t, []string{"a1", "b1", "c1"}, chain(st, "c1"), "trajectory")
 	d := last[len(last)-1]
-	if d.Sighting != "c1" || d.Trajectory != "a1" || d.Link == nil || d.Link.From != "b1" || d.Revised {
-		t.Fatalf("decision %+v", d)
-	}
+	assert.Equal(t, "c1", d.Sighting, "decision %+v", d)
+	assert.Equal(t, "a1", d.Trajectory, "decision %+v", d)
+	assert.False(t, d.Revised, "decision %+v", d)
+	require.NotNil(t, d.Link, "decision %+v", d)
 	l := d.Link
-	if l.Confidence < 0.9 || !l.Evidence.HasFace || l.Evidence.Face <= 0 || l.Evidence.Transit != DefaultConfig().TransitInside || l.Evidence.TransitSeconds != 20 {
-		t.Errorf("link evidence %+v confidence %.3f", l.Evidence, l.Confidence)
-	}
-	if math.Abs(l.Confidence-1/(1+math.Exp(-l.Score))) > 1e-12 {
-		t.Errorf("confidence %v is not the logistic of score %v", l.Confidence, l.Score)
-	}
-	tr, _ := st.Trajectory("b1")
-	if tr.ID != "a1" || len(tr.Steps) != 3 || tr.Steps[0].Link != nil || tr.Steps[1].Link == nil || !tr.Steps[2].HasPos {
-		t.Errorf("trajectory %+v", tr)
+	assert.Equal(t, "b1", l.From)
+	assert.GreaterOrEqual(t, l.Confidence, 0.9, "confidence")
+	assert.True(t, l.Evidence.HasFace, "link evidence %+v", l.Evidence)
+	assert.Positive(t, l.Evidence.Face, "face evidence")
+	assert.Equal(t, DefaultConfig().TransitInside, l.Evidence.Transit, "transit evidence")
+	assert.Equal(t, 20.0, l.Evidence.TransitSeconds, "transit seconds")
+	assert.InDelta(t, 1/(1+math.Exp(-l.Score)), l.Confidence, 1e-12, "confidence is not the logistic of score %v", l.Score)
+	tr, ok := st.Trajectory("b1")
+	require.True(t, ok, "no trajectory holds b1")
+	assert.Equal(t, "a1", tr.ID, "trajectory id")
+	if assert.Len(t, tr.Steps, 3, "trajectory %+v", tr) {
+		assert.Nil(t, tr.Steps[0].Link, "the first step has a link")
+		assert.NotNil(t, tr.Steps[1].Link, "the second step has no link")
+		assert.True(t, tr.Steps[2].HasPos, "the last step has no position")
 	}
 }
 
@@ -196,9 +197,7 @@ func TestWindowAndEvidenceRules(t *testing.T) {
 			st := newStitcher(t, line(5, 10*sec, 40*sec), DefaultLearning(), nil)
 			add(t, st, p.make(sight{"a", "A", "ann", 0, 5 * sec, true, false, "P1"}))
 			ds := add(t, st, p.make(tt.second))
-			if got := ds[len(ds)-1].Link != nil; got != tt.linked {
-				t.Fatalf("linked %v, want %v: %+v", got, tt.linked, ds)
-			}
+			assert.Equal(t, tt.linked, ds[len(ds)-1].Link != nil, "linked: %+v", ds)
 		})
 	}
 }
@@ -213,12 +212,8 @@ func TestCrossingPaths(t *testing.T) {
 	// Bob overtakes Ann and arrives first.
 	add(t, st, p.make(sight{"b-bob", "B", "bob", 20 * sec, 24 * sec, true, true, ""}))
 	add(t, st, p.make(sight{"b-ann", "B", "ann", 22 * sec, 27 * sec, true, true, ""}))
-	if got := chain(st, "b-ann"); !slices.Equal(got, []string{"a-ann", "b-ann"}) {
-		t.Errorf("ann: %v", got)
-	}
-	if got := chain(st, "b-bob"); !slices.Equal(got, []string{"a-bob", "b-bob"}) {
-		t.Errorf("bob: %v", got)
-	}
+	assert.Equal(t, []string{"a-ann", "b-ann"}, chain(st, "b-ann"), "ann")
+	assert.Equal(t, []string{"a-bob", "b-bob"}, chain(st, "b-bob"), "bob")
 }
 
 // TestRevision: a weak appearance-only match takes a link that a later, clearly better face match
@@ -231,19 +226,22 @@ func TestRevision(t *testing.T) {
 	// Someone with no face visible whose clothes look exactly like Ann's.
 	impostor := tracks.Sighting{ID: "b1", Camera: "B", Enter: t0.Add(20 * sec), Exit: t0.Add(25 * sec), AppearanceEmbedding: a.AppearanceEmbedding}
 	ds := add(t, st, impostor)
-	if ds[0].Link == nil || ds[0].Link.From != "a" {
-		t.Fatalf("lookalike not linked at first: %+v", ds)
-	}
+	require.NotNil(t, ds[0].Link, "lookalike not linked at first: %+v", ds)
+	require.Equal(t, "a", ds[0].Link.From, "lookalike linked at first")
 	ds = add(t, st, p.make(sight{"b2", "B", "ann", 30 * sec, 35 * sec, true, true, ""}))
 	byID := map[string]tracks.Decision{}
 	for _, d := range ds {
 		byID[d.Sighting] = d
 	}
-	if d, ok := byID["b1"]; !ok || d.Link != nil || d.Trajectory != "b1" || !d.Revised {
-		t.Errorf("b1 decision %+v, want revised to its own trajectory", d)
+	if d, ok := byID["b1"]; assert.True(t, ok, "no new decision for b1") {
+		assert.Nil(t, d.Link, "b1 still linked: %+v", d)
+		assert.Equal(t, "b1", d.Trajectory, "b1 not a trajectory of its own")
+		assert.True(t, d.Revised, "b1's decision not marked revised")
 	}
-	if d := byID["b2"]; d.Link == nil || d.Link.From != "a" || d.Trajectory != "a" {
-		t.Errorf("b2 decision %+v, want linked to a", d)
+	d := byID["b2"]
+	assert.Equal(t, "a", d.Trajectory, "b2's trajectory")
+	if assert.NotNil(t, d.Link, "b2 not linked") {
+		assert.Equal(t, "a", d.Link.From, "b2 linked")
 	}
 }
 
@@ -254,13 +252,10 @@ func TestSkippedCamera(t *testing.T) {
 	// Camera B missed her; she reappears at C.
 	ds := add(t, st, p.make(sight{"c", "C", "ann", 55 * sec, 60 * sec, true, true, ""}))
 	l := ds[0].Link
-	if l == nil || l.From != "a" || l.Evidence.Hops != 2 {
-		t.Fatalf("decision %+v", ds[0])
-	}
-	direct := DefaultConfig().TransitInside
-	if l.Evidence.Transit >= direct {
-		t.Errorf("skipping a camera cost nothing: transit evidence %v", l.Evidence.Transit)
-	}
+	require.NotNil(t, l, "decision %+v", ds[0])
+	assert.Equal(t, "a", l.From)
+	assert.Equal(t, 2, l.Evidence.Hops)
+	assert.Less(t, l.Evidence.Transit, DefaultConfig().TransitInside, "skipping a camera cost nothing")
 }
 
 func TestOutOfOrderArrival(t *testing.T) {
@@ -277,9 +272,10 @@ func TestOutOfOrderArrival(t *testing.T) {
 			got = &ds[i]
 		}
 	}
-	if got == nil || got.Link == nil || got.Link.From != "a" || got.Trajectory != "a" {
-		t.Fatalf("late predecessor not linked: %+v", ds)
-	}
+	require.NotNil(t, got, "no new decision for b: %+v", ds)
+	require.NotNil(t, got.Link, "late predecessor not linked: %+v", ds)
+	assert.Equal(t, "a", got.Link.From)
+	assert.Equal(t, "a", got.Trajectory)
 }
 
 func TestInterimSightingUpdated(t *testing.T) {
@@ -288,16 +284,13 @@ func TestInterimSightingUpdated(t *testing.T) {
 	add(t, st, p.make(sight{"a", "A", "ann", 0, 5 * sec, true, true, ""}))
 	interim := p.make(sight{"b", "B", "ann", 25 * sec, 26 * sec, false, false, ""})
 	interim.Final = false
-	if ds := add(t, st, interim); ds[0].Link != nil {
-		t.Fatalf("linked without evidence: %+v", ds)
-	}
-	ds := add(t, st, p.make(sight{"b", "B", "ann", 25 * sec, 30 * sec, true, true, ""}))
-	if len(ds) != 1 || ds[0].Link == nil || !ds[0].Revised {
-		t.Fatalf("final sighting decision %+v", ds)
-	}
-	if st.Len() != 2 {
-		t.Errorf("remembers %d sightings, want 2", st.Len())
-	}
+	ds := add(t, st, interim)
+	require.Nil(t, ds[0].Link, "linked without evidence: %+v", ds)
+	ds = add(t, st, p.make(sight{"b", "B", "ann", 25 * sec, 30 * sec, true, true, ""}))
+	require.Len(t, ds, 1, "final sighting decisions")
+	require.NotNil(t, ds[0].Link, "final sighting not linked: %+v", ds[0])
+	require.True(t, ds[0].Revised, "final sighting decision not marked revised")
+	assert.Equal(t, 2, st.Len(), "sightings remembered")
 }
 
 func TestAddRejects(t *testing.T) {
@@ -310,14 +303,12 @@ func TestAddRejects(t *testing.T) {
 		{ID: "x", Camera: "Z", Enter: t0, Exit: t0},
 	}
 	for i, s := range tests {
-		if _, err := st.Add(s); err == nil {
-			t.Errorf("case %d accepted", i)
-		}
+		_, err := st.Add(s)
+		assert.Error(t, err, "case %d accepted", i)
 	}
 	add(t, st, tracks.Sighting{ID: "x", Camera: "A", Enter: t0, Exit: t0})
-	if _, err := st.Add(tracks.Sighting{ID: "x", Camera: "B", Enter: t0, Exit: t0}); err == nil {
-		t.Error("a sighting changed camera")
-	}
+	_, err := st.Add(tracks.Sighting{ID: "x", Camera: "B", Enter: t0, Exit: t0})
+	assert.Error(t, err, "a sighting changed camera")
 }
 
 func TestForgetsOldSightings(t *testing.T) {
@@ -328,9 +319,7 @@ func TestForgetsOldSightings(t *testing.T) {
 		add(t, st, p.make(sight{fmt.Sprint(i), camID(i % 3), fmt.Sprint("p", i), at, at + 5*sec, false, true, ""}))
 	}
 	// 2000 sightings over 5.5 hours; only the last retain window's worth stay.
-	if n := st.Len(); n > 200 {
-		t.Errorf("remembers %d sightings", n)
-	}
+	assert.LessOrEqual(t, st.Len(), 200, "sightings remembered")
 }
 
 func TestLearnsUnknownEdge(t *testing.T) {
@@ -346,23 +335,17 @@ func TestLearnsUnknownEdge(t *testing.T) {
 		base := time.Duration(i) * 10 * time.Minute
 		add(t, st, p.make(sight{who + "-a", "A", who, base, base + 5*sec, true, true, ""}))
 		ds := add(t, st, p.make(sight{who + "-c", "C", who, base + 95*sec, base + 100*sec, true, true, ""}))
-		if ds[0].Link == nil {
-			t.Fatalf("walker %d not linked on face evidence", i)
-		}
+		require.NotNil(t, ds[0].Link, "walker %d not linked on face evidence", i)
 	}
-	if !st.topo.Learned("A", "C") {
-		t.Fatal("A->C not learned")
-	}
+	require.True(t, st.topo.Learned("A", "C"), "A->C not learned")
 	lo, hi, _ := st.topo.Window("A", "C")
-	if lo > 90*sec || hi < 90*sec {
-		t.Errorf("learned window %v..%v does not hold the 60 s transits", lo, hi)
-	}
+	assert.LessOrEqual(t, lo, 90*sec, "learned window %v..%v does not hold the 90 s transits", lo, hi)
+	assert.GreaterOrEqual(t, hi, 90*sec, "learned window %v..%v does not hold the 90 s transits", lo, hi)
 	// Too fast for the 200 m between them: impossible even with the same face.
 	st2 := newStitcher(t, cams, learn, nil)
 	add(t, st2, p.make(sight{"x-a", "A", "x", 0, 5 * sec, true, true, ""}))
-	if ds := add(t, st2, p.make(sight{"x-c", "C", "x", 10 * sec, 15 * sec, true, true, ""})); ds[0].Link != nil {
-		t.Errorf("linked at %v m/s", 200/5.0)
-	}
+	ds := add(t, st2, p.make(sight{"x-c", "C", "x", 10 * sec, 15 * sec, true, true, ""}))
+	assert.Nil(t, ds[0].Link, "linked at %v m/s", 200/5.0)
 }
 
 // TestSimulatedCity walks people through a network of cameras along random routes, with faces seen
@@ -381,9 +364,8 @@ func TestSimulatedCity(t *testing.T) {
 		t.Run(fmt.Sprintf("%d-people-%.0f%%-faces-seed%d", tt.persons, 100*tt.faceRate, tt.seed), func(t *testing.T) {
 			recall, precision := simulate(t, tt.seed, tt.persons, tt.faceRate, 0.1)
 			t.Logf("link recall %.3f precision %.3f", recall, precision)
-			if recall < 0.9 || precision < 0.98 {
-				t.Errorf("recall %.3f (want >= 0.90), precision %.3f (want >= 0.98)", recall, precision)
-			}
+			assert.GreaterOrEqual(t, recall, 0.9, "link recall")
+			assert.GreaterOrEqual(t, precision, 0.98, "link precision")
 		})
 	}
 }

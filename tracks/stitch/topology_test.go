@@ -2,10 +2,13 @@ package stitch
 
 import (
 	"math"
-	"reflect"
-	"snowlight/geo"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"snowlight/geo"
 )
 
 func line(n int, lo, hi time.Duration) []Camera {
@@ -43,18 +46,15 @@ func TestNewTopologyRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := NewTopology(tt.cams, tt.learn); err == nil {
-				t.Fatal("accepted")
-			}
+			_, err := NewTopology(tt.cams, tt.learn)
+			assert.Error(t, err)
 		})
 	}
 }
 
 func TestRoute(t *testing.T) {
 	topo, err := NewTopology(line(5, 10*time.Second, 30*time.Second), DefaultLearning())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	tests := []struct {
 		from, to string
 		maxHops  int
@@ -74,58 +74,51 @@ func TestRoute(t *testing.T) {
 	}
 	for _, tt := range tests {
 		lo, hi, hops, ok := topo.Route(tt.from, tt.to, tt.maxHops, 7*time.Second)
-		if ok != tt.ok || lo != tt.lo || hi != tt.hi || hops != tt.hops {
-			t.Errorf("Route(%s,%s,%d) = %v %v %d %v, want %v %v %d %v", tt.from, tt.to, tt.maxHops, lo, hi, hops, ok, tt.lo, tt.hi, tt.hops, tt.ok)
-		}
+		assert.Equal(t, tt.ok, ok, "Route(%s,%s,%d) found", tt.from, tt.to, tt.maxHops)
+		assert.Equal(t, tt.lo, lo, "Route(%s,%s,%d) earliest", tt.from, tt.to, tt.maxHops)
+		assert.Equal(t, tt.hi, hi, "Route(%s,%s,%d) latest", tt.from, tt.to, tt.maxHops)
+		assert.Equal(t, tt.hops, hops, "Route(%s,%s,%d) hops", tt.from, tt.to, tt.maxHops)
 	}
-	if got, want := topo.Sources("C", 2), []string{"A", "B", "C", "D", "E"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("Sources(C, 2) = %v, want %v", got, want)
-	}
-	if got, want := topo.Sources("A", 1), []string{"B"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("Sources(A, 1) = %v, want %v", got, want)
-	}
-	if d := topo.Distance("A", "B"); math.Abs(d-100) > 2 {
-		t.Errorf("distance A-B %.1f m, want about 100", d)
-	}
+	assert.Equal(t, []string{"A", "B", "C", "D", "E"}, topo.Sources("C", 2), "Sources(C, 2)")
+	assert.Equal(t, []string{"B"}, topo.Sources("A", 1), "Sources(A, 1)")
+	assert.InDelta(t, 100, topo.Distance("A", "B"), 2, "distance A-B in metres")
 }
 
 func TestLearning(t *testing.T) {
 	cams := line(3, 10*time.Second, 30*time.Second)
-	off, _ := NewTopology(cams, DefaultLearning())
+	off, err := NewTopology(cams, DefaultLearning())
+	require.NoError(t, err)
 	off.Observe("A", "C", 40*time.Second)
-	if _, _, ok := off.Window("A", "C"); ok {
-		t.Fatal("learned with learning off")
-	}
+	_, _, ok := off.Window("A", "C")
+	require.False(t, ok, "learned with learning off")
 	learn := DefaultLearning()
 	learn.Enabled = true
 	topo, err := NewTopology(cams, learn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// A configured window is refined once enough transits are seen.
 	for _, s := range []int{20, 21, 22, 23, 24} {
 		topo.Observe("A", "B", time.Duration(s)*time.Second)
 	}
 	lo, hi, ok := topo.Window("A", "B")
-	if !ok || !topo.Learned("A", "B") || lo != 15*time.Second+200*time.Millisecond || hi < 28*time.Second || hi > 29*time.Second {
-		t.Errorf("learned A->B window %v..%v", lo, hi)
-	}
+	assert.True(t, ok, "A->B window")
+	assert.True(t, topo.Learned("A", "B"), "A->B learned")
+	assert.Equal(t, 15*time.Second+200*time.Millisecond, lo, "learned A->B window starts")
+	assert.GreaterOrEqual(t, hi, 28*time.Second, "learned A->B window ends")
+	assert.LessOrEqual(t, hi, 29*time.Second, "learned A->B window ends")
 	// A path that was not configured appears after MinSamples transits.
 	for i := 0; i < 4; i++ {
 		topo.Observe("A", "C", 40*time.Second)
-		if _, _, ok := topo.Window("A", "C"); ok {
-			t.Fatalf("edge after %d samples", i+1)
-		}
+		_, _, ok := topo.Window("A", "C")
+		require.False(t, ok, "edge after %d samples", i+1)
 	}
 	topo.Observe("A", "C", 42*time.Second)
-	if lo, hi, ok := topo.Window("A", "C"); !ok || lo > 40*time.Second || hi < 42*time.Second {
-		t.Errorf("learned A->C %v..%v %v", lo, hi, ok)
-	}
-	if _, _, hops, _ := topo.Route("A", "C", 3, 0); hops != 1 {
-		t.Errorf("route A->C takes %d hops after learning, want the direct edge", hops)
-	}
+	lo, hi, ok = topo.Window("A", "C")
+	assert.True(t, ok, "A->C learned")
+	assert.LessOrEqual(t, lo, 40*time.Second, "learned A->C window starts")
+	assert.GreaterOrEqual(t, hi, 42*time.Second, "learned A->C window ends")
+	_, _, hops, _ := topo.Route("A", "C", 3, 0)
+	assert.Equal(t, 1, hops, "route A->C after learning takes the direct edge")
 	topo.Observe("A", "nowhere", time.Second)
-	if _, _, ok := topo.Window("A", "nowhere"); ok {
-		t.Error("learned an edge to an unknown camera")
-	}
+	_, _, ok = topo.Window("A", "nowhere")
+	assert.False(t, ok, "learned an edge to an unknown camera")
 }
