@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"snowlight/alerts"
 	"snowlight/alerts/notify"
 	"snowlight/watchlist"
@@ -33,9 +35,7 @@ func percentiles(b *testing.B, ds []time.Duration, name string) {
 // from Confirm to the guardian's webhook receiving its notice, through the outbox worker.
 func BenchmarkRaiseToStream(b *testing.B) {
 	hub, err := notify.NewHub[alerts.Event](notify.HubOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	got := make(chan time.Time, 16)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -56,9 +56,7 @@ func BenchmarkRaiseToStream(b *testing.B) {
 	})
 	eng := f.eng
 	w, err = notify.NewWorker(f.db, notify.StaticReceivers{"guardian": {URL: hook.URL, Secret: hookSecret}}, notify.WorkerOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	ctx := b.Context()
 	go w.Run(ctx)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -67,9 +65,7 @@ func BenchmarkRaiseToStream(b *testing.B) {
 	defer srv.Close()
 	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for hub.Clients() == 0 {
@@ -82,9 +78,7 @@ func BenchmarkRaiseToStream(b *testing.B) {
 		start := time.Now()
 		a, _, err := eng.Raise(ctx, alerts.Trigger{Kind: alerts.WatchlistHit, At: start, Person: p, Place: camElm,
 			Evidence: alerts.Evidence{Sightings: []string{"s"}, FaceCrops: []string{"face/x.jpg"}, Scores: []float32{0.7}}})
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		for sc.Scan() {
 			if strings.HasPrefix(sc.Text(), "data: ") && strings.Contains(sc.Text(), a.ID) {
 				break
@@ -92,9 +86,8 @@ func BenchmarkRaiseToStream(b *testing.B) {
 		}
 		toStream = append(toStream, time.Since(start))
 		start = time.Now()
-		if _, err := eng.Confirm(ctx, a.ID, "olga"); err != nil {
-			b.Fatal(err)
-		}
+		_, err = eng.Confirm(ctx, a.ID, "olga")
+		require.NoError(b, err)
 		toWebhook = append(toWebhook, (<-got).Sub(start))
 		for sc.Scan() { // the confirmation's stream event
 			if strings.HasPrefix(sc.Text(), "data: ") {

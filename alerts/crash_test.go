@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"snowlight/alerts"
 	"snowlight/alerts/notify"
 )
@@ -51,26 +54,20 @@ func TestCrashChild(t *testing.T) {
 	case "write":
 		f.addUnit(t, "u1", 100)
 		a, _, err := f.eng.Raise(ctx, f.hit(mia, camElm, time.Now(), "s1", 0.71))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.eng.Confirm(ctx, a.ID, "olga"); err != nil { // queues the guardian's notice
-			t.Fatal(err)
-		}
-		if _, err := f.eng.Dispatch(ctx, a.ID, "olga"); err != nil { // queues the unit's request
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
+		_, err = f.eng.Confirm(ctx, a.ID, "olga") // queues the guardian's notice
+		require.NoError(t, err)
+		_, err = f.eng.Dispatch(ctx, a.ID, "olga") // queues the unit's request
+		require.NoError(t, err)
 		fmt.Printf("COMMITTED %s\n", a.ID)
 	case "deliver":
 		w, err := notify.NewWorker(f.db, receivers(os.Getenv(childHook)), notify.WorkerOptions{Idle: 20 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		fmt.Println("DELIVERING")
 		go w.Run(ctx)
 	}
 	time.Sleep(time.Minute) // until the parent kills us
-	t.Fatal("parent did not kill the child")
+	require.FailNow(t, "parent did not kill the child")
 }
 
 // hookReceiver acts once per idempotency key, as the guardian and patrol apps must. Its kill hook lets
@@ -112,12 +109,8 @@ func startChild(t *testing.T, mode, db, hook string) (*exec.Cmd, *bufio.Scanner)
 	cmd.Env = append(os.Environ(), childMode+"="+mode, childDB+"="+db, childHook+"="+hook)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	return cmd, bufio.NewScanner(out)
 }
@@ -129,7 +122,7 @@ func waitLine(t *testing.T, sc *bufio.Scanner, prefix string) string {
 			return sc.Text()
 		}
 	}
-	t.Fatalf("child ended without printing %q", prefix)
+	require.FailNow(t, "child ended without printing its line", "%q", prefix)
 	return ""
 }
 
@@ -151,9 +144,9 @@ func TestOutboxSurvivesKill(t *testing.T) {
 	id := strings.TrimPrefix(waitLine(t, out, "COMMITTED "), "COMMITTED ")
 	child.Process.Signal(syscall.SIGKILL)
 	child.Wait()
-	if len(recv.requests) != 0 {
-		t.Fatal("delivered before the crash")
-	}
+	recv.mu.Lock()
+	require.Empty(t, recv.requests, "delivered before the crash")
+	recv.mu.Unlock()
 
 	// 2: a restarted process delivers; it dies between the receiver acting and answering.
 	var killed sync.WaitGroup
@@ -181,53 +174,41 @@ func TestOutboxSurvivesKill(t *testing.T) {
 	select {
 	case <-done:
 	case <-time.After(20 * time.Second):
-		t.Fatal("the restarted process never delivered")
+		require.FailNow(t, "the restarted process never delivered")
 	}
 
 	// 3: this process delivers what is left (including the one the receiver never answered).
 	f := newFixture(t, db, nil)
 	w, err := notify.NewWorker(f.db, receivers(srv.URL), notify.WorkerOptions{MinBackoff: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for range 50 {
-		if _, err := w.RunOnce(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		_, err := w.RunOnce(t.Context())
+		require.NoError(t, err)
 		if _, pending, _ := f.db.NextOutboxDue(t.Context()); !pending {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if _, pending, _ := f.db.NextOutboxDue(t.Context()); pending {
-		t.Fatal("notifications still pending")
-	}
+	_, pending, err := f.db.NextOutboxDue(t.Context())
+	require.NoError(t, err)
+	require.False(t, pending, "notifications still pending")
 
 	recv.mu.Lock()
 	defer recv.mu.Unlock()
 	wantKeys := []string{id + "/guardian.notice/guardian-mia"}
-	if len(recv.acted) != 2 || recv.acted[wantKeys[0]] != 1 {
-		t.Fatalf("receiver acted on %v, want the guardian notice and the dispatch request once each", recv.acted)
-	}
+	require.Len(t, recv.acted, 2, "receiver acted on %v, want the guardian notice and the dispatch request once each", recv.acted)
+	require.Contains(t, recv.acted, wantKeys[0], "receiver never acted on the guardian notice")
 	for key, n := range recv.acted {
-		if n != 1 {
-			t.Errorf("%s acted on %d times", key, n)
-		}
+		assert.Equal(t, 1, n, "%s acted on that many times", key)
 	}
-	if recv.requests[firstKey] != 2 {
-		t.Errorf("%s requested %d times, want 2 (unanswered, then redelivered with the same key)", firstKey, recv.requests[firstKey])
-	}
-	if recv.bad != 0 {
-		t.Errorf("%d requests failed verification", recv.bad)
-	}
-	msgs, _ := f.db.OutboxMessages(t.Context(), "", 10)
+	assert.Equal(t, 2, recv.requests[firstKey], "%s requests (unanswered, then redelivered with the same key)", firstKey)
+	assert.Zero(t, recv.bad, "requests that failed verification")
+	msgs, err := f.db.OutboxMessages(t.Context(), "", 10)
+	require.NoError(t, err)
 	for _, m := range msgs {
-		if m.Delivered.IsZero() {
-			t.Errorf("%s not marked delivered", m.Key)
-		}
+		assert.False(t, m.Delivered.IsZero(), "%s not marked delivered", m.Key)
 	}
 	a, err := f.eng.Alert(t.Context(), id)
-	if err != nil || a.Status != alerts.Dispatched {
-		t.Fatalf("alert after the crashes: %v %+v", err, a.Status)
-	}
+	require.NoError(t, err, "alert after the crashes")
+	assert.Equal(t, alerts.Dispatched, a.Status, "alert after the crashes")
 }

@@ -3,11 +3,12 @@ package alerts_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/alerts"
 	"snowlight/alerts/dispatch"
@@ -71,9 +72,9 @@ func TestLifecycle(t *testing.T) {
 			f.addUnit(t, "u-far", 3000)
 			ctx := t.Context()
 			a, created, err := f.eng.Raise(ctx, tc.trigger(f))
-			if err != nil || !created || a.Status != alerts.Open {
-				t.Fatalf("raise: %v %v %+v", err, created, a)
-			}
+			require.NoError(t, err, "raise")
+			require.True(t, created, "raise folded into an alert: %+v", a)
+			require.Equal(t, alerts.Open, a.Status, "raised")
 			for i, s := range tc.steps {
 				f.clock.Advance(time.Second)
 				var err error
@@ -95,31 +96,31 @@ func TestLifecycle(t *testing.T) {
 					}
 					_, err = f.eng.Dismiss(ctx, a.ID, s.actor, reason)
 				}
-				if s.wantErr == nil && err != nil || s.wantErr != nil && !errors.Is(err, s.wantErr) {
-					t.Fatalf("step %d %s by %q: error %v, want %v", i, s.do, s.actor, err, s.wantErr)
+				if s.wantErr == nil {
+					require.NoError(t, err, "step %d %s by %q", i, s.do, s.actor)
+				} else {
+					require.ErrorIs(t, err, s.wantErr, "step %d %s by %q", i, s.do, s.actor)
 				}
 				got, err := f.eng.Alert(ctx, a.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got.Status != s.want {
-					t.Fatalf("step %d %s: status %s, want %s", i, s.do, got.Status, s.want)
-				}
+				require.NoError(t, err)
+				require.Equal(t, s.want, got.Status, "step %d %s: status", i, s.do)
 			}
 			// Every successful step is in the history with who and when, in order.
-			got, _ := f.eng.Alert(ctx, a.ID)
+			got, err := f.eng.Alert(ctx, a.ID)
+			require.NoError(t, err)
 			nOK := 1 // raised
 			for _, s := range tc.steps {
 				if s.wantErr == nil {
 					nOK++
 				}
 			}
-			if len(got.History) != nOK {
-				t.Fatalf("history has %d events, want %d: %+v", len(got.History), nOK, got.History)
-			}
+			require.Len(t, got.History, nOK, "history: %+v", got.History)
 			for i, ev := range got.History {
-				if ev.Actor == "" || ev.At.IsZero() || ev.AlertID != a.ID || i > 0 && ev.Seq <= got.History[i-1].Seq {
-					t.Errorf("history[%d] = %+v", i, ev)
+				assert.NotEmpty(t, ev.Actor, "history[%d] = %+v", i, ev)
+				assert.False(t, ev.At.IsZero(), "history[%d] = %+v", i, ev)
+				assert.Equal(t, a.ID, ev.AlertID, "history[%d]", i)
+				if i > 0 {
+					assert.Greater(t, ev.Seq, got.History[i-1].Seq, "history[%d] out of order", i)
 				}
 			}
 		})
@@ -130,29 +131,26 @@ func TestUnitStatusFollowsTheDispatch(t *testing.T) {
 	f := newFixture(t, "", func(o *alerts.Options) { o.TwoPersonRule = false })
 	f.addUnit(t, "u1", 100)
 	ctx := t.Context()
-	a, _, _ := f.eng.Raise(ctx, f.hit(mia, camElm, f.clock.Now(), "s1", 0.7))
-	f.eng.Confirm(ctx, a.ID, "olga")
-	if _, err := f.eng.Dispatch(ctx, a.ID, "olga"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.eng.Acknowledge(ctx, a.ID, "u1"); err != nil {
-		t.Fatal(err)
-	}
-	if u, _ := f.reg.Unit(ctx, "u1"); u.Status != dispatch.Busy {
-		t.Fatalf("unit is %s after acknowledging, want busy", u.Status)
-	}
+	a := f.raise(t, f.hit(mia, camElm, f.clock.Now(), "s1", 0.7))
+	_, err := f.eng.Confirm(ctx, a.ID, "olga")
+	require.NoError(t, err)
+	_, err = f.eng.Dispatch(ctx, a.ID, "olga")
+	require.NoError(t, err)
+	_, err = f.eng.Acknowledge(ctx, a.ID, "u1")
+	require.NoError(t, err)
+	u, err := f.reg.Unit(ctx, "u1")
+	require.NoError(t, err)
+	require.Equal(t, dispatch.Busy, u.Status, "unit after acknowledging")
 	// A second incident now cannot get u1: only the supervisors are left.
-	b, _, _ := f.eng.Raise(ctx, alerts.Trigger{Kind: alerts.CameraOffline, At: f.clock.Now(), Place: camOak})
-	b, err := f.eng.Dispatch(ctx, b.ID, "olga")
-	if err != nil || b.Dispatch.Asking().Kind != dispatch.SupervisorTarget {
-		t.Fatalf("second dispatch: %v %+v", err, b.Dispatch)
-	}
-	if _, err := f.eng.Resolve(ctx, a.ID, "u1", "home"); err != nil {
-		t.Fatal(err)
-	}
-	if u, _ := f.reg.Unit(ctx, "u1"); u.Status != dispatch.Available {
-		t.Fatalf("unit is %s after resolving, want available", u.Status)
-	}
+	b := f.raise(t, alerts.Trigger{Kind: alerts.CameraOffline, At: f.clock.Now(), Place: camOak})
+	b, err = f.eng.Dispatch(ctx, b.ID, "olga")
+	require.NoError(t, err, "second dispatch")
+	require.Equal(t, dispatch.SupervisorTarget, b.Dispatch.Asking().Kind, "second dispatch: %+v", b.Dispatch)
+	_, err = f.eng.Resolve(ctx, a.ID, "u1", "home")
+	require.NoError(t, err)
+	u, err = f.reg.Unit(ctx, "u1")
+	require.NoError(t, err)
+	assert.Equal(t, dispatch.Available, u.Status, "unit after resolving")
 }
 
 // TestFolding: repeated triggers for the same person and rule within the cooldown go into the open
@@ -163,9 +161,8 @@ func TestFolding(t *testing.T) {
 	ctx := t.Context()
 	t0 := f.clock.Now()
 	a, created, err := f.eng.Raise(ctx, f.hit(mia, camElm, t0, "s1", 0.62))
-	if err != nil || !created {
-		t.Fatal(err, created)
-	}
+	require.NoError(t, err)
+	require.True(t, created, "first trigger folded")
 	for i, tc := range []struct {
 		trigger alerts.Trigger
 		created bool
@@ -178,37 +175,36 @@ func TestFolding(t *testing.T) {
 		{f.hit(mia, camElm, t0.Add(20*time.Minute), "s5", 0.66), true},                        // 14 min later: new alert
 	} {
 		got, created, err := f.eng.Raise(ctx, tc.trigger)
-		if err != nil || created != tc.created {
-			t.Fatalf("trigger %d: created %v (%v), want %v", i, created, err, tc.created)
+		require.NoError(t, err, "trigger %d", i)
+		require.Equal(t, tc.created, created, "trigger %d opened a new alert", i)
+		if !created {
+			require.Equal(t, a.ID, got.ID, "trigger %d folded into", i)
 		}
-		if !created && got.ID != a.ID {
-			t.Fatalf("trigger %d folded into %s, want %s", i, got.ID, a.ID)
-		}
 	}
-	a, _ = f.eng.Alert(ctx, a.ID)
-	if a.Triggers != 4 || !a.LastSeen.Equal(t0.Add(6*time.Minute)) || a.Place.Camera != "cam-elm" || a.FirstPlace.Camera != "cam-elm" {
-		t.Fatalf("folded alert: triggers %d, last seen %v, place %s", a.Triggers, a.LastSeen, a.Place.Camera)
-	}
-	if strings.Join(a.Evidence.Sightings, ",") != "s1,s2,s4" || len(a.Evidence.Scores) != 3 || a.Evidence.BestScore() != 0.74 {
-		t.Fatalf("folded evidence %+v", a.Evidence)
-	}
+	a, err = f.eng.Alert(ctx, a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, 4, a.Triggers, "folded alert's triggers")
+	assert.WithinDuration(t, t0.Add(6*time.Minute), a.LastSeen, 0, "folded alert last seen")
+	assert.Equal(t, "cam-elm", a.Place.Camera, "folded alert's place")
+	assert.Equal(t, "cam-elm", a.FirstPlace.Camera, "folded alert's first place")
+	assert.Equal(t, []string{"s1", "s2", "s4"}, a.Evidence.Sightings, "folded evidence")
+	assert.Len(t, a.Evidence.Scores, 3, "folded evidence")
+	assert.Equal(t, float32(0.74), a.Evidence.BestScore(), "folded evidence's best score")
 
 	// Once closed, the next trigger opens a new alert even within the cooldown.
-	all, _ := f.eng.Alerts(ctx, alerts.Query{PersonID: "p-mia", Kinds: []alerts.Kind{alerts.WatchlistHit}, Statuses: []alerts.Status{alerts.Open}})
+	all, err := f.eng.Alerts(ctx, alerts.Query{PersonID: "p-mia", Kinds: []alerts.Kind{alerts.WatchlistHit}, Statuses: []alerts.Status{alerts.Open}})
+	require.NoError(t, err)
 	for _, x := range all {
-		if _, err := f.eng.Dismiss(ctx, x.ID, "olga", "test"); err != nil {
-			t.Fatal(err)
-		}
+		_, err := f.eng.Dismiss(ctx, x.ID, "olga", "test")
+		require.NoError(t, err)
 	}
-	if _, created, _ := f.eng.Raise(ctx, f.hit(mia, camElm, t0.Add(21*time.Minute), "s6", 0.7)); !created {
-		t.Fatal("trigger after dismissal folded into the dismissed alert")
-	}
-	if _, _, err := f.eng.Raise(ctx, alerts.Trigger{Kind: alerts.WatchlistHit, At: t0, Place: camElm}); !errors.Is(err, alerts.ErrInvalid) {
-		t.Fatalf("watch-list hit without a person: %v", err)
-	}
-	if _, _, err := f.eng.Raise(ctx, alerts.Trigger{Kind: "fire", At: t0, Place: camElm}); !errors.Is(err, alerts.ErrInvalid) {
-		t.Fatalf("unknown kind: %v", err)
-	}
+	_, created, err = f.eng.Raise(ctx, f.hit(mia, camElm, t0.Add(21*time.Minute), "s6", 0.7))
+	require.NoError(t, err)
+	assert.True(t, created, "trigger after dismissal folded into the dismissed alert")
+	_, _, err = f.eng.Raise(ctx, alerts.Trigger{Kind: alerts.WatchlistHit, At: t0, Place: camElm})
+	assert.ErrorIs(t, err, alerts.ErrInvalid, "watch-list hit without a person")
+	_, _, err = f.eng.Raise(ctx, alerts.Trigger{Kind: "fire", At: t0, Place: camElm})
+	assert.ErrorIs(t, err, alerts.ErrInvalid, "unknown kind")
 }
 
 // TestEscalation drives a dispatch with the clock: nobody acknowledges, so the next nearest unit is
@@ -223,65 +219,60 @@ func TestEscalation(t *testing.T) {
 	f.addUnit(t, "u-150", 150)
 	f.addUnit(t, "u-900", 900) // third nearest: beyond MaxUnits
 	ctx := t.Context()
-	a, _, _ := f.eng.Raise(ctx, f.hit(mia, camElm, f.clock.Now(), "s1", 0.7))
-	f.eng.Confirm(ctx, a.ID, "olga")
-	a, err := f.eng.Dispatch(ctx, a.ID, "olga")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := f.raise(t, f.hit(mia, camElm, f.clock.Now(), "s1", 0.7))
+	_, err := f.eng.Confirm(ctx, a.ID, "olga")
+	require.NoError(t, err)
+	a, err = f.eng.Dispatch(ctx, a.ID, "olga")
+	require.NoError(t, err)
 	want := []string{"u-150", "u-500", "elm-st", "north", "city"}
 	for i, id := range want {
-		if a.Dispatch.Asking().ID != id {
-			t.Fatalf("step %d: asking %s, want %s", i, a.Dispatch.Asking().ID, id)
-		}
+		require.Equal(t, id, a.Dispatch.Asking().ID, "step %d: asking", i)
 		f.clock.Advance(59 * time.Second)
-		if n, _ := f.eng.Escalate(ctx); n != 0 {
-			t.Fatalf("escalated before the deadline")
-		}
+		n, err := f.eng.Escalate(ctx)
+		require.NoError(t, err)
+		require.Zero(t, n, "step %d: escalated before the deadline", i)
 		f.clock.Advance(time.Second)
-		if n, err := f.eng.Escalate(ctx); err != nil || n != 1 {
-			t.Fatalf("step %d: escalate %d, %v", i, n, err)
-		}
-		a, _ = f.eng.Alert(ctx, a.ID)
+		n, err = f.eng.Escalate(ctx)
+		require.NoError(t, err, "step %d: escalate", i)
+		require.Equal(t, 1, n, "step %d: alerts escalated", i)
+		a, err = f.eng.Alert(ctx, a.ID)
+		require.NoError(t, err)
 	}
-	if !a.Dispatch.Exhausted || a.Status != alerts.Dispatched {
-		t.Fatalf("after the city: %+v", a.Dispatch)
-	}
+	assert.True(t, a.Dispatch.Exhausted, "after the city: %+v", a.Dispatch)
+	assert.Equal(t, alerts.Dispatched, a.Status, "after the city")
 	var steps []string
 	for _, ev := range a.History {
 		if ev.Action == alerts.ActDispatched || ev.Action == alerts.ActEscalated || ev.Action == alerts.ActExhausted {
 			steps = append(steps, string(ev.Action)+":"+ev.Target)
 		}
 	}
-	if got := strings.Join(steps, " "); got != "dispatched:u-150 escalated:u-500 escalated:elm-st escalated:north escalated:city escalation_exhausted:city" {
-		t.Fatalf("recorded steps: %s", got)
-	}
+	assert.Equal(t, []string{"dispatched:u-150", "escalated:u-500", "escalated:elm-st", "escalated:north", "escalated:city", "escalation_exhausted:city"},
+		steps, "recorded steps")
 	var receivers []string
 	for _, m := range f.outbox(t) {
 		if strings.HasPrefix(m.Topic, "dispatch.") {
 			receivers = append(receivers, m.Topic+"@"+m.Receiver)
-			if n := notice(t, m); n.AckDeadline.IsZero() || n.Target == nil || n.Where.Camera != "cam-elm" {
-				t.Errorf("%s: notice %+v", m.Receiver, n)
-			}
+			n := notice(t, m)
+			assert.False(t, n.AckDeadline.IsZero(), "%s: notice without a deadline", m.Receiver)
+			assert.NotNil(t, n.Target, "%s: notice without a target", m.Receiver)
+			assert.Equal(t, "cam-elm", n.Where.Camera, "%s: notice's camera", m.Receiver)
 		}
 	}
-	if got := strings.Join(receivers, " "); got != "dispatch.request@app-u-150 dispatch.request@app-u-500 dispatch.escalation@cmd-elm dispatch.escalation@cmd-north dispatch.escalation@cmd-city" {
-		t.Fatalf("notifications: %s", got)
-	}
+	assert.Equal(t, []string{"dispatch.request@app-u-150", "dispatch.request@app-u-500", "dispatch.escalation@cmd-elm",
+		"dispatch.escalation@cmd-north", "dispatch.escalation@cmd-city"}, receivers, "notifications")
 	// Nobody answered: the operator dispatches again, and the first unit (now answering) is asked anew.
 	a, err = f.eng.Dispatch(ctx, a.ID, "olga")
-	if err != nil || a.Dispatch.Asking().ID != "u-150" || a.Dispatch.Exhausted {
-		t.Fatalf("re-dispatch: %v %+v", err, a.Dispatch)
-	}
+	require.NoError(t, err, "re-dispatch")
+	require.Equal(t, "u-150", a.Dispatch.Asking().ID, "re-dispatch asks")
+	require.False(t, a.Dispatch.Exhausted, "re-dispatch exhausted: %+v", a.Dispatch)
 	// A late acknowledgement stops escalation.
 	f.clock.Advance(30 * time.Second)
-	if _, err := f.eng.Acknowledge(ctx, a.ID, "u-150"); err != nil {
-		t.Fatal(err)
-	}
+	_, err = f.eng.Acknowledge(ctx, a.ID, "u-150")
+	require.NoError(t, err)
 	f.clock.Advance(10 * time.Minute)
-	if n, _ := f.eng.Escalate(ctx); n != 0 {
-		t.Fatal("acknowledged dispatch escalated")
-	}
+	n, err := f.eng.Escalate(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n, "acknowledged dispatch escalated")
 }
 
 // TestGuardianNotices: confirming an at-risk person's alert notifies that person's guardians, and only
@@ -290,48 +281,54 @@ func TestEscalation(t *testing.T) {
 func TestGuardianNotices(t *testing.T) {
 	f := newFixture(t, "", func(o *alerts.Options) { o.TwoPersonRule = false })
 	ctx := t.Context()
-	am, _, _ := f.eng.Raise(ctx, f.hit(mia, camElm, f.clock.Now(), "s1", 0.7))
-	ao, _, _ := f.eng.Raise(ctx, f.hit(otto, camOak, f.clock.Now(), "s2", 0.7))
-	ar, _, _ := f.eng.Raise(ctx, f.hit(rex, camOak, f.clock.Now(), "s3", 0.7))
-	if len(f.outbox(t)) != 0 {
-		t.Fatal("notifications before anyone confirmed")
-	}
-	f.eng.AttachEvidence(ctx, am.ID, alerts.Evidence{Snapshot: "snapshot/abc.jpg"})
+	am := f.raise(t, f.hit(mia, camElm, f.clock.Now(), "s1", 0.7))
+	ao := f.raise(t, f.hit(otto, camOak, f.clock.Now(), "s2", 0.7))
+	ar := f.raise(t, f.hit(rex, camOak, f.clock.Now(), "s3", 0.7))
+	require.Empty(t, f.outbox(t), "notifications before anyone confirmed")
+	_, err := f.eng.AttachEvidence(ctx, am.ID, alerts.Evidence{Snapshot: "snapshot/abc.jpg"})
+	require.NoError(t, err)
 	for _, id := range []string{am.ID, ar.ID} {
-		if _, err := f.eng.Confirm(ctx, id, "olga"); err != nil {
-			t.Fatal(err)
-		}
+		_, err := f.eng.Confirm(ctx, id, "olga")
+		require.NoError(t, err)
 	}
 	msgs := f.outbox(t)
-	if len(msgs) != 1 || msgs[0].Receiver != "guardian-mia" || msgs[0].Topic != "guardian.notice" {
-		t.Fatalf("notifications %+v", msgs)
-	}
+	require.Len(t, msgs, 1, "notifications %+v", msgs)
+	assert.Equal(t, "guardian-mia", msgs[0].Receiver)
+	assert.Equal(t, "guardian.notice", msgs[0].Topic)
 	n := notice(t, msgs[0])
-	if n.Person == nil || n.Person.ID != "p-mia" || n.Person.Category != "" || n.Where.Name != "Elm St / 5th" || !n.When.Equal(am.LastSeen) ||
-		n.AlertURL != "https://console.example/alerts/"+am.ID || n.SnapshotURL != "https://console.example/api/v1/alerts/"+am.ID+"/snapshot" {
-		t.Fatalf("guardian notice %+v", n)
+	if assert.NotNil(t, n.Person, "guardian notice names nobody") {
+		assert.Equal(t, "p-mia", n.Person.ID, "guardian notice's person")
+		assert.Empty(t, n.Person.Category, "guardian notice tells the watch-list category")
 	}
+	assert.Equal(t, "Elm St / 5th", n.Where.Name, "guardian notice's place")
+	assert.WithinDuration(t, am.LastSeen, n.When, 0, "guardian notice's time")
+	assert.Equal(t, "https://console.example/alerts/"+am.ID, n.AlertURL)
+	assert.Equal(t, "https://console.example/api/v1/alerts/"+am.ID+"/snapshot", n.SnapshotURL)
 	for _, leak := range []string{"p-otto", "Otto", "0.7", "score", ao.ID, "face/"} {
-		if strings.Contains(string(msgs[0].Payload), leak) {
-			t.Errorf("guardian notice contains %q: %s", leak, msgs[0].Payload)
-		}
+		assert.NotContains(t, string(msgs[0].Payload), leak, "guardian notice leaks")
 	}
 	// Confirming again cannot queue a second notice (the alert is no longer open, and keys are unique).
-	if _, err := f.eng.Confirm(ctx, am.ID, "piet"); !errors.Is(err, alerts.ErrTransition) {
-		t.Fatalf("second confirm: %v", err)
-	}
+	_, err = f.eng.Confirm(ctx, am.ID, "piet")
+	assert.ErrorIs(t, err, alerts.ErrTransition, "second confirm")
 }
 
 func TestDismissFeedsMatching(t *testing.T) {
 	f := newFixture(t, "", nil)
 	ctx := t.Context()
-	a, _, _ := f.eng.Raise(ctx, f.hit(rex, camElm, f.clock.Now(), "s1", 0.57))
-	c, _, _ := f.eng.Raise(ctx, alerts.Trigger{Kind: alerts.CameraTampered, At: f.clock.Now(), Place: camElm})
-	f.eng.Dismiss(ctx, a.ID, "olga", "different person: glasses")
-	f.eng.Dismiss(ctx, c.ID, "olga", "cleaning crew")
-	if len(f.dismissed) != 1 || f.dismissed[0].ID != a.ID || f.dismissed[0].Closed.Reason != "different person: glasses" ||
-		f.dismissed[0].Evidence.FaceCrops[0] != "face/s1.jpg" {
-		t.Fatalf("matching feedback got %+v", f.dismissed)
+	a := f.raise(t, f.hit(rex, camElm, f.clock.Now(), "s1", 0.57))
+	c := f.raise(t, alerts.Trigger{Kind: alerts.CameraTampered, At: f.clock.Now(), Place: camElm})
+	_, err := f.eng.Dismiss(ctx, a.ID, "olga", "different person: glasses")
+	require.NoError(t, err)
+	_, err = f.eng.Dismiss(ctx, c.ID, "olga", "cleaning crew")
+	require.NoError(t, err)
+	require.Len(t, f.dismissed, 1, "matching feedback got %+v", f.dismissed)
+	d := f.dismissed[0]
+	assert.Equal(t, a.ID, d.ID, "matching feedback")
+	if assert.NotNil(t, d.Closed, "matching feedback of an open alert") {
+		assert.Equal(t, "different person: glasses", d.Closed.Reason, "matching feedback")
+	}
+	if assert.NotEmpty(t, d.Evidence.FaceCrops, "matching feedback without face crops") {
+		assert.Equal(t, "face/s1.jpg", d.Evidence.FaceCrops[0], "matching feedback")
 	}
 }
 
@@ -340,32 +337,33 @@ func TestDismissFeedsMatching(t *testing.T) {
 func TestStreamEvents(t *testing.T) {
 	f := newFixture(t, "", func(o *alerts.Options) { o.TwoPersonRule = false })
 	ctx := t.Context()
-	a, _, _ := f.eng.Raise(ctx, f.hit(mia, camElm, f.clock.Now(), "s1", 0.7))
-	f.eng.Raise(ctx, f.hit(mia, camOak, f.clock.Now(), "s2", 0.7))
-	f.eng.Confirm(ctx, a.ID, "olga")
-	f.eng.AttachEvidence(ctx, a.ID, alerts.Evidence{Clip: "clip/x.mp4"})
-	if len(f.published) != 4 {
-		t.Fatalf("published %d events, want 4", len(f.published))
-	}
+	a := f.raise(t, f.hit(mia, camElm, f.clock.Now(), "s1", 0.7))
+	f.raise(t, f.hit(mia, camOak, f.clock.Now(), "s2", 0.7))
+	_, err := f.eng.Confirm(ctx, a.ID, "olga")
+	require.NoError(t, err)
+	_, err = f.eng.AttachEvidence(ctx, a.ID, alerts.Evidence{Clip: "clip/x.mp4"})
+	require.NoError(t, err)
+	require.Len(t, f.published, 4, "published events")
 	for i, ev := range f.published {
 		se := alerts.StreamEvent(ev)
-		if se.Type != alerts.StreamType || se.ID != ev.Seq || i > 0 && ev.Seq <= f.published[i-1].Seq || ev.Alert == nil || ev.Alert.ID != a.ID {
-			t.Fatalf("published[%d] = %+v", i, ev)
+		assert.Equal(t, alerts.StreamType, se.Type, "published[%d]", i)
+		assert.Equal(t, ev.Seq, se.ID, "published[%d]: stream id", i)
+		if i > 0 {
+			assert.Greater(t, ev.Seq, f.published[i-1].Seq, "published[%d] out of order", i)
 		}
+		require.NotNil(t, ev.Alert, "published[%d] = %+v", i, ev)
+		assert.Equal(t, a.ID, ev.Alert.ID, "published[%d]", i)
 	}
 	last := f.published[3]
-	if last.Alert.Evidence.Clip != "clip/x.mp4" || last.Alert.Status != alerts.Confirmed {
-		t.Fatalf("last snapshot %+v", last.Alert)
-	}
+	assert.Equal(t, "clip/x.mp4", last.Alert.Evidence.Clip, "last snapshot")
+	assert.Equal(t, alerts.Confirmed, last.Alert.Status, "last snapshot")
 	replayed, err := f.eng.Replay(ctx, f.published[1].Seq, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// What a console receives on resume is what it would have received live.
 	asJSON := func(v any) string { b, _ := json.Marshal(v); return string(b) }
-	if len(replayed) != 2 || replayed[0].ID != f.published[2].Seq || asJSON(replayed[1].Data) != asJSON(f.published[3]) {
-		t.Fatalf("replay after %d: %+v", f.published[1].Seq, replayed)
-	}
+	require.Len(t, replayed, 2, "replay after %d: %+v", f.published[1].Seq, replayed)
+	assert.Equal(t, f.published[2].Seq, replayed[0].ID, "replay after %d", f.published[1].Seq)
+	assert.Equal(t, asJSON(f.published[3]), asJSON(replayed[1].Data), "replay after %d", f.published[1].Seq)
 }
 
 func TestDispatchChosenUnit(t *testing.T) {
@@ -374,25 +372,20 @@ func TestDispatchChosenUnit(t *testing.T) {
 	f.addUnit(t, "u2", 500)
 	f.addUnit(t, "u3", 50)
 	ctx := t.Context()
-	f.reg.SetStatus(ctx, "u3", dispatch.Busy)
-	a, _, _ := f.eng.Raise(ctx, alerts.Trigger{Kind: alerts.Loitering, At: f.clock.Now(), Place: camElm})
-	if _, err := f.eng.DispatchUnit(ctx, a.ID, "olga", "u3"); !errors.Is(err, alerts.ErrInvalid) {
-		t.Fatalf("dispatch to a busy unit: %v", err)
-	}
-	if _, err := f.eng.DispatchUnit(ctx, a.ID, "olga", "ghost"); !errors.Is(err, dispatch.ErrUnknownUnit) {
-		t.Fatalf("dispatch to an unknown unit: %v", err)
-	}
-	a, err := f.eng.DispatchUnit(ctx, a.ID, "olga", "u2")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, err := f.reg.SetStatus(ctx, "u3", dispatch.Busy)
+	require.NoError(t, err)
+	a := f.raise(t, alerts.Trigger{Kind: alerts.Loitering, At: f.clock.Now(), Place: camElm})
+	_, err = f.eng.DispatchUnit(ctx, a.ID, "olga", "u3")
+	assert.ErrorIs(t, err, alerts.ErrInvalid, "dispatch to a busy unit")
+	_, err = f.eng.DispatchUnit(ctx, a.ID, "olga", "ghost")
+	assert.ErrorIs(t, err, dispatch.ErrUnknownUnit, "dispatch to an unknown unit")
+	a, err = f.eng.DispatchUnit(ctx, a.ID, "olga", "u2")
+	require.NoError(t, err)
 	var ids []string
 	for _, tg := range a.Dispatch.Targets {
 		ids = append(ids, tg.ID)
 	}
-	if got := strings.Join(ids, " "); got != "u2 u1 elm-st north city" {
-		t.Fatalf("targets %s", got)
-	}
+	assert.Equal(t, []string{"u2", "u1", "elm-st", "north", "city"}, ids, "targets")
 }
 
 // doubling is a router that measures every way as twice the straight line.
@@ -415,15 +408,13 @@ func TestDispatchChosenUnitByRoad(t *testing.T) {
 	f.addUnit(t, "u1", 100)
 	f.addUnit(t, "u2", 500)
 	ctx := t.Context()
-	a, _, _ := f.eng.Raise(ctx, alerts.Trigger{Kind: alerts.Loitering, At: f.clock.Now(), Place: camElm})
+	a := f.raise(t, alerts.Trigger{Kind: alerts.Loitering, At: f.clock.Now(), Place: camElm})
 	a, err := f.eng.DispatchUnit(ctx, a.ID, "olga", "u2")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(a.Dispatch.Targets), 2, "targets %+v", a.Dispatch.Targets)
 	for i, want := range []float64{500, 100} {
 		tg := a.Dispatch.Targets[i]
-		if d := 2 * geo.Distance(elmPos, metresNorth(want)); tg.Route != dispatch.RoadRoute || math.Abs(tg.Distance-d) > 0.01 {
-			t.Errorf("target %d: %s %.1f m by %q, want %.1f m by road", i, tg.ID, tg.Distance, tg.Route, d)
-		}
+		assert.Equal(t, dispatch.RoadRoute, tg.Route, "target %d (%s)", i, tg.ID)
+		assert.InDelta(t, 2*geo.Distance(elmPos, metresNorth(want)), tg.Distance, 0.01, "target %d (%s) metres", i, tg.ID)
 	}
 }

@@ -3,12 +3,14 @@ package alerts_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/alerts"
 	"snowlight/objstore"
@@ -22,27 +24,19 @@ func TestEvidenceWhileMinIODown(t *testing.T) {
 	srv := miniotest.Start(t)
 	ctx := t.Context()
 	remote, err := objstore.OpenMinIO(ctx, srv.Config("evidence"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	spool, err := objstore.NewSpool(remote, objstore.SpoolOptions{Dir: t.TempDir(), MaxBytes: 64 << 20,
 		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, AttemptTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	go spool.Run(runCtx)
 
 	f := newFixture(t, "", nil)
-	a, _, err := f.eng.Raise(ctx, f.hit(mia, camElm, f.clock.Now(), "s1", 0.7))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := f.raise(t, f.hit(mia, camElm, f.clock.Now(), "s1", 0.7))
 	snap := []byte("\xff\xd8 jpeg with boxes \xff\xd9")
-	if _, a, err = f.eng.StoreEvidence(ctx, spool, a.ID, alerts.SnapshotEvidence, snap, a.FirstSeen, a.FirstSeen); err != nil {
-		t.Fatal(err)
-	}
+	_, a, err = f.eng.StoreEvidence(ctx, spool, a.ID, alerts.SnapshotEvidence, snap, a.FirstSeen, a.FirstSeen)
+	require.NoError(t, err)
 	srv.Kill()
 	clip, err := os.ReadFile("/usr/share/doc/opencv-doc/examples/data/vtest.avi") // real video bytes stand in for the MP4
 	if err != nil {
@@ -51,71 +45,57 @@ func TestEvidenceWhileMinIODown(t *testing.T) {
 	clip = clip[:min(len(clip), 4<<20)]
 	start := a.FirstSeen.Add(-5 * time.Second)
 	info, a, err := f.eng.StoreEvidence(ctx, spool, a.ID, alerts.ClipEvidence, clip, start, start.Add(15*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !info.Pending || a.Evidence.Clip != info.Key || a.Evidence.Snapshot == "" {
-		t.Fatalf("clip while MinIO is down: %+v, alert evidence %+v", info, a.Evidence)
-	}
-	if !a.Evidence.ClipStart.Equal(start) || !a.Evidence.ClipEnd.Equal(start.Add(15*time.Second)) {
-		t.Fatalf("clip covers %v..%v, want the times it was stored with", a.Evidence.ClipStart, a.Evidence.ClipEnd)
-	}
-	if _, err := spool.PresignGet(ctx, info.Key, time.Minute); !errors.Is(err, objstore.ErrPending) {
-		t.Fatalf("link before upload: %v", err)
-	}
+	require.NoError(t, err)
+	require.True(t, info.Pending, "clip while MinIO is down not held in the spool: %+v", info)
+	assert.Equal(t, info.Key, a.Evidence.Clip, "alert evidence names the clip")
+	assert.NotEmpty(t, a.Evidence.Snapshot, "alert evidence lost its snapshot")
+	assert.WithinDuration(t, start, a.Evidence.ClipStart, 0, "clip start, want the time it was stored with")
+	assert.WithinDuration(t, start.Add(15*time.Second), a.Evidence.ClipEnd, 0, "clip end, want the time it was stored with")
+	_, err = spool.PresignGet(ctx, info.Key, time.Minute)
+	assert.ErrorIs(t, err, objstore.ErrPending, "link before upload")
 
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, srv.Start())
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	if err := spool.WaitEmpty(wctx); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, spool.WaitEmpty(wctx))
 	st, err := remote.Stat(ctx, info.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Meta.AlertID != a.ID || st.Meta.Camera != "cam-elm" || !st.Meta.Start.Equal(start) || st.ContentType != "video/mp4" {
-		t.Fatalf("clip metadata %+v", st)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, a.ID, st.Meta.AlertID, "clip metadata")
+	assert.Equal(t, "cam-elm", st.Meta.Camera, "clip metadata")
+	assert.WithinDuration(t, start, st.Meta.Start, 0, "clip metadata")
+	assert.Equal(t, "video/mp4", st.ContentType, "clip metadata")
 	link, err := spool.PresignGet(ctx, info.Key, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp, err := http.Get(link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	got, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, clip) {
-		t.Fatalf("presigned clip: %d, %d bytes", resp.StatusCode, len(got))
-	}
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "presigned clip")
+	assert.True(t, bytes.Equal(got, clip), "presigned clip: %d bytes, want the %d stored", len(got), len(clip))
 	n := 0
 	for _, err := range remote.List(ctx, "") {
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		n++
 	}
-	if n != 2 {
-		t.Fatalf("bucket holds %d objects, want 2 (snapshot and clip)", n)
-	}
+	assert.Equal(t, 2, n, "objects in the bucket (snapshot and clip)")
 }
 
 func TestCameraBackResolvesOffline(t *testing.T) {
 	f := newFixture(t, "", nil)
 	ctx := t.Context()
-	a, _, _ := f.eng.Raise(ctx, alerts.Trigger{Kind: alerts.CameraOffline, At: f.clock.Now(), Place: camElm, Detail: "no frames for 30 s"})
-	other, _, _ := f.eng.Raise(ctx, alerts.Trigger{Kind: alerts.CameraOffline, At: f.clock.Now(), Place: camOak})
-	if n, err := f.eng.CameraBack(ctx, "cam-elm", f.clock.Now()); err != nil || n != 1 {
-		t.Fatalf("camera back: %d %v", n, err)
+	a := f.raise(t, alerts.Trigger{Kind: alerts.CameraOffline, At: f.clock.Now(), Place: camElm, Detail: "no frames for 30 s"})
+	other := f.raise(t, alerts.Trigger{Kind: alerts.CameraOffline, At: f.clock.Now(), Place: camOak})
+	n, err := f.eng.CameraBack(ctx, "cam-elm", f.clock.Now())
+	require.NoError(t, err, "camera back")
+	assert.Equal(t, 1, n, "alerts resolved by the camera coming back")
+	a, err = f.eng.Alert(ctx, a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, alerts.Resolved, a.Status, "offline alert after the camera came back")
+	if assert.NotNil(t, a.Closed, "offline alert not closed") {
+		assert.Equal(t, alerts.System, a.Closed.By, "offline alert closed by")
 	}
-	if a, _ = f.eng.Alert(ctx, a.ID); a.Status != alerts.Resolved || a.Closed.By != alerts.System {
-		t.Fatalf("offline alert after the camera came back: %s %+v", a.Status, a.Closed)
-	}
-	if other, _ = f.eng.Alert(ctx, other.ID); other.Status != alerts.Open {
-		t.Fatal("another camera's alert was resolved")
-	}
+	other, err = f.eng.Alert(ctx, other.ID)
+	require.NoError(t, err)
+	assert.Equal(t, alerts.Open, other.Status, "another camera's alert was resolved")
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"snowlight/alerts"
 	"snowlight/alerts/dispatch"
 	"snowlight/alerts/notify"
@@ -72,15 +74,11 @@ func newFixture(t testing.TB, path string, adjust func(*alerts.Options)) *fixtur
 		path = filepath.Join(t.TempDir(), "snowlight.db")
 	}
 	db, err := store.Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	f := &fixture{db: db, clock: &clock{t: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)}}
 	f.reg, err = dispatch.NewRegistry(db, areas, f.clock.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	o := alerts.Options{
 		TwoPersonRule: true,
 		AckTimeout:    60 * time.Second,
@@ -104,9 +102,7 @@ func newFixture(t testing.TB, path string, adjust func(*alerts.Options)) *fixtur
 		adjust(&o)
 	}
 	f.eng, err = alerts.NewEngine(db, f.reg, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return f
 }
 
@@ -114,15 +110,11 @@ func newFixture(t testing.TB, path string, adjust func(*alerts.Options)) *fixtur
 func (f *fixture) addUnit(t *testing.T, id string, d float64) {
 	t.Helper()
 	ctx := t.Context()
-	if err := f.reg.Register(ctx, dispatch.Unit{ID: id, Name: "Unit " + id, Area: "elm-st", Receiver: "app-" + id}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.reg.UpdatePosition(ctx, id, metresNorth(d)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.reg.SetStatus(ctx, id, dispatch.Available); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, f.reg.Register(ctx, dispatch.Unit{ID: id, Name: "Unit " + id, Area: "elm-st", Receiver: "app-" + id}))
+	_, err := f.reg.UpdatePosition(ctx, id, metresNorth(d))
+	require.NoError(t, err)
+	_, err = f.reg.SetStatus(ctx, id, dispatch.Available)
+	require.NoError(t, err)
 }
 
 func (f *fixture) hit(p *alerts.Person, place alerts.Place, at time.Time, sighting string, score float32) alerts.Trigger {
@@ -130,13 +122,19 @@ func (f *fixture) hit(p *alerts.Person, place alerts.Place, at time.Time, sighti
 		Evidence: alerts.Evidence{Sightings: []string{sighting}, FaceCrops: []string{"face/" + sighting + ".jpg"}, Scores: []float32{score}}}
 }
 
+// raise raises an alert for tr, which must succeed.
+func (f *fixture) raise(t *testing.T, tr alerts.Trigger) alerts.Alert {
+	t.Helper()
+	a, _, err := f.eng.Raise(t.Context(), tr)
+	require.NoError(t, err)
+	return a
+}
+
 // outbox lists queued notifications, oldest first.
 func (f *fixture) outbox(t *testing.T) []notify.Message {
 	t.Helper()
 	msgs, err := f.db.OutboxMessages(t.Context(), "", 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
 		msgs[i], msgs[j] = msgs[j], msgs[i]
 	}
@@ -146,8 +144,6 @@ func (f *fixture) outbox(t *testing.T) []notify.Message {
 func notice(t *testing.T, m notify.Message) alerts.Notice {
 	t.Helper()
 	var n alerts.Notice
-	if err := json.Unmarshal(m.Payload, &n); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal(m.Payload, &n))
 	return n
 }
