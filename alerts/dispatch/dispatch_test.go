@@ -1,11 +1,13 @@
 package dispatch_test
 
 import (
-	"errors"
 	"math"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/alerts/dispatch"
 	"snowlight/geo"
@@ -27,9 +29,7 @@ func TestDistance(t *testing.T) {
 		{"across the date line", geo.LatLon{Lat: 0, Lon: 179.999}, geo.LatLon{Lat: 0, Lon: -179.999}, 222.4, 0.5},
 	}
 	for _, tc := range tests {
-		if got := geo.Distance(tc.a, tc.b); math.Abs(got-tc.want) > tc.tol {
-			t.Errorf("%s: %.1f m, want %.1f ± %.1f", tc.name, got, tc.want, tc.tol)
-		}
+		assert.InDelta(t, tc.want, geo.Distance(tc.a, tc.b), tc.tol, "%s: metres", tc.name)
 	}
 }
 
@@ -45,9 +45,7 @@ func grid() dispatch.Areas {
 }
 
 func TestAreasValidate(t *testing.T) {
-	if err := grid().Validate(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, grid().Validate())
 	bad := map[string]dispatch.Areas{
 		"unknown level":    {"a": {ID: "a", Level: "block"}},
 		"missing parent":   {"a": {ID: "a", Level: dispatch.Street, Parent: "nowhere"}},
@@ -56,27 +54,31 @@ func TestAreasValidate(t *testing.T) {
 		"id mismatch":      {"a": {ID: "b", Level: dispatch.City}},
 	}
 	for name, as := range bad {
-		if err := as.Validate(); err == nil {
-			t.Errorf("%s: accepted", name)
-		}
+		assert.Error(t, as.Validate(), "%s: accepted", name)
 	}
-	chain := grid().Chain("elm-st")
-	if len(chain) != 3 || chain[0].ID != "elm-st" || chain[1].ID != "north" || chain[2].ID != "city" {
-		t.Fatalf("chain %v", chain)
+	var chain []string
+	for _, a := range grid().Chain("elm-st") {
+		chain = append(chain, a.ID)
 	}
+	assert.Equal(t, []string{"elm-st", "north", "city"}, chain, "chain of elm-st")
+}
+
+// ids lists the targets of a plan.
+func ids(plan []dispatch.Target) []string {
+	var out []string
+	for _, p := range plan {
+		out = append(out, p.ID)
+	}
+	return out
 }
 
 func newRegistry(t *testing.T, now *time.Time) *dispatch.Registry {
 	t.Helper()
 	db, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	r, err := dispatch.NewRegistry(db, grid(), func() time.Time { return *now })
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return r
 }
 
@@ -105,94 +107,71 @@ func TestPlanNearestAvailableThenUpTheGrid(t *testing.T) {
 		{"u-next", 1500, dispatch.Available, 0},
 	}
 	for _, u := range units {
-		if err := r.Register(ctx, dispatch.Unit{ID: u.id, Name: "Unit " + u.id, Area: "elm-st", Receiver: "app-" + u.id}); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, r.Register(ctx, dispatch.Unit{ID: u.id, Name: "Unit " + u.id, Area: "elm-st", Receiver: "app-" + u.id}))
 		now = now.Add(-u.age)
-		if _, err := r.UpdatePosition(ctx, u.id, north(u.at)); err != nil {
-			t.Fatal(err)
-		}
+		_, err := r.UpdatePosition(ctx, u.id, north(u.at))
+		require.NoError(t, err)
 		now = now.Add(u.age)
-		if _, err := r.SetStatus(ctx, u.id, u.status); err != nil {
-			t.Fatal(err)
-		}
+		_, err = r.SetStatus(ctx, u.id, u.status)
+		require.NoError(t, err)
 	}
 	plan, err := r.Plan(ctx, dispatch.Incident{Position: elm, Area: "elm-st"}, dispatch.PlanOptions{MaxUnits: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"u-near", "u-mid", "u-next", "elm-st", "north", "city"}
-	if len(plan) != len(want) {
-		t.Fatalf("plan %+v", plan)
-	}
-	for i, id := range want {
-		if plan[i].ID != id {
-			t.Fatalf("plan[%d] = %s, want %s (plan %+v)", i, plan[i].ID, id, plan)
-		}
-	}
-	if d := plan[0].Distance; math.Abs(d-300) > 1 {
-		t.Errorf("nearest unit at %.1f m, want 300", d)
-	}
-	if plan[3].Kind != dispatch.SupervisorTarget || plan[3].Level != dispatch.Street || plan[5].Level != dispatch.City || plan[5].Receiver != "cmd-city" {
-		t.Errorf("supervisor chain %+v", plan[3:])
-	}
+	require.NoError(t, err)
+	require.Equal(t, []string{"u-near", "u-mid", "u-next", "elm-st", "north", "city"}, ids(plan), "plan %+v", plan)
+	assert.InDelta(t, 300, plan[0].Distance, 1, "metres to the nearest unit")
+	assert.Equal(t, dispatch.SupervisorTarget, plan[3].Kind, "supervisor chain %+v", plan[3:])
+	assert.Equal(t, dispatch.Street, plan[3].Level, "supervisor chain %+v", plan[3:])
+	assert.Equal(t, dispatch.City, plan[5].Level, "supervisor chain %+v", plan[3:])
+	assert.Equal(t, "cmd-city", plan[5].Receiver, "supervisor chain %+v", plan[3:])
 
 	// A street with nobody on duty escalates straight to its district; a camera outside the grid to the city.
-	plan, _ = r.Plan(ctx, dispatch.Incident{Position: elm, Area: "quiet-st"}, dispatch.PlanOptions{MaxUnits: 1})
-	if len(plan) != 3 || plan[1].ID != "north" {
-		t.Errorf("quiet street plan %+v", plan)
+	plan, err = r.Plan(ctx, dispatch.Incident{Position: elm, Area: "quiet-st"}, dispatch.PlanOptions{MaxUnits: 1})
+	require.NoError(t, err)
+	if assert.Len(t, plan, 3, "quiet street plan %+v", plan) {
+		assert.Equal(t, "north", plan[1].ID, "quiet street plan %+v", plan)
 	}
-	plan, _ = r.Plan(ctx, dispatch.Incident{Position: elm, Area: "unmapped"}, dispatch.PlanOptions{MaxUnits: 1})
-	if len(plan) != 2 || plan[1].ID != "city" {
-		t.Errorf("unmapped camera plan %+v", plan)
+	plan, err = r.Plan(ctx, dispatch.Incident{Position: elm, Area: "unmapped"}, dispatch.PlanOptions{MaxUnits: 1})
+	require.NoError(t, err)
+	if assert.Len(t, plan, 2, "unmapped camera plan %+v", plan) {
+		assert.Equal(t, "city", plan[1].ID, "unmapped camera plan %+v", plan)
 	}
-	if _, err := r.Plan(ctx, dispatch.Incident{Position: geo.LatLon{Lat: 91}}, dispatch.PlanOptions{}); err == nil {
-		t.Error("planned for a position off the globe")
-	}
+	_, err = r.Plan(ctx, dispatch.Incident{Position: geo.LatLon{Lat: 91}}, dispatch.PlanOptions{})
+	assert.Error(t, err, "planned for a position off the globe")
 }
 
 func TestRegistryValidation(t *testing.T) {
 	ctx := t.Context()
 	now := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 	r := newRegistry(t, &now)
-	if err := r.Register(ctx, dispatch.Unit{ID: "u1", Area: "elm-st"}); err != nil {
-		t.Fatal(err)
-	}
-	u, _ := r.Unit(ctx, "u1")
-	if u.Status != dispatch.Offline {
-		t.Errorf("new unit is %s, want offline until it reports", u.Status)
-	}
+	require.NoError(t, r.Register(ctx, dispatch.Unit{ID: "u1", Area: "elm-st"}))
+	u, err := r.Unit(ctx, "u1")
+	require.NoError(t, err)
+	assert.Equal(t, dispatch.Offline, u.Status, "a new unit is offline until it reports")
 	bad := []dispatch.Unit{{ID: "", Area: "elm-st"}, {ID: "u2", Area: "atlantis"}, {ID: "north", Area: "elm-st"}, {ID: "u3", Area: "elm-st", Status: "asleep"}}
 	for _, b := range bad {
-		if err := r.Register(ctx, b); err == nil {
-			t.Errorf("registered %+v", b)
-		}
+		assert.Error(t, r.Register(ctx, b), "registered %+v", b)
 	}
-	if _, err := r.UpdatePosition(ctx, "u1", geo.LatLon{Lat: math.NaN()}); err == nil {
-		t.Error("NaN position accepted")
-	}
-	if _, err := r.UpdatePosition(ctx, "ghost", elm); !errors.Is(err, dispatch.ErrUnknownUnit) {
-		t.Errorf("position of unknown unit: %v", err)
-	}
-	if _, err := r.SetStatus(ctx, "u1", "sleeping"); err == nil {
-		t.Error("bad status accepted")
-	}
+	_, err = r.UpdatePosition(ctx, "u1", geo.LatLon{Lat: math.NaN()})
+	assert.Error(t, err, "NaN position accepted")
+	_, err = r.UpdatePosition(ctx, "ghost", elm)
+	assert.ErrorIs(t, err, dispatch.ErrUnknownUnit, "position of unknown unit")
+	_, err = r.SetStatus(ctx, "u1", "sleeping")
+	assert.Error(t, err, "bad status accepted")
 	// A late, older report does not move the unit back.
-	r.UpdatePosition(ctx, "u1", north(100))
+	_, err = r.UpdatePosition(ctx, "u1", north(100))
+	require.NoError(t, err)
 	now = now.Add(-time.Minute)
 	r.UpdatePosition(ctx, "u1", north(5000))
-	if u, _ := r.Unit(ctx, "u1"); math.Abs(geo.Distance(u.Position, north(100))) > 1 {
-		t.Errorf("older report moved the unit to %+v", u.Position)
-	}
+	u, err = r.Unit(ctx, "u1")
+	require.NoError(t, err)
+	assert.InDelta(t, 0, geo.Distance(u.Position, north(100)), 1, "older report moved the unit to %+v", u.Position)
 }
 
 func TestAssignmentEscalation(t *testing.T) {
 	t0 := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 	targets := []dispatch.Target{{Kind: dispatch.UnitTarget, ID: "u1"}, {Kind: dispatch.UnitTarget, ID: "u2"}, {Kind: dispatch.SupervisorTarget, ID: "elm-st"}}
 	a, err := dispatch.NewAssignment(targets, t0, 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	steps := []struct {
 		at      time.Duration
 		wantID  string // who is asked after Escalate at this time
@@ -206,29 +185,25 @@ func TestAssignmentEscalation(t *testing.T) {
 	}
 	for _, s := range steps {
 		_, ok := a.Escalate(t0.Add(s.at))
-		if ok != s.escaped || a.Asking().ID != s.wantID {
-			t.Fatalf("at %v: escalated %v, asking %s; want %v, %s", s.at, ok, a.Asking().ID, s.escaped, s.wantID)
-		}
+		require.Equal(t, s.escaped, ok, "at %v: escalated", s.at)
+		require.Equal(t, s.wantID, a.Asking().ID, "at %v: asking", s.at)
 	}
-	if _, err := a.Acknowledge("u9", t0.Add(95*time.Second)); !errors.Is(err, dispatch.ErrNotAsked) {
-		t.Fatalf("ack by a unit never asked: %v", err)
-	}
+	_, err = a.Acknowledge("u9", t0.Add(95*time.Second))
+	require.ErrorIs(t, err, dispatch.ErrNotAsked, "ack by a unit never asked")
 	// u1 answers late, after the supervisor was asked: still accepted (nearest help).
-	if tg, err := a.Acknowledge("u1", t0.Add(95*time.Second)); err != nil || tg.ID != "u1" {
-		t.Fatalf("late ack: %v %+v", err, tg)
-	}
-	if a.Due(t0.Add(time.Hour)) {
-		t.Fatal("acknowledged assignment still due")
-	}
-	if _, err := a.Acknowledge("u2", t0.Add(96*time.Second)); err == nil {
-		t.Fatal("second acknowledgement accepted")
-	}
+	tg, err := a.Acknowledge("u1", t0.Add(95*time.Second))
+	require.NoError(t, err, "late ack")
+	require.Equal(t, "u1", tg.ID, "late ack")
+	require.False(t, a.Due(t0.Add(time.Hour)), "acknowledged assignment still due")
+	_, err = a.Acknowledge("u2", t0.Add(96*time.Second))
+	require.Error(t, err, "second acknowledgement accepted")
 
-	b, _ := dispatch.NewAssignment(targets[:1], t0, time.Second)
-	if _, ok := b.Escalate(t0.Add(time.Second)); ok || !b.Exhausted || b.Due(t0.Add(time.Hour)) {
-		t.Fatalf("single-target assignment after its deadline: %+v", b)
-	}
-	if _, err := dispatch.NewAssignment(nil, t0, time.Second); !errors.Is(err, dispatch.ErrNobody) {
-		t.Fatalf("empty assignment: %v", err)
-	}
+	b, err := dispatch.NewAssignment(targets[:1], t0, time.Second)
+	require.NoError(t, err)
+	_, ok := b.Escalate(t0.Add(time.Second))
+	assert.False(t, ok, "single-target assignment escalated after its deadline")
+	assert.True(t, b.Exhausted, "single-target assignment after its deadline: %+v", b)
+	assert.False(t, b.Due(t0.Add(time.Hour)), "single-target assignment still due after its deadline")
+	_, err = dispatch.NewAssignment(nil, t0, time.Second)
+	assert.ErrorIs(t, err, dispatch.ErrNobody, "empty assignment")
 }

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"snowlight/alerts/dispatch"
 	"snowlight/alerts/dispatch/roads"
 	"snowlight/geo"
@@ -37,13 +40,9 @@ func TestPlanByRoad(t *testing.T) {
 		{ID: "north-bank", Points: []geo.LatLon{offset(-500, 150), north(150), offset(2000, 150)}},
 		{ID: "bridge", Points: []geo.LatLon{east(2000), offset(2000, 150)}},
 	}, roads.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for id, p := range map[string]geo.LatLon{"u-across": north(150), "u-bank": east(800)} {
-		if err := r.Register(ctx, dispatch.Unit{ID: id, Area: "elm-st", Status: dispatch.Available, Position: p, PositionAt: now}); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, r.Register(ctx, dispatch.Unit{ID: id, Area: "elm-st", Status: dispatch.Available, Position: p, PositionAt: now}))
 	}
 	tests := []struct {
 		name   string
@@ -59,17 +58,15 @@ func TestPlanByRoad(t *testing.T) {
 	}
 	for _, tc := range tests {
 		plan, err := r.Plan(ctx, dispatch.Incident{Position: elm, Area: "elm-st"}, dispatch.PlanOptions{Router: tc.router})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
+		require.Greater(t, len(plan), 2, "%s: plan %+v", tc.name, plan)
 		for i, id := range tc.want {
-			if p := plan[i]; p.ID != id || p.Route != tc.routes[i] || math.Abs(p.Distance-tc.metres[i]) > 0.5 {
-				t.Errorf("%s: plan[%d] = %s %.1f m by %q, want %s %.1f m by %q", tc.name, i, p.ID, p.Distance, p.Route, id, tc.metres[i], tc.routes[i])
-			}
+			p := plan[i]
+			assert.Equal(t, id, p.ID, "%s: plan[%d]", tc.name, i)
+			assert.Equal(t, tc.routes[i], p.Route, "%s: plan[%d] (%s) route", tc.name, i, p.ID)
+			assert.InDelta(t, tc.metres[i], p.Distance, 0.5, "%s: plan[%d] (%s) metres", tc.name, i, p.ID)
 		}
-		if plan[2].Kind != dispatch.SupervisorTarget {
-			t.Errorf("%s: no supervisors after the units: %+v", tc.name, plan)
-		}
+		assert.Equal(t, dispatch.SupervisorTarget, plan[2].Kind, "%s: no supervisors after the units: %+v", tc.name, plan)
 	}
 }
 
@@ -83,12 +80,9 @@ func (failing) Travel(context.Context, geo.LatLon, []geo.LatLon) ([]dispatch.Tra
 func TestPlanRouterFails(t *testing.T) {
 	now := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 	r := newRegistry(t, &now)
-	if err := r.Register(t.Context(), dispatch.Unit{ID: "u1", Area: "elm-st", Status: dispatch.Available, Position: north(10), PositionAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.Plan(t.Context(), dispatch.Incident{Position: elm, Area: "elm-st"}, dispatch.PlanOptions{Router: failing{}}); err == nil {
-		t.Fatal("a plan without the router's answer")
-	}
+	require.NoError(t, r.Register(t.Context(), dispatch.Unit{ID: "u1", Area: "elm-st", Status: dispatch.Available, Position: north(10), PositionAt: now}))
+	_, err := r.Plan(t.Context(), dispatch.Incident{Position: elm, Area: "elm-st"}, dispatch.PlanOptions{Router: failing{}})
+	assert.Error(t, err, "a plan without the router's answer")
 }
 
 // units is a Store over a fixed list, so that the benchmark measures planning, not the database.
@@ -136,14 +130,10 @@ func BenchmarkPlanRoads(b *testing.B) {
 		us = append(us, dispatch.Unit{ID: fmt.Sprintf("u%02d", i), Area: "elm-st", Status: dispatch.Available, Position: p, PositionAt: now})
 	}
 	r, err := dispatch.NewRegistry(us, grid(), func() time.Time { return now })
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	start := time.Now()
 	graph, err := roads.New(cityGrid(n, spacing), roads.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	nodes, segs := graph.Size()
 	b.Logf("graph of %d nodes, %d segments built in %v", nodes, segs, time.Since(start))
 	incidents := make([]dispatch.Incident, 64)
@@ -159,9 +149,7 @@ func BenchmarkPlanRoads(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				plan, err := r.Plan(b.Context(), incidents[i%len(incidents)], dispatch.PlanOptions{Router: bc.router})
-				if err != nil {
-					b.Fatal(err)
-				}
+				require.NoError(b, err)
 				if plan[0].Route == dispatch.RoadRoute {
 					routed++
 				}
