@@ -5,6 +5,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"snowlight/alerts/dispatch"
 	"snowlight/alerts/dispatch/roads"
 	"snowlight/geo"
@@ -66,9 +69,7 @@ func TestTravelMatchesFloydWarshall(t *testing.T) {
 			}
 		}
 		g, err := roads.New(rs, roads.Options{MaxOffRoad: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		var from []geo.LatLon
 		for i := range n {
 			for j := range n {
@@ -77,9 +78,8 @@ func TestTravelMatchesFloydWarshall(t *testing.T) {
 		}
 		inc := rng.IntN(n * n)
 		got, err := g.Travel(t.Context(), from[inc], from)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
+		require.Len(t, got, len(from))
 		// An intersection no block touches is off the network; so is one that cannot reach the incident.
 		touched := map[geo.LatLon]bool{}
 		for _, r := range rs {
@@ -89,14 +89,12 @@ func TestTravelMatchesFloydWarshall(t *testing.T) {
 		}
 		for u := range from {
 			want := d[u][inc]
-			switch {
-			case !touched[from[inc]] || !touched[from[u]] || math.IsInf(want, 1):
-				if got[u].Route != dispatch.GreatCircleRoute {
-					t.Errorf("trial %d: unit at %d to incident at %d: %+v, want the fallback", trial, u, inc, got[u])
-				}
-			case got[u].Route != dispatch.RoadRoute || math.Abs(got[u].Metres-want) > 0.01:
-				t.Errorf("trial %d: unit at %d to incident at %d: %+v, want %.2f m by road", trial, u, inc, got[u], want)
+			if !touched[from[inc]] || !touched[from[u]] || math.IsInf(want, 1) {
+				assert.Equal(t, dispatch.GreatCircleRoute, got[u].Route, "trial %d: unit at %d to incident at %d: %+v, want the fallback", trial, u, inc, got[u])
+				continue
 			}
+			assert.Equal(t, dispatch.RoadRoute, got[u].Route, "trial %d: unit at %d to incident at %d", trial, u, inc)
+			assert.InDelta(t, want, got[u].Metres, 0.01, "trial %d: unit at %d to incident at %d: metres", trial, u, inc)
 		}
 	}
 }

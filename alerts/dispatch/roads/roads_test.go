@@ -3,8 +3,10 @@ package roads_test
 import (
 	"context"
 	"math"
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/alerts/dispatch"
 	"snowlight/alerts/dispatch/roads"
@@ -94,16 +96,12 @@ func TestTravel(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			g, err := roads.New(tc.roads, roads.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			got, err := g.Travel(t.Context(), at(tc.incident[0], tc.incident[1]), []geo.LatLon{at(tc.unit[0], tc.unit[1])})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != 1 || got[0].Route != tc.route || math.Abs(got[0].Metres-tc.want) > 0.5 {
-				t.Fatalf("got %+v, want %.1f m by %s", got, tc.want, tc.route)
-			}
+			require.NoError(t, err)
+			require.Len(t, got, 1)
+			assert.Equal(t, tc.route, got[0].Route)
+			assert.InDelta(t, tc.want, got[0].Metres, 0.5, "metres")
 		})
 	}
 }
@@ -111,28 +109,24 @@ func TestTravel(t *testing.T) {
 func TestTravelMany(t *testing.T) {
 	// One search answers for every unit, in their order, whatever the mix of routed and not.
 	g, err := roads.New([]roads.Road{road(false, pt{0, 0}, pt{1000, 0}, pt{1000, 1000})}, roads.Options{MaxOffRoad: 100, Detour: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	units := []pt{{1000, 900}, {500, 500}, {0, 0}, {1000, 0}}
 	from := make([]geo.LatLon, len(units))
 	for i, u := range units {
 		from[i] = at(u[0], u[1])
 	}
 	got, err := g.Travel(t.Context(), at(0, 0), from)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := []dispatch.Travel{
 		{Metres: length(pt{1000, 900}, pt{1000, 0}, pt{0, 0}), Route: dispatch.RoadRoute},
 		{Metres: 2 * length(pt{500, 500}, pt{0, 0}), Route: dispatch.GreatCircleRoute}, // 500 m off the road
 		{Metres: 0, Route: dispatch.RoadRoute},
 		{Metres: length(pt{1000, 0}, pt{0, 0}), Route: dispatch.RoadRoute},
 	}
+	require.Len(t, got, len(want))
 	for i := range want {
-		if got[i].Route != want[i].Route || math.Abs(got[i].Metres-want[i].Metres) > 0.5 {
-			t.Errorf("unit %d: got %+v, want %+v", i, got[i], want[i])
-		}
+		assert.Equal(t, want[i].Route, got[i].Route, "unit %d", i)
+		assert.InDelta(t, want[i].Metres, got[i].Metres, 0.5, "unit %d: metres", i)
 	}
 }
 
@@ -152,17 +146,14 @@ func TestJunctions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		g, err := roads.New(tc.roads, roads.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n, _ := g.Size(); n != tc.nodes {
-			t.Errorf("%s: %d nodes, want %d", tc.name, n, tc.nodes)
-		}
+		require.NoError(t, err)
+		n, _ := g.Size()
+		assert.Equal(t, tc.nodes, n, "%s: nodes", tc.name)
 		last := tc.roads[1].Points[len(tc.roads[1].Points)-1]
-		got, _ := g.Travel(t.Context(), tc.roads[0].Points[0], []geo.LatLon{last})
-		if (got[0].Route == dispatch.RoadRoute) != tc.crosses {
-			t.Errorf("%s: unit at the end of the second road measured %+v", tc.name, got[0])
-		}
+		got, err := g.Travel(t.Context(), tc.roads[0].Points[0], []geo.LatLon{last})
+		require.NoError(t, err, tc.name)
+		require.Len(t, got, 1, tc.name)
+		assert.Equal(t, tc.crosses, got[0].Route == dispatch.RoadRoute, "%s: unit at the end of the second road measured %+v", tc.name, got[0])
 	}
 }
 
@@ -184,9 +175,8 @@ func TestNewRejects(t *testing.T) {
 		{"detour below one", []roads.Road{ok}, roads.Options{Detour: 0.5}, "detour"},
 	}
 	for _, tc := range tests {
-		if _, err := roads.New(tc.roads, tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
-		}
+		_, err := roads.New(tc.roads, tc.o)
+		assert.ErrorContains(t, err, tc.want, tc.name)
 	}
 }
 
@@ -196,27 +186,24 @@ func TestTravelFarAway(t *testing.T) {
 	// A network of roads all shorter than MergeRadius has nothing to snap to, nor has a position off
 	// the globe.
 	g, err := roads.New([]roads.Road{road(false, pt{0, 0}, pt{100, 0})}, roads.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	dot, err := roads.New([]roads.Road{road(false, pt{0, 0}, pt{0.5, 0})}, roads.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	far := []geo.LatLon{{Lat: 90, Lon: 0}, {Lat: -90, Lon: 180}, {Lat: 89.999999, Lon: 16.37}, {Lat: -48.2, Lon: -163.63}, at(50, 0)}
 	for _, gr := range []*roads.Graph{g, dot} {
 		for _, inc := range []geo.LatLon{at(0, 0), {Lat: 90, Lon: 0}} {
 			got, err := gr.Travel(t.Context(), inc, far)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if nan, err := gr.Travel(t.Context(), inc, []geo.LatLon{{Lat: math.NaN()}}); err != nil || nan[0].Route != dispatch.GreatCircleRoute {
-				t.Errorf("unit at NaN: %+v, %v", nan, err)
-			}
+			require.NoError(t, err)
+			nan, err := gr.Travel(t.Context(), inc, []geo.LatLon{{Lat: math.NaN()}})
+			require.NoError(t, err, "unit at NaN")
+			require.Len(t, nan, 1, "unit at NaN")
+			assert.Equal(t, dispatch.GreatCircleRoute, nan[0].Route, "unit at NaN")
+			require.Len(t, got, len(far))
 			for i, tr := range got {
 				routed := gr == g && inc == at(0, 0) && i == len(far)-1
-				if (tr.Route == dispatch.RoadRoute) != routed || math.Abs(tr.Metres-1.4*geo.Distance(inc, far[i])) > 0.5 && !routed {
-					t.Errorf("unit at %+v, incident at %+v: %+v", far[i], inc, tr)
+				assert.Equal(t, routed, tr.Route == dispatch.RoadRoute, "unit at %+v, incident at %+v: %+v", far[i], inc, tr)
+				if !routed {
+					assert.InDelta(t, 1.4*geo.Distance(inc, far[i]), tr.Metres, 0.5, "unit at %+v, incident at %+v: metres", far[i], inc)
 				}
 			}
 		}
@@ -225,12 +212,9 @@ func TestTravelFarAway(t *testing.T) {
 
 func TestTravelCancelled(t *testing.T) {
 	g, err := roads.New([]roads.Road{road(false, pt{0, 0}, pt{100, 0})}, roads.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := g.Travel(ctx, at(0, 0), []geo.LatLon{at(100, 0)}); err == nil {
-		t.Error("a cancelled search answered")
-	}
+	_, err = g.Travel(ctx, at(0, 0), []geo.LatLon{at(100, 0)})
+	assert.Error(t, err, "a cancelled search answered")
 }
