@@ -1,10 +1,12 @@
 package notify_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/alerts/notify"
 )
@@ -36,8 +38,10 @@ func TestVerify(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			err := notify.Verify(secret, []byte(tc.body), tc.header, now, 5*time.Minute)
-			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
-				t.Fatalf("Verify: %v, want %v", err, tc.want)
+			if tc.want == nil {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, tc.want)
 			}
 		})
 	}
@@ -54,8 +58,9 @@ func FuzzVerify(f *testing.F) {
 	f.Add("", "t=,v1=")
 	f.Fuzz(func(t *testing.T, b, header string) {
 		err := notify.Verify(secret, []byte(b), header, now, 5*time.Minute)
-		if err == nil && (b != string(body) || !strings.Contains(strings.ToLower(header), good[strings.Index(good, "v1="):])) {
-			t.Fatalf("forged webhook verified: body %q header %q", b, header)
+		if err == nil {
+			require.Equal(t, string(body), b, "forged webhook verified: header %q", header)
+			require.Contains(t, strings.ToLower(header), good[strings.Index(good, "v1="):], "forged webhook verified: body %q", b)
 		}
 	})
 }

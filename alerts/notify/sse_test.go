@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"snowlight/alerts/notify"
 )
 
@@ -73,9 +76,7 @@ func readEvents(t *testing.T, sc *bufio.Scanner, n int) []sseEvent {
 			data = append(data, line[6:])
 		}
 	}
-	if len(out) < n {
-		t.Fatalf("stream ended after %d of %d events: %v", len(out), n, sc.Err())
-	}
+	require.Len(t, out, n, "stream ended early: %v", sc.Err())
 	return out
 }
 
@@ -86,32 +87,23 @@ func connect(t *testing.T, url, lastID string) *bufio.Scanner {
 		req.Header.Set("Last-Event-ID", lastID)
 	}
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { resp.Body.Close() })
-	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
-		t.Fatalf("content type %q", ct)
-	}
+	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"), "content type")
 	return bufio.NewScanner(resp.Body)
 }
 
 func waitClients(t *testing.T, hub *notify.Hub[json.RawMessage], n int) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); hub.Clients() != n; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d clients connected, want %d", hub.Clients(), n)
-		}
-	}
+	require.Eventually(t, func() bool { return hub.Clients() == n }, 5*time.Second, time.Millisecond,
+		"want %d clients connected", n)
 }
 
 // TestStreamLiveAndResume: live events reach every client; a client that reconnects with
 // Last-Event-ID gets exactly what it missed, then live events; a filter hides other people's events.
 func TestStreamLiveAndResume(t *testing.T) {
 	hub, err := notify.NewHub[json.RawMessage](notify.HubOptions{Heartbeat: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	log := &eventLog{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o := notify.StreamOptions[json.RawMessage]{Replay: log.replay}
@@ -132,14 +124,13 @@ func TestStreamLiveAndResume(t *testing.T) {
 	}
 	got := readEvents(t, a, 4)
 	for i, e := range got {
-		if e.id != int64(i+1) || e.typ != "alert" || !strings.Contains(e.data, fmt.Sprintf(`"A%d"`, i+1)) {
-			t.Fatalf("event %d: %+v", i, e)
-		}
+		assert.Equal(t, int64(i+1), e.id, "event %d: %+v", i, e)
+		assert.Equal(t, "alert", e.typ, "event %d: %+v", i, e)
+		assert.Contains(t, e.data, fmt.Sprintf(`"A%d"`, i+1), "event %d", i)
 	}
 	g := readEvents(t, guardian, 2)
-	if g[0].id != 1 || g[1].id != 3 {
-		t.Fatalf("guardian of P2 saw %+v", g)
-	}
+	assert.Equal(t, int64(1), g[0].id, "guardian of P2 saw %+v", g)
+	assert.Equal(t, int64(3), g[1].id, "guardian of P2 saw %+v", g)
 
 	// Missed events 5..7 while disconnected; resume from 4.
 	for i := 5; i <= 7; i++ {
@@ -151,13 +142,9 @@ func TestStreamLiveAndResume(t *testing.T) {
 	log.append(hub, "alert", "{\n\"multi\": \"line\"\n}")
 	got = readEvents(t, b, 5)
 	for i, e := range got {
-		if e.id != int64(5+i) {
-			t.Fatalf("resumed stream: event %d has id %d: %+v", i, e.id, got)
-		}
+		assert.Equal(t, int64(5+i), e.id, "resumed stream: event %d: %+v", i, got)
 	}
-	if got[4].data != `{"multi":"line"}` {
-		t.Fatalf("multi-line data came back as %q, want one compact line", got[4].data)
-	}
+	assert.Equal(t, `{"multi":"line"}`, got[4].data, "multi-line data, want one compact line")
 }
 
 // blockedWriter is a client whose connection has stopped draining.
@@ -178,9 +165,7 @@ func (b *blockedWriter) Flush() {}
 // publishing never waits for it and the other clients get every event.
 func TestSlowClientDroppedNotBlocking(t *testing.T) {
 	hub, err := notify.NewHub[json.RawMessage](notify.HubOptions{Buffer: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	slow := &blockedWriter{header: http.Header{}, release: make(chan struct{})}
 	slowDone := make(chan error, 1)
 	go func() {
@@ -204,21 +189,16 @@ func TestSlowClientDroppedNotBlocking(t *testing.T) {
 			time.Sleep(2 * time.Millisecond) // the pace of a busy city, far below what a live client drains
 		}
 	}
-	if publishing > time.Second {
-		t.Fatalf("publishing 50 events took %v with a stuck client", publishing)
-	}
-	if got := readEvents(t, fast, 50); got[49].id != 50 {
-		t.Fatalf("fast client's last event %+v", got[49])
-	}
+	assert.Less(t, publishing, time.Second, "publishing 50 events with a stuck client")
+	got := readEvents(t, fast, 50)
+	assert.Equal(t, int64(50), got[49].id, "fast client's last event %+v", got[49])
 	waitClients(t, hub, 1)
 	close(slow.release)
 	select {
 	case err := <-slowDone:
-		if err == nil {
-			t.Fatal("stuck client's stream ended without an error")
-		}
+		assert.Error(t, err, "stuck client's stream ended without an error")
 	case <-time.After(5 * time.Second):
-		t.Fatal("stuck client's stream did not end")
+		require.FailNow(t, "stuck client's stream did not end")
 	}
 }
 
@@ -226,9 +206,7 @@ func TestSlowClientDroppedNotBlocking(t *testing.T) {
 // replay then live without gaps or repeats, and ErrDropped for a subscriber that stops reading.
 func TestSubscribe(t *testing.T) {
 	hub, err := notify.NewHub[json.RawMessage](notify.HubOptions{Buffer: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	log := &eventLog{}
 	for i := range 5 {
 		log.append(hub, "alert", fmt.Sprintf(`{"n":%d}`, i))
@@ -245,9 +223,8 @@ func TestSubscribe(t *testing.T) {
 			cancel()
 		}
 	}
-	if fmt.Sprint(ids) != "[3 4 5 6]" || sub.Err() != nil {
-		t.Fatalf("ids %v, err %v", ids, sub.Err())
-	}
+	require.Equal(t, []int64{3, 4, 5, 6}, ids)
+	require.NoError(t, sub.Err())
 
 	stalled := hub.Subscribe(t.Context(), -1, nil)
 	waitClients(t, hub, 1)
@@ -257,7 +234,5 @@ func TestSubscribe(t *testing.T) {
 	time.Sleep(10 * time.Millisecond)
 	for range stalled.C { // drain what was in flight; the channel must close
 	}
-	if !errors.Is(stalled.Err(), notify.ErrDropped) {
-		t.Fatalf("stalled subscriber: %v, want ErrDropped", stalled.Err())
-	}
+	assert.ErrorIs(t, stalled.Err(), notify.ErrDropped, "stalled subscriber")
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/alerts/notify"
 	"snowlight/store"
@@ -23,9 +25,7 @@ import (
 func openStore(t *testing.T) *store.DB {
 	t.Helper()
 	db, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "snowlight.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	return db
 }
@@ -91,15 +91,11 @@ func TestWebhookReceiverFailsThenRecovers(t *testing.T) {
 	defer ssrv.Close()
 	recv := notify.StaticReceivers{"patrol-7": {URL: fsrv.URL + "/hook", Secret: secret}, "guardian-1": {URL: ssrv.URL, Secret: secret}}
 	for id, e := range recv {
-		if err := notify.ValidateEndpoint(e); err != nil {
-			t.Fatalf("%s: %v", id, err)
-		}
+		require.NoError(t, notify.ValidateEndpoint(e), "%s", id)
 	}
 	reg := prometheus.NewRegistry()
 	w, err := notify.NewWorker(db, recv, notify.WorkerOptions{MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Idle: 50 * time.Millisecond, Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	now := time.Now()
 	var msgs []notify.Message
 	for i := range 3 {
@@ -108,62 +104,42 @@ func TestWebhookReceiverFailsThenRecovers(t *testing.T) {
 				Payload: fmt.Appendf(nil, `{"alert":"A%d"}`, i), Created: now})
 		}
 	}
-	if err := db.EnqueueOutbox(ctx, msgs...); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.EnqueueOutbox(ctx, msgs[0]); err != nil { // queueing again is a no-op
-		t.Fatal(err)
-	}
+	require.NoError(t, db.EnqueueOutbox(ctx, msgs...))
+	require.NoError(t, db.EnqueueOutbox(ctx, msgs[0])) // queueing again is a no-op
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { w.Run(runCtx); close(done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(flaky.counts())+len(steady.counts()) < len(msgs) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	assert.Eventually(t, func() bool { return len(flaky.counts())+len(steady.counts()) >= len(msgs) }, 10*time.Second, 10*time.Millisecond,
+		"not every message reached its receiver")
 	time.Sleep(100 * time.Millisecond) // a few more passes: nothing may be sent again
 	stop()
 	<-done
 
 	for _, rc := range []*receiver{flaky, steady} {
 		c := rc.counts()
-		if len(c) != 3 {
-			t.Errorf("receiver got %d distinct messages, want 3: %v", len(c), c)
-		}
+		assert.Len(t, c, 3, "distinct messages received: %v", c)
 		for k, n := range c {
-			if n != 1 {
-				t.Errorf("%s accepted %d times", k, n)
-			}
+			assert.Equal(t, 1, n, "%s accepted that many times", k)
 		}
-		if rc.badSig != 0 {
-			t.Errorf("%d requests with bad signatures", rc.badSig)
-		}
+		rc.mu.Lock()
+		assert.Zero(t, rc.badSig, "requests with bad signatures")
+		rc.mu.Unlock()
 	}
-	if n := flaky.requests.Load(); n < 4+3 {
-		t.Errorf("flaky receiver saw %d requests, want at least 7 (4 failures, 3 deliveries)", n)
-	}
+	assert.GreaterOrEqual(t, flaky.requests.Load(), int64(4+3), "flaky receiver's requests (4 failures, 3 deliveries)")
 	all, err := db.OutboxMessages(ctx, "", 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(all) != len(msgs) {
-		t.Fatalf("outbox holds %d messages, want %d", len(all), len(msgs))
-	}
+	require.NoError(t, err)
+	require.Len(t, all, len(msgs), "outbox")
 	retried := 0
 	for _, m := range all {
-		if m.Delivered.IsZero() {
-			t.Errorf("%s not marked delivered", m.Key)
-		}
+		assert.False(t, m.Delivered.IsZero(), "%s not marked delivered", m.Key)
 		if m.Receiver == "patrol-7" && m.Attempts > 1 {
 			retried++
 		}
 	}
-	if retried == 0 {
-		t.Error("no message records its failed attempts")
-	}
-	if next, ok, _ := db.NextOutboxDue(ctx); ok {
-		t.Errorf("messages still pending (next %v)", next)
-	}
+	assert.NotZero(t, retried, "no message records its failed attempts")
+	next, ok, err := db.NextOutboxDue(ctx)
+	require.NoError(t, err)
+	assert.False(t, ok, "messages still pending (next %v)", next)
 }
 
 // TestHungReceiverDelaysOnlyItself: a guardian's app that takes the request and never answers must not
@@ -188,18 +164,14 @@ func TestHungReceiverDelaysOnlyItself(t *testing.T) {
 	defer close(release)
 	w, err := notify.NewWorker(db, notify.StaticReceivers{"guardian:g": {URL: hsrv.URL, Secret: secret}, "patrol:p": {URL: ssrv.URL, Secret: secret}},
 		notify.WorkerOptions{Client: &http.Client{Timeout: time.Minute}, Idle: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { w.Run(runCtx); close(done) }()
 	defer func() { stop(); <-done }()
 	enqueue := func(m notify.Message) {
 		m.Payload, m.Created = []byte(`{}`), time.Now()
-		if err := db.EnqueueOutbox(ctx, m); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, db.EnqueueOutbox(ctx, m))
 		w.Kick()
 	}
 	enqueue(notify.Message{Receiver: "guardian:g", Key: "a/guardian", Topic: "guardian.notice"})
@@ -208,11 +180,10 @@ func TestHungReceiverDelaysOnlyItself(t *testing.T) {
 	select {
 	case <-answered:
 	case <-time.After(30 * time.Second):
-		t.Fatal("the patrol's dispatch request waited for the guardian's hung webhook")
+		require.FailNow(t, "the patrol's dispatch request waited for the guardian's hung webhook")
 	}
-	if c := steady.counts(); c["a/dispatch"] != 1 {
-		t.Errorf("patrol received %v", c)
-	}
+	c := steady.counts()
+	assert.Equal(t, 1, c["a/dispatch"], "patrol received %v", c)
 }
 
 // TestWebhookGivesUpAfterMaxAge drives the worker with a clock: a receiver that never recovers is
@@ -228,49 +199,46 @@ func TestWebhookGivesUpAfterMaxAge(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	w, err := notify.NewWorker(db, notify.StaticReceivers{"g": {URL: srv.URL, Secret: secret}}, notify.WorkerOptions{
 		Now: func() time.Time { return clock }, MinBackoff: time.Second, MaxBackoff: time.Minute, MaxAge: time.Hour, Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	start := clock
-	if err := db.EnqueueOutbox(ctx, notify.Message{Receiver: "g", Key: "k1", Topic: "guardian.notice", Payload: []byte(`{}`), Created: clock}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, db.EnqueueOutbox(ctx, notify.Message{Receiver: "g", Key: "k1", Topic: "guardian.notice", Payload: []byte(`{}`), Created: clock}))
 	var waits []time.Duration
 	for range 100 {
-		if _, err := w.RunOnce(ctx); err != nil {
-			t.Fatal(err)
-		}
+		_, err := w.RunOnce(ctx)
+		require.NoError(t, err)
 		next, ok, err := db.NextOutboxDue(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		if !ok {
 			break
 		}
 		waits = append(waits, next.Sub(clock))
 		clock = next
 	}
-	msgs, _ := db.OutboxMessages(ctx, "g", 10)
+	msgs, err := db.OutboxMessages(ctx, "g", 10)
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
 	m := msgs[0]
-	if m.Failed.IsZero() || !m.Delivered.IsZero() {
-		t.Fatalf("message not abandoned: %+v", m)
-	}
-	if age := m.Failed.Sub(start); age < time.Hour || age > time.Hour+time.Minute {
-		t.Errorf("abandoned after %v, want about MaxAge (1h)", age)
-	}
-	if !strings.Contains(m.LastError, "503") {
-		t.Errorf("last error %q does not say what the receiver answered", m.LastError)
-	}
+	require.False(t, m.Failed.IsZero(), "message not abandoned: %+v", m)
+	require.True(t, m.Delivered.IsZero(), "abandoned message marked delivered: %+v", m)
+	age := m.Failed.Sub(start)
+	assert.GreaterOrEqual(t, age, time.Hour, "abandoned before MaxAge (1h)")
+	assert.LessOrEqual(t, age, time.Hour+time.Minute, "abandoned long after MaxAge (1h)")
+	assert.Contains(t, m.LastError, "503", "the last error does not say what the receiver answered")
 	// Waits grow from about MinBackoff to MaxBackoff (each jittered into [d/2, d]).
-	if len(waits) < 5 || waits[0] > time.Second || waits[len(waits)-1] < 30*time.Second || waits[len(waits)-1] > time.Minute {
-		t.Errorf("backoff waits %v", waits)
-	}
-	mfs, _ := reg.Gather()
+	require.GreaterOrEqual(t, len(waits), 5, "backoff waits %v", waits)
+	assert.LessOrEqual(t, waits[0], time.Second, "first backoff wait: %v", waits)
+	assert.GreaterOrEqual(t, waits[len(waits)-1], 30*time.Second, "last backoff wait: %v", waits)
+	assert.LessOrEqual(t, waits[len(waits)-1], time.Minute, "last backoff wait: %v", waits)
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	counted := false
 	for _, mf := range mfs {
-		if mf.GetName() == "snowlight_notify_failed_total" && mf.GetMetric()[0].GetCounter().GetValue() != 1 {
-			t.Error("abandoned message not counted")
+		if mf.GetName() == "snowlight_notify_failed_total" {
+			counted = true
+			assert.Equal(t, 1.0, mf.GetMetric()[0].GetCounter().GetValue(), "abandoned messages counted")
 		}
 	}
+	assert.True(t, counted, "snowlight_notify_failed_total not registered")
 }
 
 func TestMessageValidation(t *testing.T) {
@@ -282,9 +250,7 @@ func TestMessageValidation(t *testing.T) {
 		{Receiver: "r", Key: strings.Repeat("k", 201), Topic: "t"},
 	}
 	for _, m := range bad {
-		if err := db.EnqueueOutbox(t.Context(), m); err == nil {
-			t.Errorf("queued invalid message %+v", m)
-		}
+		assert.Error(t, db.EnqueueOutbox(t.Context(), m), "queued invalid message %+v", m)
 	}
 	for _, e := range []notify.Endpoint{
 		{URL: "ftp://x/y", Secret: secret},
@@ -292,10 +258,9 @@ func TestMessageValidation(t *testing.T) {
 		{URL: "https://x/y", Secret: []byte("short")},
 		{URL: "/relative", Secret: secret},
 	} {
-		if err := notify.ValidateEndpoint(e); err == nil {
-			t.Errorf("endpoint %q accepted", e.URL)
-		} else if strings.Contains(err.Error(), "pw") {
-			t.Errorf("error leaks the URL's password: %v", err)
+		err := notify.ValidateEndpoint(e)
+		if assert.Error(t, err, "endpoint %q accepted", e.URL) {
+			assert.NotContains(t, err.Error(), "pw", "error leaks the URL's password")
 		}
 	}
 }
