@@ -3,9 +3,11 @@ package rules
 import (
 	"context"
 	"math"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/alerts"
 	"snowlight/geo"
@@ -92,9 +94,7 @@ func loiterer(cam string, start time.Time, dur time.Duration) tracks.Sighting {
 func mustSchedule(t *testing.T, s string) Schedule {
 	t.Helper()
 	v, err := ParseSchedule(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return v
 }
 
@@ -182,34 +182,30 @@ func TestTriggers(t *testing.T) {
 			}
 			e, err := New(Options{Alerts: noAlerts{}, Persons: listed, Cameras: cameras, Rules: tc.rules,
 				HitWithSafeZone: tc.hitToo, Now: func() time.Time { return now }})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			got, err := e.Triggers(t.Context(), tc.s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != len(tc.want) {
-				t.Fatalf("%d triggers %+v, want %d", len(got), got, len(tc.want))
-			}
+			require.NoError(t, err)
+			require.Len(t, got, len(tc.want), "triggers %+v", got)
 			for i, w := range tc.want {
 				g := got[i]
-				if g.Kind != w.kind || g.Place.Zone != w.zone || !strings.Contains(g.Detail, w.detail) {
-					t.Errorf("trigger %d: %s zone %q %q, want %s zone %q containing %q", i, g.Kind, g.Place.Zone, g.Detail, w.kind, w.zone, w.detail)
-				}
-				if g.Place.Camera != tc.s.Camera || g.At.IsZero() {
-					t.Errorf("trigger %d: place %+v at %v", i, g.Place, g.At)
-				}
+				assert.Equal(t, w.kind, g.Kind, "trigger %d", i)
+				assert.Equal(t, w.zone, g.Place.Zone, "trigger %d: zone", i)
+				assert.Contains(t, g.Detail, w.detail, "trigger %d: detail", i)
+				assert.Equal(t, tc.s.Camera, g.Place.Camera, "trigger %d: place %+v", i, g.Place)
+				assert.False(t, g.At.IsZero(), "trigger %d without a time", i)
 			}
 			if tc.evidence {
 				ev := got[0].Evidence
-				if len(ev.Sightings) != 1 || ev.Sightings[0] != tc.s.ID || len(ev.FaceCrops) != 1 || ev.FaceCrops[0] != "face/aa.jpg" ||
-					len(ev.Scores) != 1 || math.Abs(float64(ev.Scores[0])-0.71) > 1e-6 || ev.Snapshot != "snapshot/bb.jpg" {
-					t.Errorf("evidence %+v", ev)
+				assert.Equal(t, []string{tc.s.ID}, ev.Sightings, "evidence %+v", ev)
+				assert.Equal(t, []string{"face/aa.jpg"}, ev.FaceCrops, "evidence %+v", ev)
+				if assert.Len(t, ev.Scores, 1, "evidence %+v", ev) {
+					assert.InDelta(t, 0.71, float64(ev.Scores[0]), 1e-6, "evidence score")
 				}
-				if got[0].Person == nil || got[0].Person.ID != tc.s.PersonID() || got[0].Place.Position == (geo.LatLon{}) {
-					t.Errorf("person %+v place %+v", got[0].Person, got[0].Place)
+				assert.Equal(t, "snapshot/bb.jpg", ev.Snapshot, "evidence %+v", ev)
+				if assert.NotNil(t, got[0].Person, "trigger without its person") {
+					assert.Equal(t, tc.s.PersonID(), got[0].Person.ID, "trigger's person")
 				}
+				assert.NotEqual(t, geo.LatLon{}, got[0].Place.Position, "trigger's place has no position: %+v", got[0].Place)
 			}
 		})
 	}
@@ -232,17 +228,14 @@ func TestRuleValidation(t *testing.T) {
 	}
 	for _, tc := range tests {
 		_, err := New(Options{Alerts: noAlerts{}, Persons: listed, Cameras: cameras, Rules: []Rule{tc.rule}})
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%+v: %v", tc.rule, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%+v: error %v, want one containing %q", tc.rule, err, tc.want)
+		if tc.want == "" {
+			assert.NoError(t, err, "%+v", tc.rule)
+		} else {
+			assert.ErrorContains(t, err, tc.want, "%+v", tc.rule)
 		}
 	}
-	if _, err := New(Options{Persons: listed}); err == nil {
-		t.Error("no alert engine: no error")
-	}
-	if _, err := New(Options{Alerts: noAlerts{}, Persons: listed, Cameras: []Camera{{ID: "a"}, {ID: "a"}}}); err == nil {
-		t.Error("duplicate camera: no error")
-	}
+	_, err := New(Options{Persons: listed})
+	assert.Error(t, err, "no alert engine: no error")
+	_, err = New(Options{Alerts: noAlerts{}, Persons: listed, Cameras: []Camera{{ID: "a"}, {ID: "a"}}})
+	assert.Error(t, err, "duplicate camera: no error")
 }

@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,8 @@ import (
 	"time"
 	_ "time/tzdata"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"gocv.io/x/gocv"
 
 	"snowlight/alerts"
@@ -33,7 +36,7 @@ import (
 // t0 is 10:00 UTC on Saturday 1 March 2025.
 var t0 = time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 
-const mPerDegLat = 6371008.8 * 3.141592653589793 / 180
+const mPerDegLat = geo.EarthRadius * math.Pi / 180
 
 // The district of these tests. Mia's safe zone is a 1.1 km square around cam-home; cam-far is 1 km
 // and cam-far2 2 km north of it. cam-atm has a 2-minute loitering zone; cam-school a gate zone
@@ -84,27 +87,17 @@ func newFixture(t *testing.T, rs ...rules.Rule) *fixture {
 	ctx := t.Context()
 	dir := t.TempDir()
 	db, err := store.Open(ctx, filepath.Join(dir, "snowlight.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	objs, err := objstore.OpenDir(filepath.Join(dir, "objects"), objstore.DirOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	f := &fixture{db: db, objs: objs, clock: &clock{t: t0}, stored: map[[32]byte]string{}}
 	f.eng, err = alerts.NewEngine(db, nil, alerts.Options{Cooldown: 10 * time.Minute, Now: f.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	vienna, err := time.LoadLocation("Europe/Vienna")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	f.rules, err = rules.New(rules.Options{Alerts: f.eng, Persons: db, Cameras: cameras, Rules: rs, Location: vienna, Now: f.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// The watch list, as enrolment writes it.
 	for _, p := range []watchlist.Person{
 		{ID: "p-rex", Name: "Rex Noor", Category: watchlist.Suspect, Expires: t0.Add(30 * 24 * time.Hour)},
@@ -113,9 +106,7 @@ func newFixture(t *testing.T, rs ...rules.Rule) *fixture {
 	} {
 		p.Enrolled = t0.Add(-24 * time.Hour)
 		p.Embeddings = [][]float32{{0.6, 0.8}}
-		if err := db.Watchlist().Add(ctx, p, nil); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, db.Watchlist().Add(ctx, p, nil))
 	}
 	return f
 }
@@ -152,9 +143,7 @@ func (f *fixture) store(t *testing.T, s tracks.Sighting) tracks.Sighting {
 		f.mu.Unlock()
 		if !ok {
 			info, err := objstore.PutContent(t.Context(), f.objs, kind, "jpg", snap.JPEG, "image/jpeg", objstore.Meta{Camera: s.Camera, Start: snap.Time})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			key = info.Key
 			f.mu.Lock()
 			f.stored[sum] = key
@@ -193,9 +182,7 @@ func (f *fixture) pass(t *testing.T, tr *tracks.Tracker, cam string, start time.
 	handle := func(s tracks.Sighting, at time.Time) {
 		f.clock.Set(at)
 		as, err := f.rules.Sighting(ctx, f.store(t, s))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		for _, a := range as {
 			raises = append(raises, raise{at: at, live: !s.Final, alert: a})
 		}
@@ -223,9 +210,7 @@ func (f *fixture) pass(t *testing.T, tr *tracks.Tracker, cam string, start time.
 		tr.Update(end.Add(time.Duration(k)*step), nil)
 		final = tr.Sightings()
 	}
-	if len(final) != 1 {
-		t.Fatalf("pass at %s: %d final sightings", cam, len(final))
-	}
+	require.Len(t, final, 1, "pass at %s: final sightings", cam)
 	handle(final[0], end)
 	return final[0], raises
 }
@@ -241,40 +226,30 @@ func newTracker(t *testing.T, cam string) *tracks.Tracker {
 	cfg := tracks.DefaultConfig()
 	cfg.Camera = cam
 	tr, err := tracks.NewTracker(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return tr
 }
 
 func (f *fixture) alerts(t *testing.T, kind alerts.Kind) []alerts.Alert {
 	t.Helper()
 	as, err := f.eng.Alerts(t.Context(), alerts.Query{Kinds: []alerts.Kind{kind}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return as
 }
 
 func (f *fixture) only(t *testing.T, kind alerts.Kind) alerts.Alert {
 	t.Helper()
 	as := f.alerts(t, kind)
-	if len(as) != 1 {
-		t.Fatalf("%d %s alerts, want 1: %+v", len(as), kind, as)
-	}
+	require.Len(t, as, 1, "%s alerts: %+v", kind, as)
 	a, err := f.eng.Alert(t.Context(), as[0].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return a
 }
 
 func (f *fixture) count(t *testing.T) int {
 	t.Helper()
 	as, err := f.eng.Alerts(t.Context(), alerts.Query{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return len(as)
 }
 
@@ -292,46 +267,36 @@ func TestWatchlistHitFolds(t *testing.T) {
 		start := t0.Add(time.Duration(n) * 2 * time.Minute)
 		s, raises := f.pass(t, tr, "cam-market", start, 40, 5, walker{box: walking(300), match: rexMatch})
 		ids = append(ids, s.ID)
-		if len(raises) == 0 || !raises[0].live {
-			t.Fatalf("pass %d: raises %+v: the first must come from a live sighting", n, raises)
-		}
+		require.NotEmpty(t, raises, "pass %d: no raise", n)
+		require.True(t, raises[0].live, "pass %d: raises %+v: the first must come from a live sighting", n, raises)
 		// Once when the identity is reached, at most once more as the evidence improves, and once
 		// at the end: no flood from the 40 live updates.
-		if len(raises) > 3 {
-			t.Errorf("pass %d: %d raises", n, len(raises))
-		}
-		if first := raises[0]; first.at.Sub(start) > 2*time.Second {
-			t.Errorf("pass %d: first raise %v after the person appeared", n, first.at.Sub(start))
-		}
+		assert.LessOrEqual(t, len(raises), 3, "pass %d: raises", n)
+		assert.LessOrEqual(t, raises[0].at.Sub(start), 2*time.Second, "pass %d: first raise after the person appeared", n)
 		a := f.only(t, alerts.WatchlistHit)
-		if a.Person == nil || a.Person.ID != "p-rex" || a.Person.Category != "suspect" || a.Priority != alerts.Critical {
-			t.Fatalf("pass %d: alert %+v", n, a)
-		}
-		if got := a.Evidence.Sightings; len(got) != n+1 || got[n] != s.ID {
-			t.Errorf("pass %d: evidence sightings %v, want %v", n, got, ids)
-		}
-		if len(a.Evidence.FaceCrops) < n+1 || len(a.Evidence.Scores) != len(a.Evidence.FaceCrops) {
-			t.Errorf("pass %d: face crops %v scores %v", n, a.Evidence.FaceCrops, a.Evidence.Scores)
-		}
+		require.NotNil(t, a.Person, "pass %d: alert %+v", n, a)
+		assert.Equal(t, "p-rex", a.Person.ID, "pass %d: person", n)
+		assert.Equal(t, watchlist.Suspect, a.Person.Category, "pass %d: category", n)
+		assert.Equal(t, alerts.Critical, a.Priority, "pass %d: priority", n)
+		assert.Equal(t, ids, a.Evidence.Sightings, "pass %d: evidence sightings", n)
+		assert.GreaterOrEqual(t, len(a.Evidence.FaceCrops), n+1, "pass %d: face crops %v", n, a.Evidence.FaceCrops)
+		require.Len(t, a.Evidence.Scores, len(a.Evidence.FaceCrops), "pass %d: a score per face crop", n)
 		for i, k := range a.Evidence.FaceCrops {
-			if _, err := f.objs.Stat(t.Context(), k); err != nil || !strings.HasPrefix(k, "face/") {
-				t.Errorf("face crop %s: %v", k, err)
-			}
-			if a.Evidence.Scores[i] < 0.6 {
-				t.Errorf("face crop %s: score %v", k, a.Evidence.Scores[i])
-			}
+			_, err := f.objs.Stat(t.Context(), k)
+			assert.NoError(t, err, "face crop %s", k)
+			assert.True(t, strings.HasPrefix(k, "face/"), "face crop %s", k)
+			assert.GreaterOrEqual(t, a.Evidence.Scores[i], float32(0.6), "face crop %s: score", k)
 		}
-		if !strings.HasPrefix(a.Evidence.Snapshot, "body/") || a.Place.Camera != "cam-market" || a.Place.CameraName != "Market" {
-			t.Errorf("pass %d: snapshot %q place %+v", n, a.Evidence.Snapshot, a.Place)
-		}
-		if !strings.Contains(a.Detail, "Rex Noor (suspect) identified at Market: best face similarity") {
-			t.Errorf("detail %q", a.Detail)
-		}
+		assert.True(t, strings.HasPrefix(a.Evidence.Snapshot, "body/"), "pass %d: snapshot %q", n, a.Evidence.Snapshot)
+		assert.Equal(t, "cam-market", a.Place.Camera, "pass %d: place", n)
+		assert.Equal(t, "Market", a.Place.CameraName, "pass %d: place", n)
+		assert.Contains(t, a.Detail, "Rex Noor (suspect) identified at Market: best face similarity")
 	}
 	a := f.only(t, alerts.WatchlistHit)
-	if a.Triggers < 6 || a.Triggers > 9 || a.FirstSeen.After(t0.Add(2*time.Second)) || a.LastSeen.Before(t0.Add(4*time.Minute)) {
-		t.Errorf("triggers %d, first %v last %v", a.Triggers, a.FirstSeen.Sub(t0), a.LastSeen.Sub(t0))
-	}
+	assert.GreaterOrEqual(t, a.Triggers, 6, "triggers")
+	assert.LessOrEqual(t, a.Triggers, 9, "triggers")
+	assert.False(t, a.FirstSeen.After(t0.Add(2*time.Second)), "first seen %v after the first pass began", a.FirstSeen.Sub(t0))
+	assert.False(t, a.LastSeen.Before(t0.Add(4*time.Minute)), "last seen %v after the first pass began", a.LastSeen.Sub(t0))
 	raised, sighted := 0, 0
 	for _, ev := range a.History {
 		switch ev.Action {
@@ -341,17 +306,14 @@ func TestWatchlistHitFolds(t *testing.T) {
 			sighted++
 		}
 	}
-	if raised != 1 || sighted != a.Triggers-1 {
-		t.Errorf("history: %d raised, %d sighted for %d triggers", raised, sighted, a.Triggers)
-	}
+	assert.Equal(t, 1, raised, "history: raised")
+	assert.Equal(t, a.Triggers-1, sighted, "history: sighted for %d triggers", a.Triggers)
 
 	// An expired entry, identified as clearly, never alerts.
 	before := f.count(t)
 	f.pass(t, newTracker(t, "cam-far"), "cam-far", t0.Add(10*time.Minute), 40, 5,
 		walker{box: walking(300), match: &tracks.FaceMatch{PersonID: "p-old", Similarity: 0.7, Threshold: 0.5}})
-	if after := f.count(t); after != before {
-		t.Errorf("expired entry: %d alerts, was %d", after, before)
-	}
+	assert.Equal(t, before, f.count(t), "alerts after an expired entry's pass")
 }
 
 var miaMatch = &tracks.FaceMatch{PersonID: "p-mia", Similarity: 0.6, Threshold: 0.45}
@@ -362,30 +324,24 @@ var miaMatch = &tracks.FaceMatch{PersonID: "p-mia", Similarity: 0.6, Threshold: 
 func TestSafeZoneExit(t *testing.T) {
 	f := newFixture(t)
 	f.pass(t, newTracker(t, "cam-home"), "cam-home", t0, 30, 5, walker{box: walking(300), match: miaMatch})
-	if n := f.count(t); n != 0 {
-		t.Fatalf("at home: %d alerts", n)
-	}
+	require.Zero(t, f.count(t), "alerts at home")
 	s1, raises := f.pass(t, newTracker(t, "cam-far"), "cam-far", t0.Add(5*time.Minute), 30, 5, walker{box: walking(300), match: miaMatch})
-	if len(raises) == 0 || !raises[0].live {
-		t.Fatalf("raises %+v: the first must come from a live sighting", raises)
-	}
+	require.NotEmpty(t, raises, "no raise outside the safe zone")
+	require.True(t, raises[0].live, "raises %+v: the first must come from a live sighting", raises)
 	a := f.only(t, alerts.SafeZoneExit)
-	if a.Person == nil || a.Person.ID != "p-mia" || a.Person.Category != watchlist.AtRisk || a.Priority != alerts.High ||
-		!strings.Contains(a.Detail, "Mia Berg (at-risk) seen at Far Sq, 1000 m outside the safe zone (nearest point of the zone 48.20500, 16.37000)") {
-		t.Fatalf("alert %+v", a)
-	}
+	require.NotNil(t, a.Person, "alert %+v", a)
+	assert.Equal(t, "p-mia", a.Person.ID)
+	assert.Equal(t, watchlist.AtRisk, a.Person.Category)
+	assert.Equal(t, alerts.High, a.Priority)
+	assert.Contains(t, a.Detail, "Mia Berg (at-risk) seen at Far Sq, 1000 m outside the safe zone (nearest point of the zone 48.20500, 16.37000)")
 	s2, _ := f.pass(t, newTracker(t, "cam-far2"), "cam-far2", t0.Add(8*time.Minute), 30, 5, walker{box: walking(300), match: miaMatch})
 	a = f.only(t, alerts.SafeZoneExit)
-	if got := a.Evidence.Sightings; len(got) != 2 || got[0] != s1.ID || got[1] != s2.ID {
-		t.Errorf("sightings %v", got)
-	}
-	if a.Place.Camera != "cam-far2" || a.FirstPlace.Camera != "cam-far" || !strings.Contains(a.Detail, "2000 m outside") {
-		t.Errorf("place %+v first %+v detail %q", a.Place, a.FirstPlace, a.Detail)
-	}
+	assert.Equal(t, []string{s1.ID, s2.ID}, a.Evidence.Sightings, "sightings")
+	assert.Equal(t, "cam-far2", a.Place.Camera, "place")
+	assert.Equal(t, "cam-far", a.FirstPlace.Camera, "first place")
+	assert.Contains(t, a.Detail, "2000 m outside")
 	// Her safe zone replaces the watch-list hit: no hit alert for her.
-	if hits := f.alerts(t, alerts.WatchlistHit); len(hits) != 0 {
-		t.Errorf("watch-list hits %+v", hits)
-	}
+	assert.Empty(t, f.alerts(t, alerts.WatchlistHit), "watch-list hits")
 }
 
 // TestLoitering: a person stands at the ATM for three minutes; the loitering alert opens while they
@@ -393,34 +349,30 @@ func TestSafeZoneExit(t *testing.T) {
 // more trigger. At the school gate the rule is active only at night (Vienna time).
 func TestLoitering(t *testing.T) {
 	night, err := rules.ParseSchedule("22:00-06:00")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	f := newFixture(t, rules.Rule{Kind: alerts.Loitering, Cameras: []string{"cam-school"}, Schedule: night})
 	_, raises := f.pass(t, newTracker(t, "cam-atm"), "cam-atm", t0, 360, 2, walker{box: standing})
-	if len(raises) != 2 || !raises[0].live || raises[1].live {
-		t.Fatalf("raises %+v: want one while the person is there and one when they leave", raises)
-	}
+	require.Len(t, raises, 2, "raises %+v: want one while the person is there and one when they leave", raises)
+	require.True(t, raises[0].live, "the first raise is not from the live sighting")
+	require.False(t, raises[1].live, "the second raise is not from the final sighting")
 	// The track is confirmed at its second frame; the stay passes 2 min then.
-	if d := raises[0].at.Sub(t0); d < 2*time.Minute || d > 2*time.Minute+2*time.Second {
-		t.Errorf("loitering alert %v after the person arrived", d)
-	}
+	d := raises[0].at.Sub(t0)
+	assert.GreaterOrEqual(t, d, 2*time.Minute, "loitering alert after the person arrived")
+	assert.LessOrEqual(t, d, 2*time.Minute+2*time.Second, "loitering alert after the person arrived")
 	a := f.only(t, alerts.Loitering)
-	if a.Place.Zone != "atm" || a.Person != nil || a.Priority != alerts.Normal || a.Triggers != 2 ||
-		!strings.Contains(a.Detail, "in zone atm at Bank for 2m59s") {
-		t.Errorf("alert %+v", a)
-	}
+	assert.Equal(t, "atm", a.Place.Zone)
+	assert.Nil(t, a.Person)
+	assert.Equal(t, alerts.Normal, a.Priority)
+	assert.Equal(t, 2, a.Triggers)
+	assert.Contains(t, a.Detail, "in zone atm at Bank for 2m59s")
 
 	// 11:00 in Vienna: the school gate rule is asleep.
 	f.pass(t, newTracker(t, "cam-school"), "cam-school", t0, 360, 2, walker{box: standing})
-	if n := len(f.alerts(t, alerts.Loitering)); n != 1 {
-		t.Fatalf("by day at the school gate: %d loitering alerts", n)
-	}
+	require.Len(t, f.alerts(t, alerts.Loitering), 1, "loitering alerts by day at the school gate")
 	// 23:00 in Vienna (22:00 UTC).
 	_, raises = f.pass(t, newTracker(t, "cam-school"), "cam-school", t0.Add(12*time.Hour), 360, 2, walker{box: standing})
-	if len(raises) == 0 || raises[0].alert.Place.Zone != "gate" {
-		t.Fatalf("at night at the school gate: raises %+v", raises)
-	}
+	require.NotEmpty(t, raises, "no raise at night at the school gate")
+	assert.Equal(t, "gate", raises[0].alert.Place.Zone, "at night at the school gate: raises %+v", raises)
 }
 
 // TestCameraOffline: the ingest worker's offline event opens a camera_offline alert carrying the
@@ -434,22 +386,19 @@ func TestCameraOffline(t *testing.T) {
 		{Camera: "cam-market", Time: at.Add(30 * time.Second), Kind: camevent.Offline, Detail: "dial tcp 10.0.0.5:554: connect: connection refused"},
 	} {
 		f.clock.Set(ev.Time)
-		if err := f.rules.CameraEvent(ctx, ev); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, f.rules.CameraEvent(ctx, ev))
 	}
 	a := f.only(t, alerts.CameraOffline)
-	if a.Status != alerts.Open || a.Place.Camera != "cam-market" || a.Priority != alerts.Low ||
-		a.Detail != "camera offline: dial tcp 10.0.0.5:554: connect: connection refused" {
-		t.Fatalf("alert %+v", a)
-	}
+	assert.Equal(t, alerts.Open, a.Status)
+	assert.Equal(t, "cam-market", a.Place.Camera)
+	assert.Equal(t, alerts.Low, a.Priority)
+	assert.Equal(t, "camera offline: dial tcp 10.0.0.5:554: connect: connection refused", a.Detail)
 	f.clock.Set(at.Add(2 * time.Minute))
-	if err := f.rules.CameraEvent(ctx, camevent.Event{Camera: "cam-market", Time: at.Add(2 * time.Minute), Kind: camevent.Online}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, f.rules.CameraEvent(ctx, camevent.Event{Camera: "cam-market", Time: at.Add(2 * time.Minute), Kind: camevent.Online}))
 	a = f.only(t, alerts.CameraOffline)
-	if a.Status != alerts.Resolved || a.Closed == nil || a.Closed.By != alerts.System {
-		t.Fatalf("after online: %+v", a)
+	assert.Equal(t, alerts.Resolved, a.Status, "after online")
+	if assert.NotNil(t, a.Closed, "not closed after online") {
+		assert.Equal(t, alerts.System, a.Closed.By, "closed after online by")
 	}
 
 	// Rejected credentials say so.
@@ -458,14 +407,12 @@ func TestCameraOffline(t *testing.T) {
 		{Camera: "cam-atm", Time: at.Add(time.Hour), Kind: camevent.Unauthorized, Detail: ingest.ErrUnauthorized.Error()},
 		{Camera: "cam-atm", Time: at.Add(time.Hour + 30*time.Second), Kind: camevent.Offline},
 	} {
-		if err := f.rules.CameraEvent(ctx, ev); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, f.rules.CameraEvent(ctx, ev))
 	}
 	as := f.alerts(t, alerts.CameraOffline)
-	if len(as) != 2 || as[0].Place.Camera != "cam-atm" || as[0].Detail != "camera offline: it rejects the configured credentials" {
-		t.Errorf("alerts %+v", as)
-	}
+	require.Len(t, as, 2, "alerts %+v", as)
+	assert.Equal(t, "cam-atm", as[0].Place.Camera)
+	assert.Equal(t, "camera offline: it rejects the configured credentials", as[0].Detail)
 }
 
 // TestTamper feeds real frames (vtest.avi) through the real tamper detector, covers the camera,
@@ -479,16 +426,12 @@ func TestTamper(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 	vc, err := gocv.VideoCaptureFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer vc.Close()
 	cfg := tamper.DefaultConfig()
 	cfg.Learn, cfg.Alarm, cfg.Clear = 3*time.Second, 3*time.Second, 3*time.Second
 	det, err := tamper.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer det.Close()
 	frame, work, cover := gocv.NewMat(), gocv.NewMat(), gocv.NewMat()
 	defer frame.Close()
@@ -512,32 +455,26 @@ func TestTamper(t *testing.T) {
 			img = work
 		}
 		r, err := det.Update(img, at)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		if r.Changed {
 			changes = append(changes, r.State)
 		}
 		f.clock.Set(at)
 		if ev, changed := r.Event("cam-atm"); changed {
-			if err := f.rules.CameraEvent(ctx, ev); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, f.rules.CameraEvent(ctx, ev))
 		}
 		if r.Changed && r.State == tamper.Covered {
 			a := f.only(t, alerts.CameraTampered)
-			if a.Status != alerts.Open || !strings.HasPrefix(a.Detail, "picture covered: contrast") {
-				t.Fatalf("covered: %+v", a)
-			}
+			require.Equal(t, alerts.Open, a.Status, "covered: %+v", a)
+			require.True(t, strings.HasPrefix(a.Detail, "picture covered: contrast"), "covered: detail %q", a.Detail)
 		}
 	}
-	if want := []tamper.State{tamper.Covered, tamper.Moved, tamper.OK}; fmt.Sprint(changes) != fmt.Sprint(want) {
-		t.Fatalf("detector changes %v, want %v", changes, want)
-	}
+	require.Equal(t, []tamper.State{tamper.Covered, tamper.Moved, tamper.OK}, changes, "detector changes")
 	a := f.only(t, alerts.CameraTampered)
-	if a.Triggers != 2 || a.Status != alerts.Resolved || !strings.HasPrefix(a.Detail, "camera moved") || a.Place.CameraName != "Bank" {
-		t.Errorf("alert %+v", a)
-	}
+	assert.Equal(t, 2, a.Triggers)
+	assert.Equal(t, alerts.Resolved, a.Status)
+	assert.True(t, strings.HasPrefix(a.Detail, "camera moved"), "detail %q", a.Detail)
+	assert.Equal(t, "Bank", a.Place.CameraName)
 }
 
 // TestEachRuleOpensItsKind: one trigger of each rule in a fresh store opens exactly one alert of
@@ -557,14 +494,10 @@ func TestEachRuleOpensItsKind(t *testing.T) {
 			f.pass(t, newTracker(t, "cam-atm"), "cam-atm", t0, 250, 2, walker{box: standing})
 		}},
 		{alerts.CameraOffline, func(t *testing.T, f *fixture) {
-			if err := f.rules.CameraEvent(t.Context(), camevent.Event{Camera: "cam-home", Time: t0, Kind: camevent.Offline}); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, f.rules.CameraEvent(t.Context(), camevent.Event{Camera: "cam-home", Time: t0, Kind: camevent.Offline}))
 		}},
 		{alerts.CameraTampered, func(t *testing.T, f *fixture) {
-			if err := f.rules.CameraEvent(t.Context(), camevent.Event{Camera: "cam-home", Time: t0, Kind: camevent.Tampered, Detail: "picture defocused"}); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, f.rules.CameraEvent(t.Context(), camevent.Event{Camera: "cam-home", Time: t0, Kind: camevent.Tampered, Detail: "picture defocused"}))
 		}},
 	}
 	for _, tc := range tests {
@@ -572,12 +505,9 @@ func TestEachRuleOpensItsKind(t *testing.T) {
 			f := newFixture(t)
 			tc.do(t, f)
 			as, err := f.eng.Alerts(t.Context(), alerts.Query{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(as) != 1 || as[0].Kind != tc.kind {
-				t.Fatalf("alerts %+v, want one %s", as, tc.kind)
-			}
+			require.NoError(t, err)
+			require.Len(t, as, 1, "alerts %+v", as)
+			assert.Equal(t, tc.kind, as[0].Kind)
 		})
 	}
 }
@@ -603,22 +533,14 @@ func TestConcurrentCameras(t *testing.T) {
 					if i%2 == 1 {
 						kind = camevent.Online
 					}
-					if err := f.rules.CameraEvent(context.Background(), camevent.Event{Camera: cam, Time: t0.Add(time.Duration(i) * time.Second), Kind: kind}); err != nil {
-						t.Error(err)
-					}
+					assert.NoError(t, f.rules.CameraEvent(context.Background(), camevent.Event{Camera: cam, Time: t0.Add(time.Duration(i) * time.Second), Kind: kind}))
 				}
 			})
 		}
 	})
-	if n := len(f.alerts(t, alerts.WatchlistHit)); n != 1 {
-		t.Errorf("%d watch-list alerts for one suspect at two cameras", n)
-	}
-	if n := len(f.alerts(t, alerts.SafeZoneExit)); n != 1 {
-		t.Errorf("%d safe-zone alerts", n)
-	}
+	assert.Len(t, f.alerts(t, alerts.WatchlistHit), 1, "watch-list alerts for one suspect at two cameras")
+	assert.Len(t, f.alerts(t, alerts.SafeZoneExit), 1, "safe-zone alerts")
 	for _, a := range f.alerts(t, alerts.CameraOffline) {
-		if a.Status != alerts.Resolved {
-			t.Errorf("offline alert %s of %s is %s after the camera came back", a.ID, a.Place.Camera, a.Status)
-		}
+		assert.Equal(t, alerts.Resolved, a.Status, "offline alert %s of %s after the camera came back", a.ID, a.Place.Camera)
 	}
 }

@@ -4,6 +4,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"snowlight/tracks"
 )
 
@@ -63,13 +66,10 @@ func TestStays(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Stays(path(time.Second, tc.feet...), zone, tc.grace)
-			if len(got) != len(tc.want) {
-				t.Fatalf("stays %v, want %v", got, tc.want)
-			}
+			require.Len(t, got, len(tc.want), "stays %v, want %v", got, tc.want)
 			for i, w := range tc.want {
-				if got[i].From != t0.Add(time.Duration(w.from)*time.Second) || got[i].To != t0.Add(time.Duration(w.to)*time.Second) {
-					t.Errorf("stay %d: %v-%v, want steps %d-%d", i, got[i].From.Sub(t0), got[i].To.Sub(t0), w.from, w.to)
-				}
+				assert.Equal(t, t0.Add(time.Duration(w.from)*time.Second), got[i].From, "stay %d starts", i)
+				assert.Equal(t, t0.Add(time.Duration(w.to)*time.Second), got[i].To, "stay %d ends", i)
 			}
 		})
 	}

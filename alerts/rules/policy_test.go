@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
 	"snowlight/alerts"
@@ -29,18 +31,19 @@ func TestRulesFromYAML(t *testing.T) {
 	var rs []Rule
 	dec := yaml.NewDecoder(strings.NewReader(doc))
 	dec.KnownFields(true)
-	if err := dec.Decode(&rs); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, dec.Decode(&rs))
 	e, err := New(Options{Alerts: noAlerts{}, Persons: listed, Cameras: cameras, Rules: rs})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p := e.policy
-	if len(p) != 4 || p[0].Kind != alerts.Loitering || p[0].Schedule.Location.String() != "Europe/Vienna" || len(p[0].Schedule.Windows) != 1 ||
-		p[1].Categories[0] != watchlist.Suspect || !p[2].Off || p[2].Categories[1] != watchlist.AtRisk || p[3].Kind != "" || p[3].Schedule.Location != time.UTC {
-		t.Fatalf("rules %+v", p)
-	}
+	require.Len(t, p, 4, "rules %+v", p)
+	assert.Equal(t, alerts.Loitering, p[0].Kind)
+	assert.Equal(t, "Europe/Vienna", p[0].Schedule.Location.String())
+	assert.Len(t, p[0].Schedule.Windows, 1)
+	assert.Equal(t, []watchlist.Category{watchlist.Suspect}, p[1].Categories)
+	assert.True(t, p[2].Off, "rules[2] not off")
+	assert.Equal(t, []watchlist.Category{watchlist.Suspect, watchlist.AtRisk}, p[2].Categories)
+	assert.Empty(t, p[3].Kind)
+	assert.Same(t, time.UTC, p[3].Schedule.Location)
 	// 23:00 in Vienna on Saturday 1 March 2025 is 22:00 UTC.
 	night := time.Date(2025, 3, 1, 22, 0, 0, 0, time.UTC)
 	tests := []struct {
@@ -59,17 +62,15 @@ func TestRulesFromYAML(t *testing.T) {
 		{scope{kind: alerts.CameraOffline, camera: "cam-far", at: t0.Add(48 * time.Hour)}, true, 3},
 	}
 	for _, tc := range tests {
-		if got, rule := p.allows(tc.s); got != tc.want || rule != tc.rule {
-			t.Errorf("%+v: allows %v by rule %d, want %v by rule %d", tc.s, got, rule, tc.want, tc.rule)
-		}
+		got, rule := p.allows(tc.s)
+		assert.Equal(t, tc.want, got, "%+v: allows", tc.s)
+		assert.Equal(t, tc.rule, rule, "%+v: by rule", tc.s)
 	}
 
 	for _, bad := range []string{"- kind: loitering\n  schedule: \"25:00-26:00\"\n", "- kind: loitering\n  when: night\n"} {
 		var rs []Rule
 		dec := yaml.NewDecoder(strings.NewReader(bad))
 		dec.KnownFields(true)
-		if err := dec.Decode(&rs); err == nil {
-			t.Errorf("%q: no error", bad)
-		}
+		assert.Error(t, dec.Decode(&rs), "%q", bad)
 	}
 }

@@ -5,17 +5,16 @@ import (
 	"testing"
 	"time"
 	_ "time/tzdata" // the tests must not depend on the machine's zoneinfo
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestScheduleActive(t *testing.T) {
 	vienna, err := time.LoadLocation("Europe/Vienna")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ny, err := time.LoadLocation("America/New_York")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// 2025-03-07 is a Friday.
 	at := func(loc *time.Location, day, h, m int) time.Time { return time.Date(2025, 3, day, h, m, 0, 0, loc) }
 	tests := []struct {
@@ -72,12 +71,8 @@ func TestScheduleActive(t *testing.T) {
 	}
 	for _, tc := range tests {
 		s, err := ParseSchedule(tc.schedule)
-		if err != nil {
-			t.Fatalf("%q: %v", tc.schedule, err)
-		}
-		if got := s.Active(tc.t); got != tc.want {
-			t.Errorf("%q at %v (%s): active %v, want %v", tc.schedule, tc.t, tc.t.Weekday(), got, tc.want)
-		}
+		require.NoError(t, err, "%q", tc.schedule)
+		assert.Equal(t, tc.want, s.Active(tc.t), "%q at %v (%s): active", tc.schedule, tc.t, tc.t.Weekday())
 	}
 }
 
@@ -100,9 +95,7 @@ func TestParseScheduleErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		_, err := ParseSchedule(tc.text)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("ParseSchedule(%.40q): error %v, want one containing %q", tc.text, err, tc.want)
-		}
+		assert.ErrorContains(t, err, tc.want, "ParseSchedule(%.40q)", tc.text)
 	}
 }
 
@@ -123,16 +116,10 @@ func FuzzParseSchedule(f *testing.F) {
 			return
 		}
 		again, err := ParseSchedule(s.String())
-		if err != nil {
-			t.Fatalf("%q -> %q: %v", text, s.String(), err)
-		}
-		if again.String() != s.String() {
-			t.Fatalf("%q -> %q -> %q", text, s.String(), again.String())
-		}
+		require.NoError(t, err, "%q -> %q", text, s.String())
+		require.Equal(t, s.String(), again.String(), "%q -> %q, parsed again", text, s.String())
 		for _, p := range probe {
-			if s.Active(p) != again.Active(p) {
-				t.Fatalf("%q and its text form %q disagree at %v", text, s.String(), p)
-			}
+			require.Equal(t, s.Active(p), again.Active(p), "%q and its text form %q disagree at %v", text, s.String(), p)
 		}
 	})
 }
