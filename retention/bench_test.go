@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"snowlight/audit"
 	"snowlight/retention"
 )
@@ -29,17 +31,16 @@ func BenchmarkDeleteRows(b *testing.B) {
 				for i := range 1000 {
 					items = append(items, retention.Item{Kind: retention.HoldSighting, ID: fmt.Sprintf("s%05d", i*11)})
 				}
-				if _, err := w.holds.Hold(w.ctx, retention.Actor{Name: "inv"}, audit.Case{Number: "C-1", Reason: "benchmark holds"}, items...); err != nil {
-					b.Fatal(err)
-				}
+				_, err := w.holds.Hold(w.ctx, retention.Actor{Name: "inv"}, audit.Case{Number: "C-1", Reason: "benchmark holds"}, items...)
+				require.NoError(b, err)
 				job := w.job(nil, func(o *retention.Options) { o.BatchSize = batch })
 				b.StartTimer()
 				start := time.Now()
 				rep, err := job.Once(w.ctx)
 				elapsed += time.Since(start)
-				if err != nil || rep.Deleted.UnlistedSightings != 10000 || rep.Held.UnlistedSightings != 1000 {
-					b.Fatalf("%+v %+v (%v)", rep.Deleted, rep.Held, err)
-				}
+				require.NoError(b, err)
+				require.Equal(b, 10000, rep.Deleted.UnlistedSightings, "deleted %+v", rep.Deleted)
+				require.Equal(b, 1000, rep.Held.UnlistedSightings, "held %+v", rep.Held)
 				maxBatch = max(maxBatch, rep.MaxBatch)
 				rows += rep.Deleted.UnlistedSightings
 			}
@@ -68,9 +69,8 @@ func BenchmarkSweep(b *testing.B) {
 				start := time.Now()
 				rep, err := job.Once(w.ctx)
 				elapsed += time.Since(start)
-				if err != nil || rep.ObjectTotal.Deleted != 300 {
-					b.Fatalf("%+v (%v)", rep.ObjectTotal, err)
-				}
+				require.NoError(b, err)
+				require.Equal(b, 300, rep.ObjectTotal.Deleted, "objects %+v", rep.ObjectTotal)
 				objects += rep.ObjectTotal.Deleted
 			}
 			b.ReportMetric(float64(objects)/elapsed.Seconds(), "objects/s")

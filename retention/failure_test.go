@@ -2,7 +2,6 @@ package retention_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/audit"
 	"snowlight/objstore"
@@ -48,21 +50,15 @@ func TestCrashHelper(t *testing.T) {
 		t.Skip("run by TestCrashBetweenDatabaseAndObjects")
 	}
 	db, err := store.Open(context.Background(), dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	dir, err := objstore.OpenDir(objPath, objstore.DirOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	kill := &onDelete{Store: dir, after: func() { syscall.Kill(os.Getpid(), syscall.SIGKILL) }}
 	job, err := retention.New(retention.Options{Store: db, Objects: kill, Audit: audit.New(db, nil), BatchSize: 10,
 		Now: func() time.Time { return t0 }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	job.Once(context.Background())
-	t.Fatal("the job finished: the crash never happened")
+	require.FailNow(t, "the job finished: the crash never happened")
 }
 
 // TestCrashBetweenDatabaseAndObjects kills a real process running the job after it deleted the rows
@@ -70,9 +66,7 @@ func TestCrashHelper(t *testing.T) {
 func TestCrashBetweenDatabaseAndObjects(t *testing.T) {
 	objPath := filepath.Join(t.TempDir(), "objects")
 	dir, err := objstore.OpenDir(objPath, objstore.DirOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	w := newWorld(t, dir)
 	var kept []string
 	for i := range 25 {
@@ -89,40 +83,27 @@ func TestCrashBetweenDatabaseAndObjects(t *testing.T) {
 	cmd.Env = append(os.Environ(), crashDBEnv+"="+w.db.Path(), crashObjectsEnv+"="+objPath)
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		t.Fatalf("helper was not killed: %v\n%s", err, out)
-	}
+	require.ErrorAs(t, err, &exit, "helper was not killed:\n%s", out)
+	require.Equal(t, syscall.SIGKILL, exit.Sys().(syscall.WaitStatus).Signal(), "helper was not killed:\n%s", out)
 
 	// The rows went in committed transactions, with their objects marked; one object is gone
 	// but still marked, the rest are still there.
 	for i := range 25 {
-		if w.hasSighting(fmt.Sprintf("old%d", i)) {
-			t.Fatalf("old%d survived the crashed run's database phase", i)
-		}
+		require.False(t, w.hasSighting(fmt.Sprintf("old%d", i)), "old%d survived the crashed run's database phase", i)
 	}
-	if p := w.pending(); len(p) != 50 {
-		t.Fatalf("%d marks after the crash, want 50", len(p))
-	}
-	if n := len(w.keys()); n != 50-1+3 {
-		t.Fatalf("%d objects after the crash, want 52", n)
-	}
+	require.Len(t, w.pending(), 50, "marks after the crash")
+	require.Len(t, w.keys(), 50-1+3, "objects after the crash")
 
 	rep, err := w.job(nil).Once(w.ctx)
-	if err != nil {
-		t.Fatalf("resumed run: %v %v", err, rep.Failures)
-	}
-	if rep.Deleted.Total() != 0 || rep.ObjectTotal.Deleted != 49 || rep.ObjectTotal.AlreadyGone != 1 || rep.Pending != 0 {
-		t.Errorf("resumed run: rows %+v, objects %+v, pending %d", rep.Deleted, rep.ObjectTotal, rep.Pending)
-	}
-	if got := w.keys(); !slices.Equal(got, kept) {
-		t.Errorf("objects left %v, want %v", got, kept)
-	}
-	if p := w.pending(); len(p) != 0 {
-		t.Errorf("marks left %v", p)
-	}
-	if acts := w.auditActions(); acts["retention.run"] != 1 {
-		t.Errorf("audit %v", acts)
-	}
+	require.NoError(t, err, "resumed run: %v", rep.Failures)
+	assert.Zero(t, rep.Deleted.Total(), "resumed run: rows deleted %+v", rep.Deleted)
+	assert.Equal(t, 49, rep.ObjectTotal.Deleted, "resumed run: objects %+v", rep.ObjectTotal)
+	assert.Equal(t, 1, rep.ObjectTotal.AlreadyGone, "resumed run: objects %+v", rep.ObjectTotal)
+	assert.Zero(t, rep.Pending, "resumed run: pending")
+	assert.Equal(t, kept, w.keys(), "objects left")
+	assert.Empty(t, w.pending(), "marks left")
+	acts := w.auditActions()
+	assert.Equal(t, 1, acts["retention.run"], "audit %v", acts)
 }
 
 // TestMinIODownDuringRun takes MinIO away (SIGKILL) right after the first object of a run is
@@ -145,50 +126,43 @@ func TestMinIODownDuringRun(t *testing.T) {
 	job := w.job(nil, func(o *retention.Options) { o.Objects = down; o.BatchSize = 100 })
 
 	rep, err := job.Once(w.ctx)
-	if !errors.Is(err, retention.ErrIncomplete) {
-		t.Fatalf("run with MinIO down: %v", err)
-	}
+	require.ErrorIs(t, err, retention.ErrIncomplete, "run with MinIO down")
 	// The first object was deleted, but MinIO died before the deletion could be verified: it
 	// counts as failed and keeps its mark like the others.
-	if rep.Deleted.UnlistedSightings != 10 || rep.ObjectTotal.Deleted != 0 || rep.ObjectTotal.Failed != 20 || rep.Pending != 20 || len(rep.Failures) == 0 {
-		t.Errorf("report %+v %+v pending %d failures %v", rep.Deleted, rep.ObjectTotal, rep.Pending, rep.Failures)
-	}
+	assert.Equal(t, 10, rep.Deleted.UnlistedSightings, "rows deleted %+v", rep.Deleted)
+	assert.Zero(t, rep.ObjectTotal.Deleted, "objects %+v", rep.ObjectTotal)
+	assert.Equal(t, 20, rep.ObjectTotal.Failed, "objects %+v", rep.ObjectTotal)
+	assert.Equal(t, 20, rep.Pending, "pending")
+	assert.NotEmpty(t, rep.Failures, "no failures reported")
 	for i := range 2 {
-		if !w.hasSighting(fmt.Sprintf("new%d", i)) {
-			t.Errorf("new%d lost", i)
-		}
+		assert.True(t, w.hasSighting(fmt.Sprintf("new%d", i)), "new%d lost", i)
 	}
 	p := w.pending()
 	tried := 0
 	for _, m := range p {
 		if m.Attempts > 0 {
 			tried++
-			if m.LastError == "" {
-				t.Errorf("mark %s: attempt without error", m.Key)
-			}
+			assert.NotEmpty(t, m.LastError, "mark %s: attempt without error", m.Key)
 		}
 	}
-	if len(p) != 20 || tried != 3 {
-		t.Errorf("%d marks, %d tried; want 20 and 3 (the sweep gives up after 3 failures in a row)", len(p), tried)
-	}
-	es, _ := w.audit.List(w.ctx, audit.Filter{Action: "retention.run"})
-	if len(es) != 1 || es[0].Target != "result/incomplete" || es[0].Details["objects_failed"] != "20" {
-		t.Errorf("audit of the failed run: %+v", es)
+	assert.Len(t, p, 20, "marks")
+	assert.Equal(t, 3, tried, "marks tried (the sweep gives up after 3 failures in a row)")
+	es, err := w.audit.List(w.ctx, audit.Filter{Action: "retention.run"})
+	require.NoError(t, err)
+	if assert.Len(t, es, 1, "audit of the failed run: %+v", es) {
+		assert.Equal(t, "result/incomplete", es[0].Target, "audit of the failed run")
+		assert.Equal(t, "20", es[0].Details["objects_failed"], "audit of the failed run")
 	}
 
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, srv.Start())
 	rep, err = job.Once(w.ctx)
-	if err != nil || rep.ObjectTotal.Deleted != 19 || rep.ObjectTotal.AlreadyGone != 1 || rep.Pending != 0 || rep.Deleted.Total() != 0 {
-		t.Fatalf("run after MinIO came back: %+v %+v (%v)", rep.Deleted, rep.ObjectTotal, err)
-	}
-	if got := w.keys(); !slices.Equal(got, kept) {
-		t.Errorf("bucket holds %v, want %v", got, kept)
-	}
-	if len(w.pending()) != 0 {
-		t.Error("marks left")
-	}
+	require.NoError(t, err, "run after MinIO came back")
+	assert.Equal(t, 19, rep.ObjectTotal.Deleted, "run after MinIO came back: objects %+v", rep.ObjectTotal)
+	assert.Equal(t, 1, rep.ObjectTotal.AlreadyGone, "run after MinIO came back: objects %+v", rep.ObjectTotal)
+	assert.Zero(t, rep.Pending, "run after MinIO came back: pending")
+	assert.Zero(t, rep.Deleted.Total(), "run after MinIO came back: rows %+v", rep.Deleted)
+	assert.Equal(t, kept, w.keys(), "bucket holds")
+	assert.Empty(t, w.pending(), "marks left")
 }
 
 // TestHoldPlacedDuringRunWins places a hold between the job's selection and its deletion: the
@@ -201,29 +175,28 @@ func TestHoldPlacedDuringRunWins(t *testing.T) {
 	_, keys := w.alert(100*day, "", []string{"s2"}, nil, false, "resolved")
 	ctx := w.ctx
 	alertRows, err := w.db.AlertCandidates(ctx, retention.AlertQuery{FinalBefore: t0.Add(-90 * day), Limit: 10})
-	if err != nil || len(alertRows) != 1 || len(alertRows[0].Keys) != 1 || alertRows[0].Keys[0] != keys[0] || alertRows[0].Sightings[0] != "s2" {
-		t.Fatalf("alert candidates %+v (%v)", alertRows, err)
-	}
+	require.NoError(t, err, "alert candidates")
+	require.Len(t, alertRows, 1, "alert candidates %+v", alertRows)
+	require.Equal(t, []string{keys[0]}, alertRows[0].Keys, "alert candidate's objects")
+	require.NotEmpty(t, alertRows[0].Sightings, "alert candidate's sightings")
+	require.Equal(t, "s2", alertRows[0].Sightings[0], "alert candidate's sightings")
 	q := retention.SightingQuery{Now: t0, UnlistedBefore: t0.Add(-72 * time.Hour), ListedBefore: t0.Add(-90 * day),
 		LiveSince: t0.Add(-time.Hour), After: retention.SightingCursor{ExitNS: -1 << 63}, Limit: 10}
 	rows, err := w.db.SightingCandidates(ctx, q)
-	if err != nil || len(rows) != 2 {
-		t.Fatalf("candidates %+v (%v)", rows, err)
-	}
+	require.NoError(t, err, "candidates")
+	require.Len(t, rows, 2, "candidates %+v", rows)
 	inv := retention.Actor{Name: "inv1", Role: "investigator"}
 	c := audit.Case{Number: "C-7", Reason: "hold placed while the job runs"}
-	if _, err := w.holds.Hold(ctx, inv, c, retention.Item{Kind: retention.HoldSighting, ID: "s1"},
-		retention.Item{Kind: retention.HoldAlert, ID: alertRows[0].ID}); err != nil {
-		t.Fatal(err)
-	}
+	_, err = w.holds.Hold(ctx, inv, c, retention.Item{Kind: retention.HoldSighting, ID: "s1"},
+		retention.Item{Kind: retention.HoldAlert, ID: alertRows[0].ID})
+	require.NoError(t, err)
 	gone, err := w.db.DeleteSightings(ctx, []int64{rows[0].RID, rows[1].RID}, q, t0)
-	if err != nil || len(gone) != 1 || gone[0].ID != "s2" {
-		t.Fatalf("deleted %+v (%v), want only s2", gone, err)
-	}
-	if a, err := w.db.DeleteAlerts(ctx, []string{alertRows[0].ID}, t0.Add(-90*day), t0); err != nil || len(a) != 0 {
-		t.Fatalf("deleted held alert %+v (%v)", a, err)
-	}
-	if !w.hasSighting("s1") || !w.hasAlert(alertRows[0].ID) {
-		t.Fatal("held rows deleted")
-	}
+	require.NoError(t, err, "deleting sightings")
+	require.Len(t, gone, 1, "deleted %+v, want only s2", gone)
+	require.Equal(t, "s2", gone[0].ID, "deleted")
+	a, err := w.db.DeleteAlerts(ctx, []string{alertRows[0].ID}, t0.Add(-90*day), t0)
+	require.NoError(t, err, "deleting alerts")
+	require.Empty(t, a, "deleted held alert")
+	assert.True(t, w.hasSighting("s1"), "held sighting deleted")
+	assert.True(t, w.hasAlert(alertRows[0].ID), "held alert deleted")
 }

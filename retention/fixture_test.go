@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/alerts"
 	"snowlight/alerts/notify"
@@ -60,17 +61,13 @@ func backends() []backend {
 	return []backend{
 		{"dir", func(t testing.TB) (objstore.Store, *miniotest.Server) {
 			d, err := objstore.OpenDir(filepath.Join(t.TempDir(), "objects"), objstore.DirOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			return d, nil
 		}},
 		{"minio", func(t testing.TB) (objstore.Store, *miniotest.Server) {
 			srv := miniotest.Start(t)
 			m, err := objstore.OpenMinIO(t.Context(), srv.Config("evidence"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			return m, srv
 		}},
 	}
@@ -94,18 +91,14 @@ func newWorld(t testing.TB, objs objstore.Store) *world {
 	t.Helper()
 	ctx := t.Context()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "snowlight.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	w := &world{t: t, ctx: ctx, db: db, objs: objs, clock: &clock{t: t0}, sizes: map[string]int64{}}
 	w.audit = audit.New(db, w.clock.Now)
-	if w.alerts, err = alerts.NewEngine(db, nil, alerts.Options{Now: w.clock.Now}); err != nil {
-		t.Fatal(err)
-	}
-	if w.holds, err = retention.NewHolds(db, w.audit, w.clock.Now); err != nil {
-		t.Fatal(err)
-	}
+	w.alerts, err = alerts.NewEngine(db, nil, alerts.Options{Now: w.clock.Now})
+	require.NoError(t, err)
+	w.holds, err = retention.NewHolds(db, w.audit, w.clock.Now)
+	require.NoError(t, err)
 	return w
 }
 
@@ -127,9 +120,7 @@ func jpegBytes(t testing.TB, seed int) []byte {
 		}
 	}
 	var b bytes.Buffer
-	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 90}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, jpeg.Encode(&b, img, &jpeg.Options{Quality: 90}))
 	return b.Bytes()
 }
 
@@ -139,9 +130,7 @@ func (w *world) object(kind string) string {
 	w.seed++
 	data := jpegBytes(w.t, w.seed)
 	info, err := objstore.PutContent(w.ctx, w.objs, kind, "jpg", data, "image/jpeg", objstore.Meta{})
-	if err != nil {
-		w.t.Fatal(err)
-	}
+	require.NoError(w.t, err)
 	w.sizes[info.Key] = info.Size
 	return info.Key
 }
@@ -159,9 +148,7 @@ func (w *world) sighting(id string, ago time.Duration, person, faceKey, bodyKey 
 		s.Body = &tracks.Snapshot{Time: exit, Box: tracks.Box{W: 30, H: 80}, Quality: 1, Ref: bodyKey}
 	}
 	s.Evidence.PersonID = person
-	if err := w.db.SaveSighting(w.ctx, s); err != nil {
-		w.t.Fatal(err)
-	}
+	require.NoError(w.t, w.db.SaveSighting(w.ctx, s))
 	return s
 }
 
@@ -170,14 +157,10 @@ func (w *world) link(from, to string) {
 	w.t.Helper()
 	var root string
 	st, err := w.db.Follow(w.ctx, from, time.Time{}, time.Time{})
-	if err != nil {
-		w.t.Fatal(err)
-	}
+	require.NoError(w.t, err)
 	root = st.ID
 	d := tracks.Decision{Sighting: to, Trajectory: root, Link: &tracks.Link{From: from, To: to, Score: 2, Confidence: 0.9, Decided: t0}}
-	if err := w.db.ApplyDecisions(w.ctx, []tracks.Decision{d}); err != nil {
-		w.t.Fatal(err)
-	}
+	require.NoError(w.t, w.db.ApplyDecisions(w.ctx, []tracks.Decision{d}))
 }
 
 // person enrols an entry with one photo per argument: a reference to where the image is kept (an
@@ -200,9 +183,7 @@ func (w *world) person(id string, expires time.Time, photos ...string) {
 	if len(photos) == 0 {
 		p.Embeddings = [][]float32{{1, 0}}
 	}
-	if err := w.db.Watchlist().Add(w.ctx, p, images); err != nil {
-		w.t.Fatal(err)
-	}
+	require.NoError(w.t, w.db.Watchlist().Add(w.ctx, p, images))
 }
 
 // alert raises an alert `ago` before t0 through the alert engine, with a snapshot and optionally a
@@ -222,33 +203,26 @@ func (w *world) alert(ago time.Duration, person string, sightings []string, face
 		}
 	}
 	a, _, err := w.alerts.Raise(w.ctx, tr)
-	if err != nil {
-		w.t.Fatal(err)
-	}
+	require.NoError(w.t, err)
 	var keys []string
 	w.seed++
 	info, _, err := w.alerts.StoreEvidence(w.ctx, w.objs, a.ID, alerts.SnapshotEvidence, jpegBytes(w.t, w.seed), at, at)
-	if err != nil {
-		w.t.Fatal(err)
-	}
+	require.NoError(w.t, err)
 	w.sizes[info.Key] = info.Size
 	keys = append(keys, info.Key)
 	if clip {
 		w.seed++
 		data := append([]byte("clip "), jpegBytes(w.t, w.seed)...)
 		info, _, err := w.alerts.StoreEvidence(w.ctx, w.objs, a.ID, alerts.ClipEvidence, data, at, at.Add(15*time.Second))
-		if err != nil {
-			w.t.Fatal(err)
-		}
+		require.NoError(w.t, err)
 		w.sizes[info.Key] = info.Size
 		keys = append(keys, info.Key)
 	}
 	switch final {
 	case alerts.Resolved:
 		if person != "" {
-			if _, err := w.alerts.Confirm(w.ctx, a.ID, "op1"); err != nil {
-				w.t.Fatal(err)
-			}
+			_, err := w.alerts.Confirm(w.ctx, a.ID, "op1")
+			require.NoError(w.t, err)
 		}
 		a, err = w.alerts.Resolve(w.ctx, a.ID, "op1", "handled")
 	case alerts.Dismissed:
@@ -256,9 +230,7 @@ func (w *world) alert(ago time.Duration, person string, sightings []string, face
 	default:
 		a, err = w.alerts.Alert(w.ctx, a.ID)
 	}
-	if err != nil {
-		w.t.Fatal(err)
-	}
+	require.NoError(w.t, err)
 	return a, keys
 }
 
@@ -266,19 +238,13 @@ func (w *world) alert(ago time.Duration, person string, sightings []string, face
 func (w *world) notification(key string, ago time.Duration) {
 	w.t.Helper()
 	at := t0.Add(-ago)
-	if err := w.db.EnqueueOutbox(w.ctx, notify.Message{Receiver: "unit-7", Key: key, Topic: "dispatch.request",
-		Payload: []byte(`{"alert":"x"}`), Created: at}); err != nil {
-		w.t.Fatal(err)
-	}
+	require.NoError(w.t, w.db.EnqueueOutbox(w.ctx, notify.Message{Receiver: "unit-7", Key: key, Topic: "dispatch.request",
+		Payload: []byte(`{"alert":"x"}`), Created: at}))
 	msgs, err := w.db.OutboxMessages(w.ctx, "unit-7", 100)
-	if err != nil {
-		w.t.Fatal(err)
-	}
+	require.NoError(w.t, err)
 	for _, m := range msgs {
 		if m.Key == key {
-			if err := w.db.MarkOutboxDelivered(w.ctx, m.ID, at); err != nil {
-				w.t.Fatal(err)
-			}
+			require.NoError(w.t, w.db.MarkOutboxDelivered(w.ctx, m.ID, at))
 		}
 	}
 }
@@ -291,9 +257,7 @@ func (w *world) job(reg prometheus.Registerer, opts ...func(*retention.Options))
 		f(&o)
 	}
 	j, err := retention.New(o)
-	if err != nil {
-		w.t.Fatal(err)
-	}
+	require.NoError(w.t, err)
 	return j
 }
 
@@ -302,9 +266,7 @@ func (w *world) keys() []string {
 	w.t.Helper()
 	var out []string
 	for info, err := range w.objs.List(w.ctx, "") {
-		if err != nil {
-			w.t.Fatal(err)
-		}
+		require.NoError(w.t, err)
 		out = append(out, info.Key)
 	}
 	slices.Sort(out)
@@ -317,9 +279,7 @@ func (w *world) hasSighting(id string) bool {
 	if errors.Is(err, store.ErrNotFound) {
 		return false
 	}
-	if err != nil {
-		w.t.Fatal(err)
-	}
+	require.NoError(w.t, err)
 	return true
 }
 
@@ -329,35 +289,28 @@ func (w *world) hasAlert(id string) bool {
 	if errors.Is(err, alerts.ErrNotFound) {
 		return false
 	}
-	if err != nil {
-		w.t.Fatal(err)
-	}
+	require.NoError(w.t, err)
 	return true
 }
 
 func (w *world) pending() []retention.PendingObject {
 	w.t.Helper()
 	p, err := w.db.PendingObjects(w.ctx, "", 10000)
-	if err != nil {
-		w.t.Fatal(err)
-	}
+	require.NoError(w.t, err)
 	return p
 }
 
 func (w *world) auditActions() map[string]int {
 	w.t.Helper()
 	es, err := w.audit.List(w.ctx, audit.Filter{Limit: audit.MaxPage})
-	if err != nil {
-		w.t.Fatal(err)
-	}
+	require.NoError(w.t, err)
 	out := map[string]int{}
 	for _, e := range es {
 		out[e.Action]++
 	}
 	rep, err := w.audit.Verify(w.ctx, audit.Head{})
-	if err != nil || !rep.OK() {
-		w.t.Fatalf("audit chain: %+v %v", rep, err)
-	}
+	require.NoError(w.t, err, "audit chain")
+	require.True(w.t, rep.OK(), "audit chain: %+v", rep)
 	return out
 }
 
@@ -365,9 +318,7 @@ func (w *world) auditActions() map[string]int {
 func metric(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, mf := range mfs {
 		if mf.GetName() != name {
 			continue

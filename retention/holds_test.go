@@ -1,10 +1,12 @@
 package retention_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/audit"
 	"snowlight/retention"
@@ -43,105 +45,97 @@ func TestHolds(t *testing.T) {
 		{inv, c1, []retention.Item{{Kind: retention.HoldTrajectory, ID: "nope"}}, retention.ErrNotFound},
 		{inv, c1, []retention.Item{{Kind: retention.HoldAlert, ID: "nope"}}, retention.ErrNotFound},
 	} {
-		if _, err := w.holds.Hold(ctx, c.who, c.c, c.items...); !errors.Is(err, c.want) {
-			t.Errorf("hold %+v %+v: %v, want %v", c.c, c.items, err, c.want)
-		}
+		_, err := w.holds.Hold(ctx, c.who, c.c, c.items...)
+		assert.ErrorIs(t, err, c.want, "hold %+v %+v", c.c, c.items)
 	}
-	if hs, _ := w.holds.List(ctx, retention.HoldQuery{All: true}); len(hs) != 0 {
-		t.Fatalf("refused requests held %+v", hs)
-	}
-	if acts := w.auditActions(); acts["case.hold"] != 0 {
-		t.Fatalf("refused requests recorded: %v", acts)
-	}
+	held, err := w.holds.List(ctx, retention.HoldQuery{All: true})
+	require.NoError(t, err)
+	require.Empty(t, held, "refused requests held")
+	acts := w.auditActions()
+	require.Zero(t, acts["case.hold"], "refused requests recorded: %v", acts)
 
 	// A trajectory named by any of its sightings is held under its first, with its sightings.
 	hs, err := w.holds.Hold(ctx, inv, c1, trajB, lone, lone)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var got []string
 	for _, h := range hs {
 		got = append(got, h.Item.String()+"<"+h.Via)
-		if h.Case != "C-1" || h.By != "inv1" || h.Reason != c1.Reason || !h.At.Equal(t0) || h.Released != nil {
-			t.Errorf("hold %+v", h)
-		}
+		assert.Equal(t, "C-1", h.Case, "hold %+v", h)
+		assert.Equal(t, "inv1", h.By, "hold %+v", h)
+		assert.Equal(t, c1.Reason, h.Reason, "hold %+v", h)
+		assert.WithinDuration(t, t0, h.At, 0, "hold %+v", h)
+		assert.Nil(t, h.Released, "hold %+v", h)
 	}
-	if want := "trajectory/a< sighting/a<trajectory/a sighting/b<trajectory/a sighting/lone<"; strings.Join(got, " ") != want {
-		t.Errorf("holds %q, want %q", strings.Join(got, " "), want)
-	}
+	require.Equal(t, []string{"trajectory/a<", "sighting/a<trajectory/a", "sighting/b<trajectory/a", "sighting/lone<"}, got, "holds")
 	// Holding again is idempotent; another case holds the same item separately.
 	again, err := w.holds.Hold(ctx, inv, c1, lone)
-	if err != nil || len(again) != 1 || again[0].ID != hs[3].ID {
-		t.Errorf("hold again: %+v (%v)", again, err)
-	}
-	if _, err := w.holds.Hold(ctx, inv, c2, lone, alertItem); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "hold again")
+	require.Len(t, again, 1, "hold again: %+v", again)
+	assert.Equal(t, hs[3].ID, again[0].ID, "hold again made a new hold")
+	_, err = w.holds.Hold(ctx, inv, c2, lone, alertItem)
+	require.NoError(t, err)
 	// A sighting the trajectory gains later is held through it.
 	w.sighting("c", 78*time.Hour, "", "", w.object("body"))
 	w.link("b", "c")
 
 	// Release: naming something the case does not hold fails and releases nothing; a trajectory
 	// named by any sighting releases its listed sightings with it.
-	if _, err := w.holds.Release(ctx, inv, c1, alertItem); !errors.Is(err, retention.ErrNotFound) {
-		t.Errorf("release of an item not held: %v", err)
-	}
-	if _, err := w.holds.Release(ctx, inv, audit.Case{Number: "C-9", Reason: "no such case at all"}); !errors.Is(err, retention.ErrNotFound) {
-		t.Errorf("release of an unknown case: %v", err)
-	}
+	_, err = w.holds.Release(ctx, inv, c1, alertItem)
+	assert.ErrorIs(t, err, retention.ErrNotFound, "release of an item not held")
+	_, err = w.holds.Release(ctx, inv, audit.Case{Number: "C-9", Reason: "no such case at all"})
+	assert.ErrorIs(t, err, retention.ErrNotFound, "release of an unknown case")
 	rel, err := w.holds.Release(ctx, inv, audit.Case{Number: "C-1", Reason: "trajectory cleared by the review"},
 		retention.Item{Kind: retention.HoldTrajectory, ID: "c"})
-	if err != nil || len(rel) != 3 || rel[0].Released == nil || rel[0].Released.By != "inv1" || rel[0].Released.Reason != "trajectory cleared by the review" {
-		t.Fatalf("release: %+v (%v)", rel, err)
+	require.NoError(t, err, "release")
+	require.Len(t, rel, 3, "release: %+v", rel)
+	require.NotNil(t, rel[0].Released, "release: %+v", rel)
+	assert.Equal(t, "inv1", rel[0].Released.By, "released by")
+	assert.Equal(t, "trajectory cleared by the review", rel[0].Released.Reason, "release reason")
+	for _, l := range []struct {
+		name string
+		q    retention.HoldQuery
+		want int
+	}{
+		{"active", retention.HoldQuery{}, 3},
+		{"all", retention.HoldQuery{All: true}, 6},
+		{"by item", retention.HoldQuery{Item: lone}, 2},
+		{"by case", retention.HoldQuery{Case: "C-2"}, 2},
+	} {
+		hs, err := w.holds.List(ctx, l.q)
+		require.NoError(t, err, "list %s", l.name)
+		assert.Len(t, hs, l.want, "list %s", l.name)
 	}
-	active, _ := w.holds.List(ctx, retention.HoldQuery{})
-	all, _ := w.holds.List(ctx, retention.HoldQuery{All: true})
-	byItem, _ := w.holds.List(ctx, retention.HoldQuery{Item: lone})
-	byCase, _ := w.holds.List(ctx, retention.HoldQuery{Case: "C-2"})
-	if len(active) != 3 || len(all) != 6 || len(byItem) != 2 || len(byCase) != 2 {
-		t.Errorf("lists: %d active, %d all, %d by item, %d by case", len(active), len(all), len(byItem), len(byCase))
-	}
-	if _, err := w.holds.List(ctx, retention.HoldQuery{Item: retention.Item{Kind: "x", ID: "y"}}); !errors.Is(err, retention.ErrInvalid) {
-		t.Errorf("list by a bad item: %v", err)
-	}
+	_, err = w.holds.List(ctx, retention.HoldQuery{Item: retention.Item{Kind: "x", ID: "y"}})
+	assert.ErrorIs(t, err, retention.ErrInvalid, "list by a bad item")
 
 	// The job: the released trajectory goes (including the sighting it gained), "lone" stays
 	// while C-2 holds it even after C-1 lets go, and the held alert keeps it too.
-	if _, err := w.holds.Release(ctx, inv, audit.Case{Number: "C-1", Reason: "case closed by the court"}); err != nil {
-		t.Fatal(err)
-	}
+	_, err = w.holds.Release(ctx, inv, audit.Case{Number: "C-1", Reason: "case closed by the court"})
+	require.NoError(t, err)
 	rep, err := w.job(nil).Once(ctx)
-	if err != nil {
-		t.Fatal(err)
+	require.NoError(t, err)
+	for _, id := range []string{"a", "b", "c"} {
+		assert.False(t, w.hasSighting(id), "released sighting %s kept", id)
 	}
-	if w.hasSighting("a") || w.hasSighting("b") || w.hasSighting("c") || !w.hasSighting("lone") || !w.hasAlert(al.ID) {
-		t.Errorf("after release: a %v b %v c %v lone %v alert %v", w.hasSighting("a"), w.hasSighting("b"), w.hasSighting("c"),
-			w.hasSighting("lone"), w.hasAlert(al.ID))
-	}
-	if rep.Held.Alerts != 1 || rep.Deleted.UnlistedSightings != 3 {
-		t.Errorf("report %+v held %+v", rep.Deleted, rep.Held)
-	}
+	assert.True(t, w.hasSighting("lone"), "sighting held by another case deleted")
+	assert.True(t, w.hasAlert(al.ID), "held alert deleted")
+	assert.Equal(t, 1, rep.Held.Alerts, "report: held %+v", rep.Held)
+	assert.Equal(t, 3, rep.Deleted.UnlistedSightings, "report: deleted %+v", rep.Deleted)
 
 	// Every hold and release is on record with its case number and reason.
 	es, err := w.audit.List(ctx, audit.Filter{Case: "C-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var acts []string
+	require.NoError(t, err)
+	var entries []string
 	for _, e := range es {
-		acts = append(acts, e.Action+" "+e.Target)
-		if e.Actor != "inv1" || e.Role != "investigator" || e.Reason == "" {
-			t.Errorf("entry %+v", e)
-		}
+		entries = append(entries, e.Action+" "+e.Target)
+		assert.Equal(t, "inv1", e.Actor, "entry %+v", e)
+		assert.Equal(t, "investigator", e.Role, "entry %+v", e)
+		assert.NotEmpty(t, e.Reason, "entry %+v", e)
 	}
 	// Refused releases are not on record: they released nothing.
-	want := "case.hold 2 items|case.hold sighting/lone|case.release trajectory/c|case.release case/C-1"
-	if strings.Join(acts, "|") != want {
-		t.Errorf("audit:\n%s\nwant\n%s", strings.Join(acts, "|"), want)
-	}
-	if es[0].Details["items"] != "trajectory/b sighting/lone" || es[0].Details["sightings_via_trajectories"] != "2" {
-		t.Errorf("details %v", es[0].Details)
-	}
+	require.Equal(t, []string{"case.hold 2 items", "case.hold sighting/lone", "case.release trajectory/c", "case.release case/C-1"}, entries, "audit")
+	assert.Equal(t, "trajectory/b sighting/lone", es[0].Details["items"], "details %v", es[0].Details)
+	assert.Equal(t, "2", es[0].Details["sightings_via_trajectories"], "details %v", es[0].Details)
 }
 
 func FuzzParseItem(f *testing.F) {
@@ -152,16 +146,12 @@ func FuzzParseItem(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		it, err := retention.ParseItem(s)
 		if err != nil {
-			if !errors.Is(err, retention.ErrInvalid) {
-				t.Fatalf("%q: error %v does not wrap ErrInvalid", s, err)
-			}
+			require.ErrorIs(t, err, retention.ErrInvalid, "%q", s)
 			return
 		}
-		if it.String() != s {
-			t.Fatalf("%q parsed as %+v, prints %q", s, it, it.String())
-		}
-		if again, err := retention.ParseItem(it.String()); err != nil || again != it {
-			t.Fatalf("%q: round trip %+v %v", s, again, err)
-		}
+		require.Equal(t, s, it.String(), "%q parsed as %+v", s, it)
+		again, err := retention.ParseItem(it.String())
+		require.NoError(t, err, "%q: round trip", s)
+		require.Equal(t, it, again, "%q: round trip", s)
 	})
 }

@@ -2,13 +2,14 @@ package retention_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/alerts"
 	"snowlight/audit"
@@ -106,9 +107,8 @@ func newScenario(t *testing.T, w *world) *scenario {
 		{"C-2", retention.Item{Kind: retention.HoldSighting, ID: "hs"}},
 		{"C-3", retention.Item{Kind: retention.HoldAlert, ID: s.alertHeld.ID}},
 	} {
-		if _, err := s.holds.Hold(s.ctx, inv, audit.Case{Number: h.c, Reason: "burglary at the depot, 3 May"}, h.item); err != nil {
-			t.Fatal(err)
-		}
+		_, err := s.holds.Hold(s.ctx, inv, audit.Case{Number: h.c, Reason: "burglary at the depot, 3 May"}, h.item)
+		require.NoError(t, err)
 	}
 	return s
 }
@@ -135,37 +135,29 @@ func TestRetention(t *testing.T) {
 
 			// A dry run says what a run will do and changes nothing.
 			dry, err := job.DryRun(ctx)
-			if err != nil {
-				t.Fatalf("dry run: %v (%v)", err, dry.Failures)
-			}
-			if got := s.keys(); !slices.Equal(got, before) || !s.hasSighting("u-old") || !s.hasAlert(s.alertOld.ID) {
-				t.Fatal("the dry run changed something")
-			}
+			require.NoError(t, err, "dry run: %v", dry.Failures)
+			require.Equal(t, before, s.keys(), "the dry run changed the objects")
+			require.True(t, s.hasSighting("u-old"), "the dry run deleted a sighting")
+			require.True(t, s.hasAlert(s.alertOld.ID), "the dry run deleted an alert")
 
 			rep, err := job.Once(ctx)
-			if err != nil {
-				t.Fatalf("run: %v (%v)", err, rep.Failures)
-			}
-			wantDeleted := retention.Counts{UnlistedSightings: 4, ListedSightings: 2, Alerts: 1, Embeddings: 4, Notifications: 1}
-			if rep.Deleted != wantDeleted {
-				t.Errorf("deleted %+v, want %+v", rep.Deleted, wantDeleted)
-			}
-			if want := (retention.Counts{UnlistedSightings: 3, Alerts: 1}); rep.Held != want {
-				t.Errorf("held %+v, want %+v", rep.Held, want)
-			}
-			if o := rep.ObjectTotal; o.Deleted != len(s.gone) || o.Bytes != s.bytesGone() || o.Shared != 1 || o.Failed != 0 || rep.Pending != 0 {
-				t.Errorf("objects %+v pending %d, want %d deleted (%d bytes), 1 shared", o, rep.Pending, len(s.gone), s.bytesGone())
-			}
-			if rep.Objects["photo"].Deleted != 2 || rep.Objects["clip"].Deleted != 1 || rep.Objects["snapshot"].Deleted != 1 {
-				t.Errorf("objects by kind %+v", rep.Objects)
-			}
-			if dry.Deleted != rep.Deleted || dry.Held != rep.Held || dry.ObjectTotal != rep.ObjectTotal {
-				t.Errorf("dry run %+v / %+v / %+v differs from the run %+v / %+v / %+v",
-					dry.Deleted, dry.Held, dry.ObjectTotal, rep.Deleted, rep.Held, rep.ObjectTotal)
-			}
-			if rep.MaxBatch <= 0 || rep.Batches < 4 {
-				t.Errorf("%d batches, longest %v", rep.Batches, rep.MaxBatch)
-			}
+			require.NoError(t, err, "run: %v", rep.Failures)
+			assert.Equal(t, retention.Counts{UnlistedSightings: 4, ListedSightings: 2, Alerts: 1, Embeddings: 4, Notifications: 1}, rep.Deleted, "deleted")
+			assert.Equal(t, retention.Counts{UnlistedSightings: 3, Alerts: 1}, rep.Held, "held")
+			o := rep.ObjectTotal
+			assert.Equal(t, len(s.gone), o.Deleted, "objects deleted")
+			assert.Equal(t, s.bytesGone(), o.Bytes, "bytes deleted")
+			assert.Equal(t, 1, o.Shared, "objects shared")
+			assert.Zero(t, o.Failed, "objects failed")
+			assert.Zero(t, rep.Pending, "objects pending")
+			assert.Equal(t, 2, rep.Objects["photo"].Deleted, "photos deleted")
+			assert.Equal(t, 1, rep.Objects["clip"].Deleted, "clips deleted")
+			assert.Equal(t, 1, rep.Objects["snapshot"].Deleted, "snapshots deleted")
+			assert.Equal(t, rep.Deleted, dry.Deleted, "the dry run's deleted rows differ from the run's")
+			assert.Equal(t, rep.Held, dry.Held, "the dry run's held rows differ from the run's")
+			assert.Equal(t, rep.ObjectTotal, dry.ObjectTotal, "the dry run's objects differ from the run's")
+			assert.Positive(t, rep.MaxBatch, "longest batch")
+			assert.GreaterOrEqual(t, rep.Batches, 4, "batches")
 
 			// Rows.
 			for id, want := range map[string]bool{
@@ -173,115 +165,111 @@ func TestRetention(t *testing.T) {
 				"bob-old": false, "tr-a": true, "tr-b": true, "rr-a": false, "rr-b": true, "lv-a": true, "lv-b": true,
 				"h-a": true, "h-b": true, "hs": true, "al-s1": false, "al-s2": true, "al-s3": true, "al-s4": true,
 			} {
-				if got := s.hasSighting(id); got != want {
-					t.Errorf("sighting %s kept %v, want %v", id, got, want)
-				}
+				assert.Equal(t, want, s.hasSighting(id), "sighting %s kept", id)
 			}
 			for _, a := range []struct {
 				a    alerts.Alert
 				want bool
 			}{{s.alertOld, false}, {s.alertNew, true}, {s.alertOpen, true}, {s.alertHeld, true}} {
-				if got := s.hasAlert(a.a.ID); got != a.want {
-					t.Errorf("alert %s (%s) kept %v, want %v", a.a.ID, a.a.Status, got, a.want)
-				}
+				assert.Equal(t, a.want, s.hasAlert(a.a.ID), "alert %s (%s) kept", a.a.ID, a.a.Status)
 			}
 			evs, err := s.db.AlertEventsAfter(ctx, 0, 1000)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			for _, ev := range evs {
-				if ev.AlertID == s.alertOld.ID {
-					t.Errorf("event %d of the deleted alert is still there", ev.Seq)
-				}
+				assert.NotEqual(t, s.alertOld.ID, ev.AlertID, "event %d of the deleted alert is still there", ev.Seq)
 			}
 			wl := s.db.Watchlist()
 			for _, id := range []string{"bob", "dora"} {
 				p, err := wl.Get(ctx, id)
-				if err != nil || len(p.Embeddings) != 0 || len(p.Photos) != 0 || p.LegalBasis == "" {
-					t.Errorf("%s after purge: %d embeddings, %d photos, legal basis %q (%v)", id, len(p.Embeddings), len(p.Photos), p.LegalBasis, err)
+				if assert.NoError(t, err, "%s after purge", id) {
+					assert.Empty(t, p.Embeddings, "%s after purge: embeddings", id)
+					assert.Empty(t, p.Photos, "%s after purge: photos", id)
+					assert.NotEmpty(t, p.LegalBasis, "%s after purge: legal basis", id)
 				}
 			}
-			if _, err := wl.Photo(ctx, "dora", 0); !errors.Is(err, watchlist.ErrNotFound) {
-				t.Errorf("dora's photo after purge: %v", err)
+			_, err = wl.Photo(ctx, "dora", 0)
+			assert.ErrorIs(t, err, watchlist.ErrNotFound, "dora's photo after purge")
+			carl, err := wl.Get(ctx, "carl")
+			if assert.NoError(t, err, "carl within the grace period") {
+				assert.Len(t, carl.Embeddings, 1, "carl within the grace period lost embeddings")
+				assert.Len(t, carl.Photos, 1, "carl within the grace period lost photos")
 			}
-			if carl, err := wl.Get(ctx, "carl"); err != nil || len(carl.Embeddings) != 1 || len(carl.Photos) != 1 {
-				t.Errorf("carl within the grace period lost embeddings or photos (%v)", err)
-			}
-			if len(rep.Expired) != 3 || !rep.Expired[0].Purged || rep.Expired[0].ID != "bob" || rep.Expired[1].Purged ||
-				!rep.Expired[1].PurgeAt.Equal(t0.Add(5*day)) || !rep.Expired[2].Purged || rep.Expired[2].Photos != 2 {
-				t.Errorf("expired entries %+v", rep.Expired)
+			if assert.Len(t, rep.Expired, 3, "expired entries %+v", rep.Expired) {
+				e := rep.Expired
+				assert.Equal(t, "bob", e[0].ID, "expired entries %+v", e)
+				assert.True(t, e[0].Purged, "bob not purged")
+				assert.False(t, e[1].Purged, "%s purged within the grace period", e[1].ID)
+				assert.WithinDuration(t, t0.Add(5*day), e[1].PurgeAt, 0, "%s's purge time", e[1].ID)
+				assert.True(t, e[2].Purged, "%s not purged", e[2].ID)
+				assert.Equal(t, 2, e[2].Photos, "%s's photos", e[2].ID)
 			}
 
 			// Objects: exactly the kept ones are left (the bucket listed), and each deleted one is
 			// not found.
 			want := slices.Clone(s.keep)
 			slices.Sort(want)
-			if got := s.keys(); !slices.Equal(got, want) {
-				t.Errorf("objects left:\n%v\nwant\n%v", got, want)
-			}
+			assert.Equal(t, want, s.keys(), "objects left")
 			for _, k := range s.gone {
-				if _, err := s.objs.Stat(ctx, k); !errors.Is(err, objstore.ErrNotFound) {
-					t.Errorf("deleted object %s: stat %v", k, err)
-				}
+				_, err := s.objs.Stat(ctx, k)
+				assert.ErrorIs(t, err, objstore.ErrNotFound, "deleted object %s: stat", k)
 			}
-			if p := s.pending(); len(p) != 0 {
-				t.Errorf("marks left: %+v", p)
-			}
+			assert.Empty(t, s.pending(), "marks left")
 
 			// Trajectories still answer: ann's keeps its unlisted first sighting, the one that lost
 			// its first sighting is named after the next.
 			trs, err := s.db.PersonTrajectory(ctx, "ann", time.Time{}, time.Time{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			var annSteps []string
 			for _, tr := range trs {
 				for _, st := range tr.Steps {
 					annSteps = append(annSteps, st.Sighting)
 				}
 			}
-			if !slices.Contains(annSteps, "tr-a") || !slices.Contains(annSteps, "tr-b") || slices.Contains(annSteps, "ann-ancient") {
-				t.Errorf("ann's trajectories: %v", annSteps)
-			}
+			assert.Contains(t, annSteps, "tr-a", "ann's trajectories")
+			assert.Contains(t, annSteps, "tr-b", "ann's trajectories")
+			assert.NotContains(t, annSteps, "ann-ancient", "ann's trajectories")
 			rr, err := s.db.Follow(ctx, "rr-b", time.Time{}, time.Time{})
-			if err != nil || rr.ID != "rr-b" || len(rr.Steps) != 1 || rr.Steps[0].Link != nil {
-				t.Errorf("renamed trajectory: %+v (%v)", rr, err)
+			if assert.NoError(t, err, "renamed trajectory") {
+				assert.Equal(t, "rr-b", rr.ID, "renamed trajectory")
+				if assert.Len(t, rr.Steps, 1, "renamed trajectory: %+v", rr) {
+					assert.Nil(t, rr.Steps[0].Link, "renamed trajectory starts with a link")
+				}
 			}
 
 			// Metrics and audit.
-			if v := metric(t, reg, "snowlight_retention_deleted_rows_total", "kind", "sighting_unlisted"); v != 4 {
-				t.Errorf("rows metric %v", v)
-			}
-			if v := metric(t, reg, "snowlight_retention_deleted_bytes_total", "kind", "clip"); v <= 0 {
-				t.Errorf("bytes metric %v", v)
-			}
-			if v := metric(t, reg, "snowlight_retention_runs_total", "result", "ok"); v != 2 { // the dry run counts too
-				t.Errorf("runs metric %v", v)
-			}
+			assert.Equal(t, 4.0, metric(t, reg, "snowlight_retention_deleted_rows_total", "kind", "sighting_unlisted"), "rows metric")
+			assert.Positive(t, metric(t, reg, "snowlight_retention_deleted_bytes_total", "kind", "clip"), "bytes metric")
+			assert.Equal(t, 2.0, metric(t, reg, "snowlight_retention_runs_total", "result", "ok"), "runs metric (the dry run counts too)")
 			acts := s.auditActions()
-			if acts["retention.run"] != 1 || acts["watchlist.purge"] != 2 || acts["case.hold"] != 3 {
-				t.Errorf("audit actions %v", acts)
-			}
-			es, _ := s.audit.List(ctx, audit.Filter{Action: "retention.run"})
-			if d := es[0].Details; d["unlisted_sightings"] != "4" || d["alerts"] != "1" || d["objects"] != fmt.Sprint(len(s.gone)) || es[0].Actor != "system:retention" {
-				t.Errorf("audit entry %+v", es[0])
-			}
+			assert.Equal(t, 1, acts["retention.run"], "audit actions %v", acts)
+			assert.Equal(t, 2, acts["watchlist.purge"], "audit actions %v", acts)
+			assert.Equal(t, 3, acts["case.hold"], "audit actions %v", acts)
+			es, err := s.audit.List(ctx, audit.Filter{Action: "retention.run"})
+			require.NoError(t, err)
+			require.NotEmpty(t, es, "no retention.run audit entry")
+			d := es[0].Details
+			assert.Equal(t, "4", d["unlisted_sightings"], "audit entry %+v", es[0])
+			assert.Equal(t, "1", d["alerts"], "audit entry %+v", es[0])
+			assert.Equal(t, fmt.Sprint(len(s.gone)), d["objects"], "audit entry %+v", es[0])
+			assert.Equal(t, "system:retention", es[0].Actor, "audit entry's actor")
 
 			// Idempotent: the next run finds nothing more.
 			again, err := job.Once(ctx)
-			if err != nil || again.Deleted.Total() != 0 || again.ObjectTotal != (retention.ObjectCounts{}) || again.Held != rep.Held {
-				t.Errorf("second run: %+v %+v held %+v (%v)", again.Deleted, again.ObjectTotal, again.Held, err)
-			}
+			require.NoError(t, err, "second run")
+			assert.Zero(t, again.Deleted.Total(), "second run: deleted %+v", again.Deleted)
+			assert.Equal(t, retention.ObjectCounts{}, again.ObjectTotal, "second run: objects")
+			assert.Equal(t, rep.Held, again.Held, "second run: held")
 
 			// Released, the held sighting goes on the next run; the other cases still hold theirs.
-			if _, err := s.holds.Release(ctx, retention.Actor{Name: "inv1", Role: "investigator"},
-				audit.Case{Number: "C-2", Reason: "case closed, evidence not needed"}); err != nil {
-				t.Fatal(err)
-			}
+			_, err = s.holds.Release(ctx, retention.Actor{Name: "inv1", Role: "investigator"},
+				audit.Case{Number: "C-2", Reason: "case closed, evidence not needed"})
+			require.NoError(t, err)
 			third, err := job.Once(ctx)
-			if err != nil || third.Deleted.UnlistedSightings != 1 || third.ObjectTotal.Deleted != 1 || s.hasSighting("hs") || !s.hasSighting("h-a") {
-				t.Errorf("after release: %+v %+v (%v)", third.Deleted, third.ObjectTotal, err)
-			}
+			require.NoError(t, err, "run after release")
+			assert.Equal(t, 1, third.Deleted.UnlistedSightings, "after release: deleted %+v", third.Deleted)
+			assert.Equal(t, 1, third.ObjectTotal.Deleted, "after release: objects %+v", third.ObjectTotal)
+			assert.False(t, s.hasSighting("hs"), "released sighting kept")
+			assert.True(t, s.hasSighting("h-a"), "sighting still held deleted")
 		})
 	}
 }
@@ -302,10 +290,9 @@ func TestRunStopsOnCancel(t *testing.T) {
 	for i := 20; i < 40; i++ {
 		w.sighting(fmt.Sprintf("s%d", i), 80*time.Hour, "", "", w.object("body"))
 		if i%5 == 0 {
-			if _, err := w.holds.Hold(w.ctx, retention.Actor{Name: "inv"}, audit.Case{Number: "C-9", Reason: "keep these for the file"},
-				retention.Item{Kind: retention.HoldSighting, ID: fmt.Sprintf("s%d", i)}); err != nil {
-				t.Fatal(err)
-			}
+			_, err := w.holds.Hold(w.ctx, retention.Actor{Name: "inv"}, audit.Case{Number: "C-9", Reason: "keep these for the file"},
+				retention.Item{Kind: retention.HoldSighting, ID: fmt.Sprintf("s%d", i)})
+			require.NoError(t, err)
 		}
 	}
 	deadline := time.Now().Add(20 * time.Second)
@@ -315,29 +302,19 @@ func TestRunStopsOnCancel(t *testing.T) {
 	cancel()
 	select {
 	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run returned %v", err)
-		}
+		require.NoError(t, err, "Run returned")
 	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not stop on cancel")
+		require.FailNow(t, "Run did not stop on cancel")
 	}
 	// One more run settles the writes that raced the loop.
-	if _, err := job.Once(w.ctx); err != nil {
-		t.Fatal(err)
-	}
+	_, err := job.Once(w.ctx)
+	require.NoError(t, err)
 	for i := range 40 {
 		held := i >= 20 && i%5 == 0
-		if got := w.hasSighting(fmt.Sprintf("s%d", i)); got != held {
-			t.Errorf("s%d kept %v, held %v", i, got, held)
-		}
+		assert.Equal(t, held, w.hasSighting(fmt.Sprintf("s%d", i)), "s%d kept", i)
 	}
-	if len(w.keys()) != 4 {
-		t.Errorf("objects left %v, want the 4 held sightings'", w.keys())
-	}
-	if _, err := retention.New(retention.Options{Store: w.db, Objects: objs, Audit: w.audit}); err != nil {
-		t.Fatal(err)
-	}
-	if err := job.Run(w.ctx, 0); err == nil {
-		t.Error("Run accepted a zero interval")
-	}
+	assert.Len(t, w.keys(), 4, "objects left, want the 4 held sightings'")
+	_, err = retention.New(retention.Options{Store: w.db, Objects: objs, Audit: w.audit})
+	require.NoError(t, err)
+	assert.Error(t, job.Run(w.ctx, 0), "Run accepted a zero interval")
 }
