@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
 	"gocv.io/x/gocv"
 
 	"snowlight/detect/tamper"
@@ -42,23 +43,19 @@ func BenchmarkUpdate(b *testing.B) {
 				}
 			}()
 			d, err := tamper.New(tamper.DefaultConfig())
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
 			defer d.Close()
 			t0 := time.Unix(1_700_000_000, 0)
 			// Past the learning period, so every frame is judged.
 			for i := 0; i < 120; i++ {
-				if _, err := d.Update(frames[i%len(frames)], t0.Add(time.Duration(i)*100*time.Millisecond)); err != nil {
-					b.Fatal(err)
-				}
+				_, err := d.Update(frames[i%len(frames)], t0.Add(time.Duration(i)*100*time.Millisecond))
+				require.NoError(b, err)
 			}
 			b.ResetTimer()
 			cpu0 := cpuTime(b)
 			for i := 0; i < b.N; i++ {
-				if _, err := d.Update(frames[i%len(frames)], t0.Add(time.Duration(120+i)*100*time.Millisecond)); err != nil {
-					b.Fatal(err)
-				}
+				_, err := d.Update(frames[i%len(frames)], t0.Add(time.Duration(120+i)*100*time.Millisecond))
+				require.NoError(b, err)
 			}
 			// CPU time of every thread of the process (OpenCV's workers too) per frame: on a shared,
 			// loaded machine wall time per op overstates the cost.
@@ -69,9 +66,7 @@ func BenchmarkUpdate(b *testing.B) {
 
 func cpuTime(b *testing.B) time.Duration {
 	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"gocv.io/x/gocv"
 
 	"snowlight/detect/tamper"
@@ -23,9 +25,7 @@ func TestNoMatLeaks(t *testing.T) {
 		defer frame.Close()
 		defer small.Close()
 		d, err := tamper.New(testConfig())
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		t0 := time.Unix(1_700_000_000, 0)
 		cover := uniform(0)
 		work := gocv.NewMat()
@@ -40,15 +40,12 @@ func TestNoMatLeaks(t *testing.T) {
 			case i >= 80:
 				img = cover(0, frame, &work)
 			}
-			if _, err := d.Update(img, t0.Add(time.Duration(i)*100*time.Millisecond)); err != nil {
-				t.Fatal(err)
-			}
+			_, err := d.Update(img, t0.Add(time.Duration(i)*100*time.Millisecond))
+			require.NoError(t, err)
 		}
 		d.Reset()
 		d.Close()
 		d.Close()
 	}()
-	if after := gocv.MatProfile.Count(); after != before {
-		t.Errorf("%d Mats leaked", after-before)
-	}
+	assert.Equal(t, before, gocv.MatProfile.Count(), "Mats left open")
 }

@@ -5,10 +5,11 @@ import (
 	"image/color"
 	"math"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"gocv.io/x/gocv"
 
 	"snowlight/detect/tamper"
@@ -24,9 +25,7 @@ func video(t testing.TB, name string) *gocv.VideoCapture {
 		t.Skipf("%s not available (install opencv-doc): %v", path, err)
 	}
 	vc, err := gocv.VideoCaptureFile(path)
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
+	require.NoError(t, err, "open %s", path)
 	t.Cleanup(func() { vc.Close() })
 	return vc
 }
@@ -50,7 +49,7 @@ func (o *otherScene) next(size image.Point) gocv.Mat {
 	if !o.vc.Read(&o.frame) || o.frame.Empty() {
 		o.vc.Set(gocv.VideoCapturePosFrames, 0)
 		if !o.vc.Read(&o.frame) || o.frame.Empty() {
-			o.t.Fatal("Megamind.avi: no frames")
+			require.FailNow(o.t, "Megamind.avi: no frames")
 		}
 	}
 	gocv.Resize(o.frame, &o.out, size, 0, 0, gocv.InterpolationLinear)
@@ -69,9 +68,7 @@ func play(t *testing.T, cfg tamper.Config, limit time.Duration, fn alter) []tamp
 	t.Helper()
 	vc := video(t, "vtest.avi")
 	d, err := tamper.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer d.Close()
 	frame, work := gocv.NewMat(), gocv.NewMat()
 	defer frame.Close()
@@ -88,14 +85,10 @@ func play(t *testing.T, cfg tamper.Config, limit time.Duration, fn alter) []tamp
 			img = fn(at, frame, &work)
 		}
 		r, err := d.Update(img, start.Add(at))
-		if err != nil {
-			t.Fatalf("frame %d: %v", i, err)
-		}
+		require.NoError(t, err, "frame %d", i)
 		out = append(out, r)
 	}
-	if len(out) == 0 {
-		t.Fatal("vtest.avi: no frames")
-	}
+	require.NotEmpty(t, out, "vtest.avi: no frames")
 	return out
 }
 
@@ -260,41 +253,33 @@ func TestRealFootage(t *testing.T) {
 				if r.Verdict != tamper.OK {
 					abnormal++
 				}
+				// Any state but ok must be the alarm the case expects (with tc.want ok: never).
+				if r.State != tamper.OK {
+					require.Equal(t, tc.want, r.State, "at %v (verdict %s): measures %+v baseline %+v", at, r.Verdict, r.Measures, r.Baseline)
+				}
 				switch {
-				case r.State != tamper.OK && tc.want == tamper.OK:
-					t.Fatalf("at %v: state %s (verdict %s), want ok throughout; measures %+v baseline %+v", at, r.State, r.Verdict, r.Measures, r.Baseline)
-				case r.State != tamper.OK && r.State != tc.want:
-					t.Fatalf("at %v: state %s, want %s; measures %+v baseline %+v", at, r.State, tc.want, r.Measures, r.Baseline)
 				case r.Changed && r.State == tc.want && alarmAt < 0:
 					alarmAt = at
 				case r.Changed && r.State == tamper.OK && alarmAt >= 0:
 					clearAt = at
-				case at < tamperAt && r.Verdict != tamper.OK && !r.Learning:
-					t.Errorf("at %v, before tampering: verdict %s; measures %+v baseline %+v", at, r.Verdict, r.Measures, r.Baseline)
+				case at < tamperAt && !r.Learning:
+					assert.Equal(t, tamper.OK, r.Verdict, "at %v, before tampering: measures %+v baseline %+v", at, r.Measures, r.Baseline)
 				}
 			}
 			t.Logf("%d frames, %d judged abnormal alone; alarm at %v, cleared at %v; last %+v", len(rs), abnormal, alarmAt, clearAt, rs[len(rs)-1].Measures)
-			if abnormal < tc.fooled {
-				t.Errorf("%d frames looked tampered alone, want at least %d: the case does not test the persistence", abnormal, tc.fooled)
-			}
+			assert.GreaterOrEqual(t, abnormal, tc.fooled, "frames that looked tampered alone: too few, the case does not test the persistence")
 			if tc.want == tamper.OK {
 				return
 			}
 			// The alarm comes once the tampered picture has persisted for cfg.Alarm: not before, and
 			// at most a couple of frames after.
-			if alarmAt < 0 {
-				t.Fatalf("no %s alarm", tc.want)
-			}
-			if d := alarmAt - tamperAt; d < cfg.Alarm || d > cfg.Alarm+2*frame {
-				t.Errorf("%s alarm %v after tampering, want %v (+2 frames)", tc.want, d, cfg.Alarm)
-			}
+			require.GreaterOrEqual(t, alarmAt, time.Duration(0), "no %s alarm", tc.want)
+			assert.GreaterOrEqual(t, alarmAt-tamperAt, cfg.Alarm, "%s alarm after tampering", tc.want)
+			assert.LessOrEqual(t, alarmAt-tamperAt, cfg.Alarm+2*frame, "%s alarm after tampering (+2 frames)", tc.want)
 			if tc.restored {
-				if clearAt < 0 {
-					t.Fatal("state did not return to ok after the picture was restored")
-				}
-				if d := clearAt - restoreAt; d < cfg.Clear || d > cfg.Clear+2*frame {
-					t.Errorf("cleared %v after the picture was restored, want %v (+2 frames)", d, cfg.Clear)
-				}
+				require.GreaterOrEqual(t, clearAt, time.Duration(0), "state did not return to ok after the picture was restored")
+				assert.GreaterOrEqual(t, clearAt-restoreAt, cfg.Clear, "cleared after the picture was restored")
+				assert.LessOrEqual(t, clearAt-restoreAt, cfg.Clear+2*frame, "cleared after the picture was restored (+2 frames)")
 			}
 		})
 	}
@@ -306,17 +291,13 @@ func TestDefaults(t *testing.T) {
 	cfg := tamper.DefaultConfig()
 	rs := play(t, cfg, time.Hour, nil)
 	for _, r := range rs {
-		if r.State != tamper.OK {
-			t.Fatalf("at %v: %s", r.Time.Sub(rs[0].Time), r.State)
-		}
-		if learning := r.Time.Sub(rs[0].Time) <= cfg.Learn; r.Learning != learning {
-			t.Fatalf("at %v: learning %v", r.Time.Sub(rs[0].Time), r.Learning)
-		}
+		at := r.Time.Sub(rs[0].Time)
+		require.Equal(t, tamper.OK, r.State, "at %v", at)
+		require.Equal(t, at <= cfg.Learn, r.Learning, "at %v: learning", at)
 	}
 	b := rs[len(rs)-1].Baseline
-	if b.Contrast < 30 || b.Sharpness <= 0 {
-		t.Errorf("baseline %+v: not learned", b)
-	}
+	assert.GreaterOrEqual(t, b.Contrast, 30.0, "baseline %+v: not learned", b)
+	assert.Positive(t, b.Sharpness, "baseline %+v: not learned", b)
 }
 
 // TestCoveredFromStart: a camera that is covered before the detector ever saw its scene alarms too.
@@ -324,9 +305,8 @@ func TestCoveredFromStart(t *testing.T) {
 	cfg := testConfig()
 	rs := play(t, cfg, 12*time.Second, uniform(40))
 	last := rs[len(rs)-1]
-	if last.State != tamper.Covered || !last.Learning {
-		t.Fatalf("covered from the start: state %s learning %v", last.State, last.Learning)
-	}
+	assert.Equal(t, tamper.Covered, last.State, "covered from the start")
+	assert.True(t, last.Learning, "covered from the start: not learning")
 }
 
 // TestFlickerDoesNotAlarm: a tampered picture every other second never persists long enough.
@@ -340,9 +320,7 @@ func TestFlickerDoesNotAlarm(t *testing.T) {
 		return frame
 	})
 	for _, r := range rs {
-		if r.State != tamper.OK {
-			t.Fatalf("at %v: %s", r.Time.Sub(rs[0].Time), r.State)
-		}
+		require.Equal(t, tamper.OK, r.State, "at %v", r.Time.Sub(rs[0].Time))
 	}
 }
 
@@ -352,9 +330,7 @@ func TestGapRestartsRun(t *testing.T) {
 	cfg := testConfig()
 	vc := video(t, "vtest.avi")
 	d, err := tamper.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer d.Close()
 	frame := gocv.NewMat()
 	defer frame.Close()
@@ -362,9 +338,8 @@ func TestGapRestartsRun(t *testing.T) {
 	at := time.Duration(0)
 	for i := 0; i < 80 && vc.Read(&frame); i++ {
 		at = time.Duration(i) * time.Second / fps
-		if _, err := d.Update(frame, start.Add(at)); err != nil {
-			t.Fatal(err)
-		}
+		_, err := d.Update(frame, start.Add(at))
+		require.NoError(t, err)
 	}
 	black := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(0, 0, 0, 0), frame.Rows(), frame.Cols(), frame.Type())
 	defer black.Close()
@@ -372,12 +347,8 @@ func TestGapRestartsRun(t *testing.T) {
 	for _, span := range []time.Duration{0, 14 * time.Second} {
 		for k := 0; k <= 40; k++ {
 			r, err := d.Update(black, start.Add(at+span+time.Duration(k)*time.Second/fps))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.State != tamper.OK {
-				t.Fatalf("alarm across a gap at +%v", span+time.Duration(k)*time.Second/fps)
-			}
+			require.NoError(t, err)
+			require.Equal(t, tamper.OK, r.State, "alarm across a gap at +%v", span+time.Duration(k)*time.Second/fps)
 		}
 	}
 }
@@ -385,9 +356,7 @@ func TestGapRestartsRun(t *testing.T) {
 // TestBadInput: frames that cannot be measured are refused with an error and change nothing.
 func TestBadInput(t *testing.T) {
 	d, err := tamper.New(testConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer d.Close()
 	t0 := time.Unix(1_700_000_000, 0)
 	empty := gocv.NewMat()
@@ -411,11 +380,10 @@ func TestBadInput(t *testing.T) {
 		{"back in time", grey, t0, "before the previous"},
 	} {
 		_, err := d.Update(tc.m, tc.at)
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%s: %v", tc.name, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		if tc.want == "" {
+			assert.NoError(t, err, tc.name)
+		} else {
+			assert.ErrorContains(t, err, tc.want, tc.name)
 		}
 	}
 }
@@ -426,9 +394,7 @@ func TestResolutionChangeRelearns(t *testing.T) {
 	cfg := testConfig()
 	vc := video(t, "vtest.avi")
 	d, err := tamper.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer d.Close()
 	frame, small := gocv.NewMat(), gocv.NewMat()
 	defer frame.Close()
@@ -441,14 +407,10 @@ func TestResolutionChangeRelearns(t *testing.T) {
 			img = small
 		}
 		r, err := d.Update(img, start.Add(time.Duration(i)*time.Second/fps))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.State != tamper.OK {
-			t.Fatalf("frame %d: %s", i, r.State)
-		}
-		if i == 100 && !r.Learning {
-			t.Fatal("new resolution not learned afresh")
+		require.NoError(t, err)
+		require.Equal(t, tamper.OK, r.State, "frame %d", i)
+		if i == 100 {
+			require.True(t, r.Learning, "new resolution not learned afresh")
 		}
 	}
 }
@@ -470,8 +432,10 @@ func TestConfigValidation(t *testing.T) {
 		c := tamper.DefaultConfig()
 		tc.mod(&c)
 		d, err := tamper.New(c)
-		if (err == nil) != tc.ok {
-			t.Errorf("%s: error %v", tc.name, err)
+		if tc.ok {
+			assert.NoError(t, err, tc.name)
+		} else {
+			assert.Error(t, err, tc.name)
 		}
 		if d != nil {
 			d.Close()
@@ -485,9 +449,7 @@ func TestResetAcceptsNewView(t *testing.T) {
 	cfg := testConfig()
 	vc := video(t, "vtest.avi")
 	d, err := tamper.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer d.Close()
 	frame, work := gocv.NewMat(), gocv.NewMat()
 	defer frame.Close()
@@ -500,17 +462,13 @@ func TestResetAcceptsNewView(t *testing.T) {
 			img = turn(0, frame, &work)
 		}
 		if i == 200 {
-			if d.State() != tamper.Moved {
-				t.Fatalf("before the reset: %s, want moved", d.State())
-			}
+			require.Equal(t, tamper.Moved, d.State(), "before the reset")
 			d.Reset()
 		}
 		r, err := d.Update(img, start.Add(time.Duration(i)*time.Second/fps))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if i >= 200 && r.State != tamper.OK {
-			t.Fatalf("frame %d, after the reset: %s", i, r.State)
+		require.NoError(t, err)
+		if i >= 200 {
+			require.Equal(t, tamper.OK, r.State, "frame %d, after the reset", i)
 		}
 	}
 }
