@@ -3,17 +3,17 @@ package photo
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"image/png"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/internal/shareddata"
 )
@@ -37,18 +37,14 @@ func TestDecodeRealFiles(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(filepath.Base(tc.path), func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join(eval, tc.path))
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			img, info, err := Decode(data, DefaultLimits())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if info.Format != tc.format || info.Width != tc.w || info.Height != tc.h {
-				t.Errorf("got %+v, want %s %dx%d", info, tc.format, tc.w, tc.h)
-			}
-			if tc.model != nil && img.ColorModel() != tc.model {
-				t.Errorf("colour model %v", img.ColorModel())
+			require.NoError(t, err)
+			assert.Equal(t, tc.format, info.Format, "format")
+			assert.Equal(t, tc.w, info.Width, "width")
+			assert.Equal(t, tc.h, info.Height, "height")
+			if tc.model != nil {
+				assert.Equal(t, tc.model, img.ColorModel(), "colour model")
 			}
 		})
 	}
@@ -85,16 +81,15 @@ func TestOrient(t *testing.T) {
 			if o >= 5 {
 				wantW, wantH = 2, 3
 			}
-			if b := out.Bounds(); b.Dx() != wantW || b.Dy() != wantH {
-				t.Fatalf("size %v", b)
-			}
+			b := out.Bounds()
+			require.Equal(t, wantW, b.Dx(), "width of %v", b)
+			require.Equal(t, wantH, b.Dy(), "height of %v", b)
 			for y := 0; y < 2; y++ {
 				for x := 0; x < 3; x++ {
 					ox, oy := land[o](x, y)
 					r, g, _, _ := out.At(ox, oy).RGBA()
-					if int(r>>8) != 10*x || int(g>>8) != 10*y {
-						t.Errorf("source (%d,%d) not at (%d,%d): found R=%d G=%d", x, y, ox, oy, r>>8, g>>8)
-					}
+					assert.Equal(t, 10*x, int(r>>8), "source (%d,%d) not at (%d,%d): R", x, y, ox, oy)
+					assert.Equal(t, 10*y, int(g>>8), "source (%d,%d) not at (%d,%d): G", x, y, ox, oy)
 				}
 			}
 		})
@@ -136,64 +131,40 @@ func TestDecodeAppliesEXIFOrientation(t *testing.T) {
 		}
 	}
 	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, src, &jpeg.Options{Quality: 95}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, jpeg.Encode(&buf, src, &jpeg.Options{Quality: 95}))
 	for _, bo := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
 		data := withOrientation(t, buf.Bytes(), 6, bo)
-		if o := JPEGOrientation(data); o != 6 {
-			t.Fatalf("%v: orientation %d, want 6", bo, o)
-		}
+		require.Equal(t, 6, JPEGOrientation(data), "%v: orientation", bo)
 		img, info, err := Decode(data, DefaultLimits())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if info.Width != 20 || info.Height != 40 || info.Orientation != 6 {
-			t.Fatalf("%v: info %+v", bo, info)
-		}
+		require.NoError(t, err)
+		require.Equal(t, 20, info.Width, "%v: info %+v", bo, info)
+		require.Equal(t, 40, info.Height, "%v: info %+v", bo, info)
+		require.Equal(t, 6, info.Orientation, "%v: info %+v", bo, info)
 		top, _, _, _ := img.At(10, 5).RGBA()
 		bottom, _, _, _ := img.At(10, 35).RGBA()
-		if top>>8 > 30 || bottom>>8 < 225 {
-			t.Errorf("%v: not rotated clockwise: top %d bottom %d", bo, top>>8, bottom>>8)
-		}
+		assert.LessOrEqual(t, top>>8, uint32(30), "%v: not rotated clockwise: top", bo)
+		assert.GreaterOrEqual(t, bottom>>8, uint32(225), "%v: not rotated clockwise: bottom", bo)
 	}
-	if o := JPEGOrientation(buf.Bytes()); o != 1 {
-		t.Errorf("plain JPEG orientation %d", o)
-	}
+	assert.Equal(t, 1, JPEGOrientation(buf.Bytes()), "plain JPEG orientation")
 }
 
 func TestDecode16BitPNG(t *testing.T) {
 	src := image.NewRGBA64(image.Rect(0, 0, 4, 3))
 	src.SetRGBA64(1, 1, color.RGBA64{0xFFFF, 0x8000, 0x0000, 0xFFFF})
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, src); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, png.Encode(&buf, src))
 	img, info, err := Decode(buf.Bytes(), DefaultLimits())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	r, g, b, _ := img.At(1, 1).RGBA()
-	if info.Width != 4 || r>>8 != 0xFF || g>>8 != 0x80 || b != 0 {
-		t.Errorf("16-bit pixel decoded as %x %x %x (%+v)", r, g, b, info)
-	}
+	assert.Equal(t, 4, info.Width, "info %+v", info)
+	assert.Equal(t, uint32(0xFF), r>>8, "16-bit pixel's red")
+	assert.Equal(t, uint32(0x80), g>>8, "16-bit pixel's green")
+	assert.Zero(t, b, "16-bit pixel's blue")
 }
 
-// pngClaiming returns a valid 1x1 PNG whose IHDR is rewritten to claim w x h (with a correct CRC), the
-// classic decompression bomb shape: tiny file, huge canvas.
-func pngClaiming(t testing.TB, w, h uint32) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 1, 1))); err != nil {
-		t.Fatal(err)
-	}
-	data := buf.Bytes()
-	ihdr := data[8+8 : 8+8+13] // after signature, length and type
-	binary.BigEndian.PutUint32(ihdr[0:], w)
-	binary.BigEndian.PutUint32(ihdr[4:], h)
-	binary.BigEndian.PutUint32(data[8+8+13:], crc32.ChecksumIEEE(data[8+4:8+8+13]))
-	return data
-}
+// pngClaiming returns a valid 1x1 grey PNG whose header claims w x h: the classic decompression bomb
+// shape, a tiny file and a huge canvas.
+func pngClaiming(t testing.TB, w, h uint32) []byte { return pngOf(t, onePixel(image.NewGray), w, h) }
 
 func TestDecodeRefuses(t *testing.T) {
 	small := Limits{MaxBytes: 1 << 20, MaxPixels: 1_000_000, MaxSide: 4000}
@@ -215,23 +186,21 @@ func TestDecodeRefuses(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			img, _, err := Decode(tc.data, small)
-			if err == nil || img != nil {
-				t.Fatalf("accepted (%v)", err)
-			}
-			if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %q, want %v containing %q", err, tc.is, tc.want)
-			}
+			require.Error(t, err, "accepted")
+			require.Nil(t, img, "a picture with the error")
+			assert.ErrorIs(t, err, tc.is)
+			assert.ErrorContains(t, err, tc.want)
 		})
 	}
 }
 
 func FuzzDecode(f *testing.F) {
 	var buf bytes.Buffer
-	jpeg.Encode(&buf, patterned(8, 6), nil)
+	require.NoError(f, jpeg.Encode(&buf, patterned(8, 6), nil))
 	f.Add(buf.Bytes())
 	f.Add(withOrientation(f, buf.Bytes(), 8, binary.BigEndian))
 	buf.Reset()
-	png.Encode(&buf, patterned(5, 4))
+	require.NoError(f, png.Encode(&buf, patterned(5, 4)))
 	f.Add(buf.Bytes())
 	f.Add(pngClaiming(f, 100000, 100000))
 	f.Add([]byte("P5\n# comment\n2 2\n255\n\x00\x01\x02\x03"))
@@ -244,22 +213,22 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		b := img.Bounds()
-		if b.Dx() != info.Width || b.Dy() != info.Height || b.Dx()*b.Dy() > lim.MaxPixels {
-			t.Fatalf("decoded %v, info %+v", b, info)
-		}
+		require.Equal(t, info.Width, b.Dx(), "decoded %v, info %+v", b, info)
+		require.Equal(t, info.Height, b.Dy(), "decoded %v, info %+v", b, info)
+		require.LessOrEqual(t, b.Dx()*b.Dy(), lim.MaxPixels, "decoded %v", b)
 	})
 }
 
 func FuzzJPEGOrientation(f *testing.F) {
 	var buf bytes.Buffer
-	jpeg.Encode(&buf, patterned(4, 4), nil)
+	require.NoError(f, jpeg.Encode(&buf, patterned(4, 4), nil))
 	for o := 1; o <= 8; o++ {
 		f.Add(withOrientation(f, buf.Bytes(), o, binary.LittleEndian))
 	}
 	f.Add([]byte{0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x02})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if o := JPEGOrientation(data); o < 1 || o > 8 {
-			t.Fatalf("orientation %d", o)
-		}
+		o := JPEGOrientation(data)
+		require.GreaterOrEqual(t, o, 1, "orientation")
+		require.LessOrEqual(t, o, 8, "orientation")
 	})
 }
