@@ -14,6 +14,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"snowlight/web/console"
 )
 
@@ -30,33 +33,26 @@ func get(t *testing.T, h http.Handler, p string, hdr ...string) *http.Response {
 
 func TestServesPageAndAssets(t *testing.T) {
 	h, err := console.New()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	r := get(t, h, "/")
-	page, _ := io.ReadAll(r.Body)
-	if r.StatusCode != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") || !bytes.Contains(page, []byte(`<script type="module" src="/assets/app.js">`)) {
-		t.Fatalf("page: %d %s", r.StatusCode, r.Header.Get("Content-Type"))
-	}
+	page, err := io.ReadAll(r.Body)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, r.StatusCode, "page")
+	assert.True(t, strings.HasPrefix(r.Header.Get("Content-Type"), "text/html"), "page's content type %q", r.Header.Get("Content-Type"))
+	assert.True(t, bytes.Contains(page, []byte(`<script type="module" src="/assets/app.js">`)), "the page does not load app.js")
 	// Compressed when asked, with an ETag that answers 304 next time.
 	r = get(t, h, "/assets/app.js", "Accept-Encoding", "gzip, br")
-	if r.Header.Get("Content-Encoding") != "gzip" || r.Header.Get("Content-Type") != "text/javascript; charset=utf-8" {
-		t.Fatalf("app.js: %v", r.Header)
-	}
+	require.Equal(t, "gzip", r.Header.Get("Content-Encoding"), "app.js: %v", r.Header)
+	assert.Equal(t, "text/javascript; charset=utf-8", r.Header.Get("Content-Type"), "app.js")
 	zr, err := gzip.NewReader(r.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	js, _ := io.ReadAll(zr)
-	if !bytes.Contains(js, []byte("class AlertStream")) {
-		t.Fatal("app.js does not decompress to itself")
-	}
-	if r := get(t, h, "/assets/app.js", "If-None-Match", r.Header.Get("ETag")); r.StatusCode != http.StatusNotModified {
-		t.Fatalf("revalidation: %d", r.StatusCode)
-	}
-	if r := get(t, h, "/assets/nope.js"); r.StatusCode != 404 || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
-		t.Fatalf("missing asset: %d %s", r.StatusCode, r.Header.Get("Content-Type"))
-	}
+	require.NoError(t, err)
+	js, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	assert.True(t, bytes.Contains(js, []byte("class AlertStream")), "app.js does not decompress to itself")
+	assert.Equal(t, http.StatusNotModified, get(t, h, "/assets/app.js", "If-None-Match", r.Header.Get("ETag")).StatusCode, "revalidation")
+	r = get(t, h, "/assets/nope.js")
+	assert.Equal(t, http.StatusNotFound, r.StatusCode, "missing asset")
+	assert.True(t, strings.HasPrefix(r.Header.Get("Content-Type"), "application/json"), "missing asset's content type %q", r.Header.Get("Content-Type"))
 	n, raw, gz := h.Size()
 	t.Logf("%d files, %d bytes, %d gzipped", n, raw, gz)
 }
@@ -81,16 +77,12 @@ var (
 func TestModulesAreWhole(t *testing.T) {
 	root := "."
 	page, err := os.ReadFile(filepath.Join(root, "index.html"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if regexp.MustCompile(`<script(?:[^>]*)>[^<]+</script>|<style|\sstyle=|\son[a-z]+=`).Match(page) {
-		t.Fatal("index.html has inline script, style or event handler")
-	}
+	require.NoError(t, err)
+	require.False(t, regexp.MustCompile(`<script(?:[^>]*)>[^<]+</script>|<style|\sstyle=|\son[a-z]+=`).Match(page),
+		"index.html has inline script, style or event handler")
 	for _, m := range srcRe.FindAllStringSubmatch(string(page), -1) {
-		if _, err := os.Stat(filepath.Join(root, m[1])); err != nil {
-			t.Errorf("index.html refers to %s: %v", m[1], err)
-		}
+		_, err := os.Stat(filepath.Join(root, m[1]))
+		assert.NoError(t, err, "index.html refers to %s", m[1])
 	}
 	err = fs.WalkDir(os.DirFS(root), "assets", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || path.Ext(p) != ".js" {
@@ -102,23 +94,21 @@ func TestModulesAreWhole(t *testing.T) {
 		}
 		for _, m := range importRe.FindAllStringSubmatch(string(src), -1) {
 			dep := path.Join(path.Dir(p), m[1])
-			if _, err := os.Stat(filepath.Join(root, dep)); err != nil {
-				t.Errorf("%s imports %s, which does not exist", p, m[1])
-			}
-			if !bytes.Contains(page, []byte(`href="/`+dep+`"`)) && dep != "assets/app.js" {
-				t.Errorf("%s is not preloaded by index.html (it would load late, one import after another)", dep)
+			_, err := os.Stat(filepath.Join(root, dep))
+			assert.NoError(t, err, "%s imports %s, which does not exist", p, m[1])
+			if dep != "assets/app.js" {
+				assert.True(t, bytes.Contains(page, []byte(`href="/`+dep+`"`)),
+					"%s is not preloaded by index.html (it would load late, one import after another)", dep)
 			}
 		}
 		// The SVG namespace is a name, not a place the browser loads from.
 		src = bytes.ReplaceAll(src, []byte("http://www.w3.org/2000/svg"), nil)
 		for _, f := range forbidden {
 			if loc := f.re.FindIndex(src); loc != nil {
-				t.Errorf("%s: %q %s", p, src[loc[0]:loc[1]], f.why)
+				assert.Fail(t, f.why, "%s: %q", p, src[loc[0]:loc[1]])
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 }
