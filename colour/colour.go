@@ -143,3 +143,40 @@ type Description struct {
 func (d Description) String() string {
 	return "upper: " + d.Upper.String() + "; lower: " + d.Lower.String()
 }
+
+// DescriptionSize is the length of a Description's binary form.
+const DescriptionSize = 2 * (int(NumNames) + 1)
+
+// IsZero reports whether nothing is known (no usable pixels in either region).
+func (d Description) IsZero() bool { return d == Description{} }
+
+// MarshalBinary writes the upper then the lower region, each as its shares in name order and its dark
+// share: DescriptionSize bytes, what a database column keeps.
+func (d Description) MarshalBinary() ([]byte, error) {
+	b := make([]byte, 0, DescriptionSize)
+	for _, r := range []Region{d.Upper, d.Lower} {
+		b = append(b, r.Shares[:]...)
+		b = append(b, r.Dark)
+	}
+	return b, nil
+}
+
+// UnmarshalBinary reads MarshalBinary's form; shares over 100 percent are refused.
+func (d *Description) UnmarshalBinary(b []byte) error {
+	if len(b) != DescriptionSize {
+		return fmt.Errorf("colour description of %d bytes, want %d", len(b), DescriptionSize)
+	}
+	var out Description
+	for i, r := range []*Region{&out.Upper, &out.Lower} {
+		p := b[i*(int(NumNames)+1):]
+		copy(r.Shares[:], p[:NumNames])
+		r.Dark = p[NumNames]
+		for _, s := range p[:NumNames+1] {
+			if s > 100 {
+				return fmt.Errorf("colour description: a share of %d%%", s)
+			}
+		}
+	}
+	*d = out
+	return nil
+}

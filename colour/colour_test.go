@@ -164,3 +164,23 @@ func FuzzDescribeBGR(f *testing.F) {
 		}
 	})
 }
+
+// TestDescriptionBinary: a description survives its binary form, and damaged forms are refused.
+func TestDescriptionBinary(t *testing.T) {
+	d := colour.Description{Upper: colour.Region{Dark: 70}, Lower: colour.Region{Dark: 5}}
+	d.Upper.Shares[colour.Red], d.Upper.Shares[colour.Black] = 62, 30
+	d.Lower.Shares[colour.Blue] = 100
+	b, err := d.MarshalBinary()
+	require.NoError(t, err)
+	assert.Len(t, b, colour.DescriptionSize)
+	var got colour.Description
+	require.NoError(t, got.UnmarshalBinary(b))
+	assert.Equal(t, d, got)
+	assert.False(t, got.IsZero())
+	assert.True(t, colour.Description{}.IsZero())
+
+	assert.Error(t, got.UnmarshalBinary(b[:len(b)-1]), "short")
+	b[3] = 101
+	assert.Error(t, got.UnmarshalBinary(b), "a share over 100%")
+	assert.Equal(t, d, got, "a refused form leaves the description as it was")
+}

@@ -6,6 +6,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"snowlight/colour"
 	"snowlight/tracks"
 )
 
@@ -27,6 +28,30 @@ const (
 
 func (c frameCrops) BodyJPEG() ([]byte, error) { return c.encode(c.body, bodyMargin) }
 
+// BodyColours names the clothes in the person's box itself (no margin: the background is not worn),
+// from the decoded pixels rather than the JPEG, whose chroma is subsampled. A box too small to tell
+// gives the zero Description.
+func (c frameCrops) BodyColours() colour.Description {
+	r := c.rect(c.body, 0)
+	if r.Dx() < 2 || r.Dy() < 2 {
+		return colour.Description{}
+	}
+	region := c.frame.Region(r)
+	defer region.Close()
+	// A region shares the frame's rows; a clone is continuous, which DescribeBGR's stride needs.
+	crop := region.Clone()
+	defer crop.Close()
+	pix, err := crop.DataPtrUint8()
+	if err != nil {
+		return colour.Description{}
+	}
+	d, err := colour.DescribeBGR(pix, crop.Cols(), crop.Rows(), 3*crop.Cols())
+	if err != nil {
+		return colour.Description{}
+	}
+	return d
+}
+
 func (c frameCrops) FaceJPEG() ([]byte, error) {
 	if c.face == nil {
 		return nil, nil
@@ -34,9 +59,14 @@ func (c frameCrops) FaceJPEG() ([]byte, error) {
 	return c.encode(*c.face, faceMargin)
 }
 
-func (c frameCrops) encode(b tracks.Box, margin float64) ([]byte, error) {
-	r := image.Rect(int(b.X-margin*b.W), int(b.Y-margin*b.H), int(b.X+(1+margin)*b.W+0.5), int(b.Y+(1+margin)*b.H+0.5)).
+// rect is the box grown by margin (a share of its size on each side), within the frame.
+func (c frameCrops) rect(b tracks.Box, margin float64) image.Rectangle {
+	return image.Rect(int(b.X-margin*b.W), int(b.Y-margin*b.H), int(b.X+(1+margin)*b.W+0.5), int(b.Y+(1+margin)*b.H+0.5)).
 		Intersect(image.Rect(0, 0, c.frame.Cols(), c.frame.Rows()))
+}
+
+func (c frameCrops) encode(b tracks.Box, margin float64) ([]byte, error) {
+	r := c.rect(b, margin)
 	if r.Dx() < 2 || r.Dy() < 2 {
 		return nil, fmt.Errorf("crop %v lies outside the %dx%d frame", b, c.frame.Cols(), c.frame.Rows())
 	}

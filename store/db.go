@@ -42,6 +42,7 @@ func components() []component {
 		watchlistComponent(),
 		caseholdsComponent(),
 		retentionComponent(),
+		exportsComponent(),
 	}
 }
 

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"math"
 	"time"
 
+	"snowlight/colour"
 	"snowlight/geo"
 	"snowlight/tracks"
 )
@@ -60,6 +62,11 @@ CREATE TABLE sighting_stats (
 	key   TEXT PRIMARY KEY,
 	value INTEGER NOT NULL
 ) WITHOUT ROWID;
+`, `
+-- The clothing colours of the best body view (colour.Description's binary form), for searches by a
+-- witness's description; NULL when unknown. Final sightings by enter time feed the search index.
+ALTER TABLE sightings ADD COLUMN colours BLOB;
+CREATE INDEX sightings_final_enter ON sightings(enter_ns) WHERE final = 1;
 `}}
 }
 
@@ -142,17 +149,17 @@ func (db *DB) SaveSighting(ctx context.Context, s tracks.Sighting) error {
 	defer tx.Rollback()
 	var rid, traj int64
 	err = tx.QueryRowContext(ctx, `INSERT INTO sightings(id, camera, track_id, enter_ns, exit_ns, person_id, trajectory,
-			box_x, box_y, box_w, box_h, face_ref, body_ref, face_emb, app_emb, final, detail)
-		VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			box_x, box_y, box_w, box_h, face_ref, body_ref, face_emb, app_emb, final, detail, colours)
+		VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(id) DO UPDATE SET camera = excluded.camera, track_id = excluded.track_id,
 			enter_ns = excluded.enter_ns, exit_ns = excluded.exit_ns, person_id = excluded.person_id,
 			box_x = excluded.box_x, box_y = excluded.box_y, box_w = excluded.box_w, box_h = excluded.box_h,
 			face_ref = excluded.face_ref, body_ref = excluded.body_ref, face_emb = excluded.face_emb,
-			app_emb = excluded.app_emb, final = excluded.final, detail = excluded.detail
+			app_emb = excluded.app_emb, final = excluded.final, detail = excluded.detail, colours = excluded.colours
 		RETURNING rid, trajectory`,
 		s.ID, s.Camera, int64(s.TrackID), s.Enter.UnixNano(), s.Exit.UnixNano(), person,
 		box.X, box.Y, box.W, box.H, faceRef, bodyRef, encodeVector(s.FaceEmbedding), encodeVector(s.AppearanceEmbedding),
-		s.Final, detail).Scan(&rid, &traj)
+		s.Final, detail, encodeColours(s.Colours)).Scan(&rid, &traj)
 	if err != nil {
 		return fmt.Errorf("save sighting %s: %w", s.ID, err)
 	}
@@ -300,3 +307,95 @@ func decodeVector(b []byte) ([]float32, error) {
 }
 
 func fromNanos(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
+// encodeColours stores a description in its binary form; unknown stays NULL.
+func encodeColours(d colour.Description) []byte {
+	if d.IsZero() {
+		return nil
+	}
+	b, _ := d.MarshalBinary()
+	return b
+}
+
+func decodeColours(b []byte) (colour.Description, error) {
+	var d colour.Description
+	if len(b) == 0 {
+		return d, nil
+	}
+	err := d.UnmarshalBinary(b)
+	return d, err
+}
+
+// Features is what a search index keeps of a final sighting.
+type Features struct {
+	ID, Camera string
+	Enter      time.Time
+	Appearance []float32 // nil when none was computed
+	Colours    colour.Description
+}
+
+// SightingFeatures yields the final sightings that entered at or after since, oldest first, with what a
+// search index needs of them (search.Build reads it). It reads in pages, so the database is never held
+// for the whole walk; a sighting saved meanwhile may or may not be yielded.
+func (db *DB) SightingFeatures(ctx context.Context, since time.Time) iter.Seq2[Features, error] {
+	return db.sightingFeatures(ctx, since, 2000)
+}
+
+func (db *DB) sightingFeatures(ctx context.Context, since time.Time, page int) iter.Seq2[Features, error] {
+	return func(yield func(Features, error) bool) {
+		lastNS, lastRID := since.UnixNano(), int64(math.MinInt64)
+		for {
+			rows, err := db.R.QueryContext(ctx, `SELECT rid, id, camera, enter_ns, app_emb, colours FROM sightings
+				WHERE final = 1 AND (enter_ns > ? OR enter_ns = ? AND rid > ?) ORDER BY enter_ns, rid LIMIT ?`,
+				lastNS, lastNS, lastRID, page)
+			if err != nil {
+				yield(Features{}, fmt.Errorf("sighting features: %w", err))
+				return
+			}
+			var batch []Features
+			for rows.Next() {
+				var f Features
+				var enter int64
+				var app, cols []byte
+				if err = rows.Scan(&lastRID, &f.ID, &f.Camera, &enter, &app, &cols); err != nil {
+					break
+				}
+				lastNS, f.Enter = enter, fromNanos(enter)
+				if f.Appearance, err = decodeVector(app); err != nil {
+					err = fmt.Errorf("sighting %s: appearance: %w", f.ID, err)
+					break
+				}
+				if f.Colours, err = decodeColours(cols); err != nil {
+					err = fmt.Errorf("sighting %s: %w", f.ID, err)
+					break
+				}
+				batch = append(batch, f)
+			}
+			if err == nil {
+				err = rows.Err()
+			}
+			rows.Close()
+			if err != nil {
+				yield(Features{}, fmt.Errorf("sighting features: %w", err))
+				return
+			}
+			for _, f := range batch {
+				if !yield(f, nil) {
+					return
+				}
+			}
+			if len(batch) < page {
+				return
+			}
+		}
+	}
+}
+
+// FinalSightings counts the final sightings: what a search index built from SightingFeatures holds.
+func (db *DB) FinalSightings(ctx context.Context) (int, error) {
+	var n int
+	if err := db.R.QueryRowContext(ctx, `SELECT count(*) FROM sightings WHERE final = 1`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count final sightings: %w", err)
+	}
+	return n, nil
+}

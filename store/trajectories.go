@@ -189,9 +189,9 @@ func (db *DB) Sighting(ctx context.Context, id string) (tracks.Sighting, error) 
 	var s tracks.Sighting
 	var track, enter, exit int64
 	var final bool
-	var faceEmb, appEmb, detail []byte
-	err := db.R.QueryRowContext(ctx, `SELECT id, camera, track_id, enter_ns, exit_ns, face_emb, app_emb, final, detail
-		FROM sightings WHERE id = ?`, id).Scan(&s.ID, &s.Camera, &track, &enter, &exit, &faceEmb, &appEmb, &final, &detail)
+	var faceEmb, appEmb, detail, colours []byte
+	err := db.R.QueryRowContext(ctx, `SELECT id, camera, track_id, enter_ns, exit_ns, face_emb, app_emb, final, detail, colours
+		FROM sightings WHERE id = ?`, id).Scan(&s.ID, &s.Camera, &track, &enter, &exit, &faceEmb, &appEmb, &final, &detail, &colours)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, fmt.Errorf("sighting %s: %w", id, ErrNotFound)
 	}
@@ -204,6 +204,9 @@ func (db *DB) Sighting(ctx context.Context, id string) (tracks.Sighting, error) 
 	}
 	if s.AppearanceEmbedding, err = decodeVector(appEmb); err != nil {
 		return s, fmt.Errorf("sighting %s: appearance: %w", id, err)
+	}
+	if s.Colours, err = decodeColours(colours); err != nil {
+		return s, fmt.Errorf("sighting %s: %w", id, err)
 	}
 	var d sightingDetail
 	if len(detail) > 0 {

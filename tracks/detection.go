@@ -1,5 +1,7 @@
 package tracks
 
+import "snowlight/colour"
+
 // Detection is one person found in one frame, the tracker's input. Only Box and Score are required.
 // The perception stage fills the rest when it ran the face and appearance models on this person.
 type Detection struct {
@@ -44,6 +46,9 @@ type FaceMatch struct {
 type CropSource interface {
 	FaceJPEG() ([]byte, error)
 	BodyJPEG() ([]byte, error)
+	// BodyColours names the clothing colours of the person's box, from the frame's pixels before any
+	// JPEG loss; the zero Description when it cannot tell.
+	BodyColours() colour.Description
 }
 
 // quality ranks full-body views: a confident, large detection is the most useful snapshot.

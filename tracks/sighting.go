@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"snowlight/colour"
 )
 
 // Sighting is one person's pass through one camera: what the edge tells the center. It is a plain
@@ -26,7 +28,10 @@ type Sighting struct {
 	// appearance embedding of the track. Both L2-normalised, nil when none was seen.
 	FaceEmbedding       []float32 `json:"face_embedding,omitempty"`
 	AppearanceEmbedding []float32 `json:"appearance_embedding,omitempty"`
-	Evidence            Evidence  `json:"evidence"`
+	// Colours are the clothing colours of the Body view (zero when unknown): what a search by a
+	// witness's description matches.
+	Colours  colour.Description `json:"colours,omitzero"`
+	Evidence Evidence           `json:"evidence"`
 	// Final is false for the interim copies a live track gives out.
 	Final bool `json:"final"`
 }
@@ -67,7 +72,8 @@ type sightingBuilder struct {
 	max    int
 
 	face, body *Snapshot
-	faces      []scoredEmbedding // the best faceKeep faces
+	colours    colour.Description // of body
+	faces      []scoredEmbedding  // the best faceKeep faces
 	appSum     []float64
 	appN       int
 }
@@ -106,6 +112,7 @@ func (b *sightingBuilder) add(t time.Time, box Box, d *Detection, onCropErr func
 				onCropErr("body", err)
 			}
 			s.JPEG = jpeg
+			b.colours = d.Crops.BodyColours()
 		}
 		b.body = s
 	}
@@ -171,6 +178,7 @@ func (b *sightingBuilder) build(camera string, id uint64, enter, exit time.Time,
 	if b.body != nil {
 		f := *b.body
 		s.Body = &f
+		s.Colours = b.colours
 	}
 	if len(b.faces) > 0 {
 		sum := make([]float64, len(b.faces[0].emb))

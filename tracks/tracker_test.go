@@ -9,6 +9,10 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"snowlight/colour"
 )
 
 var t0 = time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)
@@ -237,6 +241,11 @@ func (c fakeCrops) BodyJPEG() ([]byte, error) {
 	return []byte(fmt.Sprint("body", *c.body)), c.err
 }
 
+// BodyColours numbers the crop like BodyJPEG, so a test can tell the colours belong to that view.
+func (c fakeCrops) BodyColours() colour.Description {
+	return colour.Description{Upper: colour.Region{Dark: uint8(*c.body)}}
+}
+
 func TestSightingContents(t *testing.T) {
 	tr := newTestTracker(t, func(c *Config) { c.MaxBoxes = 8 })
 	var faceCalls, bodyCalls int
@@ -275,6 +284,8 @@ func TestSightingContents(t *testing.T) {
 	}
 	if s.Body == nil || !s.Body.Time.Equal(at(10, 25)) || len(s.Body.JPEG) == 0 {
 		t.Errorf("best body %+v, want frame 10 with bytes", s.Body)
+	} else {
+		assert.Equal(t, fmt.Sprint("body", s.Colours.Upper.Dark), string(s.Body.JPEG), "the sighting's colours are of its body view")
 	}
 	// Crops are encoded only when the view improves, never per frame.
 	if faceCalls > 10 || bodyCalls > 10 {

@@ -24,6 +24,7 @@ import (
 	"snowlight/alerts"
 	"snowlight/alerts/rules"
 	"snowlight/camevent"
+	"snowlight/colour"
 	"snowlight/detect/tamper"
 	"snowlight/geo"
 	"snowlight/ingest"
@@ -126,8 +127,9 @@ func (c crops) jpeg(kind string) ([]byte, error) {
 	err := jpeg.Encode(&b, img, nil)
 	return b.Bytes(), err
 }
-func (c crops) FaceJPEG() ([]byte, error) { return c.jpeg("face") }
-func (c crops) BodyJPEG() ([]byte, error) { return c.jpeg("body") }
+func (c crops) FaceJPEG() ([]byte, error)       { return c.jpeg("face") }
+func (c crops) BodyJPEG() ([]byte, error)       { return c.jpeg("body") }
+func (c crops) BodyColours() colour.Description { return colour.Description{} }
 
 // store does what the pipeline's center does before the rules see a sighting: snapshots go to the
 // object store and the sighting keeps their keys.
