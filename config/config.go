@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -44,6 +45,7 @@ type Config struct {
 	Alerts    Alerts     `yaml:"alerts"`
 	Retention Retention  `yaml:"retention"`
 	Audit     Audit      `yaml:"audit"`
+	Evidence  Evidence   `yaml:"evidence"`
 	Topology  Topology   `yaml:"topology"`
 	// Roads are the street network for ranking patrols by travel distance; without them units are
 	// ranked as the crow flies.
@@ -200,6 +202,16 @@ type Audit struct {
 	AnchorEvery time.Duration `yaml:"anchor_every"`
 }
 
+// Evidence configures case evidence exports.
+type Evidence struct {
+	// SigningKey is the file of the Ed25519 key that signs exported bundles (PKCS#8 PEM, readable by
+	// the server's user only; "file:PATH" is read as PATH). The server creates it on first start when
+	// it does not exist, and never replaces it: bundles signed before would lose their signer. Keep it
+	// (and a backup) off the data directory's disk where that is shared. Default:
+	// <data_dir>/evidence-signing.pem.
+	SigningKey string `yaml:"signing_key"`
+}
+
 // MinAuditKeyLen is the shortest audit key accepted, in bytes (audit.MinKeyLen).
 const MinAuditKeyLen = 32
 
@@ -300,6 +312,8 @@ func (c *Config) applyDefaults() {
 	setDuration(&r.Alerts, 90*24*time.Hour)
 	setDuration(&r.Interval, time.Hour)
 	setDuration(&c.Audit.AnchorEvery, time.Minute)
+	c.Evidence.SigningKey = strings.TrimPrefix(c.Evidence.SigningKey, "file:")
+	setDefault(&c.Evidence.SigningKey, filepath.Join(c.DataDir, "evidence-signing.pem"))
 }
 
 func setDefault(s *string, v string) {

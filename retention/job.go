@@ -39,6 +39,10 @@ type Options struct {
 	// GiveUpAfter object failures in a row end the sweep early: the store is down, and the rest
 	// stays marked for the next run [3].
 	GiveUpAfter int
+	// SightingsDeleted, when set, is told the ids of each batch of sightings deleted from the
+	// database, for what keeps copies of them elsewhere (the search index), so that they go too. An
+	// error ends the run: the copy holder must then remake itself from the database.
+	SightingsDeleted func(ctx context.Context, ids []string) error
 }
 
 // Job is the retention job. Its methods are safe for concurrent use; runs do not overlap.
@@ -350,6 +354,11 @@ func (r *runner) sightings(ctx context.Context) error {
 			}
 			if err := r.verifyGone(ctx, "sighting", ids); err != nil {
 				return err
+			}
+			if f := r.j.o.SightingsDeleted; f != nil && len(ids) > 0 {
+				if err := f(ctx, ids); err != nil {
+					return fmt.Errorf("retention: sightings deleted from the database but not from what copies them: %w", err)
+				}
 			}
 			// Rows kept between selection and deletion gained a hold.
 			r.rep.Held.UnlistedSightings += len(rids) - len(deleted)

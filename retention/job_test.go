@@ -130,7 +130,13 @@ func TestRetention(t *testing.T) {
 			s := newScenario(t, newWorld(t, objs))
 			ctx := s.ctx
 			reg := prometheus.NewRegistry()
-			job := s.job(reg)
+			var told []string // what the job says it deleted, for copies of sightings elsewhere
+			job := s.job(reg, func(o *retention.Options) {
+				o.SightingsDeleted = func(_ context.Context, ids []string) error {
+					told = append(told, ids...)
+					return nil
+				}
+			})
 			before := s.keys()
 
 			// A dry run says what a run will do and changes nothing.
@@ -159,14 +165,21 @@ func TestRetention(t *testing.T) {
 			assert.Positive(t, rep.MaxBatch, "longest batch")
 			assert.GreaterOrEqual(t, rep.Batches, 4, "batches")
 
-			// Rows.
+			// Rows; those deleted are the ones the job told of.
+			slices.Sort(told)
+			var gone []string
 			for id, want := range map[string]bool{
 				"u-old": false, "u-new": true, "u-share-old": false, "u-share-new": true, "ann-old": true, "ann-ancient": false,
 				"bob-old": false, "tr-a": true, "tr-b": true, "rr-a": false, "rr-b": true, "lv-a": true, "lv-b": true,
 				"h-a": true, "h-b": true, "hs": true, "al-s1": false, "al-s2": true, "al-s3": true, "al-s4": true,
 			} {
 				assert.Equal(t, want, s.hasSighting(id), "sighting %s kept", id)
+				if !want {
+					gone = append(gone, id)
+				}
 			}
+			slices.Sort(gone)
+			assert.Equal(t, gone, told, "the sightings the job told of deleting")
 			for _, a := range []struct {
 				a    alerts.Alert
 				want bool
