@@ -101,6 +101,20 @@ func (w *Writer) Add(name string, r io.Reader) error {
 	return nil
 }
 
+// Encode is the manifest as a bundle stores and its signature covers it.
+func (m Manifest) Encode() ([]byte, error) { return json.MarshalIndent(m, "", "  ") }
+
+// Digest is the hex SHA-256 of the encoded manifest: one value that names a bundle's whole content, for
+// a register of what was handed over.
+func (m Manifest) Digest() (string, error) {
+	b, err := m.Encode()
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
 // Close writes the manifest and its signature and finishes the zip. It returns the manifest.
 func (w *Writer) Close(key ed25519.PrivateKey) (Manifest, error) {
 	if w.closed {
@@ -111,7 +125,7 @@ func (w *Writer) Close(key ed25519.PrivateKey) (Manifest, error) {
 		return Manifest{}, errors.New("bundle: no signing key")
 	}
 	w.m.PublicKey = EncodePublicKey(key.Public().(ed25519.PublicKey))
-	body, err := json.MarshalIndent(w.m, "", "  ")
+	body, err := w.m.Encode()
 	if err != nil {
 		return Manifest{}, fmt.Errorf("bundle: manifest: %w", err)
 	}

@@ -27,6 +27,7 @@ import (
 	"snowlight/alerts"
 	"snowlight/audit"
 	"snowlight/casebundle"
+	"snowlight/geo"
 	"snowlight/objstore"
 	"snowlight/redact"
 	"snowlight/tracks"
@@ -395,18 +396,18 @@ func (x *exporter) json(name string, v any) error {
 
 // mapPicture draws the route through the positions of the steps, over every camera with a position.
 func (x *exporter) mapPicture(steps []tracks.Step) error {
-	var route []casebundle.LatLon
+	var route []geo.LatLon
 	var seen []string
 	for _, st := range steps {
 		if st.HasPos {
-			route = append(route, casebundle.LatLon{Lat: st.Lat, Lon: st.Lon})
+			route = append(route, geo.LatLon{Lat: st.Lat, Lon: st.Lon})
 			seen = append(seen, st.Camera)
 		}
 	}
 	var cams []casebundle.MapCamera
 	for _, c := range x.o.Cameras {
 		if c.HasPos {
-			cams = append(cams, casebundle.MapCamera{ID: c.ID, Pos: casebundle.LatLon{Lat: c.Lat, Lon: c.Lon}})
+			cams = append(cams, casebundle.MapCamera{ID: c.ID, Pos: geo.LatLon{Lat: c.Lat, Lon: c.Lon}})
 		}
 	}
 	if len(route) == 0 && len(cams) == 0 {

@@ -34,7 +34,7 @@ var t0 = time.Date(2025, 3, 1, 14, 20, 0, 0, time.UTC)
 func eager(t *testing.T) *detect.YuNet {
 	cfg := detect.DefaultYuNetConfig()
 	cfg.ScoreThreshold, cfg.VerifyBelow = 0.5, 0
-	y, err := detect.NewYuNet(shareddata.Dir(t, "SNOWLIGHT_MODELS", "models"), cfg)
+	y, err := detect.NewYuNet(nil, shareddata.Dir(t, "SNOWLIGHT_MODELS", "models"), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { y.Close() })
 	return y

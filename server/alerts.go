@@ -147,6 +147,9 @@ func (s *Server) onCenterEvent(ev center.Event) {
 	if ev.Sighting == nil {
 		return
 	}
+	if ev.Sighting.Final {
+		s.index.add(*ev.Sighting)
+	}
 	select {
 	case s.alertWork <- ev:
 	default:

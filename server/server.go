@@ -75,6 +75,8 @@ type Server struct {
 	evidence *evidence
 	reten    *retention.Job
 	holds    *retention.Holds
+	index    *sightingIndex
+	exporter *exporter
 
 	web      *web.Server
 	ln, opsL net.Listener
@@ -141,6 +143,12 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 	if err := s.buildAlerts(ctx); err != nil {
+		return nil, err
+	}
+	if s.index, err = openIndex(ctx, s); err != nil {
+		return nil, err
+	}
+	if s.exporter, err = newExporter(ctx, s); err != nil {
 		return nil, err
 	}
 	if err := s.buildPipeline(ctx); err != nil {
@@ -236,7 +244,7 @@ func (s *Server) buildRetention() error {
 		return fmt.Errorf("case holds: %w", err)
 	}
 	s.reten, err = retention.New(retention.Options{Store: s.db, Objects: s.objects, Audit: s.audit,
-		Policy: s.dep.Retention, Registerer: s.reg, Logger: s.log})
+		Policy: s.dep.Retention, Registerer: s.reg, Logger: s.log, Now: s.now, SightingsDeleted: s.index.deleted})
 	if err != nil {
 		return fmt.Errorf("retention: %w", err)
 	}
@@ -267,6 +275,7 @@ func (s *Server) Run(ctx context.Context) error {
 		{"alert escalation", func(c context.Context) error { return s.engine.Run(c, time.Second) }},
 		{"watch list", s.watch.run},
 		{"evidence", s.evidence.run},
+		{"exports", s.exporter.run},
 		{"retention", func(c context.Context) error { return s.reten.Run(c, s.dep.RetentionEvery) }},
 		{"credentials purge", s.periodically("purge expired sessions", credentialsPurgeEvery, func(c context.Context) error {
 			_, err := s.auth.PurgeExpired(c)
@@ -287,7 +296,8 @@ func (s *Server) Run(ctx context.Context) error {
 	rest = append(rest, s.stages...)
 	err := runGroup(ctx, s.log, []tier{
 		{stages: []Stage{{"cameras", s.runCameras}}, after: func() { close(s.alertWork) }},
-		{stages: []Stage{{"alert rules", s.runRules}, {"camera rules", s.runCameraNotes}}},
+		// The rules and the search index finish what the cameras left in their queues.
+		{stages: []Stage{{"alert rules", s.runRules}, {"camera rules", s.runCameraNotes}, {"search index", s.index.run}}},
 		{stages: rest},
 	})
 	s.live.Shutdown()
@@ -333,6 +343,14 @@ func (s *Server) Close() error {
 		}
 		if s.watch != nil {
 			s.watch.close()
+		}
+		if s.exporter != nil {
+			s.exporter.close()
+		}
+		if s.index != nil {
+			if e := s.index.close(); e != nil {
+				s.log.Error("search index not closed cleanly: the next start rebuilds it", "err", e)
+			}
 		}
 		if s.db != nil {
 			err = s.db.Close()

@@ -26,6 +26,10 @@ type APIOptions struct {
 	Trajectories Trajectories
 	Holds        Holds
 	Media        MediaStore
+	// Search and Exports serve investigation (search by example and description, evidence bundles);
+	// their routes answer 503 when nil.
+	Search  Search
+	Exports Exports
 	// Live serves WHEP; the live-view routes answer 503 when nil.
 	Live Live
 	// Signer checks the signed links of the local object store, served under ObjectsPath; links are
@@ -109,7 +113,8 @@ func ProductRoutes(o APIOptions) ([]Route, error) {
 	}
 	var routes []Route
 	for _, part := range [][]Route{a.alertRoutes(), a.patrolRoutes(), a.cameraRoutes(), a.personRoutes(),
-		a.trajectoryRoutes(), a.holdRoutes(), a.guardianRoutes(), a.mediaRoutes(), a.docRoutes(), consoleRoutes(con)} {
+		a.trajectoryRoutes(), a.holdRoutes(), a.guardianRoutes(), a.mediaRoutes(), a.docRoutes(), a.searchRoutes(),
+		a.exportRoutes(), a.assignmentRoutes(), consoleRoutes(con)} {
 		routes = append(routes, part...)
 	}
 	return routes, nil

@@ -94,6 +94,9 @@ func TestOpenAPISchemasMatchTheViews(t *testing.T) {
 		"CameraView": web.CameraView{}, "PersonView": web.PersonView{}, "PhotoResult": web.PhotoResult{}, "EnrolResult": web.EnrolResult{},
 		"SightingView": web.SightingView{}, "TrajectoryView": web.TrajectoryView{}, "GuardedPerson": web.GuardedPerson{},
 		"HoldItem": web.HoldItem{}, "HoldView": web.HoldView{}, "HoldRelease": web.HoldRelease{},
+		"SearchHit": web.SearchHit{}, "ClothesView": web.ClothesView{}, "DescriptionView": web.DescriptionView{}, "TermView": web.TermView{},
+		"ExportView": web.ExportView{}, "SigningKeyView": web.SigningKeyView{}, "AssignmentView": web.AssignmentView{},
+		"RoutePoint": web.RoutePoint{},
 	} {
 		s, ok := doc.Components.Schemas[name]
 		if !ok {

@@ -57,6 +57,7 @@ func newProduct(t testing.TB, mod func(*web.APIOptions), scopes map[auth.Role]au
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(w.Exports.Wait) // bundles being written, before their directory goes
 	ctx := context.Background()
 	w.Cameras.Add(
 		web.CameraView{ID: "cam-1", Name: "Market St", Area: "north", Position: &posCam1, State: "online", Online: true, FPS: 25, LastFrame: t0},

@@ -19,6 +19,8 @@ type World struct {
 	Watchlist    *Watchlist
 	Trajectories *Trajectories
 	Holds        *Holds
+	Search       Search
+	Exports      *Exports
 	Media        *objstore.Dir
 	Signer       *objstore.Signer
 }
@@ -43,14 +45,18 @@ func NewWorld(dir string, now func() time.Time) (*World, error) {
 	p := NewPatrols(now)
 	a, t := NewAlerts(now, p), NewTrajectories()
 	a.Trajectories = t
+	ex, err := NewExports(now, t, media)
+	if err != nil {
+		return nil, err
+	}
 	return &World{Now: now, Alerts: a, Patrols: p, Cameras: NewCameras(now), Watchlist: NewWatchlist(now),
-		Trajectories: t, Holds: NewHolds(now, a, t), Media: media, Signer: signer}, nil
+		Trajectories: t, Holds: NewHolds(now, a, t), Search: Search{T: t}, Exports: ex, Media: media, Signer: signer}, nil
 }
 
 // Options fills the service fields of web.APIOptions; the caller adds Audit and Live.
 func (w *World) Options() web.APIOptions {
 	return web.APIOptions{Alerts: w.Alerts, Patrols: w.Patrols, Cameras: w.Cameras, Watchlist: w.Watchlist,
-		Trajectories: w.Trajectories, Holds: w.Holds, Media: w.Media, Signer: w.Signer, Now: w.Now}
+		Trajectories: w.Trajectories, Holds: w.Holds, Search: w.Search, Exports: w.Exports, Media: w.Media, Signer: w.Signer, Now: w.Now}
 }
 
 // Put stores evidence and returns a Media naming it.
