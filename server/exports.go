@@ -195,9 +195,6 @@ type exportsAPI struct{ x *exporter }
 func (a exportsAPI) Start(ctx context.Context, r web.ExportRequest) (web.ExportView, error) {
 	x := a.x
 	s := x.s
-	if x.faces == nil {
-		return web.ExportView{}, fmt.Errorf("exports hide bystanders' faces and need the face model (serve with models): %w", web.ErrUnavailable)
-	}
 	var trajs []tracks.Trajectory
 	subject := "person/" + r.PersonID
 	if r.PersonID != "" {
@@ -225,6 +222,9 @@ func (a exportsAPI) Start(ctx context.Context, r web.ExportRequest) (web.ExportV
 	}
 	if steps == 0 {
 		return web.ExportView{}, fmt.Errorf("%s was not seen in that window: nothing to export: %w", subject, web.ErrNotFound)
+	}
+	if x.faces == nil {
+		return web.ExportView{}, fmt.Errorf("exports hide bystanders' faces and need the face model (serve with models): %w", web.ErrUnavailable)
 	}
 	rec := store.CaseExport{ID: newExportID(), Case: r.Case, Reason: r.Reason, Subject: subject, CreatedBy: r.Actor, Created: s.now(),
 		Status: store.ExportRunning}

@@ -110,6 +110,15 @@ func TestRouteRoleMatrix(t *testing.T) {
 		"GET /api/v1/cases/{case}/holds":    {Allowed: caseReaders},
 		"GET /api/v1/holds":                 {Allowed: caseReaders},
 
+		"POST /api/v1/search/sightings":         {Allowed: investigators, Body: `{"colours":"red top, dark trousers"}`},
+		"POST /api/v1/search/describe":          {Allowed: investigators, Body: `{"text":"red top"}`},
+		"POST /api/v1/cases/{case}/exports":     {Allowed: investigators, Body: `{"reason":"route x role matrix","sighting":"nobody"}`},
+		"GET /api/v1/cases/{case}/exports":      {Allowed: caseReaders},
+		"GET /api/v1/cases/{case}/exports/{id}": {Allowed: investigators},
+		"GET /api/v1/signing-key":               {Public: true},
+		"GET /api/v1/patrol/assignment":         {Allowed: []auth.Role{auth.Patrol}},
+		"GET /api/v1/patrol/assignment/photo":   {Allowed: []auth.Role{auth.Patrol}},
+
 		"GET /api/v1/objects/{key...}": {Public: true, Path: m.link},
 		"GET /api/v1/openapi.json":     {Public: true},
 		"GET /{$}":                     {Public: true},
