@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,4 +62,25 @@ func TestCaseVerify(t *testing.T) {
 	_, errs, code = cli(t, "case", "verify", filepath.Join(dir, "missing.zip"))
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errs, "no such file")
+}
+
+// TestVersionFingerprint: `snowlight version` prints the fingerprint of the key a configuration signs
+// with, the one the console shows and `case verify` prints.
+func TestVersionFingerprint(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keys", "signing.pem")
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o700))
+	key, err := casebundle.GenerateKey(path)
+	require.NoError(t, err)
+	cfg := filepath.Join(dir, "snowlight.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("data_dir: "+dir+"\nevidence: {signing_key: 'file:"+path+"'}\n"), 0o600))
+	out, errs, code := cli(t, "version", "--config", cfg)
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, casebundle.Fingerprint(key.Public().(ed25519.PublicKey)))
+	out, _, code = cli(t, "version")
+	assert.Equal(t, 0, code)
+	assert.NotContains(t, out, "fingerprint", "no configuration: the version only")
+	_, errs, code = cli(t, "version", "--signing-key", filepath.Join(dir, "none.pem"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "serve creates it")
 }
