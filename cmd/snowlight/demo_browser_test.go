@@ -49,6 +49,7 @@ func TestDemoConsole(t *testing.T) {
 		Camera:      "corner",
 		Person:      "kit",
 		NearestUnit: "p-corner",
+		Patrol:      addPatrol(t, d, "p-corner"),
 		RaiseAlert:  d.awaitAlert,
 		Shots:       filepath.Join(browsertest.ScreenshotDir(), "demo"),
 	}
@@ -56,6 +57,9 @@ func TestDemoConsole(t *testing.T) {
 		tg.EnrolPhoto = p
 	}
 	res := browsertest.Run(t, tg)
+	if res.Bundle != "" {
+		checkDemoExport(t, d, modelsDir, res.Bundle)
+	}
 	// The holds the investigator placed and released in the console are in the audit log, with the
 	// case and the reason (the hold service records them, not the console).
 	for _, action := range []string{"case.hold", "case.release"} {

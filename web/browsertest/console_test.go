@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"snowlight/casebundle"
 )
 
 // TestConsole runs the browser suite against a server over fake services with a real live view, or,
@@ -22,6 +24,9 @@ func TestConsole(t *testing.T) {
 		tg = newFixture(t).target("")
 	}
 	res := Run(t, tg)
+	if res.Bundle != "" {
+		CheckBundle(t, res.Bundle, func(p string) error { _, err := casebundle.VerifyFile(p, casebundle.VerifyOptions{}); return err })
+	}
 	fmt.Printf("browser test screenshots: %s\n", res.Shots)
 	if res.FirstFrame > 0 {
 		t.Logf("first decoded frame %v after the WHEP offer", res.FirstFrame)

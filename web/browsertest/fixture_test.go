@@ -100,7 +100,8 @@ func newFixture(t testing.TB) *fixture {
 	f.Ring = camera(t, ctx, "cam-market", "scale=384:288,fps=25", "")
 	w.Cameras.SetRing("cam-market", f.Ring)
 	w.Patrols.Add(
-		web.PatrolView{ID: "unit-1", Name: "Street patrol 1", Status: web.PatrolAvailable, Area: "north", Position: &geo.LatLon{Lat: 31.2312, Lon: 121.4745}, Updated: now},
+		web.PatrolView{ID: "unit-1", Name: "Street patrol 1", Status: web.PatrolAvailable, Area: "north", Position: &geo.LatLon{Lat: 31.2312, Lon: 121.4745}, Updated: now,
+			Account: "patrol-1"},
 		web.PatrolView{ID: "unit-2", Name: "Street patrol 2", Status: web.PatrolAvailable, Area: "south", Position: &geo.LatLon{Lat: 31.2270, Lon: 121.4810}, Updated: now},
 		web.PatrolView{ID: "unit-3", Name: "Bike 3", Status: web.PatrolOffline, Area: "north"},
 	)
@@ -148,6 +149,7 @@ func newFixture(t testing.TB) *fixture {
 		{"auditor", auth.Auditor, auth.Scope{}},
 		{"guardian-lin", auth.Guardian, auth.Scope{Persons: []string{"p-lin"}}},
 		{"guardian-zhou", auth.Guardian, auth.Scope{Persons: []string{"p-zhou"}}},
+		{"patrol-1", auth.Patrol, auth.Scope{}},
 	} {
 		pw, err := auth.RandomPassword()
 		if err != nil {
@@ -225,6 +227,7 @@ func (f *fixture) target(shots string) Target {
 			{Account: f.Accounts["guardian-zhou"], Person: "p-zhou"}},
 		Camera:     "cam-market",
 		Person:     "p-lin",
+		Patrol:     f.Accounts["patrol-1"],
 		RaiseAlert: f.raise,
 		EnrolPhoto: f.photo,
 		Shots:      shots,

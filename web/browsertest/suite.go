@@ -48,6 +48,9 @@ type Target struct {
 	// NearestUnit, when set, is the patrol unit that dispatching the alert of Guardians[0].Person to
 	// "the nearest available unit" must choose.
 	NearestUnit string
+	// Patrol, when set, is the account of the unit the first alert's dispatch goes to: its phone page
+	// (390x844) is followed from waiting, through the dispatch, to the alert's resolution.
+	Patrol Account
 	// EnrolPhoto is a photo file with one clear face; the watch-list enrolment step is skipped when
 	// empty. The step enrols a test person (removed again at the end) from it and from a photo too small
 	// to hold a usable face, and checks that the console says which photo was not used.
@@ -61,6 +64,9 @@ type Result struct {
 	// FirstFrame is the time from the WHEP offer to the first decoded frame in Chromium.
 	FirstFrame time.Duration
 	Shots      string
+	// Bundle is the case evidence bundle the investigator exported and downloaded in the browser ("" if
+	// the investigation did not get that far): for the caller to verify as a recipient would.
+	Bundle string
 }
 
 // Run drives the console through the path a new user takes: log in, see an alert arrive live, check
@@ -74,6 +80,7 @@ func Run(t *testing.T, tg Target) Result {
 		res.Shots = ScreenshotDir()
 	}
 	b := StartBrowser(t, res.Shots)
+	bundleDir := t.TempDir() // outlives the subtests, for the caller
 	t.Logf("screenshots: %s", res.Shots)
 	base := strings.TrimRight(tg.BaseURL, "/")
 	ctx := context.Background()
@@ -114,6 +121,13 @@ func Run(t *testing.T, tg Target) Result {
 	})
 	if t.Failed() {
 		return res
+	}
+	var phone *PatrolPhone
+	if tg.Patrol.User != "" {
+		tab := b.NewTab(t) // the phone outlives this step
+		t.Run("the patrol's phone waits for an assignment", func(t *testing.T) {
+			phone = openPatrolPhone(t, tab, base, tg.Patrol, shot)
+		})
 	}
 
 	t.Run("a new alert appears on the wall without reload", func(t *testing.T) {
@@ -191,6 +205,9 @@ func Run(t *testing.T, tg Target) Result {
 		must(t, err)
 		shot(t, op, "04-alert-dispatched")
 		noProblems(t, op)
+		if phone != nil {
+			phone.sent(t, alertID)
+		}
 	})
 
 	t.Run("live view shows moving video", func(t *testing.T) {
@@ -267,6 +284,9 @@ func Run(t *testing.T, tg Target) Result {
 			t.Errorf("the server says case BT-2025-001 still holds %d items after the release", left)
 		}
 		t.Logf("held %d items for the case (a sighting, then its trajectory with the others) and released them", held)
+		res.Bundle = exportCase(t, inv, bundleDir, shot)
+		findPeople(t, inv, tg.EnrolPhoto, shot)
+		noProblems(t, inv)
 
 		// From the alert, the person's path is asked for like any trajectory: with a case and a reason.
 		must(t, inv.Go("#/alert/"+alertID, "alert"))
@@ -361,6 +381,12 @@ func Run(t *testing.T, tg Target) Result {
 		// Skipped problems: the refused fetches above are logged by the browser as failed requests.
 		g.Problems()
 	})
+
+	if phone != nil {
+		t.Run("the patrol resolves the assignment on the phone", func(t *testing.T) {
+			phone.resolve(t, alertID)
+		})
+	}
 
 	if tg.Auditor.User != "" {
 		t.Run("the auditor reads the investigation in the audit log", func(t *testing.T) {

@@ -150,7 +150,7 @@ func (e *Exports) finish(ctx context.Context, v web.ExportView, tv web.Trajector
 	if err != nil {
 		v.Status, v.Error, v.Bundle = web.ExportFailed, err.Error(), web.Media{}
 	} else {
-		v.Files = len(m.Files)
+		v.Files, v.Size = len(m.Files), int64(buf.Len())
 		v.ManifestSHA256, _ = m.Digest()
 		v.Fingerprint = e.SigningKey().Fingerprint
 	}

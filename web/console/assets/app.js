@@ -11,18 +11,19 @@ import * as watchlist from './pages/watchlist.js';
 import * as patrols from './pages/patrols.js';
 import * as guardian from './pages/guardian.js';
 import * as audit from './pages/audit.js';
+import * as patrol from './pages/patrol.js';
 
-const pages = { login, wall, alert, live, investigate, watchlist, patrols, guardian, audit };
+const pages = { login, wall, alert, live, investigate, watchlist, patrols, guardian, audit, patrol };
 
 const navByRole = {
   admin: ['wall', 'live', 'investigate', 'watchlist', 'patrols', 'audit'],
   operator: ['wall', 'live', 'watchlist', 'patrols'],
   investigator: ['wall', 'live', 'investigate', 'watchlist', 'patrols'],
-  patrol: ['wall', 'patrols'],
+  patrol: ['patrol', 'wall', 'patrols'],
   guardian: ['guardian'],
   auditor: ['audit'],
 };
-const navText = { wall: 'Alerts', live: 'Live view', investigate: 'Investigation', watchlist: 'Watch list', patrols: 'Patrols', guardian: 'My family', audit: 'Audit log' };
+const navText = { patrol: 'Assignment', wall: 'Alerts', live: 'Live view', investigate: 'Investigation', watchlist: 'Watch list', patrols: 'Patrols', guardian: 'My family', audit: 'Audit log' };
 const alertReaders = ['admin', 'operator', 'investigator', 'patrol', 'guardian'];
 
 // Diagnostics for people and tests: live players, the stream, the page shown.

@@ -3,14 +3,16 @@
 // which is exact enough over a city district.
 import { s, clear } from './ui.js';
 
-const W = 1000;
 const FONT = 16; // the labels' font size in map units (style.css: .map text)
 const M_PER_DEG = 111320;
 
 export class VectorMap {
-  constructor({ height = 520, onClick } = {}) {
+  // width and height are in map units, whose 16 are a label's font size: a narrower map shows larger
+  // labels and markers when drawn the same width on the screen (the patrol's phone).
+  constructor({ width = 1000, height = 520, onClick } = {}) {
+    this.w = width;
     this.h = height;
-    this.svg = s('svg', { class: 'map', viewBox: `0 0 ${W} ${height}`, role: 'img', 'aria-label': 'map' });
+    this.svg = s('svg', { class: 'map', viewBox: `0 0 ${this.w} ${height}`, role: 'img', 'aria-label': 'map' });
     this.bounds = null;
     if (onClick) {
       this.svg.classList.add('drawing');
@@ -34,18 +36,18 @@ export class VectorMap {
     if (maxLon - minLon < minSpan) { const c = (maxLon + minLon) / 2; minLon = c - minSpan / 2; maxLon = c + minSpan / 2; }
     const k = Math.cos(((minLat + maxLat) / 2) * Math.PI / 180);
     const spanX = (maxLon - minLon) * k, spanY = maxLat - minLat;
-    const scale = Math.min(W / spanX, this.h / spanY) * 0.84;
+    const scale = Math.min(this.w / spanX, this.h / spanY) * 0.84;
     this.bounds = { k, scale, cLat: (minLat + maxLat) / 2, cLon: (minLon + maxLon) / 2 };
   }
 
   project(p) {
     const b = this.bounds;
-    return [W / 2 + (p.lon - b.cLon) * b.k * b.scale, this.h / 2 - (p.lat - b.cLat) * b.scale];
+    return [this.w / 2 + (p.lon - b.cLon) * b.k * b.scale, this.h / 2 - (p.lat - b.cLat) * b.scale];
   }
 
   unproject(x, y) {
     const b = this.bounds;
-    return { lat: b.cLat - (y - this.h / 2) / b.scale, lon: b.cLon + (x - W / 2) / (b.k * b.scale) };
+    return { lat: b.cLat - (y - this.h / 2) / b.scale, lon: b.cLon + (x - this.w / 2) / (b.k * b.scale) };
   }
 
   // render draws everything. The frame fits focus when given (e.g. an alert's camera, the person's path
@@ -59,17 +61,17 @@ export class VectorMap {
       ...zones.flatMap((z) => z.points), ...marks.map((m) => m.position)].filter(Boolean);
     if (!keepFrame || !this.bounds) this.fit(focus && focus.some(Boolean) ? focus : all);
     if (!this.bounds) {
-      svg.append(s('text', { x: W / 2, y: this.h / 2, 'text-anchor': 'middle' }, 'No positions configured for these cameras or units.'));
+      svg.append(s('text', { x: this.w / 2, y: this.h / 2, 'text-anchor': 'middle' }, 'No positions configured for these cameras or units.'));
       return;
     }
-    const from = origin || this.unproject(W / 2, this.h / 2);
+    const from = origin || this.unproject(this.w / 2, this.h / 2);
     // Labels keep clear of every marker, not only of the labels placed before them.
     this.placed = [...cameras, ...units, ...path].filter((x) => x.position).map((x) => {
       const [px, py] = this.project(x.position);
       return { x0: px - 9, y0: py - 9, x1: px + 9, y1: py + 9 };
     });
-    for (let x = 0; x <= W; x += 50) svg.append(s('line', { class: 'grid', x1: x, y1: 0, x2: x, y2: this.h }));
-    for (let y = 0; y <= this.h; y += 50) svg.append(s('line', { class: 'grid', x1: 0, y1: y, x2: W, y2: y }));
+    for (let x = 0; x <= this.w; x += 50) svg.append(s('line', { class: 'grid', x1: x, y1: 0, x2: x, y2: this.h }));
+    for (let y = 0; y <= this.h; y += 50) svg.append(s('line', { class: 'grid', x1: 0, y1: y, x2: this.w, y2: y }));
     this.scaleBar(svg);
 
     for (const z of zones) {
@@ -143,7 +145,7 @@ export class VectorMap {
     }
   }
 
-  inside(x, y) { return x >= 0 && x <= W && y >= 0 && y <= this.h; }
+  inside(x, y) { return x >= 0 && x <= this.w && y >= 0 && y <= this.h; }
 
   // label places text near (x, y) where it overlaps no label placed before (nearby cameras and units
   // would otherwise print over each other), trying right, above, left and below in turn.
@@ -154,7 +156,7 @@ export class VectorMap {
       const x0 = anchor === 'start' ? x + dx : anchor === 'end' ? x + dx - w : x + dx - w / 2;
       return { x0, y0: y + dy - hgt, x1: x0 + w, y1: y + dy + 3 };
     };
-    const free = (b) => b.x0 >= 0 && b.x1 <= W && b.y0 >= 0 && b.y1 <= this.h &&
+    const free = (b) => b.x0 >= 0 && b.x1 <= this.w && b.y0 >= 0 && b.y1 <= this.h &&
       !this.placed.some((o) => b.x0 < o.x1 && o.x0 < b.x1 && b.y0 < o.y1 && o.y0 < b.y1);
     const pick = tries.find((t) => free(box(t))) || tries[0];
     this.placed.push(box(pick));
@@ -165,15 +167,15 @@ export class VectorMap {
   // labelled with its distance from origin.
   offFrame(svg, pos, origin, label, col, cls = 'off') {
     const [x, y] = this.project(pos);
-    const cx = W / 2, cy = this.h / 2, inset = 16;
+    const cx = this.w / 2, cy = this.h / 2, inset = 16;
     const dx = x - cx, dy = y - cy;
-    const k = Math.min((W / 2 - inset) / Math.abs(dx || 1e-9), (this.h / 2 - inset) / Math.abs(dy || 1e-9));
+    const k = Math.min((this.w / 2 - inset) / Math.abs(dx || 1e-9), (this.h / 2 - inset) / Math.abs(dy || 1e-9));
     const ex = cx + dx * k, ey = cy + dy * k;
     const ang = Math.atan2(dy, dx) * 180 / Math.PI;
     svg.append(s('polygon', { class: `${cls} off-frame`, points: '10,0 -6,-7 -6,7', fill: col, transform: `translate(${ex} ${ey}) rotate(${ang})` }));
     const m = distance(origin, pos);
     const text = `${label} · ${m >= 1000 ? (m / 1000).toFixed(1) + ' km' : Math.round(m) + ' m'} away`;
-    const right = ex > W / 2;
+    const right = ex > this.w / 2;
     svg.append(s('text', { x: ex + (right ? -14 : 14), y: ey + (ey < this.h / 2 ? 22 : -12), 'text-anchor': right ? 'end' : 'start', fill: col }, text));
   }
 

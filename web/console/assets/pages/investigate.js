@@ -1,9 +1,13 @@
 // Investigation: follow a watch-list person, or the person of one sighting, through the cameras in a
-// time window. Every query carries a case number and a reason, which the server records. What the case
-// needs can be held past its retention period, and released when the case no longer needs it.
+// time window; find people by appearance or by a description of their clothes; export what the case
+// found as a signed bundle. Every query carries a case number and a reason, which the server records.
+// What the case needs can be held past its retention period, and released when the case no longer
+// needs it.
 import { api, withCase, hasRole } from '../api.js';
 import { h, clear, fmtTime, pct, toLocalInput, field, categoryText, toast } from '../ui.js';
 import { VectorMap } from '../map.js';
+import { SearchPanel } from '../search.js';
+import { ExportDialog } from '../export.js';
 
 export async function render(main, { query }) {
   const now = new Date();
@@ -29,7 +33,8 @@ export async function render(main, { query }) {
     err, h('div', { class: 'row' }, go, holdsBtn));
   const result = h('div', { id: 'inv-result' });
   const holds = new CaseHolds();
-  main.append(h('h1', null, 'Investigation'), form, result, holds.box);
+  const exporter = new ExportDialog();
+  main.append(h('h1', null, 'Investigation'), form, result, exporter.box);
 
   let cameras = [];
   try {
@@ -42,6 +47,27 @@ export async function render(main, { query }) {
     err.textContent = x.message;
     err.hidden = false;
   }
+  const ctx = () => {
+    const f = new Date(from.value), t = new Date(to.value);
+    if (isNaN(f) || isNaN(t)) throw new Error('Give both ends of the time window.');
+    return { caseNo: caseNo.value.trim(), reason: reason.value.trim(), from: f.toISOString(), to: t.toISOString() };
+  };
+  // trajectory runs a trajectory query and shows it; subject says whose it is, for an export.
+  const trajectory = async (path, subject) => {
+    const c = ctx();
+    const q = withCase(`${path}?from=${encodeURIComponent(c.from)}&to=${encodeURIComponent(c.to)}`, c.caseNo, c.reason);
+    const t = await api('GET', q.path, { headers: q.headers });
+    holds.sightings = t.sightings || [];
+    holds.camName = camName;
+    exporter.box.hidden = true;
+    show(result, t, cameras, holds, c, { subject, search, exporter });
+    if (hasRole('admin', 'investigator')) await holds.show(c.caseNo, c.reason);
+  };
+  const follow = (id) => trajectory(`/api/v1/sightings/${encodeURIComponent(id)}/trajectory`, { sighting: id })
+    .then(() => result.scrollIntoView({ behavior: 'smooth', block: 'start' }));
+  const search = new SearchPanel({ ctx, follow, cameras });
+  main.append(search.box, holds.box);
+
   if (query.get('person')) person.value = query.get('person');
   if (query.get('case')) caseNo.value = query.get('case');
   mode.addEventListener('change', () => {
@@ -50,9 +76,8 @@ export async function render(main, { query }) {
   });
 
   const window_ = () => {
-    const f = new Date(from.value), t = new Date(to.value);
-    if (isNaN(f) || isNaN(t)) throw new Error('Give both ends of the time window.');
-    return `from=${encodeURIComponent(f.toISOString())}&to=${encodeURIComponent(t.toISOString())}`;
+    const c = ctx();
+    return `from=${encodeURIComponent(c.from)}&to=${encodeURIComponent(c.to)}`;
   };
   const fail = (x) => { err.textContent = x.message; err.hidden = false; };
   const camName = (id) => (cameras.find((c) => c.id === id) || {}).name || id;
@@ -66,9 +91,11 @@ export async function render(main, { query }) {
       if (!r.sightings.length) sightingList.append(h('p', { class: 'muted' }, 'No sightings at this camera in the window.'));
       for (const s of r.sightings) {
         const radio = h('input', { type: 'radio', name: 'inv-sighting', value: s.id });
+        const like = h('button', { type: 'button', class: 'small ghost', dataset: { like: s.id } }, 'Find similar');
+        like.addEventListener('click', (e) => { e.preventDefault(); search.like(s); });
         sightingList.append(h('label', { class: 'sighting' }, radio,
-          s.snapshot.url ? h('img', { src: s.snapshot.url, alt: 'sighting' }) : null,
-          h('span', null, `${fmtTime(s.enter)} – ${fmtTime(s.exit)}`, s.person_id ? ` · person ${s.person_id}` : '')));
+          s.snapshot && s.snapshot.url ? h('img', { src: s.snapshot.url, alt: 'sighting' }) : null,
+          h('span', null, `${fmtTime(s.enter)} – ${fmtTime(s.exit)}`, s.person_id ? ` · person ${s.person_id}` : ''), like));
       }
     } catch (x) { fail(x); }
   });
@@ -85,22 +112,14 @@ export async function render(main, { query }) {
     err.hidden = true;
     go.disabled = true;
     try {
-      let path;
       if (mode.value === 'person') {
         if (!person.value) throw new Error('Pick a person.');
-        path = `/api/v1/persons/${encodeURIComponent(person.value)}/trajectory?${window_()}`;
+        await trajectory(`/api/v1/persons/${encodeURIComponent(person.value)}/trajectory`, { person_id: person.value });
       } else {
         const picked = sightingList.querySelector('input[name=inv-sighting]:checked');
         if (!picked) throw new Error('List the sightings at a camera and pick one.');
-        path = `/api/v1/sightings/${encodeURIComponent(picked.value)}/trajectory?${window_()}`;
+        await trajectory(`/api/v1/sightings/${encodeURIComponent(picked.value)}/trajectory`, { sighting: picked.value });
       }
-      const c = caseNo.value.trim(), why = reason.value.trim();
-      const q = withCase(path, c, why);
-      const t = await api('GET', q.path, { headers: q.headers });
-      holds.sightings = t.sightings || [];
-      holds.camName = camName;
-      show(result, t, cameras, holds, c, why);
-      if (hasRole('admin', 'investigator')) await holds.show(c, why);
     } catch (x) {
       fail(x);
     } finally {
@@ -109,7 +128,8 @@ export async function render(main, { query }) {
   });
 }
 
-function show(box, t, cameras, holds, caseNo, reason) {
+function show(box, t, cameras, holds, c, { subject, search, exporter }) {
+  const caseNo = c.caseNo, reason = c.reason;
   clear(box);
   const ss = t.sightings || [];
   box.append(h('h2', null, `Trajectory: ${ss.length} sighting${ss.length === 1 ? '' : 's'}`, ss.length ? ` from ${fmtTime(ss[0].enter)} to ${fmtTime(ss[ss.length - 1].exit)}` : ''));
@@ -148,7 +168,12 @@ function show(box, t, cameras, holds, caseNo, reason) {
     const b = h('button', { type: 'button', class: 'small', id: 'inv-hold-trajectory' },
       `Hold for this case: the whole trajectory (${ss.length} sighting${ss.length === 1 ? '' : 's'})`);
     b.addEventListener('click', () => holds.hold(caseNo, reason, trajs.map((id) => ({ kind: 'trajectory', id })), b));
-    list.append(h('div', { class: 'row hold-bar' }, b,
+    const ex = h('button', { type: 'button', class: 'small warn', id: 'inv-export' }, 'Export evidence for this case…');
+    ex.addEventListener('click', () => {
+      if (!caseNo) { toast('Give the case number to export for.', 'error'); return; }
+      exporter.open({ caseNo, reason, from: c.from, to: c.to, subject, sightings: ss.length });
+    });
+    list.append(h('div', { class: 'row hold-bar' }, b, ex,
       h('span', { class: 'muted' }, `Held evidence is kept past its retention period until case ${caseNo || '…'} releases it.`)));
   }
   ss.forEach((s, i) => {
@@ -165,6 +190,8 @@ function show(box, t, cameras, holds, caseNo, reason) {
       hold = h('button', { type: 'button', class: 'small ghost hold-sighting', dataset: { sighting: s.id } }, 'Hold this sighting');
       hold.addEventListener('click', () => holds.hold(caseNo, reason, [{ kind: 'sighting', id: s.id }], hold));
     }
+    const like = h('button', { type: 'button', class: 'small ghost', dataset: { like: s.id } }, 'Find similar');
+    like.addEventListener('click', () => search.like(s));
     list.append(h('div', { class: 'sighting', dataset: { sighting: s.id } }, h('span', { class: 'n' }, String(i + 1)),
       s.face && s.face.url ? h('img', { src: s.face.url, alt: 'face', class: 'face', title: 'best face of this sighting' }) : null,
       s.snapshot.url ? h('img', { src: s.snapshot.url, alt: 'snapshot', class: 'body', title: 'best view of the person' }) : h('div', { class: 'muted' }, 'no snapshot'),
@@ -172,7 +199,7 @@ function show(box, t, cameras, holds, caseNo, reason) {
         h('div', { class: 'muted' }, `${fmtTime(s.enter)} – ${fmtTime(s.exit)}`),
         h('div', { class: 'score' }, i === 0 ? 'first sighting' : `link confidence ${pct(s.confidence)}`, s.score ? ` · identity evidence ${pct(s.score)}` : ''),
         clip),
-      hold));
+      h('div', { class: 'col-buttons' }, like, hold)));
   });
   box.append(list);
 }

@@ -1,0 +1,289 @@
+package browsertest
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Phone is the viewport the patrol page is tested at: a current phone held upright.
+const (
+	PhoneWidth  = 390
+	PhoneHeight = 844
+)
+
+// findPeople runs the investigation page's searches on the trajectory shown: "find similar" from one of
+// its sightings, following a hit's trajectory in one click, a description built from the colour chips
+// (read back by the server), and a search by an uploaded picture when photo is set.
+func findPeople(t *testing.T, tab *Tab, photo string, shot func(*testing.T, *Tab, string)) {
+	t.Helper()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#inv-list-result [data-like]`))))
+	n, err := WaitJS[int](tab, 20*time.Second, `document.querySelectorAll('#srch-results .hit').length`)
+	must(err)
+	first, err := Eval[string](tab, 5*time.Second, `document.querySelector('#srch-results .hit').textContent`)
+	must(err)
+	if !strings.Contains(first, "alike") {
+		t.Errorf("a hit of a search by example says %q, want its similarity", first)
+	}
+	t.Logf("find similar: %d sightings", n)
+	shot(t, tab, "07g-find-similar")
+
+	// One click on a hit shows its trajectory.
+	id, err := Eval[string](tab, 5*time.Second, `document.querySelector('#srch-results .hit').dataset.sighting`)
+	must(err)
+	must(tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#srch-results .hit [data-follow]`))))
+	_, err = WaitJS[bool](tab, 15*time.Second, fmt.Sprintf(`!!document.querySelector('#inv-list-result .sighting[data-sighting=%s]')`, jsString(id)))
+	must(err)
+
+	// A description from the chips, read back before searching.
+	must(tab.Do(10*time.Second,
+		chromedp.Click(chromedp.CSS(`.chips[data-part=upper] [data-colour=red]`)),
+		chromedp.Click(chromedp.CSS(`.chips[data-part=lower] [data-colour=dark]`))))
+	_, err = WaitJS[string](tab, 10*time.Second, `(() => { const t = document.getElementById('srch-preview').textContent; return t.includes('top red') && t.includes('bottom dark') ? t : ''; })()`)
+	must(err)
+	text, err := Eval[string](tab, 5*time.Second, `document.getElementById('srch-colours').value`)
+	must(err)
+	if text != "red top, dark trousers" {
+		t.Errorf("the chips wrote %q", text)
+	}
+	must(tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#srch-go`))))
+	_, err = WaitJS[bool](tab, 20*time.Second, `!!document.querySelector('#srch-results .hit, #srch-none')`)
+	must(err)
+	shot(t, tab, "07h-find-by-description")
+
+	if photo != "" {
+		_, err = Eval[chromedp.Void](tab, 5*time.Second, `(() => { document.getElementById('srch-colours').value = ''; document.querySelector('#srch-results').textContent = ''; })()`)
+		if err != nil && !strings.Contains(err.Error(), "undefined") {
+			must(err)
+		}
+		must(tab.Do(10*time.Second, chromedp.SetUploadFiles(chromedp.CSS("#srch-crop"), []string{photo})))
+		_, err = WaitJS[bool](tab, 10*time.Second, `document.getElementById('srch-example').textContent.includes('the picture')`)
+		must(err)
+		must(tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#srch-go`))))
+		_, err = WaitJS[bool](tab, 30*time.Second, `!!document.querySelector('#srch-results .hit, #srch-none')`)
+		must(err)
+	}
+}
+
+// exportCase exports the trajectory shown for the case through the dialog, waits for the bundle and
+// downloads it through the page's own link into dir; it returns the bundle's path.
+func exportCase(t *testing.T, tab *Tab, dir string, shot func(*testing.T, *Tab, string)) string {
+	t.Helper()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#inv-export`))))
+	fp, err := WaitJS[string](tab, 10*time.Second, `(() => { const t = document.getElementById('export-fingerprint').textContent; return t !== '…' ? t : ''; })()`)
+	must(err)
+	shot(t, tab, "07e-export-dialog")
+	must(tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#export-start`))))
+	state, err := WaitJS[string](tab, 5*time.Minute, `document.querySelector('#export-done') ? 'done' : document.querySelector('#export-failed') ? document.querySelector('#export-failed').textContent : ''`)
+	must(err)
+	if state != "done" {
+		t.Fatal(state)
+	}
+	shot(t, tab, "07f-export-done")
+	b64, err := Eval[string](tab, 60*time.Second, `fetch(document.getElementById('export-download').href).then(r => {
+		if (!r.ok) throw new Error('download: ' + r.status);
+		return r.arrayBuffer();
+	}).then(b => { const u = new Uint8Array(b); let s = ''; for (let i = 0; i < u.length; i += 32768) s += String.fromCharCode(...u.subarray(i, i + 32768)); return btoa(s); })`)
+	must(err)
+	data, err := base64.StdEncoding.DecodeString(b64)
+	must(err)
+	path := filepath.Join(dir, "case-bundle.zip")
+	must(os.WriteFile(path, data, 0o600))
+	t.Logf("exported a bundle of %d bytes signed by %s", len(data), fp)
+	return path
+}
+
+// PatrolPhone is the patrol's page on a phone, followed from waiting through a dispatch to resolution.
+type PatrolPhone struct {
+	tab  *Tab
+	shot func(*testing.T, *Tab, string)
+}
+
+// openPatrolPhone logs the patrol in on tab, sized as a phone, and waits for the page to say the unit
+// is sent nowhere yet.
+func openPatrolPhone(t *testing.T, tab *Tab, base string, a Account, shot func(*testing.T, *Tab, string)) *PatrolPhone {
+	t.Helper()
+	if err := tab.Do(10*time.Second, chromedp.EmulateViewport(PhoneWidth, PhoneHeight, chromedp.EmulateScale(2), chromedp.EmulateMobile,
+		chromedp.EmulateTouch, chromedp.EmulatePortrait)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.Login(base, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.Go("#/patrol", "patrol"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WaitJS[bool](tab, 15*time.Second, `!!document.getElementById('pt-idle') && window.snowlight.stream.state === 'live'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Eval[int](tab, 5*time.Second, `window.__sameDocument = 1`); err != nil {
+		t.Fatal(err)
+	}
+	shot(t, tab, "11a-patrol-waiting")
+	return &PatrolPhone{tab: tab, shot: shot}
+}
+
+// sent waits for the dispatch of alert to show without a reload, with the person's pictures, the map
+// and the first step at the bottom of the screen.
+func (p *PatrolPhone) sent(t *testing.T, alert string) {
+	t.Helper()
+	tab := p.tab
+	_, err := WaitJS[bool](tab, 20*time.Second, fmt.Sprintf(`document.body.dataset.assignment === %s && (document.getElementById('pt-status')||{}).dataset?.status === 'dispatched'`, jsString(alert)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if same, _ := Eval[int](tab, 5*time.Second, `window.__sameDocument || 0`); same != 1 {
+		t.Error("the patrol page reloaded to show the dispatch")
+	}
+	pics, err := WaitJS[int](tab, 10*time.Second, `[...document.querySelectorAll('.pt-photos img')].filter((i) => i.complete && i.naturalWidth > 0).length`)
+	if err != nil || pics < 1 {
+		t.Errorf("the assignment shows %d pictures of the person (%v)", pics, err)
+	}
+	if n, _ := Eval[int](tab, 5*time.Second, `document.querySelectorAll('#pt svg.map .path-point, #pt svg.map .unit').length`); n < 1 {
+		t.Error("the assignment's map shows neither where the person was seen nor the unit")
+	}
+	p.checkReadable(t)
+	p.shot(t, tab, "11b-patrol-dispatched")
+}
+
+// checkReadable checks what sunlight and one thumb need: nothing wider than the screen, black-on-white
+// text with a contrast of at least 7:1 (WCAG AAA), and the steps as buttons at least 56 px tall in the
+// lower part of the screen, where a thumb reaches.
+func (p *PatrolPhone) checkReadable(t *testing.T) {
+	t.Helper()
+	got, err := Eval[[]float64](p.tab, 5*time.Second, `(() => {
+		const rgb = (s) => (s.match(/[\d.]+/g) || []).slice(0, 3).map(Number);
+		const lum = (c) => { const [r, g, b] = c.map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+		const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((m, n) => n - m); return (x + 0.05) / (y + 0.05); };
+		const bg = (el) => { for (let e = el; e; e = e.parentElement) { const c = getComputedStyle(e).backgroundColor; if (!/rgba\(.*, 0\)|transparent/.test(c)) return rgb(c); } return [255, 255, 255]; };
+		const contrast = (el) => ratio(rgb(getComputedStyle(el).color), bg(el));
+		const btns = [...document.querySelectorAll('#pt-actions button')];
+		const r = btns.map((b) => b.getBoundingClientRect());
+		return [document.documentElement.scrollWidth, innerWidth, contrast(document.getElementById('pt-title')),
+			Math.min(...btns.map(contrast)), Math.min(...r.map((x) => x.height)), Math.min(...r.map((x) => x.top)), Math.max(...r.map((x) => x.bottom)), innerHeight, btns.length];
+	})()`)
+	if err != nil || len(got) != 9 {
+		t.Fatalf("measure the patrol page: %v %v", got, err)
+	}
+	scrollW, w, title, buttons, minH, top, bottom, h, n := got[0], got[1], got[2], got[3], got[4], got[5], got[6], got[7], got[8]
+	switch {
+	case n < 1:
+		t.Error("no step to take on the patrol page")
+	case scrollW > w:
+		t.Errorf("the page is %v px wide on a %v px screen: it scrolls sideways", scrollW, w)
+	case title < 7 || buttons < 7:
+		t.Errorf("contrast %.1f:1 (title) and %.1f:1 (buttons), want at least 7:1 to read in sunlight", title, buttons)
+	case minH < 56:
+		t.Errorf("step buttons %v px tall, want at least 56 for a thumb", minH)
+	case top < h*0.55 || bottom > h:
+		t.Errorf("step buttons from %v to %v px on a %v px screen, want them in its lower part", top, bottom, h)
+	}
+	t.Logf("patrol page: contrast %.1f:1 title, %.1f:1 buttons; %d steps, %v px tall, %v-%v of %v px", title, buttons, int(n), minH, top, bottom, h)
+}
+
+// resolve takes the steps of the assignment on the phone (acknowledge, on scene, resolve), each shown
+// by the server's answer, until the page says the unit is free again.
+func (p *PatrolPhone) resolve(t *testing.T, alert string) {
+	t.Helper()
+	tab := p.tab
+	for _, step := range []struct{ action, status string }{{"ack", "acknowledged"}, {"on_scene", "on_scene"}} {
+		if err := tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#pt-actions button[data-action=%q]`, step.action)))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := WaitJS[bool](tab, 15*time.Second, fmt.Sprintf(`(document.getElementById('pt-status')||{}).dataset?.status === %q`, step.status)); err != nil {
+			t.Fatal(err)
+		}
+		p.checkReadable(t)
+		p.shot(t, tab, "11c-patrol-"+step.status)
+	}
+	if err := tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#pt-actions button[data-action="resolve"]`))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WaitJS[bool](tab, 15*time.Second, `!!document.getElementById('pt-idle')`); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Eval[string](tab, 10*time.Second, fmt.Sprintf(`fetch('/api/v1/alerts/' + encodeURIComponent(%s)).then(r => r.json()).then(a => a.status)`, jsString(alert)))
+	if err != nil || st != "resolved" {
+		t.Errorf("the server says the alert is %q (%v), want resolved", st, err)
+	}
+	p.shot(t, tab, "11d-patrol-resolved")
+	for _, pr := range tab.Problems() {
+		t.Errorf("patrol page reported: %s", pr)
+	}
+}
+
+// CheckBundle checks a downloaded bundle as its recipient would, with verify (`snowlight case verify`,
+// or casebundle.VerifyFile): it verifies as it is, and fails once any one byte of any file in it is
+// changed (each file stored again with one bit flipped in its middle).
+func CheckBundle(t *testing.T, path string, verify func(path string) error) {
+	t.Helper()
+	if err := verify(path); err != nil {
+		t.Fatalf("the exported bundle does not verify: %v", err)
+	}
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	files := map[string][]byte{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[f.Name], err = io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, changed := range zr.File {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		for _, f := range zr.File {
+			data := bytes.Clone(files[f.Name])
+			if f.Name == changed.Name && len(data) > 0 {
+				data[len(data)/2] ^= 1
+			}
+			w, err := zw.CreateHeader(&zip.FileHeader{Name: f.Name, Method: f.Method, Modified: f.Modified})
+			if err == nil {
+				_, err = w.Write(data)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), "changed.zip")
+		if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := verify(p); err == nil {
+			t.Errorf("a bundle with one byte of %s changed verifies", changed.Name)
+		}
+	}
+	t.Logf("the bundle verifies, and fails with one byte changed in any of its %d files", len(zr.File))
+}
