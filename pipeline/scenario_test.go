@@ -117,7 +117,8 @@ func writeStitchDump(t *testing.T, path string, cfg *config.Config, finals []tra
 // for a camera and reappears, unknown people, real passers-by in one background) and checks the
 // trajectories against truth.json: at least 95% of the true links found, at least 98% of the stored
 // links right, no link between passers-by the truth cannot name unless a face vouches for it, every
-// enrolled person named, and nobody named wrongly. SNOWLIGHT_REPLAY_FPS sets the detection rate, or
+// enrolled person named, and nobody named wrongly; then searches the stored sightings by example and
+// by a witness's description (checkSearch). SNOWLIGHT_REPLAY_FPS sets the detection rate, or
 // several ("3 2") to replay at each.
 func TestCity5Trajectories(t *testing.T) {
 	if testing.Short() {
@@ -165,6 +166,7 @@ func city5(t *testing.T, fps float64) {
 	for _, w := range rep.wrongNames {
 		t.Error(w)
 	}
+	checkSearch(t, rep.db, r.Truth, rep)
 }
 
 func detected(s pipeline.ReplayStats) int {

@@ -27,6 +27,7 @@ type stored struct {
 
 // scoreReport is a replay scored against truth.json.
 type scoreReport struct {
+	db                    *store.DB // the replay's store, read back
 	start                 time.Time
 	sightings             []*stored
 	trueLinks, foundLinks int
@@ -110,7 +111,7 @@ func score(t *testing.T, db *store.DB, truth *testvideos.Truth, cams ...string) 
 		truth = &sub
 	}
 	ctx := context.Background()
-	r := &scoreReport{start: truth.Start, identified: map[string]bool{}}
+	r := &scoreReport{db: db, start: truth.Start, identified: map[string]bool{}}
 	for _, c := range truth.Cameras {
 		steps, err := db.AtCamera(ctx, c.ID, truth.Start.Add(-1e9), truth.Start.Add(1e12), 0)
 		if err != nil {

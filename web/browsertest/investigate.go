@@ -145,7 +145,8 @@ func openPatrolPhone(t *testing.T, tab *Tab, base string, a Account, shot func(*
 }
 
 // sent waits for the dispatch of alert to show without a reload, with the person's pictures, the map
-// and the first step at the bottom of the screen.
+// and the first step at the bottom of the screen, and acknowledges it (a unit that does not within the
+// acknowledgement timeout is passed over).
 func (p *PatrolPhone) sent(t *testing.T, alert string) {
 	t.Helper()
 	tab := p.tab
@@ -165,6 +166,7 @@ func (p *PatrolPhone) sent(t *testing.T, alert string) {
 	}
 	p.checkReadable(t)
 	p.shot(t, tab, "11b-patrol-dispatched")
+	p.step(t, "ack", "acknowledged")
 }
 
 // checkReadable checks what sunlight and one thumb need: nothing wider than the screen, black-on-white
@@ -202,21 +204,27 @@ func (p *PatrolPhone) checkReadable(t *testing.T) {
 	t.Logf("patrol page: contrast %.1f:1 title, %.1f:1 buttons; %d steps, %v px tall, %v-%v of %v px", title, buttons, int(n), minH, top, bottom, h)
 }
 
-// resolve takes the steps of the assignment on the phone (acknowledge, on scene, resolve), each shown
-// by the server's answer, until the page says the unit is free again.
+// step takes one step of the assignment on the phone and waits for the page to show the status the
+// server answered with.
+func (p *PatrolPhone) step(t *testing.T, action, status string) {
+	t.Helper()
+	tab := p.tab
+	if err := tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#pt-actions button[data-action=%q]`, action)))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WaitJS[bool](tab, 15*time.Second, fmt.Sprintf(`(document.getElementById('pt-status')||{}).dataset?.status === %q`, status)); err != nil {
+		t.Fatal(err)
+	}
+	p.checkReadable(t)
+	p.shot(t, tab, "11c-patrol-"+status)
+}
+
+// resolve reports the unit on scene and resolves the alert on the phone, until the page says the unit
+// is free again and the server says the alert is resolved.
 func (p *PatrolPhone) resolve(t *testing.T, alert string) {
 	t.Helper()
 	tab := p.tab
-	for _, step := range []struct{ action, status string }{{"ack", "acknowledged"}, {"on_scene", "on_scene"}} {
-		if err := tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#pt-actions button[data-action=%q]`, step.action)))); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := WaitJS[bool](tab, 15*time.Second, fmt.Sprintf(`(document.getElementById('pt-status')||{}).dataset?.status === %q`, step.status)); err != nil {
-			t.Fatal(err)
-		}
-		p.checkReadable(t)
-		p.shot(t, tab, "11c-patrol-"+step.status)
-	}
+	p.step(t, "on_scene", "on_scene")
 	if err := tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#pt-actions button[data-action="resolve"]`))); err != nil {
 		t.Fatal(err)
 	}
