@@ -2,6 +2,7 @@ package colour_test
 
 import (
 	"image"
+	"math/rand/v2"
 	"image/color"
 	"testing"
 
@@ -183,4 +184,44 @@ func TestDescriptionBinary(t *testing.T) {
 	b[3] = 101
 	assert.Error(t, got.UnmarshalBinary(b), "a share over 100%")
 	assert.Equal(t, d, got, "a refused form leaves the description as it was")
+}
+
+// TestMatcher: a prepared matcher answers as Query.Match on every kind of term, for random
+// descriptions.
+func TestMatcher(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	region := func() colour.Region {
+		var g colour.Region
+		left := 100
+		for n := range colour.NumNames {
+			if left == 0 {
+				break
+			}
+			s := r.IntN(left + 1)
+			if r.IntN(3) == 0 {
+				s = 0
+			}
+			g.Shares[n] = uint8(s)
+			left -= s
+		}
+		g.Dark = uint8(r.IntN(101))
+		return g
+	}
+	for _, text := range []string{"red top", "dark trousers", "red top, dark trousers", "navy jacket and blue or black jeans",
+		"black/grey hoodie", "a white shirt, green shorts", "dark blue coat"} {
+		q, err := colour.ParseQuery(text)
+		require.NoError(t, err)
+		m := q.Matcher()
+		for range 2000 {
+			d := colour.Description{Upper: region(), Lower: region()}
+			ws, wok := q.Match(d)
+			gs, gok := m.Match(&d)
+			require.Equal(t, wok, gok, "%s on %s", text, d)
+			require.InDelta(t, ws, gs, 1e-6, "%s on %s", text, d)
+		}
+	}
+	var none colour.Matcher
+	s, ok := none.Match(&colour.Description{})
+	assert.True(t, ok)
+	assert.Equal(t, float32(1), s)
 }

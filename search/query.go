@@ -90,6 +90,7 @@ func candidateWorse(a, b candidate) bool {
 // plan is a query prepared for scanning.
 type plan struct {
 	q          Query
+	colours    colour.Matcher
 	example    []float32 // normalised
 	code       [codeWords]uint64
 	from, to   int64
@@ -176,7 +177,7 @@ func (x *Index) Search(ctx context.Context, q Query) ([]Hit, error) {
 		if score < p.q.MinScore {
 			continue
 		}
-		colourScore, _ := p.q.Colours.Match(s.colours[c.row])
+		colourScore, _ := p.colours.Match(&s.colours[c.row])
 		all.push(scored{ref: c.ref, score: score, colour: colourScore, time: s.times[c.row]})
 	}
 
@@ -197,7 +198,7 @@ func (x *Index) Search(ctx context.Context, q Query) ([]Hit, error) {
 }
 
 func (x *Index) prepare(q Query) (*plan, error) {
-	p := &plan{q: q, from: -1 << 63, to: 1<<63 - 1, limit: q.Limit, candidates: x.opts.Candidates}
+	p := &plan{q: q, colours: q.Colours.Matcher(), from: -1 << 63, to: 1<<63 - 1, limit: q.Limit, candidates: x.opts.Candidates}
 	if p.limit <= 0 {
 		p.limit = 20
 	}
@@ -231,16 +232,19 @@ func (x *Index) prepare(q Query) (*plan, error) {
 // candidates by code distance (or straight to exact ranking when the segment is uncoded); without one,
 // to the results by colour score.
 func (p *plan) scan(si int32, s *segment, results *best[scored], cands *best[candidate]) {
-	var allow []bool // nil: every camera
+	var allow []bool // nil: every camera of the segment
 	if p.q.Cameras != nil {
 		allow = make([]bool, len(s.camNames))
-		any := false
+		some, all := false, true
 		for i, n := range s.camNames {
 			allow[i] = slices.Contains(p.q.Cameras, n)
-			any = any || allow[i]
+			some, all = some || allow[i], all && allow[i]
 		}
-		if !any {
+		switch {
+		case !some:
 			return
+		case all:
+			allow = nil
 		}
 	}
 	colours := !p.q.Colours.Any()
@@ -250,16 +254,39 @@ func (p *plan) scan(si int32, s *segment, results *best[scored], cands *best[can
 	if cands.full() {
 		thr = cands.worst().dist
 	}
-	if coded && inWindow && allow == nil && !colours {
-		// The common "everything in scope" case: one sequential pass over the codes and nothing else,
-		// since the scan is bound by memory bandwidth (64 of the 80 bytes a row is tested on). Rows
-		// without a vector have a zero code and are dropped when ranked.
+	push := func(i int, d int32) {
+		cands.push(candidate{ref: ref{si, int32(i)}, dist: d})
+		if cands.full() {
+			thr = cands.worst().dist
+		}
+	}
+	// The common cases get loops of their own: the scan is bound by memory bandwidth and branches, so
+	// each reads only the columns it tests (64 of the 80 bytes a row is tested on are its code). Rows
+	// without a vector have a zero code and are dropped when ranked.
+	switch {
+	case coded && inWindow && !colours && allow == nil: // by example, everything in scope
 		for i := range s.rows() {
 			if d := int32(hamming(&p.code, s.codes[i*codeWords:])); d < thr {
-				cands.push(candidate{ref: ref{si, int32(i)}, dist: d})
-				if cands.full() {
-					thr = cands.worst().dist
-				}
+				push(i, d)
+			}
+		}
+		return
+	case coded && inWindow && !colours: // by example, some cameras (a scope)
+		for i, c := range s.cams[:s.rows()] {
+			if !allow[c] {
+				continue
+			}
+			if d := int32(hamming(&p.code, s.codes[i*codeWords:])); d < thr {
+				push(i, d)
+			}
+		}
+		return
+	case p.example == nil && colours && inWindow && allow == nil: // by description, everything in scope
+		for i := range s.colours[:s.rows()] {
+			score, ok := p.colours.Match(&s.colours[i])
+			// Most rows of a broad description lose to the kept best at once: test before the push.
+			if ok && (!results.full() || score >= results.worst().score) {
+				results.push(scored{ref: ref{si, int32(i)}, score: score, colour: score, time: s.times[i]})
 			}
 		}
 		return
@@ -274,24 +301,19 @@ func (p *plan) scan(si int32, s *segment, results *best[scored], cands *best[can
 		colourScore := float32(1)
 		if colours {
 			var ok bool
-			if colourScore, ok = p.q.Colours.Match(s.colours[i]); !ok {
+			if colourScore, ok = p.colours.Match(&s.colours[i]); !ok {
 				continue
 			}
 		}
 		r := ref{si, int32(i)}
 		switch {
 		case p.example == nil:
-			// Most rows of a broad description lose to the kept best at once: test before the push.
 			if !results.full() || colourScore >= results.worst().score {
 				results.push(scored{ref: r, score: colourScore, colour: colourScore, time: s.times[i]})
 			}
 		case coded: // a row without a vector has a zero code and is dropped when ranked
-			d := int32(hamming(&p.code, s.codes[i*codeWords:]))
-			if d < thr {
-				cands.push(candidate{ref: r, dist: d})
-				if cands.full() {
-					thr = cands.worst().dist
-				}
+			if d := int32(hamming(&p.code, s.codes[i*codeWords:])); d < thr {
+				push(i, d)
 			}
 		case s.scales[i] == 0: // no appearance: not found by example
 		default:
