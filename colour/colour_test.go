@@ -2,8 +2,8 @@ package colour_test
 
 import (
 	"image"
-	"math/rand/v2"
 	"image/color"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
