@@ -33,7 +33,7 @@ test: build testvideos
 	$(GO) test -race -count=1 -timeout 30m $(RACE_PKGS)
 	$(GO) test -race -count=1 -run 'Concurrent' ./detect/
 	$(GO) test -race -count=1 -run 'Concurrent|Delete|Persistence' ./search/
-	$(GO) test -tags matprofile -count=1 -run TestNoMatLeaks ./detect/ ./redact/
+	$(GO) test -tags matprofile -count=1 -run TestNoMatLeaks ./detect/ ./redact/ ./export/
 	$(GO) test -count=1 -timeout 20m -run City5 ./pipeline/  # the six-camera replay, too slow under -race
 	$(GO) test -tags matprofile -count=1 -run TestNoMatLeaks ./pipeline/
 	$(MAKE) test-valgrind

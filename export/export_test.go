@@ -51,18 +51,27 @@ func finder(y *detect.YuNet) export.FaceFinder {
 	}
 }
 
-// TestExport: a group photo stands for an alert's scene (snapshot and a clip of it) with the subject
-// tracked around one face. The bundle verifies; in its snapshot and clip the detector finds the
-// subject's face and no other; the manifest, the trajectory, the audit entries of the case and what
-// redaction did are in it; and changing one byte of any file makes verification fail, naming it.
-func TestExport(t *testing.T) {
+// world is an export's world: a group photo stands for an alert's scene (its snapshot, and a clip of
+// it), with the subject tracked around one face; the store, the objects and the request.
+type world struct {
+	opts  export.Options
+	req   export.Request
+	faces []image.Rectangle // in the photo
+	body  image.Rectangle   // the subject's tracked box
+	crop  image.Rectangle   // where the body view was cut
+	dir   string
+}
+
+func newWorld(t *testing.T) *world {
 	ctx := context.Background()
 	y := eager(t)
 	photo := filepath.Join(shareddata.Dir(t, "SNOWLIGHT_EVAL", "eval"), "faces", "face-api", "examples", "images", "bbt2.jpg")
-	scene := gocv.IMRead(photo, gocv.IMReadColor)
-	require.False(t, scene.Empty())
+	img := gocv.IMRead(photo, gocv.IMReadColor)
+	require.False(t, img.Empty())
+	defer img.Close()
+	scene := gocv.NewMat()
 	defer scene.Close()
-	gocv.Resize(scene, &scene, image.Pt(scene.Cols()/2*2, scene.Rows()/2*2), 0, 0, gocv.InterpolationArea)
+	gocv.Resize(img, &scene, image.Pt(img.Cols()/2*2, img.Rows()/2*2), 0, 0, gocv.InterpolationArea)
 	faces, err := finder(y)(scene)
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(faces), 3, "a group photo")
@@ -75,14 +84,21 @@ func TestExport(t *testing.T) {
 	dir := t.TempDir()
 	db, err := store.Open(ctx, filepath.Join(dir, "s.db"))
 	require.NoError(t, err)
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	objs, err := objstore.OpenDir(filepath.Join(dir, "objects"), objstore.DirOptions{})
 	require.NoError(t, err)
-	jpg, err := gocv.IMEncode(gocv.JPEGFileExt, scene)
-	require.NoError(t, err)
-	snap, err := objstore.PutContent(ctx, objs, "snapshot", "jpg", bytes.Clone(jpg.GetBytes()), "image/jpeg", objstore.Meta{})
-	jpg.Close()
-	require.NoError(t, err)
+	put := func(kind, ext, ct string, data []byte) string {
+		info, err := objstore.PutContent(ctx, objs, kind, ext, data, ct, objstore.Meta{})
+		require.NoError(t, err)
+		return info.Key
+	}
+	encode := func(m gocv.Mat) []byte {
+		b, err := gocv.IMEncode(gocv.JPEGFileExt, m)
+		require.NoError(t, err)
+		defer b.Close()
+		return bytes.Clone(b.GetBytes())
+	}
+	snap := put("snapshot", "jpg", "image/jpeg", encode(scene))
 	clipFile := filepath.Join(dir, "clip.mp4")
 	w, err := gocv.VideoWriterFile(clipFile, "avc1", 10, scene.Cols(), scene.Rows(), true)
 	require.NoError(t, err)
@@ -92,28 +108,22 @@ func TestExport(t *testing.T) {
 	require.NoError(t, w.Close())
 	clipBytes, err := os.ReadFile(clipFile)
 	require.NoError(t, err)
-	clip, err := objstore.PutContent(ctx, objs, "clip", "mp4", clipBytes, "video/mp4", objstore.Meta{})
-	require.NoError(t, err)
-
+	clip := put("clip", "mp4", "video/mp4", clipBytes)
 	// The body view is cut around the box with a twentieth's margin, as the edge cuts it.
 	mx, my := body.Dx()/20, body.Dy()/20
 	cropRect := image.Rect(body.Min.X-mx, body.Min.Y-my, body.Max.X+mx, body.Max.Y+my).Intersect(image.Rect(0, 0, scene.Cols(), scene.Rows()))
 	region := scene.Region(cropRect)
-	cjpg, err := gocv.IMEncode(gocv.JPEGFileExt, region)
+	crop := put("body", "jpg", "image/jpeg", encode(region))
 	region.Close()
-	require.NoError(t, err)
-	crop, err := objstore.PutContent(ctx, objs, "body", "jpg", bytes.Clone(cjpg.GetBytes()), "image/jpeg", objstore.Meta{})
-	cjpg.Close()
-	require.NoError(t, err)
 
 	b := tracks.Box{X: float64(body.Min.X), Y: float64(body.Min.Y), W: float64(body.Dx()), H: float64(body.Dy())}
 	s := tracks.Sighting{ID: "cam1-1-1", Camera: "cam1", TrackID: 1, Enter: t0, Exit: t0.Add(3 * time.Second), Final: true,
 		Boxes: []tracks.TimedBox{{Time: t0, Box: b}, {Time: t0.Add(3 * time.Second), Box: b}},
-		Body:  &tracks.Snapshot{Time: t0.Add(time.Second), Box: b, Ref: crop.Key}}
+		Body:  &tracks.Snapshot{Time: t0.Add(time.Second), Box: b, Ref: crop}}
 	require.NoError(t, db.SaveSighting(ctx, s))
 	a := alerts.Alert{ID: "al-1", Kind: alerts.WatchlistHit, Subject: "p", Status: alerts.Resolved, Place: alerts.Place{Camera: "cam1"},
 		FirstPlace: alerts.Place{Camera: "cam1"}, FirstSeen: t0.Add(time.Second), LastSeen: t0.Add(2 * time.Second), Created: t0, Updated: t0,
-		Evidence: alerts.Evidence{Sightings: []string{s.ID}, Snapshot: snap.Key, Clip: clip.Key, ClipStart: t0, ClipEnd: t0.Add(time.Second)}}
+		Evidence: alerts.Evidence{Sightings: []string{s.ID}, Snapshot: snap, Clip: clip, ClipStart: t0, ClipEnd: t0.Add(time.Second)}}
 	_, err = db.ApplyAlertChange(ctx, alerts.Change{Alert: a, New: true})
 	require.NoError(t, err)
 	log := audit.New(db, func() time.Time { return t0 })
@@ -124,18 +134,31 @@ func TestExport(t *testing.T) {
 	require.NoError(t, err)
 	traj, err := db.Follow(ctx, s.ID, time.Time{}, time.Time{})
 	require.NoError(t, err)
+	return &world{
+		opts: export.Options{Store: db, Objects: objs, Faces: finder(y), Key: key, TempDir: dir,
+			Cameras: []export.Camera{{ID: "cam1", Name: "Market", Lat: 50.879, Lon: 4.7, HasPos: true}}},
+		req: export.Request{Case: "C-7", Reason: "court order 12/2025", CreatedBy: "ivy", Subject: "sighting/" + s.ID, Created: t0,
+			Trajectories: []tracks.Trajectory{traj}},
+		faces: faces, body: body, crop: cropRect, dir: dir}
+}
+
+// TestExport: the bundle verifies; in its snapshot, body view and clip the detector finds the
+// subject's face and no other; the trajectory, the audit entries of the case and what redaction did are
+// in it; and changing one byte of any file makes verification fail, naming it.
+func TestExport(t *testing.T) {
+	ctx := context.Background()
+	sc := newWorld(t)
+	faces, body, cropRect, dir, key := sc.faces, sc.body, sc.crop, sc.dir, sc.opts.Key
 	var out bytes.Buffer
-	res, err := export.Write(ctx, export.Options{Store: db, Objects: objs, Faces: finder(y), Key: key, TempDir: dir,
-		Cameras: []export.Camera{{ID: "cam1", Name: "Market", Lat: 50.879, Lon: 4.7, HasPos: true}}},
-		export.Request{Case: "C-7", Reason: "court order 12/2025", CreatedBy: "ivy", Subject: "sighting/" + s.ID, Created: t0,
-			Trajectories: []tracks.Trajectory{traj}}, &out)
+	res, err := export.Write(ctx, sc.opts, sc.req, &out)
 	require.NoError(t, err)
+	s := sc.req.Trajectories[0].Steps[0]
 	path := filepath.Join(dir, "bundle.zip")
 	require.NoError(t, os.WriteFile(path, out.Bytes(), 0o600))
 	m, err := casebundle.VerifyFile(path, casebundle.VerifyOptions{PublicKey: key.Public().(ed25519.PublicKey)})
 	require.NoError(t, err)
 	assert.Equal(t, res.Manifest.Files, m.Files)
-	assert.Equal(t, "sighting/"+s.ID, m.Subject)
+	assert.Equal(t, "sighting/"+s.Sighting, m.Subject)
 
 	files := map[string][]byte{}
 	zr, err := zip.NewReader(bytes.NewReader(out.Bytes()), int64(out.Len()))
@@ -158,7 +181,7 @@ func TestExport(t *testing.T) {
 
 	// Only the subject's face is left in the pictures.
 	onlySubject := func(name string, img gocv.Mat, body image.Rectangle) {
-		found, err := finder(y)(img)
+		found, err := sc.opts.Faces(img)
 		require.NoError(t, err)
 		kept := false
 		for _, g := range found {

@@ -142,7 +142,8 @@ func (s *Server) runRules(ctx context.Context) error {
 	return nil
 }
 
-// onCenterEvent runs on the center's goroutine: it hands stored sightings to the rules without waiting.
+// onCenterEvent runs on the center's goroutine: it hands stored sightings to the rules, and final ones
+// to the search index, without waiting.
 func (s *Server) onCenterEvent(ev center.Event) {
 	if ev.Sighting == nil {
 		return

@@ -87,6 +87,8 @@ func TestSearchFollowsTheStore(t *testing.T) {
 	assert.NotContains(t, ids, "red-1")
 	assert.Equal(t, []string{"red-2", "red-1"}, search(`{"colours":"red top, dark trousers","from":"2025-05-10T00:00:00Z"}`))
 	assert.Equal(t, []string{"blue-2"}, search(`{"colours":"blue jacket","cameras":["cam-b"],"from":"2025-05-10T00:00:00Z"}`))
+	holdCall(t, srv.url, "POST", "/api/v1/search/sightings?case=S-1&reason=witness+at+the+market", srv.token,
+		`{"example":"red-1","cameras":["cam-b"]}`, http.StatusNotFound, nil) // an example outside the cameras searched
 
 	// Stored by the center while running: indexed at once.
 	fresh := sighting("red-3", "cam-b", now.Add(-time.Minute), a, red)

@@ -168,3 +168,21 @@ func TestPatrolAssignment(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, r.StatusCode)
 	assert.Contains(t, string(r.Body), "no patrol unit")
 }
+
+// TestSearchScope: an investigator whose scope names cameras searches those only, and a sighting
+// outside them is not an example.
+func TestSearchScope(t *testing.T) {
+	p := newProduct(t, nil, map[auth.Role]auth.Scope{auth.Investigator: {Cameras: []string{"cam-2"}}})
+	tok := p.Token(t, auth.Investigator)
+	const q = "/api/v1/search/sightings?case=C-2&reason=district+two+only+please"
+	r := p.Do(t, "POST", q, tok, `{"colours":"red top"}`)
+	require.Equal(t, http.StatusOK, r.StatusCode, string(r.Body))
+	var res struct{ Hits []web.SearchHit }
+	decode(t, r, &res)
+	require.NotEmpty(t, res.Hits)
+	for _, h := range res.Hits {
+		assert.Equal(t, "cam-2", h.Sighting.Camera)
+	}
+	r = p.Do(t, "POST", q, tok, `{"example":"s1"}`)
+	assert.Equal(t, http.StatusNotFound, r.StatusCode, "s1 is at cam-1: %s", r.Body)
+}

@@ -15,8 +15,8 @@ type Search interface {
 // SearchQuery is one search. At least one of Example, Crop and Colours is set; Example and Crop
 // exclude each other.
 type SearchQuery struct {
-	// Example is the id of a sighting whose appearance to search by; ErrNotFound when there is none,
-	// ErrInvalid when it has no appearance to search by.
+	// Example is the id of a sighting whose appearance to search by; ErrNotFound when there is none or
+	// it is not on one of Cameras, ErrInvalid when it has no appearance to search by.
 	Example string
 	// Crop is an uploaded picture of one person (JPEG or PNG, the whole person).
 	Crop []byte

@@ -54,8 +54,10 @@ func findPeople(t *testing.T, tab *Tab, photo string, shot func(*testing.T, *Tab
 	must(tab.Do(10*time.Second,
 		chromedp.Click(chromedp.CSS(`.chips[data-part=upper] [data-colour=red]`)),
 		chromedp.Click(chromedp.CSS(`.chips[data-part=lower] [data-colour=dark]`))))
-	_, err = WaitJS[string](tab, 10*time.Second, `(() => { const t = document.getElementById('srch-preview').textContent; return t.includes('top red') && t.includes('bottom dark') ? t : ''; })()`)
-	must(err)
+	if _, err = WaitJS[string](tab, 10*time.Second, `(() => { const t = document.getElementById('srch-preview').textContent; return t.includes('top red') && t.includes('bottom dark') ? t : ''; })()`); err != nil {
+		got, _ := Eval[string](tab, 5*time.Second, `document.getElementById('srch-colours').value + ' / ' + document.getElementById('srch-preview').textContent`)
+		t.Fatalf("the chips red (top) and dark (bottom) gave %q: %v", got, err)
+	}
 	text, err := Eval[string](tab, 5*time.Second, `document.getElementById('srch-colours').value`)
 	must(err)
 	if text != "red top, dark trousers" {

@@ -29,7 +29,7 @@ func (s Search) Sightings(ctx context.Context, q web.SearchQuery) ([]web.SearchH
 	var seed *web.SightingView
 	if q.Example != "" {
 		i := slices.IndexFunc(s.T.sightings, func(v web.SightingView) bool { return v.ID == q.Example })
-		if i < 0 {
+		if i < 0 || q.Cameras != nil && !slices.Contains(q.Cameras, s.T.sightings[i].Camera) {
 			return nil, fmt.Errorf("no sighting %s: %w", q.Example, web.ErrNotFound)
 		}
 		seed = &s.T.sightings[i]

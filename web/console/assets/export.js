@@ -30,7 +30,7 @@ export class ExportDialog {
       h('div', { class: 'row' }, start, cancel), state);
     cancel.addEventListener('click', () => { clearTimeout(this.timer); box.hidden = true; });
     api('GET', '/api/v1/signing-key').then((k) => { key.textContent = k.fingerprint; }).catch(() => { key.textContent = 'unknown'; });
-    box.scrollIntoView({ behavior: 'smooth', block: 'start' });
+    box.scrollIntoView({ block: 'start' });
     start.addEventListener('click', async () => {
       start.disabled = true;
       clear(state).append(h('p', { class: 'preparing' }, 'Starting…'));

@@ -115,7 +115,7 @@ export class SearchPanel {
     clearBtn.addEventListener('click', () => { this.example = null; clear(this.exampleBox).append('No example.'); });
     clear(this.exampleBox).append(s.snapshot && s.snapshot.url ? h('img', { src: s.snapshot.url, alt: 'example', class: 'example' }) : null,
       `the sighting at ${this.example.label} `, clearBtn);
-    this.box.scrollIntoView({ behavior: 'smooth', block: 'start' });
+    this.box.scrollIntoView({ block: 'start' });
     return this.run();
   }
 
@@ -156,8 +156,8 @@ export class SearchPanel {
       again.addEventListener('click', () => this.like(s));
       grid.append(h('article', { class: 'hit', dataset: { sighting: s.id, rank: String(i + 1) } },
         h('div', { class: 'pics' },
-          s.snapshot && s.snapshot.url ? h('img', { src: s.snapshot.url, alt: 'person', class: 'body', loading: 'lazy' }) : h('div', { class: 'muted body' }, 'no picture'),
-          s.face && s.face.url ? h('img', { src: s.face.url, alt: 'face', class: 'face', loading: 'lazy' }) : null),
+          s.snapshot && s.snapshot.url ? h('img', { src: s.snapshot.url, alt: 'person', class: 'body' }) : h('div', { class: 'muted body' }, 'no picture'),
+          s.face && s.face.url ? h('img', { src: s.face.url, alt: 'face', class: 'face' }) : null),
         h('div', { class: 'score' }, `${i + 1}. `, byExample ? `alike ${pct(hit.score)}` : `match ${pct(hit.score)}`,
           byExample && hit.colour < 1 ? ` · clothes ${pct(hit.colour)}` : ''),
         h('div', null, s.camera_name || s.camera), h('div', { class: 'muted' }, fmtTime(s.enter)),

@@ -64,7 +64,7 @@ export async function render(main, { query }) {
     if (hasRole('admin', 'investigator')) await holds.show(c.caseNo, c.reason);
   };
   const follow = (id) => trajectory(`/api/v1/sightings/${encodeURIComponent(id)}/trajectory`, { sighting: id })
-    .then(() => result.scrollIntoView({ behavior: 'smooth', block: 'start' }));
+    .then(() => result.scrollIntoView({ block: 'start' }));
   const search = new SearchPanel({ ctx, follow, cameras });
   main.append(search.box, holds.box);
 
