@@ -116,7 +116,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 		"GET /api/v1/cases/{case}/exports":      {Allowed: caseReaders},
 		"GET /api/v1/cases/{case}/exports/{id}": {Allowed: investigators},
 		"GET /api/v1/signing-key":               {Public: true},
-		"GET /api/v1/patrol/assignment":         {Allowed: []auth.Role{auth.Patrol}},
+		"GET /api/v1/patrol/assignment":         {Allowed: []auth.Role{auth.Patrol}, Sees: map[auth.Role][]string{auth.Patrol: {"u-near", "Near unit"}}},
 		"GET /api/v1/patrol/assignment/photo":   {Allowed: []auth.Role{auth.Patrol}},
 
 		"GET /api/v1/objects/{key...}": {Public: true, Path: m.link},

@@ -144,17 +144,20 @@ func TestProductRouteRoleMatrix(t *testing.T) {
 		// Where the guardian's person was last seen, with her face, and her alerts.
 		"GET /api/v1/guardian": {Allowed: []auth.Role{auth.Guardian}, Sees: map[auth.Role][]string{
 			auth.Guardian: {"p-anna", "Anna K", "Harbour", "Market St", "face@cam-2"}}},
-		"POST /api/v1/search/sightings":         {Allowed: investigators, Body: `{"example":"s1","colours":"red top"}`},
+		// Sightings like an example, from every camera: what a trajectory query shows.
+		"POST /api/v1/search/sightings": {Allowed: investigators, Body: `{"example":"s1","colours":"red top"}`, Sees: map[auth.Role][]string{
+			auth.Admin: walkPath, auth.Investigator: walkPath}},
 		"POST /api/v1/search/describe":          {Allowed: investigators, Body: `{"text":"red top, dark trousers"}`},
 		"POST /api/v1/cases/{case}/exports":     {Allowed: investigators, Body: `{"reason":"route x role matrix check","person_id":"p-anna"}`},
 		"GET /api/v1/cases/{case}/exports":      {Allowed: holdReaders},
 		"GET /api/v1/cases/{case}/exports/{id}": {Allowed: investigators},
 		"GET /api/v1/signing-key":               {Public: true},
-		"GET /api/v1/patrol/assignment":         {Allowed: []auth.Role{auth.Patrol}},
-		"GET /api/v1/patrol/assignment/photo":   {Allowed: []auth.Role{auth.Patrol}},
-		"GET /api/v1/objects/{key...}":          {Public: true, Path: link},
-		"GET /api/v1/openapi.json":              {Public: true},
-		"GET /{$}":                              {Public: true},
-		"GET /assets/{file...}":                 {Public: true, Path: "/assets/app.js"},
+		// The patrol's own unit; no alert is dispatched to it in this world.
+		"GET /api/v1/patrol/assignment":       {Allowed: []auth.Role{auth.Patrol}, Sees: map[auth.Role][]string{auth.Patrol: {"u-near", "Unit 1"}}},
+		"GET /api/v1/patrol/assignment/photo": {Allowed: []auth.Role{auth.Patrol}},
+		"GET /api/v1/objects/{key...}":        {Public: true, Path: link},
+		"GET /api/v1/openapi.json":            {Public: true},
+		"GET /{$}":                            {Public: true},
+		"GET /assets/{file...}":               {Public: true, Path: "/assets/app.js"},
 	}, markers)
 }

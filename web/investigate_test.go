@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -121,45 +122,54 @@ func TestExportRoute(t *testing.T) {
 	assert.Equal(t, v.ManifestSHA256, digest)
 }
 
-// TestPatrolAssignment: the patrol's unit sees the alert it is dispatched to, with the person's photo,
-// latest picture and route, and loses them when the alert is resolved; a patrol account without a unit
-// is told so.
+// TestPatrolAssignment: the patrol's unit sees the alert it is dispatched to, with the person's photo
+// and the evidence of the alert's own camera only (the person's other camera is a trajectory query),
+// and loses it when the alert is resolved; a patrol account without a unit is told so.
 func TestPatrolAssignment(t *testing.T) {
 	p := newProduct(t, nil, nil)
+	w := raiseWalk(t, p) // a-walk at cam-1, with evidence from cam-1 and cam-2
 	patrol := p.Token(t, auth.Patrol)
-	get := func() web.AssignmentView {
+	get := func() (web.AssignmentView, []byte) {
 		t.Helper()
 		r := p.Do(t, "GET", "/api/v1/patrol/assignment", patrol, "")
 		require.Equal(t, http.StatusOK, r.StatusCode, string(r.Body))
 		var a web.AssignmentView
 		decode(t, r, &a)
-		return a
+		return a, r.Body
 	}
-	a := get()
+	a, _ := get()
 	assert.Equal(t, "u-near", a.Unit.ID)
 	assert.Nil(t, a.Alert, "not sent anywhere yet")
 	assert.Equal(t, http.StatusNotFound, p.Do(t, "GET", "/api/v1/patrol/assignment/photo", patrol, "").StatusCode)
 
 	op := p.Token(t, auth.Operator)
-	r := p.Do(t, "POST", "/api/v1/alerts/a-anna/confirm", op, `{}`)
+	r := p.Do(t, "POST", "/api/v1/alerts/a-walk/confirm", op, `{}`)
 	require.Equal(t, http.StatusOK, r.StatusCode, "confirm: %s", r.Body)
-	r = p.Do(t, "POST", "/api/v1/alerts/a-anna/dispatch", op, `{"patrol":"u-near"}`)
+	r = p.Do(t, "POST", "/api/v1/alerts/a-walk/dispatch", op, `{"patrol":"u-near"}`)
 	require.Equal(t, http.StatusOK, r.StatusCode, "dispatch: %s", r.Body)
-	a = get()
+	a, body := get()
 	require.NotNil(t, a.Alert)
-	assert.Equal(t, "a-anna", a.Alert.ID)
+	assert.Equal(t, "a-walk", a.Alert.ID)
 	assert.Equal(t, "Anna K", a.Alert.PersonName)
-	assert.NotEmpty(t, a.PhotoURL)
-	r = p.Do(t, "GET", a.PhotoURL, patrol, "")
+	require.NotNil(t, a.Latest)
+	assert.Equal(t, "walk-cam-1", a.Latest.ID)
+	assert.NotEmpty(t, a.Latest.Snapshot.URL)
+	require.Len(t, a.Route, 1)
+	assert.Equal(t, "cam-1", a.Route[0].Camera)
+	assert.True(t, keyIn(body, w.snaps[0]))
+	assert.False(t, keyIn(body, w.snaps[1]) || keyIn(body, w.faces[1]) || strings.Contains(string(body), "Harbour"),
+		"the assignment shows the person at another camera than the alert's")
+	r = p.Do(t, "GET", "/api/v1/patrol/assignment/photo", patrol, "")
 	require.Equal(t, http.StatusOK, r.StatusCode)
 	assert.Equal(t, "image/png", r.Header.Get("Content-Type"))
 	assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
 
 	for _, act := range []string{"ack", "on_scene", "resolve"} {
-		r := p.Do(t, "POST", "/api/v1/alerts/a-anna/"+act, patrol, `{}`)
+		r := p.Do(t, "POST", "/api/v1/alerts/a-walk/"+act, patrol, `{}`)
 		require.Equal(t, http.StatusOK, r.StatusCode, "%s: %s", act, r.Body)
 	}
-	assert.Nil(t, get().Alert, "resolved: nothing to do")
+	a, _ = get()
+	assert.Nil(t, a.Alert, "resolved: nothing to do")
 	assert.Equal(t, http.StatusNotFound, p.Do(t, "GET", "/api/v1/patrol/assignment/photo", patrol, "").StatusCode)
 
 	_, pw := p.AddUser(t, "spare-patrol", auth.Patrol, auth.Scope{})

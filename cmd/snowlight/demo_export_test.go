@@ -38,7 +38,7 @@ func checkDemoExport(t *testing.T, d *demoRun, models, bundle string) {
 
 	cfg := detect.DefaultYuNetConfig()
 	cfg.ScoreThreshold, cfg.VerifyBelow = 0.5, 0
-	yunet, err := detect.NewYuNet(models, cfg)
+	yunet, err := detect.NewYuNet(nil, models, cfg)
 	require.NoError(t, err)
 	defer yunet.Close()
 	faces := func(jpg []byte) []image.Rectangle {

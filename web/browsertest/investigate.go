@@ -46,14 +46,14 @@ func findPeople(t *testing.T, tab *Tab, photo string, shot func(*testing.T, *Tab
 	// One click on a hit shows its trajectory.
 	id, err := Eval[string](tab, 5*time.Second, `document.querySelector('#srch-results .hit').dataset.sighting`)
 	must(err)
-	must(tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#srch-results .hit [data-follow]`))))
+	must(clickJS(tab, `#srch-results .hit [data-follow]`))
 	_, err = WaitJS[bool](tab, 15*time.Second, fmt.Sprintf(`!!document.querySelector('#inv-list-result .sighting[data-sighting=%s]')`, jsString(id)))
 	must(err)
 
-	// A description from the chips, read back before searching.
-	must(tab.Do(10*time.Second,
-		chromedp.Click(chromedp.CSS(`.chips[data-part=upper] [data-colour=red]`)),
-		chromedp.Click(chromedp.CSS(`.chips[data-part=lower] [data-colour=dark]`))))
+	// A description from the chips, read back before searching. Clicked through the page's script: the
+	// trajectory above is still loading its pictures, which moves the chips under a pointer.
+	must(clickJS(tab, `.chips[data-part=upper] [data-colour=red]`))
+	must(clickJS(tab, `.chips[data-part=lower] [data-colour=dark]`))
 	if _, err = WaitJS[string](tab, 10*time.Second, `(() => { const t = document.getElementById('srch-preview').textContent; return t.includes('top red') && t.includes('bottom dark') ? t : ''; })()`); err != nil {
 		got, _ := Eval[string](tab, 5*time.Second, `document.getElementById('srch-colours').value + ' / ' + document.getElementById('srch-preview').textContent`)
 		t.Fatalf("the chips red (top) and dark (bottom) gave %q: %v", got, err)
@@ -80,6 +80,15 @@ func findPeople(t *testing.T, tab *Tab, photo string, shot func(*testing.T, *Tab
 		_, err = WaitJS[bool](tab, 30*time.Second, `!!document.querySelector('#srch-results .hit, #srch-none')`)
 		must(err)
 	}
+}
+
+// clickJS clicks the element sel selects through the page's script, wherever it is on the screen.
+func clickJS(tab *Tab, sel string) error {
+	ok, err := Eval[bool](tab, 5*time.Second, fmt.Sprintf(`(() => { const e = document.querySelector(%s); if (e) e.click(); return !!e; })()`, jsString(sel)))
+	if err == nil && !ok {
+		err = fmt.Errorf("no %s to click", sel)
+	}
+	return err
 }
 
 // exportCase exports the trajectory shown for the case through the dialog, waits for the bundle and
