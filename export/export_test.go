@@ -144,7 +144,8 @@ func newWorld(t *testing.T) *world {
 
 // TestExport: the bundle verifies; in its snapshot, body view and clip the detector finds the
 // subject's face and no other; the trajectory, the audit entries of the case and what redaction did are
-// in it; and changing one byte of any file makes verification fail, naming it.
+// in it. (That a changed byte fails verification is casebundle's test, and the browser suite's on a
+// bundle exported through the product.)
 func TestExport(t *testing.T) {
 	ctx := context.Background()
 	sc := newWorld(t)
@@ -213,28 +214,6 @@ func TestExport(t *testing.T) {
 		assert.LessOrEqual(t, r.Hidden, r.Faces, r.File)
 		if r.File == "alerts/al-1-snapshot.jpg" {
 			assert.Equal(t, len(faces)-1, r.Hidden, "every face but the subject's hidden")
-		}
-	}
-
-	// One byte changed in any file: verification fails and names it.
-	for _, zf := range zr.File {
-		var changed bytes.Buffer
-		zw := zip.NewWriter(&changed)
-		for _, other := range zr.File {
-			data := bytes.Clone(files[other.Name])
-			if other.Name == zf.Name {
-				data[len(data)/2] ^= 0x01
-			}
-			fw, err := zw.Create(other.Name)
-			require.NoError(t, err)
-			_, err = fw.Write(data)
-			require.NoError(t, err)
-		}
-		require.NoError(t, zw.Close())
-		_, err := casebundle.Verify(bytes.NewReader(changed.Bytes()), int64(changed.Len()), casebundle.VerifyOptions{})
-		var ve *casebundle.Error
-		if assert.ErrorAs(t, err, &ve, zf.Name) && zf.Name != casebundle.SignatureName {
-			assert.Contains(t, []string{zf.Name, casebundle.ManifestName}, ve.File, "changing %s", zf.Name)
 		}
 	}
 }

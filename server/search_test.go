@@ -20,13 +20,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"snowlight/auth"
+	"snowlight/center"
 	"snowlight/colour"
 	"snowlight/config"
-	"snowlight/pipeline"
 	"snowlight/search"
 	"snowlight/store"
 	"snowlight/tracks"
 	"snowlight/web"
+	"snowlight/web/webtest"
 )
 
 // TestSearchFollowsTheStore drives search through a real server over HTTP: an index built at start
@@ -38,7 +39,7 @@ func TestSearchFollowsTheStore(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
 	now := time.Date(2025, 5, 10, 12, 0, 0, 0, time.UTC)
-	clock := &testClock{t: now}
+	clock := webtest.NewClock(now)
 	// Cameras with only a recording are listed, not ingested: the index needs no video.
 	var yaml strings.Builder
 	fmt.Fprintf(&yaml, "listen: 127.0.0.1:0\ndata_dir: %s\ncameras:\n", dir)
@@ -69,7 +70,7 @@ func TestSearchFollowsTheStore(t *testing.T) {
 	}
 	require.NoError(t, db.Close())
 
-	srv := startSearchServer(t, cfg, clock.now, "ines")
+	srv := startSearchServer(t, cfg, clock.Now, "ines")
 	search := func(body string) []string {
 		t.Helper()
 		var out struct{ Hits []web.SearchHit }
@@ -93,12 +94,12 @@ func TestSearchFollowsTheStore(t *testing.T) {
 	// Stored by the center while running: indexed at once.
 	fresh := sighting("red-3", "cam-b", now.Add(-time.Minute), a, red)
 	require.NoError(t, srv.s.db.SaveSighting(ctx, fresh))
-	srv.s.onCenterEvent(pipeline.Event{Kind: pipeline.SightingEnded, Sighting: &fresh})
+	srv.s.onCenterEvent(center.Event{Kind: tracks.SightingEnded, Sighting: &fresh})
 	require.Eventually(t, func() bool { return slices.Contains(search(`{"example":"red-1"}`), "red-3") },
 		5*time.Second, 20*time.Millisecond, "the new sighting is found")
 
 	// Three hours on, retention deletes the old sighting from the database, and from the index's files.
-	clock.add(3 * time.Hour)
+	clock.Advance(3 * time.Hour)
 	rep, err := srv.s.reten.Once(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, rep.Deleted.UnlistedSightings)
@@ -112,7 +113,7 @@ func TestSearchFollowsTheStore(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, db.SaveSighting(ctx, sighting("blue-3", "cam-a", now.Add(-30*time.Minute), b, blue)))
 	require.NoError(t, db.Close())
-	srv = startSearchServer(t, cfg, clock.now, "ines-again")
+	srv = startSearchServer(t, cfg, clock.Now, "ines-again")
 	assert.Equal(t, 6, srv.s.index.ix.Len())
 	assert.ElementsMatch(t, []string{"blue-3", "blue-2"}, search(`{"example":"blue-1","colours":"blue top","from":"2025-05-10T00:00:00Z"}`),
 		"by example among those in blue")
@@ -153,24 +154,6 @@ func startSearchServer(t *testing.T, cfg *config.Config, now func() time.Time, u
 	holdCall(t, ts.URL, "POST", "/api/v1/login", "", `{"user":"`+user+`","password":"`+pw+`"}`, http.StatusOK, &out)
 	srv.token = out.Token
 	return srv
-}
-
-// testClock is a clock a test moves on.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // unit is a random direction in the appearance space (OSNet's outputs are non-negative).

@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"snowlight/auth"
@@ -140,12 +138,5 @@ func (a *api) assignmentPhoto(w http.ResponseWriter, r *http.Request) {
 		failService(w, r, err)
 		return
 	}
-	ct := http.DetectContentType(ph.Data)
-	if !strings.HasPrefix(ct, "image/") {
-		ct = "application/octet-stream"
-	}
-	w.Header().Set("Content-Type", ct)
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Length", strconv.Itoa(len(ph.Data)))
-	w.Write(ph.Data)
+	writePhoto(w, ph)
 }

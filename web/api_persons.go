@@ -245,6 +245,11 @@ func (a *api) personPhoto(w http.ResponseWriter, r *http.Request) {
 		failService(w, r, err)
 		return
 	}
+	writePhoto(w, ph)
+}
+
+// writePhoto answers with an enrolment photo, typed by its content (anything but an image as bytes).
+func writePhoto(w http.ResponseWriter, ph Photo) {
 	ct := http.DetectContentType(ph.Data)
 	if !strings.HasPrefix(ct, "image/") {
 		ct = "application/octet-stream"
