@@ -38,6 +38,11 @@ func (x trajectoriesAPI) sighting(ctx context.Context, id string) (web.SightingV
 	if err != nil {
 		return web.SightingView{}, storeErr(err)
 	}
+	return x.sightingView(s), nil
+}
+
+// sightingView is a stored sighting as the API shows it.
+func (x trajectoriesAPI) sightingView(s tracks.Sighting) web.SightingView {
 	st := tracks.Step{Sighting: s.ID, Camera: s.Camera, Enter: s.Enter, Exit: s.Exit, PersonID: s.PersonID()}
 	if s.Face != nil {
 		st.FaceRef = s.Face.Ref
@@ -50,7 +55,7 @@ func (x trajectoriesAPI) sighting(ctx context.Context, id string) (web.SightingV
 	}
 	v := x.stepView(st)
 	v.Score = identityScore(s)
-	return v, nil
+	return v
 }
 
 // identityScore is the best face similarity behind a sighting's identity (0 when it names nobody).

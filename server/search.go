@@ -7,6 +7,7 @@ import (
 	"iter"
 	"path/filepath"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,9 +28,13 @@ type sightingIndex struct {
 	ix *search.Index
 	// work carries stored final sightings to the index, so the center never waits on a search's lock.
 	work chan search.Entry
-	// stale is set when the index missed a change (a full queue, a failed delete): the next start
-	// rebuilds it, since its count then differs from the store's.
-	stale atomic.Bool
+	// behind is set once a sighting could not be queued: the next start rebuilds the index, since its
+	// count then differs from the store's.
+	behind atomic.Bool
+	// undeleted are ids retention deleted whose removal from the index failed, tried again with the
+	// next deletion (and gone at the next start's rebuild at the latest).
+	mu        sync.Mutex
+	undeleted []string
 	// appearance embeds uploaded pictures of a person (OSNet, one at a time); nil without models.
 	appearance *detect.Embedder
 }
@@ -96,7 +101,7 @@ func (x *sightingIndex) add(s tracks.Sighting) {
 	select {
 	case x.work <- entry(s.ID, s.Camera, s.Enter, s.AppearanceEmbedding, s.Colours):
 	default:
-		if !x.stale.Swap(true) {
+		if !x.behind.Swap(true) {
 			x.s.log.Error("search index is behind: sightings are missing from it until the next start rebuilds it")
 		}
 	}
@@ -123,17 +128,21 @@ func (x *sightingIndex) run(ctx context.Context) error {
 
 func (x *sightingIndex) index(e search.Entry) {
 	if err := x.ix.Add(e); err != nil {
-		x.stale.Store(true)
 		x.s.log.Error("search index: sighting not indexed", "sighting", e.ID, "err", err)
 	}
 }
 
-// deleted takes what retention deleted out of the index too, so a deleted sighting cannot be found.
+// deleted takes what retention deleted out of the index's files too, so a deleted sighting can be
+// neither found nor read from the disk.
 func (x *sightingIndex) deleted(ctx context.Context, ids []string) error {
-	if _, err := x.ix.Delete(ctx, ids); err != nil {
-		x.stale.Store(true)
-		return fmt.Errorf("search index: %w", err)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	all := append(x.undeleted, ids...)
+	if _, err := x.ix.Delete(ctx, all); err != nil {
+		x.undeleted = all
+		return fmt.Errorf("search index: %d deleted sightings left in it for the next try: %w", len(all), err)
 	}
+	x.undeleted = nil
 	return nil
 }
 
@@ -152,7 +161,9 @@ func (x *sightingIndex) close() error {
 type searchAPI struct{ s *Server }
 
 // cropLimits admit a picture of a person from a phone or a camera, never a bomb.
-var cropLimits = photo.Limits{MaxBytes: 8 << 20, MaxPixels: 24_000_000, MaxSide: 8192, MaxDecodedBytes: 100_000_000}
+func cropLimits() photo.Limits {
+	return photo.Limits{MaxBytes: 8 << 20, MaxPixels: 24_000_000, MaxSide: 8192, MaxDecodedBytes: 100_000_000}
+}
 
 func (x searchAPI) Sightings(ctx context.Context, q web.SearchQuery) ([]web.SearchHit, error) {
 	ix := x.s.index
@@ -201,15 +212,15 @@ func (x searchAPI) Sightings(ctx context.Context, q web.SearchQuery) ([]web.Sear
 		if h.ID == q.Example || len(out) == q.Limit {
 			continue
 		}
-		v, err := tr.sighting(ctx, h.ID)
-		if errors.Is(err, web.ErrNotFound) {
-			continue // deleted since the index was told
+		s, err := x.s.db.Sighting(ctx, h.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted by retention while the query ran
 		}
 		if err != nil {
 			return nil, err
 		}
-		hit := web.SearchHit{Sighting: v, Score: float64(h.Score), Colour: float64(h.Colour)}
-		if s, err := x.s.db.Sighting(ctx, h.ID); err == nil && !s.Colours.IsZero() {
+		hit := web.SearchHit{Sighting: tr.sightingView(s), Score: float64(h.Score), Colour: float64(h.Colour)}
+		if !s.Colours.IsZero() {
 			up, _ := s.Colours.Upper.Main()
 			low, _ := s.Colours.Lower.Main()
 			hit.Clothes = &web.ClothesView{Upper: regionName(s.Colours.Upper, up), Lower: regionName(s.Colours.Lower, low)}
@@ -236,7 +247,7 @@ func (x *sightingIndex) embed(data []byte) ([]float32, error) {
 	if x.appearance == nil {
 		return nil, fmt.Errorf("searching by a picture needs the appearance model (serve with models): %w", web.ErrUnavailable)
 	}
-	img, _, err := detect.DecodePhoto(data, cropLimits)
+	img, _, err := detect.DecodePhoto(data, cropLimits())
 	if err != nil {
 		return nil, fmt.Errorf("the picture: %v: %w", err, web.ErrInvalid)
 	}
