@@ -2,9 +2,13 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"snowlight/auth"
@@ -117,6 +121,25 @@ func (a *api) searchSightings(w http.ResponseWriter, r *http.Request) {
 		a.link(r.Context(), &s.Snapshot)
 		a.link(r.Context(), &s.Face)
 		a.linkClip(r.Context(), &s.Clip)
+	}
+	// The guard recorded the case before the search; this says what was looked for and found.
+	what := map[string]string{"from": q.From.Format(time.RFC3339), "to": q.To.Format(time.RFC3339), "hits": strconv.Itoa(len(hits))}
+	switch {
+	case q.Example != "":
+		what["example"] = q.Example
+	case len(q.Crop) > 0:
+		sum := sha256.Sum256(q.Crop)
+		what["picture_sha256"] = hex.EncodeToString(sum[:])
+	}
+	if q.Colours != "" {
+		what["colours"] = q.Colours
+	}
+	if q.Cameras != nil {
+		what["cameras"] = strings.Join(q.Cameras, ",")
+	}
+	if err := a.record(r, "search.result", "sightings", what); err != nil {
+		Fail(w, r, err)
+		return
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{"hits": hits, "from": q.From, "to": q.To, "description": desc})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -50,10 +51,15 @@ func TestSearchRoute(t *testing.T) {
 	assert.True(t, res.Description.Lower.Dark)
 
 	es := auditActions(t, p.Env, "t-investigator")
-	require.NotEmpty(t, es)
-	last := es[len(es)-1]
-	assert.Equal(t, "search.sightings", last.Action)
-	assert.Equal(t, "C-1", last.Case)
+	require.GreaterOrEqual(t, len(es), 2)
+	asked, found := es[len(es)-2], es[len(es)-1]
+	assert.Equal(t, "search.sightings", asked.Action, "recorded before the search runs")
+	assert.Equal(t, "C-1", asked.Case)
+	assert.Equal(t, "search.result", found.Action, "and what it looked for and found")
+	assert.Equal(t, "C-1", found.Case)
+	assert.Equal(t, "s1", found.Details["example"])
+	assert.Equal(t, "a red jacket and dark jeans", found.Details["colours"])
+	assert.Equal(t, strconv.Itoa(len(res.Hits)), found.Details["hits"])
 
 	r = p.Do(t, "POST", "/api/v1/search/describe", tok, `{"text":"navy hoodie"}`)
 	require.Equal(t, http.StatusOK, r.StatusCode, string(r.Body))
