@@ -188,7 +188,9 @@ func Run(t *testing.T, tg Target) Result {
 		}
 		shot(t, op, "03-alert-detail")
 		for _, step := range []struct{ action, status string }{{"confirm", "confirmed"}, {"dispatch", "dispatched"}} {
-			must(t, op.Do(10*time.Second, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#alert-actions button[data-action=%q]`, step.action)))))
+			// Clicked through the page's script: the page redraws its buttons as the alert's evidence
+			// arrives, and a button found a moment before may be gone at the click.
+			must(t, clickJS(op, fmt.Sprintf(`#alert-actions button[data-action=%q]`, step.action)))
 			_, err := WaitJS[bool](op, 10*time.Second, fmt.Sprintf(`(document.querySelector('#alert-status')||{}).dataset?.status === %q`, step.status))
 			must(t, err)
 		}
