@@ -121,11 +121,8 @@ func TestRingViewerKeepsWatchingThroughADroppedGOP(t *testing.T) {
 		if r.Push(H264, nil, au) {
 			dropped++
 		}
-		if len(ch) > 0 {
-			<-ch
-			continue
-		}
-		t.Fatalf("access unit at %v not delivered", au.PTS)
+		require.NotEmpty(t, ch, "access unit at %v not delivered", au.PTS)
+		<-ch
 	}
 	assert.Equal(t, 1, dropped)
 	assert.Zero(t, r.Stats().Bytes)

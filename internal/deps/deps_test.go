@@ -213,9 +213,8 @@ func TestImportRules(t *testing.T) {
 		pkgs = append(pkgs, p)
 	}
 	require.NotEmpty(t, pkgs)
-	for _, line := range r.check(pkgs) {
-		t.Error(line)
-	}
+	broken := r.check(pkgs)
+	assert.Empty(t, broken, "arrows docs/ARCHITECTURE.md does not allow:\n%s", strings.Join(broken, "\n"))
 }
 
 // TestRulesLanguage: the language means what the document says it does, and a violation of each kind
