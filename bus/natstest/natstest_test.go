@@ -24,7 +24,9 @@ func TestClusterSurvivesOneNode(t *testing.T) {
 	require.NoError(t, err)
 
 	c.Servers[0].Kill()
-	_, err = js.Publish(ctx, "t.2", []byte("two"))
+	// The killed node may have led the stream: until the other two elect a new leader (seconds on a loaded
+	// machine) the publish finds no responder, and the client's default retries give up after half a second.
+	_, err = js.Publish(ctx, "t.2", []byte("two"), jetstream.WithRetryAttempts(40), jetstream.WithRetryWait(250*time.Millisecond))
 	require.NoError(t, err, "two of three nodes are a quorum")
 	require.NoError(t, c.Servers[0].Start())
 
