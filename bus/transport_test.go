@@ -300,14 +300,17 @@ func TestMalformedEventIsRefused(t *testing.T) {
 	deadc := make(chan error, 1)
 	natstest.Run(t, func(ctx context.Context) error {
 		return bus.Consume(ctx, js, bus.ConsumerOptions{DeadLetter: func(_ context.Context, _ bus.Delivery, err error) { deadc <- err }},
-			func(context.Context, bus.Delivery) error { t.Error("handler called for a malformed event"); return nil })
+			func(context.Context, bus.Delivery) error {
+				assert.Fail(t, "handler called for a malformed event")
+				return nil
+			})
 	})
 	select {
 	case err := <-deadc:
 		assert.True(t, bus.IsRefused(err))
 		assert.ErrorContains(t, err, bus.HeaderEpoch)
 	case <-time.After(10 * time.Second):
-		t.Fatal("no dead letter")
+		require.Fail(t, "no dead letter")
 	}
 }
 

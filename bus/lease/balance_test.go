@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // world is a test's table: cameras, live edges and who holds what.
@@ -92,7 +93,7 @@ func (w *world) settle(t *testing.T, edges ...string) {
 			return
 		}
 	}
-	t.Fatalf("still moving after 10 rounds: %v", w.current)
+	require.Fail(t, "still moving after 10 rounds", "owners: %v", w.current)
 }
 
 func TestBalanceFillsThenSharesOnJoin(t *testing.T) {

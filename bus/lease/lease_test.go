@@ -35,9 +35,8 @@ func newIngest(t *testing.T) *ingest { return &ingest{t: t, by: map[string]strin
 func (in *ingest) start(edge string, l *lease.Lease) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if other, ok := in.by[l.Camera]; ok {
-		in.t.Errorf("%s starts %s while %s still ingests it", edge, l.Camera, other)
-	}
+	other, ok := in.by[l.Camera]
+	assert.False(in.t, ok, "%s starts %s while %s still ingests it", edge, l.Camera, other)
 	in.by[l.Camera] = edge
 	in.log = append(in.log, fmt.Sprintf("%s +%s", edge, l.Camera))
 }
@@ -283,7 +282,7 @@ func TestFenceRefusesStaleOwner(t *testing.T) {
 	case why := <-stopped:
 		assert.Equal(t, lease.ReasonFenced, why)
 	case <-time.After(2 * ttl):
-		t.Fatal("the cut-off edge did not stop its camera")
+		require.Fail(t, "the cut-off edge did not stop its camera")
 	}
 	var madeBefore = time.Now().Add(-50 * time.Millisecond)
 	require.Eventually(t, func() bool { return in.owner("cam-0") == "edge-b" }, 3*ttl, 10*time.Millisecond)

@@ -148,6 +148,6 @@ func TestEdgePermissions(t *testing.T) {
 	case e := <-w.Updates():
 		assert.Nil(t, e, "the watch starts: nothing to deliver")
 	case <-time.After(5 * time.Second):
-		t.Fatal("an edge cannot watch the watch list")
+		require.Fail(t, "an edge cannot watch the watch list")
 	}
 }

@@ -82,7 +82,7 @@ func TestNextWaitsForAppendAndContext(t *testing.T) {
 	case r := <-got:
 		assert.Equal(t, "record 1", string(r.Data))
 	case <-time.After(2 * time.Second):
-		t.Fatal("Next did not wake on Append")
+		require.Fail(t, "Next did not wake on Append")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()

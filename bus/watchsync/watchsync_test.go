@@ -81,7 +81,7 @@ func TestRemovalStopsMatchingOnEveryEdge(t *testing.T) {
 	select {
 	case <-changed:
 	default:
-		t.Error("Changed did not fire")
+		assert.Fail(t, "Changed did not fire")
 	}
 
 	// An entry's expiry too, with or without the center's help.
