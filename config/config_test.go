@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 )
 
@@ -58,9 +60,7 @@ watchlist:
 func parse(t *testing.T, y string) (*Config, error) {
 	t.Helper()
 	secretFile := filepath.Join(t.TempDir(), "hook.secret")
-	if err := os.WriteFile(secretFile, []byte("hook-"+canary+"-0123456789abcdef\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(secretFile, []byte("hook-"+canary+"-0123456789abcdef\n"), 0o600))
 	y = strings.ReplaceAll(y, "SECRETFILE", secretFile)
 	env := map[string]string{"CAM2_PASSWORD": "cam2-" + canary}
 	return Parse(strings.NewReader(y), func(k string) string { return env[k] })
@@ -68,36 +68,37 @@ func parse(t *testing.T, y string) (*Config, error) {
 
 func TestValidConfig(t *testing.T) {
 	c, err := parse(t, valid)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.Len(t, c.Cameras, 2)
 	cam := c.Cameras[0]
-	if cam.URL != "rtsp://10.0.0.5:554/stream1" || cam.Username != "admin" || cam.Password.Reveal() != canary {
-		t.Errorf("credentials not split from the URL: %q %q", cam.URL, cam.Username)
-	}
-	if got := cam.URLWithCredentials(); got != "rtsp://admin:"+canary+"@10.0.0.5:554/stream1" {
-		t.Errorf("URLWithCredentials = %q", got)
-	}
-	if c.Cameras[1].Password.Reveal() != "cam2-"+canary || c.Patrols[0].Receiver.Secret.Reveal() != "hook-"+canary+"-0123456789abcdef" {
-		t.Error("secret references not resolved")
-	}
-	if c.Cameras[0].Transport != "tcp" || c.Cameras[0].DetectFPS != 5 || c.Alerts.PreRoll != 5*time.Second {
-		t.Error("defaults not applied")
-	}
-	if c.Location().String() != "Europe/Berlin" || len(c.Alerts.Rules.Content) != 1 {
-		t.Error("time zone or alert rules not read")
-	}
-	if c.Cameras[0].Zones[0].Dwell != 2*time.Minute || c.Cameras[0].Neighbours[0].MaxTransit != 2*time.Minute {
-		t.Error("durations not decoded")
-	}
+	// Credentials are split from the URL.
+	assert.Equal(t, "rtsp://10.0.0.5:554/stream1", cam.URL)
+	assert.Equal(t, "admin", cam.Username)
+	assert.Equal(t, canary, cam.Password.Reveal())
+	assert.Equal(t, "rtsp://admin:"+canary+"@10.0.0.5:554/stream1", cam.URLWithCredentials())
+	// Secret references are resolved.
+	assert.Equal(t, "cam2-"+canary, c.Cameras[1].Password.Reveal())
+	require.Len(t, c.Patrols, 1)
+	assert.Equal(t, "hook-"+canary+"-0123456789abcdef", c.Patrols[0].Receiver.Secret.Reveal())
+	// Defaults.
+	assert.Equal(t, "tcp", cam.Transport)
+	assert.Equal(t, 5.0, cam.DetectFPS)
+	assert.Equal(t, 5*time.Second, c.Alerts.PreRoll)
+	assert.Equal(t, "Europe/Berlin", c.Location().String())
+	assert.Len(t, c.Alerts.Rules.Content, 1)
+	// Durations.
+	require.Len(t, cam.Zones, 1)
+	require.Len(t, cam.Neighbours, 1)
+	assert.Equal(t, 2*time.Minute, cam.Zones[0].Dwell)
+	assert.Equal(t, 2*time.Minute, cam.Neighbours[0].MaxTransit)
 	// Nothing that prints or serialises the config may carry a credential.
-	y, _ := yaml.Marshal(c)
-	j, _ := json.Marshal(c)
+	y, err := yaml.Marshal(c)
+	require.NoError(t, err)
+	j, err := json.Marshal(c)
+	require.NoError(t, err)
 	for name, s := range map[string]string{"yaml": string(y), "json": string(j), "%v": fmt.Sprintf("%v", c),
 		"%+v": fmt.Sprintf("%+v", *c), "%#v": fmt.Sprintf("%#v", *c)} {
-		if strings.Contains(s, canary) {
-			t.Errorf("%s output leaks a credential", name)
-		}
+		assert.NotContains(t, s, canary, "%s output leaks a credential", name)
 	}
 }
 
@@ -134,25 +135,17 @@ func TestInvalidConfig(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if !strings.Contains(valid, tc.from) {
-				t.Fatalf("test edits %q, which the valid config lacks", tc.from)
-			}
+			require.Contains(t, valid, tc.from, "the test edits a line the valid config lacks")
 			_, err := parse(t, strings.Replace(valid, tc.from, tc.to, 1))
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want it to contain %q", err, tc.want)
-			}
-			if strings.Contains(err.Error(), canary) {
-				t.Fatalf("error leaks a credential: %v", err)
-			}
+			require.ErrorContains(t, err, tc.want)
+			assert.NotContains(t, err.Error(), canary, "the error leaks a credential")
 		})
 	}
 }
 
 func TestOversizedFileRefused(t *testing.T) {
 	_, err := Parse(strings.NewReader(strings.Repeat("#", MaxFileSize+1)), os.Getenv)
-	if err == nil {
-		t.Fatal("oversized config accepted")
-	}
+	require.Error(t, err, "oversized config accepted")
 }
 
 func FuzzParse(f *testing.F) {
@@ -164,9 +157,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		for _, cam := range c.Cameras {
-			if !strings.HasPrefix(cam.URL, "rtsp://") && !strings.HasPrefix(cam.URL, "rtsps://") {
-				t.Fatalf("accepted camera URL %q", cam.URL)
-			}
+			require.Regexp(t, `^rtsps?://`, cam.URL, "accepted camera URL")
 		}
 	})
 }
@@ -188,26 +179,24 @@ cameras:
 `
 	dir := t.TempDir()
 	path := filepath.Join(dir, "replay.yaml")
-	if err := os.WriteFile(path, []byte(rec), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(path, []byte(rec), 0o600))
 	c, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := []Recording{
 		{File: filepath.Join(dir, "c1.mp4"), Start: time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)},
 		{File: "/videos/c2.mkv", Start: time.Date(2024, 5, 1, 8, 0, 2, 5e8, time.UTC)},
 	}
+	require.Len(t, c.Cameras, len(want))
 	for i, w := range want {
 		r := c.Cameras[i].Recording
-		if r == nil || r.File != w.File || !r.Start.Equal(w.Start) {
-			t.Errorf("camera %d recording %+v, want %+v", i, r, w)
+		if assert.NotNil(t, r, "camera %d", i) {
+			assert.Equal(t, w.File, r.File, "camera %d", i)
+			assert.WithinDuration(t, w.Start, r.Start, 0, "camera %d", i)
 		}
 	}
-	if c.Cameras[0].URL != "" || c.Cameras[0].DetectFPS != 4 || c.Cameras[1].DetectFPS != 5 {
-		t.Errorf("cameras %+v", c.Cameras)
-	}
+	assert.Empty(t, c.Cameras[0].URL)
+	assert.Equal(t, 4.0, c.Cameras[0].DetectFPS)
+	assert.Equal(t, 5.0, c.Cameras[1].DetectFPS)
 
 	for _, tc := range []struct{ name, from, to, want string }{
 		{"no start", "start: 2024-05-01T08:00:00Z}", "}", `cameras[0].recording.start: "" is not`},
@@ -217,13 +206,9 @@ cameras:
 		{"unknown key", "recording: {file:", "recording: {path: x, file:", "field path not found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if !strings.Contains(rec, tc.from) {
-				t.Fatalf("test edits %q, which the config lacks", tc.from)
-			}
+			require.Contains(t, rec, tc.from, "the test edits a line the config lacks")
 			_, err := parse(t, strings.Replace(rec, tc.from, tc.to, 1))
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want it to contain %q", err, tc.want)
-			}
+			require.ErrorContains(t, err, tc.want)
 		})
 	}
 }

@@ -3,6 +3,9 @@ package config
 import (
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const withRoads = `
@@ -14,16 +17,18 @@ roads:
 
 func TestRoads(t *testing.T) {
 	c, err := parse(t, valid+withRoads)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(c.Roads) != 3 || c.Roads[0].ID != "high-street" || c.Roads[0].Oneway || !c.Roads[1].Oneway ||
-		len(c.Roads[0].Points) != 3 || c.Roads[1].Points[1].Lat != 52.5230 {
-		t.Errorf("roads read as %+v", c.Roads)
-	}
-	if c, err := parse(t, valid); err != nil || c.Roads != nil {
-		t.Errorf("without roads: %+v, %v", c.Roads, err)
-	}
+	require.NoError(t, err)
+	require.Len(t, c.Roads, 3)
+	assert.Equal(t, "high-street", c.Roads[0].ID)
+	assert.False(t, c.Roads[0].Oneway)
+	assert.True(t, c.Roads[1].Oneway)
+	assert.Len(t, c.Roads[0].Points, 3)
+	require.Len(t, c.Roads[1].Points, 2)
+	assert.Equal(t, 52.5230, c.Roads[1].Points[1].Lat)
+
+	c, err = parse(t, valid)
+	require.NoError(t, err)
+	assert.Nil(t, c.Roads, "without roads")
 }
 
 func TestInvalidRoads(t *testing.T) {
@@ -41,13 +46,9 @@ func TestInvalidRoads(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if !strings.Contains(withRoads, tc.from) {
-				t.Fatalf("test edits %q, which the roads lack", tc.from)
-			}
+			require.Contains(t, withRoads, tc.from, "the test edits a line the roads lack")
 			_, err := parse(t, valid+strings.Replace(withRoads, tc.from, tc.to, 1))
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want it to contain %q", err, tc.want)
-			}
+			require.ErrorContains(t, err, tc.want)
 		})
 	}
 }
