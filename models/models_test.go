@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -10,9 +9,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/internal/shareddata"
 )
@@ -22,38 +23,36 @@ func sharedModels(t *testing.T) string { return shareddata.Dir(t, EnvDir, "model
 func TestManifestComplete(t *testing.T) {
 	seen := map[string]bool{}
 	for _, m := range Manifest() {
-		if m.Name == "" || m.File == "" || len(m.SHA256) != 64 || m.Size <= 0 || m.URL == "" ||
-			m.Licence == "" || m.DataTerms == "" || m.Source == "" || m.Input.Name == "" {
-			t.Errorf("incomplete manifest entry %+v", m)
-		}
-		if seen[m.File] {
-			t.Errorf("file %s listed twice", m.File)
-		}
+		assert.NotEmpty(t, m.Name, "incomplete manifest entry %+v", m)
+		assert.NotEmpty(t, m.File, "incomplete manifest entry %+v", m)
+		assert.Len(t, m.SHA256, 64, "incomplete manifest entry %+v", m)
+		assert.Positive(t, m.Size, "incomplete manifest entry %+v", m)
+		assert.NotEmpty(t, m.URL, "incomplete manifest entry %+v", m)
+		assert.NotEmpty(t, m.Licence, "incomplete manifest entry %+v", m)
+		assert.NotEmpty(t, m.DataTerms, "incomplete manifest entry %+v", m)
+		assert.NotEmpty(t, m.Source, "incomplete manifest entry %+v", m)
+		assert.NotEmpty(t, m.Input.Name, "incomplete manifest entry %+v", m)
+		assert.False(t, seen[m.File], "file %s listed twice", m.File)
 		seen[m.File] = true
 	}
 	for _, n := range []Name{FaceDetector, PersonDetector, FaceEmbedder, PersonReID} {
-		if _, ok := Lookup(n); !ok {
-			t.Errorf("model %s missing from the manifest", n)
-		}
+		_, ok := Lookup(n)
+		assert.True(t, ok, "model %s missing from the manifest", n)
 	}
 	// The data terms that bind commercial use must be spelled out, not only the code licence.
 	fe, _ := Lookup(FaceEmbedder)
 	reid, _ := Lookup(PersonReID)
-	if !strings.Contains(fe.DataTerms, "MS-Celeb-1M") || !strings.Contains(reid.DataTerms, "MSMT17") {
-		t.Errorf("data terms do not name the training sets: %q / %q", fe.DataTerms, reid.DataTerms)
-	}
+	assert.Contains(t, fe.DataTerms, "MS-Celeb-1M")
+	assert.Contains(t, reid.DataTerms, "MSMT17")
 }
 
 func TestLoadRealModels(t *testing.T) {
 	dir := sharedModels(t)
 	for _, m := range Manifest() {
 		data, got, err := Load(dir, m.Name)
-		if err != nil {
-			t.Fatalf("load %s: %v", m.Name, err)
-		}
-		if int64(len(data)) != m.Size || got.Name != m.Name {
-			t.Errorf("load %s: %d bytes, entry %s", m.Name, len(data), got.Name)
-		}
+		require.NoError(t, err, "load %s", m.Name)
+		assert.EqualValues(t, m.Size, len(data), "load %s: bytes", m.Name)
+		assert.Equal(t, m.Name, got.Name)
 	}
 }
 
@@ -61,9 +60,7 @@ func TestLoadRefusesBadFiles(t *testing.T) {
 	src := sharedModels(t)
 	m, _ := Lookup(FaceDetector)
 	good, err := os.ReadFile(filepath.Join(src, m.File))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	flipped := append([]byte(nil), good...)
 	flipped[len(flipped)/2] ^= 0xff
 
@@ -83,21 +80,14 @@ func TestLoadRefusesBadFiles(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			if tc.content != nil {
-				if err := os.WriteFile(filepath.Join(dir, m.File), tc.content, 0o644); err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, os.WriteFile(filepath.Join(dir, m.File), tc.content, 0o644))
 			}
 			data, _, err := Load(dir, FaceDetector)
-			if err == nil || data != nil {
-				t.Fatalf("Load accepted a bad file (err %v)", err)
-			}
-			if !errors.Is(err, tc.is) {
-				t.Errorf("error %v is not %v", err, tc.is)
-			}
+			require.Error(t, err, "Load accepted a bad file")
+			assert.True(t, data == nil, "Load returned %d bytes with its error", len(data)) // not Nil: it would print them
+			assert.ErrorIs(t, err, tc.is)
 			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
+				assert.ErrorContains(t, err, w)
 			}
 		})
 	}
@@ -105,16 +95,10 @@ func TestLoadRefusesBadFiles(t *testing.T) {
 
 func TestResolveDir(t *testing.T) {
 	t.Setenv(EnvDir, "/from/env")
-	if got := ResolveDir("/from/flag"); got != "/from/flag" {
-		t.Errorf("flag should win, got %q", got)
-	}
-	if got := ResolveDir(""); got != "/from/env" {
-		t.Errorf("env should apply, got %q", got)
-	}
+	assert.Equal(t, "/from/flag", ResolveDir("/from/flag"), "the flag wins")
+	assert.Equal(t, "/from/env", ResolveDir(""), "the environment applies")
 	t.Setenv(EnvDir, "")
-	if got := ResolveDir(""); got != "" {
-		t.Errorf("no flag and no env must mean no models, got %q", got)
-	}
+	assert.Empty(t, ResolveDir(""), "no flag and no env must mean no models")
 }
 
 // TestFetch downloads the real weights from a local HTTP server standing in for GitHub.
@@ -143,59 +127,43 @@ func TestFetch(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 
-	if err := Fetch(ctx, srv.Client(), dir, list, log); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, Fetch(ctx, srv.Client(), dir, list, log))
 	for _, m := range list {
-		if _, _, err := Load(dir, m.Name); err != nil {
-			t.Errorf("after fetch: %v", err)
-		}
+		_, _, err := Load(dir, m.Name)
+		assert.NoError(t, err, "after fetch")
 	}
 	before := hits.Load()
-	if err := Fetch(ctx, srv.Client(), dir, list, log); err != nil {
-		t.Fatal(err)
-	}
-	if hits.Load() != before {
-		t.Errorf("second fetch downloaded again (%d requests)", hits.Load()-before)
-	}
+	require.NoError(t, Fetch(ctx, srv.Client(), dir, list, log))
+	assert.Equal(t, before, hits.Load(), "the second fetch downloads nothing")
 
 	// A source that serves the wrong bytes: refused, and nothing is written.
 	corrupt.Store(true)
 	dir2 := t.TempDir()
 	err := Fetch(ctx, srv.Client(), dir2, list[:1], log)
-	if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), list[0].URL) {
-		t.Errorf("corrupt download: got %v", err)
-	}
-	if entries, _ := os.ReadDir(dir2); len(entries) != 0 {
-		t.Errorf("corrupt download left files: %v", entries)
-	}
+	assert.ErrorIs(t, err, ErrMismatch, "corrupt download")
+	assert.ErrorContains(t, err, list[0].URL, "corrupt download")
+	entries, err := os.ReadDir(dir2)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "corrupt download left files")
 
 	// A 404 names the URL and the status.
 	bad := list[:1]
 	bad[0].URL = srv.URL + "/nothing-here.onnx"
-	if err := Fetch(ctx, srv.Client(), t.TempDir(), bad, log); err == nil || !strings.Contains(err.Error(), "404") {
-		t.Errorf("404: got %v", err)
-	}
+	assert.ErrorContains(t, Fetch(ctx, srv.Client(), t.TempDir(), bad, log), "404")
 }
 
 func TestFetchOffline(t *testing.T) {
 	// A port that was just free and is now closed: connection refused, as on a machine without a route.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	addr := ln.Addr().String()
 	ln.Close()
 	list := Manifest()[:1]
 	list[0].URL = "http://" + addr + "/yunet.onnx"
 	err = Fetch(context.Background(), http.DefaultClient, t.TempDir(), list,
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if !errors.Is(err, ErrOffline) {
-		t.Fatalf("got %v, want ErrOffline", err)
-	}
+	require.ErrorIs(t, err, ErrOffline)
 	for _, w := range []string{"offline", "--models", EnvDir} {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("offline error %q does not mention %q", err, w)
-		}
+		assert.ErrorContains(t, err, w)
 	}
 }
