@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"snowlight/audit"
 	"snowlight/store"
 )
@@ -16,9 +19,7 @@ import (
 func newLog(t *testing.T) (*audit.Log, *store.DB) {
 	t.Helper()
 	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	base := time.Date(2025, 3, 1, 8, 0, 0, 123456789, time.UTC)
 	var mu sync.Mutex
@@ -38,9 +39,7 @@ func fill(t *testing.T, l *audit.Log, n int) {
 		_, err := l.Append(context.Background(), audit.Record{Actor: fmt.Sprintf("inv%d", i%3), Role: "investigator",
 			Action: "trajectory.query", Target: fmt.Sprintf("person/%d", i), Case: fmt.Sprintf("C-%d", i%2),
 			Reason: "missing person report 17", Details: map[string]string{"from": "2025-03-01T00:00:00Z", "n": fmt.Sprint(i)}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 	}
 }
 
@@ -48,24 +47,24 @@ func TestAppendVerifyAndList(t *testing.T) {
 	l, _ := newLog(t)
 	ctx := context.Background()
 	rep, err := l.Verify(ctx, audit.Head{})
-	if err != nil || !rep.OK() || rep.Checked != 0 {
-		t.Fatalf("empty chain: %+v %v", rep, err)
-	}
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "empty chain: %+v", rep)
+	assert.Zero(t, rep.Checked, "empty chain")
 	fill(t, l, 10)
 	rep, err = l.Verify(ctx, audit.Head{})
-	if err != nil || !rep.OK() || rep.Checked != 10 || rep.Head.ID != 10 {
-		t.Fatalf("%+v %v", rep, err)
-	}
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%+v", rep)
+	assert.EqualValues(t, 10, rep.Checked)
+	assert.EqualValues(t, 10, rep.Head.ID)
 	es, err := l.List(ctx, audit.Filter{})
-	if err != nil || len(es) != 10 {
-		t.Fatalf("%d entries (%v)", len(es), err)
-	}
-	if es[0].Prev != "" || es[1].Prev != es[0].Hash || es[9].Hash != rep.Head.Hash || es[3].Details["n"] != "4" {
-		t.Fatalf("chain links: %+v", es[:2])
-	}
-	if es[0].Time.Nanosecond() != 123456789 {
-		t.Fatalf("time lost precision: %v", es[0].Time)
-	}
+	require.NoError(t, err)
+	require.Len(t, es, 10)
+	// The chain links.
+	assert.Empty(t, es[0].Prev)
+	assert.Equal(t, es[0].Hash, es[1].Prev)
+	assert.Equal(t, rep.Head.Hash, es[9].Hash)
+	assert.Equal(t, "4", es[3].Details["n"])
+	assert.Equal(t, 123456789, es[0].Time.Nanosecond(), "time lost precision")
 	for _, c := range []struct {
 		f    audit.Filter
 		want int
@@ -77,14 +76,14 @@ func TestAppendVerifyAndList(t *testing.T) {
 		{audit.Filter{From: es[2].Time, To: es[5].Time}, 3},
 	} {
 		got, err := l.List(ctx, c.f)
-		if err != nil || len(got) != c.want {
-			t.Errorf("%+v: %d entries (%v)", c.f, len(got), err)
+		if assert.NoError(t, err, "%+v", c.f) {
+			assert.Len(t, got, c.want, "%+v", c.f)
 		}
 	}
 	// The anchor printed by one verify is accepted by the next.
-	if rep2, err := l.Verify(ctx, rep.Head); err != nil || !rep2.OK() {
-		t.Fatalf("anchor: %+v %v", rep2, err)
-	}
+	rep2, err := l.Verify(ctx, rep.Head)
+	require.NoError(t, err, "anchor")
+	assert.True(t, rep2.OK(), "anchor: %+v", rep2)
 }
 
 func TestConcurrentAppendsKeepOneChain(t *testing.T) {
@@ -95,8 +94,8 @@ func TestConcurrentAppendsKeepOneChain(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 25; i++ {
-				if _, err := l.Append(context.Background(), audit.Record{Actor: fmt.Sprint("u", g), Action: "x"}); err != nil {
-					t.Error(err)
+				_, err := l.Append(context.Background(), audit.Record{Actor: fmt.Sprint("u", g), Action: "x"})
+				if !assert.NoError(t, err) {
 					return
 				}
 			}
@@ -104,9 +103,9 @@ func TestConcurrentAppendsKeepOneChain(t *testing.T) {
 	}
 	wg.Wait()
 	rep, err := l.Verify(context.Background(), audit.Head{})
-	if err != nil || !rep.OK() || rep.Checked != 200 {
-		t.Fatalf("%+v %v", rep, err)
-	}
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%+v", rep)
+	assert.EqualValues(t, 200, rep.Checked)
 }
 
 func TestApplicationCannotChangeTheLog(t *testing.T) {
@@ -117,13 +116,13 @@ func TestApplicationCannotChangeTheLog(t *testing.T) {
 		`DELETE FROM audit_log WHERE id = 3`,
 		`DELETE FROM audit_log`,
 	} {
-		if _, err := db.W.Exec(q); err == nil || !strings.Contains(err.Error(), "append-only") {
-			t.Errorf("%s: %v", q, err)
-		}
+		_, err := db.W.Exec(q)
+		assert.ErrorContains(t, err, "append-only", q)
 	}
-	if rep, _ := l.Verify(context.Background(), audit.Head{}); !rep.OK() || rep.Checked != 3 {
-		t.Fatalf("%+v", rep)
-	}
+	rep, err := l.Verify(context.Background(), audit.Head{})
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%+v", rep)
+	assert.EqualValues(t, 3, rep.Checked)
 }
 
 // TestVerifyFindsTampering edits the stored chain out of band, as someone with the database file could
@@ -153,36 +152,30 @@ func TestVerifyFindsTampering(t *testing.T) {
 			fill(t, l, 10)
 			ctx := context.Background()
 			intact, err := l.Verify(ctx, audit.Head{})
-			if err != nil || !intact.OK() {
-				t.Fatal(intact, err)
-			}
+			require.NoError(t, err)
+			require.True(t, intact.OK(), "%+v", intact)
 			for _, q := range []string{`DROP TRIGGER audit_log_no_update`, `DROP TRIGGER audit_log_no_delete`} {
-				if _, err := db.W.Exec(q); err != nil {
-					t.Fatal(err)
-				}
+				_, err := db.W.Exec(q)
+				require.NoError(t, err)
 			}
 			for _, q := range c.sql {
 				if id, ok := strings.CutPrefix(q, "REHASH "); ok {
 					rehash(t, l, db, id)
 					continue
 				}
-				if _, err := db.W.Exec(q); err != nil {
-					t.Fatal(err)
-				}
+				_, err := db.W.Exec(q)
+				require.NoError(t, err)
 			}
 			var anchor audit.Head
 			if c.anchor {
 				anchor = intact.Head
 			}
 			rep, err := l.Verify(ctx, anchor)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep.Broken != c.broken || !strings.Contains(rep.Problem, c.want) {
-				t.Fatalf("report %+v, want broken at %d with %q", rep, c.broken, c.want)
-			}
-			if rep.Checked != c.broken-1 && c.name != "deleted entry" && c.name != "deleted first entry" {
-				t.Errorf("checked %d entries before the break", rep.Checked)
+			require.NoError(t, err)
+			require.Equal(t, c.broken, rep.Broken, "%+v", rep)
+			require.Contains(t, rep.Problem, c.want)
+			if c.name != "deleted entry" && c.name != "deleted first entry" {
+				assert.Equal(t, c.broken-1, rep.Checked, "entries checked before the break")
 			}
 		})
 	}
@@ -191,14 +184,11 @@ func TestVerifyFindsTampering(t *testing.T) {
 func rehash(t *testing.T, l *audit.Log, db *store.DB, id string) {
 	t.Helper()
 	es, err := l.List(context.Background(), audit.Filter{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, e := range es {
 		if fmt.Sprint(e.ID) == id {
-			if _, err := db.W.Exec(`UPDATE audit_log SET hash = ? WHERE id = ?`, e.ComputeHash(), e.ID); err != nil {
-				t.Fatal(err)
-			}
+			_, err := db.W.Exec(`UPDATE audit_log SET hash = ? WHERE id = ?`, e.ComputeHash(), e.ID)
+			require.NoError(t, err)
 		}
 	}
 }
@@ -207,16 +197,12 @@ func TestHashSeparatesFields(t *testing.T) {
 	base := audit.Entry{ID: 1, Time: time.Unix(1, 0), Actor: "ab", Role: "c", Action: "x"}
 	moved := base
 	moved.Actor, moved.Role = "a", "bc" // same bytes, different split
-	if base.ComputeHash() == moved.ComputeHash() {
-		t.Fatal("moving bytes between fields kept the hash")
-	}
+	assert.NotEqual(t, base.ComputeHash(), moved.ComputeHash(), "moving bytes between fields kept the hash")
 	withDetails := base
 	withDetails.Details = map[string]string{"b": "2", "a": "1"}
 	same := base
 	same.Details = map[string]string{"a": "1", "b": "2"}
-	if withDetails.ComputeHash() != same.ComputeHash() {
-		t.Fatal("details hash depends on map order")
-	}
+	assert.Equal(t, same.ComputeHash(), withDetails.ComputeHash(), "the details' hash depends on map order")
 }
 
 func TestAppendRefusesBadRecords(t *testing.T) {
@@ -228,9 +214,8 @@ func TestAppendRefusesBadRecords(t *testing.T) {
 		{Actor: "a", Action: "x", Reason: strings.Repeat("r", 2000)},
 		{Actor: "a", Action: "x", Details: map[string]string{"big": strings.Repeat("d", 5000)}},
 	} {
-		if _, err := l.Append(context.Background(), r); err == nil {
-			t.Errorf("accepted %+v", r)
-		}
+		_, err := l.Append(context.Background(), r)
+		assert.Error(t, err, "accepted %+v", r)
 	}
 }
 
@@ -250,12 +235,13 @@ func TestParseCase(t *testing.T) {
 		{"C-1", strings.Repeat("r", 1001), "at most"},
 	} {
 		got, err := audit.ParseCase(c.num, c.reason)
-		if c.err == "" {
-			if err != nil || got.Number != strings.TrimSpace(c.num) || got.Reason != strings.TrimSpace(c.reason) {
-				t.Errorf("%q %q: %+v %v", c.num, c.reason, got, err)
-			}
-		} else if err == nil || !strings.Contains(err.Error(), c.err) {
-			t.Errorf("%q %q: %v, want %q", c.num, c.reason, err, c.err)
+		if c.err != "" {
+			assert.ErrorContains(t, err, c.err, "%q %q", c.num, c.reason)
+			continue
+		}
+		if assert.NoError(t, err, "%q %q", c.num, c.reason) {
+			assert.Equal(t, strings.TrimSpace(c.num), got.Number)
+			assert.Equal(t, strings.TrimSpace(c.reason), got.Reason)
 		}
 	}
 }
@@ -270,11 +256,13 @@ func FuzzParseHead(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if h.ID <= 0 || len(h.Hash) != 64 || h.String() != s && !strings.HasPrefix(s, "+") && !strings.HasPrefix(s, "0") {
-			t.Fatalf("%q -> %+v", s, h)
+		require.Positive(t, h.ID, "%q", s)
+		require.Len(t, h.Hash, 64, "%q", s)
+		if !strings.HasPrefix(s, "+") && !strings.HasPrefix(s, "0") {
+			require.Equal(t, s, h.String(), "a head prints as it was parsed")
 		}
-		if again, err := audit.ParseHead(h.String()); err != nil || again != h {
-			t.Fatalf("round trip %q: %+v %v", s, again, err)
-		}
+		again, err := audit.ParseHead(h.String())
+		require.NoError(t, err, "round trip %q", s)
+		require.Equal(t, h, again, "round trip %q", s)
 	})
 }
