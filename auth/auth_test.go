@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"snowlight/auth"
 	"snowlight/store"
 )
@@ -33,9 +36,7 @@ var cheap = auth.Argon2Params{Time: 1, MemoryKiB: 8 * 1024, Threads: 1}
 func newService(t *testing.T, mod func(*auth.Config)) (*auth.Service, *store.DB, *clock) {
 	t.Helper()
 	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	clk := &clock{t: time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)}
 	cfg := auth.Config{Store: db, Now: clk.Now, Argon2: cheap}
@@ -43,9 +44,7 @@ func newService(t *testing.T, mod func(*auth.Config)) (*auth.Service, *store.DB,
 		mod(&cfg)
 	}
 	s, err := auth.NewService(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return s, db, clk
 }
 
@@ -54,9 +53,7 @@ const pw = "correct horse battery"
 func addUser(t *testing.T, s *auth.Service, name string, r auth.Role, sc auth.Scope) auth.User {
 	t.Helper()
 	u, err := s.AddUser(context.Background(), auth.NewUser{Name: name, Role: r, Password: pw, Scope: sc})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return u
 }
 
@@ -70,20 +67,13 @@ func TestLoginIssuesCredentialsOfTheRightKind(t *testing.T) {
 	s, db, _ := newService(t, nil)
 	ctx := context.Background()
 	u := addUser(t, s, "Ana.Op", auth.Operator, auth.Scope{Cameras: []string{"cam1"}})
-	if u.Name != "ana.op" {
-		t.Fatalf("name not normalised: %q", u.Name)
-	}
+	require.Equal(t, "ana.op", u.Name, "name not normalised")
 	tok, err := login(s, "ANA.OP", pw, ip1, auth.KindToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(tok.Secret, auth.TokenPrefix) || len(tok.Secret) < 40 {
-		t.Fatalf("token %q", tok.Secret)
-	}
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(tok.Secret, auth.TokenPrefix), "token %q", tok.Secret)
+	require.GreaterOrEqual(t, len(tok.Secret), 40, "token %q", tok.Secret)
 	ses, err := login(s, "ana.op", pw, ip1, auth.KindSession)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, c := range []struct {
 		secret string
 		kind   auth.CredentialKind
@@ -97,44 +87,40 @@ func TestLoginIssuesCredentialsOfTheRightKind(t *testing.T) {
 		{"", auth.KindSession, false},
 	} {
 		p, err := s.Authenticate(ctx, c.secret, c.kind)
-		if c.ok != (err == nil) {
-			t.Errorf("%s as %s: %v", c.secret, c.kind, err)
+		if !c.ok {
+			assert.Error(t, err, "%s as %s", c.secret, c.kind)
+			continue
 		}
-		if c.ok && (p.User.ID != u.ID || p.User.Scope.Cameras[0] != "cam1" || p.Kind != c.kind) {
-			t.Errorf("principal %+v", p)
+		if assert.NoError(t, err, "%s as %s", c.secret, c.kind) {
+			assert.Equal(t, u.ID, p.User.ID)
+			assert.Equal(t, []string{"cam1"}, p.User.Scope.Cameras)
+			assert.Equal(t, c.kind, p.Kind)
 		}
 	}
 	// The database holds only hashes of the secrets.
-	var n int
 	for _, sec := range []string{tok.Secret, ses.Secret} {
-		if err := db.R.QueryRow(`SELECT count(*) FROM auth_credentials WHERE id_hash = ?`, sec).Scan(&n); err != nil || n != 0 {
-			t.Fatalf("secret stored in clear (%v)", err)
-		}
+		var n int
+		require.NoError(t, db.R.QueryRow(`SELECT count(*) FROM auth_credentials WHERE id_hash = ?`, sec).Scan(&n))
+		require.Zero(t, n, "secret stored in clear")
 	}
 	var hash string
-	if err := db.R.QueryRow(`SELECT password_hash FROM users WHERE id = ?`, u.ID).Scan(&hash); err != nil || !strings.HasPrefix(hash, "$argon2id$v=19$m=8192,t=1,p=1$") {
-		t.Fatalf("password hash %q (%v)", hash, err)
-	}
+	require.NoError(t, db.R.QueryRow(`SELECT password_hash FROM users WHERE id = ?`, u.ID).Scan(&hash))
+	require.True(t, strings.HasPrefix(hash, "$argon2id$v=19$m=8192,t=1,p=1$"), "password hash %q", hash)
 	// Logout ends exactly that credential.
-	p, _ := s.Authenticate(ctx, tok.Secret, auth.KindToken)
-	if err := s.Logout(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Authenticate(ctx, tok.Secret, auth.KindToken); !errors.Is(err, auth.ErrUnauthenticated) {
-		t.Fatalf("token after logout: %v", err)
-	}
-	if _, err := s.Authenticate(ctx, ses.Secret, auth.KindSession); err != nil {
-		t.Fatalf("other session after logout: %v", err)
-	}
+	p, err := s.Authenticate(ctx, tok.Secret, auth.KindToken)
+	require.NoError(t, err)
+	require.NoError(t, s.Logout(ctx, p))
+	_, err = s.Authenticate(ctx, tok.Secret, auth.KindToken)
+	require.ErrorIs(t, err, auth.ErrUnauthenticated, "token after logout")
+	_, err = s.Authenticate(ctx, ses.Secret, auth.KindSession)
+	require.NoError(t, err, "other session after logout")
 }
 
 func TestFailedLoginsLookAlike(t *testing.T) {
 	s, _, _ := newService(t, nil)
 	addUser(t, s, "ana", auth.Operator, auth.Scope{})
 	off := addUser(t, s, "bob", auth.Patrol, auth.Scope{})
-	if err := s.SetDisabled(context.Background(), off.ID, true); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.SetDisabled(context.Background(), off.ID, true))
 	for _, c := range []struct{ name, password, reason string }{
 		{"ana", "wrong password here", "wrong password"},
 		{"nobody", pw, "unknown user"},
@@ -144,9 +130,12 @@ func TestFailedLoginsLookAlike(t *testing.T) {
 	} {
 		_, err := login(s, c.name, c.password, ip1, auth.KindToken)
 		lf, ok := errors.AsType[*auth.LoginFailure](err)
-		if !ok || !errors.Is(err, auth.ErrBadCredentials) || err.Error() != auth.ErrBadCredentials.Error() || lf.Reason != c.reason {
-			t.Errorf("%s: %v (%+v)", c.name, err, lf)
+		if !assert.True(t, ok, "%s: %v is not a LoginFailure", c.name, err) {
+			continue
 		}
+		assert.ErrorIs(t, err, auth.ErrBadCredentials, c.name)
+		assert.EqualError(t, err, auth.ErrBadCredentials.Error(), "%s: the message says no more than bad credentials", c.name)
+		assert.Equal(t, c.reason, lf.Reason, c.name)
 	}
 }
 
@@ -159,40 +148,33 @@ func TestLockoutPerUserAndPerClient(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		_, err := login(s, "ana", "not the password", ip1, auth.KindToken)
 		lf, ok := errors.AsType[*auth.LoginFailure](err)
-		if !ok || lf.Locked != (i == 2) {
-			t.Fatalf("failure %d: %v", i, err)
-		}
+		require.True(t, ok, "failure %d: %v", i, err)
+		require.Equal(t, i == 2, lf.Locked, "failure %d locks", i)
 	}
 	// Locked: even the right password from another address is refused, without checking it.
-	if _, err := login(s, "ana", pw, ip2, auth.KindToken); !isLocked(err) {
-		t.Fatalf("locked user logged in: %v", err)
-	}
+	_, err := login(s, "ana", pw, ip2, auth.KindToken)
+	require.True(t, isLocked(err), "locked user logged in: %v", err)
 	// A name that does not exist locks the same way, so lockout reveals nothing.
 	for i := 0; i < 3; i++ {
 		login(s, "ghost", "x", ip2, auth.KindToken)
 	}
-	if _, err := login(s, "ghost", "x", ip2, auth.KindToken); !isLocked(err) {
-		t.Fatalf("unknown name not locked: %v", err)
-	}
+	_, err = login(s, "ghost", "x", ip2, auth.KindToken)
+	require.True(t, isLocked(err), "unknown name not locked: %v", err)
 	// ip1 has 3 failures; 2 more on other names lock the address for every name.
 	login(s, "x1", "y", ip1, auth.KindToken)
 	login(s, "x2", "y", ip1, auth.KindToken)
-	if _, err := login(s, "eve", pw, ip1, auth.KindToken); !isLocked(err) {
-		t.Fatalf("locked address logged in: %v", err)
-	}
-	if _, err := login(s, "eve", pw, ip2, auth.KindToken); err != nil {
-		t.Fatalf("other address refused: %v", err)
-	}
+	_, err = login(s, "eve", pw, ip1, auth.KindToken)
+	require.True(t, isLocked(err), "locked address logged in: %v", err)
+	_, err = login(s, "eve", pw, ip2, auth.KindToken)
+	require.NoError(t, err, "other address refused")
 	clk.Advance(16 * time.Minute)
-	if _, err := login(s, "ana", pw, ip1, auth.KindToken); err != nil {
-		t.Fatalf("after lockout: %v", err)
-	}
+	_, err = login(s, "ana", pw, ip1, auth.KindToken)
+	require.NoError(t, err, "after lockout")
 	// Success resets the user's count: two more failures do not lock.
 	login(s, "ana", "nope", ip2, auth.KindToken)
 	login(s, "ana", "nope", ip2, auth.KindToken)
-	if _, err := login(s, "ana", pw, ip2, auth.KindToken); err != nil {
-		t.Fatalf("count not reset by success: %v", err)
-	}
+	_, err = login(s, "ana", pw, ip2, auth.KindToken)
+	require.NoError(t, err, "count not reset by success")
 }
 
 func TestIPv6ClientsCountPerSlash64(t *testing.T) {
@@ -202,12 +184,10 @@ func TestIPv6ClientsCountPerSlash64(t *testing.T) {
 	addUser(t, s, "ana", auth.Operator, auth.Scope{})
 	login(s, "a", "b", netip.MustParseAddr("2001:db8:1:2::1"), auth.KindToken)
 	login(s, "a", "b", netip.MustParseAddr("2001:db8:1:2::ffff"), auth.KindToken)
-	if _, err := login(s, "ana", pw, netip.MustParseAddr("2001:db8:1:2:abcd::9"), auth.KindToken); !isLocked(err) {
-		t.Fatalf("same /64 not locked: %v", err)
-	}
-	if _, err := login(s, "ana", pw, netip.MustParseAddr("2001:db8:1:3::1"), auth.KindToken); err != nil {
-		t.Fatalf("other /64 locked: %v", err)
-	}
+	_, err := login(s, "ana", pw, netip.MustParseAddr("2001:db8:1:2:abcd::9"), auth.KindToken)
+	require.True(t, isLocked(err), "same /64 not locked: %v", err)
+	_, err = login(s, "ana", pw, netip.MustParseAddr("2001:db8:1:3::1"), auth.KindToken)
+	require.NoError(t, err, "other /64 locked")
 }
 
 func isLocked(err error) bool {
@@ -231,35 +211,27 @@ func TestSessionIdleAndAbsoluteExpiry(t *testing.T) {
 	// Used every 20 minutes, a session lives until its absolute expiry; unused, it dies after 30.
 	for i := 1; i <= 5; i++ {
 		clk.Advance(20 * time.Minute)
-		if !ok(busy.Secret, auth.KindSession) {
-			t.Fatalf("busy session ended after %d min", 20*i)
+		require.True(t, ok(busy.Secret, auth.KindSession), "busy session ended after %d min", 20*i)
+		if i == 1 { // used at 20 min ...
+			require.True(t, ok(idle.Secret, auth.KindSession), "session ended before its idle limit")
 		}
-		if i == 1 && !ok(idle.Secret, auth.KindSession) { // used at 20 min ...
-			t.Fatal("session ended before its idle limit")
-		}
-		if i == 3 && ok(idle.Secret, auth.KindSession) { // ... then not for 40
-			t.Fatal("idle session still alive after 40 min unused")
+		if i == 3 { // ... then not for 40
+			require.False(t, ok(idle.Secret, auth.KindSession), "idle session still alive after 40 min unused")
 		}
 	}
 	clk.Advance(20 * time.Minute) // 2 h
-	if ok(busy.Secret, auth.KindSession) {
-		t.Fatal("session outlived its absolute expiry")
-	}
-	if !ok(tok.Secret, auth.KindToken) {
-		t.Fatal("token (no idle limit) ended early")
-	}
+	require.False(t, ok(busy.Secret, auth.KindSession), "session outlived its absolute expiry")
+	require.True(t, ok(tok.Secret, auth.KindToken), "token (no idle limit) ended early")
 	clk.Advance(time.Hour)
-	if ok(tok.Secret, auth.KindToken) {
-		t.Fatal("token outlived its lifetime")
-	}
-	if n, err := s.PurgeExpired(ctx); err != nil || n != 0 { // all three were deleted when presented
-		t.Fatalf("purge: %d %v", n, err)
-	}
+	require.False(t, ok(tok.Secret, auth.KindToken), "token outlived its lifetime")
+	n, err := s.PurgeExpired(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "all three were deleted when presented")
 	login(s, "ana", pw, ip1, auth.KindToken)
 	clk.Advance(4 * time.Hour)
-	if n, err := s.PurgeExpired(ctx); err != nil || n != 1 {
-		t.Fatalf("purge: %d %v", n, err)
-	}
+	n, err = s.PurgeExpired(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
 }
 
 func TestDisableAndPasswordChangeEndSessions(t *testing.T) {
@@ -267,42 +239,24 @@ func TestDisableAndPasswordChangeEndSessions(t *testing.T) {
 	ctx := context.Background()
 	u := addUser(t, s, "ana", auth.Investigator, auth.Scope{})
 	a, _ := login(s, "ana", pw, ip1, auth.KindToken)
-	if err := s.SetPassword(ctx, u.ID, "a brand new passphrase"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Authenticate(ctx, a.Secret, auth.KindToken); err == nil {
-		t.Fatal("token survived a password reset")
-	}
-	if _, err := login(s, "ana", pw, ip1, auth.KindToken); err == nil {
-		t.Fatal("old password still works")
-	}
+	require.NoError(t, s.SetPassword(ctx, u.ID, "a brand new passphrase"))
+	_, err := s.Authenticate(ctx, a.Secret, auth.KindToken)
+	require.Error(t, err, "token survived a password reset")
+	_, err = login(s, "ana", pw, ip1, auth.KindToken)
+	require.Error(t, err, "old password still works")
 	b, err := login(s, "ana", "a brand new passphrase", ip1, auth.KindToken)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p, _ := s.Authenticate(ctx, b.Secret, auth.KindToken)
-	if err := s.ChangePassword(ctx, p, ip1, "wrong current password", "another passphrase!"); !errors.Is(err, auth.ErrBadCredentials) {
-		t.Fatalf("change with wrong current password: %v", err)
-	}
-	if err := s.ChangePassword(ctx, p, ip1, "a brand new passphrase", "short"); !errors.Is(err, auth.ErrInvalid) {
-		t.Fatalf("change to short password: %v", err)
-	}
-	if err := s.ChangePassword(ctx, p, ip1, "a brand new passphrase", "another passphrase!"); err != nil {
-		t.Fatal(err)
-	}
+	require.ErrorIs(t, s.ChangePassword(ctx, p, ip1, "wrong current password", "another passphrase!"), auth.ErrBadCredentials,
+		"change with wrong current password")
+	require.ErrorIs(t, s.ChangePassword(ctx, p, ip1, "a brand new passphrase", "short"), auth.ErrInvalid, "change to short password")
+	require.NoError(t, s.ChangePassword(ctx, p, ip1, "a brand new passphrase", "another passphrase!"))
 	c, err := login(s, "ana", "another passphrase!", ip1, auth.KindSession)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetDisabled(ctx, u.ID, true); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Authenticate(ctx, c.Secret, auth.KindSession); err == nil {
-		t.Fatal("session survived disabling")
-	}
-	if err := s.SetDisabled(ctx, 999, true); !errors.Is(err, auth.ErrNotFound) {
-		t.Fatalf("disable missing user: %v", err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, s.SetDisabled(ctx, u.ID, true))
+	_, err = s.Authenticate(ctx, c.Secret, auth.KindSession)
+	require.Error(t, err, "session survived disabling")
+	require.ErrorIs(t, s.SetDisabled(ctx, 999, true), auth.ErrNotFound, "disable missing user")
 }
 
 func TestAddUserValidates(t *testing.T) {
@@ -324,9 +278,8 @@ func TestAddUserValidates(t *testing.T) {
 		{auth.NewUser{Name: "bob", Role: auth.Operator, Password: pw, Scope: auth.Scope{Cameras: []string{""}}}, auth.ErrInvalid, "scope cameras"},
 	} {
 		_, err := s.AddUser(ctx, c.nu)
-		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.msg) {
-			t.Errorf("%+v: %v", c.nu, err)
-		}
+		assert.ErrorIs(t, err, c.want, "%+v", c.nu)
+		assert.ErrorContains(t, err, c.msg, "%+v", c.nu)
 	}
 }
 
@@ -353,12 +306,8 @@ func TestScopes(t *testing.T) {
 		{p(auth.Patrol, auth.Scope{Cameras: []string{"*"}}), "c1", "", "p1", false, false},
 		{p(auth.Auditor, auth.Scope{Cameras: []string{"*"}}), "c1", "", "p1", false, false},
 	} {
-		if got := c.p.CanSeeCamera(c.camera, c.area); got != c.seeCam {
-			t.Errorf("%s %+v camera %s/%s: %v", c.p.User.Role, c.p.User.Scope, c.camera, c.area, got)
-		}
-		if got := c.p.CanSeePerson(c.person); got != c.seeP {
-			t.Errorf("%s %+v person %s: %v", c.p.User.Role, c.p.User.Scope, c.person, got)
-		}
+		assert.Equal(t, c.seeCam, c.p.CanSeeCamera(c.camera, c.area), "%s %+v camera %s/%s", c.p.User.Role, c.p.User.Scope, c.camera, c.area)
+		assert.Equal(t, c.seeP, c.p.CanSeePerson(c.person), "%s %+v person %s", c.p.User.Role, c.p.User.Scope, c.person)
 	}
 }
 
@@ -369,61 +318,46 @@ func TestDemoAccounts(t *testing.T) {
 	var out bytes.Buffer
 	accts, err := s.EnsureDemoAccounts(ctx, auth.DemoOptions{Getenv: func(k string) string { return env[k] },
 		GuardianScope: auth.Scope{Persons: []string{"p-7"}}}, &out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(accts) != len(auth.Roles()) {
-		t.Fatalf("%d accounts", len(accts))
-	}
+	require.NoError(t, err)
+	require.Len(t, accts, len(auth.Roles()))
 	for _, a := range accts {
-		if !a.Created || !strings.Contains(out.String(), a.Password) {
-			t.Errorf("%s: created=%v, password printed=%v", a.Name, a.Created, strings.Contains(out.String(), a.Password))
-		}
-		if _, err := login(s, a.Name, a.Password, ip1, auth.KindToken); err != nil {
-			t.Errorf("%s cannot log in with the printed password: %v", a.Name, err)
-		}
+		assert.True(t, a.Created, a.Name)
+		assert.Contains(t, out.String(), a.Password, "%s: the password is printed", a.Name)
+		_, err := login(s, a.Name, a.Password, ip1, auth.KindToken)
+		assert.NoError(t, err, "%s cannot log in with the printed password", a.Name)
 	}
-	if accts[0].Role != auth.Admin || accts[0].Password != "chosen admin passphrase" {
-		t.Errorf("admin %+v", accts[0])
-	}
-	g, _ := s.UserByName(ctx, "guardian")
-	o, _ := s.UserByName(ctx, "operator")
-	if g.Scope.Persons[0] != "p-7" || o.Scope.Cameras[0] != auth.AllCameras {
-		t.Errorf("scopes %+v %+v", g.Scope, o.Scope)
-	}
+	assert.Equal(t, auth.Admin, accts[0].Role)
+	assert.Equal(t, "chosen admin passphrase", accts[0].Password)
+	g, err := s.UserByName(ctx, "guardian")
+	require.NoError(t, err)
+	o, err := s.UserByName(ctx, "operator")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"p-7"}, g.Scope.Persons)
+	assert.Equal(t, []string{auth.AllCameras}, o.Scope.Cameras)
 	// A second run leaves accounts and passwords alone and prints no password.
 	out.Reset()
 	again, err := s.EnsureDemoAccounts(ctx, auth.DemoOptions{}, &out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, a := range again {
-		if a.Created || a.Password != "" {
-			t.Errorf("second run %+v", a)
-		}
+		assert.False(t, a.Created, "second run %+v", a)
+		assert.Empty(t, a.Password, "second run %+v", a)
 	}
-	if strings.Contains(out.String(), "chosen admin passphrase") || strings.Count(out.String(), "exists") != len(auth.Roles()) {
-		t.Errorf("second run printed:\n%s", out.String())
-	}
+	assert.NotContains(t, out.String(), "chosen admin passphrase", "second run")
+	assert.Equal(t, len(auth.Roles()), strings.Count(out.String(), "exists"), "second run printed:\n%s", out.String())
 	// A weak password from the environment is refused with the variable's name.
 	s2, _, _ := newService(t, nil)
 	_, err = s2.EnsureDemoAccounts(ctx, auth.DemoOptions{Getenv: func(string) string { return "admin" }}, &out)
-	if err == nil || !strings.Contains(err.Error(), "SNOWLIGHT_ADMIN_PASSWORD") {
-		t.Fatalf("weak env password: %v", err)
-	}
+	require.ErrorContains(t, err, "SNOWLIGHT_ADMIN_PASSWORD", "weak password from the environment")
 }
 
 func TestDefaultParameters(t *testing.T) {
 	s, db, _ := newService(t, func(c *auth.Config) { c.Argon2 = auth.Argon2Params{} })
 	addUser(t, s, "ana", auth.Admin, auth.Scope{})
 	var hash string
-	db.R.QueryRow(`SELECT password_hash FROM users`).Scan(&hash)
-	if !strings.HasPrefix(hash, "$argon2id$v=19$m=65536,t=2,p=2$") {
-		t.Fatalf("default hash %q", hash)
-	}
-	if _, err := login(s, "ana", pw, ip1, auth.KindToken); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, db.R.QueryRow(`SELECT password_hash FROM users`).Scan(&hash))
+	require.True(t, strings.HasPrefix(hash, "$argon2id$v=19$m=65536,t=2,p=2$"), "default hash %q", hash)
+	_, err := login(s, "ana", pw, ip1, auth.KindToken)
+	require.NoError(t, err)
 }
 
 func TestLoginUpgradesOldHashParameters(t *testing.T) {
@@ -431,20 +365,14 @@ func TestLoginUpgradesOldHashParameters(t *testing.T) {
 	addUser(t, s, "ana", auth.Admin, auth.Scope{})
 	stronger := auth.Argon2Params{Time: 2, MemoryKiB: 16 * 1024, Threads: 1}
 	s2, err := auth.NewService(auth.Config{Store: db, Argon2: stronger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := login(s2, "ana", pw, ip1, auth.KindToken); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	_, err = login(s2, "ana", pw, ip1, auth.KindToken)
+	require.NoError(t, err)
 	var hash string
-	db.R.QueryRow(`SELECT password_hash FROM users`).Scan(&hash)
-	if !strings.HasPrefix(hash, "$argon2id$v=19$m=16384,t=2,p=1$") {
-		t.Fatalf("hash not upgraded: %q", hash)
-	}
-	if _, err := login(s2, "ana", pw, ip1, auth.KindToken); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, db.R.QueryRow(`SELECT password_hash FROM users`).Scan(&hash))
+	require.True(t, strings.HasPrefix(hash, "$argon2id$v=19$m=16384,t=2,p=1$"), "hash not upgraded: %q", hash)
+	_, err = login(s2, "ana", pw, ip1, auth.KindToken)
+	require.NoError(t, err)
 }
 
 func TestConcurrentLogins(t *testing.T) {
@@ -481,7 +409,7 @@ func TestConcurrentLogins(t *testing.T) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		t.Error(err)
+		assert.NoError(t, err)
 	}
 }
 
@@ -489,33 +417,26 @@ func TestRandomPassword(t *testing.T) {
 	seen := map[string]bool{}
 	for i := 0; i < 100; i++ {
 		p, err := auth.RandomPassword()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(p) != 29 || strings.Count(p, "-") != 4 || seen[p] || auth.CheckPassword("x", p) != nil {
-			t.Fatalf("password %q", p)
-		}
+		require.NoError(t, err)
+		require.Len(t, p, 29)
+		require.Equal(t, 4, strings.Count(p, "-"), p)
+		require.False(t, seen[p], "%q twice", p)
+		require.NoError(t, auth.CheckPassword("x", p))
 		seen[p] = true
 	}
 }
 
 func BenchmarkDefaultArgon2Login(b *testing.B) {
 	db, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "s.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	defer db.Close()
 	s, err := auth.NewService(auth.Config{Store: db, Limits: auth.LoginLimits{PerUser: 1 << 30, PerClient: 1 << 30, Window: time.Hour, Lockout: time.Hour}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := s.AddUser(context.Background(), auth.NewUser{Name: "ana", Role: auth.Admin, Password: pw}); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
+	_, err = s.AddUser(context.Background(), auth.NewUser{Name: "ana", Role: auth.Admin, Password: pw})
+	require.NoError(b, err)
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := login(s, "ana", pw, ip1, auth.KindToken); err != nil {
-			b.Fatal(err)
-		}
+		_, err := login(s, "ana", pw, ip1, auth.KindToken)
+		require.NoError(b, err)
 	}
 }

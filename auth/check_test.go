@@ -89,16 +89,14 @@ func BenchmarkRecheck(b *testing.B) {
 	require.NoError(b, err)
 	b.Run("Authenticate", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := s.Authenticate(ctx, is.Secret, auth.KindToken); err != nil {
-				b.Fatal(err)
-			}
+			_, err := s.Authenticate(ctx, is.Secret, auth.KindToken)
+			require.NoError(b, err)
 		}
 	})
 	b.Run("Check", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := s.Check(ctx, p); err != nil {
-				b.Fatal(err)
-			}
+			_, err := s.Check(ctx, p)
+			require.NoError(b, err)
 		}
 	})
 }

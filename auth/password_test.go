@@ -3,16 +3,17 @@ package auth
 import (
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestParseHashRefusesBadHashes(t *testing.T) {
 	good, err := hashPassword(Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1}, "a password of length")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ok, _, err := verifyPassword(good, "a password of length"); !ok || err != nil {
-		t.Fatalf("good hash: %v %v", ok, err)
-	}
+	require.NoError(t, err)
+	ok, _, err := verifyPassword(good, "a password of length")
+	require.NoError(t, err)
+	require.True(t, ok, "good hash")
 	for _, h := range []string{
 		"",
 		"plain",
@@ -26,9 +27,8 @@ func TestParseHashRefusesBadHashes(t *testing.T) {
 		good[:strings.LastIndex(good, "$")] + "$!!",
 		good + "$extra",
 	} {
-		if _, _, err := verifyPassword(h, "a password of length"); err == nil {
-			t.Errorf("accepted %q", h)
-		}
+		_, _, err := verifyPassword(h, "a password of length")
+		assert.Error(t, err, "accepted %q", h)
 	}
 }
 
@@ -44,9 +44,13 @@ func FuzzParseHash(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if p.MemoryKiB > maxHashMemoryKiB || p.Time == 0 || p.Time > 64 || p.Threads == 0 || len(salt) < 8 || len(key) < 16 || len(key) > 64 {
-			t.Fatalf("accepted %q as %+v", h, p)
-		}
+		require.LessOrEqual(t, p.MemoryKiB, uint32(maxHashMemoryKiB), "accepted %q as %+v", h, p)
+		require.NotZero(t, p.Time, "accepted %q as %+v", h, p)
+		require.LessOrEqual(t, p.Time, uint32(64), "accepted %q as %+v", h, p)
+		require.NotZero(t, p.Threads, "accepted %q as %+v", h, p)
+		require.GreaterOrEqual(t, len(salt), 8, "accepted %q as %+v", h, p)
+		require.GreaterOrEqual(t, len(key), 16, "accepted %q as %+v", h, p)
+		require.LessOrEqual(t, len(key), 64, "accepted %q as %+v", h, p)
 	})
 }
 
@@ -59,11 +63,11 @@ func FuzzNormalizeName(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(n) == 0 || len(n) > 64 || strings.ToLower(s) != n {
-			t.Fatalf("%q -> %q", s, n)
-		}
-		if again, err := NormalizeName(n); err != nil || again != n {
-			t.Fatalf("not idempotent: %q -> %q (%v)", n, again, err)
-		}
+		require.NotEmpty(t, n, "%q", s)
+		require.LessOrEqual(t, len(n), 64, "%q -> %q", s, n)
+		require.Equal(t, strings.ToLower(s), n)
+		again, err := NormalizeName(n)
+		require.NoError(t, err, "%q", n)
+		require.Equal(t, n, again, "not idempotent")
 	})
 }
