@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"gocv.io/x/gocv"
 
 	"snowlight/ingest/av"
@@ -30,13 +32,10 @@ func fill(t *testing.T, codec []string, frames int, t0 time.Time) *media.Ring {
 	path := filepath.Join(t.TempDir(), "cam.mkv")
 	args := append([]string{"-hide_banner", "-loglevel", "error", "-i", vtest, "-frames:v", strconv.Itoa(frames),
 		"-vf", "scale=320:240,fps=25", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0"}, codec...)
-	if out, err := exec.Command("ffmpeg", append(args, path)...).CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, out)
-	}
+	out, err := exec.Command("ffmpeg", append(args, path)...).CombinedOutput()
+	require.NoError(t, err, "ffmpeg: %s", out)
 	info, pkts, err := av.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ring := media.NewRing(time.Minute, 64<<20)
 	for _, p := range pkts {
 		ring.Push(info.Codec, info.ParamSets, media.AccessUnit{
@@ -61,13 +60,9 @@ func ffprobe(t *testing.T, path string) probe {
 	t.Helper()
 	out, err := exec.Command("ffprobe", "-v", "error", "-of", "json", "-show_entries", "stream=codec_name,nb_frames,duration",
 		"-show_entries", "frame=key_frame", "-read_intervals", "%+#1", path).Output()
-	if err != nil {
-		t.Fatalf("ffprobe %s: %v", path, err)
-	}
+	require.NoError(t, err, "ffprobe %s", path)
 	var p probe
-	if err := json.Unmarshal(out, &p); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal(out, &p))
 	return p
 }
 
@@ -86,38 +81,27 @@ func TestCutIsValidMP4(t *testing.T) {
 			ring := fill(t, tc.args, 250, t0) // 10 s
 			at := t0.Add(4200 * time.Millisecond)
 			b, info, err := Cut(context.Background(), ring, "cam-1", at, 2*time.Second, 3*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			path := filepath.Join(t.TempDir(), "clip.mp4")
-			if err := os.WriteFile(path, b, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, os.WriteFile(path, b, 0o644))
 			p := ffprobe(t, path)
-			if len(p.Streams) != 1 || p.Streams[0].CodecName != tc.codec {
-				t.Fatalf("ffprobe streams %+v, want one %s stream", p.Streams, tc.codec)
-			}
-			if len(p.Frames) == 0 || p.Frames[0].KeyFrame != 1 {
-				t.Fatalf("first frame is not a keyframe: %+v", p.Frames)
-			}
-			dur, _ := strconv.ParseFloat(p.Streams[0].Duration, 64)
+			require.Len(t, p.Streams, 1)
+			require.Equal(t, tc.codec, p.Streams[0].CodecName)
+			require.NotEmpty(t, p.Frames)
+			require.Equal(t, 1, p.Frames[0].KeyFrame, "the first frame is a keyframe")
+			dur, err := strconv.ParseFloat(p.Streams[0].Duration, 64)
+			require.NoError(t, err, "ffprobe duration")
 			// Starts at the keyframe at or before at-pre (2.0 s), ends at at+post (7.2 s).
-			if dur < 5.2-0.05 || dur > 5.2+1.05 {
-				t.Errorf("duration %.2f s, want pre+post (5.2 s) within the 1 s GOP", dur)
-			}
-			if !info.Start.Equal(t0.Add(2*time.Second)) || info.End.Before(at.Add(3*time.Second)) {
-				t.Errorf("clip covers %v..%v", info.Start.Sub(t0), info.End.Sub(t0))
-			}
+			assert.GreaterOrEqual(t, dur, 5.2-0.05, "duration: want pre+post (5.2 s)")
+			assert.LessOrEqual(t, dur, 5.2+1.05, "duration: want pre+post (5.2 s) within the 1 s GOP")
+			assert.WithinDuration(t, t0.Add(2*time.Second), info.Start, 0, "clip start")
+			assert.False(t, info.End.Before(at.Add(3*time.Second)), "clip ends at %v, before at+post", info.End.Sub(t0))
 			// Every picture decodes cleanly through libavcodec.
 			dm, err := av.OpenFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			defer dm.Close()
 			dec, err := av.NewDecoder(av.DecoderOptions{Codec: dm.Info().Codec})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			defer dec.Close()
 			n := 0
 			for {
@@ -125,20 +109,14 @@ func TestCutIsValidMP4(t *testing.T) {
 				if errors.Is(err, io.EOF) {
 					break
 				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := dec.Send(pkt.AU, int64(pkt.PTS)); err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err)
+				require.NoError(t, dec.Send(pkt.AU, int64(pkt.PTS)))
 				for {
 					pi, err := dec.Receive()
 					if err != nil {
 						break
 					}
-					if pi.Corrupt {
-						t.Fatalf("picture %d corrupt", n)
-					}
+					require.False(t, pi.Corrupt, "picture %d corrupt", n)
 					n++
 				}
 			}
@@ -149,9 +127,7 @@ func TestCutIsValidMP4(t *testing.T) {
 				}
 				n++
 			}
-			if n != info.Frames {
-				t.Errorf("decoded %d pictures, clip has %d", n, info.Frames)
-			}
+			assert.Equal(t, info.Frames, n, "pictures decoded")
 		})
 	}
 }
@@ -161,12 +137,9 @@ func TestCutCameraStopped(t *testing.T) {
 	t0 := time.Now().Add(-10 * time.Second)
 	ring := fill(t, []string{"-c:v", "libx264", "-bf", "0"}, 100, t0) // 4 s, then silence
 	_, info, err := Cut(context.Background(), ring, "cam-1", t0.Add(3*time.Second), time.Second, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.End.After(t0.Add(4*time.Second)) || info.Frames < 25 {
-		t.Errorf("clip %+v", info)
-	}
+	require.NoError(t, err)
+	assert.False(t, info.End.After(t0.Add(4*time.Second)), "clip %+v ends after the camera stopped", info)
+	assert.GreaterOrEqual(t, info.Frames, 25)
 }
 
 func TestCutErrors(t *testing.T) {
@@ -174,15 +147,12 @@ func TestCutErrors(t *testing.T) {
 	ring := fill(t, []string{"-c:v", "libx264", "-bf", "0"}, 50, t0)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, _, err := Cut(ctx, ring, "cam-1", time.Now(), time.Second, time.Second); !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled: %v", err)
-	}
-	if _, _, err := Cut(context.Background(), ring, "cam-1", t0.Add(-time.Hour), time.Second, time.Second); !errors.Is(err, media.ErrNotBuffered) {
-		t.Errorf("before the ring: %v", err)
-	}
-	if _, _, err := Mux(media.Clip{Codec: media.H264}); err == nil {
-		t.Error("empty clip muxed")
-	}
+	_, _, err := Cut(ctx, ring, "cam-1", time.Now(), time.Second, time.Second)
+	assert.ErrorIs(t, err, context.Canceled)
+	_, _, err = Cut(context.Background(), ring, "cam-1", t0.Add(-time.Hour), time.Second, time.Second)
+	assert.ErrorIs(t, err, media.ErrNotBuffered, "before the ring")
+	_, _, err = Mux(media.Clip{Codec: media.H264})
+	assert.Error(t, err, "empty clip muxed")
 }
 
 func TestSnapshotDrawsOnThePictureAtTheTime(t *testing.T) {
@@ -198,33 +168,22 @@ func TestSnapshotDrawsOnThePictureAtTheTime(t *testing.T) {
 			ring := fill(t, tc.args, 100, t0)
 			at := t0.Add(2600 * time.Millisecond) // frame 65
 			c, err := ring.Window(at.Add(-time.Second), at)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			box := image.Rect(50, 60, 150, 200)
 			jpg, shown, err := Snapshot(c, at, []Mark{{Box: box, Label: "suspect 0.71"}}, 85)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !shown.Equal(at) {
-				t.Errorf("snapshot shows %v, want the picture at %v", shown.Sub(t0), at.Sub(t0))
-			}
+			require.NoError(t, err)
+			assert.WithinDuration(t, at, shown, 0, "the snapshot shows the picture at the time")
 			img, err := gocv.IMDecode(jpg, gocv.IMReadColor)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			defer img.Close()
-			if img.Cols() != 320 || img.Rows() != 240 {
-				t.Fatalf("snapshot %dx%d", img.Cols(), img.Rows())
-			}
+			require.Equal(t, 320, img.Cols())
+			require.Equal(t, 240, img.Rows())
 			// The box's edge is drawn in the mark colour (BGR 32,64,255), JPEG loss allowed.
 			v := img.GetVecbAt(box.Min.Y+(box.Dy()/2), box.Min.X)
-			if v[2] < 200 || v[0] > 100 {
-				t.Errorf("box edge pixel %v is not the mark colour", v)
-			}
+			assert.GreaterOrEqual(t, v[2], uint8(200), "box edge pixel %v is not the mark colour", v)
+			assert.LessOrEqual(t, v[0], uint8(100), "box edge pixel %v is not the mark colour", v)
 		})
 	}
-	if _, _, err := Snapshot(media.Clip{Codec: media.H264}, t0, nil, 85); err == nil {
-		t.Error("snapshot of nothing succeeded")
-	}
+	_, _, err := Snapshot(media.Clip{Codec: media.H264}, t0, nil, 85)
+	assert.Error(t, err, "snapshot of nothing succeeded")
 }
