@@ -2,12 +2,13 @@ package live
 
 import (
 	"context"
-	"snowlight/media"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"snowlight/media"
 )
 
 // TestDoneWhenTheSessionEnds checks that Done tells when a session ended, whatever ended it: Close
@@ -26,7 +27,7 @@ func TestDoneWhenTheSessionEnds(t *testing.T) {
 		select {
 		case <-v.first:
 		case <-time.After(20 * time.Second):
-			t.Fatal("the viewer decoded nothing")
+			require.Fail(t, "the viewer decoded nothing")
 		}
 		return v, id
 	}

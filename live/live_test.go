@@ -2,7 +2,6 @@ package live
 
 import (
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,8 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/ingest/av"
 	"snowlight/media"
@@ -29,13 +30,9 @@ func camera(t *testing.T, ctx context.Context) *media.Ring {
 	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-i", vtest, "-frames:v", "50",
 		"-vf", "scale=384:288,fps=25", "-c:v", "libx264", "-profile:v", "main", "-bf", "0", "-g", "25",
 		"-keyint_min", "25", "-sc_threshold", "0", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, out)
-	}
+	require.NoError(t, err, "ffmpeg: %s", out)
 	_, pkts, err := av.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ring := media.NewRing(10*time.Second, 8<<20)
 	push := func(i int) {
 		p := pkts[i%len(pkts)]
@@ -72,27 +69,18 @@ func newViewer(t *testing.T) (*viewer, string) {
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, me.RegisterDefaultCodecs())
 	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me)).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { pc.Close() })
 	v := &viewer{pc: pc, first: make(chan time.Time, 1)}
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-		t.Fatal(err)
-	}
+	_, err = pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
+	require.NoError(t, err)
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { v.decode(tr) })
 	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, pc.SetLocalDescription(offer))
 	<-gathered
 	return v, pc.LocalDescription().SDP
 }
@@ -140,9 +128,7 @@ func (v *viewer) decode(tr *webrtc.TrackRemote) {
 
 func (v *viewer) answer(t *testing.T, sdp string) {
 	t.Helper()
-	if err := v.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, v.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}))
 }
 
 func newServer(t *testing.T, rings map[string]*media.Ring, perCamera int) *Server {
@@ -152,9 +138,7 @@ func newServer(t *testing.T, rings map[string]*media.Ring, perCamera int) *Serve
 		IncludeLoopback:     true,
 		MaxViewersPerCamera: perCamera,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(s.Shutdown)
 	return s
 }
@@ -170,21 +154,18 @@ func TestViewersDecodeLiveVideo(t *testing.T) {
 	for range 3 {
 		v, offer := newViewer(t)
 		answer, id, err := s.Offer(ctx, "cam-1", offer)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		v.answer(t, answer)
 		viewers, ids = append(viewers, v), append(ids, id)
 	}
-	if _, _, err := s.Offer(ctx, "cam-1", "v=0"); !errors.Is(err, ErrTooMany) {
-		t.Fatalf("fourth viewer over a limit of 3: %v", err)
-	}
+	_, _, err := s.Offer(ctx, "cam-1", "v=0")
+	require.ErrorIs(t, err, ErrTooMany, "fourth viewer over a limit of 3")
 	for i, v := range viewers {
 		select {
 		case at := <-v.first:
 			t.Logf("viewer %d: first decoded picture %v after the offer", i, at.Sub(start).Round(time.Millisecond))
 		case <-time.After(20 * time.Second):
-			t.Fatalf("viewer %d decoded nothing", i)
+			require.Fail(t, "a viewer decoded nothing", "viewer %d", i)
 		}
 	}
 	// The picture keeps moving: every viewer keeps decoding new pictures.
@@ -194,26 +175,12 @@ func TestViewersDecodeLiveVideo(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 	for i, v := range viewers {
-		if got := v.decoded.Load() - before[i]; got < 10 {
-			t.Errorf("viewer %d decoded %d pictures in a second of 25 fps video", i, got)
-		}
+		assert.GreaterOrEqual(t, v.decoded.Load()-before[i], int64(10), "viewer %d: pictures decoded in a second of 25 fps video", i)
 	}
-	if n := s.Viewers("cam-1"); n != 3 {
-		t.Fatalf("Viewers = %d, want 3", n)
-	}
-	if err := s.Close("cam-2", ids[0]); !errors.Is(err, ErrNoSession) {
-		t.Fatalf("closing a session through another camera: %v", err)
-	}
-	if err := s.Close("cam-1", ids[0]); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for s.Viewers("cam-1") != 2 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if n := s.Viewers("cam-1"); n != 2 {
-		t.Fatalf("after Close, Viewers = %d, want 2", n)
-	}
+	require.Equal(t, 3, s.Viewers("cam-1"))
+	require.ErrorIs(t, s.Close("cam-2", ids[0]), ErrNoSession, "closing a session through another camera")
+	require.NoError(t, s.Close("cam-1", ids[0]))
+	require.Eventually(t, func() bool { return s.Viewers("cam-1") == 2 }, 10*time.Second, 20*time.Millisecond, "viewers after Close")
 }
 
 func TestOfferErrors(t *testing.T) {
@@ -228,9 +195,8 @@ func TestOfferErrors(t *testing.T) {
 		{"empty", offer, ErrNoVideo},
 		{"empty", "", ErrBadOffer},
 	} {
-		if _, _, err := s.Offer(ctx, tc.camera, tc.offer); !errors.Is(err, tc.want) {
-			t.Errorf("Offer(%q): %v, want %v", tc.camera, err, tc.want)
-		}
+		_, _, err := s.Offer(ctx, tc.camera, tc.offer)
+		assert.ErrorIs(t, err, tc.want, "Offer(%q)", tc.camera)
 	}
 }
 
@@ -239,13 +205,10 @@ func TestBadSDPRefused(t *testing.T) {
 	defer cancel()
 	s := newServer(t, map[string]*media.Ring{"cam-1": camera(t, ctx)}, 0)
 	for _, sdp := range []string{"garbage", "v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"} {
-		if _, _, err := s.Offer(ctx, "cam-1", sdp); !errors.Is(err, ErrBadOffer) {
-			t.Errorf("offer %q: %v, want ErrBadOffer", sdp[:7], err)
-		}
+		_, _, err := s.Offer(ctx, "cam-1", sdp)
+		assert.ErrorIs(t, err, ErrBadOffer, "offer %q", sdp[:7])
 	}
-	if n := s.Viewers("cam-1"); n != 0 {
-		t.Fatalf("failed offers left %d sessions", n)
-	}
+	assert.Zero(t, s.Viewers("cam-1"), "failed offers left sessions")
 }
 
 func TestTimeline(t *testing.T) {
@@ -264,8 +227,6 @@ func TestTimeline(t *testing.T) {
 		{100 * time.Second, false, 180 + 10800}, // a jump continues one frame later
 	}
 	for i, s := range steps {
-		if got := tl.next(s.pts, s.burst); got != s.want {
-			t.Fatalf("step %d: timestamp %d, want %d", i, got, s.want)
-		}
+		require.Equal(t, s.want, tl.next(s.pts, s.burst), "step %d: timestamp", i)
 	}
 }
