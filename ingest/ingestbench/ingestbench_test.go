@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"snowlight/ingest/camsim"
 	"snowlight/testvideos"
 )
@@ -20,16 +23,10 @@ func TestReadersDecodeFromCamsim(t *testing.T) {
 	if errors.Is(err, testvideos.ErrNoSource) {
 		t.Skipf("test videos unavailable: %v", err)
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	srv := camsim.New(camsim.Options{Addr: "127.0.0.1:0", UDPAddr: "off", Log: slog.New(slog.DiscardHandler)})
-	if err := srv.AddFile("cam", paths[testvideos.VTest]); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, srv.AddFile("cam", paths[testvideos.VTest]))
+	require.NoError(t, srv.Start(ctx))
 	defer srv.Close()
 	url := srv.URL("cam")
 	for _, tc := range []struct {
@@ -43,24 +40,19 @@ func TestReadersDecodeFromCamsim(t *testing.T) {
 	} {
 		t.Run(tc.kind, func(t *testing.T) {
 			r, err := RunClient(ctx, tc.kind, []string{url}, 3*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.Frames < tc.minFrames || r.CPUSeconds <= 0 {
-				t.Errorf("%s: %+v", tc.kind, r)
-			}
+			require.NoError(t, err)
+			assert.GreaterOrEqual(t, r.Frames, tc.minFrames, "%+v", r)
+			assert.Positive(t, r.CPUSeconds, "%+v", r)
 		})
 	}
 	res, err := measure(ctx, "ffmpeg", ffmpegCmds([]string{url}, "2"))
-	if err != nil {
-		if strings.Contains(err.Error(), "executable file not found") {
-			t.Skip("ffmpeg not installed")
-		}
-		t.Fatal(err)
+	if err != nil && strings.Contains(err.Error(), "executable file not found") {
+		t.Skip("ffmpeg not installed")
 	}
-	if res.Frames < 20 || res.CPUSeconds <= 0 || res.MaxRSSMiB <= 0 {
-		t.Errorf("ffmpeg measurement %+v", res)
-	}
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, res.Frames, uint64(20), "ffmpeg measurement %+v", res)
+	assert.Positive(t, res.CPUSeconds, "ffmpeg measurement %+v", res)
+	assert.Positive(t, res.MaxRSSMiB, "ffmpeg measurement %+v", res)
 }
 
 func TestKeyframeFloor(t *testing.T) {
@@ -68,15 +60,12 @@ func TestKeyframeFloor(t *testing.T) {
 	if errors.Is(err, testvideos.ErrNoSource) {
 		t.Skipf("test videos unavailable: %v", err)
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cpu, bytes, err := keyframeFloor(paths[testvideos.Quiet])
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// One picture in 25 is a keyframe; it costs more than an average picture but less than all of them.
-	if cpu <= 0.04 || cpu >= 1 || bytes <= 0.04 || bytes >= 1 {
-		t.Errorf("keyframe share: cpu %.3f, bytes %.3f", cpu, bytes)
-	}
+	assert.Greater(t, cpu, 0.04, "keyframe share of the CPU")
+	assert.Less(t, cpu, 1.0, "keyframe share of the CPU")
+	assert.Greater(t, bytes, 0.04, "keyframe share of the bytes")
+	assert.Less(t, bytes, 1.0, "keyframe share of the bytes")
 }
