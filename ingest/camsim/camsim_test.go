@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"snowlight/ingest/av"
 	"snowlight/testvideos"
 )
@@ -26,9 +29,7 @@ func video(t *testing.T, name string) string {
 	if errors.Is(err, testvideos.ErrNoSource) {
 		t.Skipf("test videos unavailable: %v", err)
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return paths[name]
 }
 
@@ -46,9 +47,7 @@ func cut(t *testing.T, src string, seconds int, ext string) string {
 	out := filepath.Join(t.TempDir(), "clip"+ext)
 	b, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", src,
 		"-t", strconv.Itoa(seconds), "-c", "copy", out).CombinedOutput()
-	if err != nil {
-		t.Fatalf("cut: %v: %s", err, b)
-	}
+	require.NoError(t, err, "cut: %s", b)
 	return out
 }
 
@@ -60,13 +59,9 @@ func start(t *testing.T, o Options, files map[string]string) *Server {
 	}
 	s := New(o)
 	for name, f := range files {
-		if err := s.AddFile(name, f); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, s.AddFile(name, f))
 	}
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(s.Close)
 	return s
 }
@@ -81,13 +76,9 @@ func TestFFmpegReadsCamsim(t *testing.T) {
 
 	out, err := exec.Command("ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-show_entries",
 		"stream=codec_name,profile,width,height,r_frame_rate", "-of", "default=noprint_wrappers=1", srv.URL("vtest")).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffprobe: %v: %s", err, out)
-	}
+	require.NoError(t, err, "ffprobe: %s", out)
 	for _, want := range []string{"codec_name=h264", "profile=Main", "width=768", "height=576", "r_frame_rate=25/1"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("ffprobe: want %s in\n%s", want, out)
-		}
+		assert.Contains(t, string(out), want, "ffprobe")
 	}
 
 	for _, tc := range []struct {
@@ -101,28 +92,18 @@ func TestFFmpegReadsCamsim(t *testing.T) {
 			started := time.Now()
 			out, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-rtsp_transport", tc.transport,
 				"-i", tc.url, "-frames:v", "50", "-f", "null", "-").CombinedOutput()
-			if err != nil {
-				t.Fatalf("ffmpeg: %v: %s", err, out)
-			}
-			frames := lastFrameCount(string(out))
-			if frames != 50 {
-				t.Errorf("ffmpeg decoded %d frames, want 50:\n%s", frames, out)
-			}
-			if strings.Contains(string(out), "error") {
-				t.Errorf("ffmpeg reported errors:\n%s", out)
-			}
+			require.NoError(t, err, "ffmpeg: %s", out)
+			assert.Equal(t, 50, lastFrameCount(string(out)), "frames ffmpeg decoded:\n%s", out)
+			assert.NotContains(t, string(out), "error", "ffmpeg reported errors")
 			// Paced in real time: 50 frames take at least about 2 s to arrive.
-			if el := time.Since(started); el < 1500*time.Millisecond {
-				t.Errorf("2 s of stream arrived in %v: not paced", el)
-			}
+			assert.GreaterOrEqual(t, time.Since(started), 1500*time.Millisecond, "2 s of stream arrived too soon: not paced")
 		})
 	}
 
 	out, err = exec.Command("ffprobe", "-v", "error", "-rtsp_transport", "tcp",
 		strings.Replace(authURL, "pa55", "wrong", 1)).CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "401") {
-		t.Errorf("wrong password: ffprobe err %v, output %s; want a 401", err, out)
-	}
+	assert.Error(t, err, "wrong password accepted: %s", out)
+	assert.Contains(t, string(out), "401", "wrong password")
 }
 
 var frameRE = regexp.MustCompile(`frame=\s*(\d+)`)
@@ -147,19 +128,11 @@ func TestLoopKeepsTimestampsIncreasing(t *testing.T) {
 		sent = append(sent, f)
 		mu.Unlock()
 	}}, map[string]string{"clip": clip})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	require.Eventually(t, func() bool {
 		mu.Lock()
-		n := len(sent)
-		mu.Unlock()
-		if n >= 60 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d frames sent in 10 s", n)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(sent) >= 60
+	}, 10*time.Second, 50*time.Millisecond, "60 frames sent")
 	srv.Close()
 	mu.Lock()
 	defer mu.Unlock()
@@ -167,22 +140,19 @@ func TestLoopKeepsTimestampsIncreasing(t *testing.T) {
 	for i, f := range sent {
 		loops[f.Loop]++
 		if i == 0 {
-			if !f.Keyframe {
-				t.Error("the first frame is not a keyframe")
-			}
+			assert.True(t, f.Keyframe, "the first frame is a keyframe")
 			continue
 		}
 		p := sent[i-1]
-		if f.PTS-p.PTS != 40*time.Millisecond || f.RTPTime-p.RTPTime != 3600 || f.Index != p.Index+1 {
-			t.Fatalf("frame %d (loop %d): PTS +%v, RTP +%d after frame %d", f.Index, f.Loop, f.PTS-p.PTS, f.RTPTime-p.RTPTime, p.Index)
-		}
-		if f.Loop != p.Loop && !f.Keyframe {
-			t.Errorf("loop %d does not start at a keyframe", f.Loop)
+		require.Equal(t, 40*time.Millisecond, f.PTS-p.PTS, "frame %d (loop %d): PTS step", f.Index, f.Loop)
+		require.EqualValues(t, 3600, f.RTPTime-p.RTPTime, "frame %d (loop %d): RTP step", f.Index, f.Loop)
+		require.Equal(t, p.Index+1, f.Index, "frame index after %d", p.Index)
+		if f.Loop != p.Loop {
+			assert.True(t, f.Keyframe, "loop %d starts at a keyframe", f.Loop)
 		}
 	}
-	if loops[0] != 25 || loops[1] != 25 {
-		t.Errorf("frames per loop %v, want 25", loops)
-	}
+	assert.Equal(t, 25, loops[0], "frames in the first loop")
+	assert.Equal(t, 25, loops[1], "frames in the second loop")
 }
 
 // Bad files are refused with a clear error before any client sees them; a file that breaks off
@@ -190,54 +160,38 @@ func TestLoopKeepsTimestampsIncreasing(t *testing.T) {
 func TestBadFiles(t *testing.T) {
 	dir := t.TempDir()
 	garbage := filepath.Join(dir, "garbage.mp4")
-	if err := os.WriteFile(garbage, []byte(strings.Repeat("not a video ", 1000)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(garbage, []byte(strings.Repeat("not a video ", 1000)), 0o644))
 	s := New(Options{Addr: "127.0.0.1:0"})
-	if err := s.AddFile("", garbage); err == nil || !strings.Contains(err.Error(), "garbage.mp4") {
-		t.Errorf("garbage file: err %v, want one naming the file", err)
-	}
-	if err := s.AddFile("", filepath.Join(dir, "missing.mp4")); err == nil {
-		t.Error("missing file accepted")
-	}
+	assert.ErrorContains(t, s.AddFile("", garbage), "garbage.mp4", "the error names the garbage file")
+	assert.Error(t, s.AddFile("", filepath.Join(dir, "missing.mp4")), "missing file accepted")
 
 	// MPEG-TS cut in the middle of a packet, like a recording that stopped with the power.
 	ts := cut(t, video(t, testvideos.VTest), 4, ".ts")
 	b, err := os.ReadFile(ts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	trunc := filepath.Join(dir, "trunc.ts")
-	if err := os.WriteFile(trunc, b[:len(b)/2+77], 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(trunc, b[:len(b)/2+77], 0o644))
 	src, err := loadSource(trunc, 64<<20)
-	if err != nil {
-		t.Fatalf("truncated file refused: %v", err)
-	}
-	if src.frames < 25 || src.frames >= 100 {
-		t.Errorf("truncated file plays %d frames, want part of 100", src.frames)
-	}
+	require.NoError(t, err, "truncated file refused")
+	assert.GreaterOrEqual(t, src.frames, 25, "the truncated file plays part of its 100 frames")
+	assert.Less(t, src.frames, 100, "the truncated file plays part of its 100 frames")
 	// And it serves.
 	srv := start(t, Options{}, map[string]string{"trunc": trunc})
 	requireTool(t, "ffprobe")
-	if out, err := exec.Command("ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-show_entries",
-		"stream=codec_name", srv.URL("trunc")).CombinedOutput(); err != nil || !strings.Contains(string(out), "h264") {
-		t.Errorf("ffprobe on the truncated file's camera: %v %s", err, out)
+	out, err := exec.Command("ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-show_entries",
+		"stream=codec_name", srv.URL("trunc")).CombinedOutput()
+	if assert.NoError(t, err, "ffprobe on the truncated file's camera: %s", out) {
+		assert.Contains(t, string(out), "h264", "ffprobe on the truncated file's camera")
 	}
 
 	// A file too large to cache is re-read every loop and plays the same.
 	big, err := loadSource(video(t, testvideos.Quiet), 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if big.cached != nil || big.frames != 750 {
-		t.Errorf("uncached source: cached %d, frames %d", len(big.cached), big.frames)
-	}
+	require.NoError(t, err)
+	assert.Nil(t, big.cached, "a source too large to cache")
+	assert.Equal(t, 750, big.frames)
 	n := 0
-	if err := big.packets(func(av.Packet) bool { n++; return true }); err != nil || n != 750 {
-		t.Errorf("re-read %d packets (%v), want 750", n, err)
-	}
+	assert.NoError(t, big.packets(func(av.Packet) bool { n++; return true }))
+	assert.Equal(t, 750, n, "packets re-read")
 }
 
 func TestParseFaults(t *testing.T) {
@@ -260,13 +214,11 @@ func TestParseFaults(t *testing.T) {
 	} {
 		got, err := ParseFaults(tc.in)
 		if tc.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Errorf("ParseFaults(%q) err %v, want %q", tc.in, err, tc.wantErr)
-			}
+			assert.ErrorContains(t, err, tc.wantErr, "ParseFaults(%q)", tc.in)
 			continue
 		}
-		if err != nil || got != tc.want {
-			t.Errorf("ParseFaults(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		if assert.NoError(t, err, "ParseFaults(%q)", tc.in) {
+			assert.Equal(t, tc.want, got, "ParseFaults(%q)", tc.in)
 		}
 	}
 }
@@ -280,9 +232,16 @@ func FuzzParseFaults(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if fl.LossPercent < 0 || fl.LossPercent > 100 || fl.DropSessionsEvery < 0 || fl.StallEvery < 0 ||
-			fl.StallFor < 0 || fl.RestartEvery < 0 || (fl.StallEvery > 0 && fl.StallFor >= fl.StallEvery) {
-			t.Fatalf("ParseFaults(%q) accepted %+v", s, fl)
+		require.GreaterOrEqual(t, fl.LossPercent, 0.0, "ParseFaults(%q) accepted %+v", s, fl)
+		require.LessOrEqual(t, fl.LossPercent, 100.0, "ParseFaults(%q) accepted %+v", s, fl)
+		require.GreaterOrEqual(t, fl.DropSessionsEvery, time.Duration(0), "ParseFaults(%q) accepted %+v", s, fl)
+		require.GreaterOrEqual(t, fl.StallEvery, time.Duration(0), "ParseFaults(%q) accepted %+v", s, fl)
+		require.GreaterOrEqual(t, fl.StallFor, time.Duration(0), "ParseFaults(%q) accepted %+v", s, fl)
+		require.GreaterOrEqual(t, fl.RestartEvery, time.Duration(0), "ParseFaults(%q) accepted %+v", s, fl)
+		if fl.StallEvery > 0 {
+			require.Less(t, fl.StallFor, fl.StallEvery, "ParseFaults(%q) accepted %+v", s, fl)
 		}
+		require.GreaterOrEqual(t, fl.PadBytes, 0, "ParseFaults(%q) accepted %+v", s, fl)
+		require.LessOrEqual(t, fl.PadBytes, MaxPadBytes, "ParseFaults(%q) accepted %+v", s, fl)
 	})
 }

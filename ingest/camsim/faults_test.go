@@ -1,10 +1,11 @@
 package camsim
 
 import (
-	"snowlight/media"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"snowlight/media"
 )
 
 func TestParseStreamFaults(t *testing.T) {
