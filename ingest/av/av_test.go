@@ -7,11 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"snowlight/media"
 	"strconv"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"gocv.io/x/gocv"
+
+	"snowlight/media"
 )
 
 const vtest = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
@@ -23,9 +26,8 @@ func ffmpeg(t testing.TB, args ...string) {
 		t.Skip("ffmpeg not installed: run scripts/setup.sh")
 	}
 	cmd := exec.Command("ffmpeg", append([]string{"-hide_banner", "-loglevel", "error", "-y"}, args...)...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg %v: %v\n%s", args, err, out)
-	}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "ffmpeg %v: %s", args, out)
 }
 
 // encodeVtest encodes the first n frames of the real pedestrian video with the given extra x264 args.
@@ -46,14 +48,10 @@ func encodeVtest(t testing.TB, name string, n int, extra ...string) string {
 func decodeAll(t testing.TB, path string, fn func(PictureInfo, gocv.Mat)) StreamInfo {
 	t.Helper()
 	dm, err := OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer dm.Close()
 	dec, err := NewDecoder(DecoderOptions{Codec: dm.Info().Codec})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer dec.Close()
 	receive := func() {
 		for {
@@ -61,13 +59,9 @@ func decodeAll(t testing.TB, path string, fn func(PictureInfo, gocv.Mat)) Stream
 			if errors.Is(err, ErrNeedInput) || errors.Is(err, io.EOF) {
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			m, err := dec.BGR()
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			fn(pi, m)
 			m.Close()
 		}
@@ -77,17 +71,11 @@ func decodeAll(t testing.TB, path string, fn func(PictureInfo, gocv.Mat)) Stream
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := dec.Send(p.AU, int64(p.PTS)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
+		require.NoError(t, dec.Send(p.AU, int64(p.PTS)))
 		receive()
 	}
-	if err := dec.Drain(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, dec.Drain())
 	receive()
 	return dm.Info()
 }
@@ -118,9 +106,7 @@ func TestDecodeMatchesFFmpeg(t *testing.T) {
 			ref := filepath.Join(t.TempDir(), "ref.bgr")
 			ffmpeg(t, "-i", path, "-f", "rawvideo", "-pix_fmt", "bgr24", ref)
 			want, err := os.ReadFile(ref)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			var got []byte
 			keys := 0
 			info := decodeAll(t, path, func(pi PictureInfo, m gocv.Mat) {
@@ -129,30 +115,20 @@ func TestDecodeMatchesFFmpeg(t *testing.T) {
 				}
 				got = append(got, m.ToBytes()...)
 			})
-			if info.Codec != tc.codec || info.Width != tc.w || info.Height != tc.h {
-				t.Fatalf("stream info %+v, want %v %dx%d", info, tc.codec, tc.w, tc.h)
-			}
-			if info.FrameRate < 9.9 || info.FrameRate > 10.1 {
-				t.Errorf("frame rate %.2f, want vtest's 10", info.FrameRate)
-			}
-			if n := len(got) / (tc.w * tc.h * 3); n != frames {
-				t.Fatalf("decoded %d pictures, want %d", n, frames)
-			}
-			if keys != 2 {
-				t.Errorf("%d keyframes in %d frames with GOP 25, want 2", keys, frames)
-			}
-			if len(got) != len(want) {
-				t.Fatalf("decoded %d bytes, ffmpeg %d", len(got), len(want))
-			}
+			require.Equal(t, tc.codec, info.Codec)
+			require.Equal(t, tc.w, info.Width)
+			require.Equal(t, tc.h, info.Height)
+			assert.InDelta(t, 10, info.FrameRate, 0.1, "vtest's frame rate")
+			require.Equal(t, frames, len(got)/(tc.w*tc.h*3), "pictures decoded")
+			assert.Equal(t, 2, keys, "keyframes in %d frames with GOP 25", frames)
+			require.Equal(t, len(want), len(got), "bytes decoded, against ffmpeg's")
 			var sum int
 			for i := range got {
 				d := int(got[i]) - int(want[i])
 				sum += d * d
 			}
 			// Same decoder, same conversion family: differences come only from swscale's dithering choices.
-			if mse := float64(sum) / float64(len(got)); mse > 1.0 {
-				t.Errorf("mean squared difference to ffmpeg's BGR %.3f, want <= 1", mse)
-			}
+			assert.LessOrEqual(t, float64(sum)/float64(len(got)), 1.0, "mean squared difference to ffmpeg's BGR")
 		})
 	}
 }
@@ -161,14 +137,10 @@ func TestOpenFileErrors(t *testing.T) {
 	dir := t.TempDir()
 	good := encodeVtest(t, "good.mp4", 10, "-bf", "0")
 	data, err := os.ReadFile(good)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	write := func(name string, b []byte) string {
 		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(p, b, 0o644))
 		return p
 	}
 	mpeg4 := filepath.Join(dir, "mpeg4.avi")
@@ -185,11 +157,9 @@ func TestOpenFileErrors(t *testing.T) {
 			d, err := OpenFile(tc.path)
 			if err == nil {
 				d.Close()
-				t.Fatalf("OpenFile(%s) succeeded", tc.path)
 			}
-			if !bytes.Contains([]byte(err.Error()), []byte(tc.path)) {
-				t.Errorf("error %q does not name the file", err)
-			}
+			require.Error(t, err, "OpenFile(%s) succeeded", tc.path)
+			assert.ErrorContains(t, err, tc.path, "the error names the file")
 		})
 	}
 }
@@ -199,17 +169,11 @@ func TestOpenFileErrors(t *testing.T) {
 func TestTruncatedFileReadsWhatIsThere(t *testing.T) {
 	good := encodeVtest(t, "fs.mp4", 50, "-bf", "0", "-movflags", "+faststart")
 	data, err := os.ReadFile(good)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cut := filepath.Join(t.TempDir(), "cut.mp4")
-	if err := os.WriteFile(cut, data[:len(data)/2], 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(cut, data[:len(data)/2], 0o644))
 	dm, err := OpenFile(cut)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer dm.Close()
 	n := 0
 	for {
@@ -218,7 +182,6 @@ func TestTruncatedFileReadsWhatIsThere(t *testing.T) {
 		}
 		n++
 	}
-	if n == 0 || n >= 50 {
-		t.Fatalf("read %d packets from half a 50-frame file", n)
-	}
+	assert.Positive(t, n, "packets read from half a 50-frame file")
+	assert.Less(t, n, 50, "packets read from half a 50-frame file")
 }

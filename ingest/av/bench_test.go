@@ -3,13 +3,14 @@ package av
 import (
 	"errors"
 	"runtime"
-	"snowlight/media"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"gocv.io/x/gocv"
 	"golang.org/x/sys/unix"
+
+	"snowlight/media"
 )
 
 // reportThreadCPU locks the benchmark to its OS thread; the func it returns reports the thread's CPU time
@@ -27,9 +28,7 @@ func reportThreadCPU(b *testing.B) func() {
 
 func threadCPU(b *testing.B) time.Duration {
 	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts))
 	return time.Duration(ts.Nano())
 }
 
@@ -37,9 +36,7 @@ func threadCPU(b *testing.B) time.Duration {
 func benchmarkDecode(b *testing.B, threads int, convert bool) {
 	_, pkts := readAUs(b, encodeVtest(b, "720p.mp4", 100, "-bf", "0", "-vf", "scale=1280:720"))
 	d, err := NewDecoder(DecoderOptions{Codec: media.H264, Threads: threads})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	defer d.Close()
 	b.ResetTimer()
 	if threads == 1 {
@@ -51,21 +48,17 @@ func benchmarkDecode(b *testing.B, threads int, convert bool) {
 		if i%len(pkts) == 0 {
 			d.Reset()
 		}
-		if err := d.Send(p.AU, int64(i)); err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, d.Send(p.AU, int64(i)))
 		for {
-			if _, err := d.Receive(); errors.Is(err, ErrNeedInput) {
+			_, err := d.Receive()
+			if errors.Is(err, ErrNeedInput) {
 				break
-			} else if err != nil {
-				b.Fatal(err)
 			}
+			require.NoError(b, err)
 			frames++
 			if convert {
 				m, err := d.BGR()
-				if err != nil {
-					b.Fatal(err)
-				}
+				require.NoError(b, err)
 				m.Close()
 			}
 		}
@@ -92,9 +85,7 @@ func BenchmarkBGR720p(b *testing.B) {
 		defer reportThreadCPU(b)()
 		for b.Loop() {
 			m, err := d.BGR()
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
 			m.Close()
 		}
 	})
@@ -103,9 +94,7 @@ func BenchmarkBGR720p(b *testing.B) {
 		defer m.Close()
 		defer reportThreadCPU(b)()
 		for b.Loop() {
-			if err := d.BGRInto(&m); err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, d.BGRInto(&m))
 		}
 	})
 }

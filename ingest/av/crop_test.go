@@ -2,7 +2,6 @@ package av
 
 import (
 	"fmt"
-	"snowlight/media"
 	"testing"
 
 	mbits "github.com/bluenviron/mediacommon/v2/pkg/bits"
@@ -10,6 +9,8 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"snowlight/media"
 )
 
 // cropSPS returns a copy of the SPS NAL unit nalu whose cropping window (H.264 frame cropping, H.265

@@ -2,12 +2,13 @@ package av
 
 import (
 	"fmt"
-	"snowlight/media"
 	"testing"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"snowlight/media"
 )
 
 // fuzzStream is a real stream the decode fuzzer crops to the size its input chooses.

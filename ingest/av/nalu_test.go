@@ -7,9 +7,12 @@ import (
 	"math/bits"
 	"os"
 	"runtime"
-	"snowlight/media"
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"snowlight/media"
 )
 
 // bitWriter writes the Exp-Golomb coded fields of a hand-made SPS.
@@ -84,11 +87,10 @@ func TestCheckParamSets(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := CheckParamSets(media.H264, [][]byte{tc.sps, pps}, DefaultMaxWidth, DefaultMaxHeight)
-			if tc.wantErr == "" && err != nil {
-				t.Fatalf("refused a valid SPS: %v", err)
-			}
-			if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
-				t.Fatalf("error %v, want %q", err, tc.wantErr)
+			if tc.wantErr == "" {
+				require.NoError(t, err, "refused a valid SPS")
+			} else {
+				require.ErrorContains(t, err, tc.wantErr)
 			}
 		})
 	}
@@ -98,9 +100,7 @@ func TestCheckParamSets(t *testing.T) {
 func readAUs(t testing.TB, path string) (StreamInfo, []Packet) {
 	t.Helper()
 	info, pkts, err := ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return info, pkts
 }
 
@@ -113,9 +113,7 @@ func receiveAll(t testing.TB, d *Decoder) []PictureInfo {
 		if errors.Is(err, ErrNeedInput) || errors.Is(err, io.EOF) {
 			return out
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		out = append(out, pi)
 	}
 }
@@ -124,13 +122,9 @@ func receiveAll(t testing.TB, d *Decoder) []PictureInfo {
 func TestDecoderSurvivesBadInput(t *testing.T) {
 	_, pkts := readAUs(t, encodeVtest(t, "a.mp4", 30, "-bf", "0"))
 	d, err := NewDecoder(DecoderOptions{Codec: media.H264})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer d.Close()
-	if err := d.Send([][]byte{baselineSPS(1<<16, 1<<16)}, 0); err == nil {
-		t.Fatal("absurd SPS accepted")
-	}
+	require.Error(t, d.Send([][]byte{baselineSPS(1<<16, 1<<16)}, 0), "absurd SPS accepted")
 	garbage := [][][]byte{
 		{{0x65, 0xff, 0x00, 0x12}},             // IDR slice with no SPS/PPS
 		{{0x41}},                               // empty P slice
@@ -145,14 +139,10 @@ func TestDecoderSurvivesBadInput(t *testing.T) {
 	d.Reset()
 	decoded := 0
 	for i, p := range pkts {
-		if err := d.Send(p.AU, int64(i)); err != nil {
-			t.Fatalf("access unit %d: %v", i, err)
-		}
+		require.NoError(t, d.Send(p.AU, int64(i)), "access unit %d", i)
 		decoded += len(receiveAll(t, d))
 	}
-	if decoded != len(pkts) {
-		t.Fatalf("decoded %d of %d pictures after bad input", decoded, len(pkts))
-	}
+	assert.Equal(t, len(pkts), decoded, "pictures decoded after bad input")
 }
 
 // Skipping disposable pictures keeps every reference picture decodable and correct.
@@ -160,36 +150,25 @@ func TestDisposableSkipping(t *testing.T) {
 	// x264 with B-frames but no B-pyramid: every B picture is a non-reference picture.
 	_, pkts := readAUs(t, encodeVtest(t, "b.mp4", 50, "-bf", "2", "-x264-params", "b-pyramid=none"))
 	d, err := NewDecoder(DecoderOptions{Codec: media.H264})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer d.Close()
 	skipped, decoded := 0, 0
 	for _, p := range pkts {
 		if Disposable(media.H264, p.AU) {
-			if p.Keyframe {
-				t.Fatal("keyframe reported disposable")
-			}
+			require.False(t, p.Keyframe, "keyframe reported disposable")
 			skipped++
 			continue
 		}
-		if err := d.Send(p.AU, int64(p.PTS)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, d.Send(p.AU, int64(p.PTS)))
 		for _, pi := range receiveAll(t, d) {
-			if pi.Corrupt {
-				t.Fatalf("picture at %d decoded with errors after skipping disposable ones", pi.PTS)
-			}
+			require.False(t, pi.Corrupt, "picture at %d decoded with errors after skipping disposable ones", pi.PTS)
 			decoded++
 		}
 	}
-	if err := d.Drain(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, d.Drain())
 	decoded += len(receiveAll(t, d))
-	if skipped == 0 || skipped+decoded != len(pkts) {
-		t.Fatalf("skipped %d, decoded %d, of %d", skipped, decoded, len(pkts))
-	}
+	assert.Positive(t, skipped, "disposable pictures skipped")
+	assert.Equal(t, len(pkts), skipped+decoded, "skipped %d, decoded %d", skipped, decoded)
 }
 
 // rssKiB reads the process's resident set size.
@@ -199,9 +178,8 @@ func rssKiB(t testing.TB) int {
 		t.Skip("no /proc/self/statm")
 	}
 	var size, rss int
-	if _, err := fmt.Sscan(string(b), &size, &rss); err != nil {
-		t.Fatal(err)
-	}
+	_, err = fmt.Sscan(string(b), &size, &rss)
+	require.NoError(t, err)
 	return rss * os.Getpagesize() / 1024
 }
 
@@ -213,24 +191,18 @@ func TestNoLeakOverManyFrames(t *testing.T) {
 	path := encodeVtest(t, "leak.mp4", 50, "-bf", "0", "-vf", "scale=192:144")
 	_, pkts := readAUs(t, path)
 	d, err := NewDecoder(DecoderOptions{Codec: media.H264})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer d.Close()
 	run := func(loops int) {
 		for range loops {
 			for i, p := range pkts {
-				if err := d.Send(p.AU, int64(i)); err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, d.Send(p.AU, int64(i)))
 				for {
 					if _, err := d.Receive(); err != nil {
 						break
 					}
 					m, err := d.BGR()
-					if err != nil {
-						t.Fatal(err)
-					}
+					require.NoError(t, err)
 					m.Close()
 				}
 			}
@@ -243,7 +215,5 @@ func TestNoLeakOverManyFrames(t *testing.T) {
 	runtime.GC()
 	after := rssKiB(t)
 	// A leaked 192x144 BGR picture is 81 KiB: 10,000 of them would be 800 MiB.
-	if after-before > 8*1024 {
-		t.Fatalf("resident memory grew %d KiB over 10,000 frames", after-before)
-	}
+	assert.LessOrEqual(t, after-before, 8*1024, "resident memory growth over 10,000 frames, KiB")
 }

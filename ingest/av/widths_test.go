@@ -7,11 +7,12 @@ import (
 	"image"
 	"io"
 	"path/filepath"
-	"snowlight/media"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"gocv.io/x/gocv"
+
+	"snowlight/media"
 )
 
 // Coded size of the width sweep's streams: the widest width asked for, and a few macroblock rows so that
