@@ -5,12 +5,16 @@ package miniotest
 
 import (
 	"context"
-	"net/http"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/internal/gobin"
 	"snowlight/internal/testproc"
@@ -57,9 +61,7 @@ func Start(t testing.TB) *Server {
 			t.Logf("minio log:\n%s", s.proc.LogTail(4000))
 		}
 	})
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.Start())
 	return s
 }
 
@@ -68,12 +70,50 @@ func (s *Server) Config(bucket string) objstore.MinIOConfig {
 	return objstore.MinIOConfig{Endpoint: s.Endpoint, AccessKey: s.AccessKey, SecretKey: s.SecretKey, Bucket: bucket}
 }
 
-// Start (re)starts the server on the same port and data directory and waits until it is ready.
+// Start (re)starts the server on the same port and data directory and waits until it serves bucket
+// operations.
 func (s *Server) Start() error {
+	const limit = 60 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
 	if err := s.proc.Start(); err != nil {
 		return err
 	}
-	return s.proc.WaitHealthy("http://"+s.Endpoint+"/minio/health/live", 60*time.Second)
+	if err := s.proc.WaitHealthy("http://"+s.Endpoint+"/minio/health/live", limit); err != nil {
+		return err
+	}
+	if err := s.waitInitialized(ctx); err != nil {
+		s.Kill()
+		return fmt.Errorf("minio at %s: %w\n%s", s.Endpoint, err, s.proc.LogTail(4000))
+	}
+	return nil
+}
+
+// waitInitialized polls a bucket operation while MinIO answers "Server not initialized yet". MinIO
+// answers its liveness check as soon as it listens, before its object layer is up, and until then every
+// bucket operation fails that way (503); objstore's client retries it only twice, which a loaded
+// machine's start-up outlasts.
+func (s *Server) waitInitialized(ctx context.Context) error {
+	c, err := s.client()
+	if err != nil {
+		return err
+	}
+	for {
+		_, err = c.ListBuckets(ctx)
+		if minio.ToErrorResponse(err).Code != "XMinioServerNotInitialized" {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("still not initialized: %w", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// client is an S3 client for the server that makes one attempt per call.
+func (s *Server) client() (*minio.Client, error) {
+	return minio.New(s.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""), MaxRetries: 1})
 }
 
 // Stop shuts the server down (SIGTERM, then SIGKILL after 10 s) and waits for it; the port and data
@@ -86,13 +126,12 @@ func (s *Server) Kill() { s.proc.Signal(syscall.SIGKILL) }
 // Running reports whether the server process is up.
 func (s *Server) Running() bool { return s.proc.Running() }
 
-// Ready reports whether the server answers its liveness check now.
+// Ready reports whether the server serves bucket operations now (its liveness check answers earlier).
 func (s *Server) Ready(ctx context.Context) bool {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.Endpoint+"/minio/health/live", nil)
-	resp, err := http.DefaultClient.Do(req)
+	c, err := s.client()
 	if err != nil {
 		return false
 	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	_, err = c.ListBuckets(ctx)
+	return err == nil
 }
