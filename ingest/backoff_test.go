@@ -3,6 +3,8 @@ package ingest
 import (
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
 )
 
 func TestBackoffDoublesWithJitterUpToCap(t *testing.T) {
@@ -10,21 +12,16 @@ func TestBackoffDoublesWithJitterUpToCap(t *testing.T) {
 	for i, ceil := range []time.Duration{100, 200, 400, 800, 1000, 1000} {
 		ceil *= time.Millisecond
 		d := b.next()
-		if d < ceil/2 || d > ceil {
-			t.Errorf("attempt %d waits %v, want within [%v, %v]", i, d, ceil/2, ceil)
-		}
+		assert.GreaterOrEqual(t, d, ceil/2, "attempt %d", i)
+		assert.LessOrEqual(t, d, ceil, "attempt %d", i)
 	}
 	b.reset()
-	if d := b.next(); d > 100*time.Millisecond {
-		t.Errorf("after reset waits %v", d)
-	}
+	assert.LessOrEqual(t, b.next(), 100*time.Millisecond, "the wait after reset")
 	// Jitter: many workers failing together spread out.
 	seen := map[time.Duration]bool{}
 	for range 20 {
 		b := backoff{min: time.Second, max: time.Second}
 		seen[b.next()] = true
 	}
-	if len(seen) < 10 {
-		t.Errorf("only %d distinct waits among 20 workers", len(seen))
-	}
+	assert.GreaterOrEqual(t, len(seen), 10, "distinct waits among 20 workers")
 }

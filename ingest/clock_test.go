@@ -3,6 +3,8 @@ package ingest
 import (
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // t0 is the arrival of the first access unit in the clock tests.
@@ -72,9 +74,7 @@ func TestClock(t *testing.T) {
 				// The anchor follows the earliest arrival (frame 1): wall = t0 + PTS from then on, and a
 				// late packet moves it by at most 1% of the media time that passed.
 				for i, want := range []time.Duration{30 * ms, 40 * ms, 80*ms + 400*time.Microsecond, 120 * ms} {
-					if got := st[i].Wall.Sub(t0); got != want && i > 0 {
-						t.Errorf("AU %d wall %v, want %v", i, got, want)
-					}
+					assert.Equal(t, want, st[i].Wall.Sub(t0), "AU %d wall", i)
 				}
 			},
 		},
@@ -86,12 +86,12 @@ func TestClock(t *testing.T) {
 				{rtp: 2 * frame, arrival: 180 * ms, ntp: time.Hour},
 			},
 			check: func(t *testing.T, st []stamp) {
-				if st[0].Source != ClockRTCP || st[0].Wall.Sub(t0) != 20*ms || st[1].Wall.Sub(t0) != 60*ms {
-					t.Errorf("sender report not used: %+v", st[:2])
-				}
-				if st[2].Source != ClockArrival {
-					t.Errorf("an hour of skew was trusted: %+v", st[2])
-				}
+				// The sender report is used ...
+				assert.Equal(t, ClockRTCP, st[0].Source)
+				assert.Equal(t, 20*ms, st[0].Wall.Sub(t0))
+				assert.Equal(t, 60*ms, st[1].Wall.Sub(t0))
+				// ... but an hour of skew is not trusted.
+				assert.Equal(t, ClockArrival, st[2].Source, "%+v", st[2])
 			},
 		},
 	} {
@@ -115,19 +115,14 @@ func TestClock(t *testing.T) {
 				got = append(got, st)
 			}
 			for i := 1; i < len(got); i++ {
-				if got[i].PTS <= got[i-1].PTS || !got[i].Wall.After(got[i-1].Wall) {
-					t.Errorf("AU %d goes back: %v/%v after %v/%v", i, got[i].PTS, got[i].Wall, got[i-1].PTS, got[i-1].Wall)
-				}
+				assert.Greater(t, got[i].PTS, got[i-1].PTS, "AU %d goes back", i)
+				assert.True(t, got[i].Wall.After(got[i-1].Wall), "AU %d goes back: %v after %v", i, got[i].Wall, got[i-1].Wall)
 			}
 			off := len(got) - len(tc.wantPTS)
 			for i, want := range tc.wantPTS {
-				if got[off+i].PTS != want {
-					t.Errorf("AU %d PTS %v, want %v", off+i, got[off+i].PTS, want)
-				}
+				assert.Equal(t, want, got[off+i].PTS, "AU %d PTS", off+i)
 			}
-			if jumps != tc.wantJumps {
-				t.Errorf("%d jumps, want %d", jumps, tc.wantJumps)
-			}
+			assert.Equal(t, tc.wantJumps, jumps, "jumps")
 			if tc.check != nil {
 				tc.check(t, got)
 			}
@@ -145,16 +140,13 @@ func TestClockLongSession(t *testing.T) {
 	for d := time.Minute; d <= 3*day; d += time.Minute {
 		st = c.stamp(uint32(int64(d/time.Second)*90000), t0.Add(d), time.Time{}, false)
 	}
-	if st.PTS != 3*day || st.Jump {
-		t.Fatalf("after 3 days PTS = %v (jump %v)", st.PTS, st.Jump)
-	}
+	assert.Equal(t, 3*day, st.PTS, "PTS after 3 days")
+	assert.False(t, st.Jump, "a jump after 3 days")
 }
 
 // NTP fractions are 1/2^32 s (RFC 3550), not nanoseconds.
 func TestNTPToTime(t *testing.T) {
 	want := time.Date(2025, 3, 1, 12, 0, 0, 750_000_000, time.UTC)
 	v := uint64(want.Unix()+2208988800)<<32 | 3<<30 // .75 s
-	if got := ntpToTime(v); !got.Equal(want) {
-		t.Fatalf("ntpToTime = %v, want %v", got, want)
-	}
+	assert.WithinDuration(t, want, ntpToTime(v), 0)
 }

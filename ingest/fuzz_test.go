@@ -6,6 +6,8 @@ import (
 
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/pion/rtp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/ingest/av"
 	"snowlight/media"
@@ -67,15 +69,11 @@ func hugeSPS(mbW, mbH uint64) []byte {
 func packetize(t testing.TB, aus [][][]byte) []*rtp.Packet {
 	f := &format.H264{PayloadTyp: 96, PacketizationMode: 1}
 	enc, err := f.CreateEncoder()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var out []*rtp.Packet
 	for i, au := range aus {
 		pkts, err := enc.Encode(au)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		for _, p := range pkts {
 			p.Timestamp = uint32(i * 3600)
 		}
@@ -93,17 +91,11 @@ type pipeline struct {
 
 func newPipeline(t testing.TB) *pipeline {
 	w, err := NewWorker(Config{Camera: "fuzz", URL: "rtsp://127.0.0.1/x", FrameBuffer: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	dp, err := newDepacketizer(&format.H264{PayloadTyp: 96, PacketizationMode: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	dec, err := newFrameDecoder(w, media.H264)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return &pipeline{w: w, dp: dp, dec: dec}
 }
 
@@ -141,9 +133,7 @@ func realAUs(tb testing.TB, n int) [][][]byte {
 		return nil
 	}
 	d, err := av.OpenFile(paths[testvideos.VTest])
-	if err != nil {
-		tb.Fatal(err)
-	}
+	require.NoError(tb, err)
 	defer d.Close()
 	var aus [][][]byte
 	for len(aus) < n {
@@ -171,12 +161,8 @@ func TestAbsurdSPSRefusedThenRealStreamDecodes(t *testing.T) {
 		p.feed(pkt)
 	}
 	s := p.w.Status()
-	if s.DecodeErrors != 1 {
-		t.Errorf("decode errors %d, want 1 (the absurd SPS)", s.DecodeErrors)
-	}
-	if s.FramesDecoded != 5 {
-		t.Errorf("decoded %d frames after the refused SPS, want 5", s.FramesDecoded)
-	}
+	assert.EqualValues(t, 1, s.DecodeErrors, "decode errors: the absurd SPS")
+	assert.EqualValues(t, 5, s.FramesDecoded, "frames decoded after the refused SPS")
 }
 
 // FuzzDepacketizeDecode feeds arbitrary RTP payloads through the depacketizer and the decoder. The input

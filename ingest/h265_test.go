@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"snowlight/ingest/camsim"
 	"snowlight/media"
 	"snowlight/testvideos"
@@ -27,11 +30,12 @@ func TestWorkerDecodesH265(t *testing.T) {
 	frames, _ := r.snapshot()
 	checkMonotonic(t, frames)
 	s := r.w.Status()
-	if s.Codec != "H265" || s.Width != 768 || s.Height != 576 || s.DecodeErrors != 0 {
-		t.Errorf("status %+v", s)
-	}
+	assert.Equal(t, "H265", s.Codec)
+	assert.Equal(t, 768, s.Width)
+	assert.Equal(t, 576, s.Height)
+	assert.Zero(t, s.DecodeErrors)
 	clip, err := r.w.Ring().Window(frames[0].Time, frames[len(frames)-1].Time)
-	if err != nil || clip.Codec != media.H265 || len(clip.ParamSets) != 3 {
-		t.Errorf("ring clip: codec %v, %d parameter sets (want VPS, SPS, PPS), err %v", clip.Codec, len(clip.ParamSets), err)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, media.H265, clip.Codec)
+	assert.Len(t, clip.ParamSets, 3, "VPS, SPS, PPS")
 }

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"snowlight/camevent"
 	"snowlight/ingest/camsim"
 	"snowlight/testvideos"
@@ -26,9 +29,7 @@ func testVideo(t testing.TB, name string) string {
 	if errors.Is(err, testvideos.ErrNoSource) {
 		t.Skipf("test videos unavailable (install opencv-doc and ffmpeg, or run make testvideos): %v", err)
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return paths[name]
 }
 
@@ -40,9 +41,8 @@ func shortClip(t testing.TB, name string, seconds int, ext string) string {
 	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", src,
 		"-t", strconv.Itoa(seconds),
 		"-c", "copy", out)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("cut %s: %v: %s", name, err, b)
-	}
+	b, err := cmd.CombinedOutput()
+	require.NoError(t, err, "cut %s: %s", name, b)
 	return out
 }
 
@@ -57,13 +57,9 @@ func startCamsim(t testing.TB, o camsim.Options, files map[string]string) *camsi
 	}
 	srv := camsim.New(o)
 	for name, f := range files {
-		if err := srv.AddFile(name, f); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, srv.AddFile(name, f))
 	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, srv.Start(context.Background()))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -103,9 +99,7 @@ func runWorker(t testing.TB, cfg Config) *running {
 		r.mu.Unlock()
 	}
 	w, err := NewWorker(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	r.w = w
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
@@ -116,9 +110,7 @@ func runWorker(t testing.TB, cfg Config) *running {
 		go func() {
 			defer wg.Done()
 			for f := range ch {
-				if f.Mat.Empty() || f.Mat.Rows() == 0 {
-					t.Errorf("frame %d has an empty Mat", f.Seq)
-				}
+				assert.False(t, f.Mat.Empty() || f.Mat.Rows() == 0, "frame %d has an empty Mat", f.Seq)
 				f.Close() // keep the metadata only
 				r.mu.Lock()
 				r.frames = append(r.frames, f)
@@ -137,12 +129,10 @@ func (r *running) stop(t testing.TB) {
 	r.cancel()
 	select {
 	case err := <-r.done:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("Run returned %v, want context.Canceled", err)
-		}
+		assert.ErrorIs(t, err, context.Canceled, "Run's error")
 		r.done <- err // let a second stop see it
 	case <-time.After(10 * time.Second):
-		t.Fatal("worker did not stop within 10 s of cancellation")
+		require.Fail(t, "the worker did not stop within 10 s of cancellation")
 	}
 }
 
@@ -163,16 +153,10 @@ func (r *running) count(kind camevent.Kind) int {
 	return n
 }
 
-// waitFor polls cond until it holds or the timeout passes.
+// waitFor polls cond until it holds, failing the test after timeout. cond runs on another goroutine.
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	require.Eventually(t, cond, timeout, 20*time.Millisecond, "timed out after %v waiting for %s", timeout, what)
 }
 
 // checkMonotonic fails if frame times, PTS or sequence numbers ever go back.
@@ -180,11 +164,8 @@ func checkMonotonic(t testing.TB, frames []Frame) {
 	t.Helper()
 	for i := 1; i < len(frames); i++ {
 		a, b := frames[i-1], frames[i]
-		if b.Seq != a.Seq+1 {
-			t.Errorf("frame seq %d follows %d", b.Seq, a.Seq)
-		}
-		if !b.Time.After(a.Time) || b.PTS <= a.PTS {
-			t.Fatalf("frame %d goes back: time %v pts %v after time %v pts %v", b.Seq, b.Time, b.PTS, a.Time, a.PTS)
-		}
+		assert.Equal(t, a.Seq+1, b.Seq, "the frame after %d", a.Seq)
+		require.True(t, b.Time.After(a.Time), "frame %d goes back: time %v after %v", b.Seq, b.Time, a.Time)
+		require.Greater(t, b.PTS, a.PTS, "frame %d goes back", b.Seq)
 	}
 }

@@ -5,12 +5,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/ingest/camsim"
 	"snowlight/testvideos"
@@ -21,9 +22,7 @@ func TestMetricsAndHealthOverHTTP(t *testing.T) {
 	srv := startCamsim(t, camsim.Options{}, map[string]string{"cam": testVideo(t, testvideos.Quiet)})
 	reg := prometheus.NewRegistry()
 	m, err := NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	live := runWorker(t, Config{Camera: "live", URL: srv.URL("cam"), Metrics: m, Decode: DecodeKeyframes})
 	dead := runWorker(t, Config{Camera: "dead", URL: "rtsp://admin:Canary-h@127.0.0.1:1/x", Metrics: m, Decode: DecodeNone,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
@@ -36,14 +35,11 @@ func TestMetricsAndHealthOverHTTP(t *testing.T) {
 
 	get := func(path string) string {
 		res, err := http.Get(hs.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		if res.StatusCode != 200 {
-			t.Fatalf("%s: %d", path, res.StatusCode)
-		}
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, res.StatusCode, path)
 		return string(b)
 	}
 	metrics := get("/metrics")
@@ -59,13 +55,9 @@ func TestMetricsAndHealthOverHTTP(t *testing.T) {
 		`snowlight_ingest_last_frame_age_seconds{camera="live"}`,
 		`snowlight_ingest_last_frame_age_seconds{camera="dead"} -1`,
 	} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("/metrics lacks %s", want)
-		}
+		assert.Contains(t, metrics, want, "/metrics")
 	}
-	if strings.Contains(metrics, "Canary") {
-		t.Error("/metrics shows a password")
-	}
+	assert.NotContains(t, metrics, "Canary", "/metrics shows a password")
 	var health struct {
 		Status  string `json:"status"`
 		Cameras []struct {
@@ -73,16 +65,13 @@ func TestMetricsAndHealthOverHTTP(t *testing.T) {
 		} `json:"cameras"`
 	}
 	body := get("/healthz")
-	if err := json.Unmarshal([]byte(body), &health); err != nil {
-		t.Fatal(err)
+	require.NoError(t, json.Unmarshal([]byte(body), &health))
+	assert.Equal(t, "degraded", health.Status, "/healthz: %s", body)
+	if assert.Len(t, health.Cameras, 2, "/healthz: %s", body) {
+		assert.Equal(t, "online", health.Cameras[0].State, "/healthz: %s", body)
 	}
-	if health.Status != "degraded" || len(health.Cameras) != 2 || health.Cameras[0].State != "online" {
-		t.Errorf("/healthz: %s", body)
-	}
-	if strings.Contains(body, "Canary") {
-		t.Error("/healthz shows a password")
-	}
-	if line := StatusLine(live.w.Status()); !strings.Contains(line, "online") || !strings.Contains(line, "768x576") {
-		t.Errorf("status line %q", line)
-	}
+	assert.NotContains(t, body, "Canary", "/healthz shows a password")
+	line := StatusLine(live.w.Status())
+	assert.Contains(t, line, "online", "status line")
+	assert.Contains(t, line, "768x576", "status line")
 }

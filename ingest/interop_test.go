@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"snowlight/testvideos"
 )
 
@@ -23,9 +26,7 @@ func startGStreamer(t *testing.T, file string) string {
 		t.Skipf("GStreamer RTSP server bindings missing (python3-gi, gir1.2-gst-rtsp-server-1.0): %v", err)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	args := []string{"testdata/gst_rtsp_server.py", fmt.Sprint(port)}
@@ -35,17 +36,11 @@ func startGStreamer(t *testing.T, file string) string {
 	cmd := exec.Command(python, args...)
 	cmd.Env = append(os.Environ(), "GST_DEBUG=0")
 	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cmd.Stderr = testWriter{t}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
 		stdin.Close() // the script exits when stdin closes
 		done := make(chan error, 1)
@@ -69,11 +64,9 @@ func startGStreamer(t *testing.T, file string) string {
 	}()
 	select {
 	case ok := <-ready:
-		if !ok {
-			t.Fatal("GStreamer RTSP server exited before it was ready")
-		}
+		require.True(t, ok, "GStreamer RTSP server exited before it was ready")
 	case <-time.After(20 * time.Second):
-		t.Fatal("GStreamer RTSP server not ready within 20 s")
+		require.Fail(t, "GStreamer RTSP server not ready within 20 s")
 	}
 	return fmt.Sprintf("rtsp://127.0.0.1:%d/test", port)
 }
@@ -104,17 +97,14 @@ func TestIngestFromGStreamerRTSPServer(t *testing.T) {
 			frames, _ := r.snapshot()
 			checkMonotonic(t, frames)
 			s := r.w.Status()
-			if s.Width != tc.w || s.Height != tc.h || s.Codec != "H264" {
-				t.Errorf("status %+v, want %dx%d H264", s, tc.w, tc.h)
-			}
-			if s.DecodeErrors != 0 {
-				t.Errorf("%d decode errors", s.DecodeErrors)
-			}
+			assert.Equal(t, tc.w, s.Width)
+			assert.Equal(t, tc.h, s.Height)
+			assert.Equal(t, "H264", s.Codec)
+			assert.Zero(t, s.DecodeErrors, "decode errors")
 			// GStreamer stamps with the same machine clock: wall times must be close to arrival.
-			last := frames[len(frames)-1]
-			if d := time.Since(last.Time); d < -time.Second || d > 5*time.Second {
-				t.Errorf("last frame's wall time is %v from now", d)
-			}
+			d := time.Since(frames[len(frames)-1].Time)
+			assert.GreaterOrEqual(t, d, -time.Second, "the last frame's wall time is in the future")
+			assert.LessOrEqual(t, d, 5*time.Second, "the last frame's wall time is long past")
 		})
 	}
 }

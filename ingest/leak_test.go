@@ -2,11 +2,14 @@ package ingest
 
 import (
 	"os"
-	"snowlight/media"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"snowlight/media"
 )
 
 func rssMiB(t *testing.T) float64 {
@@ -61,13 +64,7 @@ func TestPipelineDoesNotLeak(t *testing.T) {
 	grown := rssMiB(t) - base
 	s := p.w.Status()
 	t.Logf("%d frames decoded, %d dropped by the consumer; RSS grew %.1f MiB", s.FramesDecoded, s.DroppedConsumer, grown)
-	if s.FramesDecoded < 3000 {
-		t.Errorf("decoded %d frames", s.FramesDecoded)
-	}
-	if grown > 24 {
-		t.Errorf("RSS grew %.1f MiB over 3000 frames", grown)
-	}
-	if len(p.dec.meta) > 64 {
-		t.Errorf("decoder bookkeeping holds %d entries", len(p.dec.meta))
-	}
+	assert.GreaterOrEqual(t, s.FramesDecoded, uint64(3000), "frames decoded")
+	assert.LessOrEqual(t, grown, 24.0, "MiB the RSS grew over 3000 frames")
+	assert.LessOrEqual(t, len(p.dec.meta), 64, "entries the decoder's bookkeeping holds")
 }

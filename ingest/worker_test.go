@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/camevent"
 	"snowlight/ingest/av"
@@ -33,36 +35,27 @@ func TestWorkerDecodesCamsim(t *testing.T) {
 			}}, map[string]string{"cam": testVideo(t, testvideos.VTest)})
 			reg := prometheus.NewRegistry()
 			m, err := NewMetrics(reg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			r := runWorker(t, Config{Camera: "cam1", URL: srv.URL("cam"), Transport: tr, Metrics: m})
 			waitFor(t, 20*time.Second, "60 frames", func() bool { f, _ := r.snapshot(); return len(f) >= 60 })
 			frames, _ := r.snapshot()
 			checkMonotonic(t, frames)
-			if r.count(camevent.Online) != 1 {
-				t.Errorf("online events: %d, want 1", r.count(camevent.Online))
-			}
+			assert.Equal(t, 1, r.count(camevent.Online), "online events")
 			s := r.w.Status()
-			if s.Width != 768 || s.Height != 576 || s.Codec != "H264" || s.GOP != 25 {
-				t.Errorf("status %+v: want 768x576 H264 GOP 25", s)
-			}
-			if s.FPS < 24.5 || s.FPS > 25.5 {
-				t.Errorf("measured fps %.2f, want 25", s.FPS)
-			}
-			if s.ClockSource != ClockRTCP {
-				t.Errorf("clock source %q, want rtcp (camsim sends sender reports)", s.ClockSource)
-			}
+			assert.Equal(t, 768, s.Width)
+			assert.Equal(t, 576, s.Height)
+			assert.Equal(t, "H264", s.Codec)
+			assert.Equal(t, 25, s.GOP)
+			assert.InDelta(t, 25, s.FPS, 0.5, "measured fps")
+			assert.Equal(t, ClockRTCP, s.ClockSource, "camsim sends sender reports")
 			// Every picture decoded, none dropped (the first session starts at a keyframe, camsim's
 			// first frame, or at the next one).
-			if s.DecodeErrors != 0 || s.DroppedQueue != 0 || s.PacketsLost != 0 {
-				t.Errorf("errors %d, queue drops %d, lost %d", s.DecodeErrors, s.DroppedQueue, s.PacketsLost)
-			}
+			assert.Zero(t, s.DecodeErrors, "decode errors")
+			assert.Zero(t, s.DroppedQueue, "queue drops")
+			assert.Zero(t, s.PacketsLost, "packets lost")
 			// Frame PTS steps are one frame (40 ms) apart.
 			for i := 1; i < len(frames); i++ {
-				if d := frames[i].PTS - frames[i-1].PTS; d < 39*time.Millisecond || d > 41*time.Millisecond {
-					t.Fatalf("frame %d: PTS step %v", frames[i].Seq, d)
-				}
+				require.InDelta(t, 40*time.Millisecond, frames[i].PTS-frames[i-1].PTS, float64(time.Millisecond), "frame %d: PTS step", frames[i].Seq)
 			}
 			// Wall time is the capture time camsim announced, to within a millisecond, for every frame.
 			mu.Lock()
@@ -80,7 +73,7 @@ func TestWorkerDecodesCamsim(t *testing.T) {
 					}
 				}
 			}
-			if matched != 20 {
+			if !assert.Equal(t, 20, matched, "frames of the last 20 that carry camsim's capture time") {
 				best := time.Hour
 				for _, c := range capture {
 					if d := absDur(frames[len(frames)-1].Time.Sub(c)); d < best {
@@ -88,24 +81,16 @@ func TestWorkerDecodesCamsim(t *testing.T) {
 					}
 				}
 				t.Logf("last frame %v pts %v; nearest capture %v away", frames[len(frames)-1].Time, frames[len(frames)-1].PTS, best)
-				t.Errorf("%d of the last 20 frames carry camsim's capture time", matched)
 			}
-			if got := metricValue(t, reg, "snowlight_ingest_frames_decoded_total", "cam1"); got < 60 {
-				t.Errorf("frames_decoded_total = %v", got)
-			}
+			assert.GreaterOrEqual(t, metricValue(t, reg, "snowlight_ingest_frames_decoded_total", "cam1"), 60.0, "frames_decoded_total")
 			ring := r.w.Ring().Stats()
-			if ring.GOPs < 2 || ring.Bytes == 0 {
-				t.Errorf("ring %+v", ring)
-			}
+			assert.GreaterOrEqual(t, ring.GOPs, 2, "GOPs in the ring")
+			assert.NotZero(t, ring.Bytes, "bytes in the ring")
 			// A clip from the ring and a live subscription both start at a keyframe that carries its
 			// parameter sets, and decode on their own without an error.
 			clip, err := r.w.Ring().Window(frames[30].Time, frames[55].Time)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := decodeStandalone(t, clip.AUs); got != len(clip.AUs) {
-				t.Errorf("clip of %d access units decoded to %d pictures", len(clip.AUs), got)
-			}
+			require.NoError(t, err)
+			assert.Equal(t, len(clip.AUs), decodeStandalone(t, clip.AUs), "pictures decoded from the clip's access units")
 			ctx, cancel := context.WithCancel(context.Background())
 			var live []media.AccessUnit
 			for au := range r.w.Ring().Subscribe(ctx, 50) {
@@ -116,9 +101,7 @@ func TestWorkerDecodesCamsim(t *testing.T) {
 				}
 			}
 			cancel()
-			if got := decodeStandalone(t, live); got != len(live) {
-				t.Errorf("subscription of %d access units decoded to %d pictures", len(live), got)
-			}
+			assert.Equal(t, len(live), decodeStandalone(t, live), "pictures decoded from the subscription's access units")
 		})
 	}
 }
@@ -127,27 +110,20 @@ func TestWorkerDecodesCamsim(t *testing.T) {
 // counts the pictures; any error fails the test.
 func decodeStandalone(t *testing.T, aus []media.AccessUnit) int {
 	t.Helper()
-	if len(aus) == 0 || !aus[0].Keyframe {
-		t.Fatal("does not start at a keyframe")
-	}
+	require.NotEmpty(t, aus)
+	require.True(t, aus[0].Keyframe, "the access units start at a keyframe")
 	dec, err := av.NewDecoder(av.DecoderOptions{Codec: media.H264})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer dec.Close()
 	n := 0
 	for i, au := range aus {
-		if err := dec.Send(au.NALUs, int64(i)); err != nil {
-			t.Fatalf("access unit %d: %v", i, err)
-		}
+		require.NoError(t, dec.Send(au.NALUs, int64(i)), "access unit %d", i)
 		for {
 			pic, err := dec.Receive()
 			if err != nil {
 				break
 			}
-			if pic.Corrupt {
-				t.Errorf("picture %d decoded with errors", pic.PTS)
-			}
+			assert.False(t, pic.Corrupt, "picture %d decoded with errors", pic.PTS)
 			n++
 		}
 	}
@@ -158,9 +134,7 @@ func decodeStandalone(t *testing.T, aus []media.AccessUnit) int {
 func metricValue(t *testing.T, reg *prometheus.Registry, name, camera string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, mf := range mfs {
 		if mf.GetName() != name {
 			continue
@@ -176,7 +150,7 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name, camera string) fl
 			}
 		}
 	}
-	t.Fatalf("metric %s{camera=%q} not exported", name, camera)
+	require.Fail(t, "metric not exported", "%s{camera=%q}", name, camera)
 	return 0
 }
 
@@ -189,21 +163,15 @@ func TestWorkerSampledAndKeyframeModes(t *testing.T) {
 	fs, _ := sampled.snapshot()
 	checkMonotonic(t, fs)
 	for i := 1; i < len(fs); i++ {
-		if d := fs[i].PTS - fs[i-1].PTS; d != 200*time.Millisecond {
-			t.Fatalf("sampled frames %v apart, want 200ms (every 5th picture)", d)
-		}
+		require.Equal(t, 200*time.Millisecond, fs[i].PTS-fs[i-1].PTS, "sampled frames are every 5th picture")
 	}
 	ks, _ := keys.snapshot()
 	checkMonotonic(t, ks)
 	for _, f := range ks {
-		if !f.Keyframe {
-			t.Fatalf("keyframe mode produced a non-key frame at %v", f.PTS)
-		}
+		require.True(t, f.Keyframe, "keyframe mode produced a non-key frame at %v", f.PTS)
 	}
 	for i := 1; i < len(ks); i++ {
-		if d := ks[i].PTS - ks[i-1].PTS; d != time.Second {
-			t.Fatalf("keyframes %v apart, want 1s", d)
-		}
+		require.Equal(t, time.Second, ks[i].PTS-ks[i-1].PTS, "keyframes apart")
 	}
 }
 
@@ -227,24 +195,20 @@ func TestWorkerSurvivesCameraRestart(t *testing.T) {
 	frames, _ := r.snapshot()
 	checkMonotonic(t, frames)
 	s := r.w.Status()
-	if s.Reconnects == 0 || s.FramesAfterReconnect < 25 {
-		t.Errorf("reconnects %d, frames after reconnect %d", s.Reconnects, s.FramesAfterReconnect)
-	}
-	if r.count(camevent.Online) < 2 || r.count(camevent.Disconnected) < 1 {
-		_, evs := r.snapshot()
-		t.Errorf("events %v", evs)
-	}
+	assert.NotZero(t, s.Reconnects)
+	assert.GreaterOrEqual(t, s.FramesAfterReconnect, uint64(25), "frames after the reconnect")
+	_, evs := r.snapshot()
+	assert.GreaterOrEqual(t, r.count(camevent.Online), 2, "online events in %v", evs)
+	assert.GreaterOrEqual(t, r.count(camevent.Disconnected), 1, "disconnected events in %v", evs)
 	// Media time across the outage advanced by about the outage, not by zero or by camsim's new start.
 	gapAt := len(before)
 	for gapAt < len(frames) && frames[gapAt].PTS-frames[gapAt-1].PTS < 500*time.Millisecond {
 		gapAt++
 	}
-	if gapAt == len(frames) {
-		t.Fatal("no gap in media time across a 1.5 s outage")
-	}
-	if d := frames[gapAt].PTS - frames[gapAt-1].PTS; d < time.Second || d > 10*time.Second {
-		t.Errorf("media time advanced %v across the outage", d)
-	}
+	require.Less(t, gapAt, len(frames), "no gap in media time across a 1.5 s outage")
+	d := frames[gapAt].PTS - frames[gapAt-1].PTS
+	assert.GreaterOrEqual(t, d, time.Second, "media time across the outage")
+	assert.LessOrEqual(t, d, 10*time.Second, "media time across the outage")
 }
 
 // Connected but silent: the watchdog ends the session, the worker reconnects, frames resume.
@@ -253,9 +217,7 @@ func TestWorkerWatchdogFiresOnStall(t *testing.T) {
 	r := runWorker(t, Config{Camera: "c", URL: srv.URL("cam"), StallTimeout: 700 * time.Millisecond,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
 	waitFor(t, 20*time.Second, "frames", func() bool { f, _ := r.snapshot(); return len(f) >= 10 })
-	if err := srv.Stall("cam", 2*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, srv.Stall("cam", 2*time.Second))
 	waitFor(t, 5*time.Second, "stalled event", func() bool { return r.count(camevent.Stalled) >= 1 })
 	n, _ := r.snapshot()
 	waitFor(t, 10*time.Second, "frames after the stall", func() bool {
@@ -269,9 +231,7 @@ func TestWorkerWatchdogFiresOnStall(t *testing.T) {
 // Lost RTP packets are counted, damaged pictures are skipped or concealed, and decoding goes on.
 func TestWorkerCountsPacketLoss(t *testing.T) {
 	srv := startCamsim(t, camsim.Options{Seed: 7}, map[string]string{"cam": testVideo(t, testvideos.VTest)})
-	if err := srv.SetFaults("cam", camsim.Faults{LossPercent: 3}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, srv.SetFaults("cam", camsim.Faults{LossPercent: 3}))
 	r := runWorker(t, Config{Camera: "c", URL: srv.URL("cam"), Transport: UDP})
 	waitFor(t, 30*time.Second, "lost packets and frames", func() bool {
 		f, _ := r.snapshot()
@@ -283,9 +243,7 @@ func TestWorkerCountsPacketLoss(t *testing.T) {
 	s := r.w.Status()
 	t.Logf("camsim dropped %d of %d packets; worker saw %d lost, %d decode errors, %d frames decoded",
 		st.PacketsDropped, st.PacketsSent+st.PacketsDropped, s.PacketsLost, s.DecodeErrors, s.FramesDecoded)
-	if s.PacketsLost > st.PacketsDropped {
-		t.Errorf("counted %d lost, camsim dropped only %d", s.PacketsLost, st.PacketsDropped)
-	}
+	assert.LessOrEqual(t, s.PacketsLost, st.PacketsDropped, "packets counted lost, against those camsim dropped")
 }
 
 // A camera whose RTP clock jumps (same session) or that reboots with a new SSRC and a jump: media and
@@ -295,15 +253,11 @@ func TestWorkerRebasesTimestampJumps(t *testing.T) {
 	r := runWorker(t, Config{Camera: "c", URL: srv.URL("cam"), MinBackoff: 50 * time.Millisecond,
 		MaxBackoff: 200 * time.Millisecond})
 	waitFor(t, 20*time.Second, "frames", func() bool { f, _ := r.snapshot(); return len(f) >= 10 })
-	if err := srv.JumpTimestamps("cam", -3*time.Hour); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, srv.JumpTimestamps("cam", -3*time.Hour))
 	waitFor(t, 5*time.Second, "jump event", func() bool { return r.count(camevent.TimestampJump) >= 1 })
 	before, _ := r.snapshot()
 	oldSSRC := mustStats(t, srv).SSRC
-	if err := srv.Restart("cam", 7*time.Hour); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, srv.Restart("cam", 7*time.Hour))
 	waitFor(t, 15*time.Second, "frames after the restart", func() bool {
 		f, _ := r.snapshot()
 		return len(f) >= len(before)+25 && r.w.Status().Reconnects >= 1
@@ -311,27 +265,19 @@ func TestWorkerRebasesTimestampJumps(t *testing.T) {
 	frames, _ := r.snapshot()
 	checkMonotonic(t, frames)
 	for i := 1; i < len(frames); i++ {
-		if d := frames[i].PTS - frames[i-1].PTS; d > 5*time.Second {
-			t.Errorf("media time leapt %v at frame %d", d, frames[i].Seq)
-		}
-		if d := frames[i].Time.Sub(frames[i-1].Time); d > 5*time.Second {
-			t.Errorf("wall time leapt %v at frame %d", d, frames[i].Seq)
-		}
+		assert.LessOrEqual(t, frames[i].PTS-frames[i-1].PTS, 5*time.Second, "media time leapt at frame %d", frames[i].Seq)
+		assert.LessOrEqual(t, frames[i].Time.Sub(frames[i-1].Time), 5*time.Second, "wall time leapt at frame %d", frames[i].Seq)
 	}
-	if s := r.w.Status(); s.TimestampJumps < 1 {
-		t.Errorf("timestamp jumps %d", s.TimestampJumps)
-	}
-	if st := mustStats(t, srv); st.SSRC == oldSSRC || st.Restarts != 1 {
-		t.Errorf("restart kept SSRC %08x (restarts %d)", st.SSRC, st.Restarts)
-	}
+	assert.NotZero(t, r.w.Status().TimestampJumps, "timestamp jumps")
+	st := mustStats(t, srv)
+	assert.NotEqual(t, oldSSRC, st.SSRC, "the restart kept the SSRC")
+	assert.EqualValues(t, 1, st.Restarts)
 }
 
 func mustStats(t *testing.T, srv *camsim.Server) camsim.Stats {
 	t.Helper()
 	st, err := srv.Stats("cam")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return st
 }
 
@@ -348,21 +294,15 @@ func TestWorkerWrongPasswordAndRedaction(t *testing.T) {
 		MaxBackoff: 20 * time.Millisecond})
 	waitFor(t, 10*time.Second, "unauthorized", func() bool { return r.w.State() == StateUnauthorized })
 	time.Sleep(time.Second)
-	if n := r.count(camevent.Unauthorized); n != 1 {
-		t.Errorf("%d unauthorized attempts in a second, want 1 (no retry storm)", n)
-	}
+	assert.Equal(t, 1, r.count(camevent.Unauthorized), "unauthorized attempts in a second (no retry storm)")
 	s := r.w.Status()
-	if !strings.Contains(s.LastError, "rejected the credentials") {
-		t.Errorf("last error %q does not say the credentials were rejected", s.LastError)
-	}
+	assert.Contains(t, s.LastError, "rejected the credentials")
 	r.stop(t)
 	_, evs := r.snapshot()
 	mu.Lock()
 	all := logs.String() + fmt.Sprint(evs) + fmt.Sprintf("%+v", s)
 	mu.Unlock()
-	if strings.Contains(all, canary) {
-		t.Fatalf("password leaked:\n%s", all)
-	}
+	require.NotContains(t, all, canary, "the password leaked")
 
 	// The right password works.
 	good := runWorker(t, Config{Camera: "g", URL: strings.Replace(srv.URL("cam"), "rtsp://", "rtsp://admin:right@", 1)})
@@ -386,10 +326,8 @@ func TestWorkerReportsOffline(t *testing.T) {
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Decode: DecodeNone})
 	waitFor(t, 5*time.Second, "offline", func() bool { return r.w.State() == StateOffline })
 	time.Sleep(500 * time.Millisecond)
-	if n := r.count(camevent.Offline); n != 1 {
-		t.Errorf("%d offline events, want 1", n)
-	}
-	if s := r.w.Status(); s.Reconnects < 3 || strings.Contains(s.LastError, "Canary") {
-		t.Errorf("status %+v", s)
-	}
+	assert.Equal(t, 1, r.count(camevent.Offline), "offline events")
+	s := r.w.Status()
+	assert.GreaterOrEqual(t, s.Reconnects, uint64(3))
+	assert.NotContains(t, s.LastError, "Canary")
 }
