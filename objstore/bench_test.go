@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"snowlight/objstore"
 	"snowlight/objstore/miniotest"
 )
@@ -15,17 +17,11 @@ func BenchmarkPutClip(b *testing.B) {
 	const size = 4 << 20
 	srv := miniotest.Start(b)
 	m, err := objstore.OpenMinIO(b.Context(), srv.Config("bench"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	d, err := objstore.OpenDir(b.TempDir(), objstore.DirOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	sp, err := objstore.NewSpool(m, objstore.SpoolOptions{Dir: b.TempDir(), MaxBytes: 1 << 30, AttemptTimeout: 30 * time.Second})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	for _, tc := range []struct {
 		name string
 		s    objstore.Store

@@ -9,13 +9,14 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/objstore"
 	"snowlight/objstore/miniotest"
@@ -50,9 +51,7 @@ func (s *syncBuffer) String() string {
 func gatherValue(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	total := 0.0
 	for _, mf := range mfs {
 		if mf.GetName() != name {
@@ -99,9 +98,7 @@ func TestSpoolSurvivesMinIOOutage(t *testing.T) {
 	srv := miniotest.Start(t)
 	ctx := t.Context()
 	remote, err := objstore.OpenMinIO(ctx, srv.Config("evidence"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	spoolDir := t.TempDir()
 	logs := &syncBuffer{}
 	open := func() (*objstore.Spool, *prometheus.Registry) {
@@ -111,9 +108,7 @@ func TestSpoolSurvivesMinIOOutage(t *testing.T) {
 			AttemptTimeout: 5 * time.Second, Registerer: reg,
 			Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		return sp, reg
 	}
 	sp, _ := open()
@@ -126,8 +121,7 @@ func TestSpoolSurvivesMinIOOutage(t *testing.T) {
 	put := func(sp *objstore.Spool, seed uint64) objstore.Info {
 		data := clipBytes(seed, 1<<20+int(seed)*1000)
 		info, err := objstore.PutContent(ctx, sp, "clip", "mp4", data, "video/mp4", objstore.Meta{AlertID: fmt.Sprintf("A%d", seed), Camera: "cam-1"})
-		if err != nil {
-			t.Errorf("put clip %d: %v", seed, err)
+		if !assert.NoError(t, err, "put clip %d", seed) { // on its own goroutine in part
 			return info
 		}
 		mu.Lock()
@@ -138,9 +132,7 @@ func TestSpoolSurvivesMinIOOutage(t *testing.T) {
 
 	// MinIO up: uploads go straight through.
 	for i := range 3 {
-		if info := put(sp, uint64(i)); info.Pending {
-			t.Fatalf("clip %d pending while MinIO is up", i)
-		}
+		require.False(t, put(sp, uint64(i)).Pending, "clip %d pending while MinIO is up", i)
 	}
 
 	// Uploads in flight when MinIO dies.
@@ -158,36 +150,27 @@ func TestSpoolSurvivesMinIOOutage(t *testing.T) {
 	for i := 9; time.Since(down) < outage()/2 || i < 14; i++ {
 		start := time.Now()
 		info := put(sp, uint64(i))
-		if !info.Pending {
-			t.Fatalf("clip %d not pending while MinIO is down", i)
-		}
-		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("put while MinIO is down took %v", d)
-		}
+		require.True(t, info.Pending, "clip %d not pending while MinIO is down", i)
+		assert.LessOrEqual(t, time.Since(start), 2*time.Second, "a put while MinIO is down returns at once")
 		pendingKey = info.Key
 		time.Sleep(100 * time.Millisecond)
 	}
 	// A pending clip is readable from the spool but has no presigned URL yet.
-	if _, err := sp.PresignGet(ctx, pendingKey, time.Minute); !errors.Is(err, objstore.ErrPending) {
-		t.Fatalf("presign of a pending clip: %v, want ErrPending", err)
-	}
+	_, err = sp.PresignGet(ctx, pendingKey, time.Minute)
+	require.ErrorIs(t, err, objstore.ErrPending, "presign of a pending clip")
 	rc, info, err := sp.Get(ctx, pendingKey)
-	if err != nil || !info.Pending {
-		t.Fatalf("get pending clip: %v %+v", err, info)
-	}
-	got, _ := io.ReadAll(rc)
+	require.NoError(t, err, "get pending clip")
+	require.True(t, info.Pending, "get pending clip: %+v", info)
+	got, err := io.ReadAll(rc)
 	rc.Close()
-	if !bytes.Equal(got, want[pendingKey]) {
-		t.Fatal("pending clip read back wrong")
-	}
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(want[pendingKey], got), "pending clip read back wrong")
 
 	// The process dies (the spool is reopened from disk) and clips keep coming in the new process.
 	stopRun()
 	<-runDone
 	sp, reg := open()
-	if st := sp.Status(); st.Objects == 0 {
-		t.Fatal("reopened spool is empty")
-	}
+	require.NotZero(t, sp.Status().Objects, "reopened spool is empty")
 	runCtx, stopRun = context.WithCancel(ctx)
 	defer stopRun()
 	go sp.Run(runCtx)
@@ -195,64 +178,48 @@ func TestSpoolSurvivesMinIOOutage(t *testing.T) {
 		put(sp, uint64(i))
 		time.Sleep(200 * time.Millisecond)
 	}
-	if gatherValue(t, reg, "snowlight_objstore_spool_objects") == 0 || gatherValue(t, reg, "snowlight_objstore_remote_up") != 0 {
-		t.Error("metrics do not show the backlog and the outage")
-	}
+	assert.NotZero(t, gatherValue(t, reg, "snowlight_objstore_spool_objects"), "the metrics show the backlog")
+	assert.Zero(t, gatherValue(t, reg, "snowlight_objstore_remote_up"), "the metrics show the outage")
 
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, srv.Start())
 	back := time.Now()
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := sp.WaitEmpty(wctx); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, sp.WaitEmpty(wctx))
 	t.Logf("outage %v, %d clips, spool drained %v after MinIO returned", outage(), len(want), time.Since(back).Round(time.Millisecond))
 
 	// Every clip exactly once in MinIO, with its content and metadata.
 	seen := map[string]bool{}
 	for info, err := range remote.List(ctx, "") {
-		if err != nil {
-			t.Fatal(err)
-		}
-		if seen[info.Key] {
-			t.Errorf("%s listed twice", info.Key)
-		}
+		require.NoError(t, err)
+		assert.False(t, seen[info.Key], "%s listed twice", info.Key)
 		seen[info.Key] = true
 		data, ok := want[info.Key]
-		if !ok {
-			t.Errorf("unexpected object %s", info.Key)
+		if !assert.True(t, ok, "unexpected object %s", info.Key) {
 			continue
 		}
-		if info.SHA256 != sum(data) || info.Size != int64(len(data)) || info.Meta.Camera != "cam-1" {
-			t.Errorf("%s: %+v", info.Key, info)
-		}
+		assert.Equal(t, sum(data), info.SHA256, info.Key)
+		assert.EqualValues(t, len(data), info.Size, info.Key)
+		assert.Equal(t, "cam-1", info.Meta.Camera, info.Key)
 	}
-	if len(seen) != len(want) {
-		t.Errorf("MinIO holds %d clips, %d were stored", len(seen), len(want))
-	}
+	assert.Len(t, seen, len(want), "clips in MinIO, against those stored")
 	for key, data := range want {
 		rc, _, err := remote.Get(ctx, key)
-		if err != nil {
-			t.Errorf("get %s: %v", key, err)
+		if !assert.NoError(t, err, "get %s", key) {
 			continue
 		}
-		got, _ := io.ReadAll(rc)
+		got, err := io.ReadAll(rc)
 		rc.Close()
-		if !bytes.Equal(got, data) {
-			t.Errorf("%s: content differs", key)
-		}
+		assert.NoError(t, err, "read %s", key)
+		assert.True(t, bytes.Equal(data, got), "%s: content differs", key)
 	}
-	if gatherValue(t, reg, "snowlight_objstore_remote_up") != 1 || gatherValue(t, reg, "snowlight_objstore_spool_bytes") != 0 {
-		t.Error("metrics do not show the recovery")
-	}
-	if !strings.Contains(logs.String(), "unreachable") || !strings.Contains(logs.String(), "reachable again") {
-		t.Errorf("outage and recovery not logged:\n%s", logs.String())
-	}
-	if u, err := sp.PresignGet(ctx, pendingKey, time.Minute); err != nil || u == "" {
-		t.Fatalf("presign after upload: %v", err)
-	}
+	assert.Equal(t, 1.0, gatherValue(t, reg, "snowlight_objstore_remote_up"), "the metrics show the recovery")
+	assert.Zero(t, gatherValue(t, reg, "snowlight_objstore_spool_bytes"), "the metrics show the recovery")
+	assert.Contains(t, logs.String(), "unreachable", "the outage is logged")
+	assert.Contains(t, logs.String(), "reachable again", "the recovery is logged")
+	u, err := sp.PresignGet(ctx, pendingKey, time.Minute)
+	require.NoError(t, err, "presign after upload")
+	require.NotEmpty(t, u, "presign after upload")
 }
 
 // flaky is a remote store that can be taken down, or made to lose the answer to a successful put.
@@ -286,9 +253,7 @@ func (f *flaky) Stat(ctx context.Context, key string) (objstore.Info, error) {
 
 func newFlaky(t *testing.T) *flaky {
 	d, err := objstore.OpenDir(t.TempDir(), objstore.DirOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return &flaky{Store: d}
 }
 
@@ -302,30 +267,22 @@ func TestSpoolFullNeverDropsEvidence(t *testing.T) {
 	logs := &syncBuffer{}
 	sp, err := objstore.NewSpool(remote, objstore.SpoolOptions{Dir: t.TempDir(), MaxBytes: 10_000, MinBackoff: 10 * time.Millisecond,
 		MaxBackoff: 50 * time.Millisecond, Registerer: reg, Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var keys []string
 	for i := range 3 {
 		info, err := objstore.PutContent(ctx, sp, "clip", "mp4", clipBytes(uint64(i), 3000), "video/mp4", objstore.Meta{})
-		if err != nil || !info.Pending {
-			t.Fatalf("put %d: %v %+v", i, err, info)
-		}
+		require.NoError(t, err, "put %d", i)
+		require.True(t, info.Pending, "put %d: %+v", i, info)
 		keys = append(keys, info.Key)
 	}
 	_, err = objstore.PutContent(ctx, sp, "clip", "mp4", clipBytes(99, 3000), "video/mp4", objstore.Meta{})
-	if !errors.Is(err, objstore.ErrSpoolFull) {
-		t.Fatalf("put over budget: %v, want ErrSpoolFull", err)
-	}
-	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "spool full") {
-		t.Fatalf("spool overflow not logged as an error:\n%s", logs.String())
-	}
-	if gatherValue(t, reg, "snowlight_objstore_spool_full_total") != 1 {
-		t.Fatal("spool overflow not counted")
-	}
-	if st := sp.Status(); st.Objects != 3 || st.Bytes != 9000 {
-		t.Fatalf("spool after overflow: %+v", st)
-	}
+	require.ErrorIs(t, err, objstore.ErrSpoolFull, "put over budget")
+	require.Contains(t, logs.String(), "level=ERROR", "spool overflow logged as an error")
+	require.Contains(t, logs.String(), "spool full", "spool overflow logged")
+	require.Equal(t, 1.0, gatherValue(t, reg, "snowlight_objstore_spool_full_total"), "spool overflow counted")
+	st := sp.Status()
+	require.Equal(t, 3, st.Objects, "spool after overflow: %+v", st)
+	require.EqualValues(t, 9000, st.Bytes, "spool after overflow: %+v", st)
 
 	remote.down.Store(false)
 	runCtx, stop := context.WithCancel(ctx)
@@ -333,19 +290,16 @@ func TestSpoolFullNeverDropsEvidence(t *testing.T) {
 	go sp.Run(runCtx)
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := sp.WaitEmpty(wctx); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, sp.WaitEmpty(wctx))
 	for _, k := range keys {
-		if _, err := remote.Store.Stat(ctx, k); err != nil {
-			t.Errorf("%s not uploaded: %v", k, err)
-		}
+		_, err := remote.Store.Stat(ctx, k)
+		assert.NoError(t, err, "%s not uploaded", k)
 	}
 	// With the remote back, an object larger than the spool goes straight through.
 	big := clipBytes(5, 20_000)
-	if info, err := objstore.PutContent(ctx, sp, "clip", "mp4", big, "video/mp4", objstore.Meta{}); err != nil || info.Pending {
-		t.Fatalf("put larger than the spool with the remote up: %v %+v", err, info)
-	}
+	info, err := objstore.PutContent(ctx, sp, "clip", "mp4", big, "video/mp4", objstore.Meta{})
+	require.NoError(t, err, "put larger than the spool with the remote up")
+	require.False(t, info.Pending, "put larger than the spool with the remote up")
 }
 
 // TestSpoolRetryAfterLostAnswer: an upload whose answer was lost is found in the remote on retry,
@@ -357,43 +311,30 @@ func TestSpoolRetryAfterLostAnswer(t *testing.T) {
 	remote.loseAnswer.Store(true)
 	reg := prometheus.NewRegistry()
 	sp, err := objstore.NewSpool(remote, objstore.SpoolOptions{Dir: t.TempDir(), MaxBytes: 1 << 20, MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	data := clipBytes(1, 5000)
 	info, err := objstore.PutContent(ctx, sp, "clip", "mp4", data, "video/mp4", objstore.Meta{})
-	if err != nil || !info.Pending {
-		t.Fatalf("put with the answer lost: %v %+v", err, info)
-	}
+	require.NoError(t, err, "put with the answer lost")
+	require.True(t, info.Pending, "put with the answer lost: %+v", info)
 	remote.loseAnswer.Store(false)
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	go sp.Run(runCtx)
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := sp.WaitEmpty(wctx); err != nil {
-		t.Fatal(err)
-	}
-	if n := remote.puts.Load(); n != 2 {
-		t.Fatalf("%d remote puts, want 2 (the lost one and the retry that found it)", n)
-	}
-	if gatherValue(t, reg, "snowlight_objstore_uploads_total", "result", "exists") != 1 {
-		t.Fatal("retry not counted as already uploaded")
-	}
+	require.NoError(t, sp.WaitEmpty(wctx))
+	require.EqualValues(t, 2, remote.puts.Load(), "remote puts: the lost one and the retry that found it")
+	require.Equal(t, 1.0, gatherValue(t, reg, "snowlight_objstore_uploads_total", "result", "exists"), "the retry counted as already uploaded")
 
 	// A different object already under the key: the put is refused and nothing is overwritten.
 	other := []byte("another object")
-	if _, err := remote.Store.Put(ctx, "snapshot/x.jpg", bytes.NewReader(other), int64(len(other)), objstore.PutOptions{SHA256: sum(other)}); err != nil {
-		t.Fatal(err)
-	}
+	_, err = remote.Store.Put(ctx, "snapshot/x.jpg", bytes.NewReader(other), int64(len(other)), objstore.PutOptions{SHA256: sum(other)})
+	require.NoError(t, err)
 	mine := []byte("mine")
-	if _, err := sp.Put(ctx, "snapshot/x.jpg", bytes.NewReader(mine), 4, objstore.PutOptions{SHA256: sum(mine)}); !errors.Is(err, objstore.ErrExists) {
-		t.Fatalf("put over a different remote object: %v, want ErrExists", err)
-	}
-	if got, _ := remote.Store.Stat(ctx, "snapshot/x.jpg"); got.SHA256 != sum(other) {
-		t.Fatal("remote object overwritten")
-	}
-	if st := sp.Status(); st.Objects != 0 {
-		t.Fatalf("refused put left in the spool: %+v", st)
-	}
+	_, err = sp.Put(ctx, "snapshot/x.jpg", bytes.NewReader(mine), 4, objstore.PutOptions{SHA256: sum(mine)})
+	require.ErrorIs(t, err, objstore.ErrExists, "put over a different remote object")
+	got, err := remote.Store.Stat(ctx, "snapshot/x.jpg")
+	require.NoError(t, err)
+	require.Equal(t, sum(other), got.SHA256, "remote object overwritten")
+	require.Zero(t, sp.Status().Objects, "refused put left in the spool")
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/objstore"
 	"snowlight/objstore/miniotest"
@@ -31,11 +31,10 @@ func fetch(t *testing.T, base, u string) (int, []byte, http.Header) {
 		u = base + u
 	}
 	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
-	}
+	require.NoError(t, err, "GET %s", u)
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err, "GET %s", u)
 	return resp.StatusCode, b, resp.Header
 }
 
@@ -48,13 +47,9 @@ func backends() []backend {
 	return []backend{
 		{"dir", func(t *testing.T) (objstore.Store, string) {
 			signer, err := objstore.NewSigner(bytes.Repeat([]byte("k"), 32), "/objects", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			d, err := objstore.OpenDir(t.TempDir(), objstore.DirOptions{Signer: signer})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			srv := httptest.NewServer(http.StripPrefix("/objects", d.Handler()))
 			t.Cleanup(srv.Close)
 			return d, srv.URL
@@ -62,9 +57,7 @@ func backends() []backend {
 		{"minio", func(t *testing.T) (objstore.Store, string) {
 			srv := miniotest.Start(t)
 			m, err := objstore.OpenMinIO(t.Context(), srv.Config("evidence"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			return m, ""
 		}},
 	}
@@ -80,24 +73,17 @@ func TestStoreSemantics(t *testing.T) {
 			start := time.Date(2025, 3, 1, 10, 0, 0, 123e6, time.UTC)
 			meta := objstore.Meta{AlertID: "A1", Camera: "cam-3", Start: start, End: start.Add(15 * time.Second)}
 			info, err := objstore.PutContent(ctx, s, "clip", "mp4", clip, "video/mp4", meta)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := "clip/" + sum(clip) + ".mp4"; info.Key != want {
-				t.Fatalf("key %s, want %s", info.Key, want)
-			}
+			require.NoError(t, err)
+			require.Equal(t, "clip/"+sum(clip)+".mp4", info.Key)
 
 			// Create-only: a second Put of the key fails and leaves the object as it was, whatever its
 			// content; PutContent of the same content is idempotent.
 			other := []byte("other content")
 			_, err = s.Put(ctx, info.Key, bytes.NewReader(other), int64(len(other)), objstore.PutOptions{SHA256: sum(other)})
-			if !errors.Is(err, objstore.ErrExists) {
-				t.Fatalf("second put: %v, want ErrExists", err)
-			}
+			require.ErrorIs(t, err, objstore.ErrExists, "second put")
 			again, err := objstore.PutContent(ctx, s, "clip", "mp4", clip, "video/mp4", meta)
-			if err != nil || again.Key != info.Key {
-				t.Fatalf("idempotent put: %v %v", again, err)
-			}
+			require.NoError(t, err, "idempotent put")
+			require.Equal(t, info.Key, again.Key, "idempotent put")
 
 			// Content that does not match its declared checksum or size is refused and not stored.
 			bad := []struct {
@@ -112,90 +98,64 @@ func TestStoreSemantics(t *testing.T) {
 			}
 			for _, c := range bad {
 				_, err := s.Put(ctx, "snapshot/bad-"+strings.ReplaceAll(c.name, " ", "-")+".jpg", bytes.NewReader(c.data), c.size, objstore.PutOptions{SHA256: c.sha})
-				if !errors.Is(err, objstore.ErrChecksum) {
-					t.Errorf("%s: %v, want ErrChecksum", c.name, err)
-				}
+				assert.ErrorIs(t, err, objstore.ErrChecksum, c.name)
 			}
 			for _, key := range []string{"../etc/passwd", "a//b", "", "a/.hidden", "sp ace", `back\slash`, "pct%2e"} {
-				if _, err := s.Put(ctx, key, strings.NewReader("x"), 1, objstore.PutOptions{SHA256: sum([]byte("x"))}); !errors.Is(err, objstore.ErrInvalidKey) {
-					t.Errorf("key %q: %v, want ErrInvalidKey", key, err)
-				}
+				_, err := s.Put(ctx, key, strings.NewReader("x"), 1, objstore.PutOptions{SHA256: sum([]byte("x"))})
+				assert.ErrorIs(t, err, objstore.ErrInvalidKey, "key %q", key)
 			}
 
 			st, err := s.Stat(ctx, info.Key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if st.SHA256 != sum(clip) || st.Size != int64(len(clip)) || st.ContentType != "video/mp4" ||
-				st.Meta.AlertID != "A1" || st.Meta.Camera != "cam-3" || !st.Meta.Start.Equal(meta.Start) || !st.Meta.End.Equal(meta.End) {
-				t.Fatalf("stat %+v", st)
-			}
+			require.NoError(t, err)
+			assert.Equal(t, sum(clip), st.SHA256)
+			assert.EqualValues(t, len(clip), st.Size)
+			assert.Equal(t, "video/mp4", st.ContentType)
+			assert.Equal(t, "A1", st.Meta.AlertID)
+			assert.Equal(t, "cam-3", st.Meta.Camera)
+			assert.WithinDuration(t, meta.Start, st.Meta.Start, 0)
+			assert.WithinDuration(t, meta.End, st.Meta.End, 0)
 			rc, _, err := s.Get(ctx, info.Key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, _ := io.ReadAll(rc)
+			require.NoError(t, err)
+			got, err := io.ReadAll(rc)
 			rc.Close()
-			if !bytes.Equal(got, clip) {
-				t.Fatal("content differs")
-			}
+			require.NoError(t, err)
+			require.True(t, bytes.Equal(clip, got), "the content differs") // not Equal: it would print 55 kB
 
 			snap := []byte("jpeg")
-			if _, err := objstore.PutContent(ctx, s, "snapshot", "jpg", snap, "image/jpeg", objstore.Meta{AlertID: "A1"}); err != nil {
-				t.Fatal(err)
-			}
+			_, err = objstore.PutContent(ctx, s, "snapshot", "jpg", snap, "image/jpeg", objstore.Meta{AlertID: "A1"})
+			require.NoError(t, err)
 			var keys []string
 			for info, err := range s.List(ctx, "clip/") {
-				if err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err)
 				keys = append(keys, info.Key)
-				if info.SHA256 == "" || info.Meta.AlertID != "A1" {
-					t.Errorf("listed %+v without metadata", info)
-				}
+				assert.NotEmpty(t, info.SHA256, "listed %+v without metadata", info)
+				assert.Equal(t, "A1", info.Meta.AlertID, "listed %+v without metadata", info)
 			}
-			if len(keys) != 1 || keys[0] != info.Key {
-				t.Fatalf("list clip/: %v", keys)
-			}
+			require.Equal(t, []string{info.Key}, keys, "list clip/")
 			n := 0
 			for _, err := range s.List(ctx, "") {
-				if err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err)
 				n++
 			}
-			if n != 2 {
-				t.Fatalf("list all: %d objects, want 2", n)
-			}
+			require.Equal(t, 2, n, "objects listed")
 
 			link, err := s.PresignGet(ctx, info.Key, time.Minute)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			code, body, hdr := fetch(t, base, link)
-			if code != http.StatusOK || !bytes.Equal(body, clip) {
-				t.Fatalf("presigned GET: %d, %d bytes", code, len(body))
-			}
+			require.Equal(t, http.StatusOK, code, "presigned GET")
+			require.True(t, bytes.Equal(clip, body), "presigned GET: %d bytes differ from the clip", len(body))
 			assert.Equal(t, "no-store", hdr.Get("Cache-Control"), "evidence must not be cached")
-			if code, _, _ := fetch(t, base, strings.Replace(link, "clip/", "snapshot/", 1)); code != http.StatusForbidden {
-				t.Fatalf("link altered to another key: %d, want 403", code)
-			}
-			if _, err := s.PresignGet(ctx, info.Key, 48*time.Hour); err == nil {
-				t.Fatal("presign accepted a 48 h expiry")
-			}
+			code, _, _ = fetch(t, base, strings.Replace(link, "clip/", "snapshot/", 1))
+			require.Equal(t, http.StatusForbidden, code, "link altered to another key")
+			_, err = s.PresignGet(ctx, info.Key, 48*time.Hour)
+			require.Error(t, err, "presign accepted a 48 h expiry")
 
-			if err := s.Delete(ctx, info.Key); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Delete(ctx, info.Key); !errors.Is(err, objstore.ErrNotFound) {
-				t.Fatalf("second delete: %v", err)
-			}
-			if _, err := s.Stat(ctx, info.Key); !errors.Is(err, objstore.ErrNotFound) {
-				t.Fatalf("stat after delete: %v", err)
-			}
-			if code, _, _ := fetch(t, base, link); code != http.StatusNotFound {
-				t.Fatalf("link to a deleted object: %d, want 404", code)
-			}
+			require.NoError(t, s.Delete(ctx, info.Key))
+			require.ErrorIs(t, s.Delete(ctx, info.Key), objstore.ErrNotFound, "second delete")
+			_, err = s.Stat(ctx, info.Key)
+			require.ErrorIs(t, err, objstore.ErrNotFound, "stat after delete")
+			code, _, _ = fetch(t, base, link)
+			require.Equal(t, http.StatusNotFound, code, "link to a deleted object")
 		})
 	}
 }
@@ -217,16 +177,13 @@ func TestConcurrentPutsOneWinner(t *testing.T) {
 			won := 0
 			for range n {
 				err := <-errs
-				switch {
-				case err == nil:
+				if err == nil {
 					won++
-				case !errors.Is(err, objstore.ErrExists):
-					t.Errorf("racing put: %v", err)
+				} else {
+					assert.ErrorIs(t, err, objstore.ErrExists, "racing put")
 				}
 			}
-			if won != 1 {
-				t.Fatalf("%d puts succeeded, want exactly 1", won)
-			}
+			require.Equal(t, 1, won, "puts that succeeded")
 		})
 	}
 }
