@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // cpuSeconds is the CPU time (user + system) of this process and of its waited-for children (ffmpeg): on
@@ -12,13 +14,9 @@ import (
 func cpuSeconds(b *testing.B) (self, children float64) {
 	var ru syscall.Rusage
 	sec := func(tv syscall.Timeval) float64 { return float64(tv.Sec) + float64(tv.Usec)/1e6 }
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
 	self = sec(ru.Utime) + sec(ru.Stime)
-	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru))
 	return self, sec(ru.Utime) + sec(ru.Stime)
 }
 
@@ -33,20 +31,14 @@ func BenchmarkScenarioComposite(b *testing.B) {
 	c := spec.Cameras[0]
 	c.Background = BackgroundSpec{Video: c.Background.Video, Mode: BackgroundStill, From: 5}
 	bg, err := openBackground(b.Context(), &c, spec.resolved.backgrounds[0])
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	cast, err := loadCast(spec)
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	defer cast.close()
 	var walkers []*walker
 	for i := range spec.Walks {
 		w, err := newWalker(spec, i, cast)
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		defer w.fig.close()
 		walkers = append(walkers, w)
 	}
@@ -70,9 +62,7 @@ func BenchmarkScenarioComposite(b *testing.B) {
 				b.Fatalf("walk %d not active at %v", i, t)
 			}
 			d, err := w.fig.draw(frame, c.Width, c.Height, p, labels, byte(i+1))
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
 			dirty = append(dirty, d.region.Intersect(frameRect))
 		}
 	}
@@ -92,9 +82,8 @@ func BenchmarkScenarioRender(b *testing.B) {
 	self0, kids0 := cpuSeconds(b)
 	start := time.Now()
 	for b.Loop() {
-		if _, err := Render(b.Context(), spec, b.TempDir(), RenderOptions{}); err != nil {
-			b.Fatal(err)
-		}
+		_, err := Render(b.Context(), spec, b.TempDir(), RenderOptions{})
+		require.NoError(b, err)
 		video += spec.Cameras[0].Duration
 	}
 	self1, kids1 := cpuSeconds(b)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gocv.io/x/gocv"
 
@@ -25,14 +26,10 @@ import (
 func decodeVideo(t testing.TB, path string, want func(n int) bool, fn func(n int, img gocv.Mat)) int {
 	t.Helper()
 	dm, err := av.OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer dm.Close()
 	dec, err := av.NewDecoder(av.DecoderOptions{Codec: dm.Info().Codec})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer dec.Close()
 	n := 0
 	receive := func() {
@@ -41,15 +38,11 @@ func decodeVideo(t testing.TB, path string, want func(n int) bool, fn func(n int
 			if errors.Is(err, av.ErrNeedInput) || errors.Is(err, io.EOF) {
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			n++
 			if want(n) {
 				img, err := dec.BGR()
-				if err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err)
 				fn(n, img)
 				img.Close()
 			}
@@ -60,17 +53,11 @@ func decodeVideo(t testing.TB, path string, want func(n int) bool, fn func(n int
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := dec.Send(p.AU, int64(p.PTS)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
+		require.NoError(t, dec.Send(p.AU, int64(p.PTS)))
 		receive()
 	}
-	if err := dec.Drain(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, dec.Drain())
 	receive()
 	return n
 }
@@ -117,13 +104,9 @@ func checkScenarioDetections(t *testing.T, name, models string, every int) {
 		t.Skip("evaluation data not available (set SNOWLIGHT_EVAL or provide ../shared/eval)")
 	}
 	spec, err := BuiltinScenario(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	r, err := RenderCached(t.Context(), spec, "", RenderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cfg := detect.DefaultConfig(models)
 	cfg.Appearance = false
 	cfg.Engine, err = infer.OpenONNXRuntime("", 1) // the product's default engine
@@ -136,28 +119,20 @@ func checkScenarioDetections(t *testing.T, name, models string, every int) {
 		var photos []detect.PhotoInput
 		for _, path := range spec.EnrolPhotos(person.ID) {
 			ph, err := detect.ReadPhotoFile(path, detect.DefaultEnrolmentRules().Limits.MaxBytes)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			photos = append(photos, ph)
 		}
 		if len(photos) == 0 {
 			continue
 		}
 		cat, err := watchlist.ParseCategory(person.Category)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		id, err := p.Enrol(t.Context(), person.ID, cat, photos, detect.DefaultEnrolmentRules())
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		ids = append(ids, id)
 	}
 	m, err := watchlist.NewMatcher(ids, watchlist.DefaultPolicy(), p.EmbeddingModel(), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p.SetWatchList(m)
 	hog := detect.NewHOG(detect.DefaultHOGConfig())
 	defer hog.Close()
@@ -168,14 +143,11 @@ func checkScenarioDetections(t *testing.T, name, models string, every int) {
 		decodeVideo(t, filepath.Join(r.Dir, cam.File), func(n int) bool { return n%every == 0 }, func(n int, img gocv.Mat) {
 			ft := cam.Frames[n-1]
 			res, err := p.Detect(t.Context(), img, r.Truth.WallTime(ft))
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			var hogs []detect.Person
 			if n%(4*every) == 0 {
-				if hogs, err = hog.DetectPersons(img); err != nil {
-					t.Fatal(err)
-				}
+				hogs, err = hog.DetectPersons(img)
+				require.NoError(t, err)
 			}
 			// Each detected face belongs to the truth face it overlaps most, weighted by how much of that
 			// face is visible: where two people overlap, the face in front is the one seen.
@@ -197,11 +169,12 @@ func checkScenarioDetections(t *testing.T, name, models string, every int) {
 				case owner[i] < 0:
 					// A named face where the truth has nobody (a passer-by of a background video).
 					wrong++
-					t.Errorf("camera %s frame %d: a face at %v that no rendered person owns was named %s", cam.ID, n, f.Box, f.Match.Name)
+					assert.Fail(t, "a face no rendered person owns was named", "camera %s frame %d: the face at %v was named %s",
+						cam.ID, n, f.Box, f.Match.Name)
 				case f.Match.Name != ft.Objects[owner[i]].Person:
 					wrong++
-					t.Errorf("camera %s frame %d: %s's face was named %s (similarity %.3f)", cam.ID, n,
-						ft.Objects[owner[i]].Person, f.Match.Name, f.Match.Similarity)
+					assert.Equal(t, ft.Objects[owner[i]].Person, f.Match.Name, "camera %s frame %d: the face's name (similarity %.3f)",
+						cam.ID, n, f.Match.Similarity)
 				}
 			}
 			for k, o := range ft.Objects {
@@ -266,21 +239,18 @@ func checkScenarioDetections(t *testing.T, name, models string, every int) {
 		faces, faceHits = faces+st.faces, faceHits+st.faceHits
 		persons, personHits = persons+st.persons, personHits+st.personHits
 		hogN, hogHits = hogN+st.hog, hogHits+st.hogHits
-		if enrolled && st.faceHits > 0 && float64(st.named) < 0.6*float64(st.faceHits) {
-			t.Errorf("%s: named in %d of %d frames where the face was found, want at least 60%%", n, st.named, st.faceHits)
-		}
-		if !enrolled && st.named > 0 {
-			t.Errorf("%s is on no list but was named", n)
+		if enrolled {
+			assert.GreaterOrEqual(t, float64(st.named), 0.6*float64(st.faceHits), "%s: frames named, of the %d where the face was found", n, st.faceHits)
+		} else {
+			assert.Zero(t, st.named, "%s is on no list but was named", n)
 		}
 	}
 	t.Logf("%s (every %d. frame):%s\n  all: faces %d/%d persons %d/%d hog %d/%d wrong names %d", name, every, report.String(),
 		faceHits, faces, personHits, persons, hogHits, hogN, wrong)
-	if faces == 0 || float64(faceHits) < 0.95*float64(faces) {
-		t.Errorf("YuNet found %d of %d fully visible faces at their truth position, want at least 95%%", faceHits, faces)
-	}
-	if persons == 0 || float64(personHits) < 0.9*float64(persons) {
-		t.Errorf("YOLOX found %d of %d visible people at their truth box, want at least 90%%", personHits, persons)
-	}
+	assert.Positive(t, faces, "fully visible faces")
+	assert.GreaterOrEqual(t, float64(faceHits), 0.95*float64(faces), "fully visible faces YuNet found at their truth position, of %d", faces)
+	assert.Positive(t, persons, "visible people")
+	assert.GreaterOrEqual(t, float64(personHits), 0.9*float64(persons), "visible people YOLOX found at their truth box, of %d", persons)
 }
 
 func simRange(s []float32) string {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"hash/crc32"
 	"image"
 	"math"
@@ -17,6 +16,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // smallSpec is a short two-camera scene at 640x360: a still street with two people crossing (one in front
@@ -56,43 +58,32 @@ func loadSmallSpec(t testing.TB) *Spec {
 		t.Skip("opencv-doc's sample data not installed")
 	}
 	s, err := ParseSpec(strings.NewReader(smallSpec), t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return s
 }
 
 func TestRenderIsDeterministic(t *testing.T) {
 	spec := loadSmallSpec(t)
 	a, b := t.TempDir(), t.TempDir()
-	if _, err := Render(t.Context(), spec, a, RenderOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Render(t.Context(), spec, b, RenderOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := Render(t.Context(), spec, a, RenderOptions{})
+	require.NoError(t, err)
+	_, err = Render(t.Context(), spec, b, RenderOptions{})
+	require.NoError(t, err)
 	names := []string{"still.mp4", "video.mp4", "still.gt.txt", "video.gt.txt", TruthFile}
 	for _, n := range names {
 		x, err := os.ReadFile(filepath.Join(a, n))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		y, err := os.ReadFile(filepath.Join(b, n))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(x, y) {
-			t.Errorf("%s differs between two renders of the same spec (%d and %d bytes)", n, len(x), len(y))
-		}
+		require.NoError(t, err)
+		assert.True(t, bytes.Equal(x, y), "%s differs between two renders of the same spec (%d and %d bytes)", n, len(x), len(y))
 	}
-	entries, _ := os.ReadDir(a)
-	if len(entries) != len(names) {
-		var got []string
-		for _, e := range entries {
-			got = append(got, e.Name())
-		}
-		t.Errorf("output holds %v, want exactly %v (no temporary files left)", got, names)
+	entries, err := os.ReadDir(a)
+	require.NoError(t, err)
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
 	}
+	assert.ElementsMatch(t, names, got, "the output holds exactly these (no temporary files left)")
 }
 
 // TestRenderTruthMatchesPixels checks truth.json against the raw frames: every pixel the renderer changed
@@ -101,9 +92,7 @@ func TestRenderTruthMatchesPixels(t *testing.T) {
 	spec := loadSmallSpec(t)
 	c := spec.Camera("still")
 	bg, err := openBackground(t.Context(), c, spec.resolved.backgrounds[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	plate := bg.plate
 	type frameDiff struct{ changed image.Rectangle }
 	var mu sync.Mutex
@@ -128,42 +117,30 @@ func TestRenderTruthMatchesPixels(t *testing.T) {
 		mu.Unlock()
 	}}
 	truth, err := Render(t.Context(), spec, t.TempDir(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ct := truth.Camera("still")
-	if len(ct.Frames) != 30 {
-		t.Fatalf("%d frames, want 3 s at 10 fps = 30", len(ct.Frames))
-	}
+	require.Len(t, ct.Frames, 30, "3 s at 10 fps")
 	checked, crossed := 0, false
 	for _, f := range ct.Frames {
 		var union image.Rectangle
 		for _, o := range f.Objects {
 			union = union.Union(image.Rect(o.Box[0], o.Box[1], o.Box[0]+o.Box[2], o.Box[1]+o.Box[3]))
-			if o.Face == nil {
-				t.Errorf("frame %d: %s has no face box although the whole figure is in view", f.Frame, o.Person)
+			if !assert.NotNil(t, o.Face, "frame %d: %s has no face box although the whole figure is in view", f.Frame, o.Person) {
 				continue
 			}
 			face := image.Rect(o.Face[0], o.Face[1], o.Face[0]+o.Face[2], o.Face[1]+o.Face[3])
-			if box := image.Rect(o.Box[0], o.Box[1], o.Box[0]+o.Box[2], o.Box[1]+o.Box[3]); !face.In(box) {
-				t.Errorf("frame %d: %s's face %v is not inside the person box %v", f.Frame, o.Person, face, box)
-			}
+			box := image.Rect(o.Box[0], o.Box[1], o.Box[0]+o.Box[2], o.Box[1]+o.Box[3])
+			assert.True(t, face.In(box), "frame %d: %s's face %v is not inside the person box %v", f.Frame, o.Person, face, box)
 		}
 		changed := diffs[f.Frame].changed
 		if len(f.Objects) == 0 {
-			if !changed.Empty() {
-				t.Errorf("frame %d: no one in the truth but pixels changed in %v", f.Frame, changed)
-			}
+			assert.True(t, changed.Empty(), "frame %d: no one in the truth but pixels changed in %v", f.Frame, changed)
 			continue
 		}
 		checked++
 		// Feathered edges and the shadow change a few pixels that the figure covers less than half.
-		if !changed.In(union.Inset(-max(4, union.Dy()/50))) {
-			t.Errorf("frame %d: changed pixels %v reach outside the truth boxes %v", f.Frame, changed, union)
-		}
-		if iou := rectIoU(changed, union); iou < 0.9 {
-			t.Errorf("frame %d: changed pixels %v and truth boxes %v overlap with IoU %.2f, want >= 0.9", f.Frame, changed, union, iou)
-		}
+		assert.True(t, changed.In(union.Inset(-max(4, union.Dy()/50))), "frame %d: changed pixels %v reach outside the truth boxes %v", f.Frame, changed, union)
+		assert.GreaterOrEqual(t, rectIoU(changed, union), 0.9, "frame %d: IoU of the changed pixels %v and the truth boxes %v", f.Frame, changed, union)
 		if len(f.Objects) == 2 {
 			// Both are in view from 0.5 s: lin walks lower in the image (nearer), so he is drawn last and
 			// hides obama while they cross.
@@ -171,44 +148,37 @@ func TestRenderTruthMatchesPixels(t *testing.T) {
 			for _, o := range f.Objects {
 				byID[o.Person] = o
 			}
-			if lin := byID["lin"]; lin.Visible != 1 && lin.Box[0] > 0 && lin.Box[0]+lin.Box[2] < c.Width {
-				t.Errorf("frame %d: lin is in front and inside the frame, visible %.3f, want 1", f.Frame, lin.Visible)
+			if lin := byID["lin"]; lin.Box[0] > 0 && lin.Box[0]+lin.Box[2] < c.Width {
+				assert.Equal(t, 1.0, lin.Visible, "frame %d: lin is in front and inside the frame", f.Frame)
 			}
 			if byID["obama"].FaceVisible < 1 {
 				crossed = true
 			}
 		}
 	}
-	if checked < 25 {
-		t.Errorf("only %d frames with people checked", checked)
-	}
-	if !crossed {
-		t.Error("obama's face is never hidden while lin crosses in front of him")
-	}
+	assert.GreaterOrEqual(t, checked, 25, "frames with people checked")
+	assert.True(t, crossed, "obama's face is never hidden while lin crosses in front of him")
 	want := []PassTruth{
 		{Walk: 0, Person: "obama", Camera: "still", FirstFrame: 1, LastFrame: 30, Enter: 0, Exit: 2.9},
 		{Walk: 1, Person: "lin", Camera: "still", FirstFrame: 6, LastFrame: 26, Enter: 0.5, Exit: 2.5},
 		{Walk: 2, Person: "obama", Camera: "video", FirstFrame: 3, LastFrame: 29, Enter: 0.2, Exit: 2.8},
 	}
-	if len(truth.Passes) != len(want) {
-		t.Fatalf("passes %+v, want %+v", truth.Passes, want)
-	}
+	require.Len(t, truth.Passes, len(want), "passes %+v", truth.Passes)
 	for i := range want {
 		got := truth.Passes[i]
-		if got.Walk != want[i].Walk || got.FirstFrame != want[i].FirstFrame || got.LastFrame != want[i].LastFrame ||
-			math.Abs(got.Enter-want[i].Enter) > 1e-9 || math.Abs(got.Exit-want[i].Exit) > 1e-9 {
-			t.Errorf("pass %d: %+v, want %+v", i, got, want[i])
-		}
+		assert.Equal(t, want[i].Walk, got.Walk, "pass %d", i)
+		assert.Equal(t, want[i].FirstFrame, got.FirstFrame, "pass %d", i)
+		assert.Equal(t, want[i].LastFrame, got.LastFrame, "pass %d", i)
+		assert.InDelta(t, want[i].Enter, got.Enter, 1e-9, "pass %d", i)
+		assert.InDelta(t, want[i].Exit, got.Exit, 1e-9, "pass %d", i)
 	}
 	// The person walking away from the camera shrinks.
 	vt := truth.Camera("video")
 	first, last := vt.Frames[2].Objects[0], vt.Frames[28].Objects[0]
-	if !(last.Box[3] < first.Box[3]*6/10) {
-		t.Errorf("walking away: height %d px at the start and %d at the end, want a clear shrink", first.Box[3], last.Box[3])
-	}
-	if !vt.BackgroundPeople || ct.BackgroundPeople {
-		t.Error("background_people must be set for the video background only")
-	}
+	assert.Less(t, last.Box[3], first.Box[3]*6/10, "walking away: px high at the end, against %d at the start: want a clear shrink", first.Box[3])
+	// background_people is set for the video background only.
+	assert.True(t, vt.BackgroundPeople)
+	assert.False(t, ct.BackgroundPeople)
 }
 
 func absDiff(a, b byte) int {
@@ -232,20 +202,15 @@ func rectIoU(a, b image.Rectangle) float64 {
 func TestRenderIsCameraLike(t *testing.T) {
 	spec := loadSmallSpec(t)
 	dir := t.TempDir()
-	if _, err := Render(t.Context(), spec, dir, RenderOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := Render(t.Context(), spec, dir, RenderOptions{})
+	require.NoError(t, err)
 	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
 		"stream=codec_name,profile,width,height,has_b_frames,r_frame_rate,nb_frames:frame=key_frame,pict_type",
 		"-of", "compact", filepath.Join(dir, "still.mp4")).Output()
-	if err != nil {
-		t.Fatalf("ffprobe: %v", err)
-	}
+	require.NoError(t, err, "ffprobe")
 	text := string(out)
 	for _, want := range []string{"codec_name=h264", "profile=Main", "width=640", "height=360", "has_b_frames=0", "r_frame_rate=10/1", "nb_frames=30"} {
-		if !strings.Contains(text, want) {
-			t.Errorf("stream lacks %s:\n%s", want, text)
-		}
+		assert.Contains(t, text, want, "the stream")
 	}
 	var keys []int
 	n := 0
@@ -253,29 +218,13 @@ func TestRenderIsCameraLike(t *testing.T) {
 		if !strings.HasPrefix(line, "frame|") {
 			continue
 		}
-		if strings.Contains(line, "pict_type=B") {
-			t.Errorf("frame %d is a B-frame", n+1)
-		}
+		assert.NotContains(t, line, "pict_type=B", "frame %d is a B-frame", n+1)
 		if strings.Contains(line, "key_frame=1") {
 			keys = append(keys, n)
 		}
 		n++
 	}
-	if want := []int{0, 10, 20}; !equalInts(keys, want) {
-		t.Errorf("keyframes at %v, want %v (one per second)", keys, want)
-	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	assert.Equal(t, []int{0, 10, 20}, keys, "keyframes: one per second")
 }
 
 func TestWalkerFollowsPathAndSchedule(t *testing.T) {
@@ -288,18 +237,12 @@ walks:
   - {person: p, camera: c, start: 2, end: 6, height: 300, path: [[0, 500], [300, 500], [300, 900]]}
   - {person: p, camera: c, start: 10, end: 20, path: [[0, 500, 200], [100, 500, 300], [100, 500, 300], [200, 500, 400]], times: [0, 2, 8, 10]}
 `), fixtureDir(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	c := &cast{portraits: map[[2]int]*portrait{{0, 0}: {}}}
 	w0, err := newWalker(spec, 0, c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	w1, err := newWalker(spec, 1, c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cases := []struct {
 		w            *walker
 		t            float64
@@ -322,25 +265,17 @@ walks:
 	}
 	for i, c := range cases {
 		p, ok := c.w.poseAt(c.t)
-		if ok != c.ok {
-			t.Errorf("case %d (t=%v): in walk %v, want %v", i, c.t, ok, c.ok)
+		if !assert.Equal(t, c.ok, ok, "case %d (t=%v): in the walk", i, c.t) || !ok {
 			continue
 		}
-		if !ok {
-			continue
-		}
-		if math.Abs(p.x-c.x) > 1e-6 || math.Abs(p.y-c.y) > 1e-6 || math.Abs(p.height-c.h) > 1e-6 {
-			t.Errorf("case %d (t=%v): at (%v, %v) height %v, want (%v, %v) height %v", i, c.t, p.x, p.y, p.height, c.x, c.y, c.h)
-		}
-		if p.moving != c.moving || math.Abs(p.side-c.side) > 1e-6 {
-			t.Errorf("case %d (t=%v): moving %v side %v, want %v %v", i, c.t, p.moving, p.side, c.moving, c.side)
-		}
-		if want := 2 * math.Pi * gaitCadence * c.phaseT; math.Abs(p.phase-want) > 1e-6 {
-			t.Errorf("case %d (t=%v): gait phase %v, want %v (the legs stop while standing)", i, c.t, p.phase, want)
-		}
-		if want := p.height / 7.5; math.Abs(p.face-want) > 1 { // the default face height is rounded to a pixel
-			t.Errorf("case %d: face %v, want %v (face scales with height)", i, p.face, want)
-		}
+		assert.InDelta(t, c.x, p.x, 1e-6, "case %d (t=%v): x", i, c.t)
+		assert.InDelta(t, c.y, p.y, 1e-6, "case %d (t=%v): y", i, c.t)
+		assert.InDelta(t, c.h, p.height, 1e-6, "case %d (t=%v): height", i, c.t)
+		assert.Equal(t, c.moving, p.moving, "case %d (t=%v): moving", i, c.t)
+		assert.InDelta(t, c.side, p.side, 1e-6, "case %d (t=%v): side", i, c.t)
+		assert.InDelta(t, 2*math.Pi*gaitCadence*c.phaseT, p.phase, 1e-6, "case %d (t=%v): gait phase (the legs stop while standing)", i, c.t)
+		// The face scales with the height; the default face height is rounded to a pixel.
+		assert.InDelta(t, p.height/7.5, p.face, 1, "case %d: face", i)
 	}
 }
 
@@ -356,13 +291,9 @@ func TestRenderRefusesBadInput(t *testing.T) {
 	}
 	dir := t.TempDir()
 	garbage := filepath.Join(dir, "garbage.jpg")
-	if err := os.WriteFile(garbage, []byte("\xff\xd8\xff\xe0 this is not a JPEG"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(garbage, []byte("\xff\xd8\xff\xe0 this is not a JPEG"), 0o644))
 	bomb := filepath.Join(dir, "bomb.png")
-	if err := os.WriteFile(bomb, pngHeader(100000, 100000), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(bomb, pngHeader(100000, 100000), 0o644))
 	base := `
 name: bad
 duration: 1
@@ -387,18 +318,14 @@ walks: [{person: p, camera: c, start: 0, end: 1, height: 150, path: [[100, 170],
 		t.Run(c.name, func(t *testing.T) {
 			text := strings.NewReplacer("PHOTO", c.photo, "BACKGROUND", c.background).Replace(base)
 			spec, err := ParseSpec(strings.NewReader(text), dir, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			out := t.TempDir()
 			_, err = Render(t.Context(), spec, out, RenderOptions{})
 			want := strings.ReplaceAll(c.want, "${EVAL}", eval)
-			if err == nil || !strings.Contains(err.Error(), want) {
-				t.Fatalf("error %v, want one containing %q", err, want)
-			}
-			if entries, _ := os.ReadDir(out); len(entries) != 0 {
-				t.Errorf("a failed render left %d files behind", len(entries))
-			}
+			require.ErrorContains(t, err, want)
+			entries, err := os.ReadDir(out)
+			require.NoError(t, err)
+			assert.Empty(t, entries, "a failed render left files behind")
 		})
 	}
 }
@@ -432,30 +359,24 @@ func TestRenderStopsWhenCancelled(t *testing.T) {
 	}}
 	start := time.Now()
 	_, err := Render(ctx, spec, out, opts)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("error %v, want context.Canceled", err)
-	}
-	if el := time.Since(start); el > 30*time.Second {
-		t.Errorf("cancelled render took %v to return", el)
-	}
+	require.ErrorIs(t, err, context.Canceled)
+	assert.LessOrEqual(t, time.Since(start), 30*time.Second, "a cancelled render returns")
 	// The still camera finished before the cancel; the video camera's partial file must not remain.
-	if _, err := os.Stat(filepath.Join(out, "video.mp4")); err == nil {
-		t.Error("a cancelled camera left its video")
+	_, err = os.Stat(filepath.Join(out, "video.mp4"))
+	assert.Error(t, err, "a cancelled camera left its video")
+	entries, err := os.ReadDir(out)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
 	}
-	if entries, _ := os.ReadDir(out); len(entries) > 2 {
-		var names []string
-		for _, e := range entries {
-			names = append(names, e.Name())
-		}
-		t.Errorf("cancelled render left %v", names)
-	}
+	assert.LessOrEqual(t, len(entries), 2, "a cancelled render left %v", names)
+	// Polled here: assert.Eventually runs its condition on a goroutine of its own, which would count.
 	deadline := time.Now().Add(5 * time.Second)
 	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if n := runtime.NumGoroutine(); n > before {
-		t.Errorf("%d goroutines after a cancelled render, %d before", n, before)
-	}
+	assert.LessOrEqual(t, runtime.NumGoroutine(), before, "goroutines after a cancelled render")
 }
 
 func TestRenderCachedRendersOnce(t *testing.T) {
@@ -475,34 +396,25 @@ func TestRenderCachedRendersOnce(t *testing.T) {
 	}
 	wg.Wait()
 	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("call %d: %v", i, err)
-		}
+		require.NoError(t, err, "call %d", i)
 	}
-	if n := frames.Load(); n != 60 {
-		t.Errorf("%d frames rendered for three concurrent requests, want one render of 60", n)
-	}
+	assert.EqualValues(t, 60, frames.Load(), "frames rendered for three concurrent requests: one render of 60")
 	for _, r := range results[1:] {
-		if r.Dir != results[0].Dir || r.Truth.SpecHash != results[0].Truth.SpecHash {
-			t.Errorf("concurrent requests got %s and %s", r.Dir, results[0].Dir)
-		}
+		assert.Equal(t, results[0].Dir, r.Dir, "concurrent requests")
+		assert.Equal(t, results[0].Truth.SpecHash, r.Truth.SpecHash, "concurrent requests")
 	}
-	if _, err := os.Stat(results[0].VideoPath("still")); err != nil {
-		t.Error(err)
-	}
+	_, err := os.Stat(results[0].VideoPath("still"))
+	assert.NoError(t, err)
 	again, err := RenderCached(t.Context(), spec, cache, opts)
-	if err != nil || again.Dir != results[0].Dir || frames.Load() != 60 {
-		t.Errorf("a later request rendered again (%d frames) or moved (%v)", frames.Load(), err)
+	if assert.NoError(t, err, "a later request") {
+		assert.Equal(t, results[0].Dir, again.Dir, "a later request moved")
 	}
+	assert.EqualValues(t, 60, frames.Load(), "a later request rendered again")
 	// Another spec (one walk longer) gets its own render.
 	other := *spec
 	other.Walks = append([]WalkSpec(nil), spec.Walks...)
 	other.Walks[0].End = 2.5
 	r, err := RenderCached(t.Context(), &other, cache, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Dir == results[0].Dir {
-		t.Error("a changed spec reused the cached render")
-	}
+	require.NoError(t, err)
+	assert.NotEqual(t, results[0].Dir, r.Dir, "a changed spec reused the cached render")
 }

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"snowlight/watchlist"
 )
 
@@ -17,9 +20,7 @@ func specFixture(t testing.TB) (dir string, photo, bg string) {
 	photo = filepath.Join(dir, "person.jpg")
 	bg = filepath.Join(dir, "bg.jpg")
 	for _, f := range []string{photo, bg} {
-		if err := os.WriteFile(f, []byte("not decoded by validation"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(f, []byte("not decoded by validation"), 0o644))
 	}
 	return dir, photo, bg
 }
@@ -55,9 +56,7 @@ walks:
 func parseFixture(t *testing.T, text string) (*Spec, error) {
 	t.Helper()
 	dir, _, _ := specFixture(t)
-	if err := os.WriteFile(filepath.Join(dir, "enrol.jpg"), []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "enrol.jpg"), []byte("x"), 0o644))
 	lookup := func(name string) (string, bool) {
 		if name == "FIXTURE_DIR" {
 			return dir, true
@@ -69,34 +68,29 @@ func parseFixture(t *testing.T, text string) (*Spec, error) {
 
 func TestParseSpecFillsDefaultsAndResolvesPaths(t *testing.T) {
 	s, err := parseFixture(t, validSpec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	a, b := s.Camera("a"), s.Camera("b")
-	if a.Width != 1280 || a.Height != 720 || a.FPS != 10 || a.Duration != 10 {
-		t.Errorf("camera a defaults: got %dx%d %d fps %v s", a.Width, a.Height, a.FPS, a.Duration)
+	require.NotNil(t, a)
+	require.NotNil(t, b)
+	// Camera a's defaults.
+	assert.Equal(t, 1280, a.Width)
+	assert.Equal(t, 720, a.Height)
+	assert.Equal(t, 10, a.FPS)
+	assert.Equal(t, 10.0, a.Duration)
+	assert.Equal(t, 640, b.Width)
+	assert.Equal(t, 15, b.FPS)
+	require.Len(t, s.Walks, 2)
+	assert.Equal(t, 53.0, s.Walks[0].Face, "default face: height 400 / 7.5, rounded")
+	assert.Equal(t, 27.0, s.Walks[1].Face, "face from the first waypoint's height, 200 / 7.5")
+	if got := s.EnrolPhotos("p1"); assert.Len(t, got, 1, "enrol photos") {
+		assert.True(t, filepath.IsAbs(got[0]), "enrol photo %s is absolute", got[0])
+		assert.Equal(t, "enrol.jpg", filepath.Base(got[0]))
 	}
-	if b.Width != 640 || b.FPS != 15 {
-		t.Errorf("camera b: got width %d fps %d", b.Width, b.FPS)
+	if got := s.PhotoPaths("p2"); assert.Len(t, got, 1, "photos") {
+		assert.True(t, filepath.IsAbs(got[0]), "photo %s resolves against the spec's directory", got[0])
 	}
-	if w := s.Walks[0]; w.Face != 53 { // height 400 / 7.5, rounded
-		t.Errorf("default face: got %v, want 53", w.Face)
-	}
-	if w := s.Walks[1]; w.Face != 27 { // the first waypoint's height, 200 / 7.5
-		t.Errorf("face from waypoint height: got %v, want 27", w.Face)
-	}
-	if got := s.EnrolPhotos("p1"); len(got) != 1 || !filepath.IsAbs(got[0]) || filepath.Base(got[0]) != "enrol.jpg" {
-		t.Errorf("enrol photos: %v", got)
-	}
-	if got := s.PhotoPaths("p2"); len(got) != 1 || !filepath.IsAbs(got[0]) {
-		t.Errorf("photos resolve against the spec's directory: %v", got)
-	}
-	if s.EnrolPhotos("p2") != nil {
-		t.Errorf("p2 has no enrolment photos")
-	}
-	if got := s.StartTime().Format("2006-01-02T15:04:05Z07:00"); got != defaultStart {
-		t.Errorf("start: %s", got)
-	}
+	assert.Nil(t, s.EnrolPhotos("p2"), "p2 has no enrolment photos")
+	assert.Equal(t, defaultStart, s.StartTime().Format("2006-01-02T15:04:05Z07:00"), "start")
 }
 
 func TestParseSpecRejectsBadFieldsNamingThem(t *testing.T) {
@@ -152,17 +146,10 @@ func TestParseSpecRejectsBadFieldsNamingThem(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			text := strings.Replace(validSpec, c.old, c.new, 1)
-			if text == validSpec && c.old != validSpec {
-				t.Fatalf("replacement %q not found in the fixture", c.old)
-			}
-			_, err := parseFixture(t, text)
-			if err == nil {
-				t.Fatalf("no error, want one naming %q", c.wantField)
-			}
-			if !strings.Contains(err.Error(), c.wantField) {
-				t.Errorf("error %q does not name %q", err, c.wantField)
-			}
+			require.Contains(t, validSpec, c.old, "the replacement is not in the fixture")
+			_, err := parseFixture(t, strings.Replace(validSpec, c.old, c.new, 1))
+			require.Error(t, err, "no error, want one naming %q", c.wantField)
+			assert.ErrorContains(t, err, c.wantField)
 		})
 	}
 }
@@ -170,29 +157,21 @@ func TestParseSpecRejectsBadFieldsNamingThem(t *testing.T) {
 func TestParseSpecReportsEveryProblem(t *testing.T) {
 	text := strings.Replace(strings.Replace(validSpec, "fps: 15", "fps: 99", 1), "person: p1, camera: a", "person: px, camera: a", 1)
 	_, err := parseFixture(t, text)
-	if err == nil || !strings.Contains(err.Error(), "cameras[1].fps") || !strings.Contains(err.Error(), "walks[0].person") {
-		t.Fatalf("want both problems reported, got %v", err)
-	}
+	require.ErrorContains(t, err, "cameras[1].fps", "both problems reported")
+	require.ErrorContains(t, err, "walks[0].person", "both problems reported")
 }
 
 func TestBuiltinScenariosAreValid(t *testing.T) {
 	names := BuiltinScenarios()
 	for _, want := range []string{"city5", "demo", "perception"} {
-		found := false
-		for _, n := range names {
-			found = found || n == want
-		}
-		if !found {
-			t.Errorf("built-in scenario %q missing from %v", want, names)
-		}
+		assert.Contains(t, names, want, "built-in scenarios")
 	}
 	if _, ok := scenarioEvalDir(); !ok {
 		t.Skip("evaluation data not available (set SNOWLIGHT_EVAL or provide ../shared/eval): built-in scenarios use its photos")
 	}
 	for _, n := range names {
 		s, err := BuiltinScenario(n)
-		if err != nil {
-			t.Errorf("%s: %v", n, err)
+		if !assert.NoError(t, err, n) {
 			continue
 		}
 		enrolled, unknown := 0, 0
@@ -203,36 +182,30 @@ func TestBuiltinScenariosAreValid(t *testing.T) {
 				unknown++
 			}
 		}
-		if enrolled < 2 || unknown < 1 {
-			t.Errorf("%s: %d enrolled and %d unknown people; every scenario needs both", n, enrolled, unknown)
-		}
+		// Every scenario needs both.
+		assert.GreaterOrEqual(t, enrolled, 2, "%s: enrolled people", n)
+		assert.GreaterOrEqual(t, unknown, 1, "%s: unknown people", n)
 	}
 	// What the tracking and alert tests rely on.
 	city, err := BuiltinScenario("city5")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(city.Cameras) < 5 {
-		t.Errorf("city5 has %d cameras, want at least 5", len(city.Cameras))
-	}
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, len(city.Cameras), 5, "city5's cameras")
 	for _, c := range city.Cameras {
-		if c.Position == nil || len(c.Neighbours) == 0 {
-			t.Errorf("city5 camera %s lacks a position or neighbours", c.ID)
-		}
+		assert.NotNil(t, c.Position, "city5 camera %s lacks a position", c.ID)
+		assert.NotEmpty(t, c.Neighbours, "city5 camera %s lacks neighbours", c.ID)
 	}
 	demo, err := BuiltinScenario("demo")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	atRisk := 0
 	for _, p := range demo.Persons {
 		if c, _ := watchlist.ParseCategory(p.Category); c == watchlist.AtRisk && p.SafeZone != "" {
 			atRisk++
 		}
 	}
-	if atRisk == 0 || len(demo.Zones) == 0 || len(demo.Patrols) == 0 {
-		t.Errorf("demo needs an at-risk person with a safe zone and patrols")
-	}
+	// The demo needs an at-risk person with a safe zone, and patrols.
+	assert.NotZero(t, atRisk, "at-risk people with a safe zone")
+	assert.NotEmpty(t, demo.Zones)
+	assert.NotEmpty(t, demo.Patrols)
 }
 
 // scenarioEvalDir finds the evaluation data the built-in scenarios' photos come from.
@@ -248,9 +221,7 @@ func FuzzParseSpec(f *testing.F) {
 	f.Add(validSpec)
 	for _, n := range BuiltinScenarios() {
 		data, err := builtinScenarios.ReadFile("scenarios/" + n + ".yaml")
-		if err != nil {
-			f.Fatal(err)
-		}
+		require.NoError(f, err)
 		f.Add(string(data))
 	}
 	f.Add("name: x\ncameras: [{id: a, background: {video: v, from: -1, to: 1e309}}]\n")
@@ -263,16 +234,13 @@ func FuzzParseSpec(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text string) {
 		s, err := ParseSpec(strings.NewReader(text), dir, lookup)
 		if err != nil {
-			if s != nil {
-				t.Fatal("a spec returned with an error")
-			}
+			require.Nil(t, s, "a spec returned with an error")
 			return
 		}
 		// A spec that validated is internally consistent: every walk's person and camera exist.
 		for i, w := range s.Walks {
-			if s.Person(w.Person) == nil || s.Camera(w.Camera) == nil {
-				t.Fatalf("walk %d refers to an unknown person or camera but validated", i)
-			}
+			require.NotNil(t, s.Person(w.Person), "walk %d refers to an unknown person but validated", i)
+			require.NotNil(t, s.Camera(w.Camera), "walk %d refers to an unknown camera but validated", i)
 		}
 	})
 }
