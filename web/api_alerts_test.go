@@ -5,13 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"snowlight/auth"
 	"snowlight/web"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 type alertList struct{ Alerts []web.AlertView }
@@ -35,47 +37,35 @@ func TestAlertLifecycleThroughTheAPI(t *testing.T) {
 	patrol := p.Token(t, auth.Patrol)
 
 	// Most urgent first: the critical alert before the high one.
-	if got := listIDs(t, p, op); !slices.Equal(got, []string{"a-anna", "a-bob"}) {
-		t.Fatalf("operator sees %v", got)
-	}
+	assert.Equal(t, []string{"a-anna", "a-bob"}, listIDs(t, p, op), "the operator's alerts")
 	// A patrol sees only what is dispatched to its unit: nothing yet.
-	if got := listIDs(t, p, patrol); len(got) != 0 {
-		t.Fatalf("patrol sees %v before any dispatch", got)
-	}
+	assert.Empty(t, listIDs(t, p, patrol), "the patrol's alerts before any dispatch")
 	wantStatus(t, p.Do(t, "GET", "/api/v1/alerts/a-anna", patrol, ""), http.StatusNotFound)
 
 	// A biometric match cannot be dispatched before a person confirms it.
 	r := p.Do(t, "POST", "/api/v1/alerts/a-anna/dispatch", op, "")
 	wantStatus(t, r, http.StatusConflict)
-	if !contains(string(r.Body), "confirmed by a human") { // the alert engine's own words
-		t.Fatalf("refusal says %s", r.Body)
-	}
+	assert.Contains(t, string(r.Body), "confirmed by a human") // the alert engine's own words
 	r = p.Do(t, "POST", "/api/v1/alerts/a-anna/confirm", op, `{"note":"faces match"}`)
 	wantStatus(t, r, http.StatusOK)
 	var v web.AlertView
 	decode(t, r, &v)
-	if v.Status != web.StatusConfirmed || v.Confirmations != 1 {
-		t.Fatalf("after confirm: %+v", v)
-	}
+	assert.Equal(t, web.StatusConfirmed, v.Status)
+	assert.Equal(t, 1, v.Confirmations)
 	wantStatus(t, p.Do(t, "POST", "/api/v1/alerts/a-anna/confirm", op, ""), http.StatusConflict)
 
 	// Dispatch goes to the nearest available unit, whose patrol now sees and works the alert.
 	r = p.Do(t, "POST", "/api/v1/alerts/a-anna/dispatch", op, "")
 	wantStatus(t, r, http.StatusOK)
 	decode(t, r, &v)
-	if v.Status != web.StatusDispatched || v.Patrol != "u-near" {
-		t.Fatalf("after dispatch: %+v", v)
-	}
-	if got := listIDs(t, p, patrol); !slices.Equal(got, []string{"a-anna"}) {
-		t.Fatalf("patrol sees %v after dispatch", got)
-	}
+	require.Equal(t, web.StatusDispatched, v.Status)
+	assert.Equal(t, "u-near", v.Patrol)
+	assert.Equal(t, []string{"a-anna"}, listIDs(t, p, patrol), "the patrol's alerts after dispatch")
 	for _, step := range []struct{ action, status string }{{"ack", web.StatusAcked}, {"on_scene", web.StatusOnScene}, {"resolve", web.StatusResolved}} {
 		r = p.Do(t, "POST", "/api/v1/alerts/a-anna/"+step.action, patrol, "")
 		wantStatus(t, r, http.StatusOK)
 		decode(t, r, &v)
-		if v.Status != step.status {
-			t.Fatalf("%s: status %s", step.action, v.Status)
-		}
+		require.Equal(t, step.status, v.Status, step.action)
 	}
 	// A patrol cannot dismiss, and cannot act on an alert of another unit.
 	wantStatus(t, p.Do(t, "POST", "/api/v1/alerts/a-bob/dismiss", patrol, ""), http.StatusForbidden)
@@ -85,24 +75,20 @@ func TestAlertLifecycleThroughTheAPI(t *testing.T) {
 	wantStatus(t, p.Do(t, "POST", "/api/v1/alerts/a-bob/confirm", op, ""), http.StatusOK)
 	r = p.Do(t, "POST", "/api/v1/alerts/a-bob/confirm", op, "")
 	wantStatus(t, r, http.StatusConflict)
-	if !contains(string(r.Body), "different person") {
-		t.Fatalf("second confirmation by the same person: %s", r.Body)
-	}
+	assert.Contains(t, string(r.Body), "different person", "second confirmation by the same person")
 	r = p.Do(t, "POST", "/api/v1/alerts/a-bob/confirm", p.Token(t, auth.Investigator), "")
 	wantStatus(t, r, http.StatusOK)
 	decode(t, r, &v)
-	if v.Status != web.StatusConfirmed || v.Confirmations != 2 {
-		t.Fatalf("after two confirmations: %+v", v)
-	}
+	assert.Equal(t, web.StatusConfirmed, v.Status)
+	assert.Equal(t, 2, v.Confirmations)
 	for _, c := range []struct{ body, want string }{
 		{`{"patrol":"u-near","note":"x"}`, "unit"}, // patrol only on dispatch: this is dismiss
 		{`{"note":"` + strings.Repeat("n", 2001) + `"}`, "too long"},
 		{`{"notes":"x"}`, "unknown field"},
 	} {
 		r := p.Do(t, "POST", "/api/v1/alerts/a-bob/dismiss", op, c.body)
-		if r.StatusCode != http.StatusBadRequest || !contains(string(r.Body), c.want) {
-			t.Errorf("%s: %d %s", c.body, r.StatusCode, r.Body)
-		}
+		assert.Equal(t, http.StatusBadRequest, r.StatusCode, "%s: %s", c.body, r.Body)
+		assert.Contains(t, string(r.Body), c.want, c.body)
 	}
 	wantStatus(t, p.Do(t, "POST", "/api/v1/alerts/nope/confirm", op, ""), http.StatusNotFound)
 
@@ -114,18 +100,14 @@ func TestAlertLifecycleThroughTheAPI(t *testing.T) {
 		}
 	}
 	want := []string{"alert.confirm a-anna confirmed", "alert.dispatch a-anna dispatched", "alert.confirm a-bob open"}
-	if !slices.Equal(got, want) {
-		t.Fatalf("operator's audited steps %q, want %q", got, want)
-	}
+	assert.Equal(t, want, got, "the operator's audited steps")
 	var history []string
 	d := alertDetail(t, p, op, "a-anna")
 	for _, h := range d.History {
 		history = append(history, h.Status+" by "+h.Actor)
 	}
-	if !slices.Equal(history, []string{"open by system", "confirmed by t-operator", "dispatched by t-operator", "acknowledged by t-patrol",
-		"on_scene by t-patrol", "resolved by t-patrol"}) {
-		t.Fatalf("history %q", history)
-	}
+	assert.Equal(t, []string{"open by system", "confirmed by t-operator", "dispatched by t-operator", "acknowledged by t-patrol",
+		"on_scene by t-patrol", "resolved by t-patrol"}, history)
 }
 
 func alertDetail(t *testing.T, p *product, token, id string) web.AlertDetail {
@@ -141,40 +123,32 @@ func TestAlertDetailEvidence(t *testing.T) {
 	p := newProduct(t, nil, nil)
 	op := p.Token(t, auth.Operator)
 	d := alertDetail(t, p, op, "a-anna")
-	if len(d.EnrolmentPhotos) != 1 || d.EnrolmentPhotos[0].URL != "/api/v1/persons/p-anna/photos/0" {
-		t.Fatalf("enrolment photos %+v", d.EnrolmentPhotos)
+	require.Len(t, d.EnrolmentPhotos, 1)
+	assert.Equal(t, "/api/v1/persons/p-anna/photos/0", d.EnrolmentPhotos[0].URL)
+	if assert.Len(t, d.Crops, 1) {
+		assert.True(t, strings.HasPrefix(d.Crops[0].Image.URL, web.ObjectsPath+"/face/"), "crop %+v", d.Crops[0])
+		assert.Equal(t, 0.64, d.Crops[0].Similarity)
 	}
-	if len(d.Crops) != 1 || !strings.HasPrefix(d.Crops[0].Image.URL, web.ObjectsPath+"/face/") || d.Crops[0].Similarity != 0.64 {
-		t.Fatalf("crops %+v", d.Crops)
-	}
-	if !strings.HasPrefix(d.Snapshot.URL, web.ObjectsPath+"/snapshot/") || d.Clip.State != web.ClipPreparing {
-		t.Fatalf("snapshot %+v clip %+v", d.Snapshot, d.Clip)
-	}
+	assert.True(t, strings.HasPrefix(d.Snapshot.URL, web.ObjectsPath+"/snapshot/"), "snapshot %+v", d.Snapshot)
+	assert.Equal(t, web.ClipPreparing, d.Clip.State)
 	// Keys stay on the server: only links leave it.
 	r := p.Do(t, "GET", "/api/v1/alerts/a-anna", op, "")
-	if contains(string(r.Body), `"key"`) {
-		t.Fatalf("object key in the answer: %s", r.Body)
-	}
+	assert.NotContains(t, string(r.Body), `"key"`, "an object key in the answer")
 	// The snapshot link serves the stored bytes.
 	r = p.Do(t, "GET", d.Snapshot.URL, "", "")
 	wantStatus(t, r, http.StatusOK)
-	if string(r.Body) != string(p.Snap) || r.Header.Get("Content-Type") != "image/png" {
-		t.Fatalf("snapshot: %d bytes, %s", len(r.Body), r.Header.Get("Content-Type"))
-	}
+	assert.Equal(t, p.Snap, r.Body, "the snapshot's bytes")
+	assert.Equal(t, "image/png", r.Header.Get("Content-Type"))
 	// The enrolment photo is served to those who may see the person.
 	r = p.Do(t, "GET", d.EnrolmentPhotos[0].URL, op, "")
 	wantStatus(t, r, http.StatusOK)
-	if r.Header.Get("Content-Type") != "image/png" {
-		t.Fatalf("photo type %s", r.Header.Get("Content-Type"))
-	}
+	assert.Equal(t, "image/png", r.Header.Get("Content-Type"), "the photo's type")
 	// Opening an alert is recorded.
 	found := false
 	for _, e := range auditActions(t, p.Env, "t-operator") {
 		found = found || e.Action == "alerts.get" && e.Target == "/api/v1/alerts/a-anna"
 	}
-	if !found {
-		t.Fatal("alert view not audited")
-	}
+	assert.True(t, found, "alert view not audited")
 }
 
 // sse reads one server-sent events stream.
@@ -202,13 +176,10 @@ func openStream(t *testing.T, p *product, ctx context.Context, token, lastID str
 func startStream(t *testing.T, p *product, req *http.Request) *sse {
 	t.Helper()
 	resp, err := p.HTTP.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { resp.Body.Close() })
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
-		t.Fatalf("stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
+	require.Equal(t, http.StatusOK, resp.StatusCode, "the stream's status")
+	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
 	return &sse{resp: resp, sc: bufio.NewScanner(resp.Body)}
 }
 
@@ -226,12 +197,10 @@ func (s *sse) next(t *testing.T) sseEvent {
 		case strings.HasPrefix(line, "event: "):
 			ev.typ = line[7:]
 		case strings.HasPrefix(line, "data: "):
-			if err := json.Unmarshal([]byte(line[6:]), &ev.alert); err != nil {
-				t.Fatalf("event data %q: %v", line, err)
-			}
+			require.NoError(t, json.Unmarshal([]byte(line[6:]), &ev.alert), "event data %q", line)
 		}
 	}
-	t.Fatalf("stream ended: %v", s.sc.Err())
+	require.Fail(t, "stream ended", "%v", s.sc.Err())
 	return ev
 }
 
@@ -247,39 +216,36 @@ func TestAlertStreamLiveResumeAndScope(t *testing.T) {
 	p.W.Alerts.Raise(web.AlertDetail{AlertView: web.AlertView{ID: "a-4", Rule: "safe_zone_exit", Severity: "critical", Camera: "cam-2", PersonID: "p-anna",
 		Snapshot: web.Media{Key: p.SnapKey}}})
 	e1, e2 := op.next(t), op.next(t)
-	if e1.alert.ID != "a-3" || e1.typ != "alert" || e2.alert.ID != "a-4" {
-		t.Fatalf("operator got %+v then %+v", e1, e2)
-	}
-	if !strings.HasPrefix(e2.alert.Snapshot.URL, web.ObjectsPath) {
-		t.Fatalf("event snapshot not linked: %+v", e2.alert.Snapshot)
-	}
+	assert.Equal(t, "a-3", e1.alert.ID)
+	assert.Equal(t, "alert", e1.typ)
+	assert.Equal(t, "a-4", e2.alert.ID)
+	assert.True(t, strings.HasPrefix(e2.alert.Snapshot.URL, web.ObjectsPath), "event snapshot not linked: %+v", e2.alert.Snapshot)
 	// The guardian of p-anna never hears of p-bob's alert.
-	if g := guard.next(t); g.alert.ID != "a-4" {
-		t.Fatalf("guardian got %+v first", g)
-	}
+	assert.Equal(t, "a-4", guard.next(t).alert.ID, "the guardian's first event")
 	// A client that reconnects with its last id gets what it missed, then live events.
-	if _, err := p.W.Alerts.Act(ctx, web.AlertAction{ID: "a-3", Action: web.ActDismiss, Actor: "x"}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := p.W.Alerts.Act(ctx, web.AlertAction{ID: "a-3", Action: web.ActDismiss, Actor: "x"})
+	require.NoError(t, err)
 	again := openStream(t, p, ctx, p.Token(t, auth.Operator), e1.id)
 	r1, r2 := again.next(t), again.next(t)
-	if r1.id != e2.id || r2.alert.ID != "a-3" || r2.typ != "update" || r2.alert.Status != web.StatusDismissed {
-		t.Fatalf("resumed with %+v then %+v", r1, r2)
-	}
-	if r := p.Do(t, "GET", "/api/v1/alerts/stream", p.Token(t, auth.Operator), "", "Last-Event-ID", "x"); r.StatusCode != http.StatusBadRequest {
-		t.Fatalf("bad Last-Event-ID: %d", r.StatusCode)
-	}
+	assert.Equal(t, e2.id, r1.id, "the first event after resuming")
+	assert.Equal(t, "a-3", r2.alert.ID)
+	assert.Equal(t, "update", r2.typ)
+	assert.Equal(t, web.StatusDismissed, r2.alert.Status)
+	r := p.Do(t, "GET", "/api/v1/alerts/stream", p.Token(t, auth.Operator), "", "Last-Event-ID", "x")
+	assert.Equal(t, http.StatusBadRequest, r.StatusCode, "bad Last-Event-ID: %s", r.Body)
 	// Streams end with their requests: no subscription is left behind.
 	cancel()
 	waitFor(t, func() bool { return p.W.Alerts.Subscribers() == 0 })
 }
 
+// waitFor polls cond on the test's goroutine (require.Eventually would call it on another, where the
+// helpers some conditions call may not stop the test).
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10 s")
+			require.Fail(t, "condition not met within 10 s")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -298,18 +264,20 @@ func TestPatrolsAPI(t *testing.T) {
 		{`{"id":"u-4","name":"x","position":{"lat":91,"lon":0}}`, "lat"},
 	} {
 		r := p.Do(t, "POST", "/api/v1/patrols", admin, c.body)
-		if r.StatusCode < 400 || r.StatusCode >= 500 || !contains(string(r.Body), c.want) {
-			t.Errorf("%s: %d %s", c.body, r.StatusCode, r.Body)
-		}
+		assert.GreaterOrEqual(t, r.StatusCode, 400, "%s: %s", c.body, r.Body)
+		assert.Less(t, r.StatusCode, 500, "%s: %s", c.body, r.Body)
+		assert.Contains(t, string(r.Body), c.want, c.body)
 	}
 	// A patrol reports its own unit's position, not another's.
 	r = p.Do(t, "POST", "/api/v1/patrols/u-near/position", patrol, `{"position":{"lat":52.012,"lon":4.351},"status":"busy"}`)
 	wantStatus(t, r, http.StatusOK)
 	var u web.PatrolView
 	decode(t, r, &u)
-	if u.Status != "busy" || u.Position.Lat != 52.012 || !u.Updated.Equal(t0) {
-		t.Fatalf("after report: %+v", u)
+	assert.Equal(t, "busy", u.Status)
+	if assert.NotNil(t, u.Position) {
+		assert.Equal(t, 52.012, u.Position.Lat)
 	}
+	assert.WithinDuration(t, t0, u.Updated, 0)
 	wantStatus(t, p.Do(t, "POST", "/api/v1/patrols/u-far/position", patrol, `{"position":{"lat":52.0,"lon":4.3}}`), http.StatusForbidden)
 	wantStatus(t, p.Do(t, "POST", "/api/v1/patrols/u-far/position", admin, `{"position":{"lat":52.0,"lon":4.3}}`), http.StatusOK)
 	wantStatus(t, p.Do(t, "POST", "/api/v1/patrols/u-none/position", admin, `{"position":{"lat":52.0,"lon":4.3}}`), http.StatusNotFound)
@@ -317,7 +285,5 @@ func TestPatrolsAPI(t *testing.T) {
 	var l struct{ Patrols []web.PatrolView }
 	r = p.Do(t, "GET", "/api/v1/patrols", p.Token(t, auth.Operator), "")
 	decode(t, r, &l)
-	if len(l.Patrols) != 3 {
-		t.Fatalf("patrols %s", r.Body)
-	}
+	assert.Len(t, l.Patrols, 3, "%s", r.Body)
 }

@@ -19,28 +19,24 @@ import (
 	"snowlight/web"
 
 	"github.com/pion/webrtc/v3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestEvidenceLinks(t *testing.T) {
 	p := newProduct(t, nil, nil)
 	ctx := context.Background()
 	link, err := p.W.Media.PresignGet(ctx, p.SnapKey, 5*time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// Ranges work, so browsers can seek in clips.
 	r := p.Do(t, "GET", link, "", "", "Range", "bytes=0-9")
 	wantStatus(t, r, http.StatusPartialContent)
-	if !bytes.Equal(r.Body, p.Snap[:10]) {
-		t.Fatalf("range: %x", r.Body)
-	}
+	assert.Equal(t, p.Snap[:10], r.Body, "the range's bytes")
 	u, _ := url.Parse(link)
 	q := u.Query()
 	// A file outside the store, to check that no link reaches it.
 	secret := filepath.Join(filepath.Dir(p.W.Media.Root()), "secret.txt")
-	if err := os.WriteFile(secret, []byte("canary-outside-the-store"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(secret, []byte("canary-outside-the-store"), 0o600))
 	for _, c := range []struct {
 		name, path string
 		want       int
@@ -57,26 +53,22 @@ func TestEvidenceLinks(t *testing.T) {
 		{"nul", web.ObjectsPath + "/snapshot/a%00b?" + q.Encode(), http.StatusBadRequest},
 	} {
 		req, err := http.NewRequest("GET", p.HTTP.URL+c.path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		r := p.Send(t, req)
-		if r.StatusCode == http.StatusOK || (c.want != 0 && r.StatusCode != c.want) || contains(string(r.Body), "canary") {
-			t.Errorf("%s (%s): %d %s", c.name, c.path, r.StatusCode, r.Body)
+		assert.NotEqual(t, http.StatusOK, r.StatusCode, "%s (%s): %s", c.name, c.path, r.Body)
+		if c.want != 0 {
+			assert.Equal(t, c.want, r.StatusCode, "%s (%s): %s", c.name, c.path, r.Body)
 		}
+		assert.NotContains(t, string(r.Body), "canary", "%s (%s)", c.name, c.path)
 	}
 	// Links expire.
 	p.Clock.Advance(6 * time.Minute)
 	r = p.Do(t, "GET", link, "", "")
 	wantStatus(t, r, http.StatusForbidden)
-	if !contains(string(r.Body), "expired") {
-		t.Fatalf("expired link: %s", r.Body)
-	}
+	assert.Contains(t, string(r.Body), "expired", "an expired link's answer")
 	// Evidence a retention job deleted is gone, and says so.
 	p.Clock.Advance(-6 * time.Minute)
-	if err := p.W.Media.Delete(ctx, p.SnapKey); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.W.Media.Delete(ctx, p.SnapKey))
 	wantStatus(t, p.Do(t, "GET", link, "", ""), http.StatusNotFound)
 }
 
@@ -85,16 +77,15 @@ func multipartBody(t *testing.T, fields map[string]string, photos map[string][]b
 	var b bytes.Buffer
 	mw := multipart.NewWriter(&b)
 	for k, v := range fields {
-		mw.WriteField(k, v)
+		require.NoError(t, mw.WriteField(k, v))
 	}
 	for name, data := range photos {
 		w, err := mw.CreateFormFile("photo", name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(data)
+		require.NoError(t, err)
+		_, err = w.Write(data)
+		require.NoError(t, err)
 	}
-	mw.Close()
+	require.NoError(t, mw.Close())
 	return mw.FormDataContentType(), b.Bytes()
 }
 
@@ -142,20 +133,15 @@ func TestEnrolment(t *testing.T) {
 		{"no usable face", fields(nil), map[string][]byte{"tiny.png": tiny}, false, 422, "too small"},
 	} {
 		status, body := post(c.f, c.photos, !c.nocase)
-		if status != c.status || !contains(body, c.want) {
-			t.Errorf("%s: %d %s", c.name, status, body)
-		}
+		assert.Equal(t, c.status, status, "%s: %s", c.name, body)
+		assert.Contains(t, body, c.want, c.name)
 	}
 	// The category is read as people type it and answered in its canonical spelling.
 	status, body := post(fields(func(f map[string]string) { f["category"] = "At-Risk" }), map[string][]byte{"front.png": good, "tiny.png": tiny}, true)
-	if status != http.StatusCreated {
-		t.Fatalf("enrol: %d %s", status, body)
-	}
+	require.Equal(t, http.StatusCreated, status, "enrol: %s", body)
 	for _, want := range []string{`"name":"tiny.png","used":false,"error":"too small`, `"name":"front.png","used":true`, `"photo_urls":["/api/v1/persons/p`,
 		`"category":"at_risk"`} {
-		if !contains(body, want) {
-			t.Errorf("enrol answer lacks %s: %s", want, body)
-		}
+		assert.Contains(t, body, want, "the enrolment's answer")
 	}
 	var enrolled []string
 	for _, e := range auditActions(t, p.Env, "t-investigator") {
@@ -163,9 +149,7 @@ func TestEnrolment(t *testing.T) {
 			enrolled = append(enrolled, fmt.Sprintf("%s %s %s %s", e.Case, e.Details["legal_basis"], e.Details["approved_by"], e.Details["photos"]))
 		}
 	}
-	if len(enrolled) != 1 || enrolled[0] != "MP-2025-17 missing-person report 2025-17 duty officer Ruiz 1 of 2 used" {
-		t.Fatalf("audited enrolments %q", enrolled)
-	}
+	assert.Equal(t, []string{"MP-2025-17 missing-person report 2025-17 duty officer Ruiz 1 of 2 used"}, enrolled, "audited enrolments")
 	r := p.Do(t, "DELETE", "/api/v1/persons/p-bob", inv, "")
 	wantStatus(t, r, http.StatusBadRequest)
 	r = p.Do(t, "DELETE", "/api/v1/persons/p-bob?case=W-77&reason=warrant+withdrawn+today", inv, "")
@@ -185,20 +169,19 @@ func TestTrajectoryQueries(t *testing.T) {
 	wantStatus(t, r, http.StatusOK)
 	var tv web.TrajectoryView
 	decode(t, r, &tv)
-	if len(tv.Sightings) != 2 || tv.Sightings[0].ID != "s1" || tv.Sightings[1].Confidence != 0.93 || tv.Sightings[1].Snapshot.URL == "" {
-		t.Fatalf("trajectory %s", r.Body)
-	}
+	require.Len(t, tv.Sightings, 2, "%s", r.Body)
+	assert.Equal(t, "s1", tv.Sightings[0].ID)
+	assert.Equal(t, 0.93, tv.Sightings[1].Confidence)
+	assert.NotEmpty(t, tv.Sightings[1].Snapshot.URL)
 	r = p.Do(t, "GET", "/api/v1/sightings/s2/trajectory?"+caseQ, inv, "")
-	decode(t, r, &tv)
-	if len(tv.Sightings) != 2 || tv.Sighting != "s2" {
-		t.Fatalf("from sighting: %s", r.Body)
-	}
+	var fromSighting web.TrajectoryView
+	decode(t, r, &fromSighting)
+	assert.Len(t, fromSighting.Sightings, 2, "from a sighting: %s", r.Body)
+	assert.Equal(t, "s2", fromSighting.Sighting)
 	r = p.Do(t, "GET", "/api/v1/cameras/cam-2/sightings?from=2025-03-01T07:00:00Z&to=2025-03-01T08:00:00Z&"+caseQ, inv, "")
 	var cs struct{ Sightings []web.SightingView }
 	decode(t, r, &cs)
-	if len(cs.Sightings) != 2 {
-		t.Fatalf("camera sightings %s", r.Body)
-	}
+	assert.Len(t, cs.Sightings, 2, "a camera's sightings: %s", r.Body)
 	for _, c := range []struct{ q, want string }{
 		{"from=yesterday", "from must be"},
 		{"to=2025-03-01", "to must be"},
@@ -206,9 +189,8 @@ func TestTrajectoryQueries(t *testing.T) {
 		{"from=2025-01-01T00:00:00Z&to=2025-03-01T00:00:00Z", "longer than"},
 	} {
 		r := p.Do(t, "GET", "/api/v1/persons/p-anna/trajectory?"+c.q+"&"+caseQ, inv, "")
-		if r.StatusCode != http.StatusBadRequest || !contains(string(r.Body), c.want) {
-			t.Errorf("%s: %d %s", c.q, r.StatusCode, r.Body)
-		}
+		assert.Equal(t, http.StatusBadRequest, r.StatusCode, "%s: %s", c.q, r.Body)
+		assert.Contains(t, string(r.Body), c.want, c.q)
 	}
 	wantStatus(t, p.Do(t, "GET", "/api/v1/sightings/nope/trajectory?"+caseQ, inv, ""), http.StatusNotFound)
 	// The query is recorded with its case and reason before it runs.
@@ -220,9 +202,7 @@ func TestTrajectoryQueries(t *testing.T) {
 	}
 	// The good query and the four refused for their window: the guard records before the handler
 	// checks the window. Those refused for their case or role never ran.
-	if n != 5 {
-		t.Fatalf("trajectory queries audited: %d, want 5", n)
-	}
+	assert.Equal(t, 5, n, "trajectory queries audited")
 }
 
 func TestCamerasAndWHEP(t *testing.T) {
@@ -236,35 +216,33 @@ func TestCamerasAndWHEP(t *testing.T) {
 		}
 		return nil, false
 	}, IncludeLoopback: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(ls.Shutdown)
 	p := newProduct(t, func(o *web.APIOptions) { o.Live = ls }, map[auth.Role]auth.Scope{auth.Operator: {Areas: []string{"north"}}})
 	op := p.Token(t, auth.Operator)
 	var l struct{ Cameras []web.CameraView }
 	r := p.Do(t, "GET", "/api/v1/cameras", op, "")
 	decode(t, r, &l)
-	if len(l.Cameras) != 1 || l.Cameras[0].ID != "cam-1" {
-		t.Fatalf("operator of area north sees %s", r.Body)
+	if assert.Len(t, l.Cameras, 1, "the operator of area north sees %s", r.Body) {
+		assert.Equal(t, "cam-1", l.Cameras[0].ID)
 	}
 	r = p.Do(t, "GET", "/api/v1/cameras", p.Token(t, auth.Admin), "")
-	decode(t, r, &l)
-	if len(l.Cameras) != 2 || l.Cameras[1].Online || l.Cameras[1].LastFrameAge != -1 {
-		t.Fatalf("admin sees %s", r.Body)
+	var all struct{ Cameras []web.CameraView }
+	decode(t, r, &all)
+	if assert.Len(t, all.Cameras, 2, "the admin sees %s", r.Body) {
+		assert.False(t, all.Cameras[1].Online)
+		assert.Equal(t, -1.0, all.Cameras[1].LastFrameAge)
 	}
 
 	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer pc.Close()
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-		t.Fatal(err)
-	}
-	offer, _ := pc.CreateOffer(nil)
+	_, err = pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
+	require.NoError(t, err)
+	offer, err := pc.CreateOffer(nil)
+	require.NoError(t, err)
 	gathered := webrtc.GatheringCompletePromise(pc)
-	pc.SetLocalDescription(offer)
+	require.NoError(t, pc.SetLocalDescription(offer))
 	<-gathered
 	sdp := pc.LocalDescription().SDP
 	send := func(cam, ct, body string) (int, http.Header, string) {
@@ -275,22 +253,17 @@ func TestCamerasAndWHEP(t *testing.T) {
 		return r.StatusCode, r.Header, string(r.Body)
 	}
 	code, hdr, body := send("cam-1", "application/sdp", sdp)
-	if code != http.StatusCreated || hdr.Get("Content-Type") != "application/sdp" || !strings.HasPrefix(body, "v=0") ||
-		!strings.HasPrefix(hdr.Get("Location"), "/api/v1/cameras/cam-1/whep/") {
-		t.Fatalf("WHEP: %d %v %.80s", code, hdr, body)
-	}
-	if ls.Viewers("cam-1") != 1 {
-		t.Fatalf("viewers %d", ls.Viewers("cam-1"))
-	}
-	if code, _, body := send("cam-1", "application/json", sdp); code != http.StatusUnsupportedMediaType {
-		t.Fatalf("offer as JSON: %d %s", code, body)
-	}
-	if code, _, body := send("cam-1", "application/sdp", "garbage"); code != http.StatusBadRequest {
-		t.Fatalf("bad offer: %d %s", code, body)
-	}
-	if code, _, _ := send("cam-2", "application/sdp", sdp); code != http.StatusForbidden {
-		t.Fatalf("camera outside the operator's area: %d", code)
-	}
+	require.Equal(t, http.StatusCreated, code, "WHEP: %.80s", body)
+	assert.Equal(t, "application/sdp", hdr.Get("Content-Type"))
+	assert.True(t, strings.HasPrefix(body, "v=0"), "WHEP answer %.80s", body)
+	require.True(t, strings.HasPrefix(hdr.Get("Location"), "/api/v1/cameras/cam-1/whep/"), "WHEP location %q", hdr.Get("Location"))
+	assert.Equal(t, 1, ls.Viewers("cam-1"), "viewers")
+	code, _, body = send("cam-1", "application/json", sdp)
+	assert.Equal(t, http.StatusUnsupportedMediaType, code, "an offer as JSON: %s", body)
+	code, _, body = send("cam-1", "application/sdp", "garbage")
+	assert.Equal(t, http.StatusBadRequest, code, "a bad offer: %s", body)
+	code, _, body = send("cam-2", "application/sdp", sdp)
+	assert.Equal(t, http.StatusForbidden, code, "a camera outside the operator's area: %s", body)
 	wantStatus(t, p.Do(t, "DELETE", hdr.Get("Location"), op, ""), http.StatusNoContent)
 	waitFor(t, func() bool { return ls.Viewers("cam-1") == 0 })
 	wantStatus(t, p.Do(t, "DELETE", hdr.Get("Location"), op, ""), http.StatusNotFound)

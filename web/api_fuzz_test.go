@@ -10,6 +10,8 @@ import (
 	"snowlight/auth"
 	"snowlight/web"
 	"snowlight/web/fake"
+
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzProductAPI sends arbitrary requests to the product routes as an admin: whatever the path, query,
@@ -64,15 +66,12 @@ func FuzzProductAPI(f *testing.F) {
 		}
 		req.Header.Set("Authorization", "Bearer "+admin)
 		r := p.Send(t, req)
-		if r.StatusCode >= 500 {
-			t.Fatalf("%s %s (%q): %d %s", method, path, ctype, r.StatusCode, r.Body)
-		}
+		require.Less(t, r.StatusCode, 500, "%s %s (%q): %s", method, path, ctype, r.Body)
 		ct := r.Header.Get("Content-Type")
 		if r.StatusCode >= 400 && strings.HasPrefix(ct, "application/json") {
 			var e struct{ Error string }
-			if err := json.Unmarshal(bytes.TrimSpace(r.Body), &e); err != nil || e.Error == "" {
-				t.Fatalf("%s %s: error body %q", method, path, r.Body)
-			}
+			require.NoError(t, json.Unmarshal(bytes.TrimSpace(r.Body), &e), "%s %s: error body %q", method, path, r.Body)
+			require.NotEmpty(t, e.Error, "%s %s: error body %q", method, path, r.Body)
 		}
 	})
 }

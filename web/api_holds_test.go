@@ -10,6 +10,9 @@ import (
 	"snowlight/audit"
 	"snowlight/auth"
 	"snowlight/web"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 type holdsPage struct {
@@ -34,20 +37,21 @@ func TestCaseHoldsAPI(t *testing.T) {
 	var got []string
 	for _, h := range placed.Holds {
 		got = append(got, h.Item.Kind+"/"+h.Item.ID+"<"+h.Via)
-		if h.Case != "C-2025-7" || h.By != "t-investigator" || h.Reason != "missing person inquiry, keep the path" || h.At.IsZero() || h.Released != nil {
-			t.Errorf("hold %+v", h)
-		}
+		assert.Equal(t, "C-2025-7", h.Case, "hold %+v", h)
+		assert.Equal(t, "t-investigator", h.By, "hold %+v", h)
+		assert.Equal(t, "missing person inquiry, keep the path", h.Reason, "hold %+v", h)
+		assert.False(t, h.At.IsZero(), "hold %+v", h)
+		assert.Nil(t, h.Released, "hold %+v", h)
 	}
-	if want := "trajectory/s1< sighting/s1<trajectory/s1 sighting/s2<trajectory/s1 alert/a-anna<"; strings.Join(got, " ") != want {
-		t.Errorf("held %q, want %q", strings.Join(got, " "), want)
-	}
+	require.Equal(t, []string{"trajectory/s1<", "sighting/s1<trajectory/s1", "sighting/s2<trajectory/s1", "alert/a-anna<"}, got, "held")
 	// Holding again changes nothing.
 	r = p.Do(t, "POST", "/api/v1/cases/C-2025-7/holds", inv, `{"reason":"missing person inquiry, again","items":[{"kind":"alert","id":"a-anna"}]}`)
 	wantStatus(t, r, http.StatusCreated)
 	var again holdsPage
 	decode(t, r, &again)
-	if len(again.Holds) != 1 || again.Holds[0].ID != placed.Holds[3].ID || again.Holds[0].Reason != placed.Holds[3].Reason {
-		t.Errorf("held again: %s", r.Body)
+	if assert.Len(t, again.Holds, 1, "held again: %s", r.Body) {
+		assert.Equal(t, placed.Holds[3].ID, again.Holds[0].ID, "held again")
+		assert.Equal(t, placed.Holds[3].Reason, again.Holds[0].Reason, "held again")
 	}
 
 	for _, c := range []struct {
@@ -64,11 +68,8 @@ func TestCaseHoldsAPI(t *testing.T) {
 		wantStatus(t, r, http.StatusOK)
 		var pg holdsPage
 		decode(t, r, &pg)
-		if len(pg.Holds) != c.want {
-			t.Errorf("%s: %d holds, want %d: %s", c.path, len(pg.Holds), c.want, r.Body)
-		}
-		if strings.Contains(c.path, "limit=2") && pg.Next != pg.Holds[1].ID {
-			t.Errorf("%s: next %d, want %d", c.path, pg.Next, pg.Holds[1].ID)
+		if assert.Len(t, pg.Holds, c.want, "%s: %s", c.path, r.Body) && strings.Contains(c.path, "limit=2") {
+			assert.Equal(t, pg.Holds[1].ID, pg.Next, "%s: next", c.path)
 		}
 	}
 
@@ -77,20 +78,20 @@ func TestCaseHoldsAPI(t *testing.T) {
 	wantStatus(t, r, http.StatusOK)
 	var rel holdsPage
 	decode(t, r, &rel)
-	if len(rel.Released) != 3 || rel.Released[0].Released == nil || rel.Released[0].Released.By != "t-investigator" {
-		t.Fatalf("released %s", r.Body)
-	}
+	require.Len(t, rel.Released, 3, "released %s", r.Body)
+	require.NotNil(t, rel.Released[0].Released, "released %s", r.Body)
+	assert.Equal(t, "t-investigator", rel.Released[0].Released.By)
 	r = p.Do(t, "GET", "/api/v1/cases/C-2025-7/holds", inv, "")
 	var active holdsPage
 	decode(t, r, &active)
-	if len(active.Holds) != 1 || active.Holds[0].Item.Kind != web.HoldAlert {
-		t.Errorf("active after release: %s", r.Body)
+	if assert.Len(t, active.Holds, 1, "active after release: %s", r.Body) {
+		assert.Equal(t, web.HoldAlert, active.Holds[0].Item.Kind)
 	}
 	r = p.Do(t, "GET", "/api/v1/holds?all=1", inv, "")
 	var all holdsPage
 	decode(t, r, &all)
-	if len(all.Holds) != 4 || all.Holds[0].Released == nil || all.Holds[0].Released.Reason != "path no longer needed for the case" {
-		t.Errorf("all holds: %s", r.Body)
+	if assert.Len(t, all.Holds, 4, "all holds: %s", r.Body) && assert.NotNil(t, all.Holds[0].Released, "all holds: %s", r.Body) {
+		assert.Equal(t, "path no longer needed for the case", all.Holds[0].Released.Reason)
 	}
 	// Releasing what the case no longer holds changes nothing.
 	r = p.Do(t, "POST", "/api/v1/cases/C-2025-7/release", inv, `{"reason":"path no longer needed for the case","items":[{"kind":"trajectory","id":"s1"}]}`)
@@ -98,18 +99,17 @@ func TestCaseHoldsAPI(t *testing.T) {
 	// The whole case.
 	r = p.Do(t, "POST", "/api/v1/cases/C-2025-7/release", inv, `{"reason":"case closed by the prosecutor"}`)
 	wantStatus(t, r, http.StatusOK)
-	decode(t, r, &rel)
-	if len(rel.Released) != 1 || rel.Released[0].Item.ID != "a-anna" {
-		t.Errorf("released the case: %s", r.Body)
+	var closed holdsPage
+	decode(t, r, &closed)
+	if assert.Len(t, closed.Released, 1, "released the case: %s", r.Body) {
+		assert.Equal(t, "a-anna", closed.Released[0].Item.ID)
 	}
 
 	// Reading holds is recorded, with who read which case.
 	es, err := p.Audit.List(context.Background(), audit.Filter{Actor: "t-auditor", Action: "holds.case"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(es) != 1 || es[0].Target != "/api/v1/cases/C-2025-7/holds" {
-		t.Errorf("audit of the auditor's look at the case: %+v", es)
+	require.NoError(t, err)
+	if assert.Len(t, es, 1, "audit of the auditor's look at the case") {
+		assert.Equal(t, "/api/v1/cases/C-2025-7/holds", es[0].Target)
 	}
 }
 
@@ -144,20 +144,16 @@ func TestCaseHoldsAPIRefuses(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := p.Do(t, c.method, c.path, inv, c.body)
-			if r.StatusCode != c.status || !contains(string(r.Body), c.msg) {
-				t.Errorf("got %d %s, want %d with %q", r.StatusCode, r.Body, c.status, c.msg)
-			}
+			assert.Equal(t, c.status, r.StatusCode, "%s", r.Body)
+			assert.Contains(t, string(r.Body), c.msg)
 		})
 	}
 	r := p.Do(t, "GET", "/api/v1/holds?all=1", inv, "")
-	if !contains(string(r.Body), `"holds":[]`) {
-		t.Errorf("refused requests held something: %s", r.Body)
-	}
+	assert.Contains(t, string(r.Body), `"holds":[]`, "refused requests held something")
 	// Without JSON the request is refused before anything is read.
 	req, _ := http.NewRequest("POST", p.HTTP.URL+"/api/v1/cases/C-1/holds", strings.NewReader(`reason=x`))
 	req.Header.Set("Authorization", "Bearer "+inv)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if r := p.Send(t, req); r.StatusCode != http.StatusUnsupportedMediaType {
-		t.Errorf("form body: %d %s", r.StatusCode, r.Body)
-	}
+	r = p.Send(t, req)
+	assert.Equal(t, http.StatusUnsupportedMediaType, r.StatusCode, "a form body: %s", r.Body)
 }

@@ -7,22 +7,20 @@ import (
 	"testing"
 
 	"snowlight/web/webtest"
+
+	"github.com/stretchr/testify/require"
 )
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 func decode(t *testing.T, r webtest.Response, v any) {
 	t.Helper()
-	if err := json.Unmarshal(r.Body, v); err != nil {
-		t.Fatalf("%d %s: %v", r.StatusCode, r.Body, err)
-	}
+	require.NoError(t, json.Unmarshal(r.Body, v), "%d %s", r.StatusCode, r.Body)
 }
 
 func wantStatus(t *testing.T, r webtest.Response, code int) {
 	t.Helper()
-	if r.StatusCode != code {
-		t.Fatalf("got %d %s, want %d", r.StatusCode, r.Body, code)
-	}
+	require.Equal(t, code, r.StatusCode, "%s", r.Body)
 }
 
 // cookie finds a Set-Cookie of the response.

@@ -9,6 +9,9 @@ import (
 	"snowlight/auth"
 	"snowlight/web"
 	"snowlight/web/webtest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // sampleRoutes stand for the routes other parts add: an identity-revealing query that needs a case, a
@@ -73,9 +76,7 @@ func TestNewRefusesRoutesWithoutAClearPolicy(t *testing.T) {
 		{"duplicate of a built-in", web.Route{Pattern: "GET /api/v1/me", Handler: ok, Policy: web.Policy{Public: true}}, "conflicts"},
 	} {
 		_, err := web.New(web.Options{Auth: e.Auth, Audit: e.Audit}, c.r)
-		if err == nil || !contains(err.Error(), c.want) {
-			t.Errorf("%s: %v, want %q", c.name, err, c.want)
-		}
+		assert.ErrorContains(t, err, c.want, c.name)
 	}
 }
 
@@ -83,11 +84,7 @@ func TestMatrixNoticesMissingAndStaleRows(t *testing.T) {
 	e := webtest.New(t, webtest.Config{Routes: sampleRoutes()})
 	m := webtest.Matrix{"GET /api/v1/gone": {Public: true}}
 	problems := m.Check(e.Server.Routes())
-	if len(problems) != len(e.Server.Routes())+1 {
-		t.Fatalf("%d problems for %d routes: %q", len(problems), len(e.Server.Routes()), problems)
-	}
-	if !contains(problems[0], `role matrix row "GET /api/v1/gone" matches no registered route`) ||
-		!contains(problems[len(problems)-1], "has no row in the role matrix") {
-		t.Fatalf("%q", problems)
-	}
+	require.Len(t, problems, len(e.Server.Routes())+1, "one for each route and one for the stale row")
+	assert.Contains(t, problems[0], `role matrix row "GET /api/v1/gone" matches no registered route`)
+	assert.Contains(t, problems[len(problems)-1], "has no row in the role matrix")
 }

@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 
 	"snowlight/geo"
 	"snowlight/web"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 type openAPIDoc struct {
@@ -40,16 +42,13 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	wantStatus(t, r, http.StatusOK)
 	var doc openAPIDoc
 	decode(t, r, &doc)
-	if !strings.HasPrefix(doc.OpenAPI, "3.") {
-		t.Fatalf("openapi version %q", doc.OpenAPI)
-	}
+	require.True(t, strings.HasPrefix(doc.OpenAPI, "3."), "openapi version %q", doc.OpenAPI)
 	registered := map[string]bool{}
 	for _, ri := range p.Server.Routes() {
 		path, method := docPath(ri.Path), strings.ToLower(ri.Method)
 		registered[method+" "+path] = true
 		raw, ok := doc.Paths[path][method]
-		if !ok {
-			t.Errorf("route %s is not in openapi.json (as %s %s)", ri.Pattern, method, path)
+		if !assert.True(t, ok, "route %s is not in openapi.json (as %s %s)", ri.Pattern, method, path) {
 			continue
 		}
 		var op struct {
@@ -57,27 +56,18 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 			Roles     []string `json:"x-roles"`
 			Responses map[string]json.RawMessage
 		}
-		if err := json.Unmarshal(raw, &op); err != nil {
-			t.Fatalf("%s: %v", ri.Pattern, err)
-		}
-		if op.Summary == "" || len(op.Responses) == 0 {
-			t.Errorf("%s: no summary or responses documented", ri.Pattern)
-		}
+		require.NoError(t, json.Unmarshal(raw, &op), ri.Pattern)
+		assert.NotEmpty(t, op.Summary, "%s: no summary documented", ri.Pattern)
+		assert.NotEmpty(t, op.Responses, "%s: no responses documented", ri.Pattern)
 		var roles []string
 		for _, r := range ri.Policy.Roles {
 			roles = append(roles, string(r))
 		}
-		slices.Sort(roles)
-		slices.Sort(op.Roles)
-		if !slices.Equal(roles, op.Roles) {
-			t.Errorf("%s: documented roles %v, policy admits %v", ri.Pattern, op.Roles, roles)
-		}
+		assert.ElementsMatch(t, roles, op.Roles, "%s: the roles the policy admits, and those documented", ri.Pattern)
 	}
 	for path, ops := range doc.Paths {
 		for method := range ops {
-			if !registered[method+" "+path] {
-				t.Errorf("openapi.json documents %s %s, which no route serves", method, path)
-			}
+			assert.True(t, registered[method+" "+path], "openapi.json documents %s %s, which no route serves", method, path)
 		}
 	}
 }
@@ -99,17 +89,15 @@ func TestOpenAPISchemasMatchTheViews(t *testing.T) {
 		"RoutePoint": web.RoutePoint{},
 	} {
 		s, ok := doc.Components.Schemas[name]
-		if !ok {
-			t.Errorf("schema %s missing", name)
+		if !assert.True(t, ok, "schema %s missing", name) {
 			continue
 		}
 		checkFields(t, name, reflect.TypeOf(v), s.Properties)
 	}
 	// AlertDetail is AlertView plus its own fields.
 	d := doc.Components.Schemas["AlertDetail"]
-	if len(d.AllOf) != 2 || d.AllOf[0].Ref != "#/components/schemas/AlertView" {
-		t.Fatalf("AlertDetail schema: %+v", d)
-	}
+	require.Len(t, d.AllOf, 2, "AlertDetail schema: %+v", d)
+	assert.Equal(t, "#/components/schemas/AlertView", d.AllOf[0].Ref)
 	own := reflect.StructOf(ownFields(reflect.TypeOf(web.AlertDetail{})))
 	checkFields(t, "AlertDetail", own, d.AllOf[1].Properties)
 }
@@ -148,13 +136,9 @@ func checkFields(t *testing.T, name string, rt reflect.Type, props map[string]js
 	t.Helper()
 	fields := jsonFields(rt)
 	for _, f := range fields {
-		if _, ok := props[f]; !ok {
-			t.Errorf("schema %s lacks field %q", name, f)
-		}
+		assert.Contains(t, props, f, "schema %s lacks field %q", name, f)
 	}
 	for p := range props {
-		if !slices.Contains(fields, p) {
-			t.Errorf("schema %s documents %q, which %s does not have", name, p, rt)
-		}
+		assert.Contains(t, fields, p, "schema %s documents %q, which %s does not have", name, p, rt)
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"snowlight/web"
 	"snowlight/web/fake"
 	"snowlight/web/webtest"
+
+	"github.com/stretchr/testify/require"
 )
 
 // lateAudit lets the product routes be built before the test env exists: the env makes the audit log.
@@ -54,9 +56,7 @@ func newProduct(t testing.TB, mod func(*web.APIOptions), scopes map[auth.Role]au
 	t.Helper()
 	clock := webtest.NewClock(t0)
 	w, err := fake.NewWorld(t.TempDir(), clock.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(w.Exports.Wait) // bundles being written, before their directory goes
 	ctx := context.Background()
 	w.Cameras.Add(
@@ -76,14 +76,10 @@ func newProduct(t testing.TB, mod func(*web.APIOptions), scopes map[auth.Role]au
 
 	p := &product{W: w, Clock: clock, Snap: testPNG(t, 320, 240)}
 	snap, err := w.Put(ctx, "snapshot", "png", "image/png", p.Snap)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p.SnapKey = snap.Key
 	crop, err := w.Put(ctx, "face", "png", "image/png", testPNG(t, 96, 96))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	w.Trajectories.Add(
 		web.SightingView{ID: "s1", Trajectory: "s1", Camera: "cam-1", CameraName: "Market St", Position: &posCam1, Enter: t0.Add(-50 * time.Minute),
 			Exit: t0.Add(-49 * time.Minute), PersonID: "p-anna", Score: 0.71, Snapshot: snap},
@@ -108,9 +104,7 @@ func newProduct(t testing.TB, mod func(*web.APIOptions), scopes map[auth.Role]au
 		mod(&o)
 	}
 	routes, err := web.ProductRoutes(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if scopes == nil {
 		scopes = guardScope
 	}
@@ -132,9 +126,7 @@ func testPNG(t testing.TB, w, h int) []byte {
 		}
 	}
 	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, png.Encode(&b, img))
 	return b.Bytes()
 }
 
@@ -142,8 +134,6 @@ func testPNG(t testing.TB, w, h int) []byte {
 func auditActions(t *testing.T, e *webtest.Env, actor string) []audit.Entry {
 	t.Helper()
 	es, err := e.Audit.List(context.Background(), audit.Filter{Actor: actor, Limit: audit.MaxPage})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return es
 }

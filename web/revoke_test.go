@@ -36,7 +36,7 @@ func (s *sse) rest(t *testing.T, limit time.Duration) string {
 	case <-time.After(limit):
 		s.resp.Body.Close()
 		<-done
-		t.Fatalf("the stream was still open %v later", limit)
+		require.Fail(t, "the stream was still open", "%v later", limit)
 		return ""
 	}
 }

@@ -1,6 +1,10 @@
 package web
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
 
 func TestAlertScopeAllows(t *testing.T) {
 	al := AlertView{Camera: "gate", Area: "district-1", PersonID: "p-anna", Patrol: "u-12"}
@@ -22,16 +26,12 @@ func TestAlertScopeAllows(t *testing.T) {
 		{"another unit", AlertScope{Unit: "u-7"}, false},
 	}
 	for _, c := range cases {
-		if got := c.scope.Allows(al); got != c.want {
-			t.Errorf("%s: Allows = %v, want %v", c.name, got, c.want)
-		}
+		assert.Equal(t, c.want, c.scope.Allows(al), c.name)
 	}
 	// Empty fields of an alert never match empty scope entries: an alert about nobody is not a
 	// guardian's, an unassigned alert is not a unit-less patrol's.
 	bare := AlertView{Camera: "gate"}
 	for _, s := range []AlertScope{{Persons: []string{""}}, {Areas: []string{""}}, {Unit: ""}} {
-		if s.Allows(bare) {
-			t.Errorf("%+v allows an alert with no person, area or unit", s)
-		}
+		assert.False(t, s.Allows(bare), "%+v allows an alert with no person, area or unit", s)
 	}
 }

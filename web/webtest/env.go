@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/audit"
 	"snowlight/auth"
@@ -67,9 +68,7 @@ func New(t testing.TB, cfg Config) *Env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "snowlight.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	e := &Env{DB: db, Clock: NewClock(time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)), Logs: &Buffer{},
 		Registry: prometheus.NewRegistry(), accounts: map[auth.Role]account{}, scopes: cfg.Scopes,
@@ -78,18 +77,16 @@ func New(t testing.TB, cfg Config) *Env {
 	if cfg.Auth != nil {
 		cfg.Auth(&ac)
 	}
-	if e.Auth, err = auth.NewService(ac); err != nil {
-		t.Fatal(err)
-	}
+	e.Auth, err = auth.NewService(ac)
+	require.NoError(t, err)
 	e.Audit = audit.New(db, e.Clock.Now)
 	opts := web.Options{Auth: e.Auth, Audit: e.Audit, Registry: e.Registry,
 		Log: slog.New(slog.NewTextHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if cfg.Options != nil {
 		cfg.Options(&opts)
 	}
-	if e.Server, err = web.New(opts, cfg.Routes...); err != nil {
-		t.Fatal(err)
-	}
+	e.Server, err = web.New(opts, cfg.Routes...)
+	require.NoError(t, err)
 	e.HTTP = httptest.NewServer(e.Server.Handler())
 	t.Cleanup(e.HTTP.Close)
 	return e
@@ -117,13 +114,9 @@ func (e *Env) Account(t testing.TB, r auth.Role) (auth.User, string) {
 func (e *Env) AddUser(t testing.TB, name string, r auth.Role, sc auth.Scope) (auth.User, string) {
 	t.Helper()
 	pw, err := auth.RandomPassword()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	u, err := e.Auth.AddUser(context.Background(), auth.NewUser{Name: name, Role: r, Password: pw, Scope: sc})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return u, pw
 }
 
@@ -139,13 +132,10 @@ func (e *Env) Login(t testing.TB, name, password string) string {
 	t.Helper()
 	body := fmt.Sprintf(`{"user":%q,"password":%q}`, name, password)
 	resp := e.Do(t, "POST", "/api/v1/login", "", body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("login %s: %d %s", name, resp.StatusCode, resp.Body)
-	}
+	require.Equal(t, http.StatusOK, resp.StatusCode, "login %s: %s", name, resp.Body)
 	var lr struct{ Token string }
-	if err := json.Unmarshal(resp.Body, &lr); err != nil || lr.Token == "" {
-		t.Fatalf("login %s: no token in %s", name, resp.Body)
-	}
+	require.NoError(t, json.Unmarshal(resp.Body, &lr), "login %s: %s", name, resp.Body)
+	require.NotEmpty(t, lr.Token, "login %s: no token in %s", name, resp.Body)
 	return lr.Token
 }
 
@@ -163,9 +153,7 @@ func (e *Env) Do(t testing.TB, method, path, token, body string, hdr ...string) 
 		rd = strings.NewReader(body)
 	}
 	req, err := http.NewRequest(method, e.HTTP.URL+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -184,14 +172,10 @@ func (e *Env) Send(t testing.TB, req *http.Request) Response {
 	c := e.HTTP.Client()
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return Response{resp, b}
 }
 

@@ -11,6 +11,8 @@ import (
 
 	"snowlight/auth"
 	"snowlight/web"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // Expect is one row of the route x role matrix: who may use a route and what each of them learns
@@ -95,12 +97,8 @@ var wildcard = regexp.MustCompile(`\{[^}]*\}`)
 // or a row without a route, fails the test.
 func RoleMatrix(t *testing.T, tg Target, m Matrix, markers Markers) {
 	t.Helper()
-	for _, p := range m.Check(tg.Routes) {
-		t.Error(p)
-	}
-	for _, p := range m.checkMarkers(markers) {
-		t.Error(p)
-	}
+	assert.Empty(t, m.Check(tg.Routes))
+	assert.Empty(t, m.checkMarkers(markers))
 	for _, ri := range tg.Routes {
 		exp, ok := m[ri.Pattern]
 		if !ok {
@@ -124,29 +122,28 @@ func RoleMatrix(t *testing.T, tg Target, m Matrix, markers Markers) {
 		t.Run(ri.Pattern+"/anonymous", func(t *testing.T) {
 			status, b := tg.Request(t, ri.Method, path, "", body)
 			if exp.Public {
-				if status == http.StatusUnauthorized || status == http.StatusForbidden || status >= 500 {
-					t.Errorf("public route: %d %s", status, b)
-				}
+				assert.True(t, usable(status), "public route: %d %s", status, b)
 				exp.checkAnswer(t, markers, "", b)
-			} else if status != http.StatusUnauthorized {
-				t.Errorf("anonymous caller: got %d %s, want 401", status, b)
+			} else {
+				assert.Equal(t, http.StatusUnauthorized, status, "anonymous caller: %s", b)
 			}
 		})
 		for _, role := range auth.Roles() {
 			t.Run(ri.Pattern+"/"+string(role), func(t *testing.T) {
 				status, b := tg.Request(t, ri.Method, path, tg.Token(t, role, fresh), body)
-				allowed := exp.Public || slices.Contains(exp.Allowed, role)
-				switch {
-				case allowed && (status == http.StatusUnauthorized || status == http.StatusForbidden || status >= 500):
-					t.Errorf("%s may use it: got %d %s", role, status, b)
-				case !allowed && status != http.StatusForbidden:
-					t.Errorf("%s may not use it: got %d %s, want 403", role, status, b)
-				case allowed:
+				if !exp.Public && !slices.Contains(exp.Allowed, role) {
+					assert.Equal(t, http.StatusForbidden, status, "%s may not use it: %s", role, b)
+				} else if assert.True(t, usable(status), "%s may use it: got %d %s", role, status, b) {
 					exp.checkAnswer(t, markers, role, b)
 				}
 			})
 		}
 	}
+}
+
+// usable says whether an allowed caller got an answer: neither refused nor a server error.
+func usable(status int) bool {
+	return status != http.StatusUnauthorized && status != http.StatusForbidden && status < 500
 }
 
 // checkAnswer compares the markers an answer holds with those the row says the role sees.
@@ -165,14 +162,12 @@ func (exp Expect) checkAnswer(t *testing.T, markers Markers, role auth.Role, bod
 	slices.Sort(got)
 	slices.Sort(want)
 	want = slices.Compact(want)
-	if !slices.Equal(got, want) {
-		who := string(role)
-		if who == "" {
-			who = "anonymous"
-		}
-		t.Errorf("%s is shown %q, want %q\n(more: %q, missing: %q)\nanswer: %.2000s", who, got, want,
-			missing(want, got), missing(got, want), body)
+	who := string(role)
+	if who == "" {
+		who = "anonymous"
 	}
+	assert.Empty(t, missing(want, got), "%s is shown more than %q\nanswer: %.2000s", who, want, body)
+	assert.Empty(t, missing(got, want), "%s is not shown all of %q\nanswer: %.2000s", who, want, body)
 }
 
 // missing is what of want got lacks.
