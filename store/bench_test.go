@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // The query benchmark runs on a synthetic archive: SNOWLIGHT_BENCH_SIGHTINGS sightings (default
@@ -28,9 +30,8 @@ func benchRows(b *testing.B) int {
 	n := 200000
 	if s := os.Getenv("SNOWLIGHT_BENCH_SIGHTINGS"); s != "" {
 		v, err := strconv.Atoi(s)
-		if err != nil || v < 1000 {
-			b.Fatalf("SNOWLIGHT_BENCH_SIGHTINGS=%q: want a number of at least 1000", s)
-		}
+		require.NoError(b, err, "SNOWLIGHT_BENCH_SIGHTINGS=%q: want a number of at least 1000", s)
+		require.GreaterOrEqual(b, v, 1000, "SNOWLIGHT_BENCH_SIGHTINGS=%q: want a number of at least 1000", s)
 		n = v
 	}
 	return n
@@ -40,14 +41,10 @@ func benchCache(b *testing.B) string {
 	dir := os.Getenv("SNOWLIGHT_BENCH_CACHE")
 	if dir == "" {
 		c, err := os.UserCacheDir()
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		dir = filepath.Join(c, "snowlight", "bench")
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, os.MkdirAll(dir, 0o755))
 	return dir
 }
 
@@ -63,12 +60,8 @@ func benchDB(b *testing.B, n int) string {
 		os.Remove(tmp + suffix)
 	}
 	start := time.Now()
-	if err := buildBenchDB(context.Background(), tmp, n); err != nil {
-		b.Fatalf("build %s: %v", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, buildBenchDB(context.Background(), tmp, n), "build %s", tmp)
+	require.NoError(b, os.Rename(tmp, path))
 	b.Logf("built %d sightings in %v: %s", n, time.Since(start).Round(time.Second), path)
 	return path
 }
@@ -245,9 +238,7 @@ func BenchmarkTrajectoryQueries(b *testing.B) {
 	path := benchDB(b, n)
 	ctx := context.Background()
 	db, err := Open(ctx, path)
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	defer db.Close()
 	day := 24 * time.Hour
 	randTime := func(r *rand.Rand, span time.Duration) time.Time {
@@ -284,9 +275,7 @@ func BenchmarkTrajectoryQueries(b *testing.B) {
 			for b.Loop() {
 				start := time.Now()
 				k, err := q.run(r)
-				if err != nil {
-					b.Fatal(err)
-				}
+				require.NoError(b, err)
 				lat = append(lat, time.Since(start))
 				rows += k
 			}

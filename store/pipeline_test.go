@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
-	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -15,6 +14,9 @@ import (
 	"snowlight/store"
 	"snowlight/tracks"
 	"snowlight/tracks/stitch"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestTrackStitchStore runs the center's path in miniature: per-camera trackers turn frames of
@@ -71,25 +73,17 @@ func TestTrackStitchStore(t *testing.T) {
 		{ID: "C", Position: geo.LatLon{Lat: 52.522, Lon: 13.402}},
 	}
 	topo, err := stitch.NewTopology(cams, stitch.DefaultLearning())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	st, err := stitch.New(stitch.DefaultConfig(), topo)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer db.Close()
 	var positions []store.CameraPosition
 	for _, c := range cams {
 		positions = append(positions, store.CameraPosition{ID: c.ID, Position: c.Position})
 	}
-	if err := db.SetCameras(ctx, positions); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, db.SetCameras(ctx, positions))
 
 	t0 := time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)
 	type pass struct {
@@ -109,9 +103,7 @@ func TestTrackStitchStore(t *testing.T) {
 		cfg := tracks.DefaultConfig()
 		cfg.Camera = cam
 		tr, err := tracks.NewTracker(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		// Each pass crosses the view from left to right in 6 s.
 		for f := 0; f <= 150*fps; f++ {
 			now := time.Duration(f) * time.Second / fps
@@ -135,44 +127,28 @@ func TestTrackStitchStore(t *testing.T) {
 		}
 		sightings = append(sightings, tr.Finish()...)
 	}
-	if len(sightings) != 6 {
-		t.Fatalf("%d sightings, want 6", len(sightings))
-	}
+	require.Len(t, sightings, 6)
 	// The edge reports sightings as they end; the center saves each, then stitches it.
 	sort.Slice(sightings, func(i, j int) bool { return sightings[i].Exit.Before(sightings[j].Exit) })
 	for _, s := range sightings {
-		if err := db.SaveSighting(ctx, s); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, db.SaveSighting(ctx, s))
 		ds, err := st.Add(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := db.ApplyDecisions(ctx, ds); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
+		require.NoError(t, db.ApplyDecisions(ctx, ds))
 	}
 
 	trajs, err := db.PersonTrajectory(ctx, "ann", time.Time{}, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(trajs) != 1 {
-		t.Fatalf("ann: %d trajectories", len(trajs))
-	}
+	require.NoError(t, err)
+	require.Len(t, trajs, 1, "ann's trajectories")
 	var camsSeen []string
 	for _, s := range trajs[0].Steps {
 		camsSeen = append(camsSeen, s.Camera)
-		if s.Enter.Sub(t0) > 6*time.Minute {
-			t.Errorf("step at %v", s.Enter)
-		}
+		assert.LessOrEqual(t, s.Enter.Sub(t0), 6*time.Minute, "step at %v", s.Enter)
 	}
-	if !slices.Equal(camsSeen, []string{"A", "B", "C"}) {
-		t.Errorf("ann went %v, want A B C", camsSeen)
-	}
+	assert.Equal(t, []string{"A", "B", "C"}, camsSeen, "where ann went")
 	for i, s := range trajs[0].Steps[1:] {
-		if s.Link == nil || s.Link.Confidence < 0.6 {
-			t.Errorf("step %d link %+v", i+1, s.Link)
+		if assert.NotNil(t, s.Link, "step %d", i+1) {
+			assert.GreaterOrEqual(t, s.Link.Confidence, 0.6, "step %d link %+v", i+1, s.Link)
 		}
 	}
 	// Bob was never identified: start from his sighting at B.
@@ -183,14 +159,12 @@ func TestTrackStitchStore(t *testing.T) {
 		}
 	}
 	bob, err := db.Follow(ctx, bobAtB, time.Time{}, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var bobCams []string
 	for _, s := range bob.Steps {
 		bobCams = append(bobCams, fmt.Sprintf("%s@%.0fs", s.Camera, s.Enter.Sub(t0).Seconds()))
 	}
-	if len(bob.Steps) != 3 || bob.PersonID != "" || bob.ID == trajs[0].ID {
-		t.Errorf("bob: %v (trajectory %s, person %q)", bobCams, bob.ID, bob.PersonID)
-	}
+	assert.Len(t, bob.Steps, 3, "bob: %v", bobCams)
+	assert.Empty(t, bob.PersonID, "bob was never identified")
+	assert.NotEqual(t, trajs[0].ID, bob.ID, "bob's trajectory is ann's")
 }

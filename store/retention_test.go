@@ -4,6 +4,9 @@ import (
 	"database/sql"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestRetentionQueryPlans checks that the retention job's per-row work goes through indexes: the
@@ -30,16 +33,12 @@ func TestRetentionQueryPlans(t *testing.T) {
 	}
 	for name, q := range queries {
 		rows, err := db.R.Query(`EXPLAIN QUERY PLAN `+q.q, q.args...)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
+		require.NoError(t, err, name)
 		var plan []string
 		for rows.Next() {
 			var id, parent, notused int
 			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, rows.Scan(&id, &parent, &notused, &detail))
 			plan = append(plan, detail)
 		}
 		rows.Close()
@@ -54,7 +53,7 @@ func TestRetentionQueryPlans(t *testing.T) {
 					continue next
 				}
 			}
-			t.Errorf("%s: plan %q", name, strings.Join(plan, "; "))
+			assert.Fail(t, "the plan scans a table", "%s: plan %q", name, strings.Join(plan, "; "))
 			break
 		}
 	}

@@ -2,10 +2,8 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +11,9 @@ import (
 
 	"snowlight/geo"
 	"snowlight/tracks"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var st0 = time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)
@@ -20,9 +21,7 @@ var st0 = time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)
 func openTestDB(t *testing.T) *DB {
 	t.Helper()
 	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	return db
 }
@@ -53,17 +52,13 @@ func link(from, to string, score float64) *tracks.Link {
 func mustSave(t *testing.T, db *DB, ss ...tracks.Sighting) {
 	t.Helper()
 	for _, s := range ss {
-		if err := db.SaveSighting(context.Background(), s); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, db.SaveSighting(context.Background(), s))
 	}
 }
 
 func mustApply(t *testing.T, db *DB, ds ...tracks.Decision) {
 	t.Helper()
-	if err := db.ApplyDecisions(context.Background(), ds); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, db.ApplyDecisions(context.Background(), ds))
 }
 
 func stepIDs(steps []tracks.Step) []string {
@@ -78,9 +73,7 @@ func stepIDs(steps []tracks.Step) []string {
 // person u1(A) -> u2(B); plus a lone sighting x at A.
 func seed(t *testing.T, db *DB) {
 	ctx := context.Background()
-	if err := db.SetCameras(ctx, []CameraPosition{{"A", geo.LatLon{Lat: 52.52, Lon: 13.40}}, {"B", geo.LatLon{Lat: 52.521, Lon: 13.401}}, {"C", geo.LatLon{Lat: 52.522, Lon: 13.402}}}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, db.SetCameras(ctx, []CameraPosition{{"A", geo.LatLon{Lat: 52.52, Lon: 13.40}}, {"B", geo.LatLon{Lat: 52.521, Lon: 13.401}}, {"C", geo.LatLon{Lat: 52.522, Lon: 13.402}}}))
 	mustSave(t, db,
 		sighting("a1", "A", 0, 5*time.Second, ""),
 		sighting("u1", "A", 2*time.Second, 8*time.Second, ""),
@@ -103,68 +96,66 @@ func TestQueries(t *testing.T) {
 
 	// The person was identified at B only, yet the whole trajectory is theirs.
 	trajs, err := db.PersonTrajectory(ctx, "ann", time.Time{}, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(trajs) != 1 || trajs[0].ID != "a1" || !slices.Equal(stepIDs(trajs[0].Steps), []string{"a1", "b1", "c1"}) {
-		t.Fatalf("ann: %+v", trajs)
-	}
+	require.NoError(t, err)
+	require.Len(t, trajs, 1, "ann's trajectories")
+	assert.Equal(t, "a1", trajs[0].ID)
+	require.Equal(t, []string{"a1", "b1", "c1"}, stepIDs(trajs[0].Steps), "ann's steps")
 	steps := trajs[0].Steps
-	if steps[0].Link != nil || steps[1].Link == nil || steps[1].Link.From != "a1" || steps[2].Link.From != "b1" {
-		t.Errorf("links %+v %+v %+v", steps[0].Link, steps[1].Link, steps[2].Link)
+	assert.Nil(t, steps[0].Link, "the first step's link")
+	require.NotNil(t, steps[1].Link, "the second step's link")
+	assert.Equal(t, "a1", steps[1].Link.From)
+	if assert.NotNil(t, steps[2].Link, "the third step's link") {
+		assert.Equal(t, "b1", steps[2].Link.From)
 	}
 	b := steps[1]
-	if !b.HasPos || b.Lat != 52.521 || b.Camera != "B" || b.PersonID != "ann" || b.BodyRef != "body/b1.jpg" ||
-		b.FaceRef != "face/b1.jpg" || b.Box.W != 40 || !b.Enter.Equal(st0.Add(30*time.Second)) {
-		t.Errorf("step %+v", b)
-	}
-	if l := b.Link; l.Score != 3 || !l.Evidence.HasFace || l.Evidence.TransitSeconds != 20 || !l.Decided.Equal(st0) {
-		t.Errorf("link %+v", l)
-	}
+	assert.True(t, b.HasPos, "step %+v", b)
+	assert.Equal(t, 52.521, b.Lat)
+	assert.Equal(t, "B", b.Camera)
+	assert.Equal(t, "ann", b.PersonID)
+	assert.Equal(t, "body/b1.jpg", b.BodyRef)
+	assert.Equal(t, "face/b1.jpg", b.FaceRef)
+	assert.Equal(t, 40.0, b.Box.W)
+	assert.WithinDuration(t, st0.Add(30*time.Second), b.Enter, 0)
+	l := b.Link
+	assert.Equal(t, 3.0, l.Score, "link %+v", l)
+	assert.True(t, l.Evidence.HasFace, "link %+v", l)
+	assert.Equal(t, 20.0, l.Evidence.TransitSeconds, "link %+v", l)
+	assert.WithinDuration(t, st0, l.Decided, 0, "link %+v", l)
 	// Windows cut the steps, not the trajectory.
-	trajs, _ = db.PersonTrajectory(ctx, "ann", st0.Add(35*time.Second), st0.Add(75*time.Second))
-	if len(trajs) != 1 || !slices.Equal(stepIDs(trajs[0].Steps), []string{"b1", "c1"}) {
-		t.Errorf("ann 35..75 s: %+v", trajs)
+	trajs, err = db.PersonTrajectory(ctx, "ann", st0.Add(35*time.Second), st0.Add(75*time.Second))
+	require.NoError(t, err)
+	if assert.Len(t, trajs, 1, "ann 35..75 s") {
+		assert.Equal(t, []string{"b1", "c1"}, stepIDs(trajs[0].Steps), "ann 35..75 s")
 	}
-	if trajs, _ := db.PersonTrajectory(ctx, "nobody", time.Time{}, time.Time{}); len(trajs) != 0 {
-		t.Errorf("unknown person: %+v", trajs)
-	}
+	trajs, err = db.PersonTrajectory(ctx, "nobody", time.Time{}, time.Time{})
+	require.NoError(t, err)
+	assert.Empty(t, trajs, "an unknown person's trajectories")
 
 	// Follow from the middle of a trajectory, both ways.
 	tr, err := db.Follow(ctx, "b1", time.Time{}, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tr.ID != "a1" || tr.PersonID != "ann" || !slices.Equal(stepIDs(tr.Steps), []string{"a1", "b1", "c1"}) {
-		t.Errorf("follow b1: %+v", tr)
-	}
-	tr, _ = db.Follow(ctx, "c1", st0.Add(20*time.Second), time.Time{})
-	if !slices.Equal(stepIDs(tr.Steps), []string{"b1", "c1"}) {
-		t.Errorf("follow c1 from 20 s: %v", stepIDs(tr.Steps))
-	}
-	tr, _ = db.Follow(ctx, "u1", time.Time{}, time.Time{})
-	if !slices.Equal(stepIDs(tr.Steps), []string{"u1", "u2"}) || tr.PersonID != "" {
-		t.Errorf("follow u1: %+v", tr)
-	}
-	if _, err := db.Follow(ctx, "nope", time.Time{}, time.Time{}); !errors.Is(err, ErrNotFound) {
-		t.Errorf("follow unknown: %v", err)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, "a1", tr.ID, "follow b1")
+	assert.Equal(t, "ann", tr.PersonID, "follow b1")
+	assert.Equal(t, []string{"a1", "b1", "c1"}, stepIDs(tr.Steps), "follow b1")
+	tr, err = db.Follow(ctx, "c1", st0.Add(20*time.Second), time.Time{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"b1", "c1"}, stepIDs(tr.Steps), "follow c1 from 20 s")
+	tr, err = db.Follow(ctx, "u1", time.Time{}, time.Time{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"u1", "u2"}, stepIDs(tr.Steps), "follow u1")
+	assert.Empty(t, tr.PersonID, "follow u1")
+	_, err = db.Follow(ctx, "nope", time.Time{}, time.Time{})
+	assert.ErrorIs(t, err, ErrNotFound, "follow unknown")
 
 	// Everything at a camera in a window: overlap counts.
 	at, err := db.AtCamera(ctx, "A", st0.Add(4*time.Second), st0.Add(200*time.Second), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(stepIDs(at), []string{"a1", "u1", "x"}) {
-		t.Errorf("camera A: %v", stepIDs(at))
-	}
-	at, _ = db.AtCamera(ctx, "A", st0.Add(6*time.Second), st0.Add(200*time.Second), 1)
-	if !slices.Equal(stepIDs(at), []string{"u1"}) {
-		t.Errorf("camera A from 6 s, limit 1: %v", stepIDs(at))
-	}
-	if _, err := db.AtCamera(ctx, "A", st0.Add(time.Hour), st0, 0); err == nil {
-		t.Error("empty window accepted")
-	}
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a1", "u1", "x"}, stepIDs(at), "camera A")
+	at, err = db.AtCamera(ctx, "A", st0.Add(6*time.Second), st0.Add(200*time.Second), 1)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"u1"}, stepIDs(at), "camera A from 6 s, limit 1")
+	_, err = db.AtCamera(ctx, "A", st0.Add(time.Hour), st0, 0)
+	assert.Error(t, err, "empty window accepted")
 }
 
 func TestRevisedDecisions(t *testing.T) {
@@ -178,27 +169,25 @@ func TestRevisedDecisions(t *testing.T) {
 		tracks.Decision{Sighting: "c2", Trajectory: "a1", Link: link("b1", "c2", 5)},
 		tracks.Decision{Sighting: "c1", Trajectory: "c1", Revised: true},
 	)
-	tr, _ := db.Follow(ctx, "a1", time.Time{}, time.Time{})
-	if !slices.Equal(stepIDs(tr.Steps), []string{"a1", "b1", "c2"}) {
-		t.Errorf("after revision: %v", stepIDs(tr.Steps))
-	}
-	tr, _ = db.Follow(ctx, "c1", time.Time{}, time.Time{})
-	if !slices.Equal(stepIDs(tr.Steps), []string{"c1"}) || tr.ID != "c1" {
-		t.Errorf("c1 after revision: %+v", tr)
-	}
+	tr, err := db.Follow(ctx, "a1", time.Time{}, time.Time{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a1", "b1", "c2"}, stepIDs(tr.Steps), "after revision")
+	tr, err = db.Follow(ctx, "c1", time.Time{}, time.Time{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"c1"}, stepIDs(tr.Steps), "c1 after revision")
+	assert.Equal(t, "c1", tr.ID, "c1 after revision")
 	// b1 (identified as Ann) moves to a new trajectory: Ann's old one no longer holds her.
 	mustApply(t, db,
 		tracks.Decision{Sighting: "b1", Trajectory: "b1", Revised: true},
 		tracks.Decision{Sighting: "c2", Trajectory: "b1", Link: link("b1", "c2", 5), Revised: true},
 	)
-	trajs, _ := db.PersonTrajectory(ctx, "ann", time.Time{}, time.Time{})
+	trajs, err := db.PersonTrajectory(ctx, "ann", time.Time{}, time.Time{})
+	require.NoError(t, err)
 	var ids []string
 	for _, tr := range trajs {
 		ids = append(ids, tr.ID)
 	}
-	if !slices.Equal(ids, []string{"b1"}) {
-		t.Errorf("ann's trajectories %v, want [b1]", ids)
-	}
+	assert.Equal(t, []string{"b1"}, ids, "ann's trajectories")
 }
 
 func TestSightingRoundTripAndUpdate(t *testing.T) {
@@ -211,22 +200,25 @@ func TestSightingRoundTripAndUpdate(t *testing.T) {
 	final := sighting("s1", "A", 0, 9*time.Second, "ann")
 	mustSave(t, db, final)
 	got, err := db.Sighting(ctx, "s1")
-	if err != nil {
-		t.Fatal(err)
+	require.NoError(t, err)
+	assert.True(t, got.Final, "round trip: %+v", got)
+	assert.WithinDuration(t, final.Exit, got.Exit, 0)
+	assert.Equal(t, "ann", got.PersonID())
+	assert.Equal(t, final.FaceEmbedding, got.FaceEmbedding)
+	if assert.NotNil(t, got.Body) {
+		assert.Equal(t, final.Body.Ref, got.Body.Ref)
 	}
-	if !got.Final || !got.Exit.Equal(final.Exit) || got.PersonID() != "ann" || !slices.Equal(got.FaceEmbedding, final.FaceEmbedding) ||
-		got.Body.Ref != final.Body.Ref || len(got.Evidence.Candidates) != 1 || len(got.Boxes) != 1 {
-		t.Errorf("round trip: %+v", got)
-	}
+	assert.Len(t, got.Evidence.Candidates, 1)
+	assert.Len(t, got.Boxes, 1)
 	// The final version kept the trajectory the interim one was linked into, and its person is
 	// now attached to that trajectory.
-	trajs, _ := db.PersonTrajectory(ctx, "ann", time.Time{}, time.Time{})
-	if len(trajs) != 1 || trajs[0].ID != "s0" {
-		t.Errorf("ann: %+v", trajs)
+	trajs, err := db.PersonTrajectory(ctx, "ann", time.Time{}, time.Time{})
+	require.NoError(t, err)
+	if assert.Len(t, trajs, 1, "ann's trajectories") {
+		assert.Equal(t, "s0", trajs[0].ID)
 	}
-	if _, err := db.Sighting(ctx, "nope"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("unknown sighting: %v", err)
-	}
+	_, err = db.Sighting(ctx, "nope")
+	assert.ErrorIs(t, err, ErrNotFound, "an unknown sighting")
 }
 
 func TestArchiveRejects(t *testing.T) {
@@ -236,13 +228,9 @@ func TestArchiveRejects(t *testing.T) {
 	withBytes.Face.JPEG = []byte{0xff, 0xd8}
 	backwards := sighting("b", "A", time.Second, 0, "")
 	for _, s := range []tracks.Sighting{withBytes, backwards, {ID: "", Camera: "A"}, {ID: "x"}} {
-		if err := db.SaveSighting(ctx, s); err == nil {
-			t.Errorf("saved %q", s.ID)
-		}
+		assert.Error(t, db.SaveSighting(ctx, s), "saved %q", s.ID)
 	}
-	if err := db.SaveSighting(ctx, withBytes); !errors.Is(err, ErrSnapshotBytes) {
-		t.Errorf("jpeg bytes: %v", err)
-	}
+	assert.ErrorIs(t, db.SaveSighting(ctx, withBytes), ErrSnapshotBytes, "jpeg bytes")
 	mustSave(t, db, sighting("a", "A", 0, time.Second, ""))
 	for _, d := range []tracks.Decision{
 		{Sighting: "ghost", Trajectory: "ghost"},
@@ -250,18 +238,15 @@ func TestArchiveRejects(t *testing.T) {
 		{Sighting: "a", Trajectory: "a", Link: link("ghost", "a", 1)},
 		{Sighting: "a", Trajectory: "a", Link: link("a", "elsewhere", 1)},
 	} {
-		if err := db.ApplyDecisions(ctx, []tracks.Decision{d}); err == nil {
-			t.Errorf("applied %+v", d)
-		}
+		assert.Error(t, db.ApplyDecisions(ctx, []tracks.Decision{d}), "applied %+v", d)
 	}
 	// A failed batch changes nothing.
-	tr, _ := db.Follow(ctx, "a", time.Time{}, time.Time{})
-	if len(tr.Steps) != 1 || tr.Steps[0].Link != nil {
-		t.Errorf("after failed batches: %+v", tr)
+	tr, err := db.Follow(ctx, "a", time.Time{}, time.Time{})
+	require.NoError(t, err)
+	if assert.Len(t, tr.Steps, 1, "after failed batches") {
+		assert.Nil(t, tr.Steps[0].Link, "after failed batches")
 	}
-	if err := db.SetCameras(ctx, []CameraPosition{{"A", geo.LatLon{Lat: 95}}}); err == nil {
-		t.Error("camera at latitude 95 accepted")
-	}
+	assert.Error(t, db.SetCameras(ctx, []CameraPosition{{"A", geo.LatLon{Lat: 95}}}), "camera at latitude 95 accepted")
 }
 
 // TestQueryPlansUseIndexes guards the property that keeps the queries fast at tens of millions of
@@ -284,23 +269,19 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 	}
 	for name, q := range queries {
 		rows, err := db.R.Query(`EXPLAIN QUERY PLAN `+q.q, q.args...)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
+		require.NoError(t, err, name)
 		var plan []string
 		for rows.Next() {
 			var id, parent, notused int
 			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, rows.Scan(&id, &parent, &notused, &detail))
 			plan = append(plan, detail)
 		}
 		rows.Close()
 		t.Logf("%s: %s", name, strings.Join(plan, "; "))
 		for _, p := range plan {
 			if strings.HasPrefix(p, "SCAN ") || strings.Contains(p, "USE TEMP B-TREE") {
-				t.Errorf("%s: plan %q", name, strings.Join(plan, "; "))
+				assert.Fail(t, "the plan scans a table or sorts", "%s: plan %q", name, strings.Join(plan, "; "))
 				break
 			}
 		}
@@ -344,10 +325,9 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		t.Error(err)
+		assert.NoError(t, err, "a reader")
 	}
 	tr, err := db.Follow(context.Background(), "s50", time.Time{}, time.Time{})
-	if err != nil || len(tr.Steps) != 101 {
-		t.Fatalf("follow: %d steps, %v", len(tr.Steps), err)
-	}
+	require.NoError(t, err)
+	assert.Len(t, tr.Steps, 101)
 }

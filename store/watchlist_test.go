@@ -1,14 +1,11 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"errors"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -49,99 +46,83 @@ func TestWatchList(t *testing.T) {
 	ctx := context.Background()
 	p := testPerson("p1")
 	photos := [][]byte{[]byte("jpeg bytes"), []byte("png bytes")}
-	if err := wl.Add(ctx, p, photos); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, wl.Add(ctx, p, photos))
 	got, err := wl.Get(ctx, "p1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// The store fills in the hashes of the bytes it keeps.
 	want := p
 	want.Photos = []watchlist.Photo{p.Photos[0], p.Photos[1]}
 	want.Photos[0].SHA256, want.Photos[1].SHA256 = hexSum(photos[0]), hexSum(photos[1])
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("round trip:\n got %+v\nwant %+v", got, want)
-	}
+	require.Equal(t, want, got, "round trip")
 	for i := range photos {
-		if b, err := wl.Photo(ctx, "p1", i); err != nil || !bytes.Equal(b, photos[i]) {
-			t.Errorf("photo %d: %q %v", i, b, err)
-		}
+		b, err := wl.Photo(ctx, "p1", i)
+		require.NoError(t, err, "photo %d", i)
+		assert.Equal(t, photos[i], b, "photo %d", i)
 	}
-	if _, err := wl.Photo(ctx, "p1", 2); !errors.Is(err, watchlist.ErrNotFound) {
-		t.Errorf("photo 2: %v", err)
-	}
-	if err := wl.Add(ctx, p, photos); !errors.Is(err, watchlist.ErrExists) {
-		t.Errorf("second add: %v", err)
-	}
+	_, err = wl.Photo(ctx, "p1", 2)
+	assert.ErrorIs(t, err, watchlist.ErrNotFound, "photo 2")
+	assert.ErrorIs(t, wl.Add(ctx, p, photos), watchlist.ErrExists, "second add")
 
 	// A photo kept in the object store is recorded by reference; its bytes are not here.
 	q := testPerson("p2")
 	q.Name, q.Expires = "Bob Example", st0.Add(time.Hour)
 	q.Photos[1].Ref = "person/" + strings.Repeat("ab", 32) + ".jpg"
-	if err := wl.Add(ctx, q, [][]byte{[]byte("x"), nil}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := wl.Photo(ctx, "p2", 1); !errors.Is(err, watchlist.ErrNotFound) || !strings.Contains(err.Error(), "outside the database") {
-		t.Errorf("referenced photo: %v", err)
-	}
+	require.NoError(t, wl.Add(ctx, q, [][]byte{[]byte("x"), nil}))
+	_, err = wl.Photo(ctx, "p2", 1)
+	assert.ErrorIs(t, err, watchlist.ErrNotFound, "referenced photo")
+	assert.ErrorContains(t, err, "outside the database", "referenced photo")
 	r := testPerson("p3")
 	r.Name, r.Expires, r.Photos, r.Embeddings, r.Threshold = "Ann Example", time.Time{}, nil, [][]float32{{1, 0}}, 0
-	if err := wl.Add(ctx, r, nil); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, wl.Add(ctx, r, nil))
 
 	list, err := wl.List(ctx)
-	if err != nil || ids(list) != "p1 p3 p2 " { // by name, then id
-		t.Errorf("list %q %v", ids(list), err)
-	}
-	active, _ := wl.Active(ctx, st0.Add(2*time.Hour))
-	expired, _ := wl.Expired(ctx, st0.Add(2*time.Hour))
-	if ids(active) != "p1 p3 " || ids(expired) != "p2 " {
-		t.Errorf("active %q expired %q", ids(active), ids(expired))
-	}
-	if len(expired[0].Embeddings) != 2 || expired[0].Photos[1].Ref != q.Photos[1].Ref {
-		t.Errorf("expired entry %+v", expired[0])
+	require.NoError(t, err)
+	assert.Equal(t, []string{"p1", "p3", "p2"}, ids(list), "the list, by name, then id")
+	active, err := wl.Active(ctx, st0.Add(2*time.Hour))
+	require.NoError(t, err)
+	expired, err := wl.Expired(ctx, st0.Add(2*time.Hour))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"p1", "p3"}, ids(active), "active")
+	require.Equal(t, []string{"p2"}, ids(expired), "expired")
+	assert.Len(t, expired[0].Embeddings, 2, "expired entry %+v", expired[0])
+	if assert.Len(t, expired[0].Photos, 2, "expired entry %+v", expired[0]) {
+		assert.Equal(t, q.Photos[1].Ref, expired[0].Photos[1].Ref)
 	}
 
 	// The rules see an entry without its biometric data.
 	rp, ok, err := db.WatchlistPerson(ctx, "p1")
-	if err != nil || !ok || rp.Category != watchlist.AtRisk || len(rp.SafeZone) != 3 || rp.Embeddings != nil || rp.Photos != nil {
-		t.Errorf("rules' view %+v %v %v", rp, ok, err)
-	}
-	if _, ok, err := db.WatchlistPerson(ctx, "nobody"); ok || err != nil {
-		t.Errorf("unknown person: %v %v", ok, err)
-	}
+	require.NoError(t, err)
+	require.True(t, ok, "the rules' view of p1")
+	assert.Equal(t, watchlist.AtRisk, rp.Category)
+	assert.Len(t, rp.SafeZone, 3)
+	assert.Nil(t, rp.Embeddings, "the rules' view has embeddings")
+	assert.Nil(t, rp.Photos, "the rules' view has photos")
+	_, ok, err = db.WatchlistPerson(ctx, "nobody")
+	assert.NoError(t, err, "unknown person")
+	assert.False(t, ok, "unknown person")
 
 	// Removing takes the embeddings and photos along and marks a referenced object for deletion.
-	if err := wl.Remove(ctx, "p2"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := wl.Get(ctx, "p2"); !errors.Is(err, watchlist.ErrNotFound) {
-		t.Errorf("removed person: %v", err)
-	}
-	if err := wl.Remove(ctx, "p2"); !errors.Is(err, watchlist.ErrNotFound) {
-		t.Errorf("remove twice: %v", err)
-	}
-	for table, want := range map[string]int{"person_embeddings": 0, "person_photos": 0} {
+	require.NoError(t, wl.Remove(ctx, "p2"))
+	_, err = wl.Get(ctx, "p2")
+	assert.ErrorIs(t, err, watchlist.ErrNotFound, "removed person")
+	assert.ErrorIs(t, wl.Remove(ctx, "p2"), watchlist.ErrNotFound, "remove twice")
+	for _, table := range []string{"person_embeddings", "person_photos"} {
 		var n int
-		db.R.QueryRow(`SELECT count(*) FROM ` + table + ` WHERE person_id = 'p2'`).Scan(&n)
-		if n != want {
-			t.Errorf("%d rows left in %s of a removed person", n, table)
-		}
+		require.NoError(t, db.R.QueryRow(`SELECT count(*) FROM `+table+` WHERE person_id = 'p2'`).Scan(&n), table)
+		assert.Zero(t, n, "rows left in %s of a removed person", table)
 	}
 	var marked string
-	if err := db.R.QueryRow(`SELECT source FROM retention_pending WHERE key = ?`, q.Photos[1].Ref).Scan(&marked); err != nil || marked != "person/p2" {
-		t.Errorf("referenced photo not marked for deletion: %q %v", marked, err)
-	}
+	require.NoError(t, db.R.QueryRow(`SELECT source FROM retention_pending WHERE key = ?`, q.Photos[1].Ref).Scan(&marked),
+		"referenced photo not marked for deletion")
+	assert.Equal(t, "person/p2", marked, "the referenced photo's mark")
 }
 
-func ids(ps []watchlist.Person) string {
-	s := ""
+func ids(ps []watchlist.Person) []string {
+	var out []string
 	for _, p := range ps {
-		s += p.ID + " "
+		out = append(out, p.ID)
 	}
-	return s
+	return out
 }
 
 func TestWatchListAddRejects(t *testing.T) {
@@ -167,13 +148,9 @@ func TestWatchListAddRejects(t *testing.T) {
 			if tt.mod != nil {
 				tt.mod(&p)
 			}
-			err := db.Watchlist().Add(context.Background(), p, tt.photos)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("got %v, want %q", err, tt.want)
-			}
-			if _, err := db.Watchlist().Get(context.Background(), "p"); !errors.Is(err, watchlist.ErrNotFound) {
-				t.Errorf("a refused entry was stored: %v", err)
-			}
+			require.ErrorContains(t, db.Watchlist().Add(context.Background(), p, tt.photos), tt.want)
+			_, err := db.Watchlist().Get(context.Background(), "p")
+			assert.ErrorIs(t, err, watchlist.ErrNotFound, "a refused entry was stored")
 		})
 	}
 }
@@ -184,9 +161,7 @@ func TestWatchListMigratesVersion1(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
 	raw, err := sql.Open("sqlite3", "file:"+path+"?_foreign_keys=on")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	old := &DB{W: raw, R: raw, path: path}
 	var comps []component
 	for _, c := range components() {
@@ -195,9 +170,7 @@ func TestWatchListMigratesVersion1(t *testing.T) {
 		}
 		comps = append(comps, c)
 	}
-	if err := old.migrate(ctx, comps); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, old.migrate(ctx, comps))
 	key := "person/" + strings.Repeat("cd", 32) + ".jpg"
 	for _, q := range []string{
 		`INSERT INTO persons(id, name, category, threshold, enrolled_ns, approver, expires_ns, detail)
@@ -206,38 +179,41 @@ func TestWatchListMigratesVersion1(t *testing.T) {
 			('p1', 0, '` + key + `', x'0000803f00000000'), ('p1', 1, 'photo-2.jpg', x'000000000000803f'),
 			('p2', 0, '', x'0000803f00000000')`,
 	} {
-		if _, err := raw.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
+		_, err := raw.ExecContext(ctx, q)
+		require.NoError(t, err)
 	}
 	raw.Close()
 
 	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer db.Close()
 	p1, err := db.Watchlist().Get(ctx, "p1")
-	if err != nil {
-		t.Fatal(err)
+	require.NoError(t, err)
+	assert.Equal(t, watchlist.AtRisk, p1.Category)
+	assert.Equal(t, float32(0.6), p1.Threshold)
+	assert.Equal(t, "judge", p1.ApprovedBy)
+	if assert.Len(t, p1.Embeddings, 2) {
+		assert.Equal(t, float32(1), p1.Embeddings[1][1])
 	}
-	if p1.Category != watchlist.AtRisk || p1.Threshold != 0.6 || p1.ApprovedBy != "judge" || len(p1.Embeddings) != 2 ||
-		p1.Embeddings[1][1] != 1 || len(p1.Photos) != 2 || p1.Photos[0].Ref != key || p1.Photos[1].Source != "photo-2.jpg" {
-		t.Errorf("migrated entry %+v", p1)
+	if assert.Len(t, p1.Photos, 2) {
+		assert.Equal(t, key, p1.Photos[0].Ref)
+		assert.Equal(t, "photo-2.jpg", p1.Photos[1].Source)
 	}
-	if p2, err := db.Watchlist().Get(ctx, "p2"); err != nil || len(p2.Photos) != 0 || len(p2.Embeddings) != 1 {
-		t.Errorf("migrated entry without photos %+v %v", p2, err)
-	}
+	p2, err := db.Watchlist().Get(ctx, "p2")
+	require.NoError(t, err)
+	assert.Empty(t, p2.Photos, "a migrated entry without photos")
+	assert.Len(t, p2.Embeddings, 1, "a migrated entry without photos")
 	// Retention still finds the old entry's photo in the object store.
 	exp, err := db.ExpiredEntries(ctx, fromNanos(1000))
-	if err != nil || len(exp) != 1 || exp[0].Category != watchlist.AtRisk || exp[0].Embeddings != 2 || exp[0].Photos != 2 ||
-		len(exp[0].PhotoKeys) != 1 || exp[0].PhotoKeys[0] != key {
-		t.Errorf("expired entries %+v %v", exp, err)
-	}
+	require.NoError(t, err)
+	require.Len(t, exp, 1, "expired entries")
+	assert.Equal(t, watchlist.AtRisk, exp[0].Category)
+	assert.Equal(t, 2, exp[0].Embeddings)
+	assert.Equal(t, 2, exp[0].Photos)
+	assert.Equal(t, []string{key}, exp[0].PhotoKeys)
 	refs, err := db.ObjectReferences(ctx, []string{key})
-	if err != nil || len(refs[key]) != 1 || refs[key][0] != (retention.Ref{Kind: "person", ID: "p1"}) {
-		t.Errorf("object references %+v %v", refs, err)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, []retention.Ref{{Kind: "person", ID: "p1"}}, refs[key], "object references")
 }
 
 // Faces dismissed as false matches are kept with the person, read with the active list, recorded once
@@ -247,32 +223,21 @@ func TestWatchListNegatives(t *testing.T) {
 	wl := db.Watchlist()
 	ctx := context.Background()
 	p := testPerson("p1")
-	if err := wl.Add(ctx, p, [][]byte{[]byte("a"), []byte("b")}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, wl.Add(ctx, p, [][]byte{[]byte("a"), []byte("b")}))
 	face := p.Embeddings[0]
 	for range 2 { // the same dismissal delivered twice
-		if err := wl.AddNegatives(ctx, "p1", "al-1", [][]float32{face}); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, wl.AddNegatives(ctx, "p1", "al-1", [][]float32{face}))
 	}
-	if err := wl.AddNegatives(ctx, "nobody", "al-2", [][]float32{face}); !errors.Is(err, watchlist.ErrNotFound) {
-		t.Fatalf("negatives for an unknown person: %v", err)
-	}
+	assert.ErrorIs(t, wl.AddNegatives(ctx, "nobody", "al-2", [][]float32{face}), watchlist.ErrNotFound, "negatives for an unknown person")
 	active, err := wl.Active(ctx, st0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(active) != 1 || len(active[0].Negatives) != 1 || !reflect.DeepEqual(active[0].Negatives[0], face) {
-		t.Fatalf("active list negatives: %+v", active)
-	}
-	if _, err := db.PurgeEntry(ctx, "p1", p.Expires.Add(time.Hour), p.Expires.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.Len(t, active, 1)
+	assert.Equal(t, [][]float32{face}, active[0].Negatives, "the active list's negatives")
+	_, err = db.PurgeEntry(ctx, "p1", p.Expires.Add(time.Hour), p.Expires.Add(time.Hour))
+	require.NoError(t, err)
 	var n int
-	if err := db.R.QueryRow(`SELECT count(*) FROM person_negatives`).Scan(&n); err != nil || n != 0 {
-		t.Fatalf("%d negatives left after the purge (%v)", n, err)
-	}
+	require.NoError(t, db.R.QueryRow(`SELECT count(*) FROM person_negatives`).Scan(&n))
+	assert.Zero(t, n, "negatives left after the purge")
 }
 
 // Faces confirmed as a person are kept with the person like the negatives: read with the active list,
