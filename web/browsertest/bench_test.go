@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v3"
+	"github.com/stretchr/testify/require"
 )
 
 // BenchmarkWHEPFirstFrame measures, in Chromium, the time from posting the WHEP offer to the first
@@ -26,16 +27,12 @@ func BenchmarkWHEPFirstFrame(b *testing.B) {
 	f := newFixture(b)
 	br := StartBrowser(b, b.TempDir())
 	tab := br.NewTab(b)
-	if err := tab.Login(f.URL, f.Accounts["operator"]); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, tab.Login(f.URL, f.Accounts["operator"]))
 	var d []time.Duration
 	b.ResetTimer()
 	for range b.N {
 		v, err := FirstFrame(tab, "cam-market")
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		d = append(d, v)
 	}
 	b.StopTimer()
@@ -51,9 +48,7 @@ func BenchmarkConsoleFirstLoad(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		l, err := br.FirstLoad(b, f.URL)
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		ls = append(ls, l)
 	}
 	b.StopTimer()
@@ -101,16 +96,14 @@ func cpuTime() time.Duration {
 
 func login(b testing.TB, base string, a Account) string {
 	b.Helper()
-	body, _ := json.Marshal(map[string]string{"user": a.User, "password": a.Password})
+	body, err := json.Marshal(map[string]string{"user": a.User, "password": a.Password})
+	require.NoError(b, err)
 	resp, err := http.Post(base+"/api/v1/login", "application/json", bytes.NewReader(body))
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	defer resp.Body.Close()
 	var r struct{ Token string }
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || r.Token == "" {
-		b.Fatalf("login: %d %v", resp.StatusCode, err)
-	}
+	require.NoError(b, json.NewDecoder(resp.Body).Decode(&r), "login: %d", resp.StatusCode)
+	require.NotEmpty(b, r.Token, "login: %d", resp.StatusCode)
 	return r.Token
 }
 
@@ -121,12 +114,12 @@ func viewers(b testing.TB, whep, token string, n int) func() {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestViewerChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "SNOWLIGHT_VIEWER_URL="+whep, "SNOWLIGHT_VIEWER_TOKEN="+token,
 		"SNOWLIGHT_VIEWER_N="+strconv.Itoa(n))
-	stdin, _ := cmd.StdinPipe()
-	out, _ := cmd.StdoutPipe()
+	stdin, err := cmd.StdinPipe()
+	require.NoError(b, err)
+	out, err := cmd.StdoutPipe()
+	require.NoError(b, err)
 	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, cmd.Start())
 	sc := bufio.NewScanner(out)
 	ready := make(chan error, 1)
 	go func() {
@@ -143,12 +136,10 @@ func viewers(b testing.TB, whep, token string, n int) func() {
 	}()
 	select {
 	case err := <-ready:
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
-		b.Fatal("viewers not ready within 60 s")
+		require.Fail(b, "viewers not ready within 60 s")
 	}
 	return func() {
 		stdin.Close() // the child stops when its stdin closes
@@ -184,19 +175,14 @@ func TestViewerChild(t *testing.T) {
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, me.RegisterDefaultCodecs())
 	api := webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me))
 	for range n {
 		pc, err := api.NewPeerConnection(webrtc.Configuration{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		pcs = append(pcs, pc)
-		if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-			t.Fatal(err)
-		}
+		_, err = pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
+		require.NoError(t, err)
 		pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 			buf := make([]byte, 1500)
 			for ctx.Err() == nil {
@@ -207,27 +193,21 @@ func TestViewerChild(t *testing.T) {
 			}
 		})
 		offer, err := pc.CreateOffer(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		gathered := webrtc.GatheringCompletePromise(pc)
-		pc.SetLocalDescription(offer)
+		require.NoError(t, pc.SetLocalDescription(offer))
 		<-gathered
-		req, _ := http.NewRequest("POST", url, bytes.NewReader([]byte(pc.LocalDescription().SDP)))
+		req, err := http.NewRequest("POST", url, bytes.NewReader([]byte(pc.LocalDescription().SDP)))
+		require.NoError(t, err)
 		req.Header.Set("Content-Type", "application/sdp")
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		answer, _ := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		answer, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated {
-			t.Fatalf("WHEP: %d %s", resp.StatusCode, answer)
-		}
-		if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(answer)}); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
+		require.Equal(t, http.StatusCreated, resp.StatusCode, "WHEP: %s", answer)
+		require.NoError(t, pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(answer)}))
 	}
 	for packets.Load() < int64(50*n) {
 		time.Sleep(20 * time.Millisecond)

@@ -20,6 +20,7 @@ import (
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
 )
 
 // ChromiumPath is where Debian installs Chromium; $SNOWLIGHT_CHROMIUM overrides it.
@@ -54,9 +55,7 @@ func StartBrowser(t testing.TB, shots string) *Browser {
 	if exe == "" {
 		t.Skip("chromium not installed (apt-get install chromium, or set SNOWLIGHT_CHROMIUM)")
 	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.MkdirAll(shots, 0o755))
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),
 		chromedp.UserDataDir(t.TempDir()),
@@ -76,9 +75,7 @@ func StartBrowser(t testing.TB, shots string) *Browser {
 	ctx, cancel := chromedp.NewContext(actx)
 	b := &Browser{ctx: ctx, cancel: func() { cancel(); acancel() }, shots: shots}
 	t.Cleanup(b.cancel)
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("about:blank")), "start chromium")
 	return b
 }
 
@@ -98,13 +95,12 @@ func (b *Browser) NewTab(t testing.TB) *Tab {
 	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
 	tab := &Tab{ctx: ctx, cancel: cancel, b: b}
 	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := cdp.Call(ctx, t, cdplog.Enable, cdp.Empty{})
 		return err
-	})); err != nil {
-		t.Fatalf("open tab: %v", err)
-	}
-	err := chromedp.Listen(ctx, func(ev any) {
+	}))
+	require.NoError(t, err, "open tab")
+	err = chromedp.Listen(ctx, func(ev any) {
 		var p string
 		switch e := ev.(type) {
 		case *runtime.EventExceptionThrown:
@@ -131,9 +127,7 @@ func (b *Browser) NewTab(t testing.TB) *Tab {
 			tab.mu.Unlock()
 		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return tab
 }
 

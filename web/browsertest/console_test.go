@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"snowlight/casebundle"
+
+	"github.com/stretchr/testify/require"
 )
 
 // TestConsole runs the browser suite against a server over fake services with a real live view, or,
@@ -17,9 +19,8 @@ func TestConsole(t *testing.T) {
 	var tg Target
 	if os.Getenv("SNOWLIGHT_CONSOLE_URL") != "" {
 		var err error
-		if tg, err = targetFromEnv(os.Getenv); err != nil {
-			t.Fatal(err)
-		}
+		tg, err = targetFromEnv(os.Getenv)
+		require.NoError(t, err)
 	} else {
 		tg = newFixture(t).target("")
 	}

@@ -22,6 +22,9 @@ import (
 	"snowlight/watchlist"
 	"snowlight/web"
 	"snowlight/web/fake"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const vtest = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
@@ -60,9 +63,7 @@ func newFixture(t testing.TB) *fixture {
 	t.Cleanup(stop)
 	dir := t.TempDir()
 	w, err := fake.NewWorld(filepath.Join(dir, "objects"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	f := &fixture{World: w, Accounts: map[string]Account{}}
 
 	// Evidence: a real H.264 MP4 clip and a JPEG snapshot from real footage; faces from the labelled
@@ -72,22 +73,16 @@ func newFixture(t testing.TB) *fixture {
 		"-movflags", "+faststart", "-an", clipPath)
 	snapPath := filepath.Join(dir, "snap.jpg")
 	ffmpeg(t, "-ss", "2", "-i", vtest, "-frames:v", "1", "-vf", "scale=512:384", snapPath)
-	if f.clip, err = w.Put(ctx, "clip", "mp4", "video/mp4", readFile(t, clipPath)); err != nil {
-		t.Fatal(err)
-	}
-	if f.snap, err = w.Put(ctx, "snapshot", "jpg", "image/jpeg", readFile(t, snapPath)); err != nil {
-		t.Fatal(err)
-	}
+	f.clip, err = w.Put(ctx, "clip", "mp4", "video/mp4", readFile(t, clipPath))
+	require.NoError(t, err)
+	f.snap, err = w.Put(ctx, "snapshot", "jpg", "image/jpeg", readFile(t, snapPath))
+	require.NoError(t, err)
 	enrol, crops := faces(t, snapPath)
 	f.photo = filepath.Join(dir, "enrol-face.png")
-	if err := os.WriteFile(f.photo, enrol, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(f.photo, enrol, 0o644))
 	for i, c := range crops {
 		m, err := w.Put(ctx, "face", fmt.Sprint("png", i), "image/png", c)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		f.crops = append(f.crops, m)
 	}
 
@@ -123,20 +118,14 @@ func newFixture(t testing.TB) *fixture {
 	)
 
 	f.Live, err = live.NewServer(live.Options{Rings: w.Cameras.Ring, IncludeLoopback: true, MaxViewersPerCamera: 40, MaxViewers: 80})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(f.Live.Shutdown)
 
 	db, err := store.Open(ctx, filepath.Join(dir, "snowlight.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	as, err := auth.NewService(auth.Config{Store: db, Argon2: auth.Argon2Params{Time: 1, MemoryKiB: 8 * 1024, Threads: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	al := audit.New(db, time.Now)
 	for _, u := range []struct {
 		name  string
@@ -152,37 +141,26 @@ func newFixture(t testing.TB) *fixture {
 		{"patrol-1", auth.Patrol, auth.Scope{}},
 	} {
 		pw, err := auth.RandomPassword()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := as.AddUser(ctx, auth.NewUser{Name: u.name, Role: u.role, Password: pw, Scope: u.scope}); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
+		_, err = as.AddUser(ctx, auth.NewUser{Name: u.name, Role: u.role, Password: pw, Scope: u.scope})
+		require.NoError(t, err)
 		f.Accounts[u.name] = Account{User: u.name, Password: pw}
 	}
 	o := w.Options()
 	o.Audit = al
 	o.Live = f.Live
 	routes, err := web.ProductRoutes(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	srv, err := web.New(web.Options{Auth: as, Audit: al, Log: slog.New(slog.DiscardHandler)}, routes...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	f.URL = "http://" + ln.Addr().String()
 	done := make(chan error, 1)
 	go func() { done <- web.Serve(ctx, ln, srv.Handler(), nil) }()
 	t.Cleanup(func() {
 		stop()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
+		assert.NoError(t, <-done, "serve")
 	})
 	return f
 }
@@ -237,17 +215,13 @@ func (f *fixture) target(shots string) Target {
 func ffmpeg(t testing.TB, args ...string) {
 	t.Helper()
 	out, err := exec.Command("ffmpeg", append([]string{"-hide_banner", "-loglevel", "error", "-y"}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffmpeg %v: %v\n%s", args, err, out)
-	}
+	require.NoError(t, err, "ffmpeg %v\n%s", args, out)
 }
 
 func readFile(t testing.TB, p string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return b
 }
 
@@ -284,9 +258,7 @@ func camera(t testing.TB, ctx context.Context, id, vf, bitrate string) *media.Ri
 	}
 	ffmpeg(t, append(args, path)...)
 	_, pkts, err := av.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ring := media.NewRing(10*time.Second, 8<<20)
 	push := func(i int) {
 		p := pkts[i%len(pkts)]

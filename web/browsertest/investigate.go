@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Phone is the viewport the patrol page is tested at: a current phone held upright.
@@ -26,59 +28,49 @@ const (
 // (read back by the server), and a search by an uploaded picture when photo is set.
 func findPeople(t *testing.T, tab *Tab, photo string, shot func(*testing.T, *Tab, string)) {
 	t.Helper()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#inv-list-result [data-like]`))))
+	require.NoError(t, tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#inv-list-result [data-like]`))))
 	n, err := WaitJS[int](tab, 20*time.Second, `document.querySelectorAll('#srch-results .hit').length`)
-	must(err)
+	require.NoError(t, err)
 	first, err := Eval[string](tab, 5*time.Second, `document.querySelector('#srch-results .hit').textContent`)
-	must(err)
-	if !strings.Contains(first, "alike") {
-		t.Errorf("a hit of a search by example says %q, want its similarity", first)
-	}
+	require.NoError(t, err)
+	assert.Contains(t, first, "alike", "a hit of a search by example, want its similarity")
 	t.Logf("find similar: %d sightings", n)
 	shot(t, tab, "07g-find-similar")
 
 	// One click on a hit shows its trajectory.
 	id, err := Eval[string](tab, 5*time.Second, `document.querySelector('#srch-results .hit').dataset.sighting`)
-	must(err)
-	must(clickJS(tab, `#srch-results .hit [data-follow]`))
+	require.NoError(t, err)
+	require.NoError(t, clickJS(tab, `#srch-results .hit [data-follow]`))
 	_, err = WaitJS[bool](tab, 15*time.Second, fmt.Sprintf(`!!document.querySelector('#inv-list-result .sighting[data-sighting=%s]')`, jsString(id)))
-	must(err)
+	require.NoError(t, err)
 
 	// A description from the chips, read back before searching. Clicked through the page's script: the
 	// trajectory above is still loading its pictures, which moves the chips under a pointer.
-	must(clickJS(tab, `.chips[data-part=upper] [data-colour=red]`))
-	must(clickJS(tab, `.chips[data-part=lower] [data-colour=dark]`))
+	require.NoError(t, clickJS(tab, `.chips[data-part=upper] [data-colour=red]`))
+	require.NoError(t, clickJS(tab, `.chips[data-part=lower] [data-colour=dark]`))
 	if _, err = WaitJS[string](tab, 10*time.Second, `(() => { const t = document.getElementById('srch-preview').textContent; return t.includes('top red') && t.includes('bottom dark') ? t : ''; })()`); err != nil {
 		got, _ := Eval[string](tab, 5*time.Second, `document.getElementById('srch-colours').value + ' / ' + document.getElementById('srch-preview').textContent`)
-		t.Fatalf("the chips red (top) and dark (bottom) gave %q: %v", got, err)
+		require.NoError(t, err, "the chips red (top) and dark (bottom) gave %q", got)
 	}
 	text, err := Eval[string](tab, 5*time.Second, `document.getElementById('srch-colours').value`)
-	must(err)
-	if text != "red top, dark trousers" {
-		t.Errorf("the chips wrote %q", text)
-	}
-	must(tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#srch-go`))))
+	require.NoError(t, err)
+	assert.Equal(t, "red top, dark trousers", text, "what the chips wrote")
+	require.NoError(t, tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#srch-go`))))
 	_, err = WaitJS[bool](tab, 20*time.Second, `!!document.querySelector('#srch-results .hit, #srch-none')`)
-	must(err)
+	require.NoError(t, err)
 	shot(t, tab, "07h-find-by-description")
 
 	if photo != "" {
 		_, err = Eval[chromedp.Void](tab, 5*time.Second, `(() => { document.getElementById('srch-colours').value = ''; document.querySelector('#srch-results').textContent = ''; })()`)
 		if err != nil && !strings.Contains(err.Error(), "undefined") {
-			must(err)
+			require.NoError(t, err)
 		}
-		must(tab.Do(10*time.Second, chromedp.SetUploadFiles(chromedp.CSS("#srch-crop"), []string{photo})))
+		require.NoError(t, tab.Do(10*time.Second, chromedp.SetUploadFiles(chromedp.CSS("#srch-crop"), []string{photo})))
 		_, err = WaitJS[bool](tab, 10*time.Second, `document.getElementById('srch-example').textContent.includes('the picture')`)
-		must(err)
-		must(tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#srch-go`))))
+		require.NoError(t, err)
+		require.NoError(t, tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#srch-go`))))
 		_, err = WaitJS[bool](tab, 30*time.Second, `!!document.querySelector('#srch-results .hit, #srch-none')`)
-		must(err)
+		require.NoError(t, err)
 	}
 }
 
@@ -95,32 +87,24 @@ func clickJS(tab *Tab, sel string) error {
 // downloads it through the page's own link into dir; it returns the bundle's path.
 func exportCase(t *testing.T, tab *Tab, dir string, shot func(*testing.T, *Tab, string)) string {
 	t.Helper()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#inv-export`))))
+	require.NoError(t, tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#inv-export`))))
 	fp, err := WaitJS[string](tab, 10*time.Second, `(() => { const t = document.getElementById('export-fingerprint').textContent; return t !== '…' ? t : ''; })()`)
-	must(err)
+	require.NoError(t, err)
 	shot(t, tab, "07e-export-dialog")
-	must(tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#export-start`))))
+	require.NoError(t, tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#export-start`))))
 	state, err := WaitJS[string](tab, 5*time.Minute, `document.querySelector('#export-done') ? 'done' : document.querySelector('#export-failed') ? document.querySelector('#export-failed').textContent : ''`)
-	must(err)
-	if state != "done" {
-		t.Fatal(state)
-	}
+	require.NoError(t, err)
+	require.Equal(t, "done", state, "the export's state")
 	shot(t, tab, "07f-export-done")
 	b64, err := Eval[string](tab, 60*time.Second, `fetch(document.getElementById('export-download').href).then(r => {
 		if (!r.ok) throw new Error('download: ' + r.status);
 		return r.arrayBuffer();
 	}).then(b => { const u = new Uint8Array(b); let s = ''; for (let i = 0; i < u.length; i += 32768) s += String.fromCharCode(...u.subarray(i, i + 32768)); return btoa(s); })`)
-	must(err)
+	require.NoError(t, err)
 	data, err := base64.StdEncoding.DecodeString(b64)
-	must(err)
+	require.NoError(t, err)
 	path := filepath.Join(dir, "case-bundle.zip")
-	must(os.WriteFile(path, data, 0o600))
+	require.NoError(t, os.WriteFile(path, data, 0o600))
 	t.Logf("exported a bundle of %d bytes signed by %s", len(data), fp)
 	return path
 }
@@ -135,22 +119,14 @@ type PatrolPhone struct {
 // is sent nowhere yet.
 func openPatrolPhone(t *testing.T, tab *Tab, base string, a Account, shot func(*testing.T, *Tab, string)) *PatrolPhone {
 	t.Helper()
-	if err := tab.Do(10*time.Second, chromedp.EmulateViewport(PhoneWidth, PhoneHeight, chromedp.EmulateScale(2), chromedp.EmulateMobile,
-		chromedp.EmulateTouch, chromedp.EmulatePortrait)); err != nil {
-		t.Fatal(err)
-	}
-	if err := tab.Login(base, a); err != nil {
-		t.Fatal(err)
-	}
-	if err := tab.Go("#/patrol", "patrol"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := WaitJS[bool](tab, 15*time.Second, `!!document.getElementById('pt-idle') && window.snowlight.stream.state === 'live'`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Eval[int](tab, 5*time.Second, `window.__sameDocument = 1`); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, tab.Do(10*time.Second, chromedp.EmulateViewport(PhoneWidth, PhoneHeight, chromedp.EmulateScale(2), chromedp.EmulateMobile,
+		chromedp.EmulateTouch, chromedp.EmulatePortrait)))
+	require.NoError(t, tab.Login(base, a))
+	require.NoError(t, tab.Go("#/patrol", "patrol"))
+	_, err := WaitJS[bool](tab, 15*time.Second, `!!document.getElementById('pt-idle') && window.snowlight.stream.state === 'live'`)
+	require.NoError(t, err)
+	_, err = Eval[int](tab, 5*time.Second, `window.__sameDocument = 1`)
+	require.NoError(t, err)
 	shot(t, tab, "11a-patrol-waiting")
 	return &PatrolPhone{tab: tab, shot: shot}
 }
@@ -162,19 +138,16 @@ func (p *PatrolPhone) sent(t *testing.T, alert string) {
 	t.Helper()
 	tab := p.tab
 	_, err := WaitJS[bool](tab, 20*time.Second, fmt.Sprintf(`document.body.dataset.assignment === %s && (document.getElementById('pt-status')||{}).dataset?.status === 'dispatched'`, jsString(alert)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if same, _ := Eval[int](tab, 5*time.Second, `window.__sameDocument || 0`); same != 1 {
-		t.Error("the patrol page reloaded to show the dispatch")
-	}
+	require.NoError(t, err)
+	same, err := Eval[int](tab, 5*time.Second, `window.__sameDocument || 0`)
+	assert.NoError(t, err)
+	assert.Equal(t, 1, same, "the patrol page reloaded to show the dispatch")
 	pics, err := WaitJS[int](tab, 10*time.Second, `[...document.querySelectorAll('.pt-photos img')].filter((i) => i.complete && i.naturalWidth > 0).length`)
-	if err != nil || pics < 1 {
-		t.Errorf("the assignment shows %d pictures of the person (%v)", pics, err)
-	}
-	if n, _ := Eval[int](tab, 5*time.Second, `document.querySelectorAll('#pt svg.map .path-point, #pt svg.map .unit').length`); n < 1 {
-		t.Error("the assignment's map shows neither where the person was seen nor the unit")
-	}
+	assert.NoError(t, err, "the assignment shows no picture of the person")
+	assert.GreaterOrEqual(t, pics, 1, "pictures of the person on the assignment")
+	n, err := Eval[int](tab, 5*time.Second, `document.querySelectorAll('#pt svg.map .path-point, #pt svg.map .unit').length`)
+	assert.NoError(t, err)
+	assert.GreaterOrEqual(t, n, 1, "the assignment's map shows neither where the person was seen nor the unit")
 	p.checkReadable(t)
 	p.shot(t, tab, "11b-patrol-dispatched")
 	p.step(t, "ack", "acknowledged")
@@ -196,22 +169,17 @@ func (p *PatrolPhone) checkReadable(t *testing.T) {
 		return [document.documentElement.scrollWidth, innerWidth, contrast(document.getElementById('pt-title')),
 			Math.min(...btns.map(contrast)), Math.min(...r.map((x) => x.height)), Math.min(...r.map((x) => x.top)), Math.max(...r.map((x) => x.bottom)), innerHeight, btns.length];
 	})()`)
-	if err != nil || len(got) != 9 {
-		t.Fatalf("measure the patrol page: %v %v", got, err)
-	}
+	require.NoError(t, err, "measure the patrol page")
+	require.Len(t, got, 9, "measure the patrol page")
 	scrollW, w, title, buttons, minH, top, bottom, h, n := got[0], got[1], got[2], got[3], got[4], got[5], got[6], got[7], got[8]
-	switch {
-	case n < 1:
-		t.Error("no step to take on the patrol page")
-	case scrollW > w:
-		t.Errorf("the page is %v px wide on a %v px screen: it scrolls sideways", scrollW, w)
-	case title < 7 || buttons < 7:
-		t.Errorf("contrast %.1f:1 (title) and %.1f:1 (buttons), want at least 7:1 to read in sunlight", title, buttons)
-	case minH < 56:
-		t.Errorf("step buttons %v px tall, want at least 56 for a thumb", minH)
-	case top < h*0.55 || bottom > h:
-		t.Errorf("step buttons from %v to %v px on a %v px screen, want them in its lower part", top, bottom, h)
-	}
+	require.GreaterOrEqual(t, n, 1.0, "no step to take on the patrol page")
+	assert.LessOrEqual(t, scrollW, w, "the page's width on the screen's: it scrolls sideways")
+	// At least 7:1 to read in sunlight.
+	assert.GreaterOrEqual(t, title, 7.0, "the title's contrast")
+	assert.GreaterOrEqual(t, buttons, 7.0, "the buttons' contrast")
+	assert.GreaterOrEqual(t, minH, 56.0, "the step buttons' height, for a thumb")
+	assert.GreaterOrEqual(t, top, h*0.55, "the step buttons' top on a %v px screen, want them in its lower part", h)
+	assert.LessOrEqual(t, bottom, h, "the step buttons' bottom on a %v px screen", h)
 	t.Logf("patrol page: contrast %.1f:1 title, %.1f:1 buttons; %d steps, %v px tall, %v-%v of %v px", title, buttons, int(n), minH, top, bottom, h)
 }
 
@@ -220,12 +188,9 @@ func (p *PatrolPhone) checkReadable(t *testing.T) {
 func (p *PatrolPhone) step(t *testing.T, action, status string) {
 	t.Helper()
 	tab := p.tab
-	if err := tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#pt-actions button[data-action=%q]`, action)))); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := WaitJS[bool](tab, 15*time.Second, fmt.Sprintf(`(document.getElementById('pt-status')||{}).dataset?.status === %q`, status)); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#pt-actions button[data-action=%q]`, action)))))
+	_, err := WaitJS[bool](tab, 15*time.Second, fmt.Sprintf(`(document.getElementById('pt-status')||{}).dataset?.status === %q`, status))
+	require.NoError(t, err)
 	p.checkReadable(t)
 	p.shot(t, tab, "11c-patrol-"+status)
 }
@@ -236,20 +201,14 @@ func (p *PatrolPhone) resolve(t *testing.T, alert string) {
 	t.Helper()
 	tab := p.tab
 	p.step(t, "on_scene", "on_scene")
-	if err := tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#pt-actions button[data-action="resolve"]`))); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := WaitJS[bool](tab, 15*time.Second, `!!document.getElementById('pt-idle')`); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#pt-actions button[data-action="resolve"]`))))
+	_, err := WaitJS[bool](tab, 15*time.Second, `!!document.getElementById('pt-idle')`)
+	require.NoError(t, err)
 	st, err := Eval[string](tab, 10*time.Second, fmt.Sprintf(`fetch('/api/v1/alerts/' + encodeURIComponent(%s)).then(r => r.json()).then(a => a.status)`, jsString(alert)))
-	if err != nil || st != "resolved" {
-		t.Errorf("the server says the alert is %q (%v), want resolved", st, err)
-	}
+	assert.NoError(t, err)
+	assert.Equal(t, "resolved", st, "the server's status of the alert")
 	p.shot(t, tab, "11d-patrol-resolved")
-	for _, pr := range tab.Problems() {
-		t.Errorf("patrol page reported: %s", pr)
-	}
+	assert.Empty(t, tab.Problems(), "the patrol page reported problems")
 }
 
 // CheckBundle checks a downloaded bundle as its recipient would, with verify (`snowlight case verify`,
@@ -257,25 +216,17 @@ func (p *PatrolPhone) resolve(t *testing.T, alert string) {
 // changed (each file stored again with one bit flipped in its middle).
 func CheckBundle(t *testing.T, path string, verify func(path string) error) {
 	t.Helper()
-	if err := verify(path); err != nil {
-		t.Fatalf("the exported bundle does not verify: %v", err)
-	}
+	require.NoError(t, verify(path), "the exported bundle does not verify")
 	zr, err := zip.OpenReader(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer zr.Close()
 	files := map[string][]byte{}
 	for _, f := range zr.File {
 		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		files[f.Name], err = io.ReadAll(rc)
 		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 	}
 	for _, changed := range zr.File {
 		var buf bytes.Buffer
@@ -286,23 +237,14 @@ func CheckBundle(t *testing.T, path string, verify func(path string) error) {
 				data[len(data)/2] ^= 1
 			}
 			w, err := zw.CreateHeader(&zip.FileHeader{Name: f.Name, Method: f.Method, Modified: f.Modified})
-			if err == nil {
-				_, err = w.Write(data)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
+			_, err = w.Write(data)
+			require.NoError(t, err)
 		}
-		if err := zw.Close(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, zw.Close())
 		p := filepath.Join(t.TempDir(), "changed.zip")
-		if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := verify(p); err == nil {
-			t.Errorf("a bundle with one byte of %s changed verifies", changed.Name)
-		}
+		require.NoError(t, os.WriteFile(p, buf.Bytes(), 0o600))
+		assert.Error(t, verify(p), "a bundle with one byte of %s changed verifies", changed.Name)
 	}
 	t.Logf("the bundle verifies, and fails with one byte changed in any of its %d files", len(zr.File))
 }
