@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // scene pre-generates frames of n people walking across a 1920x1080 view at 25 fps, with box
@@ -47,9 +49,7 @@ func BenchmarkTrackerUpdate(b *testing.B) {
 		b.Run(fmt.Sprintf("%d-objects", n), func(b *testing.B) {
 			frames := scene(n, 500)
 			tr, err := NewTracker(DefaultConfig())
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
 			i := 0
 			b.ReportAllocs()
 			for b.Loop() {

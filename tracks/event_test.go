@@ -3,9 +3,11 @@ package tracks
 import (
 	"encoding/json"
 	"math"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func sightingEvent(kind EventKind) SightingEvent {
@@ -45,11 +47,10 @@ func TestSightingEventValidate(t *testing.T) {
 			e := sightingEvent(SightingStarted)
 			tc.edit(&e)
 			err := e.Validate()
-			switch {
-			case tc.error == "" && err != nil:
-				t.Fatalf("refused: %v", err)
-			case tc.error != "" && (err == nil || !strings.Contains(err.Error(), tc.error)):
-				t.Fatalf("error %v, want it to mention %q", err, tc.error)
+			if tc.error == "" {
+				require.NoError(t, err, "refused")
+			} else {
+				require.ErrorContains(t, err, tc.error)
 			}
 		})
 	}
@@ -60,29 +61,22 @@ func TestSightingEventRoundTrip(t *testing.T) {
 	for _, kind := range []EventKind{SightingStarted, SightingUpdated, SightingEnded} {
 		e := sightingEvent(kind)
 		data, err := json.Marshal(e)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		got, err := DecodeSightingEvent(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		again, _ := json.Marshal(got)
-		if string(again) != string(data) {
-			t.Errorf("%s: round trip changed the event:\n%s\n%s", kind, data, again)
-		}
+		require.NoError(t, err)
+		again, err := json.Marshal(got)
+		require.NoError(t, err)
+		assert.Equal(t, string(data), string(again), "%s: round trip changed the event", kind)
 	}
 	for _, bad := range []string{
 		``, `{}`, `[]`, `{"kind":"sighting_started"} {}`, `{"kind":"sighting_started","extra":1}`,
 		`{"kind":"sighting_started","camera":"c1","frame":"2024-05-01T08:00:00Z","sighting":{"id":"x","camera":"c1"}}`,
 	} {
-		if _, err := DecodeSightingEvent([]byte(bad)); err == nil {
-			t.Errorf("decoded %q", bad)
-		}
+		_, err := DecodeSightingEvent([]byte(bad))
+		assert.Error(t, err, "decoded %q", bad)
 	}
-	if _, err := DecodeSightingEvent(make([]byte, MaxEventBytes+1)); err == nil {
-		t.Error("decoded an oversized message")
-	}
+	_, err := DecodeSightingEvent(make([]byte, MaxEventBytes+1))
+	assert.Error(t, err, "decoded an oversized message")
 }
 
 // FuzzDecodeSightingEvent: whatever arrives, decoding returns a valid event or an error, never
@@ -99,15 +93,10 @@ func FuzzDecodeSightingEvent(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if err := e.Validate(); err != nil {
-			t.Fatalf("accepted an invalid event: %v", err)
-		}
+		require.NoError(t, e.Validate(), "accepted an invalid event")
 		again, err := json.Marshal(e)
-		if err != nil {
-			t.Fatalf("accepted event does not encode: %v", err)
-		}
-		if _, err := DecodeSightingEvent(again); err != nil {
-			t.Fatalf("re-encoded event refused: %v\n%s", err, again)
-		}
+		require.NoError(t, err, "accepted event does not encode")
+		_, err = DecodeSightingEvent(again)
+		require.NoError(t, err, "re-encoded event refused:\n%s", again)
 	})
 }

@@ -1,8 +1,10 @@
 package tracks
 
 import (
-	"math"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestKalmanFollowsConstantVelocity(t *testing.T) {
@@ -13,9 +15,7 @@ func TestKalmanFollowsConstantVelocity(t *testing.T) {
 		kf.predict(1)
 		kf.update(at(float64(k)))
 	}
-	if v := kf.mean[4]; math.Abs(v-6) > 0.5 {
-		t.Fatalf("velocity %.2f px/interval, want about 6", v)
-	}
+	require.InDelta(t, 6, kf.mean[4], 0.5, "velocity in px/interval")
 	tests := []struct {
 		name string
 		tau  float64
@@ -25,29 +25,21 @@ func TestKalmanFollowsConstantVelocity(t *testing.T) {
 			k := kf
 			k.predict(tt.tau)
 			want := at(20 + tt.tau)
-			if iou := k.box().IoU(want); iou < 0.85 {
-				t.Errorf("predicted %+v, want %+v (IoU %.2f)", k.box(), want, iou)
-			}
+			assert.GreaterOrEqual(t, k.box().IoU(want), 0.85, "IoU of the prediction %+v with %+v", k.box(), want)
 			// Uncertainty grows with the time stepped.
-			if k.cov[0][0] <= kf.cov[0][0] {
-				t.Errorf("position variance did not grow: %v -> %v", kf.cov[0][0], k.cov[0][0])
-			}
+			assert.Greater(t, k.cov[0][0], kf.cov[0][0], "position variance did not grow")
 		})
 	}
 	long, short := kf, kf
 	long.predict(30)
 	short.predict(1)
-	if long.cov[0][0] <= short.cov[0][0] {
-		t.Errorf("variance after 30 intervals %v not above one interval's %v", long.cov[0][0], short.cov[0][0])
-	}
+	assert.Greater(t, long.cov[0][0], short.cov[0][0], "variance after 30 intervals, after one")
 }
 
 func TestInvert4(t *testing.T) {
 	m := [4][4]float64{{4, 1, 0, 0}, {1, 3, 0.5, 0}, {0, 0.5, 2, 0.1}, {0, 0, 0.1, 1}}
 	inv, ok := invert4(m)
-	if !ok {
-		t.Fatal("not invertible")
-	}
+	require.True(t, ok, "not invertible")
 	for i := range 4 {
 		for j := range 4 {
 			var v float64
@@ -58,12 +50,9 @@ func TestInvert4(t *testing.T) {
 			if i == j {
 				want = 1
 			}
-			if math.Abs(v-want) > 1e-12 {
-				t.Fatalf("m·inv[%d][%d] = %v", i, j, v)
-			}
+			require.InDelta(t, want, v, 1e-12, "m·inv[%d][%d]", i, j)
 		}
 	}
-	if _, ok := invert4([4][4]float64{}); ok {
-		t.Error("zero matrix inverted")
-	}
+	_, ok = invert4([4][4]float64{})
+	assert.False(t, ok, "zero matrix inverted")
 }

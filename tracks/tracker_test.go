@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"reflect"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/colour"
 )
@@ -29,9 +29,7 @@ func newTestTracker(t *testing.T, mod func(*Config)) *Tracker {
 		mod(&cfg)
 	}
 	tr, err := NewTracker(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return tr
 }
 
@@ -52,63 +50,45 @@ func TestLifecycle(t *testing.T) {
 	const fps = 10.0
 	a := walker(100, 30)
 	// Frame 0: nobody. A person appears at frame 1: tentative, not reported.
-	if got := tr.Update(at(0, fps), nil); len(got) != 0 {
-		t.Fatalf("reported %v on an empty frame", got)
-	}
-	if got := tr.Update(at(1, fps), []Detection{{Box: a(0.1), Score: 0.9}}); len(got) != 0 {
-		t.Fatalf("tentative track reported: %v", got)
-	}
-	if all := tr.Tracks(); len(all) != 1 || all[0].State != Tentative {
-		t.Fatalf("tracks %+v, want one tentative", all)
-	}
+	require.Empty(t, tr.Update(at(0, fps), nil), "reported on an empty frame")
+	require.Empty(t, tr.Update(at(1, fps), []Detection{{Box: a(0.1), Score: 0.9}}), "tentative track reported")
+	all := tr.Tracks()
+	require.Len(t, all, 1, "want one tentative track")
+	require.Equal(t, Tentative, all[0].State, "want one tentative track")
 	// Second hit confirms.
 	got := tr.Update(at(2, fps), []Detection{{Box: a(0.2), Score: 0.9}})
-	if len(got) != 1 || got[0].State != Confirmed || got[0].Detection != 0 {
-		t.Fatalf("after two hits: %+v", got)
-	}
+	require.Len(t, got, 1, "after two hits")
+	require.Equal(t, Confirmed, got[0].State, "after two hits")
+	require.Equal(t, 0, got[0].Detection, "after two hits")
 	id := got[0].ID
 	for f := 3; f <= 5; f++ {
 		got = tr.Update(at(f, fps), []Detection{{Box: a(float64(f) / fps), Score: 0.9}})
-		if !reflect.DeepEqual(ids(got), []uint64{id}) {
-			t.Fatalf("frame %d: ids %v, want [%d]", f, ids(got), id)
-		}
+		require.Equal(t, []uint64{id}, ids(got), "frame %d", f)
 	}
 	// Missed for 0.3 s: lost, not reported, then found again with the same id.
 	for f := 6; f <= 8; f++ {
-		if got = tr.Update(at(f, fps), nil); len(got) != 0 {
-			t.Fatalf("lost track reported at frame %d", f)
-		}
+		got = tr.Update(at(f, fps), nil)
+		require.Empty(t, got, "lost track reported at frame %d", f)
 	}
-	if all := tr.Tracks(); len(all) != 1 || all[0].State != Lost {
-		t.Fatalf("tracks %+v, want one lost", all)
-	}
+	all = tr.Tracks()
+	require.Len(t, all, 1, "want one lost track")
+	require.Equal(t, Lost, all[0].State, "want one lost track")
 	got = tr.Update(at(9, fps), []Detection{{Box: a(0.9), Score: 0.9}})
-	if !reflect.DeepEqual(ids(got), []uint64{id}) {
-		t.Fatalf("after the gap: ids %v, want [%d]", ids(got), id)
-	}
-	if s := tr.Sightings(); len(s) != 0 {
-		t.Fatalf("sighting before the track ended: %+v", s)
-	}
+	require.Equal(t, []uint64{id}, ids(got), "after the gap")
+	require.Empty(t, tr.Sightings(), "sighting before the track ended")
 	// Gone for longer than LostMaxAge: removed, one final sighting from first to last detection.
 	for f := 10; f <= 16; f++ {
 		tr.Update(at(f, fps), nil)
 	}
-	if all := tr.Tracks(); len(all) != 0 {
-		t.Fatalf("tracks left: %+v", all)
-	}
+	require.Empty(t, tr.Tracks(), "tracks left")
 	s := tr.Sightings()
-	if len(s) != 1 {
-		t.Fatalf("%d sightings, want 1", len(s))
-	}
-	if !s[0].Enter.Equal(at(1, fps)) || !s[0].Exit.Equal(at(9, fps)) || !s[0].Final || s[0].Camera != "cam-1" {
-		t.Errorf("sighting %s %v..%v final %v", s[0].Camera, s[0].Enter, s[0].Exit, s[0].Final)
-	}
-	if len(s[0].Boxes) != 6 { // frames 1-5 and 9
-		t.Errorf("%d boxes, want 6", len(s[0].Boxes))
-	}
-	if len(tr.Sightings()) != 0 {
-		t.Error("Sightings returned the same sighting twice")
-	}
+	require.Len(t, s, 1)
+	assert.True(t, s[0].Enter.Equal(at(1, fps)), "enter %v", s[0].Enter)
+	assert.True(t, s[0].Exit.Equal(at(9, fps)), "exit %v", s[0].Exit)
+	assert.True(t, s[0].Final, "final")
+	assert.Equal(t, "cam-1", s[0].Camera)
+	assert.Len(t, s[0].Boxes, 6) // frames 1-5 and 9
+	assert.Empty(t, tr.Sightings(), "Sightings returned the same sighting twice")
 }
 
 func TestTentativeNeverBecomesSighting(t *testing.T) {
@@ -116,20 +96,14 @@ func TestTentativeNeverBecomesSighting(t *testing.T) {
 	tr.Update(at(0, 10), nil)
 	tr.Update(at(1, 10), []Detection{{Box: Box{X: 10, Y: 10, W: 40, H: 100}, Score: 0.9}})
 	tr.Update(at(2, 10), nil)
-	if all := tr.Tracks(); len(all) != 0 {
-		t.Fatalf("tentative track survived a miss: %+v", all)
-	}
-	if s := tr.Finish(); len(s) != 0 {
-		t.Fatalf("sightings from a tentative track: %+v", s)
-	}
+	require.Empty(t, tr.Tracks(), "tentative track survived a miss")
+	require.Empty(t, tr.Finish(), "sightings from a tentative track")
 }
 
 func TestFirstFrameConfirmsAtOnce(t *testing.T) {
 	tr := newTestTracker(t, nil)
 	got := tr.Update(at(0, 10), []Detection{{Box: Box{X: 10, Y: 10, W: 40, H: 100}, Score: 0.9}})
-	if len(got) != 1 {
-		t.Fatalf("people in view at start not reported: %+v", got)
-	}
+	require.Len(t, got, 1, "people in view at start not reported")
 }
 
 func TestScoreBands(t *testing.T) {
@@ -138,14 +112,12 @@ func TestScoreBands(t *testing.T) {
 	tr.Update(at(0, 10), []Detection{{Box: a(0), Score: 0.9}})
 	// A low-score detection (an occluded person) continues the confirmed track...
 	got := tr.Update(at(1, 10), []Detection{{Box: a(0.1), Score: 0.3}})
-	if len(got) != 1 || got[0].Score != 0.3 {
-		t.Fatalf("low detection did not continue the track: %+v", got)
-	}
+	require.Len(t, got, 1, "low detection did not continue the track")
+	require.Equal(t, 0.3, got[0].Score, "low detection did not continue the track")
 	// ...but never starts one, and one below LowScore is ignored.
 	got = tr.Update(at(2, 10), []Detection{{Box: a(0.2), Score: 0.9}, {Box: Box{X: 400, Y: 100, W: 50, H: 120}, Score: 0.4}, {Box: Box{X: 600, Y: 100, W: 50, H: 120}, Score: 0.05}})
-	if len(tr.Tracks()) != 1 || len(got) != 1 {
-		t.Fatalf("weak detections started tracks: %+v", tr.Tracks())
-	}
+	require.Len(t, tr.Tracks(), 1, "weak detections started tracks")
+	require.Len(t, got, 1, "weak detections started tracks")
 }
 
 func TestBadDetectionsIgnored(t *testing.T) {
@@ -159,14 +131,11 @@ func TestBadDetectionsIgnored(t *testing.T) {
 		{Box: Box{X: 100, Y: 0, W: 40, H: 100}, Score: 0.9},
 	}
 	got := tr.Update(at(0, 10), dets)
-	if len(got) != 1 || got[0].Detection != 4 {
-		t.Fatalf("got %+v, want only detection 4", got)
-	}
+	require.Len(t, got, 1, "want only detection 4")
+	require.Equal(t, 4, got[0].Detection, "want only detection 4")
 	// Time going backwards is treated as no time passing.
 	got = tr.Update(at(-5, 10), []Detection{{Box: Box{X: 100, Y: 0, W: 40, H: 100}, Score: 0.9}})
-	if len(got) != 1 {
-		t.Fatalf("update with an earlier time lost the track: %+v", got)
-	}
+	require.Len(t, got, 1, "update with an earlier time lost the track")
 }
 
 // TestSkippedFramesByWallTime checks that a camera whose detector runs on every fifth frame keeps a
@@ -187,9 +156,7 @@ func TestSkippedFramesByWallTime(t *testing.T) {
 					seen[g.ID]++
 				}
 			}
-			if len(seen) != 2 {
-				t.Fatalf("%d identities for two walkers: %v", len(seen), seen)
-			}
+			require.Len(t, seen, 2, "identities for two walkers")
 		})
 	}
 }
@@ -217,14 +184,13 @@ func TestCrossingKeepsIdentities(t *testing.T) {
 			}
 			if id, ok := first[who]; !ok {
 				first[who] = g.ID
-			} else if id != g.ID {
-				t.Fatalf("frame %d: %s changed id %d -> %d", f, who, id, g.ID)
+			} else {
+				require.Equal(t, id, g.ID, "frame %d: %s changed id", f, who)
 			}
 		}
 	}
-	if len(first) != 2 || first["a"] == first["b"] {
-		t.Fatalf("identities %v", first)
-	}
+	require.Len(t, first, 2, "identities")
+	require.NotEqual(t, first["a"], first["b"], "identities")
 }
 
 type fakeCrops struct {
@@ -269,46 +235,30 @@ func TestSightingContents(t *testing.T) {
 		tr.Update(at(f, 25), []Detection{{Box: box, Score: score, Face: face, Appearance: noisy(r, app, 0.1), Crops: crops}})
 	}
 	ss := tr.Finish()
-	if len(ss) != 1 {
-		t.Fatalf("%d sightings", len(ss))
-	}
+	require.Len(t, ss, 1)
 	s := ss[0]
-	if len(s.Boxes) > 8 || len(s.Boxes) < 4 {
-		t.Errorf("%d boxes kept, want 4..8", len(s.Boxes))
+	assert.GreaterOrEqual(t, len(s.Boxes), 4, "boxes kept")
+	assert.LessOrEqual(t, len(s.Boxes), 8, "boxes kept")
+	assert.True(t, s.Boxes[0].Time.Equal(s.Enter), "first box at %v, enter %v", s.Boxes[0].Time, s.Enter)
+	if assert.NotNil(t, s.Face, "best face") {
+		assert.True(t, s.Face.Time.Equal(at(bestFaceFrame, 25)), "best face %+v, want the one at frame %d", s.Face, bestFaceFrame)
 	}
-	if !s.Boxes[0].Time.Equal(s.Enter) {
-		t.Errorf("first box at %v, enter %v", s.Boxes[0].Time, s.Enter)
-	}
-	if s.Face == nil || !s.Face.Time.Equal(at(bestFaceFrame, 25)) {
-		t.Errorf("best face %+v, want the one at frame %d", s.Face, bestFaceFrame)
-	}
-	if s.Body == nil || !s.Body.Time.Equal(at(10, 25)) || len(s.Body.JPEG) == 0 {
-		t.Errorf("best body %+v, want frame 10 with bytes", s.Body)
-	} else {
+	if assert.NotNil(t, s.Body, "best body") {
+		assert.True(t, s.Body.Time.Equal(at(10, 25)), "best body %+v, want frame 10", s.Body)
+		assert.NotEmpty(t, s.Body.JPEG, "best body's bytes")
 		assert.Equal(t, fmt.Sprint("body", s.Colours.Upper.Dark), string(s.Body.JPEG), "the sighting's colours are of its body view")
 	}
 	// Crops are encoded only when the view improves, never per frame.
-	if faceCalls > 10 || bodyCalls > 10 {
-		t.Errorf("encoded %d face and %d body crops over %d frames", faceCalls, bodyCalls, frames)
-	}
-	if c := cosine(s.FaceEmbedding, id); c < 0.95 {
-		t.Errorf("face embedding similarity to the identity %.3f", c)
-	}
-	if c := cosine(s.AppearanceEmbedding, app); c < 0.95 {
-		t.Errorf("appearance embedding similarity %.3f", c)
-	}
+	assert.LessOrEqual(t, faceCalls, 10, "face crops encoded over %d frames", frames)
+	assert.LessOrEqual(t, bodyCalls, 10, "body crops encoded over %d frames", frames)
+	assert.GreaterOrEqual(t, cosine(s.FaceEmbedding, id), 0.95, "face embedding similarity to the identity")
+	assert.GreaterOrEqual(t, cosine(s.AppearanceEmbedding, app), 0.95, "appearance embedding similarity")
 	// Sightings are plain values: JSON keeps everything.
 	b, err := json.Marshal(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var back Sighting
-	if err := json.Unmarshal(b, &back); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(back, s) {
-		t.Errorf("JSON round trip changed the sighting:\n%+v\n%+v", back, s)
-	}
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, s, back, "JSON round trip changed the sighting")
 }
 
 func TestCropErrorsAreLoggedNotFatal(t *testing.T) {
@@ -319,9 +269,9 @@ func TestCropErrorsAreLoggedNotFatal(t *testing.T) {
 		tr.Update(at(f, 10), []Detection{{Box: Box{X: 10, Y: 10, W: 40, H: 100}, Score: 0.9, Face: &Face{Box: Box{X: 20, Y: 15, W: 15, H: 15}, Score: 0.9}, Crops: crops}})
 	}
 	s := tr.Finish()
-	if len(s) != 1 || s[0].Body == nil || s[0].Face == nil {
-		t.Fatalf("sighting lost with failing crops: %+v", s)
-	}
+	require.Len(t, s, 1, "sighting lost with failing crops")
+	require.NotNil(t, s[0].Body, "body lost with failing crops")
+	require.NotNil(t, s[0].Face, "face lost with failing crops")
 }
 
 func TestLiveSighting(t *testing.T) {
@@ -332,17 +282,14 @@ func TestLiveSighting(t *testing.T) {
 		id = got[0].ID
 	}
 	s, ok := tr.Live(id)
-	if !ok || s.Final || len(s.Boxes) != 5 {
-		t.Fatalf("live sighting %+v ok %v", s, ok)
-	}
+	require.True(t, ok, "live sighting")
+	require.False(t, s.Final, "live sighting is final")
+	require.Len(t, s.Boxes, 5, "live sighting")
 	s.Boxes[0].Score = -1 // the copy is the caller's
 	s2, _ := tr.Live(id)
-	if s2.Boxes[0].Score == -1 {
-		t.Error("live sighting shares memory with the tracker")
-	}
-	if _, ok := tr.Live(999); ok {
-		t.Error("unknown track has a live sighting")
-	}
+	assert.NotEqual(t, -1.0, s2.Boxes[0].Score, "live sighting shares memory with the tracker")
+	_, ok = tr.Live(999)
+	assert.False(t, ok, "unknown track has a live sighting")
 }
 
 func TestAppearanceResolvesAmbiguity(t *testing.T) {
@@ -367,12 +314,8 @@ func TestAppearanceResolvesAmbiguity(t *testing.T) {
 		}
 		return 99
 	}
-	if d := run(false); d != 0 {
-		t.Fatalf("without appearance the track took detection %d, want the closer box 0", d)
-	}
-	if d := run(true); d != 1 {
-		t.Fatalf("with appearance the track took detection %d, want 1 (same appearance)", d)
-	}
+	require.Equal(t, uint64(0), run(false), "without appearance the track took a detection, want the closer box 0")
+	require.Equal(t, uint64(1), run(true), "with appearance the track took a detection, want 1 (same appearance)")
 }
 
 func TestConfigValidation(t *testing.T) {
@@ -393,9 +336,8 @@ func TestConfigValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := DefaultConfig()
 			tt.mod(&cfg)
-			if _, err := NewTracker(cfg); err == nil {
-				t.Fatal("accepted")
-			}
+			_, err := NewTracker(cfg)
+			require.Error(t, err, "accepted")
 		})
 	}
 }
@@ -432,8 +374,9 @@ func TestSparseAppearance(t *testing.T) {
 			app = noisy(r, appA, 0.05) // new, then due
 		}
 		got := tr.Update(at(f, 10), []Detection{{Box: Box{X: 100, Y: 100, W: 50, H: 120}, Score: 0.9, Appearance: app}})
-		if len(got) != 1 || (f > 0 && got[0].ID != idA) {
-			t.Fatalf("frame %d: %+v, want track %d continued", f, got, idA)
+		require.Len(t, got, 1, "frame %d", f)
+		if f > 0 {
+			require.Equal(t, idA, got[0].ID, "frame %d: want the track continued", f)
 		}
 		idA = got[0].ID
 	}
@@ -443,8 +386,8 @@ func TestSparseAppearance(t *testing.T) {
 		{Box: Box{X: 115, Y: 100, W: 50, H: 120}, Score: 0.9, Appearance: appA},
 	})
 	for _, g := range got {
-		if g.ID == idA && g.Detection != 1 {
-			t.Fatalf("the track took detection %d, want 1 (same appearance)", g.Detection)
+		if g.ID == idA {
+			require.Equal(t, 1, g.Detection, "the track took a detection, want 1 (same appearance)")
 		}
 	}
 	// The other person's next frames carry no appearance: nothing to compare, IoU decides.
@@ -458,10 +401,8 @@ func TestSparseAppearance(t *testing.T) {
 		if s.TrackID != idA {
 			continue
 		}
-		if c := cosine(s.AppearanceEmbedding, appA); c < 0.95 {
-			t.Errorf("sighting's appearance similarity %.3f from its sparse embeddings", c)
-		}
+		assert.GreaterOrEqual(t, cosine(s.AppearanceEmbedding, appA), 0.95, "sighting's appearance similarity from its sparse embeddings")
 		return
 	}
-	t.Errorf("no sighting of track %d", idA)
+	assert.Fail(t, "no sighting of the track", "track %d", idA)
 }

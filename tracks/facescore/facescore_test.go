@@ -74,9 +74,10 @@ func FuzzReadTracks(f *testing.F) {
 			return
 		}
 		for _, tf := range faces {
-			if tf.Frame < 1 || tf.Track < 0 || !(tf.X0 < tf.X1 && tf.Y0 < tf.Y1) {
-				t.Fatalf("accepted %+v from %q", tf, s)
-			}
+			require.GreaterOrEqual(t, tf.Frame, 1, "accepted %+v from %q", tf, s)
+			require.GreaterOrEqual(t, tf.Track, 0, "accepted %+v from %q", tf, s)
+			require.Less(t, tf.X0, tf.X1, "accepted %+v from %q", tf, s)
+			require.Less(t, tf.Y0, tf.Y1, "accepted %+v from %q", tf, s)
 		}
 	})
 }
