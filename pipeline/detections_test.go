@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"math"
-	"slices"
 	"testing"
 	"time"
 
@@ -42,9 +41,7 @@ func TestPairFaces(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := pairFaces(tc.persons, tc.faces); !slices.Equal(got, tc.want) {
-				t.Errorf("pairFaces = %v, want %v", got, tc.want)
-			}
+			assert.Equal(t, tc.want, pairFaces(tc.persons, tc.faces))
 		})
 	}
 }
@@ -72,28 +69,23 @@ func TestCandidates(t *testing.T) {
 		{ID: "cy", Name: "Cy", Category: watchlist.Missing, Embeddings: [][]float32{unit(0, 0, 1)}},
 	}
 	m, err := watchlist.NewMatcher(ids, policy, "", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	f := &detect.Face{Embedding: unit(0.9, 0.4, 0.1), Nearest: &watchlist.Match{PersonID: "ann", Category: watchlist.Suspect,
 		Similarity: 0.9, Threshold: 0.55}}
 	got := ranker{matcher: m, keep: 2}.candidates(f)
-	if len(got) != 2 || got[0].PersonID != "ann" || got[1].PersonID != "bob" {
-		t.Fatalf("candidates %+v, want ann then bob", got)
-	}
-	if got[0].Threshold != float64(policy.Threshold[watchlist.Suspect]) || got[1].Threshold != float64(float32(0.7)) {
-		t.Errorf("thresholds %+v, want the category's for ann, bob's own", got)
-	}
-	if math.Abs(got[0].Similarity-0.9/math.Sqrt(0.98)) > 1e-5 {
-		t.Errorf("similarity %v", got[0].Similarity)
-	}
+	require.Len(t, got, 2, "candidates, want ann then bob")
+	require.Equal(t, "ann", got[0].PersonID, "candidates, want ann then bob")
+	require.Equal(t, "bob", got[1].PersonID, "candidates, want ann then bob")
+	assert.Equal(t, float64(policy.Threshold[watchlist.Suspect]), got[0].Threshold, "ann's threshold, want her category's")
+	assert.Equal(t, float64(float32(0.7)), got[1].Threshold, "bob's threshold, want his own")
+	assert.InDelta(t, 0.9/math.Sqrt(0.98), got[0].Similarity, 1e-5, "similarity")
 	got = ranker{keep: 3}.candidates(f)
-	if len(got) != 1 || got[0].PersonID != "ann" || got[0].Similarity != float64(float32(0.9)) || got[0].Threshold != float64(float32(0.55)) {
-		t.Errorf("without a matcher: %+v, want the nearest identity", got)
+	if assert.Len(t, got, 1, "without a matcher, want the nearest identity") {
+		assert.Equal(t, "ann", got[0].PersonID, "without a matcher, want the nearest identity")
+		assert.Equal(t, float64(float32(0.9)), got[0].Similarity, "without a matcher")
+		assert.Equal(t, float64(float32(0.55)), got[0].Threshold, "without a matcher")
 	}
-	if got := (ranker{keep: 3}).candidates(&detect.Face{}); got != nil {
-		t.Errorf("a face without a match or embedding: %+v", got)
-	}
+	assert.Nil(t, (ranker{keep: 3}).candidates(&detect.Face{}), "a face without a match or embedding")
 }
 
 var fullQuality = detect.Quality{Size: 1, Pose: 1, Sharpness: 1}
@@ -138,17 +130,17 @@ func TestToDetections(t *testing.T) {
 		},
 	}
 	dets := toDetections(res, ranker{keep: 3})
-	if len(dets) != 2 {
-		t.Fatalf("%d detections, want one per person", len(dets))
-	}
+	require.Len(t, dets, 2, "want one detection per person")
 	d := dets[0]
-	if d.Box != (tracks.Box{X: 100, Y: 100, W: 100, H: 300}) || math.Abs(d.Score-0.8) > 1e-6 || len(d.Appearance) != 2 {
-		t.Errorf("detection %+v", d)
+	assert.Equal(t, tracks.Box{X: 100, Y: 100, W: 100, H: 300}, d.Box)
+	assert.InDelta(t, 0.8, d.Score, 1e-6)
+	assert.Len(t, d.Appearance, 2)
+	if assert.NotNil(t, d.Face) {
+		assert.Equal(t, 130.0, d.Face.Box.X)
+		assert.Len(t, d.Face.Embedding, 2)
+		if assert.Len(t, d.Face.Matches, 1) {
+			assert.Equal(t, 0.5, d.Face.Matches[0].Threshold)
+		}
 	}
-	if d.Face == nil || d.Face.Box.X != 130 || len(d.Face.Embedding) != 2 || len(d.Face.Matches) != 1 || d.Face.Matches[0].Threshold != 0.5 {
-		t.Errorf("face %+v", d.Face)
-	}
-	if dets[1].Face != nil {
-		t.Errorf("the second person got a face: %+v", dets[1].Face)
-	}
+	assert.Nil(t, dets[1].Face, "the second person got a face")
 }

@@ -32,13 +32,9 @@ func scenario(t testing.TB, name string) (*testvideos.Spec, *testvideos.Rendered
 		t.Setenv("SNOWLIGHT_EVAL", shareddata.Dir(t, "SNOWLIGHT_EVAL", "eval"))
 	}
 	spec, err := testvideos.BuiltinScenario(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	r, err := testvideos.RenderCached(context.Background(), spec, "", testvideos.RenderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return spec, r
 }
 
@@ -73,9 +69,7 @@ func writeConfig(t testing.TB, r *testvideos.Rendered, fps float64, cams ...stri
 		}
 	}
 	path := filepath.Join(t.TempDir(), "replay.yaml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o600))
 	return path
 }
 
@@ -113,29 +107,21 @@ func enrol(t testing.TB, p *detect.Pipeline, spec *testvideos.Spec, policy watch
 		var photos []detect.PhotoInput
 		for _, path := range spec.EnrolPhotos(person.ID) {
 			ph, err := detect.ReadPhotoFile(path, detect.DefaultEnrolmentRules().Limits.MaxBytes)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			photos = append(photos, ph)
 		}
 		if len(photos) == 0 {
 			continue
 		}
 		cat, err := watchlist.ParseCategory(person.Category)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		id, err := p.Enrol(context.Background(), person.Name, cat, photos, detect.DefaultEnrolmentRules())
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		id.ID = person.ID
 		ids = append(ids, id)
 	}
 	m, err := watchlist.NewMatcher(ids, policy, p.EmbeddingModel(), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return m
 }
 
@@ -151,26 +137,16 @@ func newCenter(t testing.TB, cfg *config.Config) *centerParts {
 	ctx := context.Background()
 	dir := t.TempDir()
 	db, err := store.Open(ctx, filepath.Join(dir, "snowlight.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	d := decode(t, cfg)
-	if err := db.SetCameras(ctx, d.CameraPositions()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, db.SetCameras(ctx, d.CameraPositions()))
 	objects, err := objstore.OpenDir(filepath.Join(dir, "objects"), objstore.DirOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	topo, err := d.Topology()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	st, err := stitch.New(stitch.DefaultConfig(), topo)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return &centerParts{db: db, objects: objects, cfg: center.Config{Store: db, Objects: objects, Stitcher: st}}
 }
 
@@ -178,9 +154,7 @@ func newCenter(t testing.TB, cfg *config.Config) *centerParts {
 func decode(t testing.TB, cfg *config.Config) *deploy.Deployment {
 	t.Helper()
 	d, err := deploy.Decode(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return d
 }
 
@@ -195,8 +169,6 @@ cameras:
   - {id: c2, position: {lat: 50.879, lon: 4.7003}, recording: {file: c2.mp4, start: 2024-05-01T08:00:00Z},
      neighbours: [{camera: c1, min: 3s, max: 30s}]}
 `), func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return cfg
 }

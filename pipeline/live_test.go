@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/center"
 	"snowlight/config"
@@ -31,9 +33,7 @@ func TestLiveCameras(t *testing.T) {
 	spec, r := scenario(t, "city5")
 	const fps = 4.0
 	cfg, err := config.Load(writeConfig(t, r, fps, "c1", "c2"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	policy := decode(t, cfg).Watchlist
 	dets := detectors(t, 2)
 	watch := enrol(t, dets[0], spec, policy)
@@ -50,20 +50,14 @@ func TestLiveCameras(t *testing.T) {
 			}
 		}})
 	for _, cam := range []string{"c1", "c2"} {
-		if err := sim.AddFile(cam, r.VideoPath(cam)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, sim.AddFile(cam, r.VideoPath(cam)))
 	}
-	if err := sim.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, sim.Start(context.Background()))
 	t.Cleanup(sim.Close)
 
 	reg := prometheus.NewRegistry()
 	metrics, err := pipeline.NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	c := newCenter(t, cfg)
 	type seen struct {
 		ev center.Event
@@ -71,35 +65,27 @@ func TestLiveCameras(t *testing.T) {
 	}
 	var events []seen
 	c.cfg.OnEvent = func(e center.Event) { events = append(events, seen{e, time.Now()}) } // the center's goroutine
-	if c.cfg.Metrics, err = center.NewMetrics(reg); err != nil {
-		t.Fatal(err)
-	}
+	c.cfg.Metrics, err = center.NewMetrics(reg)
+	require.NoError(t, err)
 	cn, err := center.New(c.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	edgeCfg := pipeline.EdgeConfig{Tracker: pipeline.TrackerConfig(), Metrics: metrics,
 		WatchList: func() *watchlist.Matcher { return watch }}
 	var cams []pipeline.LiveCamera
 	for i, id := range []string{"c1", "c2"} {
 		w, err := ingest.NewWorker(ingest.Config{Camera: id, URL: sim.URL(id), Decode: ingest.DecodeSampled, SampleFPS: fps})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		gate := pipeline.GateConfig()
 		det := dets[i].NewCamera(id, &gate)
 		t.Cleanup(func() { det.Close() })
 		edge, err := pipeline.NewEdge(id, det, edgeCfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		cams = append(cams, pipeline.LiveCamera{Worker: w, Edge: edge})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 13*time.Second)
 	defer cancel()
-	if err := pipeline.RunLive(ctx, pipeline.LiveOptions{Cameras: cams, Center: cn, Metrics: metrics}); err != context.DeadlineExceeded {
-		t.Fatalf("RunLive: %v, want the deadline", err)
-	}
+	err = pipeline.RunLive(ctx, pipeline.LiveOptions{Cameras: cams, Center: cn, Metrics: metrics})
+	require.Equal(t, context.DeadlineExceeded, err, "RunLive, want the deadline")
 
 	// Obama: named while in view, then a final sighting; Lin: a final sighting without a name.
 	var named *seen
@@ -113,40 +99,33 @@ func TestLiveCameras(t *testing.T) {
 		} else if named == nil && s.ev.Sighting.PersonID() == "obama" {
 			named = &events[i]
 		}
-		if p := s.ev.Sighting.PersonID(); p != "" && p != "obama" {
-			t.Errorf("%s on %s was named %s", s.ev.Sighting.ID, s.ev.Camera, p)
+		if p := s.ev.Sighting.PersonID(); p != "" {
+			assert.Equal(t, "obama", p, "%s on %s was named", s.ev.Sighting.ID, s.ev.Camera)
 		}
 	}
-	if named == nil {
-		t.Fatalf("obama was never named while in view; events %d, finals %v", len(events), finals)
-	}
+	require.NotNil(t, named, "obama was never named while in view; events %d, finals %v", len(events), finals)
 	var obamaFinal *center.Event
 	for i, f := range finals["c1"] {
 		if f.Sighting.PersonID() == "obama" {
 			obamaFinal = &finals["c1"][i]
 		}
 	}
-	if obamaFinal == nil {
-		t.Fatalf("no final sighting of obama on c1: %+v", finals["c1"])
-	}
-	if !named.ev.Frame.Before(obamaFinal.Sighting.Exit) {
-		t.Errorf("obama named at frame %v, not before his track ended at %v", named.ev.Frame, obamaFinal.Sighting.Exit)
-	}
-	if i := slices.IndexFunc(finals["c2"], func(e center.Event) bool { return e.Sighting.Exit.Sub(e.Sighting.Enter) > 3*time.Second }); i < 0 {
-		t.Errorf("no sighting of lin on c2: %+v", finals["c2"])
-	}
+	require.NotNil(t, obamaFinal, "no final sighting of obama on c1: %+v", finals["c1"])
+	assert.True(t, named.ev.Frame.Before(obamaFinal.Sighting.Exit), "obama named at frame %v, not before his track ended at %v", named.ev.Frame, obamaFinal.Sighting.Exit)
+	assert.True(t, slices.ContainsFunc(finals["c2"], func(e center.Event) bool { return e.Sighting.Exit.Sub(e.Sighting.Enter) > 3*time.Second }),
+		"no sighting of lin on c2: %+v", finals["c2"])
 	// The store has both, as final sightings with their snapshots in the object store.
 	for _, f := range []center.Event{*obamaFinal} {
 		s, err := c.db.Sighting(context.Background(), f.Sighting.ID)
-		if err != nil {
-			t.Fatal(err)
+		require.NoError(t, err)
+		assert.True(t, s.Final, "stored sighting %s is final", s.ID)
+		require.NotNil(t, s.Face, "stored sighting %+v lacks its face snapshot", s)
+		assert.NotEmpty(t, s.Face.Ref, "stored sighting %+v lacks its face snapshot", s)
+		if assert.NotNil(t, s.Body, "stored sighting %+v lacks its body snapshot", s) {
+			assert.NotEmpty(t, s.Body.Ref, "stored sighting %+v lacks its body snapshot", s)
 		}
-		if !s.Final || s.Face == nil || s.Face.Ref == "" || s.Body == nil || s.Body.Ref == "" {
-			t.Errorf("stored sighting %+v lacks its snapshots", s)
-		}
-		if _, err := c.objects.Stat(context.Background(), s.Face.Ref); err != nil {
-			t.Errorf("face snapshot: %v", err)
-		}
+		_, err = c.objects.Stat(context.Background(), s.Face.Ref)
+		assert.NoError(t, err, "face snapshot")
 	}
 
 	// Latency, from the first frame camsim sent with Obama's whole face in view.
@@ -159,9 +138,7 @@ func TestLiveCameras(t *testing.T) {
 				k, named.at.Sub(at).Round(time.Millisecond), named.ev.Frame.Sub(at).Round(time.Millisecond))
 		}
 	}
-	if n := histogramCount(t, reg, "snowlight_pipeline_identity_latency_seconds"); n < 1 {
-		t.Errorf("identity latency observed %d times", n)
-	}
+	assert.GreaterOrEqual(t, histogramCount(t, reg, "snowlight_pipeline_identity_latency_seconds"), uint64(1), "times identity latency was observed")
 }
 
 // firstFace is the number of the first frame that shows the person's whole face.
@@ -180,9 +157,7 @@ func firstFace(c *testvideos.CameraTruth, person string) (int, bool) {
 func histogramCount(t *testing.T, reg *prometheus.Registry, name string) uint64 {
 	t.Helper()
 	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, mf := range mfs {
 		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
 			return mf.GetMetric()[0].GetHistogram().GetSampleCount()

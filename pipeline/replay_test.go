@@ -2,13 +2,15 @@ package pipeline_test
 
 import (
 	"context"
-	"errors"
 	"runtime"
 	"testing"
 	"time"
 
 	"snowlight/center"
 	"snowlight/pipeline"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Cancelling a replay stops every camera promptly and leaves no goroutine behind.
@@ -19,9 +21,7 @@ func TestReplayStopsWhenCancelled(t *testing.T) {
 		cfg.Cameras[i].Recording.File = r.VideoPath(id)
 	}
 	recs, err := decode(t, cfg).Recordings()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	dets := detectors(t, 1)
 	c := newCenter(t, cfg)
 	before := runtime.NumGoroutine()
@@ -37,15 +37,11 @@ func TestReplayStopsWhenCancelled(t *testing.T) {
 		Recordings: recs, Detectors: dets, Center: c.cfg,
 		Edge: pipeline.EdgeConfig{Tracker: pipeline.TrackerConfig()},
 	})
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("replay returned %v, want it cancelled", err)
-	}
+	require.ErrorIs(t, err, context.Canceled, "the replay, want it cancelled")
 	t.Logf("the cancelled replay returned %v after the cancel", time.Since(cancelled).Round(time.Millisecond))
 	deadline := time.Now().Add(5 * time.Second)
 	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := runtime.NumGoroutine(); n > before {
-		t.Errorf("%d goroutines after the replay, %d before", n, before)
-	}
+	assert.LessOrEqual(t, runtime.NumGoroutine(), before, "goroutines after the replay, before")
 }

@@ -17,6 +17,9 @@ import (
 	"snowlight/tracks"
 	"snowlight/tracks/stitch"
 	"snowlight/watchlist"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // replayScenario replays the rendered scenario's cameras (all of them when cams is empty) through the
@@ -26,14 +29,10 @@ func replayScenario(t *testing.T, name string, fps float64, cams ...string) (*sc
 	t.Helper()
 	spec, r := scenario(t, name)
 	cfg, err := config.Load(writeConfig(t, r, fps, cams...))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	d := decode(t, cfg)
 	recs, err := d.Recordings()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	policy := d.Watchlist
 	dets := detectors(t, min(runtime.GOMAXPROCS(0), len(recs)))
 	watch := enrol(t, dets[0], spec, policy)
@@ -42,9 +41,7 @@ func replayScenario(t *testing.T, name string, fps float64, cams ...string) (*sc
 	var last time.Time
 	var finals []tracks.Sighting // in the order the stitcher took them
 	c.cfg.OnEvent = func(e center.Event) {
-		if e.Frame.Before(last) {
-			t.Errorf("%s event of frame %v after one of frame %v", e.Kind, e.Frame, last)
-		}
+		assert.False(t, e.Frame.Before(last), "%s event of frame %v after one of frame %v", e.Kind, e.Frame, last)
 		last = e.Frame
 		if e.Sighting != nil && e.Sighting.Final {
 			finals = append(finals, *e.Sighting)
@@ -61,9 +58,7 @@ func replayScenario(t *testing.T, name string, fps float64, cams ...string) (*sc
 		},
 		Center: c.cfg,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	rep := score(t, c.db, r.Truth, cams...)
 	if path := os.Getenv("SNOWLIGHT_STITCH_DUMP"); path != "" {
 		writeStitchDump(t, path, cfg, finals, rep)
@@ -104,12 +99,8 @@ func writeStitchDump(t *testing.T, path string, cfg *config.Config, finals []tra
 		d.Truth[s.s.ID] = dumpTruth{Person: s.person, Pass: s.pass, Rank: rep.rank[s.pass]}
 	}
 	b, err := json.Marshal(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, b, 0o644))
 	t.Logf("stitcher input written to %s", path)
 }
 
@@ -132,9 +123,7 @@ func TestCity5Trajectories(t *testing.T) {
 		rates = nil
 		for _, f := range strings.Fields(v) {
 			fps, err := strconv.ParseFloat(f, 64)
-			if err != nil {
-				t.Fatalf("SNOWLIGHT_REPLAY_FPS: %v", err)
-			}
+			require.NoError(t, err, "SNOWLIGHT_REPLAY_FPS")
 			rates = append(rates, fps)
 		}
 	}
@@ -146,26 +135,18 @@ func TestCity5Trajectories(t *testing.T) {
 func city5(t *testing.T, fps float64) {
 	rep, stats := replayScenario(t, "city5", fps)
 	t.Logf("replay at %g fps: %d frames, %d detected, elapsed %v\n%s", fps, stats.Frames(), detected(stats), stats.Elapsed, rep)
-	if rep.recall() < 0.95 {
-		t.Errorf("link recall %.3f, want at least 0.95", rep.recall())
-	}
-	if rep.precision() < 0.98 {
-		t.Errorf("link precision %.3f, want at least 0.98", rep.precision())
-	}
+	assert.GreaterOrEqual(t, rep.recall(), 0.95, "link recall")
+	assert.GreaterOrEqual(t, rep.precision(), 0.98, "link precision")
 	// The truth cannot say whether two background passers-by are one person, so the stitcher must
 	// not claim it on clothes and timing alone.
-	for _, l := range rep.unjudgedWeak {
-		t.Error(l)
-	}
+	assert.Empty(t, rep.unjudgedWeak, "links between background passers-by on clothes and timing alone")
 	_, r := scenario(t, "city5")
 	for _, p := range r.Truth.Persons {
-		if p.Enrolled && !rep.identified[p.ID] {
-			t.Errorf("%s (enrolled) was never named", p.ID)
+		if p.Enrolled {
+			assert.True(t, rep.identified[p.ID], "%s (enrolled) was never named", p.ID)
 		}
 	}
-	for _, w := range rep.wrongNames {
-		t.Error(w)
-	}
+	assert.Empty(t, rep.wrongNames, "wrong names")
 	checkSearch(t, rep.db, r.Truth, rep)
 }
 
@@ -182,28 +163,24 @@ func detected(s pipeline.ReplayStats) int {
 func TestReplayTwoCameras(t *testing.T) {
 	rep, stats := replayScenario(t, "city5", 2, "c4", "c5")
 	t.Logf("%d frames, %d detected, elapsed %v\n%s", stats.Frames(), detected(stats), stats.Elapsed, rep)
-	if rep.trueLinks != 3 || rep.found != 3 || rep.correct != rep.foundLinks {
-		t.Errorf("found %d of %d true links, %d of %d stored links right, want all", rep.found, rep.trueLinks, rep.correct, rep.foundLinks)
-	}
+	assert.Equal(t, 3, rep.trueLinks, "true links")
+	assert.Equal(t, 3, rep.found, "true links found")
+	assert.Equal(t, rep.foundLinks, rep.correct, "stored links right, want all")
 	for _, p := range []string{"kit", "biden", "obama", "rose"} {
-		if !rep.identified[p] {
-			t.Errorf("%s was never named", p)
-		}
+		assert.True(t, rep.identified[p], "%s was never named", p)
 	}
-	for _, w := range rep.wrongNames {
-		t.Error(w)
-	}
-	if stats.Trajectories != len(rep.sightings)-3 || stats.Linked != 3 || stats.Links != 3 {
-		t.Errorf("stats: %d trajectories, %d linked, %d links; want %d, 3, 3", stats.Trajectories, stats.Linked, stats.Links, len(rep.sightings)-3)
-	}
+	assert.Empty(t, rep.wrongNames, "wrong names")
+	assert.Equal(t, len(rep.sightings)-3, stats.Trajectories, "trajectories")
+	assert.Equal(t, 3, stats.Linked, "linked")
+	assert.Equal(t, 3, stats.Links, "links")
 	for _, c := range stats.Cameras {
-		if c.Source.Frames != 124 || c.Edge.Frames != 124 || c.Edge.Detected+c.Edge.Skipped != 124 || c.Edge.Errors > 0 {
-			t.Errorf("camera %s: %+v", c.Camera, c)
-		}
+		assert.Equal(t, 124, c.Source.Frames, "camera %s: source frames", c.Camera)
+		assert.Equal(t, 124, c.Edge.Frames, "camera %s: edge frames", c.Camera)
+		assert.Equal(t, 124, c.Edge.Detected+c.Edge.Skipped, "camera %s: detected and skipped frames", c.Camera)
+		assert.Zero(t, c.Edge.Errors, "camera %s: errors", c.Camera)
 		// Every track reported as it started is reported as it ended, and re-reported every second
 		// or so while in view (each pass lasts about 6 s).
-		if c.Edge.Started != c.Edge.Ended || c.Edge.Updated < 3*c.Edge.Started {
-			t.Errorf("camera %s: %d started, %d updated, %d ended", c.Camera, c.Edge.Started, c.Edge.Updated, c.Edge.Ended)
-		}
+		assert.Equal(t, c.Edge.Started, c.Edge.Ended, "camera %s: tracks started and ended", c.Camera)
+		assert.GreaterOrEqual(t, c.Edge.Updated, 3*c.Edge.Started, "camera %s: updates, want 3 a track at least", c.Camera)
 	}
 }

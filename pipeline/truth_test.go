@@ -14,6 +14,9 @@ import (
 	"snowlight/testvideos"
 	"snowlight/tracks"
 	"snowlight/tracks/stitch"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // stored is one final sighting read back from the store, with what the truth says it shows.
@@ -114,17 +117,11 @@ func score(t *testing.T, db *store.DB, truth *testvideos.Truth, cams ...string) 
 	r := &scoreReport{db: db, start: truth.Start, identified: map[string]bool{}}
 	for _, c := range truth.Cameras {
 		steps, err := db.AtCamera(ctx, c.ID, truth.Start.Add(-1e9), truth.Start.Add(1e12), 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		for _, st := range steps {
 			s, err := db.Sighting(ctx, st.Sighting)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !s.Final {
-				t.Errorf("sighting %s is still interim after the replay", s.ID)
-			}
+			require.NoError(t, err)
+			assert.True(t, s.Final, "sighting %s is still interim after the replay", s.ID)
 			x := &stored{s: s, link: st.Link, traj: st.Trajectory, pass: -1}
 			x.person, x.pass = truthOf(truth, &c, s)
 			r.sightings = append(r.sightings, x)
@@ -172,8 +169,7 @@ func score(t *testing.T, db *store.DB, truth *testvideos.Truth, cams ...string) 
 		}
 		r.foundLinks++
 		from := byID[s.link.From]
-		if from == nil {
-			t.Errorf("link %s -> %s: no such sighting", s.link.From, s.s.ID)
+		if !assert.NotNil(t, from, "link %s -> %s: no such sighting", s.link.From, s.s.ID) {
 			continue
 		}
 		desc := fmt.Sprintf("%s %s@%.0fs -> %s %s@%.0fs", dash(from.person), from.s.Camera, rel(truth, from.s), dash(s.person), s.s.Camera, rel(truth, s.s))
