@@ -10,6 +10,8 @@ import (
 
 	"snowlight/center"
 	"snowlight/tracks"
+
+	"github.com/stretchr/testify/require"
 )
 
 // BenchmarkCenterHandle measures the center's cost per final sighting: two JPEG snapshots into the
@@ -26,9 +28,7 @@ func BenchmarkCenterHandle(b *testing.B) {
 		}
 	}
 	c, err := center.New(parts.cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	r := rand.New(rand.NewPCG(1, 2))
 	face := func(person int) []float32 {
 		v := make([]float32, 128)
@@ -56,15 +56,11 @@ func BenchmarkCenterHandle(b *testing.B) {
 		binaryStamp(jpeg, i)
 		s.Face = &tracks.Snapshot{Time: enter, JPEG: append([]byte("f"), jpeg...)}
 		s.Body = &tracks.Snapshot{Time: enter, JPEG: append([]byte("b"), jpeg...)}
-		if err := c.Handle(ctx, tracks.SightingEvent{Kind: tracks.SightingEnded, Camera: s.Camera, Frame: s.Exit, Sighting: s}); err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, c.Handle(ctx, tracks.SightingEvent{Kind: tracks.SightingEnded, Camera: s.Camera, Frame: s.Exit, Sighting: s}))
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sightings/s")
 	b.ReportMetric(float64(links)/float64(b.N), "links/sighting")
-	if st := c.Stats(); st.Decisions < b.N {
-		b.Fatalf("%d decisions for %d sightings", st.Decisions, b.N)
-	}
+	require.GreaterOrEqual(b, c.Stats().Decisions, b.N, "decisions for the sightings")
 }
 
 // binaryStamp makes each snapshot's content unique, so every one is a new object.

@@ -39,9 +39,8 @@ func BenchmarkPutClip(b *testing.B) {
 				clip[0], clip[1] = byte(i), byte(i>>8) // new content, new key
 				b.StartTimer()
 				info, err := objstore.PutContent(b.Context(), tc.s, "clip", "mp4", clip, "video/mp4", objstore.Meta{AlertID: "A"})
-				if err != nil || info.Pending {
-					b.Fatal(err, info.Pending)
-				}
+				require.NoError(b, err)
+				require.False(b, info.Pending, "the put is pending")
 			}
 		})
 	}

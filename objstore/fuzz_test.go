@@ -33,9 +33,7 @@ func FuzzValidateKey(f *testing.F) {
 func FuzzSignerVerify(f *testing.F) {
 	now := time.Unix(1_700_000_000, 0)
 	s, err := objstore.NewSigner(bytes.Repeat([]byte{1}, 32), "/o", func() time.Time { return now })
-	if err != nil {
-		f.Fatal(err)
-	}
+	require.NoError(f, err)
 	link, _ := s.Sign("clip/a.mp4", time.Minute)
 	u, _ := url.Parse(link)
 	f.Add("clip/a.mp4", u.RawQuery)
