@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"gocv.io/x/gocv"
 )
 
@@ -90,8 +92,8 @@ func TestAppearanceSchedule(t *testing.T) {
 			for _, f := range tc.frames {
 				at := t0.Add(time.Duration(f.ms) * time.Millisecond)
 				got := m.plan(at, f.persons)
-				if fmt.Sprint(got) != fmt.Sprint(f.want) && !(len(got) == 0 && len(f.want) == 0) {
-					t.Fatalf("at %d ms: reasons %v, want %v", f.ms, got, f.want)
+				if len(got) != 0 || len(f.want) != 0 {
+					require.Equal(t, fmt.Sprint(f.want), fmt.Sprint(got), "at %d ms: reasons", f.ms)
 				}
 				for i, r := range got {
 					if r != skip {
@@ -107,9 +109,7 @@ func TestAppearanceSchedule(t *testing.T) {
 					}
 				}
 			}
-			if m.stats != want {
-				t.Errorf("stats %+v, want %+v", m.stats, want)
-			}
+			assert.Equal(t, want, m.stats)
 		})
 	}
 }
@@ -120,13 +120,9 @@ func TestAppearanceScheduleRetriesFailures(t *testing.T) {
 	m := newAppearanceMemory(DefaultAppearanceSchedule())
 	t0 := time.Unix(1000, 0)
 	ps := []Person{person(0, 100, 3, 180, 0.9)}
-	if got := m.plan(t0, ps); got[0] != reasonNew {
-		t.Fatalf("first frame %v", got)
-	}
+	require.Equal(t, reasonNew, m.plan(t0, ps)[0], "first frame")
 	// not recorded as embedded
-	if got := m.plan(t0.Add(200*time.Millisecond), ps); got[0] != reasonDue {
-		t.Errorf("after a failed embedding: %v, want due", got)
-	}
+	assert.Equal(t, reasonDue, m.plan(t0.Add(200*time.Millisecond), ps)[0], "after a failed embedding")
 }
 
 // TestAppearanceScheduleZeroEmbedsEveryone: the zero schedule, and no memory at all (Pipeline.Detect),
@@ -136,9 +132,7 @@ func TestAppearanceScheduleZeroEmbedsEveryone(t *testing.T) {
 	for _, m := range []*appearanceMemory{nil, newAppearanceMemory(AppearanceSchedule{})} {
 		for k := range 3 {
 			got := m.plan(time.Unix(int64(k), 0), ps)
-			if fmt.Sprint(got) != fmt.Sprint([]reason{reasonDue, reasonDue}) {
-				t.Errorf("memory %v frame %d: %v", m != nil, k, got)
-			}
+			assert.Equal(t, fmt.Sprint([]reason{reasonDue, reasonDue}), fmt.Sprint(got), "memory %v frame %d", m != nil, k)
 		}
 	}
 }
@@ -149,15 +143,11 @@ func TestAppearanceScheduleZeroEmbedsEveryone(t *testing.T) {
 // what the metrics count.
 func TestCameraSchedulesAppearance(t *testing.T) {
 	m, err := NewMetrics(prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cfg := DefaultConfig(modelsDir(t))
 	cfg.Metrics = m
 	p, err := NewPipeline(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer p.Close()
 	gcfg := DefaultGateConfig()
 	cam := p.NewCamera("vtest", &gcfg)
@@ -165,37 +155,26 @@ func TestCameraSchedulesAppearance(t *testing.T) {
 	var persons, embedded int
 	sampledFrames(t, vtestPath(t), 5, 4*time.Second, func(i int, at time.Duration, img gocv.Mat) {
 		res, err := cam.Process(context.Background(), img, time.Unix(0, 0).Add(at))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		n := 0
 		for _, pr := range res.Persons {
-			switch len(pr.Appearance) {
-			case 0:
-			case 512:
+			if len(pr.Appearance) != 0 {
+				require.Len(t, pr.Appearance, 512, "frame %d: appearance", i)
 				n++
-			default:
-				t.Fatalf("frame %d: appearance of %d values", i, len(pr.Appearance))
 			}
 		}
-		if n != res.Appearances {
-			t.Errorf("frame %d: %d persons embedded, result says %d", i, n, res.Appearances)
-		}
-		if i == 0 && n != len(res.Persons) {
-			t.Errorf("first frame: %d of %d persons embedded; everyone is new", n, len(res.Persons))
+		assert.Equal(t, res.Appearances, n, "frame %d: persons embedded, and what the result says", i)
+		if i == 0 {
+			assert.Len(t, res.Persons, n, "first frame: persons embedded; everyone is new")
 		}
 		persons += len(res.Persons)
 		embedded += n
 	})
 	st := cam.AppearanceStats()
 	t.Logf("%d persons, %d embedded: %+v", persons, embedded, st)
-	if st.Persons != persons || st.Embedded() != embedded {
-		t.Errorf("stats %+v against %d persons, %d embedded", st, persons, embedded)
-	}
-	if got := testutil.ToFloat64(m.appear.WithLabelValues("vtest")); got != float64(embedded) {
-		t.Errorf("metrics count %v appearance embeddings, want %d", got, embedded)
-	}
-	if persons < 50 || embedded >= persons*9/10 {
-		t.Errorf("%d of %d persons embedded: the schedule should skip some on the busy street", embedded, persons)
-	}
+	assert.Equal(t, persons, st.Persons, "stats' persons")
+	assert.Equal(t, embedded, st.Embedded(), "stats' embedded")
+	assert.Equal(t, float64(embedded), testutil.ToFloat64(m.appear.WithLabelValues("vtest")), "appearance embeddings the metrics count")
+	assert.GreaterOrEqual(t, persons, 50, "persons on the busy street")
+	assert.Less(t, embedded, persons*9/10, "persons embedded of %d: the schedule should skip some on the busy street", persons)
 }

@@ -51,14 +51,12 @@ func BenchmarkFaceEmbed(b *testing.B) {
 	img := readImage(b, evalDir(b)+"/faces/face_recognition/examples/obama.jpg")
 	defer img.Close()
 	res, err := p.DetectPhoto(context.Background(), img)
-	if err != nil || len(res.Faces) != 1 {
-		b.Fatalf("%v, %d faces", err, len(res.Faces))
-	}
+	require.NoError(b, err)
+	require.Len(b, res.Faces, 1)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := p.faceEmb.EmbedFace(img, res.Faces[0]); err != nil {
-			b.Fatal(err)
-		}
+		_, err := p.faceEmb.EmbedFace(img, res.Faces[0])
+		require.NoError(b, err)
 	}
 }
 
@@ -68,9 +66,8 @@ func BenchmarkGate(b *testing.B) {
 	img := readVideoFramesB(b, 100)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := g.Check(img, time.Unix(int64(i), 0)); err != nil {
-			b.Fatal(err)
-		}
+		_, err := g.Check(img, time.Unix(int64(i), 0))
+		require.NoError(b, err)
 	}
 }
 
@@ -79,8 +76,7 @@ func BenchmarkPipelineFrame(b *testing.B) {
 	img := readVideoFramesB(b, 100)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := p.Detect(context.Background(), img, time.Now()); err != nil {
-			b.Fatal(err)
-		}
+		_, err := p.Detect(context.Background(), img, time.Now())
+		require.NoError(b, err)
 	}
 }

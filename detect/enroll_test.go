@@ -3,16 +3,17 @@ package detect
 import (
 	"bytes"
 	"context"
-	"errors"
 	"image"
 	"image/png"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"snowlight/detect/photo"
 	"snowlight/watchlist"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func unit(v ...float32) []float32 { return l2normalize(v) }
@@ -23,25 +24,22 @@ func TestEnrolmentPhotos(t *testing.T) {
 	faces := filepath.Join(evalDir(t), "faces")
 	read := func(rel string) PhotoInput {
 		data, err := os.ReadFile(filepath.Join(faces, rel))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		return PhotoInput{Name: rel, Data: data}
 	}
 	ctx := context.Background()
 	id, err := p.Enrol(ctx, "Barack Obama", watchlist.Missing, []PhotoInput{
 		read("face_recognition/examples/obama.jpg"), read("face_recognition/examples/obama2.jpg")}, DefaultEnrolmentRules())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(id.Embeddings) != 2 || len(id.Photos) != 2 || id.EmbeddingModel != p.EmbeddingModel() || id.Validate() != nil ||
-		id.Photos[1].Source != "face_recognition/examples/obama2.jpg" || len(id.Photos[0].SHA256) != 64 ||
-		id.Photos[0].Score < 0.9 || id.Photos[0].Face.H < 40 {
-		t.Errorf("entry %+v (%v)", id, id.Validate())
-	}
-	if s := watchlist.Cosine(id.Embeddings[0], id.Embeddings[1]); s < 0.6 {
-		t.Errorf("two photos of the same man at similarity %.3f", s)
-	}
+	require.NoError(t, err)
+	require.Len(t, id.Embeddings, 2)
+	require.Len(t, id.Photos, 2)
+	assert.Equal(t, p.EmbeddingModel(), id.EmbeddingModel)
+	assert.NoError(t, id.Validate())
+	assert.Equal(t, "face_recognition/examples/obama2.jpg", id.Photos[1].Source)
+	assert.Len(t, id.Photos[0].SHA256, 64)
+	assert.GreaterOrEqual(t, id.Photos[0].Score, float32(0.9))
+	assert.GreaterOrEqual(t, id.Photos[0].Face.H, float32(40), "height of the face")
+	assert.GreaterOrEqual(t, watchlist.Cosine(id.Embeddings[0], id.Embeddings[1]), float32(0.6), "similarity of two photos of the same man")
 	bomb := Limits()
 	bomb.MaxPixels = 1000
 	tests := []struct {
@@ -60,26 +58,22 @@ func TestEnrolmentPhotos(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := p.EmbedPhoto(ctx, tc.photo, tc.rules)
-			if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("got %v, want %v containing %q", err, tc.is, tc.want)
-			}
+			assert.ErrorIs(t, err, tc.is)
+			assert.ErrorContains(t, err, tc.want)
 		})
 	}
 	// One bad photo fails the whole enrolment, naming it.
 	_, err = p.Enrol(ctx, "Barack Obama", watchlist.Missing, []PhotoInput{read("face_recognition/examples/obama.jpg"),
 		read("face_recognition/examples/two_people.jpg")}, DefaultEnrolmentRules())
-	if !errors.Is(err, ErrSeveralFaces) || !strings.Contains(err.Error(), "two_people.jpg") {
-		t.Errorf("mixed enrolment: %v", err)
-	}
+	assert.ErrorIs(t, err, ErrSeveralFaces, "mixed enrolment")
+	assert.ErrorContains(t, err, "two_people.jpg", "mixed enrolment")
 }
 
 // tinyPNG is a grey picture of w x h pixels, smaller than any face detector's input.
 func tinyPNG(t *testing.T, w, h int) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if err := png.Encode(&b, image.NewGray(image.Rect(0, 0, w, h))); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, png.Encode(&b, image.NewGray(image.Rect(0, 0, w, h))))
 	return b.Bytes()
 }
 

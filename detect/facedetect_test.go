@@ -7,6 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Face detection on real labelled photos. Figures go to docs/ACCURACY.md; the asserted floors are the
@@ -27,16 +30,12 @@ type dlibDataset struct {
 func readDlib(t *testing.T, path string) dlibDataset {
 	t.Helper()
 	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	dec := xml.NewDecoder(bytes.NewReader(data))
 	// The files declare ISO-8859-1 but are plain ASCII.
 	dec.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
 	var ds dlibDataset
-	if err := dec.Decode(&ds); err != nil {
-		t.Fatalf("parse %s: %v", path, err)
-	}
+	require.NoError(t, dec.Decode(&ds), "parse %s", path)
 	return ds
 }
 
@@ -73,9 +72,8 @@ func TestFaceDetectionDlib(t *testing.T) {
 			recall, precision := float64(tp)/float64(truth), float64(tp)/float64(max(found, 1))
 			t.Logf("dlib %s: %d faces, %d detections, %d true: recall %.3f precision %.3f",
 				tc.file, truth, found, tp, recall, precision)
-			if recall < tc.minRecall || precision < tc.minPrecise {
-				t.Errorf("recall %.3f precision %.3f, floors %.2f / %.2f", recall, precision, tc.minRecall, tc.minPrecise)
-			}
+			assert.GreaterOrEqual(t, recall, tc.minRecall, "recall")
+			assert.GreaterOrEqual(t, precision, tc.minPrecise, "precision")
 		})
 	}
 }
@@ -110,16 +108,12 @@ func TestFaceDetectionPhotos(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := photoFaces(t, p, filepath.Join(faces, tc.path))
-			if len(got) != tc.count {
-				t.Errorf("found %d faces, want %d: %+v", len(got), tc.count, boxesOf(got))
-			}
+			assert.Len(t, got, tc.count, "faces found: %+v", boxesOf(got))
 			var fb []Box
 			for _, f := range got {
 				fb = append(fb, f.Box)
 			}
-			if tp := matchBoxes(tc.truth, fb, 0.5); tp != len(tc.truth) {
-				t.Errorf("only %d of %d listed faces found at IoU >= 0.5; found %+v", tp, len(tc.truth), fb)
-			}
+			assert.Equal(t, len(tc.truth), matchBoxes(tc.truth, fb, 0.5), "listed faces found at IoU >= 0.5; found %+v", fb)
 		})
 	}
 }
@@ -128,9 +122,9 @@ func TestFaceDetectionPhotos(t *testing.T) {
 func TestRGBAPhotoIsThreeChannel(t *testing.T) {
 	m := readImage(t, filepath.Join(evalDir(t), "faces", "face_recognition", "tests", "test_images", "32bit.png"))
 	defer m.Close()
-	if m.Channels() != 3 || m.Cols() != 626 || m.Rows() != 1200 {
-		t.Errorf("32bit.png decoded to %dx%d with %d channels, want 626x1200 BGR", m.Cols(), m.Rows(), m.Channels())
-	}
+	assert.Equal(t, 3, m.Channels(), "32bit.png's channels, want BGR")
+	assert.Equal(t, 626, m.Cols(), "32bit.png's width")
+	assert.Equal(t, 1200, m.Rows(), "32bit.png's height")
 }
 
 func boxesOf(faces []Face) []Box {

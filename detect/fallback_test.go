@@ -3,15 +3,16 @@ package detect
 import (
 	"bytes"
 	"context"
-	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"snowlight/models"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestFallbackWithoutModels runs the product's perception without any models directory: it must work on
@@ -21,28 +22,18 @@ func TestFallbackWithoutModels(t *testing.T) {
 	cfg := DefaultConfig("")
 	cfg.Log = slog.New(slog.NewTextHandler(&logs, nil))
 	p, err := NewPipeline(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer p.Close()
 	for _, w := range []string{"no models directory", "face recognition is OFF", "hog", "haarcascade"} {
-		if !strings.Contains(logs.String(), w) {
-			t.Errorf("log does not say %q:\n%s", w, logs.String())
-		}
+		assert.Contains(t, logs.String(), w, "the log")
 	}
-	if p.Recognition() {
-		t.Error("recognition on without models")
-	}
+	assert.False(t, p.Recognition(), "recognition on without models")
 
 	frames := readVideoFrames(t, vtestPath(t), 100)
 	res, err := p.Detect(context.Background(), frames[100], time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Logf("HOG on vtest frame 100: %d persons (YOLOX finds 7)", len(res.Persons))
-	if len(res.Persons) < 5 {
-		t.Errorf("HOG found %d persons in vtest frame 100", len(res.Persons))
-	}
+	assert.GreaterOrEqual(t, len(res.Persons), 5, "persons HOG found in vtest frame 100")
 
 	eval := evalDir(t)
 	faces := photoFaces(t, p, filepath.Join(eval, "faces", "face-api", "test", "images", "faces.jpg"))
@@ -51,25 +42,19 @@ func TestFallbackWithoutModels(t *testing.T) {
 	var fb []Box
 	for _, f := range faces {
 		fb = append(fb, f.Box)
-		if f.Embedding != nil || f.Match != nil {
-			t.Error("a face was embedded without a recognition model")
-		}
+		assert.Nil(t, f.Embedding, "a face was embedded without a recognition model")
+		assert.Nil(t, f.Match, "a face was matched without a recognition model")
 	}
 	// Cascade boxes are tighter than the listed ones; IoU 0.3 pairs them with the right face.
 	tp := matchBoxes(truth, fb, 0.3)
 	t.Logf("Haar cascade on faces.jpg: %d of 6 faces, %d detections", tp, len(fb))
-	if tp < 4 {
-		t.Errorf("cascade found %d of 6 faces", tp)
-	}
+	assert.GreaterOrEqual(t, tp, 4, "faces of 6 the cascade found")
 
 	data, err := os.ReadFile(filepath.Join(eval, "faces", "face_recognition", "examples", "obama.jpg"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	_, _, err = p.EmbedPhoto(context.Background(), PhotoInput{Name: "obama.jpg", Data: data}, DefaultEnrolmentRules())
-	if err == nil || !strings.Contains(err.Error(), "recognition is off") || !strings.Contains(err.Error(), "obama.jpg") {
-		t.Errorf("enrolment without models: %v", err)
-	}
+	assert.ErrorContains(t, err, "recognition is off", "enrolment without models")
+	assert.ErrorContains(t, err, "obama.jpg", "enrolment without models")
 }
 
 // TestPipelineRefusesBadModels: a models directory with a corrupted file stops the pipeline with the
@@ -79,22 +64,16 @@ func TestPipelineRefusesBadModels(t *testing.T) {
 	dir := t.TempDir()
 	for _, m := range models.Manifest() {
 		data, err := os.ReadFile(filepath.Join(src, m.File))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		if m.Name == models.FaceEmbedder {
 			data = data[:len(data)/2]
 		}
-		if err := os.WriteFile(filepath.Join(dir, m.File), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(filepath.Join(dir, m.File), data, 0o644))
 	}
 	_, err := NewPipeline(DefaultConfig(dir))
-	if !errors.Is(err, models.ErrMismatch) || !strings.Contains(err.Error(), "face_recognition_mobilefacenet_foamliu.onnx") {
-		t.Fatalf("got %v", err)
-	}
+	require.ErrorIs(t, err, models.ErrMismatch)
+	require.ErrorContains(t, err, "face_recognition_mobilefacenet_foamliu.onnx")
 	os.Remove(filepath.Join(dir, "person_detection_yolox_nano_416.onnx"))
-	if _, err := NewPipeline(DefaultConfig(dir)); !errors.Is(err, models.ErrNotFound) {
-		t.Fatalf("missing file: got %v", err)
-	}
+	_, err = NewPipeline(DefaultConfig(dir))
+	require.ErrorIs(t, err, models.ErrNotFound, "missing file")
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/stretchr/testify/require"
 	"gocv.io/x/gocv"
 
 	"snowlight/internal/shareddata"
@@ -31,9 +32,7 @@ func newPipeline(t testing.TB, appearance bool) *Pipeline {
 	cfg := DefaultConfig(modelsDir(t))
 	cfg.Appearance = appearance
 	p, err := NewPipeline(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { p.Close() })
 	return p
 }
@@ -42,9 +41,7 @@ func newPipeline(t testing.TB, appearance bool) *Pipeline {
 func readImage(t testing.TB, path string) gocv.Mat {
 	t.Helper()
 	m, _, err := ReadPhoto(path, DefaultEnrolmentRules().Limits)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return m
 }
 
@@ -54,9 +51,7 @@ func photoFaces(t testing.TB, p *Pipeline, path string) []Face {
 	img := readImage(t, path)
 	defer img.Close()
 	res, err := p.DetectPhoto(context.Background(), img)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return res.Faces
 }
 
@@ -78,15 +73,11 @@ func cropEmbedding(t testing.TB, p *Pipeline, path string) []float32 {
 func cropFace(t testing.TB, p *Pipeline, path string) Face {
 	t.Helper()
 	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	rules := DefaultEnrolmentRules()
 	rules.MinScore, rules.MinFace, rules.MinQuality = 0.7, 32, 0
 	f, err := p.enrolmentFace(context.Background(), PhotoInput{Name: path, Data: data}, rules)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return f
 }
 

@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"snowlight/watchlist"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Identification on real labelled faces. Every figure is logged and recorded in docs/ACCURACY.md; the
@@ -33,9 +36,7 @@ func identityFrom(id, name string, cat watchlist.Category, embs ...[]float32) wa
 func newMatcher(t *testing.T, ids []watchlist.Person) *watchlist.Matcher {
 	t.Helper()
 	m, err := watchlist.NewMatcher(ids, watchlist.DefaultPolicy(), "", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return m
 }
 
@@ -68,21 +69,18 @@ func TestIdentifyGroupPhotos(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(filepath.Base(tc.photo), func(t *testing.T) {
 			faces := leftToRight(photoFaces(t, p, filepath.Join(eval, "faces", tc.photo)))
-			if len(faces) != len(tc.want) {
-				t.Fatalf("found %d faces, want %d", len(faces), len(tc.want))
-			}
+			require.Len(t, faces, len(tc.want), "faces found")
 			for i, f := range faces {
 				total++
-				if f.Nearest == nil || f.Nearest.Name != tc.want[i] {
-					t.Errorf("face %d at %v: nearest %+v, want %s", i, f.Box, f.Nearest, tc.want[i])
+				if !assert.NotNil(t, f.Nearest, "face %d at %v: nearest, want %s", i, f.Box, tc.want[i]) ||
+					!assert.Equal(t, tc.want[i], f.Nearest.Name, "face %d at %v: nearest %+v", i, f.Box, f.Nearest) {
 					continue
 				}
 				nearest++
 				if f.Match != nil {
 					named++
-					if f.Match.Name != tc.want[i] {
+					if !assert.Equal(t, tc.want[i], f.Match.Name, "face %d named", i) {
 						wrong++
-						t.Errorf("face %d named %s, want %s", i, f.Match.Name, tc.want[i])
 					}
 				}
 				t.Logf("face %d: %s similarity %.3f margin %.3f named=%v", i, tc.want[i], f.Nearest.Similarity,
@@ -92,9 +90,10 @@ func TestIdentifyGroupPhotos(t *testing.T) {
 	}
 	t.Logf("group photos: %d faces, nearest identity right %d, named at the missing threshold %d, wrongly %d",
 		total, nearest, named, wrong)
-	if total != 20 || nearest != 20 || named < 12 || wrong > 0 {
-		t.Errorf("floors: 20 faces, nearest right 20, named >= 12, wrong 0")
-	}
+	assert.Equal(t, 20, total, "faces")
+	assert.Equal(t, 20, nearest, "faces whose nearest identity is right")
+	assert.GreaterOrEqual(t, named, 12, "faces named")
+	assert.Zero(t, wrong, "faces named wrongly")
 }
 
 // labelledEmbedding looks up the embedding of one labelled file.
@@ -105,7 +104,7 @@ func labelledEmbedding(t *testing.T, path string) []float32 {
 			return l.v
 		}
 	}
-	t.Fatalf("%s is not in the labelled set", path)
+	require.FailNow(t, "not in the labelled set", path)
 	return nil
 }
 
@@ -127,20 +126,15 @@ func TestIdentifyCropsLeaveOneOut(t *testing.T) {
 			}
 			if a, _ := m.Match(v); a != nil {
 				accepted++
-				if a.Name != n {
+				if !assert.Equal(t, n, a.Name, "%s%d named", n, k) {
 					wrong++
-					t.Errorf("%s%d named %s", n, k, a.Name)
 				}
 			}
 		}
 	}
 	t.Logf("face-api crops, gallery = crop 1: rank-1 %d/32, named at threshold %d/32, wrongly %d", rank1, accepted, wrong)
-	if rank1 < 31 { // the peer gets 31 of 32
-		t.Errorf("rank-1 %d of 32, floor 31", rank1)
-	}
-	if accepted < 26 {
-		t.Errorf("only %d of 32 crops named at the threshold, floor 26", accepted)
-	}
+	assert.GreaterOrEqual(t, rank1, 31, "rank-1 of 32") // the peer gets 31 of 32
+	assert.GreaterOrEqual(t, accepted, 26, "crops of 32 named at the threshold")
 }
 
 func TestIdentifyORL(t *testing.T) {
@@ -197,15 +191,11 @@ func TestIdentifyORL(t *testing.T) {
 	t.Logf("ORL enrol 1 probe 9: rank-1 %d/%d = %.3f; named at threshold %.2f: %d (%d wrongly); "+
 		"impostor pairs above threshold %d/%d (FMR %.2e); probes named with their own identity removed %d/%d",
 		rank1, n, float64(rank1)/float64(n), thr, named, wrong, falsePairs, impostorPairs, fmr, openSetFalse, n)
-	if float64(rank1)/float64(n) < 0.97 {
-		t.Errorf("rank-1 %.3f, floor 0.97", float64(rank1)/float64(n))
-	}
-	if wrong > 0 || openSetFalse > 2 || fmr > 2e-4 {
-		t.Errorf("false matches: %d wrong names, %d open-set names, FMR %.2e (ceilings 0, 2, 2e-4)", wrong, openSetFalse, fmr)
-	}
-	if float64(named)/float64(n) < 0.95 {
-		t.Errorf("only %d of %d probes named at the threshold, floor 95%%", named, n)
-	}
+	assert.GreaterOrEqual(t, float64(rank1)/float64(n), 0.97, "rank-1")
+	assert.Zero(t, wrong, "wrong names")
+	assert.LessOrEqual(t, openSetFalse, 2, "open-set names")
+	assert.LessOrEqual(t, fmr, 2e-4, "FMR")
+	assert.GreaterOrEqual(t, float64(named)/float64(n), 0.95, "share of the %d probes named at the threshold", n)
 }
 
 // TestIdentifyFaceRecognitionPhotos enrols the peer's knn training folders through the real enrolment
@@ -215,12 +205,8 @@ func TestIdentifyFaceRecognitionPhotos(t *testing.T) {
 	base := filepath.Join(evalDir(t), "faces", "face_recognition")
 	train := filepath.Join(base, "examples", "knn_examples", "train")
 	ids, err := LoadGalleryDir(context.Background(), p, train, watchlist.Missing, DefaultEnrolmentRules(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ids) != 5 {
-		t.Fatalf("enrolled %d identities from %s, want 5", len(ids), train)
-	}
+	require.NoError(t, err)
+	require.Len(t, ids, 5, "identities enrolled from %s", train)
 	p.SetWatchList(newMatcher(t, ids))
 	tests := []struct {
 		photo string
@@ -242,17 +228,16 @@ func TestIdentifyFaceRecognitionPhotos(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(filepath.Base(tc.photo), func(t *testing.T) {
 			faces := leftToRight(photoFaces(t, p, filepath.Join(base, tc.photo)))
-			if len(faces) != len(tc.want) {
-				t.Fatalf("found %d faces, want %d", len(faces), len(tc.want))
-			}
+			require.Len(t, faces, len(tc.want), "faces found")
 			for i, f := range faces {
 				got := ""
 				if f.Match != nil {
 					got = f.Match.Name
 				}
-				if got != tc.want[i] {
-					t.Errorf("face %d: named %q, want %q (nearest %+v)", i, got, tc.want[i], f.Nearest)
-				} else if f.Nearest != nil {
+				if !assert.Equal(t, tc.want[i], got, "face %d: named (nearest %+v)", i, f.Nearest) {
+					continue
+				}
+				if f.Nearest != nil {
 					t.Logf("face %d: %q nearest %s %.3f margin %.3f", i, got, f.Nearest.Name, f.Nearest.Similarity, f.Nearest.Margin)
 				}
 			}
@@ -330,9 +315,7 @@ func allLabelled(t *testing.T) []labelled {
 			}
 		}
 	})
-	if labelledErr != nil {
-		t.Fatal(labelledErr)
-	}
+	require.NoError(t, labelledErr)
 	return labelledSet
 }
 
@@ -376,21 +359,15 @@ func TestThresholdCalibration(t *testing.T) {
 		t.Logf("category %s: threshold %.2f, FMR %.2e (%d pairs), TMR %.3f", c, pol.Threshold[c], fmr, fm, tmr)
 	}
 	// The committed ceilings and floors (docs/ACCURACY.md).
-	if _, fmr := rate(impostor, pol.Threshold[watchlist.Suspect]); fmr > 2e-5 {
-		t.Errorf("suspect threshold FMR %.2e, ceiling 2e-5", fmr)
-	}
-	if _, fmr := rate(impostor, pol.Threshold[watchlist.Missing]); fmr > 1e-4 {
-		t.Errorf("missing threshold FMR %.2e, ceiling 1e-4", fmr)
-	}
-	if _, fmr := rate(impostor, pol.Threshold[watchlist.AtRisk]); fmr > 5e-4 {
-		t.Errorf("at-risk threshold FMR %.2e, ceiling 5e-4", fmr)
-	}
-	if _, tmr := rate(genuine, pol.Threshold[watchlist.Missing]); tmr < 0.95 {
-		t.Errorf("missing threshold TMR %.3f, floor 0.95", tmr)
-	}
-	if len(impostor) < 100000 {
-		t.Errorf("only %d impostor pairs: the calibration set shrank", len(impostor))
-	}
+	_, fmr := rate(impostor, pol.Threshold[watchlist.Suspect])
+	assert.LessOrEqual(t, fmr, 2e-5, "suspect threshold FMR")
+	_, fmr = rate(impostor, pol.Threshold[watchlist.Missing])
+	assert.LessOrEqual(t, fmr, 1e-4, "missing threshold FMR")
+	_, fmr = rate(impostor, pol.Threshold[watchlist.AtRisk])
+	assert.LessOrEqual(t, fmr, 5e-4, "at-risk threshold FMR")
+	_, tmr := rate(genuine, pol.Threshold[watchlist.Missing])
+	assert.GreaterOrEqual(t, tmr, 0.95, "missing threshold TMR")
+	assert.GreaterOrEqual(t, len(impostor), 100000, "impostor pairs: the calibration set shrank")
 }
 
 // TestPeerVerificationPairs: the peer's own same/different assertions.
@@ -399,9 +376,8 @@ func TestPeerVerificationPairs(t *testing.T) {
 	dir := filepath.Join(evalDir(t), "faces", "face_recognition", "tests", "test_images")
 	emb := func(name string) []float32 {
 		faces := photoFaces(t, p, filepath.Join(dir, name))
-		if len(faces) != 1 || faces[0].Embedding == nil {
-			t.Fatalf("%s: %d faces", name, len(faces))
-		}
+		require.Len(t, faces, 1, name)
+		require.NotNil(t, faces[0].Embedding, name)
 		return faces[0].Embedding
 	}
 	obama, obama2, obama3, biden := emb("obama.jpg"), emb("obama2.jpg"), emb("obama3.jpg"), emb("biden.jpg")
@@ -419,8 +395,6 @@ func TestPeerVerificationPairs(t *testing.T) {
 	for _, tc := range tests {
 		s := watchlist.Cosine(tc.a, tc.b)
 		t.Logf("%s: %.3f", tc.name, s)
-		if (s >= thr) != tc.same {
-			t.Errorf("%s: similarity %.3f, threshold %.2f, same=%v", tc.name, s, thr, tc.same)
-		}
+		assert.Equal(t, tc.same, s >= thr, "%s: similarity %.3f, threshold %.2f", tc.name, s, thr)
 	}
 }

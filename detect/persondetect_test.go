@@ -27,22 +27,17 @@ var motDistractor = map[int]bool{2: true, 7: true, 8: true, 12: true}
 func readMOTTruth(t *testing.T, path string, minVisibility float64) motTruth {
 	t.Helper()
 	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer f.Close()
 	gt := motTruth{find: map[int][]Box{}, ignore: map[int][]Box{}}
 	sc := bufio.NewScanner(f)
 	for line := 1; sc.Scan(); line++ {
 		fields := strings.Split(strings.TrimSpace(sc.Text()), ",")
-		if len(fields) < 9 {
-			t.Fatalf("%s:%d: %d fields", path, line, len(fields))
-		}
+		require.GreaterOrEqual(t, len(fields), 9, "%s:%d: fields", path, line)
 		v := make([]float64, 9)
 		for i := range v {
-			if v[i], err = strconv.ParseFloat(fields[i], 64); err != nil {
-				t.Fatalf("%s:%d: %v", path, line, err)
-			}
+			v[i], err = strconv.ParseFloat(fields[i], 64)
+			require.NoError(t, err, "%s:%d", path, line)
 		}
 		frame, class := int(v[0]), int(v[7])
 		// MOT boxes are 1-based.
@@ -93,9 +88,8 @@ func (s detectorScore) precision() float64 { return float64(s.tp) / float64(max(
 func runMOT17(t *testing.T, det PersonDetector, minVisibility ...float64) []detectorScore {
 	t.Helper()
 	seqs, err := filepath.Glob(filepath.Join(evalDir(t), "mot", "boxmot_MOT17-mini", "train", "MOT17-*"))
-	if err != nil || len(seqs) == 0 {
-		t.Fatalf("no MOT17-mini sequences (%v)", err)
-	}
+	require.NoError(t, err)
+	require.NotEmpty(t, seqs, "no MOT17-mini sequences")
 	scores := make([]detectorScore, len(minVisibility))
 	for _, seq := range seqs {
 		var gts []motTruth
@@ -105,15 +99,11 @@ func runMOT17(t *testing.T, det PersonDetector, minVisibility ...float64) []dete
 		frames, _ := filepath.Glob(filepath.Join(seq, "img1", "*.jpg"))
 		for _, fp := range frames {
 			n, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(fp), ".jpg"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			img := readImage(t, fp)
 			persons, err := det.DetectPersons(img)
 			img.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			var boxes []Box
 			for _, p := range persons {
 				boxes = append(boxes, p.Box)
@@ -176,9 +166,8 @@ func TestPersonDetectionFallbackMOT17(t *testing.T) {
 	s := runMOT17(t, h, 0.5)[0]
 	t.Logf("MOT17-mini HOG fallback, visibility >= 0.5: %d pedestrians, %d detections, %d true, %d false: "+
 		"recall %.3f precision %.3f", s.truth, s.found, s.tp, s.fp, s.recall(), s.precision())
-	if s.recall() < 0.25 || s.precision() < 0.75 {
-		t.Errorf("HOG recall %.3f precision %.3f, floors 0.25 / 0.75", s.recall(), s.precision())
-	}
+	assert.GreaterOrEqual(t, s.recall(), 0.25, "HOG recall")
+	assert.GreaterOrEqual(t, s.precision(), 0.75, "HOG precision")
 }
 
 // readVideoFramesB returns one vtest frame for a benchmark.
@@ -190,9 +179,7 @@ func readVideoFramesB(b *testing.B, n int) gocv.Mat {
 func readVideoFrames(t testing.TB, path string, want ...int) map[int]gocv.Mat {
 	t.Helper()
 	vc, err := gocv.VideoCaptureFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer vc.Close()
 	last := 0
 	for _, w := range want {
@@ -202,9 +189,7 @@ func readVideoFrames(t testing.TB, path string, want ...int) map[int]gocv.Mat {
 	m := gocv.NewMat()
 	defer m.Close()
 	for i := 0; i <= last; i++ {
-		if !vc.Read(&m) {
-			t.Fatalf("%s ended at frame %d", path, i)
-		}
+		require.True(t, vc.Read(&m), "%s ended at frame %d", path, i)
 		for _, w := range want {
 			if w == i {
 				out[i] = m.Clone()
@@ -223,20 +208,14 @@ func readVideoFrames(t testing.TB, path string, want ...int) map[int]gocv.Mat {
 // threshold 0.3 (4, 7 and 9 people in frames 0, 100 and 199).
 func TestPersonDetectionVtest(t *testing.T) {
 	y, err := NewYOLOX(nil, modelsDir(t), DefaultYOLOXConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer y.Close()
 	frames := readVideoFrames(t, vtestPath(t), 0, 100, 199)
 	for _, tc := range []struct{ frame, want int }{{0, 4}, {100, 7}, {199, 9}} {
 		t.Run(fmt.Sprint("frame ", tc.frame), func(t *testing.T) {
 			persons, err := y.DetectPersons(frames[tc.frame])
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(persons) != tc.want {
-				t.Errorf("%d persons, want %d", len(persons), tc.want)
-			}
+			require.NoError(t, err)
+			assert.Len(t, persons, tc.want)
 		})
 	}
 }

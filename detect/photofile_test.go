@@ -3,16 +3,16 @@ package detect
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestReadPhotoFile(t *testing.T) {
 	dir := t.TempDir()
 	small := filepath.Join(dir, "small.jpg")
-	if err := os.WriteFile(small, []byte("0123456789"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(small, []byte("0123456789"), 0o600))
 	cases := []struct {
 		name, path string
 		max        int
@@ -24,13 +24,11 @@ func TestReadPhotoFile(t *testing.T) {
 	}
 	for _, c := range cases {
 		ph, err := ReadPhotoFile(c.path, c.max)
-		switch {
-		case c.want == "" && err != nil:
-			t.Errorf("%s: %v", c.name, err)
-		case c.want == "" && (ph.Name != c.path || string(ph.Data) != "0123456789"):
-			t.Errorf("%s: got %q %q", c.name, ph.Name, ph.Data)
-		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
-			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
+		if c.want != "" {
+			assert.ErrorContains(t, err, c.want, c.name)
+		} else if assert.NoError(t, err, c.name) {
+			assert.Equal(t, c.path, ph.Name, c.name)
+			assert.Equal(t, "0123456789", string(ph.Data), c.name)
 		}
 	}
 }

@@ -26,15 +26,11 @@ func TestBoxIoUAndNMS(t *testing.T) {
 		{Box{0, 0, 0, 0}, 0},
 	}
 	for _, tc := range tests {
-		if got := a.IoU(tc.b); math.Abs(float64(got-tc.want)) > 1e-6 {
-			t.Errorf("IoU(%v, %v) = %v, want %v", a, tc.b, got, tc.want)
-		}
+		assert.InDelta(t, tc.want, a.IoU(tc.b), 1e-6, "IoU(%v, %v)", a, tc.b)
 	}
 	boxes := []Box{{0, 0, 10, 10}, {1, 1, 10, 10}, {50, 50, 10, 10}, {0, 0, 10, 11}}
 	keep := nms(boxes, []float32{0.5, 0.9, 0.3, 0.1}, 0.45)
-	if fmt.Sprint(keep) != "[1 2]" {
-		t.Errorf("nms kept %v, want [1 2]", keep)
-	}
+	assert.Equal(t, "[1 2]", fmt.Sprint(keep), "what nms kept")
 }
 
 func TestSimilarityTransform(t *testing.T) {
@@ -50,13 +46,11 @@ func TestSimilarityTransform(t *testing.T) {
 	for i, p := range src {
 		x := m[0]*float64(p.X) + m[1]*float64(p.Y) + m[2]
 		y := m[3]*float64(p.X) + m[4]*float64(p.Y) + m[5]
-		if math.Abs(x-float64(arcfaceTemplate[i].X)) > 1e-3 || math.Abs(y-float64(arcfaceTemplate[i].Y)) > 1e-3 {
-			t.Errorf("landmark %d maps to (%.3f, %.3f), want %v", i, x, y, arcfaceTemplate[i])
-		}
+		assert.InDelta(t, float64(arcfaceTemplate[i].X), x, 1e-3, "landmark %d's x", i)
+		assert.InDelta(t, float64(arcfaceTemplate[i].Y), y, 1e-3, "landmark %d's y", i)
 	}
-	if _, err := AlignFace(gocv.NewMat(), [5]Point{{float32(math.NaN()), 0}}); err == nil {
-		t.Error("NaN landmark accepted")
-	}
+	_, err := AlignFace(gocv.NewMat(), [5]Point{{float32(math.NaN()), 0}})
+	assert.Error(t, err, "NaN landmark accepted")
 }
 
 // TestYuNetPriorsFitTheNetwork runs the real network at awkward sizes on both engines: the priors laid
@@ -83,22 +77,21 @@ func TestYuNetPriorsFitTheNetwork(t *testing.T) {
 
 func TestDecodeYuNetRejectsMismatchedOutputs(t *testing.T) {
 	ps := yunetPriors(160, 120)
-	if _, err := decodeYuNet(ps, make([]float32, 14), make([]float32, 2), make([]float32, 1), 160, 120, 0.5); err == nil {
-		t.Error("outputs of the wrong length accepted")
-	}
+	_, err := decodeYuNet(ps, make([]float32, 14), make([]float32, 2), make([]float32, 1), 160, 120, 0.5)
+	assert.Error(t, err, "outputs of the wrong length accepted")
 	// One prior with a perfect score and zero offsets decodes to the prior's own box.
 	loc := make([]float32, 14*len(ps))
 	conf := make([]float32, 2*len(ps))
 	iou := make([]float32, len(ps))
 	conf[1], iou[0] = 1, 1
 	faces, err := decodeYuNet(ps, loc, conf, iou, 160, 120, 0.5)
-	if err != nil || len(faces) != 1 {
-		t.Fatalf("%v, %d faces", err, len(faces))
-	}
+	require.NoError(t, err)
+	require.Len(t, faces, 1)
 	// First prior: cell (0,0) at stride 8, min size 10: centre (4,4), 10x10.
-	if f := faces[0]; f.Box != (Box{-1, -1, 10, 10}) || f.Score != 1 || f.Landmarks[0] != (Point{4, 4}) {
-		t.Errorf("decoded %+v", f)
-	}
+	f := faces[0]
+	assert.Equal(t, Box{-1, -1, 10, 10}, f.Box)
+	assert.Equal(t, float32(1), f.Score)
+	assert.Equal(t, Point{4, 4}, f.Landmarks[0])
 }
 
 func TestRegionOfInterest(t *testing.T) {
@@ -116,9 +109,7 @@ func TestRegionOfInterest(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := regionOfInterest(tc.boxes, tc.w, tc.h); got != tc.want {
-				t.Errorf("got %v, want %v", got, tc.want)
-			}
+			assert.Equal(t, tc.want, regionOfInterest(tc.boxes, tc.w, tc.h))
 		})
 	}
 }

@@ -2,7 +2,6 @@ package detect
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"gocv.io/x/gocv"
 
 	"snowlight/internal/shareddata"
@@ -23,14 +24,10 @@ import (
 func sampledFrames(t testing.TB, path string, fps float64, limit time.Duration, fn func(i int, at time.Duration, img gocv.Mat)) {
 	t.Helper()
 	vc, err := gocv.VideoCaptureFile(path)
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
+	require.NoError(t, err, "open %s", path)
 	defer vc.Close()
 	src := vc.Get(gocv.VideoCaptureFPS)
-	if src <= 0 {
-		t.Fatalf("%s: no frame rate", path)
-	}
+	require.Positive(t, src, "%s: frame rate", path)
 	step := max(1, int(src/fps+0.5))
 	img := gocv.NewMat()
 	defer img.Close()
@@ -93,9 +90,7 @@ func TestMotionGateRecallAndSavings(t *testing.T) {
 		var o outcome
 		sampledFrames(t, path, 5, limit, func(i int, at time.Duration, img gocv.Mat) {
 			got, err := cam.Process(ctx, img, start.Add(at))
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			o.frames++
 			if !got.Skipped {
 				o.ran++
@@ -107,9 +102,7 @@ func TestMotionGateRecallAndSavings(t *testing.T) {
 				return
 			}
 			ref, err := p.Detect(ctx, img, start.Add(at))
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			var rb, gb []Box
 			for _, pr := range ref.Persons {
 				rb = append(rb, pr.Box)
@@ -129,16 +122,12 @@ func TestMotionGateRecallAndSavings(t *testing.T) {
 	t.Logf("vtest 12 s at 5 fps: %d frames, detectors ran on %d (%d full passes); ungated found %d persons, "+
 		"gated %d, of which %d at IoU>=0.5 with an ungated one: recall vs ungated %.3f",
 		busy.frames, busy.ran, busy.full, busy.ungated, busy.gatedFound, busy.gatedMatched, recall)
-	if recall < 0.95 {
-		t.Errorf("gating lost people on the busy street: recall %.3f vs ungated, floor 0.95", recall)
-	}
+	assert.GreaterOrEqual(t, recall, 0.95, "gating lost people on the busy street: recall vs ungated")
 
 	quiet := run(quietScene(t), 30*time.Second, 10)
 	t.Logf("quiet scene 30 s at 5 fps: %d frames, detectors ran on %d (%d full passes); ungated, every 10th "+
 		"frame, found %d persons, gated %d of them", quiet.frames, quiet.ran, quiet.full, quiet.ungated, quiet.gatedMatched)
-	if quiet.ran*5 > quiet.frames {
-		t.Errorf("gate opened on %d of %d quiet frames; the goal is at most a fifth", quiet.ran, quiet.frames)
-	}
+	assert.LessOrEqual(t, quiet.ran*5, quiet.frames, "the gate opened on %d of %d quiet frames; the goal is at most a fifth", quiet.ran, quiet.frames)
 }
 
 // TestCameraHonoursCancellation: a cancelled context stops processing with the context's error.
@@ -150,12 +139,10 @@ func TestCameraHonoursCancellation(t *testing.T) {
 	gcfg := DefaultGateConfig()
 	cam := p.NewCamera("c", &gcfg)
 	defer cam.Close()
-	if _, err := cam.Process(ctx, frames[0], time.Now()); !errors.Is(err, context.Canceled) {
-		t.Errorf("got %v, want context.Canceled", err)
-	}
-	if _, err := p.Detect(ctx, frames[0], time.Now()); !errors.Is(err, context.Canceled) {
-		t.Errorf("got %v, want context.Canceled", err)
-	}
+	_, err := cam.Process(ctx, frames[0], time.Now())
+	assert.ErrorIs(t, err, context.Canceled, "a camera")
+	_, err = p.Detect(ctx, frames[0], time.Now())
+	assert.ErrorIs(t, err, context.Canceled, "the pipeline")
 }
 
 // TestPipelineConcurrentCameras runs two cameras on one pipeline from two goroutines (run with -race):
@@ -199,29 +186,21 @@ func TestPipelineConcurrentCameras(t *testing.T) {
 		}()
 	}
 	for i := 0; i < 2; i++ {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, <-errs)
 	}
 	got := map[string]bool{<-counts: true, <-counts: true}
-	if !got["0:4"] || !got["100:7"] {
-		t.Errorf("per-camera person counts %v, want 0:4 and 100:7", got)
-	}
+	assert.Equal(t, map[string]bool{"0:4": true, "100:7": true}, got, "per-camera person counts")
 }
 
 // TestMetrics: a camera's frames show up in the Prometheus metrics by outcome, without identities.
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m, err := NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cfg := DefaultConfig(modelsDir(t))
 	cfg.Appearance, cfg.Metrics = false, m
 	p, err := NewPipeline(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer p.Close()
 	frames := readVideoFrames(t, vtestPath(t), 0)
 	gcfg := DefaultGateConfig()
@@ -229,9 +208,8 @@ func TestMetrics(t *testing.T) {
 	defer cam.Close()
 	t0 := time.Unix(1000, 0)
 	for i := 0; i < 3; i++ { // the first frame is a full pass, the same frame again has no motion
-		if _, err := cam.Process(context.Background(), frames[0], t0.Add(time.Duration(i)*200*time.Millisecond)); err != nil {
-			t.Fatal(err)
-		}
+		_, err := cam.Process(context.Background(), frames[0], t0.Add(time.Duration(i)*200*time.Millisecond))
+		require.NoError(t, err)
 	}
 	want := `
 # HELP snowlight_detect_frames_total Frames given to perception, by outcome: skipped (no motion), regions, full.
@@ -242,11 +220,7 @@ snowlight_detect_frames_total{camera="cam-1",outcome="skipped"} 2
 # TYPE snowlight_detect_persons_total counter
 snowlight_detect_persons_total{camera="cam-1"} 4
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "snowlight_detect_frames_total",
-		"snowlight_detect_persons_total"); err != nil {
-		t.Error(err)
-	}
-	if n := testutil.CollectAndCount(m.stage); n == 0 {
-		t.Error("no stage timings recorded")
-	}
+	assert.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want), "snowlight_detect_frames_total",
+		"snowlight_detect_persons_total"))
+	assert.NotZero(t, testutil.CollectAndCount(m.stage), "no stage timings recorded")
 }
