@@ -17,6 +17,9 @@ import (
 	"snowlight/objstore"
 	"snowlight/objstore/miniotest"
 	"snowlight/web"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestMinIOOutage takes MinIO away while alerts happen: the alerts still reach the console stream while
@@ -50,21 +53,17 @@ func TestMinIOOutage(t *testing.T) {
 	var during []web.AlertView
 	spooled := false
 	for time.Since(down) < outage || !spooled {
-		if time.Since(down) > outage+90*time.Second {
-			t.Fatalf("no alert with spooled evidence within %v of MinIO going down (alerts: %d)", time.Since(down), len(during))
-		}
+		require.LessOrEqual(t, time.Since(down), outage+90*time.Second, "no alert with spooled evidence since MinIO went down (alerts: %d)", len(during))
 		select {
 		case ev := <-st.events:
 			if ev.typ != "alert" {
 				continue
 			}
-			if ev.alert.PersonID != "biden" {
-				t.Fatalf("unexpected alert: %+v", ev.alert)
-			}
+			require.Equal(t, "biden", ev.alert.PersonID, "unexpected alert: %+v", ev.alert)
 			during = append(during, ev.alert)
 			t.Logf("alert %s on the stream %v after MinIO went down", ev.alert.ID, ev.at.Sub(down).Round(time.Millisecond))
 		case err := <-st.err:
-			t.Fatal(err)
+			require.NoError(t, err)
 		case <-time.After(500 * time.Millisecond):
 		}
 		for _, a := range during {
@@ -75,15 +74,9 @@ func TestMinIOOutage(t *testing.T) {
 			}
 		}
 	}
-	if m.Running() {
-		t.Fatal("MinIO came back by itself")
-	}
-	if n := metric(t, admin, "snowlight_objstore_spool_objects"); n < 2 {
-		t.Errorf("spool holds %v objects while MinIO is down, want at least a clip and a snapshot", n)
-	}
-	if err := m.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.False(t, m.Running(), "MinIO came back by itself")
+	assert.GreaterOrEqual(t, metric(t, admin, "snowlight_objstore_spool_objects"), 2.0, "objects in the spool while MinIO is down, want at least a clip and a snapshot")
+	require.NoError(t, m.Start())
 	t.Logf("MinIO back after %v; %d alerts meanwhile", time.Since(down).Round(time.Second), len(during))
 
 	// Every alert raised during the outage gets its evidence once MinIO is back.
@@ -101,18 +94,14 @@ func TestMinIOOutage(t *testing.T) {
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for metric(t, admin, "snowlight_objstore_spool_objects") != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("spool still holds %v objects a minute after MinIO came back", metric(t, admin, "snowlight_objstore_spool_objects"))
-		}
+		require.False(t, time.Now().After(deadline), "spool still holds %v objects a minute after MinIO came back", metric(t, admin, "snowlight_objstore_spool_objects"))
 		time.Sleep(500 * time.Millisecond)
 	}
-	if ents, err := os.ReadDir(filepath.Join(d.dataDir, "spool")); err != nil || countFiles(t, filepath.Join(d.dataDir, "spool")) != 0 {
-		t.Errorf("spool directory after the upload: %v entries, %v", len(ents), err)
-	}
+	ents, err := os.ReadDir(filepath.Join(d.dataDir, "spool"))
+	assert.NoError(t, err, "the spool directory after the upload")
+	assert.Zero(t, countFiles(t, filepath.Join(d.dataDir, "spool")), "files in the spool directory after the upload (%d entries)", len(ents))
 	bucket, err := objstore.OpenMinIO(context.Background(), m.Config("evidence"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ids := map[string]bool{}
 	for _, a := range list.Alerts {
 		ids[a.ID] = true
@@ -120,29 +109,21 @@ func TestMinIOOutage(t *testing.T) {
 	for _, kind := range []string{"clip/", "snapshot/"} {
 		per := map[string]int{}
 		for info, err := range bucket.List(context.Background(), kind) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !ids[info.Meta.AlertID] {
-				t.Errorf("bucket object %s belongs to no alert (%q)", info.Key, info.Meta.AlertID)
-			}
+			require.NoError(t, err)
+			assert.True(t, ids[info.Meta.AlertID], "bucket object %s belongs to no alert (%q)", info.Key, info.Meta.AlertID)
 			per[info.Meta.AlertID]++
 		}
 		for id := range ids {
-			if per[id] != 1 {
-				t.Errorf("alert %s has %d %s objects in the bucket, want exactly 1; its log:\n%s", id, per[id], kind, grepLines(p.logs.String(), id))
-			}
+			assert.Equal(t, 1, per[id], "alert %s's %s objects in the bucket; its log:\n%s", id, kind, grepLines(p.logs.String(), id))
 		}
 	}
 	// The clip of an alert raised while MinIO was down is a whole, playable MP4.
 	var det web.AlertDetail
 	op.getJSON(t, "/api/v1/alerts/"+during[0].ID, &det)
-	if pr := ffprobe(t, download(t, det.Clip.URL)); !pr.firstKey || pr.duration < 3*time.Second {
-		t.Errorf("clip spooled during the outage: %+v", pr)
-	}
-	if n := metric(t, admin, `snowlight_objstore_uploads_total{result="ok"}`); n < 2 {
-		t.Errorf("uploads after the outage: %v", n)
-	}
+	pr := ffprobe(t, download(t, det.Clip.URL))
+	assert.True(t, pr.firstKey, "the clip spooled during the outage starts with a key frame: %+v", pr)
+	assert.GreaterOrEqual(t, pr.duration, 3*time.Second, "the clip spooled during the outage: %+v", pr)
+	assert.GreaterOrEqual(t, metric(t, admin, `snowlight_objstore_uploads_total{result="ok"}`), 2.0, "uploads after the outage")
 	t.Logf("%d alerts, each with one clip and one snapshot in the bucket", len(list.Alerts))
 }
 
@@ -167,9 +148,7 @@ func waitEvidence(t *testing.T, op *client, id string, limit time.Duration) {
 		if det.Clip.State == web.ClipReady && det.Clip.URL != "" && det.Snapshot.URL != "" {
 			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("alert %s: clip %+v snapshot %+v after %v", id, det.Clip, det.Snapshot, limit)
-		}
+		require.False(t, time.Now().After(deadline), "alert %s: clip %+v snapshot %+v after %v", id, det.Clip, det.Snapshot, limit)
 		time.Sleep(500 * time.Millisecond)
 	}
 }
@@ -190,15 +169,11 @@ func countFiles(t *testing.T, dir string) int {
 func metric(t testing.TB, admin *client, name string) float64 {
 	t.Helper()
 	status, body := admin.do(t, "GET", "/metrics", "")
-	if status != http.StatusOK {
-		t.Fatalf("GET /metrics: %d %s", status, body)
-	}
+	require.Equal(t, http.StatusOK, status, "GET /metrics: %s", body)
 	for line := range strings.Lines(string(body)) {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
 			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				t.Fatalf("metric %s: %v", name, err)
-			}
+			require.NoError(t, err, "metric %s", name)
 			return f
 		}
 	}
@@ -222,48 +197,34 @@ func TestKilledBetweenAlertAndDelivery(t *testing.T) {
 	f := startFeed(t, r, feedOptions{})
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	if err := os.MkdirAll(data, 0o750); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.MkdirAll(data, 0o750))
 	db := filepath.Join(data, "snowlight.db")
 	pw, err := auth.RandomPassword()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	pwFile := filepath.Join(dir, "password")
-	if err := os.WriteFile(pwFile, []byte(pw+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(pwFile, []byte(pw+"\n"), 0o600))
 	runCLI(t, bin, "user", "add", "--db", db, "--name", "duty-op", "--role", "operator", "--cameras", "*", "--password-file", pwFile)
 	biden := r.Truth.Person("biden")
 	out := runCLI(t, bin, append([]string{"enroll", "--db", db, "--name", biden.Name, "--category", "at_risk",
 		"--legal-basis", "missing-person report 2024-117", "--approved-by", "duty judge", "--models", models}, biden.Enrol...)...)
 	id, _, _ := strings.Cut(out, "\t")
-	if id == "" {
-		t.Fatalf("enroll printed no id: %q", out)
-	}
+	require.NotEmpty(t, id, "enroll printed no id: %q", out)
 
 	d := deployment{listen: freeAddr(t), dataDir: data, models: models, feed: f, cameras: []string{"gate"}, fps: 2,
 		inbox: in, ids: map[string]string{"biden": id}, ack: 10 * time.Minute, pre: 3 * time.Second, post: 4 * time.Second,
 		behave: map[string]behaviour{"guardian/biden": {holdFirst: 1}, "patrol/p-near": {holdFirst: 1}}}
 	cfgPath := filepath.Join(dir, "snowlight.yaml")
-	if err := os.WriteFile(cfgPath, []byte(d.yaml(r.Truth)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(cfgPath, []byte(d.yaml(r.Truth)), 0o600))
 	base := "http://" + d.listen
 
 	first := startServe(t, bin, cfgPath, base)
 	op := login(t, base, account{"duty-op", pw})
 	st := op.stream(t)
 	ev := st.next(t, "an alert", 90*time.Second, func(ev streamEvent) bool { return ev.typ == "alert" })
-	if ev.alert.PersonID != id {
-		t.Fatalf("unexpected alert %+v", ev.alert)
-	}
+	require.Equal(t, id, ev.alert.PersonID, "unexpected alert %+v", ev.alert)
 	alertID := ev.alert.ID
 	op.act(t, alertID, "confirm", "")
-	if v := op.act(t, alertID, "dispatch", ""); v.Patrol != "p-near" {
-		t.Fatalf("dispatched to %q, want p-near", v.Patrol)
-	}
+	require.Equal(t, "p-near", op.act(t, alertID, "dispatch", "").Patrol, "the unit dispatched")
 	// Both apps have the request in hand and have not answered: now the process dies.
 	held := map[string]delivery{}
 	for len(held) < 2 {
@@ -271,7 +232,7 @@ func TestKilledBetweenAlertAndDelivery(t *testing.T) {
 		case dl := <-in.held:
 			held[dl.receiver] = dl
 		case <-time.After(30 * time.Second):
-			t.Fatalf("webhooks held so far: %v; want the guardian's and p-near's", held)
+			require.Fail(t, "webhooks not held within 30 s", "held so far: %v; want the guardian's and p-near's", held)
 		}
 	}
 	first.kill(t)
@@ -292,12 +253,8 @@ func TestKilledBetweenAlertAndDelivery(t *testing.T) {
 		})
 	}
 	time.Sleep(3 * time.Second) // room for a duplicate to show itself
-	if ks := in.keys("guardian/biden", "guardian.notice"); len(ks) != 1 || ks[0] != held["guardian/biden"].key {
-		t.Errorf("guardian notices by key: %v, want only %s", ks, held["guardian/biden"].key)
-	}
-	if ks := in.keys("patrol/p-near", "dispatch.request"); len(ks) != 1 || ks[0] != held["patrol/p-near"].key {
-		t.Errorf("dispatch requests to p-near by key: %v, want only %s", ks, held["patrol/p-near"].key)
-	}
+	assert.Equal(t, []string{held["guardian/biden"].key}, in.keys("guardian/biden", "guardian.notice"), "guardian notices by key")
+	assert.Equal(t, []string{held["patrol/p-near"].key}, in.keys("patrol/p-near", "dispatch.request"), "dispatch requests to p-near by key")
 	in.check(t)
 	op = login(t, base, account{"duty-op", pw})
 	var det web.AlertDetail
@@ -310,14 +267,12 @@ func TestKilledBetweenAlertAndDelivery(t *testing.T) {
 			acts = append(acts, h.Action)
 		}
 	}
-	if det.Status != "dispatched" || det.Patrol != "p-near" || !strings.Contains(strings.Join(acts, " "), "raised confirmed dispatched") {
-		t.Errorf("after the restart: alert %s status %s patrol %s history %v", alertID, det.Status, det.Patrol, acts)
-	}
+	assert.Equal(t, "dispatched", det.Status, "after the restart: alert %s's status", alertID)
+	assert.Equal(t, "p-near", det.Patrol, "after the restart: alert %s's patrol", alertID)
+	assert.Contains(t, strings.Join(acts, " "), "raised confirmed dispatched", "after the restart: alert %s's history", alertID)
 	var list struct{ Alerts []web.AlertView }
 	op.getJSON(t, "/api/v1/alerts", &list)
-	if len(list.Alerts) != 1 {
-		t.Errorf("%d alerts after the restart, want the one (later sightings fold into it): %+v", len(list.Alerts), list.Alerts)
-	}
+	assert.Len(t, list.Alerts, 1, "alerts after the restart, want the one (later sightings fold into it)")
 	t.Logf("webhooks:\n%s", in.summary())
 }
 
@@ -327,9 +282,8 @@ func buildSnowlight(t *testing.T) string {
 	bin := filepath.Join(t.TempDir(), "snowlight")
 	cmd := exec.Command("go", "build", "-o", bin, "snowlight/cmd/snowlight")
 	cmd.Dir = shareddata.RepoRoot(t)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "go build\n%s", out)
 	return bin
 }
 
@@ -340,9 +294,7 @@ func runCLI(t *testing.T, bin string, args ...string) string {
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("snowlight %s: %v\n%s", args[0], err, stderr.String())
-	}
+	require.NoError(t, err, "snowlight %s\n%s", args[0], stderr.String())
 	return string(out)
 }
 
@@ -363,9 +315,7 @@ func startServe(t *testing.T, bin, cfg, base string) *serveProcess {
 	p.cmd.Env = append(os.Environ(), "SNOWLIGHT_LOG=debug")
 	// Dies with the test binary if that is killed.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.cmd.Start())
 	go func() { p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		select {
@@ -375,7 +325,7 @@ func startServe(t *testing.T, bin, cfg, base string) *serveProcess {
 			select {
 			case <-p.done:
 			case <-time.After(30 * time.Second):
-				t.Errorf("snowlight serve did not stop within 30 s of SIGTERM")
+				assert.Fail(t, "snowlight serve did not stop within 30 s of SIGTERM")
 				p.cmd.Process.Kill()
 				<-p.done
 			}
@@ -395,23 +345,19 @@ func startServe(t *testing.T, bin, cfg, base string) *serveProcess {
 		}
 		select {
 		case <-p.done:
-			t.Fatalf("snowlight serve exited: %v\n%s", p.cmd.ProcessState, tail(p.logs.String(), 4000))
+			require.FailNow(t, "snowlight serve exited", "%v\n%s", p.cmd.ProcessState, tail(p.logs.String(), 4000))
 		case <-time.After(100 * time.Millisecond):
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("snowlight serve not healthy within a minute:\n%s", tail(p.logs.String(), 4000))
-		}
+		require.False(t, time.Now().After(deadline), "snowlight serve not healthy within a minute:\n%s", tail(p.logs.String(), 4000))
 	}
 }
 
 // kill ends the process with SIGKILL, as a crash or the OOM killer would.
 func (p *serveProcess) kill(t *testing.T) {
 	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
 	<-p.done
-	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
-		t.Fatalf("snowlight serve ended with %v, not by SIGKILL", p.cmd.ProcessState)
-	}
+	ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	require.True(t, ok, "snowlight serve ended with %v", p.cmd.ProcessState)
+	require.Equal(t, syscall.SIGKILL, ws.Signal(), "snowlight serve ended with %v, not by SIGKILL", p.cmd.ProcessState)
 }
