@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/testvideos"
 )
@@ -52,9 +53,7 @@ func TestAnalyzeScenarioVideo(t *testing.T) {
 		t.Skipf("perception scenario unavailable: %v", err)
 	}
 	r, err := testvideos.RenderCached(t.Context(), spec, "", testvideos.RenderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	gallery := t.TempDir()
 	names := map[string]string{} // person id -> gallery name
 	for _, p := range r.Truth.Persons {
@@ -62,19 +61,13 @@ func TestAnalyzeScenarioVideo(t *testing.T) {
 			continue
 		}
 		dir := filepath.Join(gallery, p.Name)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.MkdirAll(dir, 0o755))
 		for _, src := range p.Enrol {
-			if err := os.Symlink(src, filepath.Join(dir, filepath.Base(src))); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, os.Symlink(src, filepath.Join(dir, filepath.Base(src))))
 		}
 		names[p.ID] = p.Name
 	}
-	if len(names) < 2 {
-		t.Fatalf("scenario has %d enrolled people", len(names))
-	}
+	require.GreaterOrEqual(t, len(names), 2, "people enrolled in the scenario")
 	cam := r.Truth.Cameras[0]
 	truth := map[int][]testvideos.ObjectTruth{}
 	for _, f := range cam.Frames {
@@ -83,22 +76,18 @@ func TestAnalyzeScenarioVideo(t *testing.T) {
 
 	code, out, errOut := runCmd(t, "analyze", "--json", "--fps", "2", "--models", models, "--gallery", gallery,
 		"--video", filepath.Join(r.Dir, cam.File))
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
+	require.Equal(t, 0, code, "exit code: %s", errOut)
 	named := map[string]int{}
 	var frames, faces int
 	sc := bufio.NewScanner(strings.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var rec frameRecord
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			t.Fatalf("line is not a frame record: %v\n%s", err, sc.Text())
-		}
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &rec), "line is not a frame record:\n%s", sc.Text())
 		frames++
-		if rec.Frame < 1 || rec.Persons == nil || rec.Faces == nil {
-			t.Fatalf("malformed record %s", sc.Text())
-		}
+		require.GreaterOrEqual(t, rec.Frame, 1, "malformed record %s", sc.Text())
+		require.NotNil(t, rec.Persons, "malformed record %s", sc.Text())
+		require.NotNil(t, rec.Faces, "malformed record %s", sc.Text())
 		for _, f := range rec.Faces {
 			faces++
 			// Whose face is it? The truth face box it overlaps most.
@@ -115,22 +104,17 @@ func TestAnalyzeScenarioVideo(t *testing.T) {
 				continue
 			}
 			assert.Contains(t, []string{"face", "track"}, f.Source, "frame %d: where the name %q came from", rec.Frame, f.Identity)
-			if best < 0.3 || names[who] != f.Identity {
-				t.Errorf("frame %d t=%.1f: face at %v named %q but it is %q (IoU %.2f)", rec.Frame, rec.T, f.Box,
-					f.Identity, who, best)
+			if !assert.GreaterOrEqual(t, best, 0.3, "frame %d t=%.1f: face at %v named %q overlaps no true face", rec.Frame, rec.T, f.Box, f.Identity) ||
+				!assert.Equal(t, names[who], f.Identity, "frame %d t=%.1f: face at %v (%s, IoU %.2f)", rec.Frame, rec.T, f.Box, who, best) {
 				continue
 			}
 			named[who]++
 		}
 	}
 	t.Logf("analyze: %d frames, %d faces; named frames per person: %v", frames, faces, named)
-	if frames < 45 {
-		t.Errorf("only %d frames analysed for a 24 s video at 2 fps", frames)
-	}
+	assert.GreaterOrEqual(t, frames, 45, "frames analysed for a 24 s video at 2 fps")
 	for id, name := range names {
-		if named[id] < 3 {
-			t.Errorf("%s (%s) named in %d frames, want at least 3", name, id, named[id])
-		}
+		assert.GreaterOrEqual(t, named[id], 3, "frames naming %s (%s)", name, id)
 	}
 }
 
@@ -140,29 +124,21 @@ func TestAnalyzeImagesAndUsage(t *testing.T) {
 	ex := filepath.Join(eval, "faces", "face_recognition", "examples")
 	code, out, errOut := runCmd(t, "analyze", "--json", "--models", models, "--gallery", train,
 		"--image", filepath.Join(ex, "two_people.jpg"), filepath.Join(ex, "lin-manuel-miranda.png"))
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
+	require.Equal(t, 0, code, "exit code: %s", errOut)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 2 {
-		t.Fatalf("want one line per image, got:\n%s", out)
-	}
+	require.Len(t, lines, 2, "want one line per image, got:\n%s", out)
 	var two, lin imageRecord
-	if err := json.Unmarshal([]byte(lines[0]), &two); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal([]byte(lines[1]), &lin); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &two))
+	require.NoError(t, json.Unmarshal([]byte(lines[1]), &lin))
 	got := map[string]bool{}
 	for _, f := range two.Faces {
 		got[f.Identity] = true
 	}
-	if len(two.Faces) != 2 || !got["obama"] || !got["biden"] || !strings.HasSuffix(two.Image, "two_people.jpg") {
-		t.Errorf("two_people.jpg: %+v", two)
-	}
-	if len(lin.Faces) != 1 || lin.Faces[0].Identity != "" {
-		t.Errorf("Lin-Manuel Miranda is not in the gallery but got %+v", lin.Faces)
+	assert.Len(t, two.Faces, 2, "two_people.jpg: %+v", two)
+	assert.Equal(t, map[string]bool{"obama": true, "biden": true}, got, "names in two_people.jpg")
+	assert.True(t, strings.HasSuffix(two.Image, "two_people.jpg"), "image %q", two.Image)
+	if assert.Len(t, lin.Faces, 1, "Lin-Manuel Miranda's faces") {
+		assert.Empty(t, lin.Faces[0].Identity, "Lin-Manuel Miranda is not in the gallery")
 	}
 
 	tests := []struct {
@@ -184,9 +160,8 @@ func TestAnalyzeImagesAndUsage(t *testing.T) {
 				t.Setenv("SNOWLIGHT_MODELS", "")
 			}
 			code, _, errOut := runCmd(t, tc.args...)
-			if code != tc.code || !strings.Contains(errOut, tc.want) {
-				t.Errorf("exit %d (want %d), stderr %q does not contain %q", code, tc.code, errOut, tc.want)
-			}
+			assert.Equal(t, tc.code, code, "exit code")
+			assert.Contains(t, errOut, tc.want, "stderr")
 		})
 	}
 }

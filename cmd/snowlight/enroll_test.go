@@ -12,6 +12,9 @@ import (
 	"snowlight/detect"
 	"snowlight/store"
 	"snowlight/watchlist"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestEnrollListRemove enrols real photos into the product database, which the matcher then reads
@@ -25,96 +28,81 @@ func TestEnrollListRemove(t *testing.T) {
 	code, out, errOut := runCmd(t, "enroll", "--db", db, "--models", models, "--name", "Barack Obama",
 		"--category", "missing", "--legal-basis", "case 2024/17", "--approved-by", "judge Li", "--expires", expires,
 		"--guardian-contact", "Michelle +1 555 0100", filepath.Join(ex, "obama.jpg"), filepath.Join(ex, "obama2.jpg"))
-	if code != 0 {
-		t.Fatalf("enroll: exit %d: %s", code, errOut)
-	}
+	require.Equal(t, 0, code, "enroll: exit code: %s", errOut)
 	id := strings.Fields(out)[0]
 
 	// A photo with two people is refused, naming the photo; nothing is stored.
 	code, _, errOut = runCmd(t, "enroll", "--db", db, "--models", models, "--name", "Joe Biden", "--category", "at-risk",
 		"--legal-basis", "x", "--approved-by", "y", filepath.Join(ex, "biden.jpg"), filepath.Join(ex, "two_people.jpg"))
-	if code != 1 || !strings.Contains(errOut, "two_people.jpg") || !strings.Contains(errOut, "more than one face") {
-		t.Errorf("two-person photo: exit %d, %s", code, errOut)
-	}
+	assert.Equal(t, 1, code, "two-person photo: exit code")
+	assert.Contains(t, errOut, "two_people.jpg", "two-person photo")
+	assert.Contains(t, errOut, "more than one face", "two-person photo")
 
 	code, out, errOut = runCmd(t, "enroll", "list", "--db", db, "--json")
-	if code != 0 {
-		t.Fatalf("list: exit %d: %s", code, errOut)
-	}
+	require.Equal(t, 0, code, "list: exit code: %s", errOut)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 1 {
-		t.Fatalf("list shows %d entries:\n%s", len(lines), out)
-	}
+	require.Len(t, lines, 1, "entries listed:\n%s", out)
 	var got watchlist.Person
-	if err := json.Unmarshal([]byte(lines[0]), &got); err != nil {
-		t.Fatal(err)
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &got))
+	assert.Equal(t, id, got.ID)
+	assert.Equal(t, "Barack Obama", got.Name)
+	assert.Equal(t, watchlist.Missing, got.Category)
+	assert.Equal(t, "case 2024/17", got.LegalBasis)
+	assert.Equal(t, "judge Li", got.ApprovedBy)
+	assert.Equal(t, expires, got.Expires.Format(time.DateOnly))
+	assert.Equal(t, "Michelle +1 555 0100", got.GuardianContact)
+	assert.True(t, strings.HasPrefix(got.EnrolledBy, "cli:"), "enrolled by %q", got.EnrolledBy)
+	assert.Nil(t, got.Embeddings, "the listing shows embeddings")
+	if assert.Len(t, got.Photos, 2) {
+		assert.Equal(t, filepath.Join(ex, "obama2.jpg"), got.Photos[1].Source)
+		assert.GreaterOrEqual(t, got.Photos[0].Face.H, float32(40), "height of the face")
 	}
-	if got.ID != id || got.Name != "Barack Obama" || got.Category != watchlist.Missing || len(got.Photos) != 2 ||
-		got.LegalBasis != "case 2024/17" || got.ApprovedBy != "judge Li" || got.Expires.Format(time.DateOnly) != expires ||
-		got.GuardianContact != "Michelle +1 555 0100" || !strings.HasPrefix(got.EnrolledBy, "cli:") || got.Embeddings != nil ||
-		got.Photos[1].Source != filepath.Join(ex, "obama2.jpg") || got.Photos[0].Face.H < 40 {
-		t.Errorf("listed %+v", got)
-	}
-	if code, out, _ = runCmd(t, "enroll", "list", "--db", db); code != 0 || !strings.Contains(out, "Barack Obama") {
-		t.Errorf("table listing: %d %s", code, out)
-	}
+	code, out, _ = runCmd(t, "enroll", "list", "--db", db)
+	assert.Equal(t, 0, code, "table listing: exit code")
+	assert.Contains(t, out, "Barack Obama", "table listing")
 
 	// What was stored is what the product matches against: the photos are kept, the embeddings come
 	// from the loaded model, and the matcher names Obama from a third photo of him.
 	sdb, err := store.Open(t.Context(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	entry, err := sdb.Watchlist().Get(t.Context(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b, err := sdb.Watchlist().Photo(t.Context(), id, 0); err != nil || len(b) == 0 {
-		t.Errorf("stored photo: %d bytes, %v", len(b), err)
-	}
+	require.NoError(t, err)
+	b, err := sdb.Watchlist().Photo(t.Context(), id, 0)
+	assert.NoError(t, err, "stored photo")
+	assert.NotEmpty(t, b, "stored photo")
 	active, err := sdb.Watchlist().Active(t.Context(), time.Now())
 	sdb.Close()
-	if err != nil || len(active) != 1 {
-		t.Fatalf("active entries %d %v", len(active), err)
-	}
+	require.NoError(t, err, "active entries")
+	require.Len(t, active, 1, "active entries")
 	p, err := detect.NewPipeline(detect.DefaultConfig(models))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer p.Close()
 	m, err := watchlist.NewMatcher(active, watchlist.DefaultPolicy(), p.EmbeddingModel(), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	probe, err := os.ReadFile(filepath.Join(eval, "faces", "face_recognition", "tests", "test_images", "obama3.jpg"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	_, emb, err := p.EmbedPhoto(t.Context(), detect.PhotoInput{Name: "probe", Data: probe}, detect.DefaultEnrolmentRules())
-	if err != nil {
-		t.Fatal(err)
+	require.NoError(t, err)
+	if a, _ := m.Match(emb); assert.NotNil(t, a, "a third photo of Obama matched no one") {
+		assert.Equal(t, id, a.PersonID, "whom a third photo of Obama matched")
 	}
-	if a, _ := m.Match(emb); a == nil || a.PersonID != id || entry.EmbeddingModel != p.EmbeddingModel() {
-		t.Errorf("a third photo of Obama matched %+v", a)
-	}
+	assert.Equal(t, p.EmbeddingModel(), entry.EmbeddingModel)
 
-	if code, _, errOut = runCmd(t, "enroll", "remove", "--db", db, id); code != 0 {
-		t.Fatalf("remove: exit %d: %s", code, errOut)
-	}
-	if code, _, errOut = runCmd(t, "enroll", "remove", "--db", db, id); code != 1 || !strings.Contains(errOut, "no such person") {
-		t.Errorf("second remove: exit %d: %s", code, errOut)
-	}
-	if _, out, _ = runCmd(t, "enroll", "list", "--db", db, "--json"); strings.TrimSpace(out) != "" {
-		t.Errorf("list after remove: %s", out)
-	}
+	code, _, errOut = runCmd(t, "enroll", "remove", "--db", db, id)
+	require.Equal(t, 0, code, "remove: exit code: %s", errOut)
+	code, _, errOut = runCmd(t, "enroll", "remove", "--db", db, id)
+	assert.Equal(t, 1, code, "second remove: exit code")
+	assert.Contains(t, errOut, "no such person", "second remove")
+	_, out, _ = runCmd(t, "enroll", "list", "--db", db, "--json")
+	assert.Empty(t, strings.TrimSpace(out), "list after remove")
 	// Both changes are in the audit log.
 	sdb, err = store.Open(t.Context(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, action := range []string{"watchlist.enrol", "watchlist.remove"} {
-		if es, err := audit.New(sdb, nil).List(t.Context(), audit.Filter{Action: action}); err != nil || len(es) != 1 || es[0].Target != id {
-			t.Errorf("audit %s: %+v %v", action, es, err)
+		es, err := audit.New(sdb, nil).List(t.Context(), audit.Filter{Action: action})
+		assert.NoError(t, err, "audit %s", action)
+		if assert.Len(t, es, 1, "audit %s", action) {
+			assert.Equal(t, id, es[0].Target, "audit %s", action)
 		}
 	}
 	sdb.Close()
@@ -131,28 +119,28 @@ func TestEnrollListRemove(t *testing.T) {
 		{[]string{"--category", "suspect", "--legal-basis", "x"}, "approved"},
 	} {
 		args := append([]string{"enroll", "--db", db, "--models", models, "--name", "X"}, tc.args...)
-		if code, _, errOut := runCmd(t, append(args, "a.jpg")...); code != 1 || !strings.Contains(errOut, tc.want) {
-			t.Errorf("%v: exit %d %s, want 1 and %q", tc.args, code, errOut, tc.want)
-		}
+		code, _, errOut := runCmd(t, append(args, "a.jpg")...)
+		assert.Equal(t, 1, code, "%v: exit code", tc.args)
+		assert.Contains(t, errOut, tc.want, "%v", tc.args)
 	}
-	if code, _, _ := runCmd(t, "enroll", "--name", "X"); code != 2 {
-		t.Errorf("no photos: exit %d, want 2 (usage)", code)
-	}
-	if code, _, errOut := runCmd(t, "enroll", "list", "--db", filepath.Join(t.TempDir(), "none.db")); code != 1 || !strings.Contains(errOut, "none.db") {
-		t.Errorf("list of a missing database: exit %d %s", code, errOut)
-	}
+	code, _, _ = runCmd(t, "enroll", "--name", "X")
+	assert.Equal(t, 2, code, "no photos: exit code, want usage")
+	code, _, errOut = runCmd(t, "enroll", "list", "--db", filepath.Join(t.TempDir(), "none.db"))
+	assert.Equal(t, 1, code, "list of a missing database: exit code")
+	assert.Contains(t, errOut, "none.db", "list of a missing database")
 }
 
 func TestModelsCommand(t *testing.T) {
 	models, _ := perceptionData(t)
-	if code, out, errOut := runCmd(t, "models", "verify", "--dir", models); code != 0 || strings.Count(out, "ok ") != 4 {
-		t.Errorf("verify: exit %d\n%s%s", code, out, errOut)
-	}
-	if code, out, _ := runCmd(t, "models"); code != 0 || !strings.Contains(out, "MS-Celeb-1M") || !strings.Contains(out, "MSMT17") {
-		t.Errorf("list: exit %d\n%s", code, out)
-	}
+	code, out, errOut := runCmd(t, "models", "verify", "--dir", models)
+	assert.Equal(t, 0, code, "verify: exit code: %s", errOut)
+	assert.Equal(t, 4, strings.Count(out, "ok "), "verify: models ok\n%s", out)
+	code, out, _ = runCmd(t, "models")
+	assert.Equal(t, 0, code, "list: exit code")
+	assert.Contains(t, out, "MS-Celeb-1M", "list")
+	assert.Contains(t, out, "MSMT17", "list")
 	empty := t.TempDir()
-	if code, _, errOut := runCmd(t, "models", "verify", "--dir", empty); code != 1 || !strings.Contains(errOut, "make models") {
-		t.Errorf("verify empty dir: exit %d %s", code, errOut)
-	}
+	code, _, errOut = runCmd(t, "models", "verify", "--dir", empty)
+	assert.Equal(t, 1, code, "verify empty dir: exit code")
+	assert.Contains(t, errOut, "make models", "verify empty dir")
 }

@@ -77,6 +77,6 @@ func TestServeStopsOnFailingStage(t *testing.T) {
 		assert.Equal(t, 1, code)
 		assert.Contains(t, stderr.String(), "snowlight serve: bus: link to the message bus lost")
 	case <-time.After(60 * time.Second):
-		t.Fatalf("serve did not exit after a stage failed:\n%s", stderr.String())
+		require.Fail(t, "serve did not exit after a stage failed", stderr.String())
 	}
 }

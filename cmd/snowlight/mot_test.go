@@ -7,6 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // motEvalDir finds ../shared/eval (or $SNOWLIGHT_EVAL) and skips when the MOT data is absent.
@@ -32,21 +35,14 @@ func runCLI(t *testing.T, args ...string) (string, string, int) {
 func TestMotEvalJSONKeys(t *testing.T) {
 	dir := filepath.Join(motEvalDir(t), "mot", "py-motmetrics", "TUD-Stadtmitte")
 	out, errs, code := runCLI(t, "mot", "eval", "--gt", filepath.Join(dir, "gt.txt"), "--res", filepath.Join(dir, "test.txt"), "--json")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errs)
-	}
+	require.Equal(t, 0, code, "exit code: %s", errs)
 	var m map[string]float64
-	if err := json.Unmarshal([]byte(out), &m); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	require.NoError(t, json.Unmarshal([]byte(out), &m), out)
 	for _, k := range []string{"mota", "motp", "idf1", "idp", "idr", "recall", "precision", "fp", "fn", "idsw", "frag", "mt", "pt", "ml", "gt", "hota"} {
-		if _, ok := m[k]; !ok {
-			t.Errorf("key %q missing from %s", k, out)
-		}
+		assert.Contains(t, m, k, "keys of %s", out)
 	}
-	if m["idsw"] != 7 || m["gt"] != 10 {
-		t.Errorf("idsw %v gt %v, want py-motmetrics' 7 and 10", m["idsw"], m["gt"])
-	}
+	assert.Equal(t, 7.0, m["idsw"], "idsw, want py-motmetrics'")
+	assert.Equal(t, 10.0, m["gt"], "gt, want py-motmetrics'")
 }
 
 func TestMotTrackThenEval(t *testing.T) {
@@ -56,29 +52,20 @@ func TestMotTrackThenEval(t *testing.T) {
 	res := filepath.Join(t.TempDir(), "res.txt")
 	mota := map[string]float64{}
 	for _, tracker := range []string{"sort", "bytetrack"} {
-		if _, errs, code := runCLI(t, "mot", "track", "--det", det, "--out", res, "--fps", "25", "--tracker", tracker); code != 0 {
-			t.Fatalf("%s: exit %d: %s", tracker, code, errs)
-		}
+		_, errs, code := runCLI(t, "mot", "track", "--det", det, "--out", res, "--fps", "25", "--tracker", tracker)
+		require.Equal(t, 0, code, "%s: exit code: %s", tracker, errs)
 		out, errs, code := runCLI(t, "mot", "eval", "--gt", gt, "--res", res, "--json")
-		if code != 0 {
-			t.Fatalf("exit %d: %s", code, errs)
-		}
+		require.Equal(t, 0, code, "exit code: %s", errs)
 		var m map[string]float64
-		if err := json.Unmarshal([]byte(out), &m); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, json.Unmarshal([]byte(out), &m))
 		mota[tracker] = m["mota"]
 	}
-	if mota["bytetrack"] <= mota["sort"] {
-		t.Errorf("MOTA bytetrack %.3f not above sort %.3f", mota["bytetrack"], mota["sort"])
-	}
+	assert.Greater(t, mota["bytetrack"], mota["sort"], "MOTA of bytetrack, of sort")
 }
 
 func TestMotBadInput(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.txt")
-	if err := os.WriteFile(bad, []byte("1,1,0,0,10\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(bad, []byte("1,1,0,0,10\n"), 0o644))
 	tests := [][]string{
 		{"mot"},
 		{"mot", "frobnicate"},
@@ -88,8 +75,7 @@ func TestMotBadInput(t *testing.T) {
 		{"mot", "track", "--det", bad, "--out", "x", "--tracker", "nope"},
 	}
 	for _, args := range tests {
-		if _, _, code := runCLI(t, args...); code == 0 {
-			t.Errorf("%v: exit 0", args)
-		}
+		_, _, code := runCLI(t, args...)
+		assert.NotZero(t, code, "%v: exit code", args)
 	}
 }

@@ -13,6 +13,9 @@ import (
 
 	"snowlight/ingest/camsim"
 	"snowlight/testvideos"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func camsimFor(t *testing.T, o camsim.Options, name string) *camsim.Server {
@@ -23,18 +26,12 @@ func camsimFor(t *testing.T, o camsim.Options, name string) *camsim.Server {
 	if errors.Is(err, testvideos.ErrNoSource) {
 		t.Skipf("test videos unavailable: %v", err)
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	o.Addr = "127.0.0.1:0"
 	o.Log = slog.New(slog.DiscardHandler)
 	srv := camsim.New(o)
-	if err := srv.AddFile("cam", paths[name]); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, srv.AddFile("cam", paths[name]))
+	require.NoError(t, srv.Start(context.Background()))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -49,13 +46,9 @@ func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
 func TestProbeJSON(t *testing.T) {
 	srv := camsimFor(t, camsim.Options{}, testvideos.VTest)
 	code, out, errOut := runCmd(t, "probe", "--frames", "40", "--json", srv.URL("cam"))
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
+	require.Equal(t, 0, code, "exit code: %s", errOut)
 	var got map[string]any
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
-		t.Fatalf("output is not one JSON object: %v\n%s", err, out)
-	}
+	require.NoError(t, json.Unmarshal([]byte(out), &got), "output is not one JSON object:\n%s", out)
 	var keys []string
 	for k := range got {
 		keys = append(keys, k)
@@ -63,46 +56,34 @@ func TestProbeJSON(t *testing.T) {
 	sort.Strings(keys)
 	for _, k := range []string{"codec", "width", "height", "fps", "gop", "frames", "decode_ms_per_frame",
 		"reconnects", "frames_after_reconnect", "errors"} {
-		if _, ok := got[k]; !ok {
-			t.Errorf("key %q missing; have %v", k, keys)
-		}
+		assert.Contains(t, keys, k, "keys")
 	}
-	if got["codec"] != "H264" || got["width"] != 768.0 || got["height"] != 576.0 || got["gop"] != 25.0 {
-		t.Errorf("probe found %v", got)
-	}
-	if f := got["frames"].(float64); f < 40 {
-		t.Errorf("frames %v, want at least 40", f)
-	}
-	if fps := got["fps"].(float64); fps < 24.5 || fps > 25.5 {
-		t.Errorf("fps %v", fps)
-	}
-	if ms := got["decode_ms_per_frame"].(float64); ms <= 0 || ms > 100 {
-		t.Errorf("decode_ms_per_frame %v", ms)
-	}
+	assert.Equal(t, "H264", got["codec"])
+	assert.Equal(t, 768.0, got["width"])
+	assert.Equal(t, 576.0, got["height"])
+	assert.Equal(t, 25.0, got["gop"])
+	assert.GreaterOrEqual(t, got["frames"], 40.0, "frames")
+	assert.InDelta(t, 25, got["fps"], 0.5, "fps")
+	assert.Greater(t, got["decode_ms_per_frame"], 0.0, "decode_ms_per_frame")
+	assert.LessOrEqual(t, got["decode_ms_per_frame"], 100.0, "decode_ms_per_frame")
 }
 
 // Through outages: sessions dropped every 2 s; the probe reconnects and reports frames after them.
 func TestProbeDurationThroughOutages(t *testing.T) {
 	srv := camsimFor(t, camsim.Options{}, testvideos.VTest)
-	if err := srv.SetFaults("cam", camsim.Faults{DropSessionsEvery: 2 * time.Second}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, srv.SetFaults("cam", camsim.Faults{DropSessionsEvery: 2 * time.Second}))
 	code, out, errOut := runCmd(t, "probe", "--duration", "5s", "--json", srv.URL("cam"))
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
+	require.Equal(t, 0, code, "exit code: %s", errOut)
 	var r struct {
 		Frames               int      `json:"frames"`
 		Reconnects           int      `json:"reconnects"`
 		FramesAfterReconnect int      `json:"frames_after_reconnect"`
 		Errors               []string `json:"errors"`
 	}
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		t.Fatal(err)
-	}
-	if r.Reconnects < 1 || r.FramesAfterReconnect < 10 || len(r.Errors) == 0 {
-		t.Errorf("probe through outages: %+v", r)
-	}
+	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	assert.GreaterOrEqual(t, r.Reconnects, 1, "reconnects: %+v", r)
+	assert.GreaterOrEqual(t, r.FramesAfterReconnect, 10, "frames after a reconnect: %+v", r)
+	assert.NotEmpty(t, r.Errors, "errors: %+v", r)
 }
 
 func TestProbeFailsClearly(t *testing.T) {
@@ -118,18 +99,10 @@ func TestProbeFailsClearly(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
 			code, out, errOut := runCmd(t, "probe", "--frames", "10", tc.url)
-			if code == 0 {
-				t.Fatalf("exit 0 for %s", tc.name)
-			}
-			if !strings.Contains(errOut, tc.want) {
-				t.Errorf("message %q does not say %q", errOut, tc.want)
-			}
-			if strings.Contains(out+errOut, canary) {
-				t.Errorf("password printed: %s %s", out, errOut)
-			}
-			if el := time.Since(start); el > 10*time.Second {
-				t.Errorf("took %v to fail", el)
-			}
+			require.NotZero(t, code, "exit code")
+			assert.Contains(t, errOut, tc.want, "the message")
+			assert.NotContains(t, out+errOut, canary, "password printed")
+			assert.LessOrEqual(t, time.Since(start), 10*time.Second, "time to fail")
 		})
 	}
 }

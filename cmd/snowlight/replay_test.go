@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"snowlight/testvideos"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestReplayCommand replays two cameras of the rendered city5 scenario with `snowlight replay` and a
@@ -21,22 +24,16 @@ func TestReplayCommand(t *testing.T) {
 		t.Skipf("city5 scenario unavailable: %v", err)
 	}
 	r, err := testvideos.RenderCached(t.Context(), spec, "", testvideos.RenderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	dir := t.TempDir()
 	gallery := filepath.Join(dir, "gallery")
 	for _, p := range r.Truth.Persons {
 		if !p.Enrolled {
 			continue
 		}
-		if err := os.MkdirAll(filepath.Join(gallery, p.ID), 0o755); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.MkdirAll(filepath.Join(gallery, p.ID), 0o755))
 		for _, src := range p.Enrol {
-			if err := os.Symlink(src, filepath.Join(gallery, p.ID, filepath.Base(src))); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, os.Symlink(src, filepath.Join(gallery, p.ID, filepath.Base(src))))
 		}
 	}
 	var cfg strings.Builder
@@ -49,46 +46,34 @@ func TestReplayCommand(t *testing.T) {
 		fmt.Fprintf(&cfg, "    neighbours: [{camera: %s, min: 3s, max: 30s}]\n", other)
 	}
 	cfgPath := filepath.Join(dir, "replay.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg.String()), 0o600))
 	db := filepath.Join(dir, "replay.db")
 	out, errs, code := runCLI(t, "replay", "--config", cfgPath, "--db", db, "--gallery", gallery, "--models", models, "--workers", "2")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errs)
-	}
+	require.Equal(t, 0, code, "exit code: %s", errs)
 	t.Log(out)
 	for _, want := range []string{"replayed 2 cameras: 248 frames sampled", "sightings 8, trajectories 5 (3 of them joining several sightings by 3 links)",
 		"identified: biden (g-biden), kit (g-kit), obama (g-obama), rose (g-rose)", "c4      124", "c5      124"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("summary lacks %q", want)
-		}
+		assert.Contains(t, out, want, "the summary")
 	}
-	if _, err := os.Stat(filepath.Join(dir, "objects", "face")); err != nil {
-		t.Errorf("no face snapshots beside the database: %v", err)
-	}
+	_, err = os.Stat(filepath.Join(dir, "objects", "face"))
+	assert.NoError(t, err, "no face snapshots beside the database")
 
 	out, errs, code = runCLI(t, "trajectory", "--db", db, "--person", "g-kit")
-	if code != 0 {
-		t.Fatalf("trajectory: exit %d: %s", code, errs)
-	}
+	require.Equal(t, 0, code, "trajectory: exit code: %s", errs)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 4 || !strings.Contains(lines[0], "(g-kit), 2 sightings") || !strings.Contains(lines[2], " c4 ") ||
-		!strings.Contains(lines[3], " c5 ") || !strings.Contains(lines[3], "1.00") {
-		t.Errorf("kit's trajectory:\n%s", out)
-	}
+	require.Len(t, lines, 4, "kit's trajectory:\n%s", out)
+	assert.Contains(t, lines[0], "(g-kit), 2 sightings", "kit's trajectory")
+	assert.Contains(t, lines[2], " c4 ", "kit's trajectory")
+	assert.Contains(t, lines[3], " c5 ", "kit's trajectory")
+	assert.Contains(t, lines[3], "1.00", "kit's trajectory")
 }
 
 func TestReplayCommandErrors(t *testing.T) {
 	dir := t.TempDir()
 	noRec := filepath.Join(dir, "live.yaml")
-	if err := os.WriteFile(noRec, []byte("cameras:\n  - {id: a, url: rtsp://10.0.0.1/s, position: {lat: 1, lon: 2}}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(noRec, []byte("cameras:\n  - {id: a, url: rtsp://10.0.0.1/s, position: {lat: 1, lon: 2}}\n"), 0o600))
 	missing := filepath.Join(dir, "missing.yaml")
-	if err := os.WriteFile(missing, []byte("cameras:\n  - {id: a, position: {lat: 1, lon: 2}, recording: {file: nope.mp4, start: 2024-05-01T08:00:00Z}}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(missing, []byte("cameras:\n  - {id: a, position: {lat: 1, lon: 2}, recording: {file: nope.mp4, start: 2024-05-01T08:00:00Z}}\n"), 0o600))
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -101,9 +86,8 @@ func TestReplayCommandErrors(t *testing.T) {
 		{[]string{"replay", "--config", filepath.Join(dir, "none.yaml"), "--db", filepath.Join(dir, "c.db")}, 1, "read config"},
 	} {
 		_, errs, code := runCLI(t, tc.args...)
-		if code != tc.code || !strings.Contains(errs, tc.want) {
-			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, errs, tc.code, tc.want)
-		}
+		assert.Equal(t, tc.code, code, "%v: exit code", tc.args)
+		assert.Contains(t, errs, tc.want, "%v: stderr", tc.args)
 	}
 }
 
@@ -116,30 +100,20 @@ func TestReplayScenario(t *testing.T) {
 		t.Skipf("city5 scenario unavailable: %v", err)
 	}
 	r, err := testvideos.RenderCached(t.Context(), spec, "", testvideos.RenderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	db := filepath.Join(t.TempDir(), "city5.db")
 	out, errs, code := runCLI(t, "replay", "--scenario", r.Dir, "--cameras", "c5,c4", "--fps", "1", "--db", db, "--models", models)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errs)
-	}
+	require.Equal(t, 0, code, "exit code: %s", errs)
 	for _, want := range []string{"replayed 2 cameras: 124 frames sampled", "3 links",
 		"identified: Joe Biden (biden), Kit Harington (kit), Barack Obama (obama), Rose Leslie (rose)"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("summary lacks %q:\n%s", want, out)
-		}
+		assert.Contains(t, out, want, "the summary")
 	}
 	out, errs, code = runCLI(t, "trajectory", "--db", db, "--person", "biden")
-	if code != 0 || !strings.Contains(out, "(biden), 2 sightings") {
-		t.Errorf("biden's trajectory: exit %d %s\n%s", code, errs, out)
-	}
+	assert.Equal(t, 0, code, "biden's trajectory: exit code: %s", errs)
+	assert.Contains(t, out, "(biden), 2 sightings", "biden's trajectory")
 	_, errs, code = runCLI(t, "replay", "--scenario", r.Dir, "--cameras", "c4,c9", "--db", db, "--models", models)
-	if code != 1 || !strings.Contains(errs, `no recording of camera "c9"`) {
-		t.Errorf("unknown camera: exit %d, %s", code, errs)
-	}
+	assert.Equal(t, 1, code, "unknown camera: exit code")
+	assert.Contains(t, errs, `no recording of camera "c9"`, "unknown camera")
 	_, errs, code = runCLI(t, "replay", "--scenario", r.Dir, "--config", "x.yaml", "--db", db)
-	if code != 2 {
-		t.Errorf("--scenario with --config: exit %d, %s", code, errs)
-	}
+	assert.Equal(t, 2, code, "--scenario with --config: exit code: %s", errs)
 }

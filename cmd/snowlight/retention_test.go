@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +11,9 @@ import (
 	"snowlight/retention"
 	"snowlight/store"
 	"snowlight/tracks"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestRetentionCommand(t *testing.T) {
@@ -19,13 +21,9 @@ func TestRetentionCommand(t *testing.T) {
 	dir := t.TempDir()
 	dbPath, objPath := filepath.Join(dir, "s.db"), filepath.Join(dir, "objects")
 	db, err := store.Open(ctx, dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	objs, err := objstore.OpenDir(objPath, objstore.DirOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	now := time.Now()
 	keys := map[string]string{}
 	for i, c := range []struct {
@@ -33,15 +31,11 @@ func TestRetentionCommand(t *testing.T) {
 		ago time.Duration
 	}{{"old", 80 * time.Hour}, {"kept", 80 * time.Hour}, {"new", time.Hour}} {
 		info, err := objstore.PutContent(ctx, objs, "body", "jpg", []byte("snapshot of "+c.id+string(rune('a'+i))), "image/jpeg", objstore.Meta{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		keys[c.id] = info.Key
 		exit := now.Add(-c.ago)
-		if err := db.SaveSighting(ctx, tracks.Sighting{ID: c.id, Camera: "cam1", Enter: exit.Add(-time.Second), Exit: exit, Final: true,
-			Body: &tracks.Snapshot{Time: exit, Ref: info.Key}}); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, db.SaveSighting(ctx, tracks.Sighting{ID: c.id, Camera: "cam1", Enter: exit.Add(-time.Second), Exit: exit, Final: true,
+			Body: &tracks.Snapshot{Time: exit, Ref: info.Key}}))
 	}
 	db.Close()
 
@@ -57,51 +51,39 @@ func TestRetentionCommand(t *testing.T) {
 		{[]string{"retention", "hold", "--db", dbPath, "--case", "C-1", "--reason", "short", "sighting/kept"}, "too short"},
 		{[]string{"retention", "hold", "--db", dbPath, "--case", "C-1", "--reason", "robbery at the depot", "sighting/nope"}, "not found"},
 	} {
-		if _, errs, code := cli(t, c.args...); code != 1 || !strings.Contains(errs, c.msg) {
-			t.Errorf("%v: exit %d, %q; want %q", c.args, code, errs, c.msg)
-		}
+		_, errs, code := cli(t, c.args...)
+		assert.Equal(t, 1, code, "%v: exit code", c.args)
+		assert.Contains(t, errs, c.msg, "%v", c.args)
 	}
 
 	out, errs, code := cli(t, "retention", "hold", "--db", dbPath, "--case", "C-1", "--reason", "robbery at the depot", "sighting/kept")
-	if code != 0 || !strings.Contains(out, "held sighting/kept for case C-1") {
-		t.Fatalf("hold: %d %s %s", code, out, errs)
-	}
+	require.Equal(t, 0, code, "hold: exit code: %s", errs)
+	require.Contains(t, out, "held sighting/kept for case C-1", "hold")
 	out, _, code = cli(t, "retention", "holds", "--db", dbPath)
-	if code != 0 || !strings.Contains(out, "C-1\tsighting/kept") || !strings.Contains(out, "robbery at the depot\theld") {
-		t.Fatalf("holds: %s", out)
-	}
+	require.Equal(t, 0, code, "holds: exit code")
+	require.Contains(t, out, "C-1\tsighting/kept", "holds")
+	require.Contains(t, out, "robbery at the depot\theld", "holds")
 
 	out, errs, code = cli(t, "retention", "run", "--db", dbPath, "--objects", objPath, "--dry-run")
-	if code != 0 || !strings.Contains(out, "rows to delete: 1 sightings of unlisted people") ||
-		!strings.Contains(out, "objects to delete: 1 (") || !strings.Contains(out, "kept by case holds: 1 sightings") {
-		t.Fatalf("dry run: %d\n%s\n%s", code, out, errs)
-	}
+	require.Equal(t, 0, code, "dry run: exit code: %s", errs)
+	require.Contains(t, out, "rows to delete: 1 sightings of unlisted people", "dry run")
+	require.Contains(t, out, "objects to delete: 1 (", "dry run")
+	require.Contains(t, out, "kept by case holds: 1 sightings", "dry run")
 	out, errs, code = cli(t, "retention", "run", "--db", dbPath, "--objects", objPath, "--json")
-	if code != 0 {
-		t.Fatalf("run: %d %s %s", code, out, errs)
-	}
+	require.Equal(t, 0, code, "run: exit code: %s %s", out, errs)
 	var rep retention.Report
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("report JSON: %v\n%s", err, out)
-	}
-	if rep.Deleted.UnlistedSightings != 1 || rep.ObjectTotal.Deleted != 1 || rep.Held.UnlistedSightings != 1 {
-		t.Fatalf("report %+v", rep)
-	}
-	if _, err := objs.Stat(ctx, keys["old"]); err == nil {
-		t.Error("the old sighting's snapshot is still there")
-	}
-	if _, errs, code := cli(t, "retention", "release", "--db", dbPath, "--case", "C-1", "--reason", "case closed, evidence returned"); code != 0 {
-		t.Fatalf("release: %s", errs)
-	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep), "report JSON:\n%s", out)
+	require.Equal(t, 1, rep.Deleted.UnlistedSightings, "report %+v", rep)
+	require.Equal(t, 1, rep.ObjectTotal.Deleted, "report %+v", rep)
+	require.Equal(t, 1, rep.Held.UnlistedSightings, "report %+v", rep)
+	_, err = objs.Stat(ctx, keys["old"])
+	assert.Error(t, err, "the old sighting's snapshot is still there")
+	_, errs, code = cli(t, "retention", "release", "--db", dbPath, "--case", "C-1", "--reason", "case closed, evidence returned")
+	require.Equal(t, 0, code, "release: exit code: %s", errs)
 	out, _, _ = cli(t, "retention", "run", "--db", dbPath, "--objects", objPath)
-	if !strings.Contains(out, "rows deleted: 1 sightings of unlisted people") {
-		t.Fatalf("run after release:\n%s", out)
-	}
+	require.Contains(t, out, "rows deleted: 1 sightings of unlisted people", "run after release")
 	out, _, _ = cli(t, "audit", "verify", "--db", dbPath)
-	if !strings.Contains(out, "audit chain intact: 4 entries") { // hold, run, release, run
-		t.Fatalf("audit: %s", out)
-	}
-	if _, err := objs.Stat(ctx, keys["new"]); err != nil {
-		t.Errorf("the new sighting's snapshot: %v", err)
-	}
+	require.Contains(t, out, "audit chain intact: 4 entries", "audit") // hold, run, release, run
+	_, err = objs.Stat(ctx, keys["new"])
+	assert.NoError(t, err, "the new sighting's snapshot")
 }

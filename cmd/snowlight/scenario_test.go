@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"snowlight/testvideos"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestScenarioRenderCommand renders a one-second scene through the command line and reads back what it
@@ -25,54 +28,42 @@ persons:
 walks:
   - {person: lin, camera: cam, start: 0, end: 1, height: 140, path: [[60, 160], [260, 160]]}
 `
-	if err := os.WriteFile(spec, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(spec, []byte(text), 0o644))
 	out := filepath.Join(dir, "out")
 	stdout, stderr, code := runCLI(t, "scenario", "render", "--spec", spec, "--out", out)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	if !strings.Contains(stdout, filepath.Join(out, "cam.mp4")) || !strings.Contains(stdout, "10 frames") {
-		t.Errorf("output does not list the video: %q", stdout)
-	}
+	require.Equal(t, 0, code, "exit code: %s", stderr)
+	assert.Contains(t, stdout, filepath.Join(out, "cam.mp4"), "the output lists the video")
+	assert.Contains(t, stdout, "10 frames", "the output lists the video")
 	truth, err := testvideos.ReadTruth(out)
-	if err != nil {
-		t.Fatal(err)
+	require.NoError(t, err)
+	if assert.Len(t, truth.Cameras, 1, "the truth's cameras") {
+		assert.Len(t, truth.Cameras[0].Frames, 10, "the truth's frames")
 	}
-	if len(truth.Cameras) != 1 || len(truth.Cameras[0].Frames) != 10 || len(truth.Passes) != 1 {
-		t.Errorf("truth: %d cameras, %d frames, %d passes", len(truth.Cameras), len(truth.Cameras[0].Frames), len(truth.Passes))
-	}
+	assert.Len(t, truth.Passes, 1, "the truth's passes")
 	for _, f := range []string{"cam.mp4", "cam.gt.txt"} {
-		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
-			t.Errorf("%s: %v", f, err)
+		if st, err := os.Stat(filepath.Join(out, f)); assert.NoError(t, err, f) {
+			assert.NotZero(t, st.Size(), "%s is empty", f)
 		}
 	}
 
 	// cache renders into $SNOWLIGHT_TESTVIDEOS/scenarios once and prints where.
 	t.Setenv("SNOWLIGHT_TESTVIDEOS", filepath.Join(dir, "cache"))
 	first, stderr, code := runCLI(t, "scenario", "cache", spec)
-	if code != 0 {
-		t.Fatalf("cache: exit %d: %s", code, stderr)
-	}
+	require.Equal(t, 0, code, "cache: exit code: %s", stderr)
 	name, cached, ok := strings.Cut(strings.TrimSpace(first), "\t")
-	if !ok || name != "one" || !strings.HasPrefix(cached, filepath.Join(dir, "cache", "scenarios", "one-")) {
-		t.Fatalf("cache printed %q", first)
-	}
-	if _, err := testvideos.ReadTruth(cached); err != nil {
-		t.Error(err)
-	}
-	if again, _, _ := runCLI(t, "scenario", "cache", spec); again != first {
-		t.Errorf("second cache run printed %q, want %q", again, first)
-	}
+	require.True(t, ok, "cache printed %q", first)
+	require.Equal(t, "one", name, "cache printed %q", first)
+	require.True(t, strings.HasPrefix(cached, filepath.Join(dir, "cache", "scenarios", "one-")), "cache printed %q", first)
+	_, err = testvideos.ReadTruth(cached)
+	assert.NoError(t, err)
+	again, _, _ := runCLI(t, "scenario", "cache", spec)
+	assert.Equal(t, first, again, "what the second cache run printed")
 }
 
 func TestScenarioCommandErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
-	if err := os.WriteFile(bad, []byte("name: bad\ncameras: [{id: a, fps: 200, background: {image: nowhere.jpg}}]\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(bad, []byte("name: bad\ncameras: [{id: a, fps: 200, background: {image: nowhere.jpg}}]\n"), 0o644))
 	cases := []struct {
 		args []string
 		code int
@@ -87,15 +78,14 @@ func TestScenarioCommandErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, stderr, code := runCLI(t, c.args...)
-		if code != c.code || !strings.Contains(stderr, c.want) {
-			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, code, stderr, c.code, c.want)
-		}
+		assert.Equal(t, c.code, code, "%v: exit code", c.args)
+		assert.Contains(t, stderr, c.want, "%v: stderr", c.args)
 	}
-	if _, stderr, code := runCLI(t, "scenario", "cache", "atlantis"); code != 1 || !strings.Contains(stderr, `scenario "atlantis"`) {
-		t.Errorf("cache of an unknown scenario: exit %d, %q", code, stderr)
-	}
+	_, stderr, code := runCLI(t, "scenario", "cache", "atlantis")
+	assert.Equal(t, 1, code, "cache of an unknown scenario: exit code")
+	assert.Contains(t, stderr, `scenario "atlantis"`, "cache of an unknown scenario")
 	stdout, _, code := runCLI(t, "scenario", "list")
-	if want := strings.Join(testvideos.BuiltinScenarios(), "\n") + "\n"; code != 0 || stdout != want || !strings.Contains(stdout, "demo\n") {
-		t.Errorf("list: exit %d, %q", code, stdout)
-	}
+	assert.Equal(t, 0, code, "list: exit code")
+	assert.Equal(t, strings.Join(testvideos.BuiltinScenarios(), "\n")+"\n", stdout, "list")
+	assert.Contains(t, stdout, "demo\n", "list")
 }
