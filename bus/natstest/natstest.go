@@ -18,6 +18,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/bus"
 	"snowlight/bus/natsconf"
@@ -64,16 +66,12 @@ func StartCluster(t testing.TB, n int, edges ...string) *Cluster {
 	}
 	c := &Cluster{creds: map[string]natsconf.Credentials{}}
 	center, err := natsconf.NewCredentials(Center)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	c.creds[Center] = center
 	var edgeIDs []natsconf.Identity
 	for _, e := range edges {
 		cr, err := natsconf.NewCredentials(e)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		c.creds[e] = cr
 		edgeIDs = append(edgeIDs, cr.Identity)
 	}
@@ -83,9 +81,7 @@ func StartCluster(t testing.TB, n int, edges ...string) *Cluster {
 		routes[i] = "127.0.0.1:" + strconv.Itoa(testproc.FreePort(t))
 	}
 	password, err := natsconf.NewRoutePassword()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for i := range n {
 		s := &Server{
 			Name:     "n" + strconv.Itoa(i+1),
@@ -107,12 +103,8 @@ func StartCluster(t testing.TB, n int, edges ...string) *Cluster {
 			conf.Cluster = &natsconf.Cluster{Name: "snowlight-test", Listen: routes[i], Routes: others, User: "route", Password: password}
 		}
 		var b bytes.Buffer
-		if err := conf.Write(&b); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(confPath, b.Bytes(), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, conf.Write(&b))
+		require.NoError(t, os.WriteFile(confPath, b.Bytes(), 0o600))
 		c.Servers = append(c.Servers, s)
 	}
 	t.Cleanup(func() {
@@ -125,14 +117,10 @@ func StartCluster(t testing.TB, n int, edges ...string) *Cluster {
 	})
 	// Every node is launched before any is waited for: a cluster's JetStream needs a quorum.
 	for _, s := range c.Servers {
-		if err := s.proc.Start(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, s.proc.Start())
 	}
 	for _, s := range c.Servers {
-		if err := s.waitReady(); err != nil {
-			t.Fatalf("%s: %v", s.Name, err)
-		}
+		require.NoError(t, s.waitReady(), s.Name)
 	}
 	return c
 }
@@ -150,9 +138,7 @@ func (c *Cluster) URLs() []string {
 func (c *Cluster) Credentials(t testing.TB, name string) natsconf.Credentials {
 	t.Helper()
 	cr, ok := c.creds[name]
-	if !ok {
-		t.Fatalf("natstest: no user %q", name)
-	}
+	require.True(t, ok, "natstest: no user %q", name)
 	return cr
 }
 
@@ -177,17 +163,10 @@ func (c *Cluster) Connect(t testing.TB, name string) *nats.Conn {
 func Dial(t testing.TB, o bus.ConnectOptions) *nats.Conn {
 	t.Helper()
 	nc, err := bus.Connect(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(nc.Close)
-	deadline := time.Now().Add(10 * time.Second)
-	for !nc.IsConnected() {
-		if time.Now().After(deadline) {
-			t.Fatalf("natstest: %s did not connect to %v: %v", o.Name, o.URLs, nc.LastError())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	require.Eventually(t, nc.IsConnected, 10*time.Second, 10*time.Millisecond,
+		"natstest: %s did not connect to %v", o.Name, o.URLs)
 	return nc
 }
 
@@ -195,9 +174,7 @@ func Dial(t testing.TB, o bus.ConnectOptions) *nats.Conn {
 func JetStream(t testing.TB, nc *nats.Conn) jetstream.JetStream {
 	t.Helper()
 	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return js
 }
 
@@ -235,9 +212,7 @@ func Run(t testing.TB, fn func(ctx context.Context) error) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := fn(ctx); err != nil {
-			t.Errorf("run: %v", err)
-		}
+		assert.NoError(t, fn(ctx), "run")
 	}()
 	var once sync.Once
 	stop = func() { once.Do(func() { cancel(); <-done }) }

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"snowlight/bus"
+
+	"github.com/stretchr/testify/require"
 )
 
 // Proxy forwards TCP connections to a server until it is cut: the link between one client and NATS,
@@ -27,9 +29,7 @@ type Proxy struct {
 func NewProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("proxy: %v", err)
-	}
+	require.NoError(t, err, "proxy")
 	p := &Proxy{Addr: ln.Addr().String(), target: target, ln: ln, conns: map[net.Conn]struct{}{}}
 	p.wg.Add(1)
 	go p.accept()

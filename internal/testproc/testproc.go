@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // Proc is one server process, or while stopped, what starts it again.
@@ -126,9 +128,7 @@ func (p *Proc) LogTail(n int) string {
 // FreePort returns a TCP port free on 127.0.0.1 now.
 func FreePort(t testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
-	}
+	require.NoError(t, err, "find a free port")
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
