@@ -124,7 +124,9 @@ func (db *DB) SaveSighting(ctx context.Context, s tracks.Sighting) error {
 			return fmt.Errorf("save sighting %s: %w", s.ID, ErrSnapshotBytes)
 		}
 	}
-	detail, err := json.Marshal(sightingDetail{Boxes: s.Boxes, Face: s.Face, Body: s.Body, Evidence: s.Evidence})
+	ev := s.Evidence
+	ev.Template = nil // the edge's; the face is kept once, as face_embedding
+	detail, err := json.Marshal(sightingDetail{Boxes: s.Boxes, Face: s.Face, Body: s.Body, Evidence: ev})
 	if err != nil {
 		return fmt.Errorf("save sighting %s: encode: %w", s.ID, err)
 	}

@@ -77,12 +77,14 @@ func (e *SightingEvent) Validate() error {
 		return fmt.Errorf("sighting event %s: exit %v before enter %v", s.ID, s.Exit, s.Enter)
 	case len(s.Boxes) > maxBoxes:
 		return fmt.Errorf("sighting event %s: %d boxes, at most %d", s.ID, len(s.Boxes), maxBoxes)
-	case len(s.FaceEmbedding) > maxEmbedding || len(s.AppearanceEmbedding) > maxEmbedding:
+	case len(s.FaceEmbedding) > maxEmbedding || len(s.AppearanceEmbedding) > maxEmbedding || len(s.Evidence.Template) > maxEmbedding:
 		return fmt.Errorf("sighting event %s: embedding longer than %d", s.ID, maxEmbedding)
 	case len(s.Evidence.Candidates) > maxCandidates:
 		return fmt.Errorf("sighting event %s: %d identity candidates, at most %d", s.ID, len(s.Evidence.Candidates), maxCandidates)
+	case s.Evidence.Local != nil && (len(s.Evidence.Local.From) > maxCandidates || s.Evidence.PersonID == ""):
+		return fmt.Errorf("sighting event %s: a local name needs a person and at most %d sightings behind it", s.ID, maxCandidates)
 	}
-	for _, v := range [][]float32{s.FaceEmbedding, s.AppearanceEmbedding} {
+	for _, v := range [][]float32{s.FaceEmbedding, s.AppearanceEmbedding, s.Evidence.Template} {
 		for _, x := range v {
 			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
 				return fmt.Errorf("sighting event %s: embedding holds %v", s.ID, x)

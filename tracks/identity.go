@@ -126,6 +126,24 @@ type Evidence struct {
 	PersonID string `json:"person_id,omitempty"`
 	// Decided is when the evidence first passed the rule for PersonID.
 	Decided time.Time `json:"decided,omitzero"`
+	// Local is set when PersonID was given not by the enrolment photos but by the person's local
+	// template: the faces the photos named in the same camera's or video's footage
+	// (pipeline.LocalNamer). The tracker never sets it.
+	Local *LocalName `json:"local,omitempty"`
+	// Template is what the Template rule compares: the quality-weighted mean of the track's face
+	// embeddings, L2-normalised (nil before any, or under another Method). Local templates are made
+	// of and compared with it (pipeline.LocalNamer).
+	Template []float32 `json:"template,omitempty"`
+}
+
+// LocalName is how a local template named a track.
+type LocalName struct {
+	// Similarity is the track's face template's to the person's local template, Threshold what it
+	// had to reach (the person's, as for their photos).
+	Similarity float64 `json:"similarity"`
+	Threshold  float64 `json:"threshold"`
+	// From are the sightings the photos named whose faces make the local template.
+	From []string `json:"from"`
 }
 
 // evidence accumulates face matches for one track.
@@ -289,6 +307,10 @@ func (e *evidence) decide(t time.Time) {
 // snapshot returns a deep copy that stays valid as the track goes on.
 func (e *evidence) snapshot() Evidence {
 	out := e.Evidence
+	out.Template = nil
+	if e.weighed > 0 {
+		out.Template = normalise(e.embSum)
+	}
 	out.Candidates = nil
 	for _, c := range e.Candidates {
 		c.Frames = slices.Clone(c.Frames)

@@ -1,6 +1,7 @@
 package tracks
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -180,6 +181,19 @@ func TestTemplateEvidence(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The evidence's Template is the quality-weighted mean of the faces, what the rule compared.
+func TestEvidenceTemplate(t *testing.T) {
+	e := newEvidence(DefaultIdentityConfig())
+	assert.Nil(t, e.snapshot().Template, "no face yet")
+	e.add(t0, &Face{Score: 0.9, Embedding: []float32{1, 0}, Quality: 0.9})
+	e.add(t0.Add(time.Second), &Face{Score: 0.9, Embedding: []float32{0, 1}, Quality: 0.3})
+	tpl := e.snapshot().Template
+	require.Len(t, tpl, 2)
+	assert.InDelta(t, 0.9/math.Hypot(0.9, 0.3), tpl[0], 1e-6)
+	assert.InDelta(t, 0.3/math.Hypot(0.9, 0.3), tpl[1], 1e-6)
+	assert.Nil(t, newEvidence(IdentityConfig{Method: Vote}).snapshot().Template, "only the template rule keeps one")
 }
 
 // With MinAppearance, a face that looks unlike its track's (another person at a shot cut, in the same

@@ -82,22 +82,35 @@ type Candidate struct {
 	Similarity float32
 	Threshold  float32
 	Margin     float32
+	// Local is true when Similarity is to the person's local template (RankWith), not to their Template.
+	Local bool
 }
 
 // Rank returns every person's similarity to emb (to the person's Template), most similar first. A
 // probe that resembles a face once dismissed as a false match of a person must beat that resemblance by
 // the category's margin: its threshold for the person rises accordingly, so the same look-alike does not
 // send anyone out again.
-func (m *Matcher) Rank(emb []float32) []Candidate {
+func (m *Matcher) Rank(emb []float32) []Candidate { return m.RankWith(emb, nil) }
+
+// RankWith is Rank where some people also have a local template (their faces in the footage at hand,
+// pipeline.LocalNamer), keyed by person ID: such a person's similarity is the higher of the two, and the
+// thresholds, margins and negatives are the same. Two templates give a stranger two chances to
+// resemble the person, which docs/ACCURACY.md ("Local templates") measures.
+func (m *Matcher) RankWith(emb []float32, local map[string][]float32) []Candidate {
 	out := make([]Candidate, 0, len(m.persons))
 	for i := range m.persons {
 		p := &m.persons[i]
-		sim := Cosine(emb, m.templates[i])
+		sim, isLocal := Cosine(emb, m.templates[i]), false
+		if t, ok := local[p.ID]; ok {
+			if s := Cosine(emb, t); s > sim {
+				sim, isLocal = s, true
+			}
+		}
 		th := m.policy.ThresholdFor(p)
 		for _, n := range p.Negatives {
 			th = max(th, min(1, Cosine(emb, n)+m.policy.Margin[p.Category]))
 		}
-		out = append(out, Candidate{Person: p, Similarity: sim, Threshold: th, Margin: m.policy.Margin[p.Category]})
+		out = append(out, Candidate{Person: p, Similarity: sim, Threshold: th, Margin: m.policy.Margin[p.Category], Local: isLocal})
 	}
 	sort.SliceStable(out, func(a, b int) bool { return out[a].Similarity > out[b].Similarity })
 	return out
@@ -111,13 +124,19 @@ type Match struct {
 	Similarity float32  `json:"similarity"` // cosine similarity to the person's Template
 	Margin     float32  `json:"margin"`     // Similarity minus the best similarity of any other person
 	Threshold  float32  `json:"threshold"`  // the similarity a match to this person must reach
+	// Local is true when the similarity is to the person's local template (MatchWith), not to their
+	// enrolment.
+	Local bool `json:"local,omitempty"`
 }
 
 // Match compares emb with the watch list. nearest is the most similar person (nil for an empty list);
 // accepted is the same person when the similarity reaches their threshold and leads the second best by
 // at least their category's margin, else nil.
-func (m *Matcher) Match(emb []float32) (accepted, nearest *Match) {
-	ranked := m.Rank(emb)
+func (m *Matcher) Match(emb []float32) (accepted, nearest *Match) { return m.MatchWith(emb, nil) }
+
+// MatchWith is Match under RankWith's similarities.
+func (m *Matcher) MatchWith(emb []float32, local map[string][]float32) (accepted, nearest *Match) {
+	ranked := m.RankWith(emb, local)
 	if len(ranked) == 0 {
 		return nil, nil
 	}
@@ -128,7 +147,7 @@ func (m *Matcher) Match(emb []float32) (accepted, nearest *Match) {
 	}
 	p := best.Person
 	nearest = &Match{PersonID: p.ID, Name: p.Name, Category: p.Category, Similarity: best.Similarity, Margin: margin,
-		Threshold: best.Threshold}
+		Threshold: best.Threshold, Local: best.Local}
 	if best.Similarity >= best.Threshold && margin >= best.Margin {
 		a := *nearest
 		return &a, nearest
@@ -145,6 +164,12 @@ func (p *Person) Template(confirmed bool) []float32 {
 	if confirmed {
 		embs = append(slices.Clip(embs), p.Confirmed...)
 	}
+	return Mean(embs)
+}
+
+// Mean is the mean of embeddings, L2-normalised (all zeros when they cancel out); the first one's
+// length decides, longer ones are cut and shorter ones count as padded with zeros.
+func Mean(embs [][]float32) []float32 {
 	if len(embs) == 0 {
 		return nil
 	}
@@ -154,11 +179,11 @@ func (p *Person) Template(confirmed bool) []float32 {
 			sum[i] += float64(e[i])
 		}
 	}
+	out := make([]float32, len(sum))
 	var n float64
 	for _, x := range sum {
 		n += x * x
 	}
-	out := make([]float32, len(sum))
 	if n == 0 {
 		return out
 	}

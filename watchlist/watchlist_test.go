@@ -416,3 +416,53 @@ func TestMatcherNegatives(t *testing.T) {
 		})
 	}
 }
+
+// A local template (the person's faces in the footage at hand) is a second template: the person's
+// similarity is the higher of the two, under the same threshold, margin and negatives.
+func TestMatchWithLocal(t *testing.T) {
+	alice := person("a", "Alice", watchlist.Missing, unit(1, 0, 0, 0))
+	alice.Negatives = [][]float32{unit(0, 0, 0, 1)}
+	bob := person("b", "Bob", watchlist.Missing, unit(0, 1, 0, 0))
+	m, err := watchlist.NewMatcher([]watchlist.Person{alice, bob}, watchlist.DefaultPolicy(), "", t0)
+	require.NoError(t, err)
+	local := map[string][]float32{"a": unit(0, 0, 1, 0)}
+	tests := []struct {
+		name     string
+		probe    []float32
+		local    map[string][]float32
+		accepted string // "" = unknown
+		isLocal  bool
+	}{
+		{"like the local template only", unit(0.1, 0, 1, 0), local, "Alice", true},
+		{"the same face without it", unit(0.1, 0, 1, 0), nil, "", false},
+		{"like the photo: the photo's similarity counts", unit(1, 0, 0.3, 0), local, "Alice", false},
+		{"as like another person's photo: no margin", unit(0, 0.9, 1, 0), local, "", true},
+		{"like a face dismissed as not her", unit(0, 0, 0.6, 0.8), local, "", true},
+		{"another person's local template does not name her", unit(0.1, 0, 1, 0), map[string][]float32{"b": unit(0, 0, 1, 0)}, "Bob", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, n := m.MatchWith(tc.probe, tc.local)
+			require.NotNil(t, n)
+			assert.Equal(t, tc.isLocal, n.Local, "nearest %+v", n)
+			if tc.accepted == "" {
+				assert.Nil(t, a, "nearest %+v", n)
+				return
+			}
+			require.NotNil(t, a, "nearest %+v", n)
+			assert.Equal(t, tc.accepted, a.Name)
+			assert.Equal(t, *n, *a)
+		})
+	}
+	r := m.RankWith(unit(0.1, 0, 1, 0), local)
+	require.Len(t, r, 2)
+	assert.True(t, r[0].Local)
+	assert.Equal(t, m.Rank(unit(1, 0, 0, 0)), m.RankWith(unit(1, 0, 0, 0), nil))
+}
+
+func TestMean(t *testing.T) {
+	assert.Nil(t, watchlist.Mean(nil))
+	assert.Equal(t, unit(1, 1, 0), watchlist.Mean([][]float32{unit(1, 0, 0), unit(0, 1, 0)}))
+	assert.Equal(t, []float32{0, 0}, watchlist.Mean([][]float32{{1, 0}, {-1, 0}}), "cancelling out")
+	assert.Equal(t, unit(1, 1), watchlist.Mean([][]float32{{1, 0}, {0, 1, 5}}), "the first one's length")
+}

@@ -169,15 +169,18 @@ type jsonFace struct {
 	Score   float64    `json:"score"`
 	Quality float64    `json:"quality"`
 	// Track is the face track (video only); Identity its name, "" when unknown; Source says where the
-	// name came from: "face" when this face alone is named so, "track" when its track's other frames
-	// named it.
+	// name came from: "face" when this face alone is named so by the photos, "track" when its track's
+	// other frames were, "video" when the photos named no frame of the track but the person's faces
+	// they named elsewhere in the video (LocalTracks) name it.
 	Track    uint64 `json:"track,omitempty"`
 	Identity string `json:"identity"`
 	Source   string `json:"source,omitempty"`
-	// Similarity is this face's to its nearest person (its name's when named by itself);
-	// TrackSimilarity the track template's to the named person.
-	Similarity      float64 `json:"similarity"`
-	TrackSimilarity float64 `json:"track_similarity,omitempty"`
+	// Similarity is this face's to its nearest person's photos (its name's when named by itself);
+	// TrackSimilarity the track template's to the named person: to their photos, or with source
+	// "video" to their faces on LocalTracks.
+	Similarity      float64  `json:"similarity"`
+	TrackSimilarity float64  `json:"track_similarity,omitempty"`
+	LocalTracks     []uint64 `json:"local_tracks,omitempty"`
 }
 
 type frameRecord struct {
@@ -237,7 +240,9 @@ func (a *analysis) count(persons []jsonPerson, faces []jsonFace, at float64, whe
 		}
 		s.frames++
 		s.last = at
-		s.best = max(s.best, f.TrackSimilarity)
+		if f.Source != "video" { // a local template's similarity is not to the person's photos
+			s.best = max(s.best, f.TrackSimilarity)
+		}
 		if f.Source == "face" { // Similarity is then the named person's, not some nearer one's
 			s.best = max(s.best, f.Similarity)
 		}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"time"
 
 	"snowlight/detect"
@@ -14,16 +16,26 @@ import (
 // (pipeline.FaceTrackerConfig), each track gathers identity evidence under the rule the edge uses for
 // person tracks (tracks' template rule, the category's threshold and margin), and when a track ends
 // every frame of it takes the track's final identity. A frame is therefore held back until every
-// track in it has ended; what comes out is in frame order.
+// track in it has ended; what comes out is in frame order. With a watch list, the tracks the photos
+// left unnamed are then named by the faces the photos named elsewhere in the video
+// (pipeline.LocalNamer), which needs the whole video: every frame is held back to the end.
 type trackNamer struct {
 	tracker *tracks.Tracker
 	matcher *watchlist.Matcher // nil: nobody to name
 	names   map[string]string  // person id -> name
 	pending []*pendingFrame
-	// ended holds the evidence of tracks that ended while pending frames refer to them; held counts
+	// ended holds the sightings of tracks that ended while pending frames refer to them; held counts
 	// the pending faces of each track.
-	ended map[uint64]tracks.Evidence
+	ended map[uint64]*endedTrack
 	held  map[uint64]int
+}
+
+// endedTrack is a track's final sighting and, when a local template named it, that match and the
+// tracks whose faces make the template.
+type endedTrack struct {
+	tracks.Sighting
+	local *watchlist.Match
+	from  []uint64
 }
 
 // pendingFrame is a frame's record and, per face, its track (0: none) and its own match.
@@ -43,7 +55,7 @@ func newTrackNamer(matcher *watchlist.Matcher, ids []watchlist.Person) (*trackNa
 	if err != nil {
 		return nil, fmt.Errorf("face tracker: %w", err)
 	}
-	n := &trackNamer{tracker: tr, matcher: matcher, names: map[string]string{}, ended: map[uint64]tracks.Evidence{},
+	n := &trackNamer{tracker: tr, matcher: matcher, names: map[string]string{}, ended: map[uint64]*endedTrack{},
 		held: map[uint64]int{}}
 	for _, id := range ids {
 		n.names[id.ID] = id.Name
@@ -68,19 +80,53 @@ func (n *trackNamer) add(at time.Time, res detect.Result, rec frameRecord) []fra
 			n.held[t.ID]++
 		}
 		for _, s := range n.tracker.Sightings() {
-			n.ended[s.TrackID] = s.Evidence
+			n.ended[s.TrackID] = &endedTrack{Sighting: s}
 		}
 	}
 	n.pending = append(n.pending, p)
+	if n.matcher != nil {
+		return nil // finish names by local templates
+	}
 	return n.flush()
 }
 
-// finish ends every track and returns the frames still held back.
+// finish ends every track, names the tracks left unnamed by local templates, and returns the frames
+// still held back.
 func (n *trackNamer) finish() []frameRecord {
 	for _, s := range n.tracker.Finish() {
-		n.ended[s.TrackID] = s.Evidence
+		n.ended[s.TrackID] = &endedTrack{Sighting: s}
+	}
+	if n.matcher != nil {
+		n.nameLocally()
 	}
 	return n.flush()
+}
+
+// nameLocally names the tracks the photos left unnamed by the faces the photos named elsewhere in the
+// video (pipeline.LocalNamer).
+func (n *trackNamer) nameLocally() {
+	all := make([]*endedTrack, 0, len(n.ended))
+	for _, t := range n.ended {
+		all = append(all, t)
+	}
+	slices.SortFunc(all, func(a, b *endedTrack) int { return cmp.Compare(a.TrackID, b.TrackID) })
+	ln := pipeline.NewLocalNamer(pipeline.DefaultLocalConfig())
+	track := map[string]uint64{}
+	for _, t := range all {
+		ln.Learn(t.Sighting)
+		track[t.ID] = t.TrackID
+	}
+	for _, t := range all {
+		ln.Consider(n.matcher, t.Sighting)
+	}
+	for _, t := range all {
+		if m, how := ln.Name(t.Sighting); m != nil {
+			t.local = m
+			for _, id := range how.From {
+				t.from = append(t.from, track[id])
+			}
+		}
+	}
 }
 
 // flush names and returns the frames at the front whose tracks have all ended.
@@ -121,7 +167,15 @@ func (n *trackNamer) name(f *jsonFace, track uint64, own *watchlist.Match) {
 		}
 		return
 	}
-	ev := n.ended[track]
+	t := n.ended[track]
+	if t.local != nil {
+		f.Identity, f.Source, f.TrackSimilarity, f.LocalTracks = t.local.Name, "video", round(t.local.Similarity, 3), t.from
+		if own != nil && own.PersonID == t.local.PersonID {
+			f.Source = "face"
+		}
+		return
+	}
+	ev := t.Evidence
 	if ev.PersonID == "" {
 		return
 	}
