@@ -155,6 +155,9 @@ type Category struct {
 	// LearnFromConfirmations adds the faces of a confirmed alert to the person's template (audited;
 	// they expire with the entry). Off by default.
 	LearnFromConfirmations *bool `yaml:"learn_from_confirmations"`
+	// LocalTemplates lets the faces a camera's tracks were named by name the person's other tracks on
+	// that camera within half an hour. On by default.
+	LocalTemplates *bool `yaml:"local_templates"`
 }
 
 // Alerts tunes the alert engine.

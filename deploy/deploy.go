@@ -205,6 +205,9 @@ func watchlistPolicy(w config.Watchlist) (watchlist.Policy, error) {
 		if o.LearnFromConfirmations != nil {
 			p.LearnFromConfirmations[cat] = *o.LearnFromConfirmations
 		}
+		if o.LocalTemplates != nil {
+			p.LocalTemplates[cat] = *o.LocalTemplates
+		}
 	}
 	if err := p.Validate(); err != nil {
 		return watchlist.Policy{}, fmt.Errorf("watchlist: %w", err)

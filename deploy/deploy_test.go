@@ -48,7 +48,7 @@ patrols:
 guardians:
   - {id: g1, persons: [p1, p2], receiver: {webhook: "https://hooks.example/g1", secret: env:G1}}
 watchlist:
-  categories: {suspect: {threshold: 0.6, max_expiry: 336h}, missing: {learn_from_confirmations: true}}
+  categories: {suspect: {threshold: 0.6, max_expiry: 336h}, missing: {learn_from_confirmations: true}, at_risk: {local_templates: false}}
 alerts:
   cooldown: 5m
   two_person_confirm: true
@@ -136,6 +136,8 @@ func TestDecode(t *testing.T) {
 	assert.Equal(t, def.Margin[watchlist.Suspect], d.Watchlist.Margin[watchlist.Suspect])
 	assert.Equal(t, def.Threshold[watchlist.AtRisk], d.Watchlist.Threshold[watchlist.AtRisk])
 	assert.Equal(t, map[watchlist.Category]bool{watchlist.Missing: true}, d.Watchlist.LearnFromConfirmations)
+	assert.Equal(t, map[watchlist.Category]bool{watchlist.AtRisk: false, watchlist.Missing: true, watchlist.Suspect: true},
+		d.Watchlist.LocalTemplates)
 
 	recs, err := d.Recordings()
 	require.NoError(t, err)

@@ -25,6 +25,9 @@ type EdgeConfig struct {
 	WatchList func() *watchlist.Matcher
 	// Candidates is how many of the most similar identities each face passes to its track [3].
 	Candidates int
+	// Local is how the camera's tracks named by the photos name its other tracks (LocalNamer) where
+	// the person's category allows it [DefaultLocalConfig].
+	Local LocalConfig
 	// JPEGQuality of snapshot crops [85].
 	JPEGQuality int
 	// UpdateEvery re-reports a track still in view when this much wall time has passed since it was
@@ -83,6 +86,9 @@ func (c *EdgeConfig) setDefaults() {
 	if c.Candidates <= 0 {
 		c.Candidates = 3
 	}
+	if c.Local == (LocalConfig{}) {
+		c.Local = DefaultLocalConfig()
+	}
 	if c.UpdateEvery == 0 {
 		c.UpdateEvery = time.Second
 	}
@@ -102,6 +108,7 @@ type Edge struct {
 	cfg     EdgeConfig
 	det     *detect.Camera
 	tracker *tracks.Tracker
+	local   *LocalNamer
 	log     *slog.Logger
 	// reported is what was last reported of each live track that has been reported at all.
 	reported map[uint64]report
@@ -141,8 +148,8 @@ func NewEdge(camera string, det *detect.Camera, cfg EdgeConfig) (*Edge, error) {
 	if err != nil {
 		return nil, fmt.Errorf("edge %s: %w", camera, err)
 	}
-	return &Edge{camera: camera, cfg: cfg, det: det, tracker: tr, log: cfg.Log.With("camera", camera),
-		reported: map[uint64]report{}}, nil
+	return &Edge{camera: camera, cfg: cfg, det: det, tracker: tr, local: NewLocalNamer(cfg.Local),
+		log: cfg.Log.With("camera", camera), reported: map[uint64]report{}}, nil
 }
 
 // Camera is the camera's id.
@@ -186,36 +193,86 @@ func (e *Edge) Process(ctx context.Context, f ingest.Frame) ([]tracks.SightingEv
 		dets[i].Crops = c
 	}
 	e.last = f.Time
+	updates := e.tracker.Update(f.Time, dets)
+	ended := e.tracker.Sightings()
+	// Named tracks teach the local templates first, and with their exact spans: a track beside one
+	// named in this very frame must not take its person.
+	live := map[uint64]tracks.Sighting{}
+	for _, t := range updates {
+		if t.PersonID != "" || e.reported[t.ID].person != "" {
+			if s, ok := e.tracker.Live(t.ID); ok {
+				live[t.ID] = s
+				e.local.Learn(s)
+			}
+		}
+	}
+	for _, s := range ended {
+		e.local.Learn(s)
+	}
 	var events []tracks.SightingEvent
-	for _, t := range e.tracker.Update(f.Time, dets) {
+	for _, t := range updates {
+		s, built := live[t.ID]
+		if !built && e.local.Teachers() > 0 { // an unnamed track may take a local name
+			s, built = e.tracker.Live(t.ID)
+		}
+		person := t.PersonID
+		if built {
+			e.nameLocally(matcher, &s)
+			person = s.PersonID()
+		}
 		last, reported := e.reported[t.ID]
 		kind := tracks.SightingStarted
 		switch {
 		case !reported:
-		case last.person != t.PersonID:
+		case last.person != person:
 			kind = tracks.SightingUpdated
 		case e.cfg.UpdateEvery > 0 && f.Time.Sub(last.at) >= e.cfg.UpdateEvery:
 			kind = tracks.SightingUpdated
 		default:
 			continue
 		}
-		s, ok := e.tracker.Live(t.ID)
-		if !ok {
-			continue
+		if !built {
+			if s, built = e.tracker.Live(t.ID); !built {
+				continue
+			}
 		}
-		e.reported[t.ID] = report{person: t.PersonID, at: f.Time}
+		e.reported[t.ID] = report{person: person, at: f.Time}
 		events = append(events, e.event(kind, f.Time, s))
 	}
-	for _, s := range e.tracker.Sightings() {
+	for _, s := range ended {
+		e.nameLocally(matcher, &s)
 		events = append(events, e.ended(f.Time, s))
 	}
+	e.local.Forget(f.Time)
 	return events, nil
+}
+
+// nameLocally lets a track the photos named teach the camera's local templates, and names one they
+// did not by them when it can (LocalNamer).
+func (e *Edge) nameLocally(m *watchlist.Matcher, s *tracks.Sighting) {
+	e.local.Learn(*s)
+	if s.PersonID() != "" {
+		return
+	}
+	e.local.Consider(m, *s)
+	if match, how := e.local.Name(*s); match != nil {
+		s.Evidence.PersonID, s.Evidence.Local = match.PersonID, how
+	}
 }
 
 // Finish ends every track (the stream is over) and returns their final sightings.
 func (e *Edge) Finish() []tracks.SightingEvent {
+	var matcher *watchlist.Matcher
+	if e.cfg.WatchList != nil {
+		matcher = e.cfg.WatchList()
+	}
+	final := e.tracker.Finish()
+	for _, s := range final {
+		e.local.Learn(s)
+	}
 	var events []tracks.SightingEvent
-	for _, s := range e.tracker.Finish() {
+	for _, s := range final {
+		e.nameLocally(matcher, &s)
 		events = append(events, e.ended(e.last, s))
 	}
 	return events

@@ -71,11 +71,13 @@ func NewLocalNamer(cfg LocalConfig) *LocalNamer {
 	return &LocalNamer{cfg: cfg, taught: map[string]*teacher{}, cands: map[string]*candidate{}}
 }
 
-// Learn takes a track the enrolled photos named (its latest sighting: a live track may be learnt
-// again as it goes on). A sighting named by a local template, or by nobody, teaches nothing.
+// Learn takes the latest sighting of a track (a live track is learnt again as it goes on): one the
+// enrolled photos named teaches; one they name no longer (or a local template named) teaches nothing
+// from now on.
 func (n *LocalNamer) Learn(s tracks.Sighting) {
 	person := s.PersonID()
 	if person == "" || s.Evidence.Local != nil {
+		delete(n.taught, s.ID)
 		return
 	}
 	t := &teacher{person: person, enter: s.Enter, exit: s.Exit}
@@ -84,6 +86,17 @@ func (n *LocalNamer) Learn(s tracks.Sighting) {
 	}
 	n.taught[s.ID] = t
 	delete(n.cands, s.ID)
+}
+
+// Teachers is how many tracks teach a local template now.
+func (n *LocalNamer) Teachers() int {
+	c := 0
+	for _, t := range n.taught {
+		if t.template != nil {
+			c++
+		}
+	}
+	return c
 }
 
 // Forget drops what was seen before t less the window: a camera keeps what it learnt that long only.

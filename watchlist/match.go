@@ -93,15 +93,16 @@ type Candidate struct {
 func (m *Matcher) Rank(emb []float32) []Candidate { return m.RankWith(emb, nil) }
 
 // RankWith is Rank where some people also have a local template (their faces in the footage at hand,
-// pipeline.LocalNamer), keyed by person ID: such a person's similarity is the higher of the two, and the
-// thresholds, margins and negatives are the same. Two templates give a stranger two chances to
+// pipeline.LocalNamer), keyed by person ID: where the person's category allows local templates
+// (Policy.LocalTemplates) their similarity is the higher of the two, and the thresholds, margins and
+// negatives are the same. Two templates give a stranger two chances to
 // resemble the person, which docs/ACCURACY.md ("Local templates") measures.
 func (m *Matcher) RankWith(emb []float32, local map[string][]float32) []Candidate {
 	out := make([]Candidate, 0, len(m.persons))
 	for i := range m.persons {
 		p := &m.persons[i]
 		sim, isLocal := Cosine(emb, m.templates[i]), false
-		if t, ok := local[p.ID]; ok {
+		if t, ok := local[p.ID]; ok && m.policy.LocalTemplates[p.Category] {
 			if s := Cosine(emb, t); s > sim {
 				sim, isLocal = s, true
 			}

@@ -19,6 +19,10 @@ type Policy struct {
 	// LearnFromConfirmations says, per category, whether faces operators confirm as a person join
 	// the person's template (Person.Confirmed); off unless a deployment turns it on.
 	LearnFromConfirmations map[Category]bool
+	// LocalTemplates says, per category, whether the faces the photos named in one camera's or one
+	// video's footage may name the person's other tracks there (Matcher.RankWith's local templates,
+	// pipeline.LocalNamer); on unless a deployment turns it off.
+	LocalTemplates map[Category]bool
 }
 
 // DefaultPolicy holds the thresholds chosen from measured data; docs/ACCURACY.md ("Watch-list
@@ -38,6 +42,8 @@ func DefaultPolicy() Policy {
 		// model); a longer search needs the entry renewed.
 		MaxExpiry:              map[Category]time.Duration{AtRisk: 90 * day, Missing: 90 * day, Suspect: 30 * day},
 		LearnFromConfirmations: map[Category]bool{},
+		// Within every category's budget on the labelled sets (docs/ACCURACY.md, "Local templates").
+		LocalTemplates: map[Category]bool{AtRisk: true, Missing: true, Suspect: true},
 	}
 }
 

@@ -458,6 +458,14 @@ func TestMatchWithLocal(t *testing.T) {
 	require.Len(t, r, 2)
 	assert.True(t, r[0].Local)
 	assert.Equal(t, m.Rank(unit(1, 0, 0, 0)), m.RankWith(unit(1, 0, 0, 0), nil))
+
+	pol := watchlist.DefaultPolicy()
+	pol.LocalTemplates[watchlist.Missing] = false
+	off, err := watchlist.NewMatcher([]watchlist.Person{alice, bob}, pol, "", t0)
+	require.NoError(t, err)
+	a, n := off.MatchWith(unit(0.1, 0, 1, 0), local)
+	assert.Nil(t, a, "the category does not take local templates")
+	assert.False(t, n.Local)
 }
 
 func TestMean(t *testing.T) {
