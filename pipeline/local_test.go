@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"math"
 	"testing"
 	"time"
 
@@ -12,16 +11,7 @@ import (
 	"snowlight/watchlist"
 )
 
-func unitVec(v ...float32) []float32 {
-	var s float64
-	for _, x := range v {
-		s += float64(x * x)
-	}
-	for i := range v {
-		v[i] /= float32(math.Sqrt(s))
-	}
-	return v
-}
+func unitVec(v ...float32) []float32 { return watchlist.Mean([][]float32{v}) }
 
 // The local namer on made-up embeddings: Alice's photo is (1,0,0,0), Bob's (0,1,0,0); in the footage
 // Alice's good face is (0,0,1,0), far from her photo, and her small faces later lie near it.

@@ -60,16 +60,31 @@ func ratio(a, b int) float64 {
 
 func (r *scoreReport) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "sightings %d, true links %d, found links %d (and %d unjudged): recall %.3f (%d/%d), precision %.3f (%d/%d)\n",
-		len(r.sightings), r.trueLinks, r.foundLinks, len(r.unjudged), r.recall(), r.found, r.trueLinks, r.precision(), r.correct, r.foundLinks)
+	named, local := 0, 0
+	for _, s := range r.sightings {
+		if s.s.PersonID() != "" {
+			named++
+		}
+		if s.s.Evidence.Local != nil {
+			local++
+		}
+	}
+	fmt.Fprintf(&b, "sightings %d (named %d, by local templates %d), true links %d, found links %d (and %d unjudged): recall %.3f (%d/%d), "+
+		"precision %.3f (%d/%d)\n", len(r.sightings), named, local, r.trueLinks, r.foundLinks, len(r.unjudged), r.recall(), r.found,
+		r.trueLinks, r.precision(), r.correct, r.foundLinks)
 	for _, s := range r.sightings {
 		from := "-"
 		if s.link != nil {
 			from = fmt.Sprintf("%s (%.2f: transit %.1f face %.2f app %.2f id %.1f)", s.link.From, s.link.Confidence,
 				s.link.Evidence.Transit, s.link.Evidence.Face, s.link.Evidence.Appearance, s.link.Evidence.Identity)
 		}
-		fmt.Fprintf(&b, "  %-28s %-6s %5.1f-%5.1fs truth %-6s named %-6q faces %2d traj %-28s <- %s\n", s.s.ID, s.s.Camera,
-			s.s.Enter.Sub(r.start).Seconds(), s.s.Exit.Sub(r.start).Seconds(), dash(s.person), s.s.PersonID(), s.s.Evidence.FaceFrames, s.traj, from)
+		by := ""
+		if s.s.Evidence.Local != nil {
+			by = "local"
+		}
+		fmt.Fprintf(&b, "  %-28s %-6s %5.1f-%5.1fs truth %-6s named %-6q %-5s faces %2d traj %-28s <- %s\n", s.s.ID, s.s.Camera,
+			s.s.Enter.Sub(r.start).Seconds(), s.s.Exit.Sub(r.start).Seconds(), dash(s.person), s.s.PersonID(), by, s.s.Evidence.FaceFrames,
+			s.traj, from)
 	}
 	for _, l := range [][]string{r.misses, r.wrong, r.notes, r.unjudged, r.wrongNames} {
 		for _, m := range l {

@@ -17,8 +17,8 @@ import (
 // The floors of TestAnalyzeTBBT (docs/ACCURACY.md, "Naming people in real video"): the share of each
 // person's track frames in which they are named, and no wrong name ever.
 const (
-	tbbtSheldonFloor = 0.25
-	tbbtLeonardFloor = 0.28
+	tbbtSheldonFloor = 0.97
+	tbbtLeonardFloor = 0.92
 )
 
 // TestAnalyzeTBBT runs `snowlight analyze` on real broadcast footage as shipped (shared/eval's tbbt.mp4,
