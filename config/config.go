@@ -155,8 +155,8 @@ type Category struct {
 	// LearnFromConfirmations adds the faces of a confirmed alert to the person's template (audited;
 	// they expire with the entry). Off by default.
 	LearnFromConfirmations *bool `yaml:"learn_from_confirmations"`
-	// LocalTemplates lets the faces a camera's tracks were named by name the person's other tracks on
-	// that camera within half an hour. On by default.
+	// LocalTemplates lets a person's faces that their photos named on a camera name the person's other
+	// tracks on that camera within half an hour (docs/ACCURACY.md, "Local templates"). On by default.
 	LocalTemplates *bool `yaml:"local_templates"`
 }
 

@@ -209,10 +209,11 @@ func (e *Edge) Process(ctx context.Context, f ingest.Frame) ([]tracks.SightingEv
 	for _, s := range ended {
 		e.local.Learn(s)
 	}
+	teaching := e.local.Teachers() > 0
 	var events []tracks.SightingEvent
 	for _, t := range updates {
 		s, built := live[t.ID]
-		if !built && e.local.Teachers() > 0 { // an unnamed track may take a local name
+		if !built && teaching { // an unnamed track may take a local name
 			s, built = e.tracker.Live(t.ID)
 		}
 		person := t.PersonID

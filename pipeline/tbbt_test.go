@@ -78,7 +78,7 @@ func TestEdgeTBBT(t *testing.T) {
 	require.NoError(t, err)
 	defer src.Close()
 
-	// held[frame] are the tracks reported at the frame with a box there, and their names then.
+	// byFrame holds, per frame from 1, the tracks reported with a box in it and their names then.
 	type held struct {
 		box  tracks.Box
 		name string
@@ -103,8 +103,11 @@ func TestEdgeTBBT(t *testing.T) {
 				continue // not seen in this frame
 			}
 			byFrame[n] = append(byFrame[n], held{last.Box, names[s.PersonID()]})
-			if s.PersonID() != "" {
-				sources[map[bool]string{true: "local", false: "photos"}[s.Evidence.Local != nil]]++
+			switch {
+			case s.Evidence.Local != nil:
+				sources["local"]++
+			case s.PersonID() != "":
+				sources["photos"]++
 			}
 		}
 	}
