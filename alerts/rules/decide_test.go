@@ -79,6 +79,12 @@ func sighting(cam, person string, dur time.Duration) tracks.Sighting {
 	return s
 }
 
+// locallyNamed is s named by a local template made of sighting cam-far-0 (pipeline.LocalNamer).
+func locallyNamed(s tracks.Sighting) tracks.Sighting {
+	s.Evidence.Local = &tracks.LocalName{Similarity: 0.62, Threshold: 0.55, From: []string{"cam-far-0"}}
+	return s
+}
+
 // loiterer stands in cam's zone (x 400-600, y 500-700) for dur, after 10 s elsewhere.
 func loiterer(cam string, start time.Time, dur time.Duration) tracks.Sighting {
 	feet := cat(repeat([2]float64{900, 600}, 10), repeat([2]float64{500, 600}, int(dur/time.Second)+1))
@@ -120,6 +126,10 @@ func TestTriggers(t *testing.T) {
 		{"nobody identified: nothing", sighting("cam-home", "", time.Minute), nil, false, time.Time{}, nil, false},
 		{"suspect identified: watch-list hit", sighting("cam-far", "p-rex", time.Minute), nil, false, time.Time{},
 			[]want{{alerts.WatchlistHit, "", "Rex Noor (suspect) identified at Far Sq: best face similarity 0.71 (threshold 0.50), 4 of 6 face frames at or above it, track template similarity 0.66 (threshold 0.55)"}}, true},
+		{"named by a local template: the detail says so", locallyNamed(sighting("cam-far", "p-rex", time.Minute)), nil, false, time.Time{},
+			[]want{{alerts.WatchlistHit, "", "Rex Noor (suspect) identified at Far Sq: best face similarity 0.71 (threshold 0.50), 4 of 6 face " +
+				"frames at or above it, named by the person's faces on this camera's sightings cam-far-0: track template similarity 0.62 " +
+				"to them (threshold 0.55)"}}, true},
 		{"missing person identified", sighting("cam-home", "p-kim", time.Minute), nil, false, time.Time{},
 			[]want{{alerts.WatchlistHit, "", "Kim Lo (missing)"}}, false},
 		{"person no longer on the list", sighting("cam-far", "p-gone", time.Minute), nil, false, time.Time{}, nil, false},

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -358,6 +359,12 @@ func evidence(s tracks.Sighting, personID string) (alerts.Evidence, string) {
 				best, threshold = f.Similarity, f.Threshold
 			}
 		}
+	}
+	if l := s.Evidence.Local; l != nil && s.PersonID() == personID {
+		// The photos did not name this track: say what did, or the photos' low similarities read as
+		// a name given below the threshold.
+		track = fmt.Sprintf(", named by the person's faces on this camera's sightings %s: track template similarity %.2f to them "+
+			"(threshold %.2f)", strings.Join(l.From, ", "), l.Similarity, l.Threshold)
 	}
 	if s.Face != nil && s.Face.Ref != "" {
 		ev.FaceCrops, ev.Scores = []string{s.Face.Ref}, []float32{float32(best)}
