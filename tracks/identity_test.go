@@ -61,15 +61,12 @@ func TestIdentityEvidence(t *testing.T) {
 					decided = -1
 				}
 			}
-			if e.PersonID != tt.want {
-				t.Fatalf("identity %q, want %q (candidates %+v)", e.PersonID, tt.want, e.Candidates)
+			require.Equal(t, tt.want, e.PersonID, "candidates %+v", e.Candidates)
+			assert.Equal(t, tt.decided, decided)
+			if tt.want != "" {
+				assert.WithinDuration(t, t0.Add(time.Duration(tt.decided)*time.Second), e.Decided, 0, "decided at frame %d", tt.decided)
 			}
-			if tt.want != "" && !e.Decided.Equal(t0.Add(time.Duration(tt.decided)*time.Second)) {
-				t.Errorf("decided at %v, want frame %d", e.Decided, tt.decided)
-			}
-			if e.FaceFrames != len(tt.frames) {
-				t.Errorf("face frames %d, want %d", e.FaceFrames, len(tt.frames))
-			}
+			assert.Equal(t, len(tt.frames), e.FaceFrames, "face frames")
 		})
 	}
 }
@@ -81,19 +78,18 @@ func TestEvidenceKeepsStrongestFrames(t *testing.T) {
 	for i, sim := range []float64{0.6, 0.9, 0.7, 0.8, 0.65} {
 		e.add(t0.Add(time.Duration(i)*time.Second), faceOf(frame{"ann": sim}))
 	}
+	require.Len(t, e.Candidates, 1)
 	c := e.Candidates[0]
-	if len(c.Frames) != 3 || c.Frames[0].Similarity != 0.9 || c.Frames[2].Similarity != 0.7 {
-		t.Fatalf("kept %+v, want the three most similar", c.Frames)
-	}
-	if c.Above != 5 || c.Listed != 5 || c.Best != 5 {
-		t.Errorf("counts above %d listed %d best %d, want 5 each", c.Above, c.Listed, c.Best)
-	}
+	require.Len(t, c.Frames, 3, "the three most similar")
+	assert.Equal(t, 0.9, c.Frames[0].Similarity, "most similar first")
+	assert.Equal(t, 0.7, c.Frames[2].Similarity, "least similar kept last")
+	assert.Equal(t, 5, c.Above, "frames above")
+	assert.Equal(t, 5, c.Listed, "frames listed")
+	assert.Equal(t, 5, c.Best, "frames best")
 	// A face without embedding or matches is not a face frame.
 	e.add(t0, &Face{Score: 0.5})
 	e.add(t0, nil)
-	if e.FaceFrames != 5 {
-		t.Errorf("face frames %d, want 5", e.FaceFrames)
-	}
+	assert.Equal(t, 5, e.FaceFrames, "face frames")
 }
 
 func TestTrackTakesIdentity(t *testing.T) {
@@ -105,20 +101,19 @@ func TestTrackTakesIdentity(t *testing.T) {
 			face = faceOf(frame{"ann": 0.7})
 		}
 		got = tr.Update(at(f, 10), []Detection{{Box: Box{X: 10, Y: 10, W: 40, H: 100}, Score: 0.9, Face: face}})
-		if f < 3 && got[0].PersonID != "" {
-			t.Fatalf("identity %q after %d face frames", got[0].PersonID, f-1)
+		require.NotEmpty(t, got)
+		if f < 3 {
+			require.Empty(t, got[0].PersonID, "identity at frame %d, before two clear matches", f)
 		}
 	}
-	if got[0].PersonID != "ann" {
-		t.Fatalf("identity %q after two clear matches", got[0].PersonID)
-	}
-	s := tr.Finish()[0]
-	if s.PersonID() != "ann" || len(s.Evidence.Candidates) != 1 || len(s.Evidence.Candidates[0].Frames) != 2 {
-		t.Fatalf("sighting evidence %+v", s.Evidence)
-	}
-	if !s.Evidence.Decided.Equal(at(3, 10)) {
-		t.Errorf("decided %v, want %v", s.Evidence.Decided, at(3, 10))
-	}
+	require.Equal(t, "ann", got[0].PersonID, "identity after two clear matches")
+	done := tr.Finish()
+	require.NotEmpty(t, done)
+	s := done[0]
+	assert.Equal(t, "ann", s.PersonID())
+	require.Len(t, s.Evidence.Candidates, 1)
+	assert.Len(t, s.Evidence.Candidates[0].Frames, 2, "the two face frames")
+	assert.WithinDuration(t, at(3, 10), s.Evidence.Decided, 0, "decided")
 }
 
 // The template method on frames with explicit embeddings (ann's faces along one axis, bob's along
