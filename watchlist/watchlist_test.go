@@ -53,25 +53,22 @@ func TestParseCategory(t *testing.T) {
 	}
 	for _, tc := range tests {
 		got, err := watchlist.ParseCategory(tc.in)
-		if got != tc.want || (err != nil) != tc.err {
-			t.Errorf("ParseCategory(%q) = %q, %v", tc.in, got, err)
-		}
-		if err != nil && !strings.Contains(err.Error(), "unknown watch-list category") {
-			t.Errorf("ParseCategory(%q) error %q does not say what is wrong", tc.in, err)
+		assert.Equal(t, tc.want, got, "ParseCategory(%q)", tc.in)
+		if tc.err {
+			assert.ErrorContains(t, err, "unknown watch-list category", "ParseCategory(%q) says what is wrong", tc.in)
+		} else {
+			assert.NoError(t, err, "ParseCategory(%q)", tc.in)
 		}
 	}
 	for _, c := range watchlist.Categories() {
-		if !c.Valid() || strings.ContainsAny(string(c), "- ") {
-			t.Errorf("category %q is not identifier-safe", c)
-		}
+		assert.True(t, c.Valid(), "category %q", c)
+		assert.False(t, strings.ContainsAny(string(c), "- "), "category %q is not identifier-safe", c)
 		// The words people read parse back to the category.
-		if back, err := watchlist.ParseCategory(c.Label()); err != nil || back != c {
-			t.Errorf("label %q of %q parses as %q, %v", c.Label(), c, back, err)
-		}
+		back, err := watchlist.ParseCategory(c.Label())
+		assert.NoError(t, err, "label %q of %q", c.Label(), c)
+		assert.Equal(t, c, back, "label %q of %q", c.Label(), c)
 	}
-	if watchlist.AtRisk.Label() != "at-risk" {
-		t.Errorf("label %q", watchlist.AtRisk.Label())
-	}
+	assert.Equal(t, "at-risk", watchlist.AtRisk.Label())
 }
 
 // Decoding normalises the spellings people and older data use, and refuses unknown names.
@@ -80,35 +77,22 @@ func TestCategoryDecoding(t *testing.T) {
 		C  watchlist.Category   `json:"c"`
 		Cs []watchlist.Category `json:"cs"`
 	}
-	if err := json.Unmarshal([]byte(`{"c":"at-risk","cs":["missing","Suspect"]}`), &j); err != nil {
-		t.Fatal(err)
-	}
-	if j.C != watchlist.AtRisk || j.Cs[0] != watchlist.Missing || j.Cs[1] != watchlist.Suspect {
-		t.Errorf("JSON: %+v", j)
-	}
-	if err := json.Unmarshal([]byte(`{"c":"vip"}`), &j); err == nil || !strings.Contains(err.Error(), "vip") {
-		t.Errorf("JSON accepted vip: %v", err)
-	}
-	if err := json.Unmarshal([]byte(`{"c":""}`), &j); err != nil || j.C != "" {
-		t.Errorf("empty category: %q %v", j.C, err)
-	}
-	out, _ := json.Marshal(struct{ C watchlist.Category }{watchlist.AtRisk})
-	if string(out) != `{"C":"at_risk"}` {
-		t.Errorf("encoded as %s", out)
-	}
+	require.NoError(t, json.Unmarshal([]byte(`{"c":"at-risk","cs":["missing","Suspect"]}`), &j))
+	assert.Equal(t, watchlist.AtRisk, j.C, "JSON")
+	assert.Equal(t, []watchlist.Category{watchlist.Missing, watchlist.Suspect}, j.Cs, "JSON")
+	assert.ErrorContains(t, json.Unmarshal([]byte(`{"c":"vip"}`), &j), "vip", "JSON refuses vip, naming it")
+	assert.NoError(t, json.Unmarshal([]byte(`{"c":""}`), &j), "empty category")
+	assert.Empty(t, j.C, "empty category")
+	out, err := json.Marshal(struct{ C watchlist.Category }{watchlist.AtRisk})
+	require.NoError(t, err)
+	assert.Equal(t, `{"C":"at_risk"}`, string(out))
 
 	var y struct {
 		Categories []watchlist.Category `yaml:"categories"`
 	}
-	if err := yaml.Unmarshal([]byte("categories: [at-risk, suspect]\n"), &y); err != nil {
-		t.Fatal(err)
-	}
-	if len(y.Categories) != 2 || y.Categories[0] != watchlist.AtRisk {
-		t.Errorf("YAML: %+v", y)
-	}
-	if err := yaml.Unmarshal([]byte("categories: [vip]\n"), &y); err == nil {
-		t.Error("YAML accepted vip")
-	}
+	require.NoError(t, yaml.Unmarshal([]byte("categories: [at-risk, suspect]\n"), &y))
+	assert.Equal(t, []watchlist.Category{watchlist.AtRisk, watchlist.Suspect}, y.Categories, "YAML")
+	assert.Error(t, yaml.Unmarshal([]byte("categories: [vip]\n"), &y), "YAML accepted vip")
 }
 
 func FuzzParseCategory(f *testing.F) {
@@ -118,17 +102,13 @@ func FuzzParseCategory(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := watchlist.ParseCategory(s)
 		if err != nil {
-			if c != "" {
-				t.Fatalf("error %v with category %q", err, c)
-			}
+			require.Empty(t, c, "error %v with a category", err)
 			return
 		}
-		if !c.Valid() {
-			t.Fatalf("ParseCategory(%q) = %q, not a valid category", s, c)
-		}
-		if again, err := watchlist.ParseCategory(string(c)); err != nil || again != c {
-			t.Fatalf("not idempotent: %q -> %q -> %q, %v", s, c, again, err)
-		}
+		require.True(t, c.Valid(), "ParseCategory(%q) = %q, not a valid category", s, c)
+		again, err := watchlist.ParseCategory(string(c))
+		require.NoError(t, err, "not idempotent: %q -> %q", s, c)
+		require.Equal(t, c, again, "not idempotent: %q -> %q", s, c)
 	})
 }
 
@@ -142,9 +122,7 @@ func TestMatcher(t *testing.T) {
 		strict,
 	}
 	m, err := watchlist.NewMatcher(persons, watchlist.DefaultPolicy(), "", t0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	tests := []struct {
 		name      string
 		probe     []float32
@@ -167,21 +145,25 @@ func TestMatcher(t *testing.T) {
 			if a != nil {
 				got = a.Name
 			}
-			if got != tc.accepted || n == nil || n.Name != tc.nearest || n.Threshold != tc.threshold {
-				t.Errorf("accepted %q nearest %+v, want %q / %q at threshold %v", got, n, tc.accepted, tc.nearest, tc.threshold)
-			}
-			if a != nil && (a.Similarity != n.Similarity || a.Margin <= 0 || a.Similarity < a.Threshold) {
-				t.Errorf("inconsistent match %+v vs nearest %+v", a, n)
+			assert.Equal(t, tc.accepted, got, "accepted")
+			require.NotNil(t, n, "nearest")
+			assert.Equal(t, tc.nearest, n.Name, "nearest")
+			assert.Equal(t, tc.threshold, n.Threshold, "threshold of the nearest")
+			if a != nil {
+				assert.Equal(t, n.Similarity, a.Similarity, "accepted %+v is the nearest %+v", a, n)
+				assert.Positive(t, a.Margin, "accepted %+v", a)
+				assert.GreaterOrEqual(t, a.Similarity, a.Threshold, "accepted %+v", a)
 			}
 		})
 	}
 	r := m.Rank(unit(1, 0, 0, 0))
-	if len(r) != 4 || r[0].Person.ID != "a" || r[0].Similarity < r[1].Similarity || r[1].Similarity < r[2].Similarity {
-		t.Errorf("rank %+v", r)
-	}
-	if a, n := (&watchlist.Matcher{}).Match(unit(1, 0)); a != nil || n != nil {
-		t.Error("empty watch list matched something")
-	}
+	require.Len(t, r, 4)
+	assert.Equal(t, "a", r[0].Person.ID)
+	assert.GreaterOrEqual(t, r[0].Similarity, r[1].Similarity, "rank %+v", r)
+	assert.GreaterOrEqual(t, r[1].Similarity, r[2].Similarity, "rank %+v", r)
+	a, n := (&watchlist.Matcher{}).Match(unit(1, 0))
+	assert.Nil(t, a, "empty watch list accepted something")
+	assert.Nil(t, n, "empty watch list has a nearest")
 }
 
 // A person is compared as the mean of their photos: a probe resembling one photo only is less like the
@@ -233,9 +215,9 @@ func TestNewMatcherRefuses(t *testing.T) {
 	// An expired entry is left out before anything else is checked: retention may have purged it.
 	purged := expired
 	purged.ID, purged.Embeddings, purged.EmbeddingModel = "y", nil, "sha-old"
-	if m, err := watchlist.NewMatcher([]watchlist.Person{good, expired, purged}, watchlist.DefaultPolicy(), "sha-a", t0); err != nil || m.Len() != 1 {
-		t.Fatalf("expired entries should be left out: %v", err)
-	}
+	m, err := watchlist.NewMatcher([]watchlist.Person{good, expired, purged}, watchlist.DefaultPolicy(), "sha-a", t0)
+	require.NoError(t, err, "expired entries should be left out")
+	assert.Equal(t, 1, m.Len(), "expired entries should be left out")
 	with := func(f func(*watchlist.Person)) []watchlist.Person { p := good; f(&p); return []watchlist.Person{p} }
 	tests := []struct {
 		name    string
@@ -260,9 +242,7 @@ func TestNewMatcherRefuses(t *testing.T) {
 				tc.pol(&pol)
 			}
 			_, err := watchlist.NewMatcher(tc.persons, pol, "sha-a", t0)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("got %v, want %q", err, tc.want)
-			}
+			assert.ErrorContains(t, err, tc.want)
 		})
 	}
 }
@@ -274,16 +254,17 @@ func TestMatcherConcurrent(t *testing.T) {
 		persons = append(persons, person(watchlist.NewID(), "P", watchlist.Missing, unit(float32(i), 1, float32(50-i))))
 	}
 	m, err := watchlist.NewMatcher(persons, watchlist.DefaultPolicy(), "", t0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want, _ := m.Match(unit(10, 1, 40))
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
 			for range 200 {
-				if a, n := m.Match(unit(10, 1, 40)); n == nil || (a == nil) != (want == nil) || n.PersonID != persons[10].ID {
-					t.Errorf("concurrent match %+v %+v", a, n)
+				a, n := m.Match(unit(10, 1, 40))
+				ok := assert.NotNil(t, n, "concurrent nearest") &&
+					assert.Equal(t, want == nil, a == nil, "concurrent match accepted %+v, alone %+v", a, want) &&
+					assert.Equal(t, persons[10].ID, n.PersonID, "concurrent nearest")
+				if !ok {
 					return
 				}
 			}
@@ -294,27 +275,20 @@ func TestMatcherConcurrent(t *testing.T) {
 
 func TestDefaultPolicy(t *testing.T) {
 	p := watchlist.DefaultPolicy()
-	if err := p.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.Validate())
 	// The stricter the consequence of a wrong name, the higher the bar.
-	if !(p.Threshold[watchlist.AtRisk] < p.Threshold[watchlist.Missing] && p.Threshold[watchlist.Missing] < p.Threshold[watchlist.Suspect]) {
-		t.Errorf("thresholds out of order: %v", p.Threshold)
-	}
+	assert.Less(t, p.Threshold[watchlist.AtRisk], p.Threshold[watchlist.Missing], "thresholds out of order")
+	assert.Less(t, p.Threshold[watchlist.Missing], p.Threshold[watchlist.Suspect], "thresholds out of order")
 	// Each call returns maps of its own: a caller's override must not change the defaults.
 	p.Threshold[watchlist.Suspect] = 0.9
-	if watchlist.DefaultPolicy().Threshold[watchlist.Suspect] == 0.9 {
-		t.Error("DefaultPolicy shares its maps")
-	}
+	assert.NotEqual(t, float32(0.9), watchlist.DefaultPolicy().Threshold[watchlist.Suspect], "DefaultPolicy shares its maps")
 }
 
 func TestCheckEntry(t *testing.T) {
 	pol := watchlist.DefaultPolicy()
 	ok := person("a", "Alice", watchlist.Suspect, unit(1, 0))
 	ok.LegalBasis, ok.ApprovedBy, ok.Expires = "warrant 7/25", "judge Li", t0.Add(30*24*time.Hour)
-	if err := pol.CheckEntry(&ok, t0); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, pol.CheckEntry(&ok, t0))
 	tests := []struct {
 		name string
 		f    func(*watchlist.Person)
@@ -329,24 +303,18 @@ func TestCheckEntry(t *testing.T) {
 	for _, tc := range tests {
 		p := ok
 		tc.f(&p)
-		if err := pol.CheckEntry(&p, t0); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)
-		}
+		assert.ErrorContains(t, pol.CheckEntry(&p, t0), tc.want, tc.name)
 	}
 	missing := ok
 	missing.Category, missing.Expires = watchlist.Missing, t0.Add(90*24*time.Hour)
-	if err := pol.CheckEntry(&missing, t0); err != nil {
-		t.Errorf("90 days for a missing person: %v", err)
-	}
+	assert.NoError(t, pol.CheckEntry(&missing, t0), "90 days for a missing person")
 }
 
 func TestPersonValidate(t *testing.T) {
 	good := person("p-1", "Ann", watchlist.AtRisk, unit(1, 0), unit(0, 1))
 	good.Photos = []watchlist.Photo{{Source: "a.jpg"}, {Source: "b.jpg"}}
 	good.SafeZone = []geo.LatLon{{Lat: 52.5, Lon: 13.4}, {Lat: 52.6, Lon: 13.4}, {Lat: 52.6, Lon: 13.5}}
-	if err := good.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, good.Validate())
 	tests := []struct {
 		name string
 		f    func(*watchlist.Person)
@@ -370,18 +338,17 @@ func TestPersonValidate(t *testing.T) {
 		p.SafeZone = append([]geo.LatLon(nil), good.SafeZone...)
 		p.Photos = append([]watchlist.Photo(nil), good.Photos...)
 		tc.f(&p)
-		if err := p.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)
-		}
+		assert.ErrorContains(t, p.Validate(), tc.want, tc.name)
 	}
-	if a, b := watchlist.NewID(), watchlist.NewID(); a == b || !strings.HasPrefix(a, "p-") || len(a) != 14 {
-		t.Errorf("ids %q %q", a, b)
-	}
+	a, b := watchlist.NewID(), watchlist.NewID()
+	assert.NotEqual(t, a, b, "ids")
+	assert.True(t, strings.HasPrefix(a, "p-"), "id %q", a)
+	assert.Len(t, a, 14, "id")
 	exp := good
 	exp.Expires = t0.Add(time.Hour)
-	if exp.Expired(t0) || !exp.Expired(t0.Add(time.Hour)) || good.Expired(t0.Add(1e6*time.Hour)) {
-		t.Error("Expired")
-	}
+	assert.False(t, exp.Expired(t0), "before its expiry")
+	assert.True(t, exp.Expired(t0.Add(time.Hour)), "at its expiry")
+	assert.False(t, good.Expired(t0.Add(1e6*time.Hour)), "without an expiry")
 }
 
 // A face dismissed as a false match of a person raises the bar for faces like it, and only for them.
@@ -390,9 +357,7 @@ func TestMatcherNegatives(t *testing.T) {
 	lookalike := unit(0.80, 0.60, 0, 0) // cosine 0.80 to the enrolment: a confident match
 	kit.Negatives = [][]float32{lookalike}
 	m, err := watchlist.NewMatcher([]watchlist.Person{kit}, watchlist.DefaultPolicy(), "", t0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	margin := watchlist.DefaultPolicy().Margin[watchlist.Suspect]
 	tests := []struct {
 		name     string
@@ -406,13 +371,11 @@ func TestMatcherNegatives(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			accepted, nearest := m.Match(tc.probe)
-			if (accepted != nil) != tc.accepted {
-				t.Fatalf("accepted %v, want %v (nearest %+v)", accepted != nil, tc.accepted, nearest)
-			}
+			require.NotNil(t, nearest)
+			require.Equal(t, tc.accepted, accepted != nil, "accepted (nearest %+v)", nearest)
 			neg := watchlist.Cosine(tc.probe, lookalike)
-			if want := max(watchlist.DefaultPolicy().Threshold[watchlist.Suspect], min(1, neg+margin)); nearest.Threshold != want {
-				t.Errorf("threshold %.3f, want %.3f (similarity to the dismissed face %.3f plus the margin)", nearest.Threshold, want, neg)
-			}
+			want := max(watchlist.DefaultPolicy().Threshold[watchlist.Suspect], min(1, neg+margin))
+			assert.Equal(t, want, nearest.Threshold, "similarity to the dismissed face %.3f plus the margin", neg)
 		})
 	}
 }
