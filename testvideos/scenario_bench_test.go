@@ -58,9 +58,7 @@ func BenchmarkScenarioComposite(b *testing.B) {
 		clear(labels)
 		for i, w := range walkers {
 			p, ok := w.poseAt(t)
-			if !ok {
-				b.Fatalf("walk %d not active at %v", i, t)
-			}
+			require.True(b, ok, "walk %d not active at %v", i, t)
 			d, err := w.fig.draw(frame, c.Width, c.Height, p, labels, byte(i+1))
 			require.NoError(b, err)
 			dirty = append(dirty, d.region.Intersect(frameRect))
