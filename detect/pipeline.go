@@ -52,6 +52,9 @@ type Config struct {
 	// AppearanceSchedule picks which persons of a camera's frame are embedded; the zero value embeds
 	// every one.
 	AppearanceSchedule AppearanceSchedule
+	// FaceSearch picks where a camera's frame is searched for faces; the zero value searches the whole
+	// frame. A FacesOnly pipeline, having no persons to search around, always searches the whole frame.
+	FaceSearch FaceSearch
 	// FacesOnly runs no person detector (Result.Persons stays empty): for footage where only faces
 	// matter, at about half the cost.
 	FacesOnly bool
@@ -76,6 +79,7 @@ func DefaultConfig(modelsDir string) Config {
 		FaceCascade:        filepath.Join(CascadeDir, "haarcascades", "haarcascade_frontalface_alt2.xml"),
 		Appearance:         true,
 		AppearanceSchedule: DefaultAppearanceSchedule(),
+		FaceSearch:         DefaultFaceSearch(),
 		MinRecognitionFace: 32,
 	}
 }
@@ -192,7 +196,7 @@ func (p *Pipeline) SetWatchList(m *watchlist.Matcher) { p.matcher.Store(m) }
 // Detect runs every stage on the whole frame, embedding every person's appearance (a single frame has
 // no history to schedule by).
 func (p *Pipeline) Detect(ctx context.Context, frame gocv.Mat, t time.Time) (Result, error) {
-	return p.run(ctx, frame, t, image.Rectangle{}, nil)
+	return p.run(ctx, frame, t, image.Rectangle{}, nil, nil)
 }
 
 // DetectPhoto is Detect for a still photo. A photo, unlike a camera frame, may show a face filling the
@@ -317,9 +321,9 @@ func (p *Pipeline) paddedFaces(img gocv.Mat) ([]Face, error) {
 }
 
 // run does the work on frame, restricted to roi unless roi is empty; mem picks the persons whose
-// appearance is embedded (nil: all).
+// appearance is embedded (nil: all), fm where faces are searched (nil: everywhere).
 func (p *Pipeline) run(ctx context.Context, frame gocv.Mat, t time.Time, roi image.Rectangle,
-	mem *appearanceMemory) (Result, error) {
+	mem *appearanceMemory, fm *faceMemory) (Result, error) {
 	if frame.Empty() || frame.Channels() != 3 {
 		return Result{}, fmt.Errorf("detect: need a non-empty BGR frame, got %dx%d with %d channels",
 			frame.Cols(), frame.Rows(), frame.Channels())
@@ -352,7 +356,7 @@ func (p *Pipeline) run(ctx context.Context, frame gocv.Mat, t time.Time, roi ima
 	}
 
 	start = time.Now()
-	faces, err := p.detectFaces(area, roi)
+	faces, err := p.searchFaces(frame, area, roi, t, persons, fm)
 	if err != nil {
 		return res, err
 	}
@@ -371,6 +375,37 @@ func (p *Pipeline) run(ctx context.Context, frame gocv.Mat, t time.Time, roi ima
 	res.Timing.Appearance = time.Since(start)
 	res.Persons, res.Faces = persons, faces
 	return res, nil
+}
+
+// searchFaces finds the faces of area (frame's part at roi, the whole frame when roi is empty) where fm
+// plans to search, in frame coordinates, and records them in fm.
+func (p *Pipeline) searchFaces(frame, area gocv.Mat, roi image.Rectangle, t time.Time, persons []Person,
+	fm *faceMemory) ([]Face, error) {
+	bounds := roi
+	if bounds.Empty() {
+		bounds = image.Rect(0, 0, frame.Cols(), frame.Rows())
+	}
+	regions := fm.plan(t, persons, bounds)
+	if regions == nil {
+		faces, err := p.detectFaces(area, roi)
+		if err != nil {
+			return nil, err
+		}
+		fm.searched(t, bounds, nil, faces)
+		return faces, nil
+	}
+	faces := []Face{}
+	for _, r := range regions {
+		crop := frame.Region(r)
+		found, err := p.detectFaces(crop, r)
+		crop.Close()
+		if err != nil {
+			return nil, err
+		}
+		faces = append(faces, found...)
+	}
+	fm.searched(t, bounds, regions, faces)
+	return faces, nil
 }
 
 // detectFaces runs the face detector on area and returns faces in frame coordinates (area's top-left is
@@ -432,11 +467,15 @@ type Camera struct {
 	recent []Box // boxes of the last detections, kept for cfg.Hold
 	until  time.Time
 	app    *appearanceMemory
+	faces  *faceMemory // nil: every frame searched whole for faces
 }
 
 // NewCamera makes a per-camera processor. With gate nil, every frame gets a full detection pass.
 func (p *Pipeline) NewCamera(id string, gate *GateConfig) *Camera {
 	c := &Camera{ID: id, p: p, app: newAppearanceMemory(p.cfg.AppearanceSchedule)}
+	if !p.cfg.FacesOnly {
+		c.faces = newFaceMemory(p.cfg.FaceSearch)
+	}
 	if gate != nil {
 		c.cfg = *gate
 		c.gate = NewGate(*gate)
@@ -450,6 +489,14 @@ func (c *Camera) Close() error {
 		return c.gate.Close()
 	}
 	return nil
+}
+
+// FaceSearchStats counts where this camera searched for faces.
+func (c *Camera) FaceSearchStats() FaceSearchStats {
+	if c.faces == nil {
+		return FaceSearchStats{}
+	}
+	return c.faces.stats
 }
 
 // AppearanceStats counts the persons this camera saw and why those whose appearance it embedded were.
@@ -468,7 +515,7 @@ func (c *Camera) Process(ctx context.Context, frame gocv.Mat, t time.Time) (Resu
 
 func (c *Camera) process(ctx context.Context, frame gocv.Mat, t time.Time) (Result, error) {
 	if c.gate == nil {
-		return c.p.run(ctx, frame, t, image.Rectangle{}, c.app)
+		return c.p.run(ctx, frame, t, image.Rectangle{}, c.app, c.faces)
 	}
 	start := time.Now()
 	d, err := c.gate.Check(frame, t)
@@ -490,7 +537,7 @@ func (c *Camera) process(ctx context.Context, frame gocv.Mat, t time.Time) (Resu
 			roi = image.Rectangle{}
 		}
 	}
-	res, err := c.p.run(ctx, frame, t, roi, c.app)
+	res, err := c.p.run(ctx, frame, t, roi, c.app, c.faces)
 	if err != nil {
 		return res, fmt.Errorf("camera %s: %w", c.ID, err)
 	}
