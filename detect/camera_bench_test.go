@@ -34,12 +34,13 @@ func cpuTime(b *testing.B) time.Duration {
 }
 
 // BenchmarkCameraBusyStreet runs 20 s of the busy street through a camera (motion gate, detectors,
-// appearance schedule) on ONNX Runtime, as `serve` runs it, and reports the CPU per frame (the perception
-// part of `bench density`'s per-frame figure) and the faces and persons found per frame, with faces
-// searched in the whole frame and where FaceSearch plans.
+// appearance schedule) on ONNX Runtime with one OpenCV thread, as `serve` runs it, and reports the CPU
+// per frame (the perception part of `bench density`'s per-frame figure), the persons and faces found and
+// the OSNet calls per frame, with faces searched in the whole frame and where FaceSearch plans.
 func BenchmarkCameraBusyStreet(b *testing.B) {
 	frames, times := busyStreet(b, 20*time.Second)
 	engine := openORT(b)
+	defer SetOpenCVThreads(SetOpenCVThreads(1))
 	for _, v := range []struct {
 		name   string
 		search FaceSearch
@@ -53,14 +54,14 @@ func BenchmarkCameraBusyStreet(b *testing.B) {
 			gate := DefaultGateConfig()
 			base := time.Unix(0, 0)
 			var cpu time.Duration
-			var n, faces, persons int
+			var n, faces, persons, osnet int
 			for b.Loop() {
 				cam := p.NewCamera("vtest", &gate)
 				start := cpuTime(b)
 				for i, f := range frames {
 					res, err := cam.Process(context.Background(), f, base.Add(times[i]))
 					require.NoError(b, err)
-					faces, persons = faces+len(res.Faces), persons+len(res.Persons)
+					faces, persons, osnet = faces+len(res.Faces), persons+len(res.Persons), osnet+res.Appearances
 				}
 				cpu += cpuTime(b) - start
 				n += len(frames)
@@ -69,6 +70,7 @@ func BenchmarkCameraBusyStreet(b *testing.B) {
 			b.ReportMetric(float64(cpu.Microseconds())/1000/float64(n), "cpu-ms/frame")
 			b.ReportMetric(float64(faces)/float64(n), "faces/frame")
 			b.ReportMetric(float64(persons)/float64(n), "persons/frame")
+			b.ReportMetric(float64(osnet)/float64(n), "osnet/frame")
 		})
 	}
 }
