@@ -22,9 +22,9 @@ func TestFitRegion(t *testing.T) {
 		r, bounds image.Rectangle
 		want      image.Rectangle
 	}{
-		{"small grows to the minimum, then to the grid", image.Rect(100, 100, 120, 130), frame, image.Rect(32, 64, 160, 192)},
-		{"large widens to the grid", image.Rect(10, 10, 110, 140), frame, image.Rect(0, 0, 128, 160)},
-		{"at a corner shifts inside", image.Rect(760, 570, 768, 576), frame, image.Rect(672, 480, 768, 576)},
+		{"small grows to the minimum, then to the grid", image.Rect(100, 100, 120, 130), frame, image.Rect(0, 64, 192, 192)},
+		{"large widens to the grid", image.Rect(10, 10, 110, 140), frame, image.Rect(0, 0, 128, 192)},
+		{"at a corner shifts inside", image.Rect(760, 570, 768, 576), frame, image.Rect(640, 448, 768, 576)},
 		{"bounds smaller than the minimum", image.Rect(5, 5, 10, 10), image.Rect(0, 0, 70, 80), image.Rect(0, 0, 70, 80)},
 		{"within a region of interest", image.Rect(300, 300, 310, 310), image.Rect(250, 250, 666, 666), image.Rect(256, 256, 384, 384)},
 		{"outside bounds", image.Rect(900, 900, 950, 950), frame, image.Rectangle{}},
