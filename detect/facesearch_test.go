@@ -93,7 +93,7 @@ func TestFaceMemoryPlan(t *testing.T) {
 // TestFaceSearchKeepsFaces runs real footage through a gated camera with faces searched in the whole
 // frame and where FaceSearch plans, at 5 detection fps: the labelled faces of tbbt (close-ups, wide
 // shots, people seated and cut by the picture's edge) and the busy street's small faces must be found
-// as often either way.
+// as often either way, and tbbt's faces found both ways must embed alike.
 func TestFaceSearchKeepsFaces(t *testing.T) {
 	tbbt := filepath.Join(evalDir(t), "faces", "tbbt")
 	f, err := os.Open(filepath.Join(tbbt, "tbbt.mp4.track.txt"))
@@ -108,6 +108,7 @@ func TestFaceSearchKeepsFaces(t *testing.T) {
 	require.NoError(t, err)
 
 	engine := openORT(t)
+	var size image.Point
 	run := func(path string, limit time.Duration, search FaceSearch) ([][]Face, FaceSearchStats) {
 		cfg := DefaultConfig(modelsDir(t))
 		cfg.Engine, cfg.FaceSearch, cfg.Appearance = engine, search, false
@@ -122,6 +123,7 @@ func TestFaceSearchKeepsFaces(t *testing.T) {
 			res, err := cam.Process(context.Background(), img, time.Unix(0, 0).Add(at))
 			require.NoError(t, err)
 			faces = append(faces, res.Faces)
+			size = image.Pt(img.Cols(), img.Rows())
 		})
 		return faces, cam.FaceSearchStats()
 	}
@@ -136,7 +138,8 @@ func TestFaceSearchKeepsFaces(t *testing.T) {
 					continue
 				}
 				total++
-				b := Box{float32(tf.X0 * 856), float32(tf.Y0 * 480), float32((tf.X1 - tf.X0) * 856), float32((tf.Y1 - tf.Y0) * 480)}
+				w, h := float64(size.X), float64(size.Y)
+				b := Box{float32(tf.X0 * w), float32(tf.Y0 * h), float32((tf.X1 - tf.X0) * w), float32((tf.Y1 - tf.Y0) * h)}
 				for _, f := range fs {
 					if f.Box.IoU(b) >= 0.3 {
 						hits++
@@ -156,6 +159,23 @@ func TestFaceSearchKeepsFaces(t *testing.T) {
 		float64(st.Searched)/float64(st.Possible))
 	require.Positive(t, total)
 	assert.GreaterOrEqual(t, sh, wh-total/100, "face search loses labelled faces")
+	// A face found both ways must come out alike: its box and landmarks, and so its embedding and name.
+	var pairs, alike int
+	for i := range wholeFaces {
+		for _, f := range wholeFaces[i] {
+			for _, g := range searchFaces[i] {
+				if f.Box.IoU(g.Box) >= 0.5 && len(f.Embedding) > 0 && len(g.Embedding) > 0 {
+					pairs++
+					if cosine(f.Embedding, g.Embedding) >= 0.95 {
+						alike++
+					}
+				}
+			}
+		}
+	}
+	t.Logf("tbbt: %d of %d faces embedded both ways within cosine 0.95", alike, pairs)
+	require.Positive(t, pairs)
+	assert.GreaterOrEqual(t, float64(alike), 0.95*float64(pairs), "on a 32 px grid: 151 of 167")
 
 	// The busy street: faces of 9-12 px, at the edge of what YuNet finds; every frame's faces compared.
 	wholeFaces, _ = run(vtestPath(t), 20*time.Second, FaceSearch{})
