@@ -36,6 +36,8 @@ type Store interface {
 	AlertEventsAfter(ctx context.Context, after int64, limit int) ([]Event, error)
 	// LastAlertEvent returns the Seq of the newest event, 0 when there is none.
 	LastAlertEvent(ctx context.Context) (int64, error)
+	// TriggerAlert returns the alert a trigger key was raised or folded into (Change.Trigger).
+	TriggerAlert(ctx context.Context, key string) (id string, ok bool, err error)
 }
 
 // Change is one atomic step of an alert.
@@ -45,6 +47,9 @@ type Change struct {
 	// Events record the step; Outbox holds the notifications it causes.
 	Events []Event
 	Outbox []notify.Message
+	// Trigger is the key of the trigger raised or folded by the change (Trigger.Key), recorded with
+	// it; empty for other changes.
+	Trigger string
 }
 
 // Query selects alerts.
@@ -181,6 +186,11 @@ type Trigger struct {
 	Subject  string
 	Detail   string
 	Evidence Evidence
+	// Key, when set, makes the trigger count once: a trigger whose key was raised or folded before,
+	// by this process or an earlier one (the key is stored in the change's transaction), changes
+	// nothing. The rules key a sighting's trigger by sighting, rule and what it adds, so an event
+	// delivered again after a crash raises nothing twice.
+	Key string
 }
 
 func (t Trigger) subject() string {
@@ -236,6 +246,16 @@ func (e *Engine) Raise(ctx context.Context, t Trigger) (Alert, bool, error) {
 	subject := t.subject()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if t.Key != "" {
+		id, seen, err := e.store.TriggerAlert(ctx, t.Key)
+		if err != nil {
+			return Alert{}, false, fmt.Errorf("raise %s for %s: %w", t.Kind, subject, err)
+		}
+		if seen {
+			a, err := e.store.Alert(ctx, id)
+			return a, false, err
+		}
+	}
 	now := e.o.Now()
 	a, ok, err := e.store.ActiveAlert(ctx, t.Kind, subject)
 	if err != nil {
@@ -243,6 +263,7 @@ func (e *Engine) Raise(ctx context.Context, t Trigger) (Alert, bool, error) {
 	}
 	if ok && t.At.Sub(a.LastSeen) <= e.o.Cooldown {
 		c := e.fold(&a, t)
+		c.trigger = t.Key
 		a, err := e.commit(ctx, a, false, now, c)
 		return a, false, err
 	}
@@ -252,7 +273,8 @@ func (e *Engine) Raise(ctx context.Context, t Trigger) (Alert, bool, error) {
 		Evidence: Evidence{}, Status: Open, Created: now,
 	}
 	a.Evidence.merge(t.Evidence)
-	a, err = e.commit(ctx, a, true, now, step{events: []Event{{Actor: System, Action: ActRaised, To: Open, Note: t.Detail, Camera: t.Place.Camera}}})
+	a, err = e.commit(ctx, a, true, now, step{trigger: t.Key,
+		events: []Event{{Actor: System, Action: ActRaised, To: Open, Note: t.Detail, Camera: t.Place.Camera}}})
 	return a, true, err
 }
 
@@ -299,9 +321,10 @@ func (a *Alert) responder() (dispatch.Target, bool) {
 
 // step is what one change records and sends.
 type step struct {
-	events []Event
-	outbox []notify.Message
-	after  func(ctx context.Context, a Alert) // side effects once committed
+	events  []Event
+	outbox  []notify.Message
+	after   func(ctx context.Context, a Alert) // side effects once committed
+	trigger string                             // Trigger.Key of a raise or fold
 }
 
 func (e *Engine) commit(ctx context.Context, a Alert, isNew bool, now time.Time, s step) (Alert, error) {
@@ -316,7 +339,7 @@ func (e *Engine) commit(ctx context.Context, a Alert, isNew bool, now time.Time,
 	for i := range s.outbox {
 		s.outbox[i].Created = now
 	}
-	evs, err := e.store.ApplyAlertChange(ctx, Change{Alert: a, New: isNew, Events: s.events, Outbox: s.outbox})
+	evs, err := e.store.ApplyAlertChange(ctx, Change{Alert: a, New: isNew, Events: s.events, Outbox: s.outbox, Trigger: s.trigger})
 	if err != nil {
 		return Alert{}, fmt.Errorf("alert %s: %w", a.ID, err)
 	}

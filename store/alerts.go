@@ -52,6 +52,12 @@ CREATE INDEX alerts_last_seen ON alerts(last_seen_ns, id);
 CREATE INDEX alerts_status ON alerts(status, last_seen_ns, id);
 CREATE INDEX alerts_person ON alerts(person_id, last_seen_ns, id);
 CREATE INDEX alerts_camera ON alerts(camera, last_seen_ns, id);
+`, `
+CREATE TABLE alert_triggers (
+	key      TEXT PRIMARY KEY,
+	alert_id TEXT NOT NULL REFERENCES alerts(id) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX alert_triggers_alert ON alert_triggers(alert_id);
 `}}
 }
 
@@ -121,10 +127,28 @@ func (db *DB) ApplyAlertChange(ctx context.Context, c alerts.Change) ([]alerts.E
 	if err := insertOutbox(ctx, tx, c.Outbox); err != nil {
 		return nil, err
 	}
+	if c.Trigger != "" {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO alert_triggers(key, alert_id) VALUES (?, ?)`, c.Trigger, a.ID); err != nil {
+			return nil, fmt.Errorf("record trigger %s: %w", c.Trigger, err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("save alert: %w", err)
 	}
 	return out, nil
+}
+
+// TriggerAlert implements alerts.Store.
+func (db *DB) TriggerAlert(ctx context.Context, key string) (string, bool, error) {
+	var id string
+	err := db.R.QueryRowContext(ctx, `SELECT alert_id FROM alert_triggers WHERE key = ?`, key).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read trigger %s: %w", key, err)
+	}
+	return id, true, nil
 }
 
 func decodeAlert(data string) (alerts.Alert, error) {

@@ -43,6 +43,7 @@ func components() []component {
 		caseholdsComponent(),
 		retentionComponent(),
 		exportsComponent(),
+		busComponent(),
 	}
 }
 

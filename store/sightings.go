@@ -110,9 +110,23 @@ func (db *DB) SetCameras(ctx context.Context, cams []CameraPosition) error {
 // object store, and the database keeps only their references.
 var ErrSnapshotBytes = errors.New("snapshot bytes must go to the object store; set Ref and clear JPEG")
 
-// SaveSighting implements tracks.Archive. A new sighting starts its own trajectory until a decision
-// links it; saving an id again (the final version of an interim sighting) keeps its trajectory.
+// SaveSighting implements tracks.Archive: Tx.SaveSighting in a transaction of its own.
 func (db *DB) SaveSighting(ctx context.Context, s tracks.Sighting) error {
+	return db.Batch(ctx, func(tx *Tx) error { return tx.SaveSighting(ctx, s) })
+}
+
+// ApplyDecisions implements tracks.Archive: Tx.ApplyDecisions in a transaction of its own.
+func (db *DB) ApplyDecisions(ctx context.Context, ds []tracks.Decision) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	return db.Batch(ctx, func(tx *Tx) error { return tx.ApplyDecisions(ctx, ds) })
+}
+
+// SaveSighting stores a sighting whose snapshots are object-store references. A new sighting starts
+// its own trajectory until a decision links it; saving an id again (the final version of an interim
+// sighting) keeps its trajectory.
+func (t *Tx) SaveSighting(ctx context.Context, s tracks.Sighting) error {
 	if s.ID == "" || s.Camera == "" {
 		return fmt.Errorf("save sighting %q: id and camera are required", s.ID)
 	}
@@ -144,11 +158,7 @@ func (db *DB) SaveSighting(ctx context.Context, s tracks.Sighting) error {
 	if p := s.PersonID(); p != "" {
 		person = p
 	}
-	tx, err := db.W.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("save sighting %s: %w", s.ID, err)
-	}
-	defer tx.Rollback()
+	tx := t.tx
 	var rid, traj int64
 	err = tx.QueryRowContext(ctx, `INSERT INTO sightings(id, camera, track_id, enter_ns, exit_ns, person_id, trajectory,
 			box_x, box_y, box_w, box_h, face_ref, body_ref, face_emb, app_emb, final, detail, colours)
@@ -181,19 +191,13 @@ func (db *DB) SaveSighting(ctx context.Context, s tracks.Sighting) error {
 		ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)`, s.Exit.Sub(s.Enter).Nanoseconds()); err != nil {
 		return fmt.Errorf("save sighting %s: %w", s.ID, err)
 	}
-	return tx.Commit()
+	return nil
 }
 
-// ApplyDecisions implements tracks.Archive. Every sighting a decision names must have been saved.
-func (db *DB) ApplyDecisions(ctx context.Context, ds []tracks.Decision) error {
-	if len(ds) == 0 {
-		return nil
-	}
-	tx, err := db.W.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("apply decisions: %w", err)
-	}
-	defer tx.Rollback()
+// ApplyDecisions records the stitcher's decisions in order. Every sighting a decision names must
+// have been saved (in this transaction or before).
+func (t *Tx) ApplyDecisions(ctx context.Context, ds []tracks.Decision) error {
+	tx := t.tx
 	rids := map[string]int64{}
 	rid := func(id string) (int64, error) {
 		if r, ok := rids[id]; ok {
@@ -279,7 +283,7 @@ func (db *DB) ApplyDecisions(ctx context.Context, ds []tracks.Decision) error {
 			return fmt.Errorf("apply decisions: %w", err)
 		}
 	}
-	return tx.Commit()
+	return nil
 }
 
 // encodeVector stores an embedding as little-endian float32s; nil stays NULL.

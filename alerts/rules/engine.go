@@ -8,10 +8,13 @@ package rules
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -206,6 +209,7 @@ func (e *Engine) Sighting(ctx context.Context, s tracks.Sighting) ([]alerts.Aler
 		if !e.due(s, key, sig, t.At) {
 			continue
 		}
+		t.Key = onceKey(s.ID, key, sig)
 		a, created, err := e.o.Alerts.Raise(ctx, t)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("raise %s for sighting %s: %w", t.Kind, s.ID, err))
@@ -225,6 +229,19 @@ func (e *Engine) Sighting(ctx context.Context, s tracks.Sighting) ([]alerts.Aler
 }
 
 func triggerKey(t alerts.Trigger) string { return string(t.Kind) + "/" + t.Place.Zone }
+
+// onceKey is the alert engine's key of a sighting's trigger (alerts.Trigger.Key): the same sighting
+// triggering the same rule with nothing new counts once, also after a restart, when this engine's
+// memory of what fired is gone and the bus delivers the sighting again.
+func onceKey(sighting, key, sig string) string {
+	h := sha256.Sum256([]byte(sig))
+	return "sighting/" + sighting + "/" + key + "/" + hex.EncodeToString(h[:8])
+}
+
+// eventKey is the trigger key of a camera event: the event happens once.
+func eventKey(ev camevent.Event) string {
+	return "camera/" + ev.Camera + "/" + string(ev.Kind) + "/" + strconv.FormatInt(ev.Time.UnixNano(), 10)
+}
 
 // signature changes when a trigger has something new to add to its alert.
 func signature(t alerts.Trigger, final bool) string {
@@ -444,7 +461,7 @@ func (e *Engine) CameraEvent(ctx context.Context, ev camevent.Event) error {
 			return nil
 		}
 		if _, _, err := e.o.Alerts.Raise(ctx, alerts.Trigger{Kind: alerts.CameraTampered, At: ev.Time,
-			Place: e.place(ev.Camera, ""), Detail: ev.Detail}); err != nil {
+			Place: e.place(ev.Camera, ""), Detail: ev.Detail, Key: eventKey(ev)}); err != nil {
 			return fmt.Errorf("rules: camera %s tampered: %w", ev.Camera, err)
 		}
 		return nil
@@ -470,7 +487,8 @@ func (e *Engine) offline(ctx context.Context, ev camevent.Event) error {
 	case had && last.Detail != "":
 		detail = fmt.Sprintf("camera offline: %s (%s)", last.Kind, last.Detail)
 	}
-	if _, _, err := e.o.Alerts.Raise(ctx, alerts.Trigger{Kind: alerts.CameraOffline, At: ev.Time, Place: e.place(ev.Camera, ""), Detail: detail}); err != nil {
+	if _, _, err := e.o.Alerts.Raise(ctx, alerts.Trigger{Kind: alerts.CameraOffline, At: ev.Time, Place: e.place(ev.Camera, ""),
+		Detail: detail, Key: eventKey(ev)}); err != nil {
 		return fmt.Errorf("rules: camera %s offline: %w", ev.Camera, err)
 	}
 	return nil

@@ -41,24 +41,63 @@ type Version struct{ Epoch, Seq uint64 }
 // ErrVersion is returned for a version SQL's signed integers cannot hold.
 var ErrVersion = errors.New("ledger: version out of range")
 
-// Claim records v for key inside tx. It returns false, recording nothing, when the key already has
-// a version at or after v: the caller must then not apply the event (and should acknowledge it).
-func Claim(ctx context.Context, tx *sql.Tx, key string, v Version) (bool, error) {
+// Outcome is what a claim found.
+type Outcome int
+
+const (
+	// Fresh: the version is newer than any applied under the key; the claim recorded it and the
+	// caller applies the event.
+	Fresh Outcome = iota
+	// Again: exactly this version was applied before (a redelivery, or a resend after a lost ack).
+	// The caller applies nothing, but may redo what it does after the commit (raising alerts), which
+	// a crash between the commit and the acknowledgement may have cut short: that work must be
+	// idempotent.
+	Again
+	// Superseded: a newer version of the key was applied (an interim sighting arriving after its
+	// final one); the event is dropped.
+	Superseded
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Fresh:
+		return "fresh"
+	case Again:
+		return "again"
+	}
+	return "superseded"
+}
+
+// Claim records v for key inside tx when it is newer than what the key has (Fresh); otherwise it
+// records nothing and says whether v itself (Again) or a newer version (Superseded) was applied.
+func Claim(ctx context.Context, tx *sql.Tx, key string, v Version) (Outcome, error) {
 	if v.Epoch > math.MaxInt64 || v.Seq > math.MaxInt64 {
-		return false, fmt.Errorf("%w: %+v", ErrVersion, v)
+		return 0, fmt.Errorf("%w: %+v", ErrVersion, v)
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO bus_applied (key, epoch, seq, applied) VALUES (?, ?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET epoch = excluded.epoch, seq = excluded.seq, applied = excluded.applied
 		WHERE (excluded.epoch, excluded.seq) > (bus_applied.epoch, bus_applied.seq)`,
 		key, int64(v.Epoch), int64(v.Seq), time.Now().UnixMilli())
 	if err != nil {
-		return false, fmt.Errorf("ledger: claim %s: %w", key, err)
+		return 0, fmt.Errorf("ledger: claim %s: %w", key, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return false, fmt.Errorf("ledger: claim %s: %w", key, err)
+		return 0, fmt.Errorf("ledger: claim %s: %w", key, err)
 	}
-	return n == 1, nil
+	if n == 1 {
+		return Fresh, nil
+	}
+	var have Version
+	var epoch, seq int64
+	if err := tx.QueryRowContext(ctx, `SELECT epoch, seq FROM bus_applied WHERE key = ?`, key).Scan(&epoch, &seq); err != nil {
+		return 0, fmt.Errorf("ledger: claim %s: %w", key, err)
+	}
+	have = Version{Epoch: uint64(epoch), Seq: uint64(seq)}
+	if have == v {
+		return Again, nil
+	}
+	return Superseded, nil
 }
 
 // Apply runs fn in a transaction together with the claim of (key, v): both are committed or neither
@@ -69,8 +108,8 @@ func Apply(ctx context.Context, db *sql.DB, key string, v Version, fn func(*sql.
 		return false, fmt.Errorf("ledger: begin: %w", err)
 	}
 	defer tx.Rollback()
-	fresh, err := Claim(ctx, tx, key, v)
-	if err != nil || !fresh {
+	o, err := Claim(ctx, tx, key, v)
+	if err != nil || o != Fresh {
 		return false, err
 	}
 	if err := fn(tx); err != nil {
@@ -111,10 +150,11 @@ func applyAll(ctx context.Context, db *sql.DB, items []Item, fn func(tx *sql.Tx,
 	}
 	defer tx.Rollback()
 	for i, it := range items {
-		fresh, err := Claim(ctx, tx, it.Key, it.Version)
+		o, err := Claim(ctx, tx, it.Key, it.Version)
 		if err != nil {
 			return err
 		}
+		fresh := o == Fresh
 		if fresh {
 			if err := fn(tx, i); err != nil {
 				return err

@@ -35,29 +35,30 @@ func openDB(t *testing.T) *sql.DB {
 func TestClaim(t *testing.T) {
 	ctx := context.Background()
 	db := openDB(t)
-	claim := func(key string, v ledger.Version) bool {
+	claim := func(key string, v ledger.Version) ledger.Outcome {
 		tx, err := db.BeginTx(ctx, nil)
 		require.NoError(t, err)
-		fresh, err := ledger.Claim(ctx, tx, key, v)
+		o, err := ledger.Claim(ctx, tx, key, v)
 		require.NoError(t, err)
 		require.NoError(t, tx.Commit())
-		return fresh
+		return o
 	}
 	for _, tc := range []struct {
-		name  string
-		key   string
-		v     ledger.Version
-		fresh bool
+		name string
+		key  string
+		v    ledger.Version
+		want ledger.Outcome
 	}{
-		{"first", "sighting/a", ledger.Version{Epoch: 5, Seq: 2}, true},
-		{"the same again", "sighting/a", ledger.Version{Epoch: 5, Seq: 2}, false},
-		{"older seq", "sighting/a", ledger.Version{Epoch: 5, Seq: 1}, false},
-		{"older epoch, higher seq", "sighting/a", ledger.Version{Epoch: 4, Seq: 99}, false},
-		{"newer seq", "sighting/a", ledger.Version{Epoch: 5, Seq: 3}, true},
-		{"newer epoch, lower seq", "sighting/a", ledger.Version{Epoch: 6, Seq: 1}, true},
-		{"another key", "sighting/b", ledger.Version{Epoch: 1, Seq: 1}, true},
+		{"first", "sighting/a", ledger.Version{Epoch: 5, Seq: 2}, ledger.Fresh},
+		{"the same again", "sighting/a", ledger.Version{Epoch: 5, Seq: 2}, ledger.Again},
+		{"older seq", "sighting/a", ledger.Version{Epoch: 5, Seq: 1}, ledger.Superseded},
+		{"older epoch, higher seq", "sighting/a", ledger.Version{Epoch: 4, Seq: 99}, ledger.Superseded},
+		{"newer seq", "sighting/a", ledger.Version{Epoch: 5, Seq: 3}, ledger.Fresh},
+		{"newer epoch, lower seq", "sighting/a", ledger.Version{Epoch: 6, Seq: 1}, ledger.Fresh},
+		{"the newer one again", "sighting/a", ledger.Version{Epoch: 6, Seq: 1}, ledger.Again},
+		{"another key", "sighting/b", ledger.Version{Epoch: 1, Seq: 1}, ledger.Fresh},
 	} {
-		assert.Equal(t, tc.fresh, claim(tc.key, tc.v), tc.name)
+		assert.Equal(t, tc.want, claim(tc.key, tc.v), tc.name)
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	require.NoError(t, err)
