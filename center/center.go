@@ -9,41 +9,43 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
+	"snowlight/bus/ledger"
 	"snowlight/objstore"
+	"snowlight/store"
 	"snowlight/tracks"
 	"snowlight/tracks/stitch"
 )
 
-// Store is what the center needs of the database (the store package implements it).
+// Store is what the center needs of the database (the store package implements it): one write
+// transaction for a batch of events.
 type Store interface {
-	// SaveSighting stores a sighting whose snapshots are object-store keys; saving an id again
-	// replaces the interim version.
-	SaveSighting(ctx context.Context, s tracks.Sighting) error
-	// ApplyDecisions records the stitcher's decisions in order.
-	ApplyDecisions(ctx context.Context, ds []tracks.Decision) error
+	Batch(ctx context.Context, fn func(*store.Tx) error) error
 }
 
 // Config assembles a center.
 type Config struct {
 	Store Store
-	// Objects keeps the snapshots (face and body JPEGs), named by their content.
+	// Objects keeps the snapshots (face and body JPEGs) of events that carry their bytes (replay, and
+	// edges of old); a distributed edge uploads them itself and sends their keys.
 	Objects  objstore.Store
 	Stitcher *stitch.Stitcher
-	// OnEvent receives what the center did, in order: every sighting as stored, then, for final
-	// sightings, every decision the stitcher made. It runs on the center's goroutine and must not
-	// block.
+	// OnEvent receives what the center did, in order, once committed: every sighting as stored,
+	// then, for final sightings, every decision the stitcher made. It must not block.
 	OnEvent func(Event)
 	Metrics *Metrics
 	Log     *slog.Logger
 }
 
-// Center stores sightings and stitches them into trajectories. Not safe for concurrent use: one
-// goroutine hands it the events of every camera, in the order they happened.
+// Center stores sightings and stitches them into trajectories. It is safe for concurrent use, but
+// applies one batch at a time: the stitcher sees every camera's events in the order they are applied.
 type Center struct {
-	cfg   Config
-	log   *slog.Logger
+	cfg Config
+	log *slog.Logger
+
+	mu    sync.Mutex
 	stats Stats
 }
 
@@ -53,6 +55,8 @@ type Stats struct {
 	Sightings int // final sightings stored
 	Decisions int
 	Snapshots int // JPEGs stored (an identical one already there counts too)
+	Again     int // events found applied already (delivered again)
+	Dropped   int // events superseded by a newer version of their sighting
 }
 
 // New checks the configuration.
@@ -66,46 +70,154 @@ func New(cfg Config) (*Center, error) {
 	return &Center{cfg: cfg, log: cfg.Log}, nil
 }
 
-// Handle stores one sighting event: its snapshots go to the object store, the sighting (with their
-// keys) to the database; a final sighting then goes through the stitcher, whose decisions are
-// applied to the database in order. An interim sighting is stored so that alerts can point at it, but
-// not stitched: its trajectory is decided once the person has left.
+// Item is one sighting event to apply. When Key is set the apply is idempotent: the event is
+// claimed under Key at Version (bus/ledger) in the transaction that stores it, so a redelivered or
+// superseded event changes nothing.
+type Item struct {
+	Event   tracks.SightingEvent
+	Key     string
+	Version ledger.Version
+}
+
+// Result is what became of one item.
+type Result struct {
+	// Outcome is ledger.Fresh when the event was applied now (always, for an item without a key),
+	// Again when it had been applied before, Superseded when a newer version of its sighting had.
+	Outcome ledger.Outcome
+	// Sighting is the sighting as stored (snapshots as object-store keys): what the alert rules take,
+	// for Fresh and Again items.
+	Sighting *tracks.Sighting
+	Err      error
+}
+
+// Handle applies one event without a key: Apply of one item.
 func (c *Center) Handle(ctx context.Context, ev tracks.SightingEvent) error {
-	if err := ev.Validate(); err != nil {
-		c.cfg.Metrics.failed("validate")
-		return err
+	return c.Apply(ctx, []Item{{Event: ev}})[0].Err
+}
+
+// Apply stores a batch of sighting events in one database transaction: their snapshots go to the
+// object store first when they carry bytes, each sighting (with the snapshots' keys) to the
+// database, and each final sighting through the stitcher, whose decisions are recorded in the same
+// transaction. An interim sighting is stored so that alerts can point at it, but not stitched: its
+// trajectory is decided once the person has left. When the transaction fails, each item is applied
+// again on its own, so one bad event holds back no other; its Result carries the error.
+func (c *Center) Apply(ctx context.Context, items []Item) []Result {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	res := make([]Result, len(items))
+	work := make([]int, 0, len(items))
+	stored := make([]tracks.Sighting, len(items))
+	for i, it := range items {
+		if err := it.Event.Validate(); err != nil {
+			c.cfg.Metrics.failed("validate")
+			res[i].Err = err
+			continue
+		}
+		stored[i] = it.Event.Sighting
+		if err := c.storeSnapshots(ctx, &stored[i]); err != nil {
+			c.cfg.Metrics.failed("objects")
+			res[i].Err = err
+			continue
+		}
+		work = append(work, i)
 	}
-	s := ev.Sighting
-	if err := c.storeSnapshots(ctx, &s); err != nil {
-		c.cfg.Metrics.failed("objects")
-		return err
+	if len(work) == 0 {
+		return res
 	}
-	if err := c.cfg.Store.SaveSighting(ctx, s); err != nil {
-		c.cfg.Metrics.failed("store")
-		return fmt.Errorf("center: %w", err)
+	var events []Event
+	if err := c.cfg.Store.Batch(ctx, func(tx *store.Tx) error {
+		events = events[:0]
+		return c.applyAll(ctx, tx, items, stored, work, res, &events)
+	}); err != nil && len(work) > 1 {
+		// One item spoiled the batch: each on its own, so the others go through.
+		for _, i := range work {
+			var evs []Event
+			if err := c.cfg.Store.Batch(ctx, func(tx *store.Tx) error {
+				evs = evs[:0]
+				return c.applyAll(ctx, tx, items, stored, []int{i}, res, &evs)
+			}); err != nil {
+				res[i] = Result{Err: err}
+				continue
+			}
+			c.committed(evs)
+		}
+	} else if err != nil {
+		res[work[0]] = Result{Err: err}
+	} else {
+		c.committed(events)
 	}
-	c.emit(Event{Kind: ev.Kind, Camera: ev.Camera, Frame: ev.Frame, Sighting: &s})
-	if !s.Final {
-		c.stats.Interim++
-		return nil
+	for _, r := range res {
+		switch {
+		case r.Err != nil:
+		case r.Outcome == ledger.Again:
+			c.stats.Again++
+		case r.Outcome == ledger.Superseded:
+			c.stats.Dropped++
+		}
 	}
-	c.stats.Sightings++
-	ds, err := c.cfg.Stitcher.Add(s)
-	if err != nil {
-		c.cfg.Metrics.failed("stitch")
-		return fmt.Errorf("center: stitch sighting %s: %w", s.ID, err)
-	}
-	if err := c.cfg.Store.ApplyDecisions(ctx, ds); err != nil {
-		c.cfg.Metrics.failed("store")
-		return fmt.Errorf("center: %w", err)
-	}
-	for i := range ds {
-		d := ds[i]
-		c.stats.Decisions++
-		c.cfg.Metrics.decision(d.Link != nil)
-		c.emit(Event{Kind: tracks.TrajectoryDecided, Camera: ev.Camera, Frame: ev.Frame, Decision: &d})
+	return res
+}
+
+// applyAll applies items[work] inside tx, filling their results and the events to emit on commit.
+func (c *Center) applyAll(ctx context.Context, tx *store.Tx, items []Item, stored []tracks.Sighting, work []int, res []Result, events *[]Event) error {
+	for _, i := range work {
+		it, s := items[i], &stored[i]
+		res[i] = Result{Outcome: ledger.Fresh}
+		if it.Key != "" {
+			o, err := tx.Claim(ctx, it.Key, it.Version)
+			if err != nil {
+				c.cfg.Metrics.failed("store")
+				return fmt.Errorf("center: %w", err)
+			}
+			res[i].Outcome = o
+			if o == ledger.Again {
+				res[i].Sighting = s
+			}
+			if o != ledger.Fresh {
+				continue
+			}
+		}
+		if err := tx.SaveSighting(ctx, *s); err != nil {
+			c.cfg.Metrics.failed("store")
+			return fmt.Errorf("center: %w", err)
+		}
+		res[i].Sighting = s
+		ev := it.Event
+		*events = append(*events, Event{Kind: ev.Kind, Camera: ev.Camera, Frame: ev.Frame, Sighting: s})
+		if !s.Final {
+			continue
+		}
+		ds, err := c.cfg.Stitcher.Add(*s)
+		if err != nil {
+			c.cfg.Metrics.failed("stitch")
+			return fmt.Errorf("center: stitch sighting %s: %w", s.ID, err)
+		}
+		if err := tx.ApplyDecisions(ctx, ds); err != nil {
+			c.cfg.Metrics.failed("store")
+			return fmt.Errorf("center: %w", err)
+		}
+		for j := range ds {
+			d := ds[j]
+			*events = append(*events, Event{Kind: tracks.TrajectoryDecided, Camera: ev.Camera, Frame: ev.Frame, Decision: &d})
+		}
 	}
 	return nil
+}
+
+// committed counts and reports what a committed transaction did.
+func (c *Center) committed(events []Event) {
+	for _, e := range events {
+		switch {
+		case e.Decision != nil:
+			c.stats.Decisions++
+			c.cfg.Metrics.decision(e.Decision.Link != nil)
+		case e.Sighting.Final:
+			c.stats.Sightings++
+		default:
+			c.stats.Interim++
+		}
+		c.emit(e)
+	}
 }
 
 // storeSnapshots puts the sighting's JPEGs in the object store under their content keys and replaces
@@ -138,7 +250,11 @@ func (c *Center) emit(e Event) {
 }
 
 // Stats returns the counts so far.
-func (c *Center) Stats() Stats { return c.stats }
+func (c *Center) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
 
 // Event is what the center reports, for the alert engine and the console: a sighting as stored
 // (snapshots as object-store keys), or a trajectory decision.
