@@ -111,6 +111,26 @@ type Evidence struct {
 	// alert's moment falls.
 	ClipStart time.Time `json:"clip_start,omitzero"`
 	ClipEnd   time.Time `json:"clip_end,omitzero"`
+	// ClipParts are further clips of the window, cut by other edges where the camera moved between
+	// edges within it (distributed mode).
+	ClipParts []ClipPart `json:"clip_parts,omitempty"`
+	// ClipLost are the parts of the window no clip covers, and why (nobody held the camera, an edge
+	// was gone, its ring no longer had them): the evidence says where it is incomplete.
+	ClipLost []Gap `json:"clip_lost,omitempty"`
+}
+
+// ClipPart is one clip of an alert's window.
+type ClipPart struct {
+	Key   string    `json:"key"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// Gap is a part of a window without video, and why.
+type Gap struct {
+	From   time.Time `json:"from"`
+	To     time.Time `json:"to"`
+	Reason string    `json:"reason"`
 }
 
 // maxEvidence caps the sightings and faces an alert keeps as triggers fold in: the first ones (what

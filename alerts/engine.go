@@ -628,7 +628,7 @@ func (e *Engine) setUnit(ctx context.Context, unit string, st dispatch.Status) {
 // AttachEvidence adds a snapshot or clip (object-store keys) or more face crops to an alert, at any
 // point of its life: the clip is written after its post-roll, often after the alert went out.
 func (e *Engine) AttachEvidence(ctx context.Context, id string, ev Evidence) (Alert, error) {
-	if ev.Snapshot == "" && ev.Clip == "" && len(ev.FaceCrops) == 0 {
+	if ev.Snapshot == "" && ev.Clip == "" && len(ev.FaceCrops) == 0 && len(ev.ClipLost) == 0 {
 		return Alert{}, fmt.Errorf("%w: no evidence to attach", ErrInvalid)
 	}
 	return e.change(ctx, id, func(a *Alert, now time.Time) (step, error) {
@@ -641,11 +641,28 @@ func (e *Engine) AttachEvidence(ctx context.Context, id string, ev Evidence) (Al
 			a.Evidence.Clip, a.Evidence.ClipStart, a.Evidence.ClipEnd = ev.Clip, ev.ClipStart, ev.ClipEnd
 			what = append(what, "clip")
 		}
+		if len(ev.ClipParts) > 0 {
+			a.Evidence.ClipParts = ev.ClipParts
+			what = append(what, fmt.Sprintf("%d more clip parts", len(ev.ClipParts)))
+		}
 		if len(ev.FaceCrops) > 0 {
 			a.Evidence.merge(Evidence{FaceCrops: ev.FaceCrops, Scores: ev.Scores})
 			what = append(what, "face crops")
 		}
-		return step{events: []Event{{Actor: System, Action: ActEvidence, Note: strings.Join(what, ", ") + " attached"}}}, nil
+		note := strings.Join(what, ", ") + " attached"
+		if len(ev.ClipLost) > 0 {
+			a.Evidence.ClipLost = ev.ClipLost
+			var lost []string
+			for _, g := range ev.ClipLost {
+				lost = append(lost, fmt.Sprintf("%v of video lost at %s: %s", g.To.Sub(g.From).Round(100*time.Millisecond),
+					g.From.UTC().Format("15:04:05"), g.Reason))
+			}
+			if len(what) == 0 {
+				note = "no clip"
+			}
+			note += "; " + strings.Join(lost, "; ")
+		}
+		return step{events: []Event{{Actor: System, Action: ActEvidence, Note: note}}}, nil
 	})
 }
 

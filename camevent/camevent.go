@@ -84,3 +84,18 @@ func Decode(data []byte) (Event, error) {
 	}
 	return e, nil
 }
+
+// Health is a camera's stream as its edge sees it now: for the console's camera grid. In a
+// distributed deployment the edge reports it with its session, every few seconds.
+type Health struct {
+	// State is the ingest state: connecting, online, stalled, offline, unauthorized.
+	State     string    `json:"state"`
+	FPS       float64   `json:"fps,omitempty"`
+	Width     int       `json:"width,omitempty"`
+	Height    int       `json:"height,omitempty"`
+	Codec     string    `json:"codec,omitempty"`
+	LastFrame time.Time `json:"last_frame,omitzero"`
+}
+
+// Online reports whether pictures are arriving.
+func (h Health) Online() bool { return h.State == "online" }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"snowlight/bus/ledger"
+	"snowlight/camevent"
 	"snowlight/objstore"
 	"snowlight/store"
 	"snowlight/tracks"
@@ -70,14 +71,21 @@ func New(cfg Config) (*Center, error) {
 	return &Center{cfg: cfg, log: cfg.Log}, nil
 }
 
-// Item is one sighting event to apply. When Key is set the apply is idempotent: the event is
+// Item is one event to apply: a sighting event, or a camera event when Camera is set (the center
+// stores nothing of it; the rules act on it). When Key is set the apply is idempotent: the event is
 // claimed under Key at Version (bus/ledger) in the transaction that stores it, so a redelivered or
 // superseded event changes nothing.
 type Item struct {
 	Event   tracks.SightingEvent
+	Camera  *camevent.Event
 	Key     string
 	Version ledger.Version
 }
+
+// Intake takes what the cameras report, in batches: the center's Apply and what the process does
+// once it is committed (the alert rules). It returns an error per item, nil when the item is applied
+// (or was before); an item that failed may be handed over again.
+type Intake func(ctx context.Context, items []Item) []error
 
 // Result is what became of one item.
 type Result struct {
@@ -108,6 +116,14 @@ func (c *Center) Apply(ctx context.Context, items []Item) []Result {
 	work := make([]int, 0, len(items))
 	stored := make([]tracks.Sighting, len(items))
 	for i, it := range items {
+		if it.Camera != nil {
+			if err := it.Camera.Validate(); err != nil {
+				res[i].Err = err
+				continue
+			}
+			work = append(work, i)
+			continue
+		}
 		if err := it.Event.Validate(); err != nil {
 			c.cfg.Metrics.failed("validate")
 			res[i].Err = err
@@ -170,12 +186,15 @@ func (c *Center) applyAll(ctx context.Context, tx *store.Tx, items []Item, store
 				return fmt.Errorf("center: %w", err)
 			}
 			res[i].Outcome = o
-			if o == ledger.Again {
+			if o == ledger.Again && it.Camera == nil {
 				res[i].Sighting = s
 			}
 			if o != ledger.Fresh {
 				continue
 			}
+		}
+		if it.Camera != nil {
+			continue
 		}
 		if err := tx.SaveSighting(ctx, *s); err != nil {
 			c.cfg.Metrics.failed("store")

@@ -103,7 +103,7 @@ func RunLive(ctx context.Context, o LiveOptions) error {
 		time.AfterFunc(o.FlushTimeout, cancelFlush)
 	})
 	defer stop()
-	named := map[string]string{} // the identity last stored for each live sighting
+	ids := o.Metrics.Identities()
 	for ev := range events {
 		handleCtx := ctx
 		if ctx.Err() != nil {
@@ -113,16 +113,7 @@ func RunLive(ctx context.Context, o LiveOptions) error {
 			log.Error("sighting event not stored", "camera", ev.Camera, "sighting", ev.Sighting.ID, "kind", ev.Kind, "err", err)
 			continue
 		}
-		// Latency counts from the frame that gave a track its name, once per name.
-		id, p := ev.Sighting.ID, ev.Sighting.PersonID()
-		if ev.Kind == tracks.SightingEnded {
-			delete(named, id)
-		} else if p != named[id] {
-			named[id] = p
-			if p != "" {
-				o.Metrics.identityLatency(o.Now().Sub(ev.Frame))
-			}
-		}
+		ids.Stored(ev, o.Now())
 	}
 	return ctx.Err()
 }

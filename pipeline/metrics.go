@@ -52,8 +52,29 @@ func (m *Metrics) sighting(camera string, kind tracks.EventKind) {
 	}
 }
 
-func (m *Metrics) identityLatency(d time.Duration) {
-	if m != nil {
-		m.latency.Observe(d.Seconds())
+// Identities measures identity latency for one stream of sighting events (one goroutine's): from the
+// frame that gave a live track its name to the event being stored (or, on an edge, queued for the
+// center), once per name.
+type Identities struct {
+	m     *Metrics
+	named map[string]string // the identity last stored for each live sighting
+}
+
+// Identities starts a latency measurement.
+func (m *Metrics) Identities() *Identities { return &Identities{m: m, named: map[string]string{}} }
+
+// Stored records that ev was stored at now.
+func (l *Identities) Stored(ev tracks.SightingEvent, now time.Time) {
+	id, p := ev.Sighting.ID, ev.Sighting.PersonID()
+	if ev.Kind == tracks.SightingEnded {
+		delete(l.named, id)
+		return
+	}
+	if p == l.named[id] {
+		return
+	}
+	l.named[id] = p
+	if p != "" && l.m != nil {
+		l.m.latency.Observe(now.Sub(ev.Frame).Seconds())
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"snowlight/alerts/notify"
 	"snowlight/alerts/rules"
 	"snowlight/audit"
-	"snowlight/center"
 	"snowlight/detect"
 )
 
@@ -79,7 +78,9 @@ func (s *Server) dismissed(ctx context.Context, a alerts.Alert) error {
 		if err := s.db.Watchlist().AddNegatives(ctx, a.Person.ID, a.ID, faces); err != nil {
 			return fmt.Errorf("record false match of %s: %w", a.Person.ID, err)
 		}
-		s.watch.touch()
+		if err := s.watch.put(ctx, a.Person.ID); err != nil {
+			return err
+		}
 	}
 	_, err := s.audit.Append(ctx, audit.Record{Actor: a.Closed.By, Action: "watchlist.false_match", Target: "person/" + a.Person.ID,
 		Reason: a.Closed.Reason, Details: map[string]string{"alert": a.ID, "camera": a.Place.Camera, "faces": fmt.Sprint(len(faces))}})
@@ -99,7 +100,9 @@ func (s *Server) confirmed(ctx context.Context, a alerts.Alert) error {
 		if err := s.db.Watchlist().AddConfirmed(ctx, a.Person.ID, a.ID, faces); err != nil {
 			return fmt.Errorf("learn confirmed faces of %s: %w", a.Person.ID, err)
 		}
-		s.watch.touch()
+		if err := s.watch.put(ctx, a.Person.ID); err != nil {
+			return err
+		}
 	}
 	var by []string
 	for _, c := range a.Confirmations {
@@ -124,36 +127,4 @@ func (s *Server) alertFaces(ctx context.Context, a alerts.Alert, minQuality floa
 		}
 	}
 	return faces
-}
-
-// runRules turns the center's stored sightings into alerts, in order, until the queue closes (Run
-// closes it once the cameras stopped). It finishes the queue even when ctx ends: the cameras' last
-// sightings are in it.
-func (s *Server) runRules(ctx context.Context) error {
-	ctx = context.WithoutCancel(ctx)
-	for ev := range s.alertWork {
-		if ev.Sighting == nil {
-			continue
-		}
-		if _, err := s.rules.Sighting(ctx, *ev.Sighting); err != nil {
-			s.log.Error("alert rules failed on a sighting", "sighting", ev.Sighting.ID, "err", err)
-		}
-	}
-	return nil
-}
-
-// onCenterEvent runs on the center's goroutine: it hands stored sightings to the rules, and final ones
-// to the search index, without waiting.
-func (s *Server) onCenterEvent(ev center.Event) {
-	if ev.Sighting == nil {
-		return
-	}
-	if ev.Sighting.Final {
-		s.index.add(*ev.Sighting)
-	}
-	select {
-	case s.alertWork <- ev:
-	default:
-		s.log.Error("alert rules are behind: a sighting was not checked", "sighting", ev.Sighting.ID)
-	}
 }

@@ -129,7 +129,7 @@ func (x alertsAPI) view(a alerts.Alert) web.AlertView {
 	case a.Evidence.Clip != "":
 		v.Clip.State = web.ClipReady
 	case x.s.now().Sub(a.Created) < x.s.dep.PreRoll+x.s.dep.PostRoll+30*time.Second:
-		if _, ok := x.s.cameras.ring(a.Place.Camera); ok {
+		if _, ok := x.s.cameras.Health()[a.Place.Camera]; ok {
 			v.Clip.State = web.ClipPreparing // the post-roll is still being recorded
 		}
 	}

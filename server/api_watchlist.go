@@ -57,11 +57,7 @@ func (x watchlistAPI) Enrol(ctx context.Context, e web.Enrolment) (web.EnrolResu
 }
 
 func (x watchlistAPI) Remove(ctx context.Context, id string) error {
-	if err := x.s.db.Watchlist().Remove(ctx, id); err != nil {
-		return watchErr(err)
-	}
-	x.s.watch.touch()
-	return nil
+	return watchErr(x.s.watch.remove(ctx, id))
 }
 
 func (x watchlistAPI) Photo(ctx context.Context, id string, i int) (web.Photo, error) {

@@ -148,7 +148,7 @@ func BenchmarkAlertLatency(b *testing.B) {
 	b.Logf("crossings before the camera connected %d, crossings without an alert %d, crossings with two alerts %d", warm, missed, extra)
 	b.Logf("identity frame to center stored: mean %.0f ms over %d; detection per frame (sum of stage means) %.0f ms",
 		idMean*1000, idN, detect*1000)
-	for _, st := range p.srv.CameraStatus() {
+	for _, st := range cameras(p.srv) {
 		b.Logf("camera: %s", ingest.StatusLine(st))
 	}
 	admin := login(b, p.base, p.users[auth.Admin])
@@ -160,7 +160,7 @@ func BenchmarkAlertLatency(b *testing.B) {
 
 // cameraOnline is when the scene's camera last came online (zero while it is not).
 func cameraOnline(p *product) time.Time {
-	for _, st := range p.srv.CameraStatus() {
+	for _, st := range cameras(p.srv) {
 		if st.State == ingest.StateOnline {
 			return st.Since
 		}

@@ -2,82 +2,74 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"time"
 
+	"snowlight/bus/ledger"
+	"snowlight/bus/rpc"
 	"snowlight/camevent"
 	"snowlight/center"
-	"snowlight/deploy"
-	"snowlight/detect"
-	"snowlight/detect/tamper"
-	"snowlight/ingest"
-	"snowlight/media"
-	"snowlight/pipeline"
+	"snowlight/live"
 	"snowlight/tracks/stitch"
+	"snowlight/watchlist"
 )
 
-// camera is one ingested camera and its edge of the pipeline.
-type camera struct {
-	cfg    deploy.Camera
-	worker *ingest.Worker
-	det    *detect.Pipeline
-	dcam   *detect.Camera
-	edge   *pipeline.Edge
-	tamper *tamper.Detector
-	// lastTamper is when the tamper detector last looked; it runs a few times a second, not per frame.
-	lastTamper time.Time
+// Cameras is the camera side as the center reaches it: the cameras of this process (package edge),
+// or edges over NATS (NATS). The request and reply types are bus/rpc's, in one process too, so both
+// answer alike.
+type Cameras interface {
+	// Run runs the cameras (or the intake from the edges) until ctx ends, handing what they report to
+	// in, and returns once their last reports were handed over.
+	Run(ctx context.Context, in center.Intake) error
+	// Health is each camera's stream as last seen, by camera id; a camera nobody ingests is missing.
+	Health() map[string]camevent.Health
+	// Clip cuts the clip of a camera's window (and a snapshot, when asked) where the camera's video
+	// is, stores them in the evidence store and gives their keys, and what of the window is lost.
+	Clip(ctx context.Context, r rpc.ClipRequest) (rpc.Evidence, error)
+	// Offer, Close and Done are the live view (web.Live); errors wrap live's.
+	Offer(ctx context.Context, camera, offer string) (answer, id string, err error)
+	Close(camera, id string) error
+	Done(id string) <-chan struct{}
+	// Embed turns enrolment photos into face embeddings; errors wrap rpc.ErrUnavailable when no
+	// face models are at hand.
+	Embed(ctx context.Context, r rpc.EmbedRequest) (rpc.EmbedReply, error)
+	// SyncWatchList makes the cameras match exactly these persons (the active entries); PutPerson
+	// and RemovePerson change one. A removed person must stop matching within 5 s.
+	SyncWatchList(ctx context.Context, persons []watchlist.Person) error
+	PutPerson(ctx context.Context, p watchlist.Person) error
+	RemovePerson(ctx context.Context, id string) error
+	// Shutdown frees what the cameras hold once Run returned and nothing uses them any more.
+	Shutdown()
 }
 
-// cameraSet is every camera this process ingests.
-type cameraSet struct {
-	list []*camera
-	byID map[string]*camera
+// noCameras is a server without cameras.
+type noCameras struct{}
+
+func (noCameras) Run(ctx context.Context, _ center.Intake) error { <-ctx.Done(); return nil }
+func (noCameras) Health() map[string]camevent.Health             { return nil }
+func (noCameras) Clip(context.Context, rpc.ClipRequest) (rpc.Evidence, error) {
+	return rpc.Evidence{}, fmt.Errorf("no cameras: %w", rpc.ErrUnavailable)
 }
-
-func (cs *cameraSet) ring(id string) (*media.Ring, bool) {
-	c, ok := cs.byID[id]
-	if !ok {
-		return nil, false
-	}
-	return c.worker.Ring(), true
+func (noCameras) Offer(_ context.Context, camera, _ string) (string, string, error) {
+	return "", "", fmt.Errorf("camera %s: %w", camera, live.ErrNoCamera)
 }
-
-func (cs *cameraSet) close() {
-	for _, c := range cs.list {
-		if c.dcam != nil {
-			c.dcam.Close()
-		}
-		if c.det != nil {
-			c.det.Close()
-		}
-		if c.tamper != nil {
-			c.tamper.Close()
-		}
-	}
+func (noCameras) Close(_, _ string) error { return live.ErrNoSession }
+func (noCameras) Done(string) <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
 }
+func (noCameras) Embed(context.Context, rpc.EmbedRequest) (rpc.EmbedReply, error) {
+	return rpc.EmbedReply{}, fmt.Errorf("no cameras, no face models: %w", rpc.ErrUnavailable)
+}
+func (noCameras) SyncWatchList(context.Context, []watchlist.Person) error { return nil }
+func (noCameras) PutPerson(context.Context, watchlist.Person) error       { return nil }
+func (noCameras) RemovePerson(context.Context, string) error              { return nil }
+func (noCameras) Shutdown()                                               {}
 
-// tamperEvery is how often a camera's picture is checked for covering, blur or turning.
-const tamperEvery = 500 * time.Millisecond
-
-// ringFor is how much compressed video each camera keeps: a clip's pre- and post-roll, with room for
-// the GOP a clip must start at and for a late alert.
-func ringFor(d *deploy.Deployment) time.Duration { return d.PreRoll + d.PostRoll + 20*time.Second }
-
-// buildPipeline makes each camera's ingest worker, detectors, tracker and tamper check, and the center
-// they report to.
-func (s *Server) buildPipeline(ctx context.Context) error {
-	var err error
-	if s.pmetrics, err = pipeline.NewMetrics(s.reg); err != nil {
-		return err
-	}
-	imetrics, err := ingest.NewMetrics(s.reg)
-	if err != nil {
-		return err
-	}
-	dmetrics, err := detect.NewMetrics(s.reg)
-	if err != nil {
-		return err
-	}
+// buildCenter makes the intake: the stitcher over the cameras' topology and the center that stores
+// and stitches what they report.
+func (s *Server) buildCenter(ctx context.Context) error {
 	topo, err := s.dep.Topology()
 	if err != nil {
 		return err
@@ -93,129 +85,46 @@ func (s *Server) buildPipeline(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.center, err = center.New(center.Config{Store: s.db, Objects: s.objects, Stitcher: st,
-		OnEvent: s.onCenterEvent, Metrics: cmetrics, Log: s.log})
-	if err != nil {
-		return err
-	}
-	if s.live, err = newLive(s); err != nil {
-		return err
-	}
-	s.cameras = &cameraSet{byID: map[string]*camera{}}
-	// One OpenCV thread per network: the cameras themselves are the parallelism.
-	detect.SetOpenCVThreads(1)
-	for _, cc := range s.dep.Cameras {
-		if cc.URL() == "" {
-			s.log.Warn("camera has only a recording: it is for snowlight replay, not served", "camera", cc.ID)
-			continue
-		}
-		c := &camera{cfg: cc}
-		s.cameras.list = append(s.cameras.list, c)
-		s.cameras.byID[cc.ID] = c
-		c.worker, err = ingest.NewWorker(ingest.Config{
-			Camera: cc.ID, URL: cc.URL(), Transport: ingest.Transport(cc.Transport),
-			Decode: ingest.DecodeSampled, SampleFPS: cc.DetectFPS, RingDuration: ringFor(s.dep),
-			OfflineAfter: s.dep.OfflineAfter, Metrics: imetrics, Log: s.log,
-			OnEvent: s.cameraEvent,
-		})
-		if err != nil {
-			return err
-		}
-		dc := detect.DefaultConfig(s.cfg.Models)
-		dc.Log, dc.Metrics, dc.Engine = s.log, dmetrics, s.infer
-		if c.det, err = detect.NewPipeline(dc); err != nil {
-			return fmt.Errorf("camera %s: %w", cc.ID, err)
-		}
-		gate := pipeline.GateConfig()
-		c.dcam = c.det.NewCamera(cc.ID, &gate)
-		c.edge, err = pipeline.NewEdge(cc.ID, c.dcam, pipeline.EdgeConfig{
-			Tracker: pipeline.TrackerConfig(), WatchList: s.watch.matcher,
-			Metrics: s.pmetrics, Log: s.log,
-		})
-		if err != nil {
-			return err
-		}
-		if c.tamper, err = tamper.New(tamper.DefaultConfig()); err != nil {
-			return err
-		}
-	}
-	return nil
+	s.center, err = center.New(center.Config{Store: s.db, Objects: s.objects, Stitcher: st, Metrics: cmetrics, Log: s.log})
+	return err
 }
 
-// runCameras runs every camera and the center until ctx ends.
-func (s *Server) runCameras(ctx context.Context) error {
-	if len(s.cameras.list) == 0 {
-		<-ctx.Done()
-		return nil
-	}
-	var cams []pipeline.LiveCamera
-	for _, c := range s.cameras.list {
-		cams = append(cams, pipeline.LiveCamera{Worker: c.worker, Edge: c.edge, Inspect: s.inspector(c)})
-	}
-	return pipeline.RunLive(ctx, pipeline.LiveOptions{Cameras: cams, Center: s.center, Metrics: s.pmetrics, Log: s.log})
-}
-
-// inspector checks a camera's picture for tampering a few times a second.
-func (s *Server) inspector(c *camera) func(ingest.Frame) {
-	return func(f ingest.Frame) {
-		if f.Time.Sub(c.lastTamper) < tamperEvery {
-			return
-		}
-		c.lastTamper = f.Time
-		r, err := c.tamper.Update(f.Mat, f.Time)
-		if err != nil {
-			s.log.Warn("tamper check failed", "camera", c.cfg.ID, "err", err)
-			return
-		}
-		if ev, changed := r.Event(c.cfg.ID); changed {
-			s.cameraWork(ev)
-		}
-	}
-}
-
-// cameraEvent receives ingest worker events; it must not block the worker.
-func (s *Server) cameraEvent(ev ingest.Event) { s.cameraWork(ev.Report()) }
-
-// cameraWork queues a camera's state change for the alert rules.
-func (s *Server) cameraWork(ev camevent.Event) {
-	select {
-	case s.cameraNotes <- ev:
-	default:
-		s.log.Error("camera state queue full: a state change was not checked", "camera", ev.Camera, "kind", ev.Kind)
-	}
-}
-
-// runCameraNotes hands camera state changes to the rules in order. Run stops it after the cameras, and
-// it then applies what is still queued.
-func (s *Server) runCameraNotes(ctx context.Context) error {
-	for {
-		select {
-		case <-ctx.Done():
-			for {
-				select {
-				case n := <-s.cameraNotes:
-					s.cameraNote(context.WithoutCancel(ctx), n)
-				default:
-					return nil
-				}
+// intake applies a batch of what the cameras report (center.Intake): sightings stored and stitched in
+// one transaction, final ones newly stored queued for the search index, then each sighting and camera
+// event through the alert rules. An event applied
+// before (a redelivery) goes through the rules again, which raise nothing twice (alerts.Trigger.Key):
+// a crash between the commit and the rules must not lose an alert. A rule that fails fails its item,
+// which the bus delivers again.
+func (s *Server) intake(ctx context.Context, items []center.Item) []error {
+	res := s.center.Apply(ctx, items)
+	errs := make([]error, len(items))
+	for i, r := range res {
+		switch {
+		case r.Err != nil:
+			errs[i] = r.Err
+		case r.Outcome == ledger.Superseded:
+		case items[i].Camera != nil:
+			if err := s.rules.CameraEvent(ctx, *items[i].Camera); err != nil {
+				errs[i] = fmt.Errorf("camera alert rules: %w", err)
 			}
-		case n := <-s.cameraNotes:
-			s.cameraNote(ctx, n)
+		case r.Sighting != nil:
+			if r.Outcome == ledger.Fresh && r.Sighting.Final {
+				s.index.add(*r.Sighting)
+			}
+			if _, err := s.rules.Sighting(ctx, *r.Sighting); err != nil {
+				errs[i] = fmt.Errorf("alert rules on sighting %s: %w", r.Sighting.ID, err)
+			}
+		}
+		if errs[i] != nil && !errors.Is(errs[i], context.Canceled) {
+			s.log.Error("event not applied", "camera", camera(items[i]), "err", errs[i])
 		}
 	}
+	return errs
 }
 
-func (s *Server) cameraNote(ctx context.Context, ev camevent.Event) {
-	if err := s.rules.CameraEvent(ctx, ev); err != nil {
-		s.log.Error("camera alert rule failed", "camera", ev.Camera, "kind", ev.Kind, "err", err)
+func camera(it center.Item) string {
+	if it.Camera != nil {
+		return it.Camera.Camera
 	}
-}
-
-// CameraStatus reports every ingested camera's state, for status lines.
-func (s *Server) CameraStatus() []ingest.Status {
-	out := make([]ingest.Status, 0, len(s.cameras.list))
-	for _, c := range s.cameras.list {
-		out = append(out, c.worker.Status())
-	}
-	return out
+	return it.Event.Camera
 }

@@ -53,12 +53,12 @@ func TestCameraCredentialsNeverLeak(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no offline alert for the camera with the wrong password; cameras: %+v", p.srv.CameraStatus())
+			t.Fatalf("no offline alert for the camera with the wrong password; cameras: %+v", cameras(p.srv))
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
 	var states []string
-	for _, st := range p.srv.CameraStatus() {
+	for _, st := range cameras(p.srv) {
 		states = append(states, st.Camera+"="+string(st.State))
 	}
 	if !slices.Contains(states, "gate=online") || slices.Contains(states, "gate-b=online") {
@@ -86,7 +86,7 @@ func TestCameraCredentialsNeverLeak(t *testing.T) {
 	if status < 400 {
 		t.Errorf("WHEP offer for a refused camera: %d %s", status, b)
 	}
-	for _, st := range p.srv.CameraStatus() {
+	for _, st := range cameras(p.srv) {
 		seen = append(seen, ingest.StatusLine(st), st.URL, st.LastError)
 	}
 	// The configuration's own complaints about a URL carrying a canary.

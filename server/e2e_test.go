@@ -64,7 +64,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("alert %s carries no sighting", a.ID)
 		}
 		enter := slices.MinFunc(detail.Sightings, func(x, y web.SightingView) int { return x.Enter.Compare(y.Enter) }).Enter
-		ring := p.srv.CameraStatus()[0].Ring
+		ring := cameras(p.srv)[0].Ring
 		// The clip starts at the keyframe at or before first-seen minus the pre-roll: the ring must
 		// reach back that far, with a GOP (1 s) to spare.
 		if enter.Sub(ring.Oldest) >= pre+time.Second {

@@ -2,24 +2,24 @@ package server
 
 import (
 	"context"
-	"image"
 	"sync"
 	"time"
 
 	"snowlight/alerts"
-	"snowlight/alerts/clip"
+	"snowlight/bus/rpc"
 	"snowlight/tracks"
 )
 
-// evidence cuts a newly raised alert's snapshot and clip from its camera's ring and attaches them.
-// The alert went out already; evidence follows when the post-roll has been recorded.
+// evidence asks the cameras' side for a newly raised alert's snapshot and clip (it cuts them from the
+// ring of the camera, wherever that is, and stores them) and attaches them. The alert went out
+// already; evidence follows when the post-roll has been recorded.
 type evidence struct {
 	s    *Server
 	jobs chan alerts.Alert
 }
 
-// evidenceStoreTimeout bounds storing one piece of evidence once it is cut, which goes on after the
-// server began to stop: an object is stored whole or not at all.
+// evidenceStoreTimeout bounds attaching the evidence once cut, which goes on after the server began to
+// stop.
 const evidenceStoreTimeout = time.Minute
 
 func newEvidence(s *Server) *evidence { return &evidence{s: s, jobs: make(chan alerts.Alert, 256)} }
@@ -35,8 +35,6 @@ func (e *evidence) request(a alerts.Alert) {
 
 // run serves requests, each in its own goroutine since a clip waits for its post-roll, until ctx ends;
 // it returns when every collection it started has finished, so that none outlives the database.
-// Collections still waiting for their post-roll then give up (the cameras have stopped); those that have
-// cut their evidence store it.
 func (e *evidence) run(ctx context.Context) error {
 	var collecting sync.WaitGroup
 	defer collecting.Wait()
@@ -52,40 +50,67 @@ func (e *evidence) run(ctx context.Context) error {
 
 func (e *evidence) collect(ctx context.Context, a alerts.Alert) {
 	s := e.s
-	ring, ok := s.cameras.ring(a.Place.Camera)
-	if !ok {
-		return // a camera that is not ingested here (or offline alerts of an unknown camera)
+	if _, ok := s.cameras.Health()[a.Place.Camera]; !ok {
+		return // a camera nobody ingests (or offline alerts of an unknown camera)
 	}
 	at := a.FirstSeen
 	log := s.log.With("alert", a.ID, "camera", a.Place.Camera)
-	store := func(kind alerts.EvidenceKind, data []byte, from, to time.Time) {
+	attach := func(att alerts.Evidence) {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), evidenceStoreTimeout)
 		defer cancel()
-		if _, _, err := s.engine.StoreEvidence(sctx, s.objects, a.ID, kind, data, from, to); err != nil {
-			log.Error("evidence not stored", "kind", kind, "err", err)
+		if _, err := s.engine.AttachEvidence(sctx, a.ID, att); err != nil {
+			log.Error("evidence not attached", "err", err)
 		}
 	}
-
 	// The snapshot first: it needs no post-roll.
-	if c, err := ring.Window(at.Add(-2*time.Second), at); err == nil {
-		marks := e.marks(ctx, a, at)
-		if jpg, shown, err := clip.Snapshot(c, at, marks, 85); err != nil {
-			log.Warn("no snapshot for alert", "err", err)
-		} else {
-			store(alerts.SnapshotEvidence, jpg, shown, shown)
-		}
+	ref := "alert/" + a.ID
+	snap, err := s.cameras.Clip(ctx, rpc.ClipRequest{Camera: a.Place.Camera, Interval: rpc.Interval{From: at, To: at}, Ref: ref,
+		Snapshot: &rpc.SnapshotRequest{At: at, Marks: e.marks(ctx, a, at)}})
+	switch {
+	case err != nil:
+		log.Warn("no snapshot for alert", "err", err)
+	case snap.Snapshot != "":
+		attach(alerts.Evidence{Snapshot: snap.Snapshot})
 	}
-	mp4, info, err := clip.Cut(ctx, ring, a.Place.Camera, at, s.dep.PreRoll, s.dep.PostRoll)
+	ev, err := s.cameras.Clip(ctx, rpc.ClipRequest{Camera: a.Place.Camera,
+		Interval: rpc.Interval{From: at.Add(-s.dep.PreRoll), To: at.Add(s.dep.PostRoll)}, Ref: ref})
 	if err != nil {
 		log.Warn("no clip for alert", "err", err)
 		return
 	}
-	store(alerts.ClipEvidence, mp4, info.Start, info.End)
+	var att alerts.Evidence
+	// The part that shows the alert's moment (else the first after it) is the clip; when the camera
+	// moved between edges within the window the others are further parts.
+	main := -1
+	for i, p := range ev.Parts {
+		if !at.Before(p.From) && at.Before(p.To) || main < 0 && p.From.After(at) {
+			main = i
+		}
+	}
+	if main < 0 && len(ev.Parts) > 0 {
+		main = len(ev.Parts) - 1
+	}
+	for i, p := range ev.Parts {
+		if i == main {
+			att.Clip, att.ClipStart, att.ClipEnd = p.Object, p.Start, p.End
+		} else if p.Object != ev.Parts[main].Object {
+			att.ClipParts = append(att.ClipParts, alerts.ClipPart{Key: p.Object, Start: p.Start, End: p.End})
+		}
+	}
+	for _, l := range ev.Lost {
+		att.ClipLost = append(att.ClipLost, alerts.Gap{From: l.From, To: l.To, Reason: l.Reason})
+	}
+	if att.Clip == "" && len(att.ClipLost) == 0 {
+		log.Warn("no clip for alert: the camera's video has none of the window")
+		return
+	}
+	attach(att)
 }
 
-// marks are the boxes of the alert's sightings at the moment of the snapshot.
-func (e *evidence) marks(ctx context.Context, a alerts.Alert, at time.Time) []clip.Mark {
-	var out []clip.Mark
+// marks are the boxes of the alert's sightings at the moment of the snapshot, labelled with the
+// watch-list category, never a name (the edge that draws them is not told who it is).
+func (e *evidence) marks(ctx context.Context, a alerts.Alert, at time.Time) []rpc.Mark {
+	var out []rpc.Mark
 	for _, id := range a.Evidence.Sightings {
 		sg, err := e.s.db.Sighting(ctx, id)
 		if err != nil || len(sg.Boxes) == 0 {
@@ -94,9 +119,9 @@ func (e *evidence) marks(ctx context.Context, a alerts.Alert, at time.Time) []cl
 		b := nearestBox(sg.Boxes, at)
 		label := ""
 		if a.Person != nil {
-			label = a.Person.Name
+			label = a.Person.Category.Label()
 		}
-		out = append(out, clip.Mark{Box: image.Rect(int(b.X), int(b.Y), int(b.X+b.W), int(b.Y+b.H)), Label: label})
+		out = append(out, rpc.Mark{X: int(b.X), Y: int(b.Y), W: int(b.W), H: int(b.H), Label: label})
 	}
 	return out
 }

@@ -27,7 +27,9 @@ import (
 	"snowlight/alerts/notify"
 	"snowlight/auth"
 	"snowlight/config"
+	"snowlight/edge"
 	"snowlight/geo"
+	"snowlight/ingest"
 	"snowlight/ingest/camsim"
 	"snowlight/internal/shareddata"
 	"snowlight/objstore/miniotest"
@@ -74,6 +76,9 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// cameras reports the state of the product's cameras.
+func cameras(srv *server.Server) []ingest.Status { return srv.Cameras().(*edge.Edge).Status() }
 
 // tail is the end of a log, for failure messages.
 func tail(s string, n int) string {
@@ -530,7 +535,7 @@ func startProduct(t testing.TB, cfg *config.Config, tr *testvideos.Truth) *produ
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, server.Options{Config: cfg, Log: log})
+	srv, err := server.New(ctx, server.Options{Config: cfg, Log: log, Cameras: edge.Local})
 	if err != nil {
 		cancel()
 		t.Fatalf("server: %v\n%s", err, tail(logs.String(), 4000))

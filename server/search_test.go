@@ -93,8 +93,8 @@ func TestSearchFollowsTheStore(t *testing.T) {
 
 	// Stored by the center while running: indexed at once.
 	fresh := sighting("red-3", "cam-b", now.Add(-time.Minute), a, red)
-	require.NoError(t, srv.s.db.SaveSighting(ctx, fresh))
-	srv.s.onCenterEvent(center.Event{Kind: tracks.SightingEnded, Sighting: &fresh})
+	errs := srv.s.intake(ctx, []center.Item{{Event: tracks.SightingEvent{Kind: tracks.SightingEnded, Camera: "cam-b", Frame: fresh.Exit, Sighting: fresh}}})
+	require.NoError(t, errs[0])
 	require.Eventually(t, func() bool { return slices.Contains(search(`{"example":"red-1"}`), "red-3") },
 		5*time.Second, 20*time.Millisecond, "the new sighting is found")
 

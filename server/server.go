@@ -1,6 +1,9 @@
-// Package server assembles a running snowlight from a configuration: camera ingest, the perception
-// pipeline, alerts with dispatch and notifications, storage, retention, and the web API with the console.
-// The stages know nothing of each other's wiring; this package is the one place that does.
+// Package server assembles snowlight's center from a configuration: storage, the intake of what the
+// cameras report (sightings stored and stitched), alerts with dispatch and notifications, retention,
+// the watch list, and the web API with the console. It handles no picture: the cameras are behind the
+// Cameras interface, which the cameras of the same process implement (package edge, `snowlight
+// serve`) or edges over NATS (`snowlight center`, Options.NATS). The stages know nothing of each
+// other's wiring; this package is the one place that does.
 package server
 
 import (
@@ -24,14 +27,11 @@ import (
 	"snowlight/alerts/rules"
 	"snowlight/audit"
 	"snowlight/auth"
-	"snowlight/camevent"
 	"snowlight/center"
 	"snowlight/config"
 	"snowlight/deploy"
 	"snowlight/detect/infer"
-	"snowlight/live"
 	"snowlight/objstore"
-	"snowlight/pipeline"
 	"snowlight/retention"
 	"snowlight/store"
 	"snowlight/web"
@@ -44,12 +44,26 @@ type Options struct {
 	Log    *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// Stages run beside the server's own, stopped with the last of them (a message-bus link, or a
-	// test's stage that fails).
+	// Stages run beside the server's own, stopped with the last of them (a test's stage that fails).
 	Stages []Stage
+	// Cameras makes the camera side from the server's resources: edge.Local runs them in this
+	// process (`snowlight serve`), NATS reaches edges over the message bus (`snowlight center`). Without
+	// it the server has no cameras (tools and tests of the center alone).
+	Cameras func(Resources) (Cameras, error)
 }
 
-// Server is one snowlight process: every stage, in memory, sharing one database.
+// Resources are what the camera side shares with the server it reports to.
+type Resources struct {
+	Config     *config.Config
+	Deployment *deploy.Deployment
+	// Objects is the evidence store (snapshots, clips).
+	Objects  objstore.Store
+	Registry prometheus.Registerer
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+// Server is the center: every stage, in memory, sharing one database.
 type Server struct {
 	cfg *config.Config
 	dep *deploy.Deployment
@@ -68,28 +82,21 @@ type Server struct {
 	notifier *notify.Worker
 	engine   *alerts.Engine
 	rules    *rules.Engine
-	live     *live.Server
-	cameras  *cameraSet
+	cameras  Cameras
 	center   *center.Center
-	pmetrics *pipeline.Metrics
 	evidence *evidence
 	reten    *retention.Job
 	holds    *retention.Holds
 	index    *sightingIndex
 	exporter *exporter
+	// infer runs investigation's models (ONNX Runtime, or OpenCV dnn when its library does not load).
+	infer infer.Engine
 
 	web      *web.Server
 	ln, opsL net.Listener
 
-	watch *watchList
-	// infer runs the perception models (ONNX Runtime, or OpenCV dnn when its library does not load).
-	infer  infer.Engine
+	watch  *watchList
 	stages []Stage
-
-	// alertWork carries the center's stored sightings to the rules, so the center never waits on an
-	// alert's database writes; cameraNotes carries camera state changes (offline, tampered) likewise.
-	alertWork   chan center.Event
-	cameraNotes chan camevent.Event
 
 	closeOnce sync.Once
 }
@@ -100,8 +107,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if cfg == nil {
 		return nil, errors.New("server: no configuration")
 	}
-	s := &Server{cfg: cfg, log: o.Log, now: o.Now, reg: prometheus.NewRegistry(), alertWork: make(chan center.Event, 1024),
-		cameraNotes: make(chan camevent.Event, 256), stages: o.Stages}
+	s := &Server{cfg: cfg, log: o.Log, now: o.Now, reg: prometheus.NewRegistry(), stages: o.Stages}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -134,16 +140,14 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if err := s.openAudit(); err != nil {
 		return nil, err
 	}
+	if err := s.buildAlerts(ctx); err != nil {
+		return nil, err
+	}
 	if cfg.Models != "" {
+		// Investigation runs models at the center: search by picture and the faces an export redacts.
 		if s.infer, err = infer.Open(infer.Options{Engine: cfg.Engine, Library: cfg.ONNXRuntime, Log: s.log}); err != nil {
 			return nil, fmt.Errorf("inference engine: %w", err)
 		}
-	}
-	if s.watch, err = newWatchList(ctx, s); err != nil {
-		return nil, err
-	}
-	if err := s.buildAlerts(ctx); err != nil {
-		return nil, err
 	}
 	if s.index, err = openIndex(ctx, s); err != nil {
 		return nil, err
@@ -151,9 +155,16 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if s.exporter, err = newExporter(ctx, s); err != nil {
 		return nil, err
 	}
-	if err := s.buildPipeline(ctx); err != nil {
+	if err := s.buildCenter(ctx); err != nil {
 		return nil, err
 	}
+	s.cameras = noCameras{}
+	if o.Cameras != nil {
+		if s.cameras, err = o.Cameras(Resources{Config: cfg, Deployment: s.dep, Objects: s.objects, Registry: s.reg, Log: s.log, Now: s.now}); err != nil {
+			return nil, fmt.Errorf("cameras: %w", err)
+		}
+	}
+	s.watch = &watchList{s: s, policy: s.dep.Watchlist}
 	if err := s.buildRetention(); err != nil {
 		return nil, err
 	}
@@ -260,16 +271,27 @@ func (s *Server) Auth() *auth.Service { return s.auth }
 // Registry is the Prometheus registry /metrics serves.
 func (s *Server) Registry() *prometheus.Registry { return s.reg }
 
+// Alerts is the alert engine (for tools and tests that raise or read alerts directly).
+func (s *Server) Alerts() *alerts.Engine { return s.engine }
+
+// Objects is the evidence store.
+func (s *Server) Objects() objstore.Store { return s.objects }
+
+// Cameras is the camera side the server reports from.
+func (s *Server) Cameras() Cameras { return s.cameras }
+
 // credentialsPurgeEvery is how often expired sessions and tokens are deleted: a few times per idle limit.
 const credentialsPurgeEvery = 10 * time.Minute
 
 // Run runs every stage until ctx ends or one of them stops, then stops them in order: the cameras
-// first, so their last sightings reach the rules; then the rules, which finish what the cameras left
-// in their queue; then the rest (notifications, escalation, evidence, retention, upkeep, the web
-// server), each waiting for the work it started; and anchors the audit chain's final head. It returns
-// the first stage's error, or nil when ctx ended and every stage stopped cleanly. Call Close after Run
-// returned.
+// first, so their last sightings are stored and go through the rules; then the rest (notifications,
+// escalation, evidence, retention, upkeep, the web server), each waiting for the work it started; and
+// anchors the audit chain's final head. It returns the first stage's error, or nil when ctx ended and
+// every stage stopped cleanly. Call Close after Run returned.
 func (s *Server) Run(ctx context.Context) error {
+	if err := s.watch.sync(ctx); err != nil {
+		return err
+	}
 	rest := []Stage{
 		{"notifications", s.notifier.Run},
 		{"alert escalation", func(c context.Context) error { return s.engine.Run(c, time.Second) }},
@@ -295,12 +317,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	rest = append(rest, s.stages...)
 	err := runGroup(ctx, s.log, []tier{
-		{stages: []Stage{{"cameras", s.runCameras}}, after: func() { close(s.alertWork) }},
-		// The rules and the search index finish what the cameras left in their queues.
-		{stages: []Stage{{"alert rules", s.runRules}, {"camera rules", s.runCameraNotes}, {"search index", s.index.run}}},
+		{stages: []Stage{{"cameras", func(c context.Context) error { return s.cameras.Run(c, s.intake) }}}},
+		// The search index finishes what the cameras left in its queue.
+		{stages: []Stage{{"search index", s.index.run}}},
 		{stages: rest},
 	})
-	s.live.Shutdown()
 	// Everything that writes audit entries has stopped: anchor the final head.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -339,10 +360,7 @@ func (s *Server) Close() error {
 			}
 		}
 		if s.cameras != nil {
-			s.cameras.close()
-		}
-		if s.watch != nil {
-			s.watch.close()
+			s.cameras.Shutdown()
 		}
 		if s.exporter != nil {
 			s.exporter.close()

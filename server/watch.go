@@ -6,70 +6,46 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sync/atomic"
 	"time"
 
-	"snowlight/detect"
+	"snowlight/bus/rpc"
 	"snowlight/watchlist"
 	"snowlight/web"
 )
 
-// watchList keeps the matcher every camera ranks faces with, rebuilt when an entry is enrolled or
-// removed and every minute so expired entries stop matching on time.
+// watchList keeps the cameras' matchers in step with the watch list in the database: every active
+// entry at start, each enrolment, removal and false match as it is committed, and the whole list again
+// every minute, so entries that expired stop matching on time even where nobody removed them.
 type watchList struct {
 	s      *Server
 	policy watchlist.Policy
-	// det embeds enrolment photos; nil without models (then nobody can be enrolled or matched).
-	det     *detect.Pipeline
-	current atomic.Pointer[watchlist.Matcher]
-	changed chan struct{}
 }
 
-// expiryCheck is how often the list is rebuilt for expiry even when nothing changed.
+// expiryCheck is how often the whole list goes to the cameras again.
 const expiryCheck = time.Minute
 
-func newWatchList(ctx context.Context, s *Server) (*watchList, error) {
-	w := &watchList{s: s, policy: s.dep.Watchlist, changed: make(chan struct{}, 1)}
-	if s.cfg.Models != "" {
-		dc := detect.DefaultConfig(s.cfg.Models)
-		dc.Log, dc.Engine = s.log, s.infer
-		var err error
-		if w.det, err = detect.NewPipeline(dc); err != nil {
-			return nil, fmt.Errorf("enrolment detector: %w", err)
-		}
-	}
-	if err := w.load(ctx); err != nil {
-		return nil, err
-	}
-	return w, nil
-}
-
-// matcher is the current watch list; nil when face recognition is off or nobody is enrolled.
-func (w *watchList) matcher() *watchlist.Matcher { return w.current.Load() }
-
-func (w *watchList) load(ctx context.Context) error {
-	if w.det == nil {
-		return nil
-	}
-	now := w.s.now()
-	persons, err := w.s.db.Watchlist().Active(ctx, now)
+// sync gives the cameras every active entry.
+func (w *watchList) sync(ctx context.Context) error {
+	persons, err := w.s.db.Watchlist().Active(ctx, w.s.now())
 	if err != nil {
 		return fmt.Errorf("load watch list: %w", err)
 	}
-	m, err := watchlist.NewMatcher(persons, w.policy, w.det.EmbeddingModel(), now)
-	if err != nil {
-		return fmt.Errorf("load watch list: %w", err)
+	if err := w.s.cameras.SyncWatchList(ctx, persons); err != nil {
+		return fmt.Errorf("give the cameras the watch list: %w", err)
 	}
-	w.current.Store(m)
 	return nil
 }
 
-// touch asks for a rebuild after a change.
-func (w *watchList) touch() {
-	select {
-	case w.changed <- struct{}{}:
-	default:
+// put gives the cameras an entry as it is now in the database.
+func (w *watchList) put(ctx context.Context, id string) error {
+	p, err := w.s.db.Watchlist().Get(ctx, id)
+	if err != nil {
+		return fmt.Errorf("watch-list entry %s: %w", id, err)
 	}
+	if p.Expired(w.s.now()) {
+		return w.s.cameras.RemovePerson(ctx, id)
+	}
+	return w.s.cameras.PutPerson(ctx, p)
 }
 
 func (w *watchList) run(ctx context.Context) error {
@@ -80,50 +56,52 @@ func (w *watchList) run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-		case <-w.changed:
 		}
-		if err := w.load(ctx); err != nil {
-			w.s.log.Error("watch list not reloaded", "err", err)
+		if err := w.sync(ctx); err != nil && ctx.Err() == nil {
+			w.s.log.Error("watch list not given to the cameras again", "err", err)
 		}
 	}
 }
 
-func (w *watchList) close() {
-	if w.det != nil {
-		w.det.Close()
-	}
-}
-
-// Enrol puts a person on the watch list from photos, under id (a new id when empty). Each photo must
-// show exactly one usable face; the result says per photo whether it was used and why not.
+// enrol puts a person on the watch list from photos, under id (a new id when empty). Each photo must
+// show exactly one usable face; the result says per photo whether it was used and why not. The faces
+// are found and embedded where the face models are: the cameras' side.
 func (w *watchList) enrol(ctx context.Context, id string, e web.Enrolment) (watchlist.Person, []web.PhotoResult, error) {
-	if w.det == nil || !w.det.Recognition() {
-		return watchlist.Person{}, nil, fmt.Errorf("face recognition is off: this server runs without models "+
-			"(run `make models` and start it with --models DIR): %w", web.ErrUnavailable)
-	}
 	if id == "" {
 		id = watchlist.NewID()
 	}
 	now := w.s.now()
-	p := watchlist.Person{ID: id, Name: e.Name, Category: e.Category, EmbeddingModel: w.det.EmbeddingModel(),
+	p := watchlist.Person{ID: id, Name: e.Name, Category: e.Category,
 		Enrolled: now, EnrolledBy: e.EnrolledBy, LegalBasis: e.LegalBasis, ApprovedBy: e.ApprovedBy,
 		Expires: e.Expires, GuardianContact: e.GuardianContact, SafeZone: slices.Clone(e.SafeZone)}
 	if err := w.policy.CheckEntry(&p, now); err != nil {
 		return watchlist.Person{}, nil, fmt.Errorf("%v: %w", err, web.ErrInvalid)
 	}
+	req := rpc.EmbedRequest{Photos: make([]rpc.Photo, len(e.Photos))}
+	for i, ph := range e.Photos {
+		req.Photos[i] = rpc.Photo{Name: ph.Name, Data: ph.Data}
+	}
+	emb, err := w.s.cameras.Embed(ctx, req)
+	if err != nil {
+		if errors.Is(err, rpc.ErrUnavailable) {
+			return watchlist.Person{}, nil, fmt.Errorf("face recognition is off: %v (run `make models` and start the cameras' "+
+				"side with --models DIR): %w", err, web.ErrUnavailable)
+		}
+		return watchlist.Person{}, nil, err
+	}
+	p.EmbeddingModel = emb.Model
 	results := make([]web.PhotoResult, len(e.Photos))
 	var photos [][]byte
-	for i, ph := range e.Photos {
-		results[i].Name = ph.Name
-		rec, emb, err := w.det.EmbedPhoto(ctx, detect.PhotoInput{Name: ph.Name, Data: ph.Data}, detect.DefaultEnrolmentRules())
-		if err != nil {
-			results[i].Error = photoProblem(err)
+	for i, r := range emb.Photos {
+		results[i].Name = e.Photos[i].Name
+		if r.Problem != "" {
+			results[i].Error = r.Problem
 			continue
 		}
-		results[i].Used, results[i].Score = true, float64(rec.Score)
-		p.Photos = append(p.Photos, rec)
-		p.Embeddings = append(p.Embeddings, emb)
-		photos = append(photos, ph.Data)
+		results[i].Used, results[i].Score = true, float64(r.Photo.Score)
+		p.Photos = append(p.Photos, r.Photo)
+		p.Embeddings = append(p.Embeddings, r.Embedding)
+		photos = append(photos, e.Photos[i].Data)
 	}
 	if len(p.Embeddings) == 0 {
 		return watchlist.Person{}, results, web.ErrNoUsableFace
@@ -134,19 +112,19 @@ func (w *watchList) enrol(ctx context.Context, id string, e web.Enrolment) (watc
 		}
 		return watchlist.Person{}, results, fmt.Errorf("%v: %w", err, web.ErrInvalid)
 	}
-	w.touch()
+	if err := w.s.cameras.PutPerson(ctx, p); err != nil {
+		// Enrolled all the same; the next sync gives it to the cameras.
+		w.s.log.Error("enrolled person not yet given to the cameras", "person", p.ID, "err", err)
+	}
 	return p, results, nil
 }
 
-// photoProblem says in words what was wrong with an enrolment photo.
-func photoProblem(err error) string {
-	switch {
-	case errors.Is(err, detect.ErrNoUsableFace):
-		return "no usable face found: use a sharp, frontal photo where the face is at least 40 pixels tall"
-	case errors.Is(err, detect.ErrSeveralFaces):
-		return "more than one face: crop the photo to the one person"
+// remove takes a person off the watch list, and off every camera's matcher.
+func (w *watchList) remove(ctx context.Context, id string) error {
+	if err := w.s.db.Watchlist().Remove(ctx, id); err != nil {
+		return err
 	}
-	return err.Error()
+	return w.s.cameras.RemovePerson(ctx, id)
 }
 
 // contentType names an enrolment photo's format for the browser.

@@ -15,7 +15,7 @@ import (
 func (s *Server) buildWeb() error {
 	routes, err := web.ProductRoutes(web.APIOptions{
 		Alerts: alertsAPI{s}, Patrols: patrolsAPI{s}, Cameras: camerasAPI{s}, Watchlist: watchlistAPI{s},
-		Trajectories: trajectoriesAPI{s}, Holds: holdsAPI{s.holds}, Media: s.objects, Live: s.live, Signer: s.signer,
+		Trajectories: trajectoriesAPI{s}, Holds: holdsAPI{s.holds}, Media: s.objects, Live: s.cameras, Signer: s.signer,
 		Search: searchAPI{s}, Exports: exportsAPI{s.exporter},
 		Audit: s.audit, Log: s.log, Now: s.now,
 	})

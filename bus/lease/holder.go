@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"snowlight/bus"
+	"snowlight/camevent"
 )
 
 // Lease is an edge's hold on one camera. It is immutable but for the sequence counter.
@@ -74,6 +75,8 @@ type HolderOptions struct {
 	Released func(camera string, why Reason)
 	// Outbox, when set, reports the edge's undelivered events for the session (its lag).
 	Outbox func() (records int, oldest time.Time)
+	// Health, when set, reports the held cameras' streams for the session.
+	Health func() map[string]camevent.Health
 	Logger *slog.Logger
 }
 
@@ -277,6 +280,9 @@ func (h *Holder) renew(ctx context.Context) {
 	h.mu.Unlock()
 	if h.opts.Outbox != nil {
 		s.OutboxRecords, s.OutboxOldest = h.opts.Outbox()
+	}
+	if h.opts.Health != nil {
+		s.Health = h.opts.Health()
 	}
 	sent := time.Now()
 	limit := sent.Add(h.ttl / 3)

@@ -29,6 +29,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"snowlight/bus"
+	"snowlight/camevent"
 )
 
 // Camera is one camera of the center's list.
@@ -60,6 +61,8 @@ type Session struct {
 	Cameras       int       `json:"cameras"`
 	OutboxRecords int       `json:"outbox_records"`
 	OutboxOldest  time.Time `json:"outbox_oldest,omitzero"`
+	// Health is each held camera's stream as the edge saw it at the renewal (the console's grid).
+	Health map[string]camevent.Health `json:"health,omitempty"`
 }
 
 // Record is a lease's value: which edge holds the camera, under which of its sessions.

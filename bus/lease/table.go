@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"snowlight/bus"
+	"snowlight/camevent"
 )
 
 // Table is a live, in-memory copy of the three buckets, kept by KV watches: what the center's fence
@@ -302,6 +303,8 @@ type CameraState struct {
 	// waiting for another edge, or for its pinned edge to come back.
 	Live     bool
 	Eligible []string
+	// Health is the camera's stream as its live holder last reported it (zero when none did).
+	Health camevent.Health
 }
 
 // EdgeState is one live edge.
@@ -339,6 +342,9 @@ func (t *Table) Cameras() []CameraState {
 		cs := CameraState{Camera: id, Eligible: c.Edges}
 		if le, ok := t.current(id); ok {
 			cs.Edge, cs.Epoch, cs.Since, cs.Live = le.Edge, le.Rev, le.Created, t.live(le.Record)
+			if cs.Live {
+				cs.Health = t.sessions[le.Edge].Health[id]
+			}
 		}
 		out = append(out, cs)
 	}

@@ -2,6 +2,7 @@ package rpc_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -56,7 +57,11 @@ func (e *edge) handlers() rpc.EdgeHandlers {
 		Clip: func(_ context.Context, r rpc.ClipRequest) (rpc.ClipReply, error) {
 			e.mu.Lock()
 			defer e.mu.Unlock()
-			return rpc.ClipReply{Covered: e.ring[r.Camera], Object: "clip/" + e.id + ".mp4"}, nil
+			reply := rpc.ClipReply{Covered: e.ring[r.Camera], Object: "clip/" + e.id + ".mp4"}
+			if r.Snapshot != nil {
+				reply.Snapshot, reply.SnapshotAt = "snapshot/"+e.id+".jpg", r.Snapshot.At
+			}
+			return reply, nil
 		},
 		WHEP: func(_ context.Context, o rpc.WHEPOffer) (rpc.WHEPAnswer, error) {
 			return rpc.WHEPAnswer{SDP: "answer from " + e.id + " to " + o.SDP, Session: e.id + "-1"}, nil
@@ -104,8 +109,12 @@ func TestClipAcrossAMove(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	end := time.Now()
 
-	ev, err := client.Clip(context.Background(), "cam-0", start.Add(-time.Second), end, "alert/1")
+	moment := end.Add(-100 * time.Millisecond)
+	ev, err := client.Clip(context.Background(), rpc.ClipRequest{Camera: "cam-0", Interval: rpc.Interval{From: start.Add(-time.Second), To: end},
+		Ref: "alert/1", Snapshot: &rpc.SnapshotRequest{At: moment}})
 	require.NoError(t, err)
+	assert.Equal(t, "snapshot/edge-b.jpg", ev.Snapshot, "the snapshot comes from the edge that held the camera at its moment")
+	assert.True(t, moment.Equal(ev.SnapshotAt), "snapshot at %v", ev.SnapshotAt)
 	require.Len(t, ev.Parts, 2)
 	assert.Equal(t, "edge-a", ev.Parts[0].Edge)
 	assert.Equal(t, "clip/edge-a.mp4", ev.Parts[0].Object)
@@ -123,7 +132,7 @@ func TestClipAcrossAMove(t *testing.T) {
 
 	b.serve() // edge-b is gone (a request that reaches it before its unsubscribe does waits out the timeout)
 	client.ClipTimeout = 2 * time.Second
-	ev, err = client.Clip(context.Background(), "cam-0", start, end, "alert/1")
+	ev, err = client.Clip(context.Background(), rpc.ClipRequest{Camera: "cam-0", Interval: rpc.Interval{From: start, To: end}, Ref: "alert/1"})
 	require.NoError(t, err)
 	require.Len(t, ev.Parts, 1)
 	assert.Equal(t, "edge-a", ev.Parts[0].Edge)
@@ -131,7 +140,7 @@ func TestClipAcrossAMove(t *testing.T) {
 	assert.Equal(t, end, last.To)
 	assert.Contains(t, last.Reason, "edge edge-b did not answer")
 
-	_, err = client.Clip(context.Background(), "cam.0", start, end, "")
+	_, err = client.Clip(context.Background(), rpc.ClipRequest{Camera: "cam.0", Interval: rpc.Interval{From: start, To: end}})
 	assert.ErrorIs(t, err, rpc.ErrInvalid)
 }
 
@@ -172,6 +181,58 @@ func (s *staleOwners) Owner(string) (string, uint64, bool) {
 }
 
 func (s *staleOwners) Holders(string, time.Time, time.Time) []lease.Span { return nil }
+
+func (s *staleOwners) Edges() []lease.EdgeState {
+	return []lease.EdgeState{{Edge: "edge-a"}, {Edge: "edge-b"}}
+}
+
+// Enrolment photos go to a live edge; one that fails is passed over for the next; a request the
+// edge finds invalid is not tried elsewhere. A viewer's session is asked after on its edge.
+func TestEmbedAndWHEPAlive(t *testing.T) {
+	c := natstest.Start(t, "edge-a", "edge-b")
+	asked := map[string]int{}
+	var mu sync.Mutex
+	for _, id := range []string{"edge-a", "edge-b"} {
+		nc := c.Connect(t, id)
+		natstest.Run(t, func(ctx context.Context) error {
+			return rpc.Serve(ctx, nc, id, rpc.EdgeHandlers{
+				Embed: func(_ context.Context, r rpc.EmbedRequest) (rpc.EmbedReply, error) {
+					mu.Lock()
+					asked[id]++
+					mu.Unlock()
+					if id == "edge-a" {
+						return rpc.EmbedReply{}, fmt.Errorf("models not loaded: %w", rpc.ErrUnavailable)
+					}
+					out := rpc.EmbedReply{Model: "sha-of-model"}
+					for _, p := range r.Photos {
+						out.Photos = append(out.Photos, rpc.Embedded{Embedding: []float32{float32(len(p.Data))}})
+					}
+					return out, nil
+				},
+				WHEPAlive: func(session string) bool { return session == "s-1" },
+			})
+		})
+	}
+	client := rpc.NewClient(c.Connect(t, natstest.Center), &staleOwners{})
+	big := make([]byte, 3<<20) // a photo far above the request limit of other operations
+	for range 2 {
+		r, err := client.Embed(t.Context(), rpc.EmbedRequest{Photos: []rpc.Photo{{Name: "a.jpg", Data: big}}})
+		require.NoError(t, err)
+		assert.Equal(t, "sha-of-model", r.Model)
+		require.Len(t, r.Photos, 1)
+		assert.Equal(t, []float32{3 << 20}, r.Photos[0].Embedding)
+	}
+	assert.Equal(t, 2, asked["edge-b"])
+	_, err := client.Embed(t.Context(), rpc.EmbedRequest{})
+	assert.ErrorIs(t, err, rpc.ErrInvalid)
+
+	alive, err := client.WHEPAlive(t.Context(), "edge-a", rpc.WHEPClose{Camera: "cam-0", Session: "s-1"})
+	require.NoError(t, err)
+	assert.True(t, alive)
+	alive, err = client.WHEPAlive(t.Context(), "edge-a", rpc.WHEPClose{Camera: "cam-0", Session: "s-2"})
+	require.NoError(t, err)
+	assert.False(t, alive)
+}
 
 // An edge asked for a camera it no longer holds says so, and the center asks the new holder.
 func TestWHEPRetriesTheNewHolder(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	"snowlight/auth"
 	"snowlight/config"
+	"snowlight/edge"
 	"snowlight/geo"
 	"snowlight/ingest"
 	"snowlight/ingest/camsim"
@@ -85,7 +86,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	engine.override(&cfg.Engine, &cfg.ONNXRuntime)
-	srv, err := server.New(ctx, server.Options{Config: cfg, Log: e.log, Stages: e.stages})
+	srv, err := server.New(ctx, server.Options{Config: cfg, Log: e.log, Stages: e.stages, Cameras: edge.Local})
 	if err != nil {
 		return err
 	}
@@ -279,7 +280,7 @@ func printStatus(ctx context.Context, e *env, srv *server.Server) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			for _, st := range srv.CameraStatus() {
+			for _, st := range srv.Cameras().(*edge.Edge).Status() {
 				fmt.Fprintln(e.stdout, ingest.StatusLine(st))
 			}
 		}

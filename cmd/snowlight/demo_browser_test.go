@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"snowlight/auth"
+	"snowlight/edge"
 	"snowlight/ingest/camsim"
 	"snowlight/server"
 	"snowlight/testvideos"
@@ -138,7 +139,7 @@ func startDemo(t testing.TB, modelsDir string) *demoRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(ctx, server.Options{Config: cfg, Log: log})
+	srv, err := server.New(ctx, server.Options{Config: cfg, Log: log, Cameras: edge.Local})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"snowlight/config"
+	"snowlight/edge"
 	"snowlight/models"
 	"snowlight/server"
 )
@@ -32,7 +33,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		cfg.Models = os.Getenv(models.EnvDir)
 	}
 	engine.override(&cfg.Engine, &cfg.ONNXRuntime)
-	srv, err := server.New(ctx, server.Options{Config: cfg, Log: e.log, Stages: e.stages})
+	srv, err := server.New(ctx, server.Options{Config: cfg, Log: e.log, Stages: e.stages, Cameras: edge.Local})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,139 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"strings"
+	"time"
+
+	"snowlight/alerts/clip"
+	"snowlight/bus/rpc"
+	"snowlight/objstore"
+	"snowlight/tracks"
+)
+
+// upload puts a sighting's snapshots in the object store under their content keys and gives the
+// event with the keys in place of the bytes (the event's own snapshots stay untouched). With MinIO
+// down the spool keeps them and the keys hold all the same.
+func (e *Edge) upload(ctx context.Context, ev tracks.SightingEvent) (tracks.SightingEvent, error) {
+	s := &ev.Sighting
+	for _, v := range []struct {
+		kind string
+		snap **tracks.Snapshot
+	}{{"face", &s.Face}, {"body", &s.Body}} {
+		if *v.snap == nil || len((*v.snap).JPEG) == 0 {
+			continue
+		}
+		snap := **v.snap
+		info, err := objstore.PutContent(ctx, e.o.Objects, v.kind, "jpg", snap.JPEG, "image/jpeg",
+			objstore.Meta{Camera: s.Camera, Start: snap.Time, End: snap.Time})
+		if err != nil {
+			return ev, fmt.Errorf("store %s snapshot of sighting %s: %w", v.kind, s.ID, err)
+		}
+		snap.Ref, snap.JPEG = info.Key, nil
+		*v.snap = &snap
+	}
+	return ev, nil
+}
+
+// storeTimeout bounds storing a clip or snapshot once cut, which goes on when the request is
+// cancelled (the process stopping): an object is stored whole or not at all.
+const storeTimeout = time.Minute
+
+// clip cuts what the ring of r's camera holds of r's window (waiting for the post-roll while the
+// camera still sends), and the snapshot when asked (alone when the window is empty), and stores them.
+// A window the ring no longer has is answered with nothing covered: the center reports it lost.
+func (e *Edge) clip(ctx context.Context, r rpc.ClipRequest) (rpc.ClipReply, error) {
+	ring, ok := e.ring(r.Camera)
+	if !ok {
+		return rpc.ClipReply{}, nil
+	}
+	alert, _ := strings.CutPrefix(r.Ref, "alert/")
+	log := e.log.With("camera", r.Camera, "for", r.Ref)
+	store := func(kind, ext, ct string, data []byte, start, end time.Time) (objstore.Info, error) {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+		defer cancel()
+		return objstore.PutContent(sctx, e.o.Objects, kind, ext, data, ct, objstore.Meta{AlertID: alert, Camera: r.Camera, Start: start, End: end})
+	}
+	var reply rpc.ClipReply
+	// The snapshot first: it needs no post-roll.
+	if sr := r.Snapshot; sr != nil {
+		at := sr.At
+		if c, err := ring.Window(at.Add(-2*time.Second), at); err == nil {
+			marks := make([]clip.Mark, len(sr.Marks))
+			for i, m := range sr.Marks {
+				marks[i] = clip.Mark{Box: image.Rect(m.X, m.Y, m.X+m.W, m.Y+m.H), Label: m.Label}
+			}
+			if jpg, shown, err := clip.Snapshot(c, at, marks, 85); err != nil {
+				log.Warn("no snapshot", "err", err)
+			} else if info, err := store("snapshot", "jpg", "image/jpeg", jpg, shown, shown); err != nil {
+				return rpc.ClipReply{}, fmt.Errorf("store the snapshot of %s: %w", r.Ref, err)
+			} else {
+				reply.Snapshot, reply.SnapshotAt = info.Key, shown
+			}
+		}
+	}
+	if r.From.Equal(r.To) {
+		return reply, nil
+	}
+	mp4, info, err := clip.Cut(ctx, ring, r.Camera, r.From, 0, r.To.Sub(r.From))
+	if err != nil {
+		if ctx.Err() != nil {
+			return rpc.ClipReply{}, fmt.Errorf("clip of %s: %v: %w", r.Ref, err, rpc.ErrUnavailable)
+		}
+		log.Warn("no clip", "err", err)
+		return reply, nil
+	}
+	stored, err := store("clip", "mp4", "video/mp4", mp4, info.Start, info.End)
+	if err != nil {
+		return rpc.ClipReply{}, fmt.Errorf("store the clip of %s: %w", r.Ref, err)
+	}
+	// The clip's last picture shows until the next one would have come.
+	end := info.End
+	if info.Frames > 1 {
+		end = end.Add(info.Duration / time.Duration(info.Frames-1))
+	}
+	reply.Covered = []rpc.Interval{{From: info.Start, To: end}}
+	reply.Object, reply.Pending, reply.Start, reply.End = stored.Key, stored.Pending, info.Start, info.End
+	return reply, nil
+}
+
+// Clip answers the center's request for evidence in one process: the cameras are all here.
+func (e *Edge) Clip(ctx context.Context, r rpc.ClipRequest) (rpc.Evidence, error) {
+	if r.To.Before(r.From) || r.From.Equal(r.To) && r.Snapshot == nil {
+		return rpc.Evidence{}, fmt.Errorf("clip of %s over [%v, %v): %w", r.Camera, r.From, r.To, rpc.ErrInvalid)
+	}
+	reply, err := e.clip(ctx, r)
+	if err != nil {
+		return rpc.Evidence{}, err
+	}
+	ev := rpc.Evidence{Snapshot: reply.Snapshot, SnapshotAt: reply.SnapshotAt}
+	at := r.From
+	for _, c := range reply.Covered {
+		from, to := c.From, c.To
+		if from.Before(r.From) {
+			from = r.From
+		}
+		if to.After(r.To) {
+			to = r.To
+		}
+		if !from.Before(to) {
+			continue
+		}
+		if from.After(at) {
+			ev.Lost = append(ev.Lost, rpc.Lost{Interval: rpc.Interval{From: at, To: from}, Reason: "not in the camera's ring"})
+		}
+		ev.Parts = append(ev.Parts, rpc.Part{Edge: "local", Interval: rpc.Interval{From: from, To: to}, Object: reply.Object,
+			Pending: reply.Pending, Start: reply.Start, End: reply.End})
+		at = to
+	}
+	if at.Before(r.To) && len(ev.Parts) > 0 {
+		ev.Lost = append(ev.Lost, rpc.Lost{Interval: rpc.Interval{From: at, To: r.To}, Reason: "not in the camera's ring"})
+	}
+	if len(ev.Parts) == 0 && ev.Snapshot == "" {
+		return ev, errors.New("the camera's ring has none of the window")
+	}
+	return ev, nil
+}
