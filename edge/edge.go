@@ -216,7 +216,9 @@ func (e *Edge) Shutdown() {
 
 // ringFor is how much compressed video each camera keeps: a clip's pre- and post-roll, with room for
 // the GOP a clip must start at and for a late alert. A camera handed on keeps its ring this long too.
-func (e *Edge) ringFor() time.Duration { return e.o.Deployment.PreRoll + e.o.Deployment.PostRoll + 20*time.Second }
+func (e *Edge) ringFor() time.Duration {
+	return e.o.Deployment.PreRoll + e.o.Deployment.PostRoll + 20*time.Second
+}
 
 // forget drops the rings of cameras that stopped here longer than a ring lasts, until ctx ends.
 func (e *Edge) forget(ctx context.Context) {
