@@ -50,6 +50,43 @@ type Config struct {
 	// Roads are the street network for ranking patrols by travel distance; without them units are
 	// ranked as the crow flies.
 	Roads []Road `yaml:"roads"`
+	// NATS links the processes of a distributed deployment (`snowlight center`, `snowlight edge`);
+	// `snowlight serve` runs everything in one process and ignores it.
+	NATS NATS `yaml:"nats"`
+}
+
+// NATS is how a process of a distributed deployment reaches NATS JetStream, and what it is there.
+// Every process may read the same file: the role (center or edge) comes from the command, and an
+// edge's id, credentials and capacity may be given on its command line instead.
+type NATS struct {
+	// URLs of every NATS server (nats://host:port); a cluster's servers do not tell clients about
+	// each other.
+	URLs []string `yaml:"urls"`
+	// SeedFile holds this process's nkey seed (`snowlight nats-config` writes one per user, mode
+	// 0600): the center's, or this edge's.
+	SeedFile string `yaml:"seed_file"`
+	// Edge is this edge's id; Capacity how many cameras it can hold (measure it: docs/BENCHMARKS.md,
+	// "Camera density").
+	Edge     string `yaml:"edge"`
+	Capacity int    `yaml:"capacity"`
+	// Replicas of the events stream and the buckets: 1 on one server, 3 on a cluster (the center
+	// provisions them).
+	Replicas int `yaml:"replicas"`
+	// StreamMaxBytes bounds the events stream: what a center outage can leave waiting at the broker
+	// before edges keep events in their outboxes [8 GiB].
+	StreamMaxBytes int64 `yaml:"stream_max_bytes"`
+	// SessionTTL is how long a silent edge keeps its cameras [15 s]: it must outlast a NATS leader
+	// election (docs/ARCHITECTURE.md).
+	SessionTTL time.Duration `yaml:"session_ttl"`
+	// Outbox is the edge's queue on disk for events while the link or the center is down.
+	Outbox Outbox `yaml:"outbox"`
+}
+
+// Outbox is the edge's on-disk event queue.
+type Outbox struct {
+	// Dir holds it [data_dir/outbox]; MaxBytes bounds it, the oldest events going first [1 GiB].
+	Dir      string `yaml:"dir"`
+	MaxBytes int64  `yaml:"max_bytes"`
 }
 
 // Camera is one RTSP camera.
@@ -69,6 +106,9 @@ type Camera struct {
 	// Recording is a recorded video of this camera, which `snowlight replay` plays through the
 	// pipeline instead of connecting to the camera. A camera with a recording needs no URL.
 	Recording *Recording `yaml:"recording"`
+	// Edges, in a distributed deployment, are the only edges that may hold the camera (those on its
+	// network); one edge pins it there. Empty: any edge.
+	Edges []string `yaml:"edges"`
 }
 
 // Recording is a camera's recorded video (H.264 or H.265 in any container libavformat reads).
@@ -317,6 +357,17 @@ func (c *Config) applyDefaults() {
 	setDuration(&c.Audit.AnchorEvery, time.Minute)
 	c.Evidence.SigningKey = strings.TrimPrefix(c.Evidence.SigningKey, "file:")
 	setDefault(&c.Evidence.SigningKey, filepath.Join(c.DataDir, "evidence-signing.pem"))
+	n := &c.NATS
+	if n.Replicas == 0 {
+		n.Replicas = 1
+	}
+	if n.StreamMaxBytes == 0 {
+		n.StreamMaxBytes = 8 << 30
+	}
+	setDuration(&n.SessionTTL, 15*time.Second)
+	if n.Outbox.MaxBytes == 0 {
+		n.Outbox.MaxBytes = 1 << 30
+	}
 }
 
 func setDefault(s *string, v string) {

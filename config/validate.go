@@ -96,6 +96,7 @@ func (c *Config) validate() error {
 	}
 	c.validateWatchlist(&errs)
 	c.validateRoads(&errs)
+	c.validateNATS(&errs)
 	a := c.Alerts
 	for _, d := range []struct {
 		field string
@@ -182,10 +183,49 @@ func (c *Config) validateAreas(errs *fieldErrors) map[string]bool {
 	return areas
 }
 
+// validateNATS checks the distributed mode's section; an empty one is fine (serve needs none).
+func (c *Config) validateNATS(errs *fieldErrors) {
+	n := c.NATS
+	for i, u := range n.URLs {
+		p, err := url.Parse(u)
+		if err != nil || p.Scheme != "nats" && p.Scheme != "tls" || p.Host == "" || p.User != nil {
+			errs.add(fmt.Sprintf("nats.urls[%d]", i), "%q is not nats://host:port or tls://host:port (credentials go in seed_file)", u)
+		}
+	}
+	if n.Edge != "" && !idPattern.MatchString(n.Edge) {
+		errs.add("nats.edge", "%q: use 1-64 of a-z, 0-9, '-' and '_', starting with a letter or digit", n.Edge)
+	}
+	if n.Capacity < 0 || n.Capacity > 10000 {
+		errs.add("nats.capacity", "%d is outside [0, 10000]", n.Capacity)
+	}
+	if n.Replicas != 1 && n.Replicas != 3 && n.Replicas != 5 {
+		errs.add("nats.replicas", "%d: 1 for one server, 3 or 5 for a cluster", n.Replicas)
+	}
+	if n.StreamMaxBytes < 64<<20 {
+		errs.add("nats.stream_max_bytes", "%d is below 64 MiB", n.StreamMaxBytes)
+	}
+	if n.SessionTTL < time.Second || n.SessionTTL > 10*time.Minute {
+		errs.add("nats.session_ttl", "%v is outside [1s, 10m]", n.SessionTTL)
+	}
+	if n.Outbox.MaxBytes < 1<<20 {
+		errs.add("nats.outbox.max_bytes", "%d is below 1 MiB", n.Outbox.MaxBytes)
+	}
+}
+
 func (c *Config) validateCamera(errs *fieldErrors, i int, ids, areas map[string]bool) {
 	cam := &c.Cameras[i]
 	f := fmt.Sprintf("cameras[%d]", i)
 	checkID(errs, f+".id", cam.ID, ids)
+	seen := map[string]bool{}
+	for j, e := range cam.Edges {
+		switch {
+		case !idPattern.MatchString(e):
+			errs.add(fmt.Sprintf("%s.edges[%d]", f, j), "%q is not an edge id", e)
+		case seen[e]:
+			errs.add(fmt.Sprintf("%s.edges[%d]", f, j), "%q listed twice", e)
+		}
+		seen[e] = true
+	}
 	if r := cam.Recording; r != nil {
 		if r.File == "" {
 			errs.add(f+".recording.file", "required")

@@ -8,6 +8,7 @@ package deploy
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -16,6 +17,8 @@ import (
 	"snowlight/alerts/dispatch/roads"
 	"snowlight/alerts/notify"
 	"snowlight/alerts/rules"
+	"snowlight/bus"
+	"snowlight/bus/lease"
 	"snowlight/config"
 	"snowlight/geo"
 	"snowlight/media"
@@ -50,8 +53,26 @@ type Deployment struct {
 	RetentionEvery time.Duration
 	// Watchlist is watchlist.DefaultPolicy with the configuration's overrides.
 	Watchlist watchlist.Policy
+	// NATS is the distributed mode's link (its URLs empty when not configured).
+	NATS NATS
 
 	learn bool // confident links may teach the topology
+}
+
+// NATS is what the processes of a distributed deployment need of the nats section.
+type NATS struct {
+	// Connect reaches the servers with this process's credentials; the caller names the connection
+	// (and sets Edge for an edge).
+	Connect bus.ConnectOptions
+	// Edge and Capacity are this edge's id and how many cameras it holds.
+	Edge     string
+	Capacity int
+	// Stream and Leases configure the events stream and the lease buckets the center provisions.
+	Stream bus.StreamOptions
+	Leases lease.Options
+	// OutboxDir and OutboxBytes are the edge's on-disk queue.
+	OutboxDir   string
+	OutboxBytes int64
 }
 
 // Camera is a configured camera.
@@ -64,6 +85,8 @@ type Camera struct {
 	Transport  string
 	Zones      []rules.Zone
 	Neighbours []stitch.Neighbour
+	// Edges may hold the camera in a distributed deployment (any when empty; one pins it).
+	Edges []string
 	// Recording is the camera's recorded video, which replay plays instead of the camera; nil when it
 	// has none. Its FPS is the camera's DetectFPS.
 	Recording *media.Recording
@@ -140,6 +163,14 @@ func Decode(cfg *config.Config) (*Deployment, error) {
 	if d.Watchlist, err = watchlistPolicy(cfg.Watchlist); err != nil {
 		return nil, err
 	}
+	n := cfg.NATS
+	outbox := n.Outbox.Dir
+	if outbox == "" {
+		outbox = filepath.Join(cfg.DataDir, "outbox")
+	}
+	d.NATS = NATS{Connect: bus.ConnectOptions{URLs: slices.Clone(n.URLs), SeedFile: n.SeedFile}, Edge: n.Edge, Capacity: n.Capacity,
+		Stream: bus.StreamOptions{Replicas: n.Replicas, MaxBytes: n.StreamMaxBytes},
+		Leases: lease.Options{Replicas: n.Replicas, SessionTTL: n.SessionTTL}, OutboxDir: outbox, OutboxBytes: n.Outbox.MaxBytes}
 	if _, err := d.Topology(); err != nil {
 		return nil, err
 	}
@@ -147,7 +178,8 @@ func Decode(cfg *config.Config) (*Deployment, error) {
 }
 
 func camera(c *config.Camera) Camera {
-	out := Camera{ID: c.ID, Name: c.Name, Area: c.Area, Position: c.Position, DetectFPS: c.DetectFPS, Transport: c.Transport}
+	out := Camera{ID: c.ID, Name: c.Name, Area: c.Area, Position: c.Position, DetectFPS: c.DetectFPS, Transport: c.Transport,
+		Edges: slices.Clone(c.Edges)}
 	for _, z := range c.Zones {
 		out.Zones = append(out.Zones, rules.Zone{ID: z.ID, Polygon: slices.Clone(z.Polygon), Dwell: z.Dwell})
 	}
@@ -247,6 +279,18 @@ func (d *Deployment) Topology() (*stitch.Topology, error) {
 		return nil, fmt.Errorf("camera topology: %w", err)
 	}
 	return t, nil
+}
+
+// LeaseCameras are the cameras the center gives out to edges: those it can connect to (a camera with
+// only a recording is for replay), with the edges each may go to.
+func (d *Deployment) LeaseCameras() []lease.Camera {
+	var out []lease.Camera
+	for _, c := range d.Cameras {
+		if c.conf != nil {
+			out = append(out, lease.Camera{ID: c.ID, Edges: slices.Clone(c.Edges)})
+		}
+	}
+	return out
 }
 
 // CameraPositions are the cameras' positions as the store records them for trajectory queries.
