@@ -79,6 +79,13 @@ func Connect(ctx context.Context, o ConnectOptions) (*nats.Conn, error) {
 	}
 	seed := o.Seed
 	if o.SeedFile != "" {
+		st, err := os.Stat(o.SeedFile)
+		if err != nil {
+			return nil, fmt.Errorf("nats credentials: %w", err)
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			return nil, fmt.Errorf("nats credentials %s: readable by others (mode %v): make it 0600", o.SeedFile, st.Mode().Perm())
+		}
 		b, err := os.ReadFile(o.SeedFile)
 		if err != nil {
 			return nil, fmt.Errorf("nats credentials: %w", err)
