@@ -51,7 +51,8 @@ func (c *camera) stoppedAt() time.Time {
 	return c.stopped
 }
 
-// build makes the camera's parts (loading the models takes a moment).
+// build makes the camera's parts (loading the models takes a moment). The camera is not yet
+// registered: the caller adds it to e.cams and starts it.
 func (e *Edge) build(cc deploy.Camera, l *lease.Lease) (*camera, error) {
 	c := &camera{cfg: cc, lease: l, done: make(chan struct{})}
 	var err error

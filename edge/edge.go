@@ -69,8 +69,9 @@ type Edge struct {
 
 	mu      sync.Mutex
 	persons map[string]watchlist.Person
-	cams    map[string]*camera // running, and stopped ones whose ring is kept for clips
-	sink    sink               // where the cameras' reports go; set by Local or RunNATS before any camera starts
+	cams    map[string]*camera       // running, and stopped ones whose ring is kept for clips
+	pending map[string]chan struct{} // cameras being started (closed when started or failed)
+	sink    sink                     // where the cameras' reports go; set by Run or RunNATS before any camera starts
 
 	notes chan note // camera events, from ingest callbacks that must not block
 }
@@ -93,7 +94,8 @@ func New(o Options) (*Edge, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	e := &Edge{o: o, log: o.Log, persons: map[string]watchlist.Person{}, cams: map[string]*camera{}, notes: make(chan note, 256)}
+	e := &Edge{o: o, log: o.Log, persons: map[string]watchlist.Person{}, cams: map[string]*camera{},
+		pending: map[string]chan struct{}{}, notes: make(chan note, 256)}
 	ok := false
 	defer func() {
 		if !ok {

@@ -56,8 +56,9 @@ type Options struct {
 type Resources struct {
 	Config     *config.Config
 	Deployment *deploy.Deployment
-	// Objects is the evidence store (snapshots, clips).
+	// Objects is the evidence store (snapshots, clips); Store the database (dead letters).
 	Objects  objstore.Store
+	Store    *store.DB
 	Registry prometheus.Registerer
 	Log      *slog.Logger
 	Now      func() time.Time
@@ -160,7 +161,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	s.cameras = noCameras{}
 	if o.Cameras != nil {
-		if s.cameras, err = o.Cameras(Resources{Config: cfg, Deployment: s.dep, Objects: s.objects, Registry: s.reg, Log: s.log, Now: s.now}); err != nil {
+		if s.cameras, err = o.Cameras(Resources{Config: cfg, Deployment: s.dep, Objects: s.objects, Store: s.db,
+			Registry: s.reg, Log: s.log, Now: s.now}); err != nil {
 			return nil, fmt.Errorf("cameras: %w", err)
 		}
 	}
@@ -185,28 +187,34 @@ func (s *Server) openObjects(ctx context.Context) error {
 	if s.signer, err = objstore.NewSigner(secret, web.ObjectsPath, s.now); err != nil {
 		return fmt.Errorf("object links: %w", err)
 	}
-	st := s.cfg.Storage
+	if s.objects, s.spool, err = EvidenceStore(ctx, s.cfg, objstore.DirOptions{Signer: s.signer, Now: s.now}, s.reg, s.log); err != nil {
+		return err
+	}
+	if s.spool != nil {
+		s.signer = nil // MinIO signs its own links
+	}
+	return nil
+}
+
+// EvidenceStore opens the configuration's evidence store: MinIO behind a spool in the data directory
+// (returned too, for its Run), or a local directory. An edge uploads to the same store as its center.
+func EvidenceStore(ctx context.Context, cfg *config.Config, dir objstore.DirOptions, reg prometheus.Registerer, log *slog.Logger) (objstore.Store, *objstore.Spool, error) {
+	st := cfg.Storage
 	if st.Kind != "minio" {
-		dir, err := objstore.OpenDir(filepath.Join(s.cfg.DataDir, "objects"), objstore.DirOptions{Signer: s.signer, Now: s.now})
-		if err != nil {
-			return err
-		}
-		s.objects = dir
-		return nil
+		d, err := objstore.OpenDir(filepath.Join(cfg.DataDir, "objects"), dir)
+		return d, nil, err
 	}
 	m, err := objstore.OpenMinIO(ctx, objstore.MinIOConfig{Endpoint: st.MinIO.Endpoint, AccessKey: st.MinIO.AccessKey,
 		SecretKey: st.MinIO.SecretKey.Reveal(), Secure: st.MinIO.Secure, Bucket: st.MinIO.Bucket})
 	if err != nil {
-		return fmt.Errorf("object store: %w", err)
+		return nil, nil, fmt.Errorf("object store: %w", err)
 	}
-	s.spool, err = objstore.NewSpool(m, objstore.SpoolOptions{Dir: filepath.Join(s.cfg.DataDir, "spool"),
-		MaxBytes: st.SpoolMaxBytes, Logger: s.log, Registerer: s.reg})
+	spool, err := objstore.NewSpool(m, objstore.SpoolOptions{Dir: filepath.Join(cfg.DataDir, "spool"),
+		MaxBytes: st.SpoolMaxBytes, Logger: log, Registerer: reg})
 	if err != nil {
-		return fmt.Errorf("object spool: %w", err)
+		return nil, nil, fmt.Errorf("object spool: %w", err)
 	}
-	s.objects = s.spool
-	s.signer = nil // MinIO signs its own links
-	return nil
+	return spool, spool, nil
 }
 
 // secretFile returns the 32-byte secret kept in the data directory under name, creating it once, so
