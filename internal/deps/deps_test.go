@@ -45,7 +45,7 @@ type rules struct {
 
 var (
 	groupName = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
-	pkgName   = regexp.MustCompile(`^[a-z][a-z0-9_]*(/[a-z][a-z0-9_]*)*$`)
+	pkgName   = regexp.MustCompile(`^[a-z][a-z0-9_-]*(/[a-z][a-z0-9_-]*)*$`)
 )
 
 // parseRules reads the language above; errors name the statement.
