@@ -52,7 +52,7 @@ func (e *Edge) RunNATS(ctx context.Context) error {
 		return err
 	}
 	holder, err := lease.NewHolder(nc, lease.HolderOptions{Edge: n.Edge, Capacity: n.Capacity,
-		Acquired: e.acquire, Released: e.release, Health: e.Health, Logger: log,
+		Acquired: e.acquire, Released: e.release, Health: e.Health, Logger: e.log,
 		Outbox: func() (int, time.Time) { st := pub.Stats(); return st.Records, st.Oldest }})
 	if err != nil {
 		return err

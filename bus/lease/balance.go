@@ -20,6 +20,9 @@ import (
 //   - Each edge ranks cameras by rendezvous hashing (a hash of camera and edge): it claims those it
 //     ranks highest and hands on those it ranks lowest, so edges racing for orphans mostly want
 //     different ones and the compare-and-set on the lease settles the rest.
+//   - Cameras fewer edges may hold come first: an edge claims the orphans pinned to it before any
+//     other, and a full edge hands on a camera others may take to make room for one pinned to it
+//     (nobody else can watch that one).
 
 // planInput is the table as one edge sees it at one moment.
 type planInput struct {
@@ -99,9 +102,27 @@ func makePlan(in planInput) plan {
 			orphans = append(orphans, id)
 		}
 	}
-	slices.SortFunc(orphans, func(a, b string) int { return cmp.Compare(rank(b, in.me), rank(a, in.me)) })
+	// Pinned first (then cameras few edges may hold), each group by rank.
+	scarcity := func(id string) int {
+		if n := len(in.cams[id].Edges); n > 0 {
+			return n
+		}
+		return len(in.sessions) + 1
+	}
+	slices.SortFunc(orphans, func(a, b string) int {
+		if c := cmp.Compare(scarcity(a), scarcity(b)); c != 0 {
+			return c
+		}
+		return cmp.Compare(rank(b, in.me), rank(a, in.me))
+	})
 	for _, id := range orphans {
 		_, reclaim := in.held[id] // ours from a previous session: claiming again costs no capacity
+		if !reclaim && held >= me.Capacity && in.cams[id].PinnedTo(in.me) {
+			if give, ok := in.makeRoom(p.releases); ok {
+				p.releases = append(p.releases, give)
+				held--
+			}
+		}
 		if !reclaim && held >= me.Capacity {
 			continue
 		}
@@ -153,4 +174,30 @@ func makePlan(in planInput) plan {
 		}
 	}
 	return p
+}
+
+// makeRoom picks a camera this edge holds that is not pinned to it and that another live edge with
+// room may take, to hand on for a camera pinned here.
+func (in *planInput) makeRoom(releasing []string) (string, bool) {
+	counts := map[string]int{}
+	for id := range in.cams {
+		if e, live := in.liveHolder(id); live {
+			counts[e]++
+		}
+	}
+	var mine []string
+	for id := range in.held {
+		if !in.cams[id].PinnedTo(in.me) && !slices.Contains(releasing, id) {
+			mine = append(mine, id)
+		}
+	}
+	slices.SortFunc(mine, func(a, b string) int { return cmp.Compare(rank(a, in.me), rank(b, in.me)) })
+	for _, id := range mine {
+		for e, s := range in.sessions {
+			if e != in.me && counts[e] < s.Capacity && in.cams[id].Eligible(e) {
+				return id, true
+			}
+		}
+	}
+	return "", false
 }

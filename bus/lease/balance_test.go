@@ -218,3 +218,21 @@ func TestBalanceLargeJoinMovesEachCameraOnce(t *testing.T) {
 	edges := []string{w.current["cam-00"].Edge}
 	assert.True(t, slices.Contains([]string{"a", "b", "c"}, edges[0]))
 }
+
+// A camera pinned to a full edge is not left unwatched: the edge hands on a camera another edge may
+// take, and takes the pinned one.
+func TestBalancePinnedCameraMakesRoom(t *testing.T) {
+	w := newWorld(3)
+	w.cams["cam-00"] = Camera{ID: "cam-00", Edges: []string{"a"}}
+	w.edge("a", 2)
+	w.edge("b", 2)
+	w.give("cam-01", "a")
+	w.give("cam-02", "a")
+	for range 4 {
+		w.step("a", "b")
+	}
+	assert.Equal(t, "a", w.current["cam-00"].Edge, "the pinned camera is on its edge")
+	assert.False(t, w.current["cam-00"].Deleted)
+	assert.Equal(t, 2, w.count("a"))
+	assert.Equal(t, 1, w.count("b"))
+}

@@ -87,6 +87,7 @@ func (t *Table) notify() {
 func (t *Table) Run(ctx context.Context) error {
 	reconnected := t.nc.StatusChanged(nats.CONNECTED)
 	defer t.nc.RemoveStatusListener(reconnected)
+	failing := false // said once per outage
 	for {
 		wctx, cancel := context.WithCancel(ctx)
 		errc := make(chan error, 3)
@@ -114,8 +115,13 @@ func (t *Table) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if err != nil {
-			t.log.Warn("lease table: watch ended; starting again", "err", err)
+		if err == nil {
+			failing = false
+		} else {
+			if !failing {
+				t.log.Warn("lease table: watch ended; starting again", "err", err)
+			}
+			failing = true
 			select {
 			case <-ctx.Done():
 				return nil

@@ -266,13 +266,19 @@ func (r *Replica) notify() {
 func (r *Replica) Run(ctx context.Context) error {
 	reconnected := r.nc.StatusChanged(nats.CONNECTED)
 	defer r.nc.RemoveStatusListener(reconnected)
-	for {
+	for failing := false; ; {
 		err := r.watch(ctx, reconnected)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if err != nil {
-			r.log.Warn("watch-list watch ended; starting again", "err", err)
+		if err == nil {
+			failing = false
+		} else {
+			// Said once per outage; the replica goes stale meanwhile, which it says too.
+			if !failing {
+				r.log.Warn("watch-list watch ended; starting again", "err", err)
+			}
+			failing = true
 			select {
 			case <-ctx.Done():
 				return nil

@@ -42,6 +42,9 @@ func runEdge(ctx context.Context, e *env, args []string) error {
 	if *seed != "" {
 		cfg.NATS.SeedFile = *seed
 	}
+	if cfg.Storage.Kind != "minio" {
+		return errors.New("an edge uploads snapshots and clips where the center reads them: configure storage.kind: minio")
+	}
 	dep, err := deploy.Decode(cfg)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
