@@ -46,7 +46,17 @@ func (a *api) listCameras(w http.ResponseWriter, r *http.Request) {
 			out = append(out, c)
 		}
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"cameras": out})
+	body := map[string]any{"cameras": out}
+	edges, err := a.o.Cameras.Edges(r.Context())
+	if err != nil {
+		failService(w, r, err)
+		return
+	}
+	if edges != nil {
+		body["edges"] = edges.Edges
+		body["lag"] = map[string]int64{"pending": edges.Pending, "ack_pending": edges.AckPending}
+	}
+	WriteJSON(w, http.StatusOK, body)
 }
 
 // whepOffer answers POST /api/v1/cameras/{id}/whep: a live view, at most MaxLivePerUser per user,

@@ -81,7 +81,7 @@ func TestOpenAPISchemasMatchTheViews(t *testing.T) {
 	for name, v := range map[string]any{
 		"AlertView": web.AlertView{}, "FaceCrop": web.FaceCrop{}, "AlertHistory": web.AlertHistory{}, "Media": web.Media{}, "Clip": web.Clip{},
 		"LatLon": geo.LatLon{}, "PatrolView": web.PatrolView{}, "PatrolInput": web.PatrolInput{}, "PositionUpdate": web.PositionUpdate{},
-		"CameraView": web.CameraView{}, "PersonView": web.PersonView{}, "PhotoResult": web.PhotoResult{}, "EnrolResult": web.EnrolResult{},
+		"CameraView": web.CameraView{}, "EdgeView": web.EdgeView{}, "PersonView": web.PersonView{}, "PhotoResult": web.PhotoResult{}, "EnrolResult": web.EnrolResult{},
 		"SightingView": web.SightingView{}, "TrajectoryView": web.TrajectoryView{}, "GuardedPerson": web.GuardedPerson{},
 		"HoldItem": web.HoldItem{}, "HoldView": web.HoldView{}, "HoldRelease": web.HoldRelease{},
 		"SearchHit": web.SearchHit{}, "ClothesView": web.ClothesView{}, "DescriptionView": web.DescriptionView{}, "TermView": web.TermView{},

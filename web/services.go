@@ -276,6 +276,31 @@ type Cameras interface {
 	List(ctx context.Context) ([]CameraView, error)
 	// Area returns a camera's area ("" if none or unknown), for operators scoped by area.
 	Area(camera string) string
+	// Edges reports the edges of a distributed deployment and the center's lag behind them; nil in
+	// one process.
+	Edges(ctx context.Context) (*EdgesView, error)
+}
+
+// EdgesView is a distributed deployment's edges and how far the center is behind them.
+type EdgesView struct {
+	Edges []EdgeView `json:"edges"`
+	// Pending are events in the stream the center has not yet been handed, AckPending those handed and
+	// not yet applied: the consumer's lag (-1 when NATS did not answer).
+	Pending    int64 `json:"pending"`
+	AckPending int64 `json:"ack_pending"`
+}
+
+// EdgeView is one live edge and its load.
+type EdgeView struct {
+	ID       string `json:"id"`
+	Capacity int    `json:"capacity"`
+	Cameras  int    `json:"cameras"`
+	// Outbox is how many events wait on the edge for the link or the stream, OutboxAge the age in
+	// seconds of the oldest (0 when none): the edge's lag.
+	Outbox    int     `json:"outbox"`
+	OutboxAge float64 `json:"outbox_age"`
+	// Renewed is when the edge last renewed its session (the NATS servers' clock).
+	Renewed time.Time `json:"renewed"`
 }
 
 // CameraView is a camera and its health. It never carries the camera's URL or credentials.
@@ -295,6 +320,11 @@ type CameraView struct {
 	LastFrameAge float64 `json:"last_frame_age"`
 	// Live says whether the camera can be watched over WebRTC (H.264 in the ring).
 	Live bool `json:"live"`
+	// Edge holds the camera in a distributed deployment, under lease Epoch since HeldSince (the NATS
+	// servers' clock); empty in one process, and while no live edge holds it.
+	Edge      string    `json:"edge,omitempty"`
+	Epoch     uint64    `json:"epoch,omitempty"`
+	HeldSince time.Time `json:"held_since,omitzero"`
 }
 
 // Live is the WebRTC live view (*live.Server implements it).

@@ -88,6 +88,9 @@ func (c *Cameras) List(ctx context.Context) ([]web.CameraView, error) {
 	return out, nil
 }
 
+// Edges is nil: the fake is one process.
+func (c *Cameras) Edges(context.Context) (*web.EdgesView, error) { return nil, nil }
+
 func (c *Cameras) Area(id string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -8,7 +8,9 @@ const autoStart = 4; // cameras started by themselves; the others start on click
 export async function render(main) {
   const grid = h('div', { class: 'grid-cams', id: 'cameras' });
   const err = h('p', { class: 'error-text', hidden: true });
-  main.append(h('h1', null, 'Live view'), err, grid);
+  // In a distributed deployment: the edges, their load and lag, and the center's lag behind them.
+  const edges = h('p', { class: 'muted', id: 'edges', hidden: true });
+  main.append(h('h1', null, 'Live view'), err, edges, grid);
   const tiles = new Map();
   const players = window.snowlight.players;
 
@@ -45,10 +47,20 @@ export async function render(main) {
     t.btn.textContent = 'Play';
   };
 
+  const showEdges = (list, lag) => {
+    edges.hidden = !list;
+    if (!list) return;
+    const each = list.map((e) => `${e.id} ${e.cameras}/${e.capacity} cameras${e.outbox ? ` · ${e.outbox} queued, oldest ${secondsText(e.outbox_age)}` : ''}`);
+    const behind = lag && lag.pending >= 0 ? ` · center ${lag.pending + lag.ack_pending} events behind` : '';
+    edges.textContent = `Edges: ${each.length ? each.join(' · ') : 'none live'}${behind}`;
+  };
+
   const refresh = async () => {
     let cams;
     try {
-      cams = (await api('GET', '/api/v1/cameras')).cameras;
+      const r = await api('GET', '/api/v1/cameras');
+      cams = r.cameras;
+      showEdges(r.edges, r.lag);
       err.hidden = true;
     } catch (x) {
       err.textContent = `Camera health unavailable: ${x.message}`;
@@ -75,7 +87,7 @@ export async function render(main) {
       t.el.classList.toggle('offline', !c.online);
       t.state.textContent = c.online ? 'online' : c.state;
       t.state.className = 'pill ' + (c.online ? 'live' : 'down');
-      t.info.textContent = `${health(c)}${c.area ? ' · ' + c.area : ''}`;
+      t.info.textContent = `${health(c)}${c.area ? ' · ' + c.area : ''}${c.edge ? ` · on ${c.edge} since ${new Date(c.held_since).toLocaleTimeString()}` : ''}`;
       t.btn.disabled = !c.live;
     }
   };
