@@ -282,6 +282,9 @@ func (s *Server) Registry() *prometheus.Registry { return s.reg }
 // Alerts is the alert engine (for tools and tests that raise or read alerts directly).
 func (s *Server) Alerts() *alerts.Engine { return s.engine }
 
+// Store is the database (for tools and tests that read it directly).
+func (s *Server) Store() *store.DB { return s.db }
+
 // Objects is the evidence store.
 func (s *Server) Objects() objstore.Store { return s.objects }
 

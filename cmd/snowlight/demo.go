@@ -141,12 +141,24 @@ type demoSettings struct {
 	auditKey                 string // file holding the audit key
 	fps                      float64
 	inbox                    *inbox
+	// extra is more YAML (a distributed deployment's storage and nats sections), edges cameras' edges.
+	extra string
+	edges map[string][]string
 }
 
 // demoConfig is a deployment for the rendered demo scene: its cameras (served by camsim), a small grid
 // with a district and the city command centre, the scene's patrol units, and a guardian for every
 // at-risk person, all notified through the demo inbox.
 func demoConfig(t *testvideos.Truth, s demoSettings) (*config.Config, error) {
+	cfg, err := config.Parse(strings.NewReader(demoYAML(t, s)), os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("demo configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// demoYAML is demoConfig's text.
+func demoYAML(t *testvideos.Truth, s demoSettings) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "listen: %q\ndata_dir: %q\nmodels: %q\n", s.addr, s.data, s.models)
 	url, secret := s.inbox.receiver("supervisor/city")
@@ -172,6 +184,9 @@ func demoConfig(t *testvideos.Truth, s demoSettings) (*config.Config, error) {
 		}
 		if c.Position != nil {
 			fmt.Fprintf(&b, "    position: {lat: %.7f, lon: %.7f}\n", c.Position.Lat, c.Position.Lon)
+		}
+		if e := s.edges[c.ID]; len(e) > 0 {
+			fmt.Fprintf(&b, "    edges: [%s]\n", strings.Join(e, ", "))
 		}
 		if len(c.Neighbours) > 0 {
 			b.WriteString("    neighbours:\n")
@@ -203,11 +218,8 @@ func demoConfig(t *testvideos.Truth, s demoSettings) (*config.Config, error) {
 	if s.auditKey != "" {
 		fmt.Fprintf(&b, "audit: {key: %q}\n", "file:"+s.auditKey)
 	}
-	cfg, err := config.Parse(strings.NewReader(b.String()), os.Getenv)
-	if err != nil {
-		return nil, fmt.Errorf("demo configuration: %w", err)
-	}
-	return cfg, nil
+	b.WriteString(s.extra)
+	return b.String()
 }
 
 // enrolDemo puts the scene's enrolled people on the watch list, from photos other than the ones the

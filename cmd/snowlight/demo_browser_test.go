@@ -87,6 +87,8 @@ func TestDemoConsole(t *testing.T) {
 type demoRun struct {
 	t        testing.TB
 	url      string
+	srv      *server.Server
+	truth    *testvideos.Truth
 	cams     *camsim.Server
 	ctx      context.Context
 	accounts map[auth.Role]browsertest.Account
@@ -100,6 +102,24 @@ type demoRun struct {
 // cameras on a camsim that is not playing yet, creates the accounts, enrols the scene's people and
 // runs the server until the test ends. Its log is printed if the test fails.
 func startDemo(t testing.TB, modelsDir string) *demoRun {
+	return startDemoWith(t, modelsDir, demoSetup{cameras: edge.Local})
+}
+
+// demoSetup is how startDemoWith builds the product: one process (edge.Local), or a center whose
+// cameras are on edges (server.NATS, with what the edges need).
+type demoSetup struct {
+	cameras func(server.Resources) (server.Cameras, error)
+	// extra is YAML added to the center's configuration; edges are the cameras' allowed edges.
+	extra string
+	edges map[string][]string
+	// onFrame sees each picture camsim sends.
+	onFrame func(camsim.FrameSent)
+	// started runs once the server runs, before the accounts log in and the people are enrolled
+	// (which an edge's face models do in a distributed deployment): it starts the edges.
+	started func(d *demoRun, settings demoSettings)
+}
+
+func startDemoWith(t testing.TB, modelsDir string, setup demoSetup) *demoRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	spec, err := testvideos.BuiltinScenario("demo")
@@ -124,7 +144,7 @@ func startDemo(t testing.TB, modelsDir string) *demoRun {
 
 	// The simulator's address must be in the configuration before it plays; it starts later.
 	rtsp := freeAddr(t)
-	cams := camsim.New(camsim.Options{Addr: rtsp, Log: log})
+	cams := camsim.New(camsim.Options{Addr: rtsp, Log: log, OnFrame: setup.onFrame})
 	for _, c := range truth.Cameras {
 		if err := cams.AddFile(c.ID, rendered.VideoPath(c.ID)); err != nil {
 			t.Fatal(err)
@@ -135,17 +155,19 @@ func startDemo(t testing.TB, modelsDir string) *demoRun {
 		t.Fatal(err)
 	}
 	go box.serve(ctx)
-	cfg, err := demoConfig(truth, demoSettings{addr: "127.0.0.1:0", rtsp: rtsp, data: t.TempDir(), models: modelsDir, fps: 2, inbox: box})
+	settings := demoSettings{addr: "127.0.0.1:0", rtsp: rtsp, data: t.TempDir(), models: modelsDir, fps: 2, inbox: box,
+		extra: setup.extra, edges: setup.edges}
+	cfg, err := demoConfig(truth, settings)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(ctx, server.Options{Config: cfg, Log: log, Cameras: edge.Local})
+	srv, err := server.New(ctx, server.Options{Config: cfg, Log: log, Cameras: setup.cameras})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close(); cams.Close() })
 
-	d := &demoRun{t: t, url: "http://" + srv.Addr(), cams: cams, ctx: ctx, accounts: map[auth.Role]browsertest.Account{}}
+	d := &demoRun{t: t, url: "http://" + srv.Addr(), srv: srv, cams: cams, ctx: ctx, truth: truth, accounts: map[auth.Role]browsertest.Account{}}
 	passwords := map[string]string{}
 	for _, r := range auth.Roles() {
 		pw, err := auth.RandomPassword()
@@ -157,10 +179,6 @@ func startDemo(t testing.TB, modelsDir string) *demoRun {
 	}
 	if _, err := srv.Auth().EnsureDemoAccounts(ctx, auth.DemoOptions{Getenv: func(k string) string { return passwords[k] },
 		GuardianScope: auth.Scope{Persons: []string{"biden"}}}, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	e := &env{stdout: io.Discard, stderr: io.Discard, log: log}
-	if err := enrolDemo(ctx, e, srv, truth); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -177,6 +195,13 @@ func startDemo(t testing.TB, modelsDir string) *demoRun {
 		}
 	})
 	if d.admin, err = apiLogin(ctx, d.url, d.accounts[auth.Admin]); err != nil {
+		t.Fatal(err)
+	}
+	if setup.started != nil {
+		setup.started(d, settings)
+	}
+	e := &env{stdout: io.Discard, stderr: io.Discard, log: log}
+	if err := enrolDemo(ctx, e, srv, truth); err != nil {
 		t.Fatal(err)
 	}
 	return d
