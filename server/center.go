@@ -9,9 +9,8 @@ import (
 	"snowlight/config"
 )
 
-// RunCenter runs the center of a distributed deployment (`snowlight center`, and the cmd/snowlight-center
-// binary, which links no picture library) from cfg until ctx ends: the server with its cameras on the
-// edges reached over NATS.
+// RunCenter runs the center of a distributed deployment (`snowlight center`) from cfg until ctx ends:
+// the server with its cameras on the edges reached over NATS.
 func RunCenter(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
 	srv, err := New(ctx, Options{Config: cfg, Log: log, Cameras: NATS})
 	if err != nil {

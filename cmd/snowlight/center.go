@@ -7,8 +7,8 @@ import (
 )
 
 // runCenter runs the center of a distributed deployment: everything but the cameras, which edges hold
-// (`snowlight edge`). Its code is package server's, which links no picture library (internal/deps);
-// cmd/snowlight-center is the same center in a binary of its own.
+// (`snowlight edge`). It decodes no video; investigation's models (search by picture, an export's
+// face redaction) run in it.
 func runCenter(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "center", "--config FILE.yaml")
 	load := addConfigFlags(fs, false)
