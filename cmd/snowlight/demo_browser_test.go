@@ -112,8 +112,6 @@ type demoSetup struct {
 	// extra is YAML added to the center's configuration; edges are the cameras' allowed edges.
 	extra string
 	edges map[string][]string
-	// onFrame sees each picture camsim sends.
-	onFrame func(camsim.FrameSent)
 	// started runs once the server runs, before the accounts log in and the people are enrolled
 	// (which an edge's face models do in a distributed deployment): it starts the edges.
 	started func(d *demoRun, settings demoSettings)
@@ -144,7 +142,7 @@ func startDemoWith(t testing.TB, modelsDir string, setup demoSetup) *demoRun {
 
 	// The simulator's address must be in the configuration before it plays; it starts later.
 	rtsp := freeAddr(t)
-	cams := camsim.New(camsim.Options{Addr: rtsp, Log: log, OnFrame: setup.onFrame})
+	cams := camsim.New(camsim.Options{Addr: rtsp, Log: log})
 	for _, c := range truth.Cameras {
 		if err := cams.AddFile(c.ID, rendered.VideoPath(c.ID)); err != nil {
 			t.Fatal(err)

@@ -36,6 +36,8 @@ func commands() map[string]command {
 	return map[string]command{
 		"version":     {"print the version", runVersion},
 		"serve":       {"run the product on real cameras from a configuration file", runServe},
+		"center":      {"run the center of a distributed deployment: its cameras are on edges reached over NATS", runCenter},
+		"edge":        {"run an edge of a distributed deployment: the cameras its leases give it", runEdge},
 		"demo":        {"run the product on simulated cameras playing a rendered scene", runDemo},
 		"camsim":      {"serve video files as RTSP cameras, with fault injection", runCamsim},
 		"probe":       {"connect to a camera, decode, and report codec, size, fps, GOP and errors", runProbe},
