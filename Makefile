@@ -105,9 +105,11 @@ bench-console: setup testvideos
 
 # The distributed mode's outage acceptance at the issue's length: an edge cut off from NATS for 60 s keeps
 # its pinned camera, and every event of that minute is applied once after reconnection with its true
-# time (make test runs the same tests with a 6 s outage).
-test-outage: setup
+# time, in the bus packages and in the demo scene on two edge processes and a center (make test runs
+# the same tests with a 6 s outage).
+test-outage: setup testvideos
 	SNOWLIGHT_LONG=1 $(GO) test -race -count=1 -v -timeout 10m -run 'Outage|Pinned' ./bus/lease/
+	SNOWLIGHT_LONG=1 $(GO) test -count=1 -v -timeout 15m -run '^TestDistributedFailover$$' ./cmd/snowlight/
 
 # The center's intake over NATS: 10,000 synthetic cameras at city rate and at capacity, one server and a
 # three-node cluster, with and without the idempotency ledger (docs/BENCHMARKS.md, "Distributed mode").

@@ -221,16 +221,18 @@ func (r *distRun) alertsOf(t *testing.T) map[string][]string {
 }
 
 // TestDistributedFailover runs the demo scene on two edges and a center over a three-node NATS
-// cluster, with the real models, and takes things away while it plays:
+// cluster, with the real models, MinIO and Chromium, and takes things away while it plays:
+//   - as `serve` does, the scene raises its alerts, their clips (cut by the edges) can be read, and
+//     a camera of each edge can be watched live in the browser through the center;
 //   - one of the three NATS servers stops for 10 s: nothing is lost (no event dropped, refused or
 //     left behind, every edge's outbox empties);
 //   - the edge holding the corner camera is killed (SIGKILL): another edge ingests it again within 5 s
-//     of the session's expiry (the whole gap from the last picture camsim sent to the killed edge to
-//     the next it sent anyone is logged), no sighting is stored twice, and the alert already raised
-//     for the person seen there again is not raised again;
+//     of the session's expiry (the whole gap, from the kill to the other edge's first picture, is
+//     logged), no sighting is stored twice, and the alert already raised for the person seen there
+//     again is not raised again;
 //   - a person is removed from the watch list at the center: 5 s later no edge names them any more;
-//   - an edge's link to NATS is cut for 6 s (60 s with SNOWLIGHT_LONG=1): every sighting it made
-//     meanwhile arrives after the link is back, once, with its true times.
+//   - an edge's link to NATS is cut for 6 s (60 s with SNOWLIGHT_LONG=1, make test-outage): every
+//     sighting it made meanwhile arrives after the link is back, once, with its true times.
 func TestDistributedFailover(t *testing.T) {
 	modelsDir, _ := perceptionData(t)
 	// home stays on edge-a whatever happens (its pinned camera), the others go where there is room.
@@ -304,27 +306,44 @@ func TestDistributedFailover(t *testing.T) {
 	r.noNameAfter(t, "kit", removed.Add(5*time.Second))
 	r.noDuplicates(t)
 
-	// edge-a's link is cut: the pinned home camera goes on, its events wait in the outbox.
+	// edge-a's link is cut: it goes on with its cameras (home is pinned to it; the others stay while its
+	// session lives), and what they report waits in its outbox.
 	outage := 6 * time.Second
 	if os.Getenv("SNOWLIGHT_LONG") == "1" {
 		outage = 60 * time.Second
 	}
+	var held []string
+	for _, c := range r.cameras(t).Cameras {
+		if c.Edge == "edge-a" {
+			held = append(held, c.ID)
+		}
+	}
+	// Cut while someone is in view of one of them (a track re-reported within the last 2 s).
+	require.Eventually(t, func() bool {
+		return r.interimSince(t, held, time.Now().Add(-2*time.Second)) > 0
+	}, 2*time.Minute, 200*time.Millisecond, "someone in view of %v", held)
 	cut := time.Now()
 	r.edges["edge-a"].link.Cut()
 	time.Sleep(outage)
+	waiting := r.edges["edge-a"].metric(t, "snowlight_bus_outbox_records")
+	before := r.sightingsSeen(t, held, cut, time.Now())
 	r.edges["edge-a"].link.Restore()
 	restored := time.Now()
 	r.drained(t)
-	n := r.sightingsBetween(t, "home", cut, restored)
-	t.Logf("link of edge-a cut for %v: %d sightings of the home camera made meanwhile arrived after it came back", outage, n)
-	assert.Positive(t, n, "the outage's sightings arrived")
+	// Seen during the outage by their own times, stored after it: the times are the edge's.
+	after := r.sightingsSeen(t, held, cut, restored)
+	t.Logf("link of edge-a (holding %v) cut for %v: %v events waited in its outbox; sightings last seen during the cut: %d "+
+		"at the center before the link came back, %d after", held, outage, waiting, before, after)
+	assert.Positive(t, waiting, "events waited in the outbox")
+	assert.Zero(t, before, "nothing of the outage reached the center before the link came back")
+	assert.Positive(t, after, "the outage's sightings arrived")
 	r.noDuplicates(t)
 }
 
 // clipsAndLiveView checks the evidence and the live view the edges serve through the center: each
-// alert's clip, cut by the edge holding its camera, is ready and readable from MinIO at the URL
-// the console is given; in Chromium, the
-// console's WHEP player shows a camera of each edge (the offer relayed by the center to the edge).
+// alert's clip, cut by the edge holding its camera, is ready and readable from MinIO at the URL the
+// console is given; in Chromium, the console's WHEP player shows a camera of each edge (the offer
+// relayed by the center to the edge).
 func (r *distRun) clipsAndLiveView(t *testing.T) {
 	op, err := apiLogin(t.Context(), r.url, r.accounts[auth.Operator])
 	require.NoError(t, err)
@@ -412,11 +431,28 @@ func (r *distRun) noDuplicates(t *testing.T) {
 	assert.Zero(t, dup, "passes stored twice")
 }
 
-// sightingsBetween counts the camera's final sightings that ended within [from, to].
-func (r *distRun) sightingsBetween(t *testing.T, camera string, from, to time.Time) int {
+// sightingsSeen counts the cameras' sightings (interim or final) last seen within [from, to], by their
+// own times.
+func (r *distRun) sightingsSeen(t *testing.T, cameras []string, from, to time.Time) int {
 	var n int
-	require.NoError(t, r.srv.Store().R.QueryRowContext(t.Context(), `SELECT count(*) FROM sightings WHERE camera = ? AND final
-		AND exit_ns BETWEEN ? AND ?`, camera, from.UnixNano(), to.UnixNano()).Scan(&n))
+	for _, c := range cameras {
+		var k int
+		require.NoError(t, r.srv.Store().R.QueryRowContext(t.Context(), `SELECT count(*) FROM sightings WHERE camera = ?
+			AND exit_ns BETWEEN ? AND ?`, c, from.UnixNano(), to.UnixNano()).Scan(&k))
+		n += k
+	}
+	return n
+}
+
+// interimSince counts the cameras' sightings still in view (interim) last reported after since.
+func (r *distRun) interimSince(t *testing.T, cameras []string, since time.Time) int {
+	var n int
+	for _, c := range cameras {
+		var k int
+		require.NoError(t, r.srv.Store().R.QueryRowContext(t.Context(), `SELECT count(*) FROM sightings WHERE camera = ?
+			AND NOT final AND exit_ns > ?`, c, since.UnixNano()).Scan(&k))
+		n += k
+	}
 	return n
 }
 
