@@ -112,9 +112,12 @@ test-outage: setup testvideos
 	SNOWLIGHT_LONG=1 $(GO) test -count=1 -v -timeout 15m -run '^TestDistributedFailover$$' ./cmd/snowlight/
 
 # The center's intake over NATS: 10,000 synthetic cameras at city rate and at capacity, one server and a
-# three-node cluster, with and without the idempotency ledger (docs/BENCHMARKS.md, "Distributed mode").
+# three-node cluster, with and without the idempotency ledger; then the real center fed at city rate
+# (docs/BENCHMARKS.md, "Distributed mode").
 bench-center: setup
 	$(GO) test -run '^$$' -bench Center -benchtime 1x -timeout 40m ./bus/busbench/
+	$(GO) test -run '^$$' -bench CenterOverNATS -benchtime 1x -timeout 20m -v ./server/
+	SNOWLIGHT_BENCH_NATS=3 $(GO) test -run '^$$' -bench CenterOverNATS -benchtime 1x -timeout 20m -v ./server/
 
 clean:
 	rm -rf bin $(OUT)

@@ -35,14 +35,17 @@ import (
 // and publish final sightings (about 1.5 kB: boxes, a face embedding, no snapshot bytes) through
 // their outboxes at 0.3 per camera per second, one a second naming a watch-listed person. It reports
 // the sightings stored per second, the consumer's lag, and the latency from a named sighting's making
-// at the edge to its alert being raised. SNOWLIGHT_BENCH_NATS=3 runs a three-node cluster (R3).
+// at the edge to its alert being raised. SNOWLIGHT_BENCH_NATS=3 runs a three-node cluster (R3);
+// SNOWLIGHT_BENCH_MILLIRATE sets the rate per camera in thousandths, so fewer cameras can offer the
+// city's load.
 //
 //	go test -run '^$' -bench CenterOverNATS -benchtime 1x -timeout 20m -v ./server/
 func BenchmarkCenterOverNATS(b *testing.B) {
 	cameras := envInt(b, "SNOWLIGHT_BENCH_CAMERAS", 10_000)
 	nodes := envInt(b, "SNOWLIGHT_BENCH_NATS", 1)
+	// Sightings per camera per second, in thousandths (300: a city's 0.3).
+	rate := float64(envInt(b, "SNOWLIGHT_BENCH_MILLIRATE", 300)) / 1000
 	const (
-		rate     = 0.3
 		warmup   = 5 * time.Second
 		duration = 20 * time.Second
 	)
@@ -90,14 +93,16 @@ func BenchmarkCenterOverNATS(b *testing.B) {
 	for i, id := range edges {
 		gens[i] = startSynthEdge(ctx, b, cl, id, cameras/len(edges)+1, filepath.Join(dir, id), &held)
 	}
+	// The edges publish for the cameras they hold; the measurement starts once nearly all are held (the
+	// last few can take minutes: the time to lease them all is logged, not waited for).
 	t0 := time.Now()
-	for held.Load() < int64(cameras) {
-		if time.Since(t0) > 3*time.Minute {
-			b.Fatalf("%d of %d cameras leased after 3 minutes", held.Load(), cameras)
+	for held.Load() < int64(cameras-cameras/1000) {
+		if time.Since(t0) > 10*time.Minute {
+			b.Fatalf("%d of %d cameras leased after 10 minutes", held.Load(), cameras)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	b.Logf("%d cameras leased by %d edges in %v", cameras, len(edges), time.Since(t0).Round(100*time.Millisecond))
+	b.Logf("%d of %d cameras leased by %d edges in %v", held.Load(), cameras, len(edges), time.Since(t0).Round(100*time.Millisecond))
 
 	nc := cl.Connect(b, natstest.Center)
 	js := natstest.JetStream(b, nc)
@@ -150,9 +155,9 @@ func BenchmarkCenterOverNATS(b *testing.B) {
 	b.ReportMetric(applied, "sightings/s")
 	b.ReportMetric(float64(maxLag), "lag-max")
 	b.ReportMetric(float64(pct(0.99).Milliseconds()), "alert-p99-ms")
-	b.Logf("%d cameras, %d NATS server(s): offered %d sightings over the run; stored %.0f/s over %v; consumer lag max %d, "+
+	b.Logf("%d cameras at %.2f/s, %d NATS server(s): offered %d sightings over the run; stored %.0f/s over %v; consumer lag max %d, "+
 		"at the end %d pending + %d unacked; %d alerts, latency from the edge p50 %v p99 %v max %v; load %s",
-		cameras, nodes, offered, applied, elapsed.Round(time.Second), maxLag, endLag.Pending, endLag.AckPending, len(lat),
+		cameras, rate, nodes, offered, applied, elapsed.Round(time.Second), maxLag, endLag.Pending, endLag.AckPending, len(lat),
 		pct(0.5).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond), loadAvg())
 }
 
