@@ -32,8 +32,43 @@ CREATE INDEX bus_dead_at ON bus_dead(at_ns);
 }
 
 // Tx is one write transaction of the center's intake: the sightings, decisions and ledger claims of a
-// batch of events, committed together or not at all.
-type Tx struct{ tx *sql.Tx }
+// batch of events, committed together or not at all. It prepares each statement once: a batch runs
+// the same few statements for every event, and preparing them again each time was 43% of SQLite's
+// time in the center (docs/BENCHMARKS.md, "Distributed mode").
+type Tx struct {
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt // closed with the transaction
+}
+
+func (t *Tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := t.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := t.tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	t.stmts[query] = st
+	return st, nil
+}
+
+// ExecContext runs query prepared once in this transaction.
+func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// QueryRowContext runs query prepared once in this transaction.
+func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return t.tx.QueryRowContext(ctx, query, args...) // reports the error through the row
+	}
+	return st.QueryRowContext(ctx, args...)
+}
 
 // Batch runs fn in one write transaction and commits it when fn returns nil. One commit for many
 // events is what lets SQLite take thousands of sightings a second.
@@ -43,7 +78,7 @@ func (db *DB) Batch(ctx context.Context, fn func(*Tx) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	if err := fn(&Tx{tx}); err != nil {
+	if err := fn(&Tx{tx: tx, stmts: map[string]*sql.Stmt{}}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -55,7 +90,7 @@ func (db *DB) Batch(ctx context.Context, fn func(*Tx) error) error {
 // Claim records that the event of key at version v is applied in this transaction, unless it (or a
 // newer version) was applied before: see bus/ledger.
 func (t *Tx) Claim(ctx context.Context, key string, v ledger.Version) (ledger.Outcome, error) {
-	return ledger.Claim(ctx, t.tx, key, v)
+	return ledger.Claim(ctx, t, key, v)
 }
 
 // DeadLetter is an event the center gave up on (refused by the fence, malformed, or failing at its

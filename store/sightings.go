@@ -158,7 +158,7 @@ func (t *Tx) SaveSighting(ctx context.Context, s tracks.Sighting) error {
 	if p := s.PersonID(); p != "" {
 		person = p
 	}
-	tx := t.tx
+	tx := t
 	var rid, traj int64
 	err = tx.QueryRowContext(ctx, `INSERT INTO sightings(id, camera, track_id, enter_ns, exit_ns, person_id, trajectory,
 			box_x, box_y, box_w, box_h, face_ref, body_ref, face_emb, app_emb, final, detail, colours)
@@ -197,7 +197,7 @@ func (t *Tx) SaveSighting(ctx context.Context, s tracks.Sighting) error {
 // ApplyDecisions records the stitcher's decisions in order. Every sighting a decision names must
 // have been saved (in this transaction or before).
 func (t *Tx) ApplyDecisions(ctx context.Context, ds []tracks.Decision) error {
-	tx := t.tx
+	tx := t
 	rids := map[string]int64{}
 	rid := func(id string) (int64, error) {
 		if r, ok := rids[id]; ok {

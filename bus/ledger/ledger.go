@@ -68,9 +68,16 @@ func (o Outcome) String() string {
 	return "superseded"
 }
 
+// Tx is the part of a write transaction Claim uses (*sql.Tx, or a transaction that prepares its
+// statements once).
+type Tx interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // Claim records v for key inside tx when it is newer than what the key has (Fresh); otherwise it
 // records nothing and says whether v itself (Again) or a newer version (Superseded) was applied.
-func Claim(ctx context.Context, tx *sql.Tx, key string, v Version) (Outcome, error) {
+func Claim(ctx context.Context, tx Tx, key string, v Version) (Outcome, error) {
 	if v.Epoch > math.MaxInt64 || v.Seq > math.MaxInt64 {
 		return 0, fmt.Errorf("%w: %+v", ErrVersion, v)
 	}
