@@ -27,11 +27,11 @@ import (
 // rig is a distributed deployment in one test process: NATS, a center and edges, cameras served by
 // camsim playing the busy street.
 type rig struct {
-	t       *testing.T
-	nats    *natstest.Cluster
-	dir     string
-	yaml    string
-	center  *server.Server
+	t      *testing.T
+	nats   *natstest.Cluster
+	dir    string
+	yaml   string
+	center *server.Server
 }
 
 // newRig starts NATS (servers nodes) with users for the edges, camsim with the cameras (each given
