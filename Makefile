@@ -116,8 +116,8 @@ test-outage: setup testvideos
 # (3,000 sightings/s from 2,000 cameras: leasing 10,000 takes minutes; docs/BENCHMARKS.md, "Distributed mode").
 bench-center: setup
 	$(GO) test -run '^$$' -bench Center -benchtime 1x -timeout 40m ./bus/busbench/
-	SNOWLIGHT_BENCH_CAMERAS=2000 SNOWLIGHT_BENCH_MILLIRATE=1500 $(GO) test -run '^$$' -bench CenterOverNATS -benchtime 1x -timeout 20m -v ./server/
-	SNOWLIGHT_BENCH_NATS=3 SNOWLIGHT_BENCH_CAMERAS=2000 SNOWLIGHT_BENCH_MILLIRATE=1500 $(GO) test -run '^$$' -bench CenterOverNATS -benchtime 1x -timeout 20m -v ./server/
+	$(GO) test -run '^$$' -bench CenterOverNATS -benchtime 1x -timeout 20m -v ./server/
+	SNOWLIGHT_BENCH_NATS=3 $(GO) test -run '^$$' -bench CenterOverNATS -benchtime 1x -timeout 20m -v ./server/
 
 clean:
 	rm -rf bin $(OUT)
