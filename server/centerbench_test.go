@@ -35,9 +35,9 @@ import (
 // and publish final sightings (about 1.5 kB: boxes, a face embedding, no snapshot bytes) through
 // their outboxes at SNOWLIGHT_BENCH_MILLIRATE thousandths a camera a second (1,500: 3,000 sightings/s,
 // what 10,000 cameras at 0.3 offer; leasing 10,000 cameras takes minutes), one a second naming a
-// watch-listed person. It reports
-// the sightings stored per second, the consumer's lag, and the latency from a named sighting's making
-// at the edge to its alert being raised. SNOWLIGHT_BENCH_NATS=3 runs a three-node cluster (R3).
+// watch-listed person. It reports the sightings stored per second, the consumer's lag, and the
+// latency from a named sighting's making at the edge to its alert being raised.
+// SNOWLIGHT_BENCH_NATS=3 runs a three-node cluster (R3).
 //
 //	go test -run '^$' -bench CenterOverNATS -benchtime 1x -timeout 20m -v ./server/
 func BenchmarkCenterOverNATS(b *testing.B) {
