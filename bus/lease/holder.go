@@ -199,11 +199,18 @@ func (h *Holder) Run(ctx context.Context) error {
 	for {
 		changed := h.table.Changed()
 		h.step(ctx)
+		// The fence must not wait for the next tick: a tick as long as the margin would let the
+		// session expire on the server, and another edge take the cameras, while they still run here.
+		var fence <-chan time.Time
+		if wait := time.Until(h.deadline); wait > 0 && h.fences() {
+			fence = time.After(wait)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
 		case <-changed:
+		case <-fence:
 		}
 	}
 }
@@ -241,7 +248,7 @@ func (h *Holder) step(ctx context.Context) {
 	if connected && (h.sessionRev == 0 || now.Sub(h.renewed) >= h.ttl/3) {
 		h.renew(ctx)
 	}
-	if time.Now().After(h.deadline) {
+	if !time.Now().Before(h.deadline) {
 		h.fence()
 		return
 	}
@@ -322,6 +329,16 @@ func (h *Holder) renew(ctx context.Context) {
 	h.mu.Unlock()
 	h.sessionRev, h.renewed, h.deadline = rev, sent, sent.Add(h.ttl-h.opts.Margin)
 	h.log.Info("session started", "session", s.ID, "capacity", s.Capacity)
+}
+
+// fences reports whether the holder holds a camera the fence would stop.
+func (h *Holder) fences() bool {
+	for _, l := range h.Leases() {
+		if !l.Pinned {
+			return true
+		}
+	}
+	return false
 }
 
 // fence stops the cameras another edge may take once the session may have expired on the server.
