@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"snowlight/auth"
 	"snowlight/edge"
 	"snowlight/ingest/camsim"
@@ -70,11 +73,10 @@ func TestDemoConsole(t *testing.T) {
 		var page struct {
 			Entries []struct{ Actor, Case, Reason string }
 		}
-		if err := apiGet(t.Context(), d.url+"/api/v1/audit?case=BT-2025-001&action="+action, d.admin, &page); err != nil {
-			t.Fatal(err)
-		}
-		if len(page.Entries) == 0 || page.Entries[0].Actor != "investigator" || page.Entries[0].Reason == "" {
-			t.Errorf("audit entries %s of case BT-2025-001: %+v", action, page.Entries)
+		require.NoError(t, apiGet(t.Context(), d.url+"/api/v1/audit?case=BT-2025-001&action="+action, d.admin, &page))
+		if assert.NotEmpty(t, page.Entries, "audit entries %s of case BT-2025-001", action) {
+			assert.Equal(t, "investigator", page.Entries[0].Actor, "audit entry %s of case BT-2025-001: %+v", action, page.Entries[0])
+			assert.NotEmpty(t, page.Entries[0].Reason, "audit entry %s of case BT-2025-001: %+v", action, page.Entries[0])
 		}
 	}
 	fmt.Printf("browser test screenshots (real stack): %s\n", res.Shots)
@@ -125,13 +127,9 @@ func startDemoWith(t testing.TB, modelsDir string, setup demoSetup) *demoRun {
 		t.Skipf("demo scenario unavailable: %v", err)
 	}
 	rendered, err := testvideos.RenderCached(ctx, spec, testvideos.ScenarioCacheDir(), testvideos.RenderOptions{})
-	if err != nil {
-		t.Fatalf("render the demo scene: %v", err)
-	}
+	require.NoError(t, err, "render the demo scene")
 	truth, err := testvideos.ReadTruth(rendered.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	t.Cleanup(func() {
@@ -144,64 +142,48 @@ func startDemoWith(t testing.TB, modelsDir string, setup demoSetup) *demoRun {
 	rtsp := freeAddr(t)
 	cams := camsim.New(camsim.Options{Addr: rtsp, Log: log})
 	for _, c := range truth.Cameras {
-		if err := cams.AddFile(c.ID, rendered.VideoPath(c.ID)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, cams.AddFile(c.ID, rendered.VideoPath(c.ID)))
 	}
 	box, err := newInbox(log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	go box.serve(ctx)
 	settings := demoSettings{addr: "127.0.0.1:0", rtsp: rtsp, data: t.TempDir(), models: modelsDir, fps: 2, inbox: box,
 		extra: setup.extra, edges: setup.edges}
 	cfg, err := demoConfig(truth, settings)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	srv, err := server.New(ctx, server.Options{Config: cfg, Log: log, Cameras: setup.cameras})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { srv.Close(); cams.Close() })
 
 	d := &demoRun{t: t, url: "http://" + srv.Addr(), srv: srv, cams: cams, ctx: ctx, truth: truth, accounts: map[auth.Role]browsertest.Account{}}
 	passwords := map[string]string{}
 	for _, r := range auth.Roles() {
 		pw, err := auth.RandomPassword()
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		passwords[auth.PasswordEnv(r)] = pw
 		d.accounts[r] = browsertest.Account{User: string(r), Password: pw}
 	}
-	if _, err := srv.Auth().EnsureDemoAccounts(ctx, auth.DemoOptions{Getenv: func(k string) string { return passwords[k] },
-		GuardianScope: auth.Scope{Persons: []string{"biden"}}}, io.Discard); err != nil {
-		t.Fatal(err)
-	}
+	_, err = srv.Auth().EnsureDemoAccounts(ctx, auth.DemoOptions{Getenv: func(k string) string { return passwords[k] },
+		GuardianScope: auth.Scope{Persons: []string{"biden"}}}, io.Discard)
+	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
 		case err := <-done:
-			if err != nil {
-				t.Errorf("server: %v", err)
-			}
+			assert.NoError(t, err, "server")
 		case <-time.After(30 * time.Second):
-			t.Error("the server did not stop within 30 s of its context ending")
+			assert.Fail(t, "the server did not stop within 30 s of its context ending")
 		}
 	})
-	if d.admin, err = apiLogin(ctx, d.url, d.accounts[auth.Admin]); err != nil {
-		t.Fatal(err)
-	}
+	d.admin, err = apiLogin(ctx, d.url, d.accounts[auth.Admin])
+	require.NoError(t, err)
 	if setup.started != nil {
 		setup.started(d, settings)
 	}
 	e := &env{stdout: io.Discard, stderr: io.Discard, log: log}
-	if err := enrolDemo(ctx, e, srv, truth); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, enrolDemo(ctx, e, srv, truth))
 	return d
 }
 
@@ -299,21 +281,15 @@ func benchDemo(b *testing.B) *demoRun {
 // watched in Chromium through the real server. Run with -benchtime 20x.
 func BenchmarkDemoWHEPFirstFrame(b *testing.B) {
 	d := benchDemo(b)
-	if err := d.awaitLive(b.Context(), "corner"); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, d.awaitLive(b.Context(), "corner"))
 	br := browsertest.StartBrowser(b, b.TempDir())
 	tab := br.NewTab(b)
-	if err := tab.Login(d.url, d.accounts[auth.Operator]); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, tab.Login(d.url, d.accounts[auth.Operator]))
 	var times []time.Duration
 	b.ResetTimer()
 	for range b.N {
 		v, err := browsertest.FirstFrame(tab, "corner")
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		times = append(times, v)
 	}
 	b.StopTimer()
@@ -324,17 +300,13 @@ func BenchmarkDemoWHEPFirstFrame(b *testing.B) {
 // while its four cameras run through the whole pipeline. Run with -benchtime 20x.
 func BenchmarkDemoConsoleFirstLoad(b *testing.B) {
 	d := benchDemo(b)
-	if err := d.awaitLive(b.Context(), "corner"); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, d.awaitLive(b.Context(), "corner"))
 	br := browsertest.StartBrowser(b, b.TempDir())
 	var loads []browsertest.Load
 	b.ResetTimer()
 	for range b.N {
 		l, err := br.FirstLoad(b, d.url)
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		loads = append(loads, l)
 	}
 	b.StopTimer()
@@ -382,9 +354,7 @@ func apiGet(ctx context.Context, url, token string, out any) error {
 func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer ln.Close()
 	return ln.Addr().String()
 }

@@ -144,7 +144,7 @@ func (e *edgeProc) metric(t *testing.T, series string) float64 {
 			return f
 		}
 	}
-	t.Fatalf("%s: no series %s", e.id, series)
+	require.FailNow(t, "no such series in /metrics", "%s: no series %s", e.id, series)
 	return 0
 }
 
