@@ -13,6 +13,8 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/auth"
 	"snowlight/ingest"
@@ -58,9 +60,7 @@ func BenchmarkAlertLatency(b *testing.B) {
 		got := 0
 		for got < want {
 			ev := st.next(b, "an alert", 3*time.Minute, func(ev streamEvent) bool { return ev.typ == "alert" })
-			if ev.alert.PersonID != "biden" {
-				b.Fatalf("unexpected alert %+v", ev.alert)
-			}
+			require.Equal(b, "biden", ev.alert.PersonID, "unexpected alert %+v", ev.alert)
 			online := cameraOnline(p)
 			// The pass this alert is about: the latest one that had begun when the event arrived.
 			var best struct {
@@ -80,10 +80,9 @@ func BenchmarkAlertLatency(b *testing.B) {
 				}
 			}
 			face, ok := f.sentAt(frameRef{"gate", best.loop, best.fp.face})
+			require.True(b, ok && !best.at.IsZero(), "alert %s at %s matches no crossing", ev.alert.ID, ev.at.Format(time.TimeOnly))
 			key := [2]int{best.loop, best.fp.walk}
 			switch {
-			case !ok || best.at.IsZero():
-				b.Fatalf("alert %s at %s matches no crossing", ev.alert.ID, ev.at.Format(time.TimeOnly))
 			case used[key]:
 				extra++ // a crossing that opened a second alert: the cooldown did not fold it
 				continue
@@ -102,8 +101,7 @@ func BenchmarkAlertLatency(b *testing.B) {
 				c, err := clipReady(op, ev.alert.ID, post+60*time.Second)
 				mu.Lock()
 				defer mu.Unlock()
-				if err != nil {
-					b.Errorf("alert %s: %v", ev.alert.ID, err)
+				if !assert.NoError(b, err, "alert %s", ev.alert.ID) {
 					return
 				}
 				clips = append(clips, c.Sub(ev.at))
@@ -124,9 +122,7 @@ func BenchmarkAlertLatency(b *testing.B) {
 			}
 		}
 	}
-	if len(lat) == 0 {
-		b.Fatal("no alerts measured")
-	}
+	require.NotEmpty(b, lat, "no alerts measured")
 	b.ReportMetric(pct(lat, 50).Seconds()*1000, "p50-ms")
 	b.ReportMetric(pct(lat, 95).Seconds()*1000, "p95-ms")
 	b.ReportMetric(float64(len(lat)), "alerts")
@@ -212,9 +208,7 @@ func histMean(b *testing.B, reg interface {
 	Gather() ([]*dto.MetricFamily, error)
 }, name, label string) (float64, uint64) {
 	mfs, err := reg.Gather()
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	var sum float64
 	var n uint64
 	for _, mf := range mfs {
@@ -241,9 +235,8 @@ func envInt(b *testing.B, name string, def int) int {
 		return def
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		b.Fatalf("%s=%q: want a positive whole number", name, v)
-	}
+	require.NoError(b, err, "%s=%q: want a positive whole number", name, v)
+	require.Positive(b, n, "%s=%q: want a positive whole number", name, v)
 	return n
 }
 

@@ -5,10 +5,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"snowlight/auth"
 	"snowlight/config"
@@ -30,9 +32,7 @@ func TestCameraCredentialsNeverLeak(t *testing.T) {
 	r := scene(t, "alerts")
 	in := newInbox(t)
 	f := startFeed(t, r, feedOptions{user: user, pass: good})
-	if err := f.sim.AddFile("gate-b", r.VideoPath("gate")); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, f.sim.AddFile("gate-b", r.VideoPath("gate")))
 	// No models: the canary is about credentials, not recognition, and the classical detectors at
 	// one frame in two seconds cost little.
 	d := deployment{listen: "127.0.0.1:0", dataDir: t.TempDir(), feed: f, cameras: []string{"gate", "gate-b"}, fps: 0.5,
@@ -53,7 +53,7 @@ func TestCameraCredentialsNeverLeak(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no offline alert for the camera with the wrong password; cameras: %+v", cameras(p.srv))
+			require.FailNow(t, "no offline alert for the camera with the wrong password", "cameras: %+v", cameras(p.srv))
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -61,17 +61,14 @@ func TestCameraCredentialsNeverLeak(t *testing.T) {
 	for _, st := range cameras(p.srv) {
 		states = append(states, st.Camera+"="+string(st.State))
 	}
-	if !slices.Contains(states, "gate=online") || slices.Contains(states, "gate-b=online") {
-		t.Fatalf("camera states %v: want gate online (its canary accepted), gate-b refused", states)
-	}
+	require.Contains(t, states, "gate=online", "its canary accepted")
+	require.NotContains(t, states, "gate-b=online", "its canary refused")
 
 	// Everything a user, an operator or a scraper can read.
 	var seen []string
 	get := func(path string) {
 		status, b := admin.do(t, "GET", path, "")
-		if status >= 500 {
-			t.Errorf("GET %s: %d %s", path, status, b)
-		}
+		assert.Less(t, status, 500, "GET %s: %s", path, b)
 		seen = append(seen, "GET "+path+": "+string(b))
 	}
 	for _, path := range []string{"/api/v1/cameras", "/api/v1/alerts", "/api/v1/alerts/" + offline.ID, "/api/v1/patrols",
@@ -83,9 +80,7 @@ func TestCameraCredentialsNeverLeak(t *testing.T) {
 	// A live view asked of the refused camera: its error message.
 	status, b := admin.do(t, "POST", "/api/v1/cameras/gate-b/whep", "v=0\r\n")
 	seen = append(seen, "whep: "+string(b))
-	if status < 400 {
-		t.Errorf("WHEP offer for a refused camera: %d %s", status, b)
-	}
+	assert.GreaterOrEqual(t, status, 400, "WHEP offer for a refused camera: %s", b)
 	for _, st := range cameras(p.srv) {
 		seen = append(seen, ingest.StatusLine(st), st.URL, st.LastError)
 	}
@@ -96,21 +91,20 @@ func TestCameraCredentialsNeverLeak(t *testing.T) {
 		"cameras: [{id: c1, url: \"rtsp://" + user + ":" + good + "@127.0.0.1/x\", transport: carrier-pigeon}]",
 	} {
 		_, err := config.Parse(strings.NewReader(bad), func(string) string { return "" })
-		if err == nil {
-			t.Errorf("config %s: accepted", bad)
+		if !assert.Error(t, err, "config %s: accepted", bad) {
 			continue
 		}
 		seen = append(seen, "config error: "+err.Error())
 	}
 	logs := p.logs.String()
-	if !strings.Contains(logs, "gate-b") || !strings.Contains(logs, "rtsp://") {
-		t.Fatalf("the server's log says nothing about the cameras: the grep below would prove nothing")
-	}
+	// Not require.Contains: it would print the whole log.
+	require.True(t, strings.Contains(logs, "gate-b"), "the server's log never names gate-b: the grep below would prove nothing")
+	require.True(t, strings.Contains(logs, "rtsp://"), "the server's log has no camera URL: the grep below would prove nothing")
 	seen = append(seen, "log: "+logs)
 	for _, s := range seen {
 		for _, c := range canaries {
 			if i := strings.Index(s, c); i >= 0 {
-				t.Errorf("camera password %q leaked: ...%s...", c, s[max(0, i-200):min(len(s), i+len(c)+50)])
+				assert.Fail(t, "camera password leaked", "%q: ...%s...", c, s[max(0, i-200):min(len(s), i+len(c)+50)])
 			}
 		}
 	}
@@ -123,18 +117,13 @@ func readStream(t *testing.T, base, token, path string, d time.Duration) string 
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, "GET", base+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body) // ends with the context's deadline
-	if resp.StatusCode != http.StatusOK || len(b) == 0 {
-		t.Errorf("GET %s: %d %s", path, resp.StatusCode, b)
-	}
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "GET %s: %s", path, b)
+	assert.NotEmpty(t, b, "GET %s: nothing came", path)
 	return string(b)
 }

@@ -23,6 +23,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"snowlight/alerts"
 	"snowlight/alerts/notify"
 	"snowlight/auth"
@@ -49,13 +52,9 @@ func scene(t testing.TB, name string) *testvideos.Rendered {
 	t.Helper()
 	shareddata.Dir(t, "SNOWLIGHT_EVAL", "eval") // the photos the scenario composites
 	spec, err := testvideos.BuiltinScenario(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	r, err := testvideos.RenderCached(context.Background(), spec, "", testvideos.RenderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return r
 }
 
@@ -138,13 +137,9 @@ func startFeed(t testing.TB, r *testvideos.Rendered, o feedOptions, cams ...stri
 			f.mu.Unlock()
 		}})
 	for _, c := range cams {
-		if err := f.sim.AddFile(c, r.VideoPath(c)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, f.sim.AddFile(c, r.VideoPath(c)))
 	}
-	if err := f.sim.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, f.sim.Start(context.Background()))
 	t.Cleanup(f.sim.Close)
 	return f
 }
@@ -357,7 +352,7 @@ func (in *inbox) waitFor(t testing.TB, what string, limit time.Duration, cond fu
 		case <-in.changed:
 		case <-time.After(200 * time.Millisecond):
 		case <-deadline:
-			t.Fatalf("timed out after %v waiting for %s; webhooks so far:\n%s", limit, what, in.summary())
+			require.FailNow(t, "timed out waiting for "+what, "after %v; webhooks so far:\n%s", limit, in.summary())
 		}
 	}
 }
@@ -380,13 +375,9 @@ func (in *inbox) check(t testing.TB) {
 	t.Helper()
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	for _, s := range in.bad {
-		t.Errorf("webhook refused: %s", s)
-	}
+	assert.Empty(t, in.bad, "webhooks refused")
 	for k, n := range in.acted {
-		if n != 1 {
-			t.Errorf("webhook %s acted on %d times", k, n)
-		}
+		assert.Equal(t, 1, n, "times webhook %s was acted on", k)
 	}
 }
 
@@ -491,9 +482,7 @@ func (d deployment) config(t testing.TB, tr *testvideos.Truth) *config.Config {
 	t.Helper()
 	text := d.yaml(tr)
 	cfg, err := config.Parse(strings.NewReader(text), os.Getenv)
-	if err != nil {
-		t.Fatalf("configuration: %v\n%s", err, text)
-	}
+	require.NoError(t, err, "configuration:\n%s", text)
 	return cfg
 }
 
@@ -538,18 +527,15 @@ func startProduct(t testing.TB, cfg *config.Config, tr *testvideos.Truth) *produ
 	srv, err := server.New(ctx, server.Options{Config: cfg, Log: log, Cameras: edge.Local})
 	if err != nil {
 		cancel()
-		t.Fatalf("server: %v\n%s", err, tail(logs.String(), 4000))
+		require.NoError(t, err, "server:\n%s", tail(logs.String(), 4000))
 	}
 	p := &product{srv: srv, cfg: cfg, base: "http://" + srv.Addr(), logs: logs, users: map[auth.Role]account{}}
 	for _, r := range auth.Roles() {
 		pw, err := auth.RandomPassword()
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		name := "e2e-" + string(r)
-		if _, err := srv.Auth().AddUser(ctx, auth.NewUser{Name: name, Role: r, Password: pw, Scope: roleScope(r, tr)}); err != nil {
-			t.Fatal(err)
-		}
+		_, err = srv.Auth().AddUser(ctx, auth.NewUser{Name: name, Role: r, Password: pw, Scope: roleScope(r, tr)})
+		require.NoError(t, err)
 		p.users[r] = account{name, pw}
 	}
 	if cfg.Models != "" {
@@ -561,11 +547,9 @@ func startProduct(t testing.TB, cfg *config.Config, tr *testvideos.Truth) *produ
 		cancel()
 		select {
 		case err := <-done:
-			if err != nil {
-				t.Errorf("server run: %v", err)
-			}
+			assert.NoError(t, err, "server run")
 		case <-time.After(60 * time.Second):
-			t.Errorf("server did not stop within 60 s of its context ending")
+			assert.Fail(t, "server did not stop within 60 s of its context ending")
 		}
 		srv.Close()
 		if t.Failed() {
@@ -589,21 +573,16 @@ func enrolScene(t testing.TB, srv *server.Server, tr *testvideos.Truth) {
 			continue
 		}
 		cat, err := watchlist.ParseCategory(p.Category)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		en := web.Enrolment{Name: p.Name, Category: cat, SafeZone: zones[p.SafeZone], Expires: time.Now().Add(7 * 24 * time.Hour),
 			LegalBasis: "end-to-end test", ApprovedBy: "test lead", EnrolledBy: "e2e-admin"}
 		for _, path := range p.Enrol {
 			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			en.Photos = append(en.Photos, web.PhotoUpload{Name: filepath.Base(path), Data: data})
 		}
-		if _, _, err := srv.Enrol(context.Background(), p.ID, en); err != nil {
-			t.Fatalf("enrol %s: %v", p.ID, err)
-		}
+		_, _, err = srv.Enrol(context.Background(), p.ID, en)
+		require.NoError(t, err, "enrol %s", p.ID)
 	}
 }
 
@@ -619,13 +598,10 @@ func login(t testing.TB, base string, a account) *client {
 	t.Helper()
 	c := &client{base: base, http: &http.Client{Timeout: 30 * time.Second}}
 	status, body := c.do(t, "POST", "/api/v1/login", fmt.Sprintf(`{"user":%q,"password":%q}`, a.name, a.password))
-	if status != http.StatusOK {
-		t.Fatalf("login %s: %d %s", a.name, status, body)
-	}
+	require.Equal(t, http.StatusOK, status, "login %s: %s", a.name, body)
 	var lr struct{ Token string }
-	if err := json.Unmarshal(body, &lr); err != nil || lr.Token == "" {
-		t.Fatalf("login %s: no token in %s", a.name, body)
-	}
+	require.NoError(t, json.Unmarshal(body, &lr), "login %s: %s", a.name, body)
+	require.NotEmpty(t, lr.Token, "login %s: no token in %s", a.name, body)
 	c.token = lr.Token
 	return c
 }
@@ -633,9 +609,7 @@ func login(t testing.TB, base string, a account) *client {
 func (c *client) do(t testing.TB, method, path, body string) (int, []byte) {
 	t.Helper()
 	status, b, err := c.try(method, path, body)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
+	require.NoError(t, err, "%s %s", method, path)
 	return status, b
 }
 
@@ -667,25 +641,17 @@ func (c *client) try(method, path, body string) (int, []byte, error) {
 func (c *client) getJSON(t testing.TB, path string, v any) {
 	t.Helper()
 	status, body := c.do(t, "GET", path, "")
-	if status != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", path, status, body)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		t.Fatalf("GET %s: %v in %s", path, err, body)
-	}
+	require.Equal(t, http.StatusOK, status, "GET %s: %s", path, body)
+	require.NoError(t, json.Unmarshal(body, v), "GET %s: %s", path, body)
 }
 
 // act takes an alert step through the API and returns the alert as it is after it.
 func (c *client) act(t testing.TB, id, action, body string) web.AlertView {
 	t.Helper()
 	status, b := c.do(t, "POST", "/api/v1/alerts/"+id+"/"+action, body)
-	if status != http.StatusOK {
-		t.Fatalf("%s alert %s: %d %s", action, id, status, b)
-	}
+	require.Equal(t, http.StatusOK, status, "%s alert %s: %s", action, id, b)
 	var v web.AlertView
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal(b, &v))
 	return v
 }
 
@@ -706,21 +672,19 @@ func (c *client) stream(t testing.TB) *stream {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/api/v1/alerts/stream", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", "text/event-stream")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		cancel()
-		t.Fatal(err)
+		require.NoError(t, err)
 	}
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		cancel()
-		t.Fatalf("alert stream: %d %s", resp.StatusCode, b)
+		require.FailNow(t, "no alert stream", "%d %s: %s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
 	}
 	s := &stream{events: make(chan streamEvent, 1024), err: make(chan error, 1)}
 	done := make(chan struct{})
@@ -771,9 +735,9 @@ func (s *stream) next(t testing.TB, what string, limit time.Duration, match func
 				return ev
 			}
 		case err := <-s.err:
-			t.Fatal(err)
+			require.NoError(t, err)
 		case <-deadline:
-			t.Fatalf("no %s on the alert stream within %v", what, limit)
+			require.FailNow(t, "no "+what+" on the alert stream", "within %v", limit)
 		}
 	}
 }
@@ -784,14 +748,11 @@ func (s *stream) next(t testing.TB, what string, limit time.Duration, match func
 func download(t testing.TB, url string) []byte {
 	t.Helper()
 	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %v %.200s", url, resp.StatusCode, err, b)
-	}
+	require.NoError(t, err, "GET %s", url)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s: %.200s", url, b)
 	return b
 }
 
@@ -811,14 +772,10 @@ func ffprobe(t testing.TB, mp4 []byte) probe {
 		t.Skip("skipping: ffprobe not installed")
 	}
 	path := filepath.Join(t.TempDir(), "clip.mp4")
-	if err := os.WriteFile(path, mp4, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(path, mp4, 0o644))
 	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames",
 		"-show_entries", "format=duration:stream=codec_name,width,nb_read_frames", "-of", "json", path).Output()
-	if err != nil {
-		t.Fatalf("ffprobe cannot read the clip: %v %s", err, errOut(err))
-	}
+	require.NoError(t, err, "ffprobe cannot read the clip: %s", errOut(err))
 	var f struct {
 		Format struct {
 			Duration string `json:"duration"`
@@ -829,9 +786,8 @@ func ffprobe(t testing.TB, mp4 []byte) probe {
 			Frames string `json:"nb_read_frames"`
 		} `json:"streams"`
 	}
-	if err := json.Unmarshal(out, &f); err != nil || len(f.Streams) != 1 {
-		t.Fatalf("ffprobe: %v %s", err, out)
-	}
+	require.NoError(t, json.Unmarshal(out, &f), "ffprobe: %s", out)
+	require.Len(t, f.Streams, 1, "ffprobe: %s", out)
 	var p probe
 	var secs float64
 	fmt.Sscan(f.Format.Duration, &secs)
@@ -840,18 +796,15 @@ func ffprobe(t testing.TB, mp4 []byte) probe {
 	p.codec, p.width = f.Streams[0].Codec, f.Streams[0].Width
 	out, err = exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1",
 		"-show_entries", "frame=key_frame,pict_type", "-of", "json", path).Output()
-	if err != nil {
-		t.Fatalf("ffprobe cannot decode the clip's first frame: %v %s", err, errOut(err))
-	}
+	require.NoError(t, err, "ffprobe cannot decode the clip's first frame: %s", errOut(err))
 	var fr struct {
 		Frames []struct {
 			Key  int    `json:"key_frame"`
 			Type string `json:"pict_type"`
 		} `json:"frames"`
 	}
-	if err := json.Unmarshal(out, &fr); err != nil || len(fr.Frames) == 0 {
-		t.Fatalf("ffprobe frames: %v %s", err, out)
-	}
+	require.NoError(t, json.Unmarshal(out, &fr), "ffprobe frames: %s", out)
+	require.NotEmpty(t, fr.Frames, "ffprobe frames: %s", out)
 	p.firstKey, p.firstType = fr.Frames[0].Key == 1, fr.Frames[0].Type
 	return p
 }
@@ -867,9 +820,7 @@ func errOut(err error) string {
 func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer l.Close()
 	return l.Addr().String()
 }

@@ -89,7 +89,7 @@ func TestFailingStageStopsServer(t *testing.T) {
 		assert.Contains(t, err.Error(), "bus: ")
 		t.Logf("stopped %v after the failure", time.Since(failed).Round(time.Millisecond))
 	case <-time.After(5 * time.Second):
-		t.Fatal("the server did not stop within 5 s of a stage failing")
+		require.FailNow(t, "the server did not stop within 5 s of a stage failing")
 	}
 }
 
@@ -148,7 +148,7 @@ func TestEvidenceAtShutdown(t *testing.T) {
 				select {
 				case <-gate.entered:
 				case <-time.After(30 * time.Second):
-					t.Fatal("the clip was never stored")
+					require.FailNow(t, "the clip was never stored")
 				}
 			} else {
 				// The snapshot needs no post-roll: once it is stored, the clip is waiting.
@@ -161,7 +161,7 @@ func TestEvidenceAtShutdown(t *testing.T) {
 			if tc.storing {
 				select {
 				case err := <-done:
-					t.Fatalf("Run returned (%v) while a clip was being stored", err)
+					require.FailNow(t, "Run returned while a clip was being stored", "Run: %v", err)
 				case <-time.After(time.Second):
 				}
 				close(gate.release)
@@ -170,7 +170,7 @@ func TestEvidenceAtShutdown(t *testing.T) {
 			case err := <-done:
 				require.NoError(t, err)
 			case <-time.After(30 * time.Second):
-				t.Fatal("Run did not return")
+				require.FailNow(t, "Run did not return")
 			}
 
 			got, err := s.Alerts().Alert(context.Background(), a.ID)
