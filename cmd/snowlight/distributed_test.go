@@ -83,7 +83,7 @@ func startDistributed(t *testing.T, modelsDir string, pinned map[string][]string
 			for _, id := range distEdges {
 				r.startEdge(t, id, s)
 			}
-			require.Eventually(t, func() bool { return len(r.cameras(t).Edges) == len(distEdges) }, time.Minute, 200*time.Millisecond,
+			eventually(t, func(c *assert.CollectT) bool { return len(r.cameras(c).Edges) == len(distEdges) }, time.Minute, 200*time.Millisecond,
 				"both edges live at the center")
 		}})
 	return r
@@ -132,7 +132,7 @@ func (e *edgeProc) start() error {
 }
 
 // metric reads one series of the edge's /metrics ("name" or "name{labels}").
-func (e *edgeProc) metric(t *testing.T, series string) float64 {
+func (e *edgeProc) metric(t require.TestingT, series string) float64 {
 	resp, err := http.Get("http://" + e.ops + "/metrics")
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -149,7 +149,7 @@ func (e *edgeProc) metric(t *testing.T, series string) float64 {
 }
 
 // logged finds the times of the edge's log lines with msg about camera (JSON lines).
-func (e *edgeProc) logged(t *testing.T, msg, camera string) []time.Time {
+func (e *edgeProc) logged(t require.TestingT, msg, camera string) []time.Time {
 	b, err := os.ReadFile(e.proc.LogPath)
 	require.NoError(t, err)
 	var out []time.Time
@@ -184,14 +184,14 @@ type camerasView struct {
 	}
 }
 
-func (r *distRun) cameras(t *testing.T) camerasView {
+func (r *distRun) cameras(t require.TestingT) camerasView {
 	var v camerasView
-	require.NoError(t, apiGet(t.Context(), r.url+"/api/v1/cameras", r.admin, &v))
+	require.NoError(t, apiGet(r.ctx, r.url+"/api/v1/cameras", r.admin, &v))
 	return v
 }
 
 // holder is the edge holding camera ("" when none), by the center's API.
-func (r *distRun) holder(t *testing.T, camera string) string {
+func (r *distRun) holder(t require.TestingT, camera string) string {
 	for _, c := range r.cameras(t).Cameras {
 		if c.ID == camera {
 			return c.Edge
@@ -201,14 +201,14 @@ func (r *distRun) holder(t *testing.T, camera string) string {
 }
 
 // alertsOf lists the center's alerts as (rule, person or camera) -> ids.
-func (r *distRun) alertsOf(t *testing.T) map[string][]string {
+func (r *distRun) alertsOf(t require.TestingT) map[string][]string {
 	var list struct {
 		Alerts []struct {
 			ID, Rule, Camera string
 			PersonID         string `json:"person_id"`
 		}
 	}
-	require.NoError(t, apiGet(t.Context(), r.url+"/api/v1/alerts?limit=1000", r.admin, &list))
+	require.NoError(t, apiGet(r.ctx, r.url+"/api/v1/alerts?limit=1000", r.admin, &list))
 	out := map[string][]string{}
 	for _, a := range list.Alerts {
 		subject := a.PersonID
@@ -238,8 +238,8 @@ func TestDistributedFailover(t *testing.T) {
 	// home and market (the busiest) stay on edge-a whatever happens, the others go where there is room.
 	r := startDistributed(t, modelsDir, map[string][]string{"home": {"edge-a"}, "market": {"edge-a"}})
 	require.NoError(t, r.startCameras())
-	require.Eventually(t, func() bool {
-		for _, c := range r.cameras(t).Cameras {
+	eventually(t, func(c *assert.CollectT) bool {
+		for _, c := range r.cameras(c).Cameras {
 			if !c.Online || c.Edge == "" {
 				return false
 			}
@@ -250,8 +250,8 @@ func TestDistributedFailover(t *testing.T) {
 	assert.Equal(t, "edge-a", r.holder(t, "market"), "a pinned camera")
 
 	// The scene's people raise their alerts (kit at the market, biden leaving his safe zone).
-	require.Eventually(t, func() bool {
-		a := r.alertsOf(t)
+	eventually(t, func(c *assert.CollectT) bool {
+		a := r.alertsOf(c)
 		return len(a["watchlist_hit kit"]) == 1 && len(a["safe_zone_exit biden"]) == 1
 	}, 2*time.Minute, time.Second, "the scene's alerts")
 	r.clipsAndLiveView(t)
@@ -270,8 +270,8 @@ func TestDistributedFailover(t *testing.T) {
 	removed := time.Now()
 	require.Equal(t, http.StatusNoContent, apiDo(t, "DELETE", r.url+"/api/v1/persons/kit", r.admin), "remove kit")
 	var expired time.Time
-	require.Eventually(t, func() bool {
-		for _, e := range r.cameras(t).Edges {
+	eventually(t, func(c *assert.CollectT) bool {
+		for _, e := range r.cameras(c).Edges {
 			if e.ID == victim {
 				return false
 			}
@@ -280,13 +280,13 @@ func TestDistributedFailover(t *testing.T) {
 		return true
 	}, 2*sessionTTL, 100*time.Millisecond, "the killed edge's session expires")
 	var taker string
-	require.Eventually(t, func() bool {
-		taker = r.holder(t, "corner")
+	eventually(t, func(c *assert.CollectT) bool {
+		taker = r.holder(c, "corner")
 		return taker != "" && taker != victim
 	}, 30*time.Second, 100*time.Millisecond, "the corner taken by the other edge")
 	var online []time.Time
-	require.Eventually(t, func() bool {
-		online = slices.DeleteFunc(r.edges[taker].logged(t, "camera online", "corner"), func(at time.Time) bool { return at.Before(killed) })
+	eventually(t, func(c *assert.CollectT) bool {
+		online = slices.DeleteFunc(r.edges[taker].logged(c, "camera online", "corner"), func(at time.Time) bool { return at.Before(killed) })
 		return len(online) > 0
 	}, 30*time.Second, 100*time.Millisecond, "the corner online on %s", taker)
 	// The killed edge was reading the corner until the kill (camsim streams it without pause), so
@@ -350,8 +350,8 @@ func (r *distRun) clipsAndLiveView(t *testing.T) {
 			Clip web.Clip
 		}
 	}
-	require.Eventually(t, func() bool {
-		require.NoError(t, apiGet(t.Context(), r.url+"/api/v1/alerts", op, &list))
+	eventually(t, func(c *assert.CollectT) bool {
+		require.NoError(c, apiGet(r.ctx, r.url+"/api/v1/alerts", op, &list))
 		for _, a := range list.Alerts {
 			if a.Clip.State != web.ClipReady {
 				return false
@@ -389,17 +389,24 @@ func (r *distRun) clipsAndLiveView(t *testing.T) {
 	}
 }
 
+// eventually is require.Eventually for conditions that call the request helpers above: those fail
+// through c, on the condition's own goroutine, and the last failure is reported if time runs out.
+func eventually(t *testing.T, cond func(c *assert.CollectT) bool, waitFor, tick time.Duration, msgAndArgs ...any) {
+	t.Helper()
+	require.EventuallyWithT(t, func(c *assert.CollectT) { assert.True(c, cond(c), msgAndArgs...) }, waitFor, tick)
+}
+
 // drained waits until every edge's outbox is empty and the center has applied everything, and checks
 // nothing was dropped, refused or given up on.
 func (r *distRun) drained(t *testing.T) {
-	require.Eventually(t, func() bool {
+	eventually(t, func(c *assert.CollectT) bool {
 		// The edges' own gauges: the center's view of their outboxes is as old as their last renewal.
 		for _, e := range r.edges {
-			if e.metric(t, "snowlight_bus_outbox_records") > 0 {
+			if e.metric(c, "snowlight_bus_outbox_records") > 0 {
 				return false
 			}
 		}
-		lag := r.cameras(t).Lag
+		lag := r.cameras(c).Lag
 		return lag.Pending == 0 && lag.AckPending == 0
 	}, 2*time.Minute, 500*time.Millisecond, "outboxes and the stream drained")
 	for id, e := range r.edges {
