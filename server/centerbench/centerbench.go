@@ -78,7 +78,8 @@ type Report struct {
 	// LagMax is the most events the consumer was behind during Duration (stored in the stream, not
 	// yet acknowledged); LagEnd at its end.
 	LagMax, LagEnd uint64
-	// Alerts raised for named sightings, and their latency from the sighting's making at the edge.
+	// Alerts raised for named sightings (0: none within 5 s of the end), and their latency from the
+	// sighting's making at the edge.
 	Alerts                       int
 	AlertP50, AlertP99, AlertMax time.Duration
 }
@@ -249,7 +250,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	if len(lat) == 0 {
-		return nil, errors.New("bench center: no alert raised")
+		return rep, nil // the report says none was raised, with the rest of what was measured
 	}
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
