@@ -3,7 +3,7 @@
 // consumer, applied through the idempotency ledger in SQLite. It reports the sustained rate, the
 // consumer's lag and the latency from an event's making at the edge to its apply at the center. The
 // center applies each worker's queued events in one transaction (bus.ConsumeBatches, ledger.ApplyBatch).
-// `snowlight bench center --cameras N` is to be its command (docs/BENCHMARKS.md).
+// `snowlight bench center` (server/centerbench) measures the whole center; this measures the bus and the ledger alone.
 package busbench
 
 import (

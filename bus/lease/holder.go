@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -198,7 +199,7 @@ func (h *Holder) Run(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		changed := h.table.Changed()
-		h.step(ctx)
+		planning := h.step(ctx)
 		// The fence must not wait for the next tick: a tick as long as the margin would let the
 		// session expire on the server, and another edge take the cameras, while they still run here.
 		var fence <-chan time.Time
@@ -209,11 +210,31 @@ func (h *Holder) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
-		case <-changed:
 		case <-fence:
+		case <-changed:
+			// A burst of changes (the center publishing thousands of cameras, other edges claiming
+			// theirs) is planned once per pause: planning reads the whole table, and replanning at
+			// every change made leasing quadratic in the cameras. The pause keeps planning under a
+			// fifth of the edge's time and adds at most coalesceMax to a camera's move.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-fence:
+			case <-time.After(min(coalesceMax, max(coalesceMin, 4*planning))):
+			}
 		}
 	}
 }
+
+// The pause after a table change before the holder plans again (Run): at least coalesceMin, four
+// times the last planning's duration, at most coalesceMax.
+const (
+	coalesceMin = 20 * time.Millisecond
+	coalesceMax = 500 * time.Millisecond
+)
+
+// claimsInFlight bounds the claims (compare-and-set round trips) a step has outstanding at once.
+const claimsInFlight = 32
 
 var errNoTTL = fmt.Errorf("lease holder: bucket %s has no TTL; provision it with lease.Provision", bus.BucketEdges)
 
@@ -239,8 +260,8 @@ func (h *Holder) bind(ctx context.Context) error {
 }
 
 // step renews the session when due, fences when it could not, notices cameras lost to others, and
-// carries out the plan.
-func (h *Holder) step(ctx context.Context) {
+// carries out the plan. It returns how long planning took.
+func (h *Holder) step(ctx context.Context) (planning time.Duration) {
 	now := time.Now()
 	// While the link is down there is nothing to try (the connection says so in the log); the fence
 	// below still runs on time.
@@ -250,10 +271,10 @@ func (h *Holder) step(ctx context.Context) {
 	}
 	if !time.Now().Before(h.deadline) {
 		h.fence()
-		return
+		return 0
 	}
 	if !connected {
-		return
+		return 0
 	}
 	// Nothing below may keep the loop past the deadline, when it must fence (a link that died
 	// silently makes every request wait for its timeout).
@@ -262,15 +283,19 @@ func (h *Holder) step(ctx context.Context) {
 	h.noticeLost()
 	in := h.planInput(now)
 	p := makePlan(in)
+	planning = time.Since(now)
 	for _, c := range p.releases {
 		h.release(ctx, c, ReasonRebalance)
 	}
-	for _, c := range p.claims {
+	// Claims go out claimsInFlight at a time (one at a time, 10,000 cameras took one round trip
+	// each); each batch's winners are taken in the plan's order.
+	for batch := range slices.Chunk(p.claims, claimsInFlight) {
 		if ctx.Err() != nil {
-			return
+			return planning
 		}
-		h.claim(ctx, c, in.cams[c.camera])
+		h.claimAll(ctx, batch, in.cams)
 	}
+	return planning
 }
 
 func newSessionID() string {
@@ -412,31 +437,52 @@ func (h *Holder) planInput(now time.Time) planInput {
 	return in
 }
 
-func (h *Holder) claim(ctx context.Context, c claim, cam Camera) {
+// claimAll sends the claims at once and takes the cameras whose compare-and-set succeeded.
+func (h *Holder) claimAll(ctx context.Context, claims []claim, cams map[string]Camera) {
 	h.mu.Lock()
 	sess := h.session
-	old, reclaim := h.held[c.camera]
 	h.mu.Unlock()
 	b, _ := json.Marshal(Record{Edge: h.opts.Edge, Session: sess.ID})
 	cctx, cancel := context.WithTimeout(ctx, h.ttl/3)
 	defer cancel()
-	rev, err := h.leases.Update(cctx, c.camera, b, c.rev)
-	if err != nil {
-		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			h.log.Warn("claim failed", "camera", c.camera, "err", err)
-		}
-		return // someone else was faster, or the table was behind; the next step sees
+	revs := make([]uint64, len(claims))
+	var wg sync.WaitGroup
+	for i, c := range claims {
+		wg.Go(func() {
+			rev, err := h.leases.Update(cctx, c.camera, b, c.rev)
+			if err != nil {
+				if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+					h.log.Warn("claim failed", "camera", c.camera, "err", err)
+				}
+				return // someone else was faster, or the table was behind; the next step sees
+			}
+			revs[i] = rev
+		})
 	}
-	l := &Lease{Camera: c.camera, Edge: h.opts.Edge, Session: sess.ID, Epoch: rev, Acquired: time.Now(), Pinned: cam.PinnedTo(h.opts.Edge)}
+	wg.Wait()
+	for i, c := range claims {
+		if revs[i] != 0 {
+			h.take(c.camera, sess.ID, revs[i], cams[c.camera])
+		}
+	}
+}
+
+// take holds the camera under the lease of revision rev, and starts it unless the edge held it
+// already (a claim again under a new session).
+func (h *Holder) take(camera, session string, rev uint64, cam Camera) {
+	h.mu.Lock()
+	old, reclaim := h.held[camera]
+	h.mu.Unlock()
+	l := &Lease{Camera: camera, Edge: h.opts.Edge, Session: session, Epoch: rev, Acquired: time.Now(), Pinned: cam.PinnedTo(h.opts.Edge)}
 	if reclaim {
 		// Held through an outage under the previous session: the ingest never stopped, only the
 		// epoch its events carry from now on changes.
 		l.Acquired = old.Acquired
 	}
 	h.mu.Lock()
-	h.held[c.camera] = l
+	h.held[camera] = l
 	h.mu.Unlock()
-	h.log.Info("camera taken", "camera", c.camera, "epoch", rev, "again", reclaim)
+	h.log.Info("camera taken", "camera", camera, "epoch", rev, "again", reclaim)
 	if !reclaim {
 		h.opts.Acquired(l)
 	}

@@ -19,11 +19,14 @@
 package lease
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -131,15 +134,37 @@ func PublishCameras(ctx context.Context, js jetstream.JetStream, cams []Camera) 
 		}
 		want[c.ID] = c
 	}
-	keys, err := kv.Keys(ctx)
-	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
+	// The bucket's present values in one pass (a watch delivers them all), then the changes with
+	// several writes in flight: 10,000 cameras took a Get and a Put round trip each, one at a time.
+	have, err := values(ctx, kv)
+	if err != nil {
 		return fmt.Errorf("camera list: %w", err)
 	}
-	for _, k := range keys {
-		if _, ok := want[k]; !ok {
-			if err := kv.Delete(ctx, k); err != nil {
-				return fmt.Errorf("camera list: remove %s: %w", k, err)
+	var (
+		wg    sync.WaitGroup
+		slots = make(chan struct{}, 32)
+		mu    sync.Mutex
+		first error
+	)
+	do := func(write func() error) {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if err := write(); err != nil {
+				mu.Lock()
+				first = cmp.Or(first, err)
+				mu.Unlock()
 			}
+		})
+	}
+	for k := range have {
+		if _, ok := want[k]; !ok {
+			do(func() error {
+				if err := kv.Delete(ctx, k); err != nil {
+					return fmt.Errorf("camera list: remove %s: %w", k, err)
+				}
+				return nil
+			})
 		}
 	}
 	for id, c := range want {
@@ -147,12 +172,40 @@ func PublishCameras(ctx context.Context, js jetstream.JetStream, cams []Camera) 
 		if err != nil {
 			return fmt.Errorf("camera list: %w", err)
 		}
-		if e, err := kv.Get(ctx, id); err == nil && string(e.Value()) == string(b) {
+		if v, ok := have[id]; ok && bytes.Equal(v, b) {
 			continue
 		}
-		if _, err := kv.Put(ctx, id, b); err != nil {
-			return fmt.Errorf("camera list: put %s: %w", id, err)
+		do(func() error {
+			if _, err := kv.Put(ctx, id, b); err != nil {
+				return fmt.Errorf("camera list: put %s: %w", id, err)
+			}
+			return nil
+		})
+	}
+	wg.Wait()
+	return first
+}
+
+// values reads every key's present value in the bucket.
+func values(ctx context.Context, kv jetstream.KeyValue) (map[string][]byte, error) {
+	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, err
+	}
+	defer w.Stop()
+	out := map[string][]byte{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, errors.New("watch closed")
+			}
+			if e == nil { // the present values are all delivered
+				return out, nil
+			}
+			out[e.Key()] = e.Value()
 		}
 	}
-	return nil
 }

@@ -11,6 +11,7 @@ import (
 // benchmarks lists the `snowlight bench` targets, one file each (bench_<name>.go).
 func benchmarks() map[string]command {
 	return map[string]command{
+		"center":     {"sightings/s, consumer lag and alert latency of the center fed over NATS by synthetic lease-holding edges", runBenchCenter},
 		"ingest":     {"CPU per frame of ingest vs ffmpeg vs OpenCV VideoCapture on simulated 720p cameras", runBenchIngest},
 		"search":     {"query latency, recall and memory of the search index over synthetic sightings", runBenchSearch},
 		"density":    {"how many busy-street cameras the machine holds in real time through ingest and perception, per engine", runBenchDensity},
