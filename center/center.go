@@ -239,9 +239,22 @@ func (c *Center) committed(events []Event) {
 	}
 }
 
-// storeSnapshots puts the sighting's JPEGs in the object store under their content keys and replaces
-// the bytes with the keys. The snapshots are copied first: the event's own stay untouched.
+// storeSnapshots stores the sighting's snapshots (StoreSnapshots) and counts them.
 func (c *Center) storeSnapshots(ctx context.Context, s *tracks.Sighting) error {
+	n, err := StoreSnapshots(ctx, c.cfg.Objects, s)
+	c.stats.Snapshots += n
+	if err != nil {
+		return fmt.Errorf("center: %w", err)
+	}
+	return nil
+}
+
+// StoreSnapshots puts the sighting's JPEGs in the object store under their content keys and replaces
+// the bytes with the keys, returning how many it stored. The snapshots are copied first: the caller's
+// own stay untouched. With MinIO down a spool keeps them and the keys hold all the same. The center
+// calls it for what a camera in its process saw, an edge before it publishes.
+func StoreSnapshots(ctx context.Context, objects objstore.Store, s *tracks.Sighting) (int, error) {
+	n := 0
 	for _, v := range []struct {
 		kind string
 		snap **tracks.Snapshot
@@ -250,16 +263,16 @@ func (c *Center) storeSnapshots(ctx context.Context, s *tracks.Sighting) error {
 			continue
 		}
 		snap := **v.snap
-		info, err := objstore.PutContent(ctx, c.cfg.Objects, v.kind, "jpg", snap.JPEG, "image/jpeg",
+		info, err := objstore.PutContent(ctx, objects, v.kind, "jpg", snap.JPEG, "image/jpeg",
 			objstore.Meta{Camera: s.Camera, Start: snap.Time, End: snap.Time})
 		if err != nil {
-			return fmt.Errorf("center: store %s snapshot of sighting %s: %w", v.kind, s.ID, err)
+			return n, fmt.Errorf("store %s snapshot of sighting %s: %w", v.kind, s.ID, err)
 		}
 		snap.Ref, snap.JPEG = info.Key, nil
 		*v.snap = &snap
-		c.stats.Snapshots++
+		n++
 	}
-	return nil
+	return n, nil
 }
 
 func (c *Center) emit(e Event) {

@@ -10,32 +10,16 @@ import (
 
 	"snowlight/alerts/clip"
 	"snowlight/bus/rpc"
+	"snowlight/center"
 	"snowlight/objstore"
 	"snowlight/tracks"
 )
 
-// upload puts a sighting's snapshots in the object store under their content keys and gives the
-// event with the keys in place of the bytes (the event's own snapshots stay untouched). With MinIO
-// down the spool keeps them and the keys hold all the same.
+// upload gives the event with its snapshots in the object store and their keys in place of the bytes
+// (center.StoreSnapshots; the event's own snapshots stay untouched).
 func (e *Edge) upload(ctx context.Context, ev tracks.SightingEvent) (tracks.SightingEvent, error) {
-	s := &ev.Sighting
-	for _, v := range []struct {
-		kind string
-		snap **tracks.Snapshot
-	}{{"face", &s.Face}, {"body", &s.Body}} {
-		if *v.snap == nil || len((*v.snap).JPEG) == 0 {
-			continue
-		}
-		snap := **v.snap
-		info, err := objstore.PutContent(ctx, e.o.Objects, v.kind, "jpg", snap.JPEG, "image/jpeg",
-			objstore.Meta{Camera: s.Camera, Start: snap.Time, End: snap.Time})
-		if err != nil {
-			return ev, fmt.Errorf("store %s snapshot of sighting %s: %w", v.kind, s.ID, err)
-		}
-		snap.Ref, snap.JPEG = info.Key, nil
-		*v.snap = &snap
-	}
-	return ev, nil
+	_, err := center.StoreSnapshots(ctx, e.o.Objects, &ev.Sighting)
+	return ev, err
 }
 
 // storeTimeout bounds storing a clip or snapshot once cut, which goes on when the request is
