@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 
 	"snowlight/auth"
 	"snowlight/ingest"
+	"snowlight/internal/machine"
 	"snowlight/internal/shareddata"
 	"snowlight/objstore/miniotest"
 	"snowlight/web"
@@ -39,7 +39,7 @@ func BenchmarkAlertLatency(b *testing.B) {
 	r := scene(b, "alerts")
 	m := miniotest.Start(b)
 	in := newInbox(b)
-	load0 := loadAvg()
+	load0 := machine.LoadAverage()
 	f := startFeed(b, r, feedOptions{})
 	const post = 10 * time.Second // the default post-roll
 	d := deployment{listen: "127.0.0.1:0", dataDir: b.TempDir(), models: models, feed: f, cameras: []string{"gate"}, fps: fps,
@@ -110,7 +110,7 @@ func BenchmarkAlertLatency(b *testing.B) {
 	}
 	b.StopTimer()
 	wg.Wait()
-	load1 := loadAvg()
+	load1 := machine.LoadAverage()
 	missed := 0
 	for loop := 0; ; loop++ {
 		if _, ok := f.sentAt(frameRef{"gate", loop, frames}); !ok {
@@ -238,12 +238,4 @@ func envInt(b *testing.B, name string, def int) int {
 	require.NoError(b, err, "%s=%q: want a positive whole number", name, v)
 	require.Positive(b, n, "%s=%q: want a positive whole number", name, v)
 	return n
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
 }

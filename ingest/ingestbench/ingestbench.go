@@ -30,6 +30,7 @@ import (
 	"snowlight/ingest"
 	"snowlight/ingest/av"
 	"snowlight/ingest/camsim"
+	"snowlight/internal/machine"
 )
 
 // Clients a child process can run.
@@ -100,9 +101,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	rep := Report{Cameras: o.Cameras, Duration: o.Duration.String(), Video: o.Video, NumCPU: runtime.NumCPU()}
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		rep.LoadAvg = strings.Join(strings.Fields(string(b))[:3], " ")
-	}
+	rep.LoadAvg = machine.LoadAverage()
 	srv := camsim.New(camsim.Options{Addr: "127.0.0.1:0", UDPAddr: "off", Log: o.Log})
 	for i := range o.Cameras {
 		if err := srv.AddFile(fmt.Sprintf("cam%d", i+1), o.Video); err != nil {

@@ -31,6 +31,7 @@ import (
 	"snowlight/detect/infer"
 	"snowlight/ingest"
 	"snowlight/ingest/camsim"
+	"snowlight/internal/machine"
 	"snowlight/pipeline"
 )
 
@@ -120,7 +121,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep := &Report{Date: time.Now().UTC(), Machine: fmt.Sprintf("%s, %d cores", cpuModel(), runtime.NumCPU()),
 		Options: o, Held: map[string]int{}}
-	rep.Load[0] = loadAverage()
+	rep.Load[0] = machine.LoadAverage()
 	// One OpenCV thread per call, as the server sets it: the cameras are the parallelism.
 	old := detect.SetOpenCVThreads(1)
 	defer detect.SetOpenCVThreads(old)
@@ -141,7 +142,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		rep.Held[e.Name()] = held
 	}
-	rep.Load[1] = loadAverage()
+	rep.Load[1] = machine.LoadAverage()
 	rep.Options.Log, rep.Options.Engines = nil, nil
 	return rep, nil
 }
@@ -396,15 +397,6 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func loadAverage() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(data))
-	return strings.Join(f[:min(3, len(f))], " ")
 }
 
 func cpuModel() string {

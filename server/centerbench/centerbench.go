@@ -31,6 +31,7 @@ import (
 	"snowlight/bus/outbox"
 	"snowlight/center"
 	"snowlight/config"
+	"snowlight/internal/machine"
 	"snowlight/server"
 	"snowlight/store"
 	"snowlight/tracks"
@@ -112,7 +113,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.LeaseLimit <= 0 {
 		o.LeaseLimit = DefaultOptions().LeaseLimit
 	}
-	rep := &Report{Options: o, Date: time.Now().UTC(), Load: [2]string{loadAverage(), ""}}
+	rep := &Report{Options: o, Date: time.Now().UTC(), Load: [2]string{machine.LoadAverage(), ""}}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	edges := make([]string, o.Edges)
@@ -230,7 +231,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		rep.Offered += n
 	}
-	rep.Load[1] = loadAverage()
+	rep.Load[1] = machine.LoadAverage()
 
 	// Alert latency: from each named sighting's making to its alert.
 	if err := sleep(ctx, 5*time.Second); err != nil { // let the last named sightings through
@@ -434,13 +435,4 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-time.After(d):
 		return nil
 	}
-}
-
-func loadAverage() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(data))
-	return strings.Join(f[:min(3, len(f))], " ")
 }
