@@ -304,11 +304,11 @@ func boxAt(s tracks.Sighting, t time.Time) (tracks.Box, bool) {
 // picture adds a redacted copy of the JPEG at key: keep gives the subject's boxes for the picture's
 // bounds.
 func (x *exporter) picture(ctx context.Context, key, name string, keep func(image.Rectangle) []image.Rectangle) error {
-	data, err := x.read(ctx, key)
-	if err != nil {
+	var data bytes.Buffer
+	if err := x.fetch(ctx, key, &data); err != nil {
 		return err
 	}
-	img, err := gocv.IMDecode(data, gocv.IMReadColor)
+	img, err := gocv.IMDecode(data.Bytes(), gocv.IMReadColor)
 	if err != nil || img.Empty() {
 		img.Close()
 		return fmt.Errorf("%s: not a picture (%v)", key, err)
@@ -339,11 +339,8 @@ func (x *exporter) clip(ctx context.Context, key, name, camera string, start tim
 	}
 	defer os.RemoveAll(dir)
 	in, out := filepath.Join(dir, "in.mp4"), filepath.Join(dir, "out.mp4")
-	data, err := x.read(ctx, key)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(in, data, 0o600); err != nil {
+	// The clip goes straight to the file ffmpeg reads, never whole into memory.
+	if err := x.download(ctx, key, in); err != nil {
 		return err
 	}
 	var faces int
@@ -367,23 +364,41 @@ func (x *exporter) clip(ctx context.Context, key, name, camera string, start tim
 	return x.bw.Add(name, f)
 }
 
-// maxObject bounds an evidence object read into memory: clips are seconds of camera video.
+// maxObject bounds an evidence object an export reads: clips are seconds of camera video.
 const maxObject = 512 << 20
 
-func (x *exporter) read(ctx context.Context, key string) ([]byte, error) {
+// fetch copies the object at key to w, refusing one larger than maxObject (by its recorded size, and
+// by what it turns out to hold when that is wrong).
+func (x *exporter) fetch(ctx context.Context, key string, w io.Writer) error {
 	r, info, err := x.o.Objects.Get(ctx, key)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", key, err)
+		return fmt.Errorf("read %s: %w", key, err)
 	}
 	defer r.Close()
 	if info.Size > maxObject {
-		return nil, fmt.Errorf("read %s: %d bytes is more than an export takes", key, info.Size)
+		return fmt.Errorf("read %s: %d bytes is more than an export takes", key, info.Size)
 	}
-	b, err := io.ReadAll(io.LimitReader(r, maxObject+1))
+	n, err := io.Copy(w, io.LimitReader(r, maxObject+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", key, err)
+		return fmt.Errorf("read %s: %w", key, err)
 	}
-	return b, nil
+	if n > maxObject {
+		return fmt.Errorf("read %s: more than the %d bytes an export takes", key, maxObject)
+	}
+	return nil
+}
+
+// download writes the object at key to the new file path.
+func (x *exporter) download(ctx context.Context, key, path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := x.fetch(ctx, key, f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func (x *exporter) json(name string, v any) error {
