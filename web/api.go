@@ -155,26 +155,36 @@ func (a *api) record(r *http.Request, action, target string, details map[string]
 	return err
 }
 
-// timeWindow reads from and to (RFC 3339) from the query; to defaults to now and from to def before it.
+// timeWindow reads from and to (RFC 3339) from the query and checks them as window does.
 func (a *api) timeWindow(r *http.Request, def, max time.Duration) (from, to time.Time, err error) {
 	q := r.URL.Query()
-	to = a.o.Now()
 	if v := q.Get("to"); v != "" {
 		if to, err = time.Parse(time.RFC3339, v); err != nil {
 			return from, to, Errorf(http.StatusBadRequest, "to must be an RFC 3339 time such as 2025-03-01T08:00:00Z")
 		}
 	}
-	from = to.Add(-def)
 	if v := q.Get("from"); v != "" {
 		if from, err = time.Parse(time.RFC3339, v); err != nil {
 			return from, to, Errorf(http.StatusBadRequest, "from must be an RFC 3339 time such as 2025-03-01T07:00:00Z")
 		}
 	}
+	return a.window(from, to, def, max)
+}
+
+// window fills the open ends of a time window (to: now; from: def before to) and checks it: from before
+// to, and at most max long (a whole number of days).
+func (a *api) window(from, to time.Time, def, max time.Duration) (time.Time, time.Time, error) {
+	if to.IsZero() {
+		to = a.o.Now()
+	}
+	if from.IsZero() {
+		from = to.Add(-def)
+	}
 	switch {
 	case !from.Before(to):
 		return from, to, Errorf(http.StatusBadRequest, "from must be before to")
 	case to.Sub(from) > max:
-		return from, to, Errorf(http.StatusBadRequest, "the time window is longer than %v: narrow it", max)
+		return from, to, Errorf(http.StatusBadRequest, "the time window is longer than %d days: narrow it", int(max.Hours()/24))
 	}
 	return from, to, nil
 }

@@ -66,14 +66,8 @@ func (a *api) startExport(w http.ResponseWriter, r *http.Request) {
 	default:
 		subject = "sighting/" + b.Sighting
 	}
-	if b.To.IsZero() {
-		b.To = a.o.Now()
-	}
-	if b.From.IsZero() {
-		b.From = b.To.Add(-24 * time.Hour)
-	}
-	if !b.From.Before(b.To) || b.To.Sub(b.From) > maxTrajectoryWindow {
-		WriteError(w, http.StatusBadRequest, "give a window with from before to, at most 7 days long")
+	if b.From, b.To, err = a.window(b.From, b.To, 24*time.Hour, maxTrajectoryWindow); err != nil {
+		Fail(w, r, err)
 		return
 	}
 	p := principal(r)

@@ -61,12 +61,6 @@ func (a *api) searchSightings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := SearchQuery{Example: b.Example, Crop: b.Crop, Colours: b.Colours, From: b.From, To: b.To, Limit: b.Limit}
-	if q.To.IsZero() {
-		q.To = a.o.Now()
-	}
-	if q.From.IsZero() {
-		q.From = q.To.Add(-24 * time.Hour)
-	}
 	if q.Limit == 0 {
 		q.Limit = defaultHitsLimit
 	}
@@ -84,14 +78,13 @@ func (a *api) searchSightings(w http.ResponseWriter, r *http.Request) {
 	case len(b.Crop) > maxCropBytes:
 		WriteError(w, http.StatusBadRequest, fmt.Sprintf("the picture is larger than %d MB: crop it to the person", maxCropBytes>>20))
 		return
-	case !q.From.Before(q.To):
-		WriteError(w, http.StatusBadRequest, "from must be before to")
-		return
-	case q.To.Sub(q.From) > maxSearchWindow:
-		WriteError(w, http.StatusBadRequest, fmt.Sprintf("the time window is longer than %d days: narrow it", int(maxSearchWindow.Hours()/24)))
-		return
 	case q.Limit < 1 || q.Limit > maxHitsLimit:
 		WriteError(w, http.StatusBadRequest, fmt.Sprintf("limit must be a whole number from 1 to %d", maxHitsLimit))
+		return
+	}
+	var err error
+	if q.From, q.To, err = a.window(q.From, q.To, 24*time.Hour, maxSearchWindow); err != nil {
+		Fail(w, r, err)
 		return
 	}
 	if b.Colours != "" {

@@ -78,7 +78,11 @@ func TestExportRoute(t *testing.T) {
 		r := p.Do(t, "POST", "/api/v1/cases/C-9/exports", tok, body)
 		assert.Equal(t, http.StatusBadRequest, r.StatusCode, body)
 	}
-	r := p.Do(t, "POST", "/api/v1/cases/C-9/exports", tok, `{"reason":"court order 7/2025","person_id":"nobody"}`)
+	r := p.Do(t, "POST", "/api/v1/cases/C-9/exports", tok,
+		`{"reason":"court order 7/2025","person_id":"p-anna","from":"2025-01-01T00:00:00Z","to":"2025-01-09T00:00:00Z"}`)
+	assert.Equal(t, http.StatusBadRequest, r.StatusCode)
+	assert.Contains(t, string(r.Body), "longer than 7 days")
+	r = p.Do(t, "POST", "/api/v1/cases/C-9/exports", tok, `{"reason":"court order 7/2025","person_id":"nobody"}`)
 	assert.Equal(t, http.StatusNotFound, r.StatusCode, "nothing seen")
 
 	r = p.Do(t, "POST", "/api/v1/cases/C-9/exports", tok, `{"reason":"court order 7/2025","person_id":"p-anna"}`)
