@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -161,10 +160,7 @@ func (a *api) alertPath(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The route admits only roles that see every camera; the filter keeps it so if that changes.
-	t.Sightings = slices.DeleteFunc(t.Sightings, func(s SightingView) bool { return !v.seesCamera(d.AlertView, s.Camera) })
-	for i := range t.Sightings {
-		a.linkSighting(r.Context(), v, d.AlertView, &t.Sightings[i])
-	}
+	t.Sightings = a.scopeSightings(r.Context(), v, d.AlertView, t.Sightings)
 	if t.Sightings == nil {
 		t.Sightings = []SightingView{}
 	}

@@ -98,22 +98,25 @@ func (a *api) scopeAlert(ctx context.Context, v alertViewer, al *AlertView) {
 		*al = a.guardianAlert(ctx, *al)
 		return
 	}
-	a.linkScoped(ctx, v, *al, &al.Snapshot)
-	a.linkScoped(ctx, v, *al, &al.Face)
-	if !v.seesCamera(*al, capturedBy(al.Clip.Media, al.Camera)) {
-		al.Clip = Clip{State: ClipNone}
-		return
-	}
-	a.linkClip(ctx, &al.Clip)
+	a.linkEvidence(ctx, v, *al, al.Camera, &al.Snapshot, &al.Face, &al.Clip)
 }
 
-// linkScoped links m if the caller may see the camera that captured it, else drops it.
-func (a *api) linkScoped(ctx context.Context, v alertViewer, al AlertView, m *Media) {
-	if !v.seesCamera(al, capturedBy(*m, al.Camera)) {
-		*m = Media{}
-		return
+// linkEvidence links the pictures and the clip of something owner captured, each if the caller may
+// see the camera that captured it (the object's own when it names one, else owner), and drops the
+// others.
+func (a *api) linkEvidence(ctx context.Context, v alertViewer, al AlertView, owner string, snapshot, face *Media, clip *Clip) {
+	for _, m := range []*Media{snapshot, face} {
+		if v.seesCamera(al, capturedBy(*m, owner)) {
+			a.link(ctx, m)
+		} else {
+			*m = Media{}
+		}
 	}
-	a.link(ctx, m)
+	if v.seesCamera(al, capturedBy(clip.Media, owner)) {
+		a.linkClip(ctx, clip)
+	} else {
+		*clip = Clip{State: ClipNone}
+	}
 }
 
 // capturedBy is the camera of an object: its own when the service named one, else owner's.
@@ -132,10 +135,7 @@ func (a *api) scopeDetail(ctx context.Context, v alertViewer, d *AlertDetail) {
 	for i := range d.Crops {
 		a.link(ctx, &d.Crops[i].Image)
 	}
-	d.Sightings = slices.DeleteFunc(d.Sightings, func(s SightingView) bool { return !v.seesCamera(al, s.Camera) })
-	for i := range d.Sightings {
-		a.linkSighting(ctx, v, al, &d.Sightings[i])
-	}
+	d.Sightings = a.scopeSightings(ctx, v, al, d.Sightings)
 	for i, h := range d.History {
 		if h.Camera != "" && !v.seesCamera(al, h.Camera) {
 			// What happened and when, not where: the note names the place.
@@ -144,15 +144,15 @@ func (a *api) scopeDetail(ctx context.Context, v alertViewer, d *AlertDetail) {
 	}
 }
 
-// linkSighting links a sighting's pictures and clip, each if the caller may see its camera.
-func (a *api) linkSighting(ctx context.Context, v alertViewer, al AlertView, s *SightingView) {
-	a.linkScoped(ctx, v, al, &s.Snapshot)
-	a.linkScoped(ctx, v, al, &s.Face)
-	if !v.seesCamera(al, capturedBy(s.Clip.Media, s.Camera)) {
-		s.Clip = Clip{State: ClipNone}
-		return
+// scopeSightings keeps the sightings of alert al on cameras the caller may see, and links their
+// evidence.
+func (a *api) scopeSightings(ctx context.Context, v alertViewer, al AlertView, ss []SightingView) []SightingView {
+	ss = slices.DeleteFunc(ss, func(s SightingView) bool { return !v.seesCamera(al, s.Camera) })
+	for i := range ss {
+		s := &ss[i]
+		a.linkEvidence(ctx, v, al, s.Camera, &s.Snapshot, &s.Face, &s.Clip)
 	}
-	a.linkClip(ctx, &s.Clip)
+	return ss
 }
 
 // guardianAlert is what a guardian sees of an alert about their person: what happened, its status,
