@@ -216,21 +216,17 @@ func (x *exporter) write(ctx context.Context) error {
 		af := alertFile{ID: a.ID, Rule: string(a.Kind), Status: string(a.Status), Camera: a.Place.Camera, FirstSeen: a.FirstSeen,
 			LastSeen: a.LastSeen, Sightings: a.Evidence.Sightings, ClipStart: a.Evidence.ClipStart, ClipEnd: a.Evidence.ClipEnd}
 		base := "alerts/" + fileSafe(a.ID)
+		// The snapshot is the frame at the alert's first sighting, and the clip begins there.
+		camera := cmp.Or(a.FirstPlace.Camera, a.Place.Camera)
 		if a.Evidence.Snapshot != "" {
 			af.Snapshot = base + "-snapshot.jpg"
-			// The snapshot is the frame at the alert's first sighting.
-			camera, at := a.FirstPlace.Camera, a.FirstSeen
-			if camera == "" {
-				camera = a.Place.Camera
-			}
-			keep := func(b image.Rectangle) []image.Rectangle { return x.subjectAt(camera, at, b) }
+			keep := func(b image.Rectangle) []image.Rectangle { return x.subjectAt(camera, a.FirstSeen, b) }
 			if err := x.picture(ctx, a.Evidence.Snapshot, af.Snapshot, keep); err != nil {
 				return err
 			}
 		}
 		if a.Evidence.Clip != "" && !a.Evidence.ClipStart.IsZero() {
 			af.Clip = base + "-clip.mp4"
-			camera := cmp.Or(a.FirstPlace.Camera, a.Place.Camera)
 			if err := x.clip(ctx, a.Evidence.Clip, af.Clip, camera, a.Evidence.ClipStart); err != nil {
 				return err
 			}
