@@ -162,6 +162,17 @@ type alertFile struct {
 	Clip      string    `json:"clip,omitempty"`
 	ClipStart time.Time `json:"clip_start,omitzero"`
 	ClipEnd   time.Time `json:"clip_end,omitzero"`
+	// ClipParts are the window's further clips, cut by other edges where the camera moved within it;
+	// ClipLost the parts no clip covers, and why: the bundle says where its evidence is incomplete.
+	ClipParts []clipPartFile `json:"clip_parts,omitempty"`
+	ClipLost  []alerts.Gap   `json:"clip_lost,omitempty"`
+}
+
+// clipPartFile is one further clip of an alert's window in the bundle.
+type clipPartFile struct {
+	File  string    `json:"file"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
 }
 
 func (x *exporter) write(ctx context.Context) error {
@@ -214,7 +225,8 @@ func (x *exporter) write(ctx context.Context) error {
 	}
 	for _, a := range as {
 		af := alertFile{ID: a.ID, Rule: string(a.Kind), Status: string(a.Status), Camera: a.Place.Camera, FirstSeen: a.FirstSeen,
-			LastSeen: a.LastSeen, Sightings: a.Evidence.Sightings, ClipStart: a.Evidence.ClipStart, ClipEnd: a.Evidence.ClipEnd}
+			LastSeen: a.LastSeen, Sightings: a.Evidence.Sightings, ClipStart: a.Evidence.ClipStart, ClipEnd: a.Evidence.ClipEnd,
+			ClipLost: a.Evidence.ClipLost}
 		base := "alerts/" + fileSafe(a.ID)
 		// The snapshot is the frame at the alert's first sighting, and the clip begins there.
 		camera := cmp.Or(a.FirstPlace.Camera, a.Place.Camera)
@@ -230,6 +242,13 @@ func (x *exporter) write(ctx context.Context) error {
 			if err := x.clip(ctx, a.Evidence.Clip, af.Clip, camera, a.Evidence.ClipStart); err != nil {
 				return err
 			}
+		}
+		for i, p := range a.Evidence.ClipParts {
+			part := clipPartFile{File: fmt.Sprintf("%s-clip-%d.mp4", base, i+2), Start: p.Start, End: p.End}
+			if err := x.clip(ctx, p.Key, part.File, camera, p.Start); err != nil {
+				return err
+			}
+			af.ClipParts = append(af.ClipParts, part)
 		}
 		tf.Alerts = append(tf.Alerts, af)
 	}

@@ -123,7 +123,10 @@ func newWorld(t *testing.T) *world {
 	require.NoError(t, db.SaveSighting(ctx, s))
 	a := alerts.Alert{ID: "al-1", Kind: alerts.WatchlistHit, Subject: "p", Status: alerts.Resolved, Place: alerts.Place{Camera: "cam1"},
 		FirstPlace: alerts.Place{Camera: "cam1"}, FirstSeen: t0.Add(time.Second), LastSeen: t0.Add(2 * time.Second), Created: t0, Updated: t0,
-		Evidence: alerts.Evidence{Sightings: []string{s.ID}, Snapshot: snap, Clip: clip, ClipStart: t0, ClipEnd: t0.Add(time.Second)}}
+		Evidence: alerts.Evidence{Sightings: []string{s.ID}, Snapshot: snap, Clip: clip, ClipStart: t0, ClipEnd: t0.Add(time.Second),
+			// The camera moved to another edge within the window (distributed mode): a second clip, and a gap.
+			ClipParts: []alerts.ClipPart{{Key: clip, Start: t0.Add(2 * time.Second), End: t0.Add(3 * time.Second)}},
+			ClipLost:  []alerts.Gap{{From: t0.Add(time.Second), To: t0.Add(2 * time.Second), Reason: "no edge held the camera"}}}}
 	_, err = db.ApplyAlertChange(ctx, alerts.Change{Alert: a, New: true})
 	require.NoError(t, err)
 	log := audit.New(db, func() time.Time { return t0 })
@@ -172,8 +175,22 @@ func TestExport(t *testing.T) {
 		rc.Close()
 	}
 	for _, name := range []string{"trajectory.json", "map.png", "audit.json", "redaction.json", "sightings/001-cam1-1-1-body.jpg",
-		"alerts/al-1-snapshot.jpg", "alerts/al-1-clip.mp4"} {
+		"alerts/al-1-snapshot.jpg", "alerts/al-1-clip.mp4", "alerts/al-1-clip-2.mp4"} {
 		assert.Contains(t, files, name)
+	}
+	var tf struct {
+		Alerts []struct {
+			ClipParts []struct{ File string } `json:"clip_parts"`
+			ClipLost  []alerts.Gap            `json:"clip_lost"`
+		}
+	}
+	require.NoError(t, json.Unmarshal(files["trajectory.json"], &tf))
+	require.Len(t, tf.Alerts, 1)
+	if assert.Len(t, tf.Alerts[0].ClipParts, 1) {
+		assert.Equal(t, "alerts/al-1-clip-2.mp4", tf.Alerts[0].ClipParts[0].File)
+	}
+	if assert.Len(t, tf.Alerts[0].ClipLost, 1, "the bundle says where its clips are incomplete") {
+		assert.Equal(t, "no edge held the camera", tf.Alerts[0].ClipLost[0].Reason)
 	}
 	var entries []audit.Entry
 	require.NoError(t, json.Unmarshal(files["audit.json"], &entries))
@@ -199,15 +216,17 @@ func TestExport(t *testing.T) {
 		onlySubject(name, img, box)
 		img.Close()
 	}
-	clipOut := filepath.Join(dir, "exported.mp4")
-	require.NoError(t, os.WriteFile(clipOut, files["alerts/al-1-clip.mp4"], 0o600))
-	vc, err := gocv.VideoCaptureFile(clipOut)
-	require.NoError(t, err)
-	frame := gocv.NewMat()
-	require.True(t, vc.Read(&frame))
-	onlySubject("alerts/al-1-clip.mp4", frame, body)
-	frame.Close()
-	vc.Close()
+	for _, name := range []string{"alerts/al-1-clip.mp4", "alerts/al-1-clip-2.mp4"} {
+		clipOut := filepath.Join(dir, "exported.mp4")
+		require.NoError(t, os.WriteFile(clipOut, files[name], 0o600))
+		vc, err := gocv.VideoCaptureFile(clipOut)
+		require.NoError(t, err)
+		frame := gocv.NewMat()
+		require.True(t, vc.Read(&frame), name)
+		onlySubject(name, frame, body)
+		frame.Close()
+		vc.Close()
+	}
 	var red []export.Redaction
 	require.NoError(t, json.Unmarshal(files["redaction.json"], &red))
 	for _, r := range red {
