@@ -119,6 +119,22 @@ func TestDistance(t *testing.T) {
 	}
 }
 
+// Known distances on the ground, to the metres they are usually quoted to.
+func TestDistanceKnown(t *testing.T) {
+	tests := []struct {
+		name      string
+		a, b      LatLon
+		want, tol float64 // metres
+	}{
+		{"one degree of longitude at 60N is half", ll(60, 0), ll(60, 1), 55597, 10},
+		{"Paris to London", ll(48.8566, 2.3522), ll(51.5074, -0.1278), 343_556, 500},
+		{"across the date line", ll(0, 179.999), ll(0, -179.999), 222.4, 0.5},
+	}
+	for _, tc := range tests {
+		assert.InDelta(t, tc.want, Distance(tc.a, tc.b), tc.tol, "%s: metres", tc.name)
+	}
+}
+
 func TestValidate(t *testing.T) {
 	for _, p := range []LatLon{ll(0, 0), ll(90, 180), ll(-90, -180), ll(48.2, 16.37)} {
 		require.NoError(t, p.Validate(), "%v", p)

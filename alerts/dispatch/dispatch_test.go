@@ -14,25 +14,6 @@ import (
 	"snowlight/store"
 )
 
-func TestDistance(t *testing.T) {
-	tests := []struct {
-		name string
-		a, b geo.LatLon
-		want float64 // metres
-		tol  float64
-	}{
-		{"same point", geo.LatLon{Lat: 48.2, Lon: 16.37}, geo.LatLon{Lat: 48.2, Lon: 16.37}, 0, 1e-9},
-		{"one degree of latitude", geo.LatLon{Lat: 0, Lon: 0}, geo.LatLon{Lat: 1, Lon: 0}, 111195, 1},
-		{"one degree of longitude at 60N is half", geo.LatLon{Lat: 60, Lon: 0}, geo.LatLon{Lat: 60, Lon: 1}, 55597, 10},
-		{"Paris to London", geo.LatLon{Lat: 48.8566, Lon: 2.3522}, geo.LatLon{Lat: 51.5074, Lon: -0.1278}, 343_556, 500},
-		{"antipodes", geo.LatLon{Lat: 0, Lon: 0}, geo.LatLon{Lat: 0, Lon: 180}, math.Pi * 6371008.8, 1},
-		{"across the date line", geo.LatLon{Lat: 0, Lon: 179.999}, geo.LatLon{Lat: 0, Lon: -179.999}, 222.4, 0.5},
-	}
-	for _, tc := range tests {
-		assert.InDelta(t, tc.want, geo.Distance(tc.a, tc.b), tc.tol, "%s: metres", tc.name)
-	}
-}
-
 func grid() dispatch.Areas {
 	return dispatch.Areas{
 		"city":      {ID: "city", Name: "City", Level: dispatch.City, Supervisor: "City command centre", Receiver: "cmd-city"},
