@@ -140,27 +140,17 @@ func (c *Center) Apply(ctx context.Context, items []Item) []Result {
 	if len(work) == 0 {
 		return res
 	}
-	var events []Event
-	if err := c.cfg.Store.Batch(ctx, func(tx *store.Tx) error {
-		events = events[:0]
-		return c.applyAll(ctx, tx, items, stored, work, res, &events)
-	}); err != nil && len(work) > 1 {
-		// One item spoiled the batch: each on its own, so the others go through.
-		for _, i := range work {
-			var evs []Event
-			if err := c.cfg.Store.Batch(ctx, func(tx *store.Tx) error {
-				evs = evs[:0]
-				return c.applyAll(ctx, tx, items, stored, []int{i}, res, &evs)
-			}); err != nil {
-				res[i] = Result{Err: err}
-				continue
+	if err := c.commit(ctx, items, stored, work, res); err != nil {
+		if len(work) == 1 {
+			res[work[0]] = Result{Err: err}
+		} else {
+			// One item spoiled the batch: each on its own, so the others go through.
+			for _, i := range work {
+				if err := c.commit(ctx, items, stored, []int{i}, res); err != nil {
+					res[i] = Result{Err: err}
+				}
 			}
-			c.committed(evs)
 		}
-	} else if err != nil {
-		res[work[0]] = Result{Err: err}
-	} else {
-		c.committed(events)
 	}
 	for _, r := range res {
 		switch {
@@ -172,6 +162,20 @@ func (c *Center) Apply(ctx context.Context, items []Item) []Result {
 		}
 	}
 	return res
+}
+
+// commit applies items[work] in one transaction and, once it is committed, counts and reports
+// what it did.
+func (c *Center) commit(ctx context.Context, items []Item, stored []tracks.Sighting, work []int, res []Result) error {
+	var events []Event
+	if err := c.cfg.Store.Batch(ctx, func(tx *store.Tx) error {
+		events = events[:0]
+		return c.applyAll(ctx, tx, items, stored, work, res, &events)
+	}); err != nil {
+		return err
+	}
+	c.committed(events)
+	return nil
 }
 
 // applyAll applies items[work] inside tx, filling their results and the events to emit on commit.
