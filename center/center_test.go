@@ -92,19 +92,32 @@ func sighting(camera string, track uint64, enter, exit float64, face []float32, 
 
 func withFinal(s tracks.Sighting) tracks.Sighting { s.Final = true; return s }
 
+// recording is a center over r that records the events it reports.
+func (r *rig) recording(tb testing.TB) (*center.Center, *[]center.Event) {
+	tb.Helper()
+	var events []center.Event
+	r.cfg.OnEvent = func(e center.Event) { events = append(events, e) }
+	c, err := center.New(r.cfg)
+	require.NoError(tb, err)
+	return c, &events
+}
+
+// annAtC1 is ann's face, her final sighting at c1 from 2 to 9 s, and the interim one 2 s into it.
+func annAtC1() (face []float32, final, interim tracks.Sighting) {
+	face = []float32{0.6, 0.8, 0}
+	final = sighting("c1", 1, 2, 9, face, "ann")
+	interim = final
+	interim.Exit = interim.Enter.Add(2 * time.Second)
+	return face, final, interim
+}
+
 // The center stores snapshots by content, the sighting with their keys (interim first, then final),
 // and stitches final sightings: a person seen at c1 and then c2 becomes one trajectory.
 func TestCenterStoresAndStitches(t *testing.T) {
 	ctx := context.Background()
 	r := newRig(t, twoCameras())
-	var events []center.Event
-	r.cfg.OnEvent = func(e center.Event) { events = append(events, e) }
-	c, err := center.New(r.cfg)
-	require.NoError(t, err)
-	face := []float32{0.6, 0.8, 0}
-	first := sighting("c1", 1, 2, 9, face, "ann")
-	interim := first
-	interim.Exit = interim.Enter.Add(2 * time.Second)
+	c, recorded := r.recording(t)
+	face, first, interim := annAtC1()
 	steps := []tracks.SightingEvent{
 		{Kind: tracks.SightingStarted, Camera: "c1", Frame: interim.Exit, Sighting: interim},
 		{Kind: tracks.SightingEnded, Camera: "c1", Frame: t0.Add(10 * time.Second), Sighting: withFinal(first)},
@@ -141,6 +154,7 @@ func TestCenterStoresAndStitches(t *testing.T) {
 	assert.Equal(t, "ann", tr.PersonID)
 	assert.NotNil(t, tr.Steps[1].Link, "c2 linked to c1")
 	var kinds []tracks.EventKind
+	events := *recorded
 	for _, e := range events {
 		kinds = append(kinds, e.Kind)
 		if e.Sighting != nil {
