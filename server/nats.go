@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -335,10 +336,7 @@ func (c *natsCameras) superviseLive(ctx context.Context) {
 		case <-t.C:
 		}
 		c.mu.Lock()
-		views := make(map[string]*relayed, len(c.sessions))
-		for id, v := range c.sessions {
-			views[id] = v
-		}
+		views := maps.Clone(c.sessions)
 		c.mu.Unlock()
 		for id, v := range views {
 			actx, cancel := context.WithTimeout(ctx, liveCheck)
