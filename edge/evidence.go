@@ -94,27 +94,13 @@ func (e *Edge) Clip(ctx context.Context, r rpc.ClipRequest) (rpc.Evidence, error
 		return rpc.Evidence{}, err
 	}
 	ev := rpc.Evidence{Snapshot: reply.Snapshot, SnapshotAt: reply.SnapshotAt}
-	at := r.From
-	for _, c := range reply.Covered {
-		from, to := c.From, c.To
-		if from.Before(r.From) {
-			from = r.From
-		}
-		if to.After(r.To) {
-			to = r.To
-		}
-		if !from.Before(to) {
-			continue
-		}
-		if from.After(at) {
-			ev.Lost = append(ev.Lost, rpc.Lost{Interval: rpc.Interval{From: at, To: from}, Reason: "not in the camera's ring"})
-		}
-		ev.Parts = append(ev.Parts, rpc.Part{Edge: "local", Interval: rpc.Interval{From: from, To: to}, Object: reply.Object,
+	covered, gaps := reply.Cover(r.Interval)
+	for _, iv := range covered {
+		ev.Parts = append(ev.Parts, rpc.Part{Edge: "local", Interval: iv, Object: reply.Object,
 			Pending: reply.Pending, Start: reply.Start, End: reply.End})
-		at = to
 	}
-	if at.Before(r.To) && len(ev.Parts) > 0 {
-		ev.Lost = append(ev.Lost, rpc.Lost{Interval: rpc.Interval{From: at, To: r.To}, Reason: "not in the camera's ring"})
+	for _, gap := range gaps {
+		ev.Lost = append(ev.Lost, rpc.Lost{Interval: gap, Reason: "not in the camera's ring"})
 	}
 	if len(ev.Parts) == 0 && ev.Snapshot == "" {
 		return ev, errors.New("the camera's ring has none of the window")

@@ -434,12 +434,12 @@ func (c *Client) Clip(ctx context.Context, r ClipRequest) (Evidence, error) {
 		if r.reply.Snapshot != "" {
 			ev.Snapshot, ev.SnapshotAt = r.reply.Snapshot, r.reply.SnapshotAt
 		}
-		covered := clamp(span, r.reply.Covered)
+		covered, gaps := r.reply.Cover(span)
 		for _, iv := range covered {
 			ev.Parts = append(ev.Parts, Part{Edge: r.span.Edge, Epoch: r.span.Epoch, Interval: iv, Object: r.reply.Object,
 				Pending: r.reply.Pending, Start: r.reply.Start, End: r.reply.End})
 		}
-		for _, gap := range subtract(span, covered) {
+		for _, gap := range gaps {
 			ev.Lost = append(ev.Lost, Lost{Interval: gap, Reason: fmt.Sprintf("not in edge %s's ring", r.span.Edge)})
 		}
 	}
@@ -526,6 +526,13 @@ func (c *Client) Embed(ctx context.Context, r EmbedRequest) (EmbedReply, error) 
 		}
 	}
 	return EmbedReply{}, fmt.Errorf("embed enrolment photos: %w", err)
+}
+
+// Cover splits the window w the edge was asked for into what its clip covers and the gaps its ring
+// no longer had, each in order.
+func (reply ClipReply) Cover(w Interval) (covered, gaps []Interval) {
+	covered = clamp(w, reply.Covered)
+	return covered, subtract(w, covered)
 }
 
 // subtract returns the parts of w not covered by cov (which may overlap and be in any order).
