@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -160,10 +162,7 @@ func (e *Edge) release(camera string, why lease.Reason) {
 // stopped by Released too; this is for the rest).
 func (e *Edge) stopAll() {
 	e.mu.Lock()
-	var cams []*camera
-	for _, c := range e.cams {
-		cams = append(cams, c)
-	}
+	cams := slices.Collect(maps.Values(e.cams))
 	e.mu.Unlock()
 	for _, c := range cams {
 		c.stop()
