@@ -36,16 +36,22 @@ func (c frameCrops) BodyColours() colour.Description {
 	if r.Dx() < 2 || r.Dy() < 2 {
 		return colour.Description{}
 	}
-	region := c.frame.Region(r)
-	defer region.Close()
-	// A region shares the frame's rows; a clone is continuous, which DescribeBGR's stride needs.
-	crop := region.Clone()
-	defer crop.Close()
-	pix, err := crop.DataPtrUint8()
+	frame := c.frame
+	if !frame.IsContinuous() { // a view into a larger picture: its rows can only be read from a copy
+		region := frame.Region(r)
+		defer region.Close()
+		frame = region.Clone()
+		defer frame.Close()
+		r = r.Sub(r.Min)
+	}
+	pix, err := frame.DataPtrUint8()
 	if err != nil {
 		return colour.Description{}
 	}
-	d, err := colour.DescribeBGR(pix, crop.Cols(), crop.Rows(), 3*crop.Cols())
+	// DescribeBGR reads the box in place through the frame's row stride, sampling a grid of it: copying
+	// the box out first would move every pixel to read a few of them.
+	stride := frame.Step()
+	d, err := colour.DescribeBGR(pix[r.Min.Y*stride+3*r.Min.X:], r.Dx(), r.Dy(), stride)
 	if err != nil {
 		return colour.Description{}
 	}
