@@ -248,10 +248,9 @@ func (e *Edge) Process(ctx context.Context, f ingest.Frame) ([]tracks.SightingEv
 	return events, nil
 }
 
-// nameLocally lets a track the photos named teach the camera's local templates, and names one they
-// did not by them when it can (LocalNamer).
+// nameLocally names a track the photos did not by the camera's local templates when it can
+// (LocalNamer). The callers have let every named track of the frame teach first.
 func (e *Edge) nameLocally(m *watchlist.Matcher, s *tracks.Sighting) {
-	e.local.Learn(*s)
 	if s.PersonID() != "" {
 		return
 	}
