@@ -44,7 +44,7 @@ type YOLOX struct {
 	sess   infer.Session
 	blob   *blobWriter
 	cfg    YOLOXConfig
-	inputs []*letterbox // most recently used first
+	inputs recent[letterboxShape, *letterbox]
 }
 
 // letterbox is the network input for pictures of one shape: the canvas a picture is pasted on (its long
@@ -52,12 +52,14 @@ type YOLOX struct {
 // strides need: a 4:3 frame at 416 runs at 416x320, without the quarter of grey a square canvas would
 // cost), and for each output row its grid cell and stride.
 type letterbox struct {
-	size   int     // the input size the picture is scaled to fit
 	r      float64 // the scale
 	w, h   int     // the scaled picture
 	canvas gocv.Mat
 	grid   []gridRef
 }
+
+// letterboxShape keys a letterbox: the input size the picture is scaled to fit, and the canvas.
+type letterboxShape struct{ size, w, h int }
 
 // lettersKept is how many canvas shapes a detector keeps (a camera's full frame and its regions of
 // interest come in a few).
@@ -83,7 +85,8 @@ func NewYOLOX(e infer.Engine, dir string, cfg YOLOXConfig) (*YOLOX, error) {
 			return nil, fmt.Errorf("yolox: input size %d is not a multiple of 32 between 32 and 2048", size)
 		}
 	}
-	return &YOLOX{sess: sess, blob: newBlobWriter(m.Input), cfg: cfg}, nil
+	return &YOLOX{sess: sess, blob: newBlobWriter(m.Input), cfg: cfg,
+		inputs: recent[letterboxShape, *letterbox]{keep: lettersKept, free: func(in *letterbox) { in.canvas.Close() }}}, nil
 }
 
 // input is the letterbox for a w x h picture.
@@ -95,28 +98,19 @@ func (y *YOLOX) input(w, h int) *letterbox {
 	r := min(float64(size)/float64(h), float64(size)/float64(w))
 	sw, sh := max(1, int(float64(w)*r)), max(1, int(float64(h)*r))
 	cw, ch := min(size, (sw+31)/32*32), min(size, (sh+31)/32*32)
-	for i, in := range y.inputs {
-		if in.size == size && in.canvas.Cols() == cw && in.canvas.Rows() == ch {
-			copy(y.inputs[1:i+1], y.inputs[:i])
-			y.inputs[0] = in
-			in.r, in.w, in.h = r, sw, sh
-			return in
-		}
-	}
-	in := &letterbox{size: size, r: r, w: sw, h: sh,
-		canvas: gocv.NewMatWithSizeFromScalar(gocv.NewScalar(114, 114, 114, 0), ch, cw, gocv.MatTypeCV8UC3)}
-	for _, s := range []int{8, 16, 32} {
-		for gy := 0; gy < ch/s; gy++ {
-			for gx := 0; gx < cw/s; gx++ {
-				in.grid = append(in.grid, gridRef{float32(gx), float32(gy), float32(s)})
+	in := y.inputs.get(letterboxShape{size, cw, ch}, func() *letterbox {
+		in := &letterbox{
+			canvas: gocv.NewMatWithSizeFromScalar(gocv.NewScalar(114, 114, 114, 0), ch, cw, gocv.MatTypeCV8UC3)}
+		for _, s := range []int{8, 16, 32} {
+			for gy := 0; gy < ch/s; gy++ {
+				for gx := 0; gx < cw/s; gx++ {
+					in.grid = append(in.grid, gridRef{float32(gx), float32(gy), float32(s)})
+				}
 			}
 		}
-	}
-	if len(y.inputs) == lettersKept {
-		y.inputs[lettersKept-1].canvas.Close()
-		y.inputs = y.inputs[:lettersKept-1]
-	}
-	y.inputs = append([]*letterbox{in}, y.inputs...)
+		return in
+	})
+	in.r, in.w, in.h = r, sw, sh
 	return in
 }
 
@@ -124,9 +118,7 @@ func (y *YOLOX) input(w, h int) *letterbox {
 func (y *YOLOX) Close() error {
 	y.mu.Lock()
 	defer y.mu.Unlock()
-	for _, in := range y.inputs {
-		in.canvas.Close()
-	}
+	y.inputs.close()
 	y.blob.Close()
 	return y.sess.Close()
 }
