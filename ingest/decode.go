@@ -13,13 +13,10 @@ import (
 // sampled decoding skips disposable pictures it does not want and converts to BGR only the pictures it
 // keeps; keyframe mode sends the decoder nothing else.
 type frameDecoder struct {
-	w     *Worker
-	codec media.Codec
-	dec   *av.Decoder
-	// Sampling.
-	period  time.Duration
-	nextDue time.Duration
-	started bool
+	w      *Worker
+	codec  media.Codec
+	dec    *av.Decoder
+	sample sampler // DecodeSampled's grid
 	// meta maps the PTS given to the decoder back to the access unit's times.
 	meta      map[int64]media.AccessUnit
 	skipToKey bool
@@ -38,7 +35,7 @@ func newFrameDecoder(w *Worker, codec media.Codec) (*frameDecoder, error) {
 	}
 	fd := &frameDecoder{w: w, codec: codec, dec: dec, meta: make(map[int64]media.AccessUnit)}
 	if w.cfg.Decode == DecodeSampled {
-		fd.period = time.Duration(float64(time.Second) / w.cfg.SampleFPS)
+		fd.sample = newSampler(w.cfg.SampleFPS)
 	}
 	return fd, nil
 }
@@ -55,9 +52,7 @@ func (fd *frameDecoder) run(queue <-chan media.AccessUnit) {
 func (fd *frameDecoder) wanted(pts time.Duration) bool {
 	switch fd.w.cfg.Decode {
 	case DecodeSampled:
-		// A little tolerance keeps a 25 fps stream sampled at 5 fps on every fifth picture despite
-		// timestamp rounding.
-		return !fd.started || pts >= fd.nextDue-time.Millisecond
+		return fd.sample.wants(pts)
 	case DecodeKeyframes, DecodeAll:
 		return true
 	}
@@ -110,11 +105,7 @@ func (fd *frameDecoder) decode(au media.AccessUnit) {
 			continue
 		}
 		if mode == DecodeSampled {
-			if !fd.started || pts >= fd.nextDue+fd.period {
-				fd.nextDue = pts // first frame, or after a gap: restart the grid here
-			}
-			fd.nextDue += fd.period
-			fd.started = true
+			fd.sample.take(pts)
 		}
 		mat, err := fd.dec.BGR()
 		if err != nil {

@@ -17,15 +17,12 @@ import (
 // wanted ones are converted to BGR. It is the one reader of video files into pictures: replay plays
 // cameras' recordings with it, analyze an investigator's video. Not safe for concurrent use.
 type FileSource struct {
-	rec    media.Recording
-	dm     *av.Demuxer
-	dec    *av.Decoder
-	codec  media.Codec
-	log    *slog.Logger
-	period time.Duration
-	// Sampling grid, as in ingest: the next PTS due, restarted after a gap.
-	nextDue time.Duration
-	started bool
+	rec     media.Recording
+	dm      *av.Demuxer
+	dec     *av.Decoder
+	codec   media.Codec
+	log     *slog.Logger
+	sample  sampler // at the recording's FPS
 	seq     uint64
 	drained bool
 	// skipToKey is set after a picture failed to decode: its successors may refer to it.
@@ -66,11 +63,8 @@ func OpenRecording(rec media.Recording, log *slog.Logger) (*FileSource, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &FileSource{rec: rec, dm: dm, dec: dec, codec: dm.Info().Codec, log: log.With("camera", rec.Camera)}
-	if rec.FPS > 0 {
-		s.period = time.Duration(float64(time.Second) / rec.FPS)
-	}
-	return s, nil
+	return &FileSource{rec: rec, dm: dm, dec: dec, codec: dm.Info().Codec, log: log.With("camera", rec.Camera),
+		sample: newSampler(rec.FPS)}, nil
 }
 
 // Info describes the recording's video stream.
@@ -85,12 +79,6 @@ func (s *FileSource) Close() {
 	s.dm.Close()
 }
 
-// wanted says whether a picture at pts is due on the sampling grid (every one is without a rate). A millisecond of tolerance keeps
-// a 25 fps file sampled at 5 fps on every fifth picture despite timestamp rounding.
-func (s *FileSource) wanted(pts time.Duration) bool {
-	return s.period == 0 || !s.started || pts >= s.nextDue-time.Millisecond
-}
-
 // Next returns the next sampled frame, or io.EOF after the last. The caller closes the frame.
 func (s *FileSource) Next(ctx context.Context) (Frame, error) {
 	for {
@@ -102,14 +90,10 @@ func (s *FileSource) Next(ctx context.Context) (Frame, error) {
 		case err == nil:
 			s.stats.Decoded++
 			pts := time.Duration(pic.PTS)
-			if !s.wanted(pts) {
+			if !s.sample.wants(pts) {
 				continue
 			}
-			if !s.started || pts >= s.nextDue+s.period {
-				s.nextDue = pts // first frame, or after a gap: restart the grid here
-			}
-			s.nextDue += s.period
-			s.started = true
+			s.sample.take(pts)
 			mat, err := s.dec.BGR()
 			if err != nil {
 				return Frame{}, fmt.Errorf("recording of camera %s: convert picture at %v: %w", s.rec.Camera, pts, err)
@@ -153,7 +137,7 @@ func (s *FileSource) feed() error {
 			continue
 		}
 		s.skipToKey = false
-		if !s.wanted(p.PTS) && av.Disposable(s.codec, p.AU) {
+		if !s.sample.wants(p.PTS) && av.Disposable(s.codec, p.AU) {
 			continue
 		}
 		if err := s.dec.Send(p.AU, int64(p.PTS)); err != nil {
