@@ -85,15 +85,20 @@ func (e *Embedder) Embed(crop gocv.Mat) ([]float32, error) {
 
 // EmbedFace aligns the face in img by its landmarks and embeds it.
 func (e *Embedder) EmbedFace(img gocv.Mat, f Face) ([]float32, error) {
-	if !f.HasLandmarks {
-		return nil, fmt.Errorf("embed face at %v: no landmarks to align by", f.Box)
-	}
-	aligned, err := AlignFace(img, f.Landmarks)
+	aligned, err := alignFace(img, f)
 	if err != nil {
 		return nil, err
 	}
 	defer aligned.Close()
 	return e.Embed(aligned)
+}
+
+// alignFace is AlignFace for a detected face, refusing one without landmarks.
+func alignFace(img gocv.Mat, f Face) (gocv.Mat, error) {
+	if !f.HasLandmarks {
+		return gocv.Mat{}, fmt.Errorf("embed face at %v: no landmarks to align by", f.Box)
+	}
+	return AlignFace(img, f.Landmarks)
 }
 
 // EmbedPerson embeds the appearance of the person inside box (clipped to the image).

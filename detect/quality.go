@@ -87,10 +87,7 @@ func laplacianVariance(img gocv.Mat) (float64, error) {
 
 // embedRated aligns f in img, rates it and embeds it.
 func (e *Embedder) embedRated(img gocv.Mat, f Face) ([]float32, Quality, error) {
-	if !f.HasLandmarks {
-		return nil, Quality{}, fmt.Errorf("embed face at %v: no landmarks to align by", f.Box)
-	}
-	aligned, err := AlignFace(img, f.Landmarks)
+	aligned, err := alignFace(img, f)
 	if err != nil {
 		return nil, Quality{}, err
 	}
