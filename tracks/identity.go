@@ -179,12 +179,12 @@ func (e *evidence) add(t time.Time, f *Face) {
 			e.embSum[i] += w * float64(x)
 		}
 		e.weighed++
-		seen := map[string]bool{}
-		for _, m := range f.Matches {
-			if seen[m.PersonID] {
+		for j, m := range f.Matches {
+			// A face lists a handful of candidates (the most similar few): a scan finds a repeated
+			// one without a map per frame.
+			if slices.ContainsFunc(f.Matches[:j], func(o FaceMatch) bool { return o.PersonID == m.PersonID }) {
 				continue
 			}
-			seen[m.PersonID] = true
 			ts := e.tpl[m.PersonID]
 			if ts == nil {
 				ts = &templateSums{}

@@ -178,6 +178,19 @@ func TestTemplateEvidence(t *testing.T) {
 	}
 }
 
+// A person a face lists twice counts once, by the first (most similar) listing.
+func TestTemplateEvidenceListedTwice(t *testing.T) {
+	e := newEvidence(DefaultIdentityConfig())
+	for i := range 2 {
+		e.add(t0.Add(time.Duration(i)*time.Second), &Face{Score: 0.9, Embedding: []float32{1, 0}, Quality: 1,
+			Matches: []FaceMatch{{PersonID: "ann", Similarity: 0.7, Threshold: 0.5, Margin: 0.08},
+				{PersonID: "ann", Similarity: 0.1, Threshold: 0.5, Margin: 0.08}}})
+	}
+	require.Equal(t, "ann", e.PersonID, "candidates %+v", e.Candidates)
+	assert.InDelta(t, 0.7, e.Candidates[0].Score, 1e-9)
+	assert.InDelta(t, 0.5, e.Candidates[0].Threshold, 1e-9)
+}
+
 // The evidence's Template is the quality-weighted mean of the faces, what the rule compared.
 func TestEvidenceTemplate(t *testing.T) {
 	e := newEvidence(DefaultIdentityConfig())
