@@ -40,14 +40,14 @@ func findPeople(t *testing.T, tab *Tab, photo string, shot func(*testing.T, *Tab
 	// One click on a hit shows its trajectory.
 	id, err := Eval[string](tab, 5*time.Second, `document.querySelector('#srch-results .hit').dataset.sighting`)
 	require.NoError(t, err)
-	require.NoError(t, clickJS(tab, `#srch-results .hit [data-follow]`))
+	require.NoError(t, clickJS(tab, 5*time.Second, `#srch-results .hit [data-follow]`))
 	_, err = WaitJS[bool](tab, 15*time.Second, fmt.Sprintf(`!!document.querySelector('#inv-list-result .sighting[data-sighting=%s]')`, jsString(id)))
 	require.NoError(t, err)
 
 	// A description from the chips, read back before searching. Clicked through the page's script: the
 	// trajectory above is still loading its pictures, which moves the chips under a pointer.
-	require.NoError(t, clickJS(tab, `.chips[data-part=upper] [data-colour=red]`))
-	require.NoError(t, clickJS(tab, `.chips[data-part=lower] [data-colour=dark]`))
+	require.NoError(t, clickJS(tab, 5*time.Second, `.chips[data-part=upper] [data-colour=red]`))
+	require.NoError(t, clickJS(tab, 5*time.Second, `.chips[data-part=lower] [data-colour=dark]`))
 	if _, err = WaitJS[string](tab, 10*time.Second, `(() => { const t = document.getElementById('srch-preview').textContent; return t.includes('top red') && t.includes('bottom dark') ? t : ''; })()`); err != nil {
 		got, _ := Eval[string](tab, 5*time.Second, `document.getElementById('srch-colours').value + ' / ' + document.getElementById('srch-preview').textContent`)
 		require.NoError(t, err, "the chips red (top) and dark (bottom) gave %q", got)
@@ -74,12 +74,12 @@ func findPeople(t *testing.T, tab *Tab, photo string, shot func(*testing.T, *Tab
 	}
 }
 
-// clickJS clicks the element sel selects through the page's script, wherever it is on the screen.
-func clickJS(tab *Tab, sel string) error {
-	ok, err := Eval[bool](tab, 5*time.Second, fmt.Sprintf(`(() => { const e = document.querySelector(%s); if (e) e.click(); return !!e; })()`, jsString(sel)))
-	if err == nil && !ok {
-		err = fmt.Errorf("no %s to click", sel)
-	}
+// clickJS waits up to timeout for the element sel selects and clicks it through the page's script, in
+// the same evaluation that finds it, wherever it is on the screen: a page that renders the element
+// again on a live update (the patrol phone) cannot swap it between finding and clicking, as it can
+// under chromedp.Click.
+func clickJS(tab *Tab, timeout time.Duration, sel string) error {
+	_, err := WaitJS[bool](tab, timeout, fmt.Sprintf(`(() => { const e = document.querySelector(%s); if (!e || e.disabled) return false; e.click(); return true; })()`, jsString(sel)))
 	return err
 }
 
@@ -188,7 +188,7 @@ func (p *PatrolPhone) checkReadable(t *testing.T) {
 func (p *PatrolPhone) step(t *testing.T, action, status string) {
 	t.Helper()
 	tab := p.tab
-	require.NoError(t, tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#pt-actions button[data-action=%q]`, action)))))
+	require.NoError(t, clickJS(tab, 10*time.Second, fmt.Sprintf(`#pt-actions button[data-action=%q]`, action)))
 	_, err := WaitJS[bool](tab, 15*time.Second, fmt.Sprintf(`(document.getElementById('pt-status')||{}).dataset?.status === %q`, status))
 	require.NoError(t, err)
 	p.checkReadable(t)
@@ -201,7 +201,7 @@ func (p *PatrolPhone) resolve(t *testing.T, alert string) {
 	t.Helper()
 	tab := p.tab
 	p.step(t, "on_scene", "on_scene")
-	require.NoError(t, tab.Do(10*time.Second, chromedp.Click(chromedp.CSS(`#pt-actions button[data-action="resolve"]`))))
+	require.NoError(t, clickJS(tab, 10*time.Second, `#pt-actions button[data-action="resolve"]`))
 	_, err := WaitJS[bool](tab, 15*time.Second, `!!document.getElementById('pt-idle')`)
 	require.NoError(t, err)
 	st, err := Eval[string](tab, 10*time.Second, fmt.Sprintf(`fetch('/api/v1/alerts/' + encodeURIComponent(%s)).then(r => r.json()).then(a => a.status)`, jsString(alert)))

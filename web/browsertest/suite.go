@@ -173,7 +173,7 @@ func Run(t *testing.T, tg Target) Result {
 		for _, step := range []struct{ action, status string }{{"confirm", "confirmed"}, {"dispatch", "dispatched"}} {
 			// Clicked through the page's script: the page redraws its buttons as the alert's evidence
 			// arrives, and a button found a moment before may be gone at the click.
-			require.NoError(t, clickJS(op, fmt.Sprintf(`#alert-actions button[data-action=%q]`, step.action)))
+			require.NoError(t, clickJS(op, 5*time.Second, fmt.Sprintf(`#alert-actions button[data-action=%q]`, step.action)))
 			_, err := WaitJS[bool](op, 10*time.Second, fmt.Sprintf(`(document.querySelector('#alert-status')||{}).dataset?.status === %q`, step.status))
 			require.NoError(t, err)
 		}
