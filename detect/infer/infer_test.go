@@ -231,5 +231,7 @@ func TestSessionsFreeTheirMemory(t *testing.T) {
 	leak := rss(t) - before - grown
 	t.Logf("resident memory %d MB, %+.1f MB after %d more sessions; one session not closed: %+.1f MB",
 		before>>20, float64(grown)/(1<<20), n, float64(leak)/(1<<20))
-	assert.Less(t, grown, int64(32<<20), "sessions leak")
+	// A leaked session costs ~18 MB, so 30 would add ~500 MB; the allocator's own growth on a shared
+	// machine has reached 34 MB (CI), which a bound of 32 MB mistook for a leak.
+	assert.Less(t, grown, int64(96<<20), "sessions leak")
 }
